@@ -1,0 +1,65 @@
+"""``fer-edge preprocess``: detect, track, crop and store every clip of a dataset, then trim.
+
+Thin layer: arguments become keyword calls into :func:`fer_edge.data.preprocess.preprocess`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "preprocess"
+HELP = "detect + track + crop faces of a video dataset, store clips losslessly, trim neutral frames"
+EXAMPLES = [
+    "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre",
+    "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre --exclude F016 --workers 2",
+    "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre --au-dir data/openface",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the verb's options (defaults live in :class:`PreprocessConfig`)."""
+    parser.add_argument("--dataset", default="bu4dfe", choices=["bu4dfe"],
+                        help="dataset layout of --root (default: bu4dfe)")
+    parser.add_argument("--root", required=True,
+                        help="dataset folder: <subject>_<emotion>[_tex].avi files or "
+                             "<subject>/<Emotion>/000.png frame folders")
+    parser.add_argument("--out", required=True, help="output folder (created; rerun resumes)")
+    parser.add_argument("--tracker", default="medianflow",
+                        choices=["csrt", "kcf", "medianflow", "mosse", "mil"],
+                        help="OpenCV tracker (default: medianflow, the thesis' choice)")
+    parser.add_argument("--size", type=int, default=160, help="face crop side in px (default: 160)")
+    parser.add_argument("--pad-y", type=int, default=10,
+                        help="px added to the detected box vertically (default: 10)")
+    parser.add_argument("--detect-frames", type=int, default=10,
+                        help="look for a face in this many first frames (default: 10)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="SUBJECT",
+                        help="subject id to leave out, repeatable or comma list (e.g. F016)")
+    parser.add_argument("--au-dir", default=None,
+                        help="folder of OpenFace 2.0 CSVs (<clip>.csv) giving per-frame AU "
+                             "intensity; default: the built-in estimator")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
+    parser.add_argument("--no-plot", action="store_true", help="skip clip_lengths.png")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the stage and print where its outputs are; non-zero only when nothing was usable."""
+    from fer_edge.data.preprocess import PreprocessConfig, preprocess
+
+    exclude = tuple(s.strip() for e in args.exclude for s in e.split(",") if s.strip())
+    config = PreprocessConfig(
+        dataset=args.dataset,
+        tracker=args.tracker,
+        size=args.size,
+        pad_y=args.pad_y,
+        detect_frames=args.detect_frames,
+        exclude=exclude,
+        au_dir=args.au_dir,
+        workers=args.workers,
+        plot=not args.no_plot,
+    )
+    report = preprocess(args.root, args.out, config=config, progress=True)
+    print(report.describe())
+    if report.usable == 0:
+        return 1
+    print(f"next: fer-edge features --data {args.out} ...  (clips are in {args.out}/clips)")
+    return 0
