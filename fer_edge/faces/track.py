@@ -1,0 +1,151 @@
+"""Single-object trackers from OpenCV behind one small interface.
+
+OpenCV has two tracker APIs (``cv2.TrackerKCF_create`` returns ``None`` from ``init`` and int
+boxes; ``cv2.legacy.*`` returns a bool and float boxes, and cannot be re-initialised). The
+:class:`Tracker` wrapper hides both: ``init(frame, box)`` then ``update(frame) -> (ok, box)``
+with ``box`` an int ``(x, y, w, h)`` clipped to the frame.
+
+Speed on this project's 2-core CPU, 640x360 frame, ~100 px face (see the module report):
+MOSSE and MedianFlow are fastest, KCF close, CSRT and MIL are several times slower. The
+thesis chose MedianFlow for its speed (section 3.2.1).
+
+numpy + OpenCV only: this module is imported by the edge runtime.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+from fer_edge.faces.detect import Box
+
+__all__ = ["TRACKERS", "Tracker", "clip_box", "create_tracker"]
+
+TRACKERS = ("csrt", "kcf", "medianflow", "mosse", "mil")
+
+# (module path, factory name) per tracker, the modern API first where it exists.
+_FACTORIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "csrt": (("", "TrackerCSRT_create"), ("legacy", "TrackerCSRT_create")),
+    "kcf": (("", "TrackerKCF_create"), ("legacy", "TrackerKCF_create")),
+    "medianflow": (("legacy", "TrackerMedianFlow_create"), ("", "TrackerMedianFlow_create")),
+    "mosse": (("legacy", "TrackerMOSSE_create"), ("", "TrackerMOSSE_create")),
+    "mil": (("", "TrackerMIL_create"), ("legacy", "TrackerMIL_create")),
+}
+
+# A box that slid mostly out of the frame is a lost face, not a tracked one.
+_MIN_VISIBLE_FRACTION = 0.25
+
+
+def clip_box(box: tuple[float, float, float, float], frame_shape: tuple[int, ...]) -> Box | None:
+    """Round ``box`` to ints and clip it to the frame; ``None`` if nothing is left.
+
+    Example:
+        >>> clip_box((-10.4, 5.0, 50.0, 20.0), (100, 100, 3))
+        (0, 5, 40, 20)
+    """
+    height, width = int(frame_shape[0]), int(frame_shape[1])
+    x, y, w, h = (float(v) for v in box)
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(width, round(x + w)), min(height, round(y + h))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _factory(name: str) -> Callable[[], Any]:
+    for module, attr in _FACTORIES[name]:
+        owner = getattr(cv2, module, None) if module else cv2
+        factory = getattr(owner, attr, None) if owner is not None else None
+        if factory is not None:
+            return factory
+    raise FerEdgeError(
+        f"tracker '{name}' is not in this OpenCV {cv2.__version__} build (it needs the contrib modules); "
+        'install it with: pip install "opencv-contrib-python-headless>=4.12,<5" '
+        "(and uninstall other opencv-python packages)"
+    )
+
+
+class Tracker:
+    """One OpenCV tracker following one box.
+
+    Use :func:`create_tracker` to build one.
+
+    Example:
+        >>> tracker = create_tracker("kcf")  # doctest: +SKIP
+        >>> tracker.init(frame0, (100, 80, 90, 90))  # doctest: +SKIP
+        >>> ok, box = tracker.update(frame1)  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, factory: Callable[[], Any]) -> None:
+        self.name = name
+        self._factory = factory
+        self._tracker: Any = None
+        self.box: Box | None = None
+
+    def init(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        """Start following ``box`` (pixels of ``frame``); may be called again to re-target.
+
+        Raises:
+            ValueError: the box does not overlap the frame or OpenCV rejects it.
+        """
+        clipped = clip_box(box, frame.shape)
+        if clipped is None:
+            raise ValueError(f"box {tuple(box)} is outside the {frame.shape[1]}x{frame.shape[0]} frame")
+        # A fresh object each time: legacy trackers refuse a second init().
+        tracker = self._factory()
+        try:
+            ok = tracker.init(frame, clipped)
+        except cv2.error as exc:
+            raise ValueError(f"{self.name} tracker cannot start on box {clipped}: {exc}") from None
+        if ok is False:  # legacy API; the modern one returns None
+            raise ValueError(f"{self.name} tracker cannot start on box {clipped}")
+        self._tracker = tracker
+        self.box = clipped
+
+    def update(self, frame: np.ndarray) -> tuple[bool, Box]:
+        """Locate the target in ``frame``; returns ``(ok, box)`` (last box when not ok).
+
+        ``ok`` is False when the tracker reports a loss, fails, or its box is mostly outside
+        the frame.
+        """
+        if self._tracker is None or self.box is None:
+            raise ValueError(f"{self.name} tracker: call init(frame, box) before update(frame)")
+        try:
+            ok, raw = self._tracker.update(frame)
+        except cv2.error:
+            return False, self.box
+        if not ok:
+            return False, self.box
+        clipped = clip_box(raw, frame.shape)
+        area = float(raw[2]) * float(raw[3])
+        if clipped is None or area <= 0 or clipped[2] * clipped[3] < _MIN_VISIBLE_FRACTION * area:
+            return False, self.box
+        self.box = clipped
+        return True, clipped
+
+    def __repr__(self) -> str:
+        return f"Tracker({self.name!r}, box={self.box})"
+
+
+def create_tracker(name: str = "kcf") -> Tracker:
+    """Create a tracker by name: one of :data:`TRACKERS`.
+
+    Raises:
+        FerEdgeError: unknown name (with a "did you mean"), or the tracker is missing from the
+            installed OpenCV build.
+
+    Example:
+        >>> create_tracker("kcf")
+        Tracker('kcf', box=None)
+    """
+    key = name.strip().lower().replace("-", "").replace("_", "")
+    if key not in TRACKERS:
+        close = difflib.get_close_matches(key, TRACKERS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise FerEdgeError(f"unknown tracker '{name}'; {hint}known: {', '.join(TRACKERS)}")
+    return Tracker(key, _factory(key))
