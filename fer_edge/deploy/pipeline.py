@@ -1,0 +1,255 @@
+"""The real-time pipeline: detect/track -> crop -> frame model -> per-track buffer -> head.
+
+Per frame::
+
+    faces = manager.update(frame)                  # Haar every N frames, trackers between
+    crops = crop_faces(frame, boxes)               # +pad_y vertically, square, resize
+    out   = frame_model(batch of crops)            # one call for all faces (batched)
+    per track: ring buffer <- out
+      frame bundle:   scores = mean of the last `window.length` frame scores
+      cascade bundle: temporal model on the buffered features every `stride` frames
+      clip bundle:    clip model on the buffered crops every `stride` frames
+    EMA(alpha) -> label
+
+Each frame's spatial features are computed once and reused by every overlapping window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from fer_edge.bundle import Bundle
+from fer_edge.deploy.buffers import RingBuffer
+from fer_edge.deploy.engine import CompiledModel, EngineConfig, load_model
+from fer_edge.deploy.smoothing import EMA
+from fer_edge.deploy.timers import StageTimer
+from fer_edge.errors import FerEdgeError
+
+
+@dataclass
+class PipelineConfig:
+    """Runtime settings (the bundle supplies labels, frame geometry and window).
+
+    Attributes:
+        detector: face detector name (``haar``).
+        tracker: ``medianflow`` (fastest, the thesis' choice), ``kcf``, ``csrt``, ``mosse`` or ``mil``.
+        detect_every: run the detector every N frames (and whenever a tracker fails).
+        max_faces: most faces tracked at once.
+        max_missed: detection rounds a face may be missing before its track retires.
+        alpha: EMA smoothing of the scores, in (0, 1]; 1 = no smoothing.
+        stride: run the temporal/clip head every N frames; None = the bundle's window stride.
+        min_face: smallest face side in pixels for the detector.
+        precision: bundle model variant to run (``FP32``, ``FP16``, ``INT8``); None = default.
+    """
+
+    detector: str = "haar"
+    tracker: str = "medianflow"
+    detect_every: int = 10
+    max_faces: int = 8
+    max_missed: int = 5
+    alpha: float = 0.5
+    stride: int | None = None
+    min_face: int = 40
+    precision: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("detect_every", "max_faces", "max_missed", "min_face"):
+            if int(getattr(self, name)) < 1:
+                raise FerEdgeError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.stride is not None and self.stride < 1:
+            raise FerEdgeError(f"--stride must be >= 1, got {self.stride}")
+        EMA(self.alpha)  # validates alpha
+
+
+@dataclass
+class FaceResult:
+    """One face in one frame."""
+
+    track: int
+    box: tuple[int, int, int, int]
+    label: str | None
+    scores: dict[str, float] | None
+    window: tuple[int, int] | None
+
+
+@dataclass
+class _TrackState:
+    buffer: RingBuffer
+    ema: EMA
+    scores: np.ndarray | None = None
+    window: tuple[int, int] | None = None
+    since_head: int = 0
+
+
+def _softmax_if_needed(x: np.ndarray) -> np.ndarray:
+    # Heads trained here end in softmax; imported ones may give logits.
+    if x.min() >= 0 and np.allclose(x.sum(-1), 1.0, atol=1e-2):
+        return x
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+class Pipeline:
+    """Stateful per-frame processing of one video stream.
+
+    Example:
+        >>> pipe = Pipeline(load_bundle("runs/fer"), PipelineConfig(), EngineConfig())  # doctest: +SKIP
+        >>> faces = pipe.step(frame, index=0)
+    """
+
+    def __init__(self, bundle: Bundle, config: PipelineConfig | None = None,
+                 engine: EngineConfig | None = None, *, detector=None) -> None:
+        from fer_edge.faces.detect import create_detector
+        from fer_edge.faces.manager import TrackManager
+
+        self.bundle = bundle
+        self.config = config = config or PipelineConfig()
+        self.engine = engine = engine or EngineConfig()
+        self.timer = StageTimer()
+        self.labels = list(bundle.labels)
+        spec = bundle.frame
+        self._mean = np.asarray(spec.mean, np.float32)
+        self._std = np.asarray(spec.std, np.float32)
+        self._size = spec.size
+        self._crop_side = max(spec.size)
+        self.stride = config.stride or bundle.window.stride
+        detector = detector or create_detector(config.detector, min_size=(config.min_face, config.min_face))
+        self.manager = TrackManager(detector, tracker=config.tracker, detect_every=config.detect_every,
+                                    max_missed=config.max_missed, max_faces=config.max_faces)
+        role = {"frame": "frame", "cascade": "spatial", "clip": None}[bundle.kind]
+        self.frame_model: CompiledModel | None = None
+        if role:
+            self.frame_model = load_model(bundle.model_path(role, config.precision), engine)
+        self.head: CompiledModel | None = None
+        if bundle.kind in ("cascade", "clip"):
+            head_role = "temporal" if bundle.kind == "cascade" else "clip"
+            self.head = load_model(bundle.model_path(head_role, config.precision), engine)
+        self._check_shapes()
+        self.tracks: dict[int, _TrackState] = {}
+
+    def _check_shapes(self) -> None:
+        h, w = self._size
+        c = self.bundle.frame.channels
+        model = self.frame_model or self.head
+        shape = model.input_shape
+        want = (h, w, c)
+        got = tuple(shape[-3:])
+        if all(g in (-1, x) for g, x in zip(got, want)):
+            pass
+        else:
+            raise FerEdgeError(f"{model.path}: model input {shape} does not fit the manifest's frame "
+                               f"{h}x{w}x{c}; fix 'frame' in {self.bundle.path / 'manifest.json'}")
+        out = (self.head or self.frame_model).output_shape[-1]
+        if out not in (-1, len(self.labels)):
+            raise FerEdgeError(f"{self.bundle.path}: the model gives {out} scores for {len(self.labels)} labels")
+
+    @property
+    def inference_precision(self) -> str:
+        return (self.frame_model or self.head).inference_precision
+
+    def _item_shape(self, out: np.ndarray) -> tuple[int, ...]:
+        return out.shape[1:]
+
+    def _new_state(self, item_shape: tuple[int, ...]) -> _TrackState:
+        win = self.bundle.window
+        length = win.length if self.bundle.kind != "frame" else max(win.length, 1)
+        return _TrackState(RingBuffer(length, item_shape), EMA(self.config.alpha))
+
+    def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """Crops of ``boxes`` as the model's normalised NHWC float32 batch."""
+        from fer_edge.faces.crop import crop_faces
+
+        crops = crop_faces(frame, boxes, size=self._crop_side, pad_y=self.bundle.frame.pad_y)
+        h, w = self._size
+        if (h, w) != (self._crop_side, self._crop_side):
+            crops = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
+        color = self.bundle.frame.color
+        if color == "GRAY":
+            crops = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops])[..., None]
+        elif color == "RGB":
+            crops = crops[..., ::-1]
+        x = crops.astype(np.float32) * np.float32(1.0 / 255.0)
+        return (x - self._mean) / self._std
+
+    def step(self, frame: np.ndarray, index: int) -> list[FaceResult]:
+        """Process one BGR frame; returns one result per visible face."""
+        tracks = self.manager.update(frame)
+        for stage, ms in self.manager.timings.items():
+            self.timer.add(stage, ms)
+        for gone in self.manager.retired:
+            self.tracks.pop(gone, None)
+        if not tracks:
+            return []
+        boxes = [t.box for t in tracks]
+        with self.timer("preprocess"):
+            batch = self.preprocess(frame, boxes)
+        with self.timer("infer"):
+            per_frame = self.frame_model(batch) if self.frame_model is not None else batch
+            if self.bundle.kind == "frame":
+                per_frame = _softmax_if_needed(per_frame)
+            due = self._push(tracks, per_frame, index)
+            if due and self.head is not None:
+                self._run_head(due)
+        with self.timer("postprocess"):
+            return [self._result(t) for t in tracks]
+
+    def _push(self, tracks, per_frame: np.ndarray, index: int) -> list[int]:
+        """Append each face's vector to its buffer; returns track ids whose head is due."""
+        due = []
+        min_frames = self.bundle.window.min_frames
+        for track, item in zip(tracks, per_frame):
+            state = self.tracks.get(track.id)
+            if state is None:
+                state = self.tracks[track.id] = self._new_state(item.shape)
+            state.buffer.push(item, index)
+            state.since_head += 1
+            if self.bundle.kind == "frame":
+                state.scores = state.ema.update(state.buffer.mean())
+                state.window = state.buffer.frames
+            elif len(state.buffer) >= min_frames and (state.scores is None or state.since_head >= self.stride):
+                due.append(track.id)
+        return due
+
+    def _run_head(self, due: list[int]) -> None:
+        windows, masks = zip(*(self.tracks[i].buffer.window() for i in due))
+        x, m = np.stack(windows), np.stack(masks)
+        if self.head.input_shape and self.head.input_shape[0] == 1 and len(due) > 1:
+            scores = np.concatenate([self._call_head(x[i:i + 1], m[i:i + 1]) for i in range(len(due))])
+        else:
+            scores = self._call_head(x, m)
+        scores = _softmax_if_needed(scores)
+        for tid, s in zip(due, scores):
+            state = self.tracks[tid]
+            state.scores = state.ema.update(s)
+            state.window = state.buffer.frames
+            state.since_head = 0
+
+    def _call_head(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.head.num_inputs == 2:
+            return self.head(x, mask.astype(np.float32))
+        return self.head(x)
+
+    def _result(self, track) -> FaceResult:
+        state = self.tracks[track.id]
+        if state.scores is None:
+            return FaceResult(track.id, tuple(track.box), None, None, None)
+        scores = {name: float(v) for name, v in zip(self.labels, state.scores)}
+        label = self.labels[int(np.argmax(state.scores))]
+        return FaceResult(track.id, tuple(track.box), label, scores, state.window)
+
+    def reset(self) -> None:
+        self.manager.reset()
+        self.tracks.clear()
+
+
+@dataclass
+class RunStats:
+    """Counters a run accumulates for its report."""
+
+    frames: int = 0
+    frames_with_face: int = 0
+    tracks: set[int] = field(default_factory=set)
+    max_faces: int = 0

@@ -1,0 +1,206 @@
+"""Run the pipeline over a source: events, overlay video, timing, a report.
+
+Outputs are written under temporary names and renamed at the end. Ctrl-C (SIGINT) and SIGTERM
+end the run early but still finalize the video, the events and the timing of the frames done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_edge.bundle import Bundle
+from fer_edge.deploy.engine import EngineConfig
+from fer_edge.deploy.events import EventWriter, face_event, note_event
+from fer_edge.deploy.overlay import draw_face, draw_status
+from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What a run did and how fast."""
+
+    source: str
+    bundle: str
+    device: str
+    inference_precision: str
+    frames: int
+    seconds: float
+    fps: float
+    stages_ms: dict[str, float]
+    stages_p90_ms: dict[str, float]
+    frames_with_face: int
+    tracks: int
+    interrupted: bool = False
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def timing(self) -> dict[str, Any]:
+        """The ``--timing`` file's content."""
+        return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
+                "stages_ms": self.stages_ms, "stages_p90_ms": self.stages_p90_ms,
+                "device": self.device, "inference_precision": self.inference_precision,
+                "source": self.source, "bundle": self.bundle, "interrupted": self.interrupted}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Make SIGTERM behave like Ctrl-C so outputs get finalized (main thread only)."""
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_video(
+    source: str | int,
+    bundle: Bundle,
+    *,
+    config: PipelineConfig | None = None,
+    engine: EngineConfig | None = None,
+    output: str | os.PathLike | None = None,
+    events: str | os.PathLike | None = None,
+    timing: str | os.PathLike | None = None,
+    show: bool = False,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> RunReport:
+    """Process a video file, camera index or frame folder end to end.
+
+    Example:
+        >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
+        ...                    events="out.jsonl", timing="timing.json")  # doctest: +SKIP
+        >>> report.fps
+        142.3
+    """
+    from fer_edge.video import open_source, open_writer
+
+    engine = engine or EngineConfig()
+    pipe = Pipeline(bundle, config, engine)
+    timer = pipe.timer
+    stats_tracks: set[int] = set()
+    frames = with_face = 0
+    interrupted = False
+    writer = ev = None
+    bar = None
+    src = open_source(source)
+    info = src.info
+    fps_in = info.fps if info.fps and info.fps > 0 else 30.0
+    try:
+        if output:
+            writer = open_writer(output, fps_in, (info.width, info.height))
+        if events:
+            ev = EventWriter(events)
+        if progress:
+            from tqdm import tqdm
+
+            total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
+            bar = tqdm(total=total, unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+        start = time.perf_counter()
+        with _sigterm_as_interrupt():
+            try:
+                while max_frames is None or frames < max_frames:
+                    with timer("decode"):
+                        frame = src.read()
+                    if frame is None:
+                        break
+                    index = frames
+                    t = index / fps_in
+                    faces = pipe.step(frame, index)
+                    frames += 1
+                    if faces:
+                        with_face += 1
+                        stats_tracks.update(f.track for f in faces)
+                    if ev is not None:
+                        if not faces:
+                            ev.write(note_event(index, t, "no face"))
+                        for f in faces:
+                            ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
+                    if writer is not None or show:
+                        with timer("draw"):
+                            for f in faces:
+                                draw_face(frame, f.box, f.track, f.label, f.scores)
+                            if not faces:
+                                draw_status(frame, "no face")
+                    if writer is not None:
+                        with timer("write"):
+                            writer.write(frame)
+                    if show:
+                        show = _show(frame)
+                    if bar is not None:
+                        bar.update(1)
+            except KeyboardInterrupt:
+                interrupted = True
+                log.warning("interrupted after %d frames; finalizing outputs", frames)
+        seconds = time.perf_counter() - start
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        if ev is not None:
+            ev.abort()
+        raise
+    finally:
+        src.close()
+        if bar is not None:
+            bar.close()
+    outputs = {}
+    if writer is not None:
+        outputs["video"] = str(writer.close())
+    if ev is not None:
+        outputs["events"] = str(ev.close())
+    summary = timer.summary()
+    report = RunReport(
+        source=str(source), bundle=str(bundle.path), device=engine.device,
+        inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
+        fps=frames / seconds if seconds > 0 else 0.0,
+        stages_ms={k: v["median"] for k, v in summary.items()},
+        stages_p90_ms={k: v["p90"] for k, v in summary.items()},
+        frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+    )
+    if timing:
+        _write_json(Path(timing), report.timing())
+        report.outputs["timing"] = str(timing)
+    return report
+
+
+_WARNED_DISPLAY = False
+
+
+def _show(frame) -> bool:
+    """Show a frame in a window; False (stop showing) when OpenCV has no GUI or the user quit."""
+    global _WARNED_DISPLAY
+    import cv2
+
+    try:
+        cv2.imshow("fer-edge", frame)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+    except cv2.error:
+        if not _WARNED_DISPLAY:
+            log.warning("this OpenCV build has no display support (headless); use --output to see results")
+            _WARNED_DISPLAY = True
+        return False
