@@ -1,0 +1,315 @@
+"""HDF5 feature store: per-frame features of many clips, padded to a fixed length.
+
+Contract (ARCHITECTURE.md), one file per fold and extractor (``fold-<i>-features-<F>.h5``):
+
+* ``features`` ``(N, T, F)`` float16/float32, zero after a clip's end;
+* ``masks`` ``(N, T)`` uint8, 1 on real frames;
+* ``labels`` ``(N, C)`` one-hot float32;
+* ``names`` ``(N,)`` utf-8 clip names;
+* attributes ``extractor``, ``layer``, ``augmentation``, ``fer_edge`` (version), ``classes``,
+  ``length`` (T), plus any the caller adds.
+
+T is 100 by default (98 % of the thesis' trimmed clips are shorter); longer clips are
+truncated, shorter ones zero-padded and masked. Datasets are chunked one clip per chunk and
+gzip-compressed, so a reader pulls single clips without loading the file.
+
+:class:`StoreWriter` writes ``<path>.partial`` and renames it to ``<path>`` only when closed
+successfully. After a crash, opening a writer with the same layout resumes the partial file:
+rows counted in the ``written`` attribute are kept (:attr:`StoreWriter.done` lists their names)
+and any row past it is discarded. numpy + h5py only: the Keras loader is in
+:mod:`fer_edge.data.store_keras`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LENGTH = 100
+_REQUIRED = ("features", "masks", "labels", "names")
+
+
+def _h5py():
+    import h5py  # core dependency; imported here to keep `import fer_edge.data` light
+
+    return h5py
+
+
+def pad(features: np.ndarray, length: int = DEFAULT_LENGTH) -> tuple[np.ndarray, np.ndarray]:
+    """Truncate or zero-pad ``(t, F)`` features to ``(length, F)``; returns features and mask.
+
+    Example:
+        >>> x, m = pad(np.ones((3, 2)), length=5)
+        >>> float(x.sum()), m.tolist()
+        (6.0, [1, 1, 1, 0, 0])
+    """
+    features = np.asarray(features)
+    if features.ndim != 2 or features.shape[0] == 0:
+        raise FerEdgeError(f"clip features must be (frames, F) with frames > 0, got {features.shape}")
+    t = min(features.shape[0], length)
+    out = np.zeros((length, features.shape[1]), dtype=features.dtype)
+    out[:t] = features[:t]
+    mask = np.zeros(length, dtype=np.uint8)
+    mask[:t] = 1
+    return out, mask
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+class StoreWriter:
+    """Append clips to a feature store; atomic on completion, resumable after a crash.
+
+    Args:
+        path: final file name (``fold-0-features-512.h5``).
+        features: F, the feature size.
+        classes: label names (C = len(classes)).
+        length: T, frames per clip after padding/truncation.
+        dtype: ``"float16"`` (half the size, the thesis' precision for storage) or ``"float32"``.
+        attrs: ``extractor``, ``layer``, ``augmentation`` and any extra metadata.
+        compression: gzip level 0-9 (0 = off).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "fold-0-features-4.h5"
+        >>> with StoreWriter(path, features=4, classes=["a", "b"], length=3) as w:
+        ...     w.append("clip1", np.ones((5, 4)), "b")
+        >>> read_store(path).names
+        ['clip1']
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        features: int,
+        classes: Sequence[str],
+        length: int = DEFAULT_LENGTH,
+        dtype: str = "float16",
+        attrs: Mapping[str, object] | None = None,
+        compression: int = 4,
+    ) -> None:
+        from fer_edge import __version__
+
+        if features <= 0 or length <= 0 or not classes:
+            raise FerEdgeError(f"store needs features > 0, length > 0 and classes (got {features}, "
+                               f"{length}, {list(classes)})")
+        if dtype not in ("float16", "float32"):
+            raise FerEdgeError(f"store dtype must be float16 or float32, got {dtype}")
+        self.path = Path(path)
+        self.partial = _partial(self.path)
+        self.classes = [str(c) for c in classes]
+        self.length, self.features, self.dtype = int(length), int(features), dtype
+        self.attrs = {"extractor": "", "layer": "", "augmentation": "none", **(attrs or {}),
+                      "fer_edge": __version__, "classes": self.classes, "length": self.length}
+        self._compression = compression
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self._open()
+
+    def _layout_matches(self, f) -> bool:
+        try:
+            return (
+                all(k in f for k in _REQUIRED)
+                and f["features"].shape[1:] == (self.length, self.features)
+                and str(f["features"].dtype) == self.dtype
+                and list(f.attrs.get("classes", [])) == self.classes
+                and all(str(f.attrs.get(k)) == str(v) for k, v in self.attrs.items()
+                        if k not in ("classes", "fer_edge"))
+            )
+        except Exception:  # noqa: BLE001 - a damaged partial file is simply not reused
+            return False
+
+    def _open(self):
+        h5py = _h5py()
+        if self.partial.exists():
+            try:
+                f = h5py.File(self.partial, "a")
+            except OSError as exc:
+                log.warning("cannot reopen %s (%s); starting the store again", self.partial, exc)
+                self.partial.unlink()
+            else:
+                if self._layout_matches(f):
+                    written = int(f.attrs.get("written", 0))
+                    for key in _REQUIRED:  # rows past `written` may be half-written: drop them
+                        f[key].resize(written, axis=0)
+                    log.info("resuming %s at clip %d", self.partial, written)
+                    return f
+                f.close()
+                log.warning("%s was written with other settings; starting it again", self.partial)
+                self.partial.unlink()
+        f = h5py.File(self.partial, "w")
+        opts = {"compression": "gzip", "compression_opts": self._compression} if self._compression else {}
+        c = len(self.classes)
+        f.create_dataset("features", (0, self.length, self.features), self.dtype,
+                         maxshape=(None, self.length, self.features),
+                         chunks=(1, self.length, self.features), **opts)
+        f.create_dataset("masks", (0, self.length), "uint8", maxshape=(None, self.length),
+                         chunks=(256, self.length), **opts)
+        f.create_dataset("labels", (0, c), "float32", maxshape=(None, c), chunks=(256, c))
+        f.create_dataset("names", (0,), h5py.string_dtype("utf-8"), maxshape=(None,), chunks=(256,))
+        for key, value in self.attrs.items():
+            f.attrs[key] = value
+        f.attrs["written"] = 0
+        f.flush()
+        return f
+
+    @property
+    def count(self) -> int:
+        """Clips written so far (including those kept from an interrupted run)."""
+        return int(self._file.attrs["written"])
+
+    @property
+    def done(self) -> set[str]:
+        """Names already in the store: a resuming caller skips these clips."""
+        return {n.decode() if isinstance(n, bytes) else n for n in self._file["names"][: self.count]}
+
+    def append(self, name: str, features: np.ndarray, label: str | int | np.ndarray) -> None:
+        """Add one clip: ``features`` ``(t, F)``; ``label`` a class name, index or one-hot row."""
+        x, mask = pad(features, self.length)
+        if x.shape[1] != self.features:
+            raise FerEdgeError(f"clip {name} has {x.shape[1]} features, the store {self.features}")
+        onehot = np.zeros(len(self.classes), np.float32)
+        if isinstance(label, str):
+            if label not in self.classes:
+                raise FerEdgeError(f"label '{label}' of clip {name} is not in {self.classes}")
+            onehot[self.classes.index(label)] = 1
+        elif np.ndim(label) == 0:
+            onehot[int(label)] = 1
+        else:
+            onehot[:] = np.asarray(label, np.float32)
+        f, i = self._file, self.count
+        for key in _REQUIRED:
+            f[key].resize(i + 1, axis=0)
+        f["features"][i] = x.astype(self.dtype)
+        f["masks"][i] = mask
+        f["labels"][i] = onehot
+        f["names"][i] = name
+        # The counter moves last and is flushed: a crash before it leaves the row uncounted.
+        f.attrs["written"] = i + 1
+        f.flush()
+
+    def close(self) -> Path:
+        """Finish: rename the partial file to its final name; returns the path."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            os.replace(self.partial, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop without finishing; the partial file stays for a later resume."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class FeatureStore:
+    """Lazy reader: opens the file on first access, reads only the rows asked for.
+
+    Safe to pickle into worker processes (the handle is reopened per process).
+
+    Example:
+        >>> store = read_store("runs/fold-0-features-512.h5")   # doctest: +SKIP
+        >>> x, mask, y = store.batch([0, 5, 9])                    # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._file = None
+        self._pid = None
+        f = self._handle()
+        missing = [k for k in _REQUIRED if k not in f]
+        if missing:
+            raise FerEdgeError(f"{self.path} is not a fer-edge feature store (missing {missing}); "
+                               "write it with fer_edge.data.store.StoreWriter")
+        n = f["features"].shape[0]
+        if any(f[k].shape[0] != n for k in _REQUIRED) or f["masks"].shape[1] != f["features"].shape[1]:
+            raise FerEdgeError(f"{self.path} has inconsistent dataset shapes; rewrite the store")
+        self.shape = tuple(f["features"].shape)
+        self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+        self.classes = [str(c) for c in self.attrs.get("classes", range(f["labels"].shape[1]))]
+
+    def _handle(self):
+        if self._file is None or self._pid != os.getpid():
+            if not self.path.is_file():
+                hint = " (an unfinished .partial exists: resume the extraction)" if _partial(
+                    self.path).exists() else ""
+                raise FerEdgeError(f"feature store {self.path} does not exist{hint}")
+            try:
+                self._file = _h5py().File(self.path, "r")
+            except OSError as exc:
+                raise FerEdgeError(f"cannot read {self.path} as HDF5 ({exc}); rewrite it") from None
+            self._pid = os.getpid()
+        return self._file
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_file"] = state["_pid"] = None
+        return state
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def names(self) -> list[str]:
+        """All clip names (small: read eagerly on request)."""
+        return [n.decode() if isinstance(n, bytes) else n for n in self._handle()["names"][:]]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """All one-hot labels ``(N, C)``."""
+        return self._handle()["labels"][:]
+
+    def batch(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(features (B, T, F) float32, masks (B, T) uint8, labels (B, C))`` for rows."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"row out of range 0..{len(self) - 1} in {self.path}")
+        idx = idx % max(len(self), 1)
+        order = np.argsort(idx, kind="stable")  # h5py wants increasing, unique indices
+        uniq, inverse = np.unique(idx[order], return_inverse=True)
+        f = self._handle()
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        parts = [f[k][uniq.tolist()][inverse][back] for k in ("features", "masks", "labels")]
+        return parts[0].astype(np.float32), parts[1], parts[2]
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, m, y = self.batch([i])
+        return x[0], m[0], y[0]
+
+    def close(self) -> None:
+        """Release the file handle (reopened on next access)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_store(path: str | os.PathLike) -> FeatureStore:
+    """Open a feature store lazily.
+
+    Example:
+        >>> read_store("missing.h5")
+        Traceback (most recent call last):
+        ...
+        fer_edge.errors.FerEdgeError: feature store missing.h5 does not exist
+    """
+    return FeatureStore(path)
