@@ -83,6 +83,8 @@ class HaarDetector:
         min_size: smallest face ``(w, h)`` in pixels of the original frame.
         cascade: a file name in ``cv2.data.haarcascades`` or a path to a cascade XML.
         max_side: downscale frames whose longer side exceeds this (``0`` disables).
+        equalize: equalise the histogram first (helps in dim or low-contrast video; on
+            strongly textured backgrounds it can make detection slower).
 
     Example:
         >>> detector = HaarDetector(min_size=(60, 60))
@@ -97,6 +99,7 @@ class HaarDetector:
         min_size: tuple[int, int] = (40, 40),
         cascade: str | Path = "haarcascade_frontalface_default.xml",
         max_side: int = 480,
+        equalize: bool = True,
     ) -> None:
         if scale_factor <= 1.0:
             raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
@@ -108,6 +111,7 @@ class HaarDetector:
         self.min_neighbors = int(min_neighbors)
         self.min_size = (int(min_size[0]), int(min_size[1]))
         self.max_side = int(max_side)
+        self.equalize = bool(equalize)
         self.cascade_path = _cascade_path(cascade)
         self._cascade = cv2.CascadeClassifier(str(self.cascade_path))
         if self._cascade.empty():
@@ -128,7 +132,7 @@ class HaarDetector:
         elif frame_bgr.ndim == 3 and frame_bgr.shape[2] == 4:
             gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGRA2GRAY)
         else:
-            gray = frame_bgr if frame_bgr.ndim == 2 else frame_bgr[..., 0]
+            gray = frame_bgr if frame_bgr.ndim == 2 else np.ascontiguousarray(frame_bgr[..., 0])
         height, width = gray.shape[:2]
         scale = 1.0
         if self.max_side and max(height, width) > self.max_side:
@@ -136,7 +140,8 @@ class HaarDetector:
             gray = cv2.resize(
                 gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
             )
-        gray = cv2.equalizeHist(gray)
+        if self.equalize:
+            gray = cv2.equalizeHist(gray)
         # The cascade window is 24x24: asking for less only costs time.
         min_w = max(24, round(self.min_size[0] * scale))
         min_h = max(24, round(self.min_size[1] * scale))
@@ -157,7 +162,7 @@ class HaarDetector:
     def __repr__(self) -> str:
         return (
             f"HaarDetector(scale_factor={self.scale_factor}, min_neighbors={self.min_neighbors}, "
-            f"min_size={self.min_size}, cascade={self.cascade_path.name!r}, max_side={self.max_side})"
+            f"min_size={self.min_size}, cascade={self.cascade_path.name!r}, max_side={self.max_side}, equalize={self.equalize})"
         )
 
 
@@ -186,7 +191,7 @@ def create_detector(name: str = "haar", **kwargs: object) -> Detector:
 
     Example:
         >>> create_detector("haar", min_neighbors=4)
-        HaarDetector(scale_factor=1.1, min_neighbors=4, min_size=(40, 40), cascade='haarcascade_frontalface_default.xml', max_side=480)
+        HaarDetector(scale_factor=1.1, min_neighbors=4, min_size=(40, 40), cascade='haarcascade_frontalface_default.xml', max_side=480, equalize=True)
     """
     key = name.strip().lower()
     if key not in DETECTORS:
