@@ -113,8 +113,12 @@ class HaarDetector:
         self.max_side = int(max_side)
         self.equalize = bool(equalize)
         self.cascade_path = _cascade_path(cascade)
-        self._cascade = cv2.CascadeClassifier(str(self.cascade_path))
-        if self._cascade.empty():
+        try:
+            self._cascade = cv2.CascadeClassifier(str(self.cascade_path))
+            broken = self._cascade.empty()
+        except (cv2.error, SystemError):  # OpenCV raises on malformed XML instead of returning empty
+            broken = True
+        if broken:
             raise FerEdgeError(
                 f"cannot load Haar cascade {self.cascade_path} (not a cascade XML or corrupt); "
                 f"use a file from cv2.data.haarcascades or reinstall OpenCV: {_OPENCV_FIX}"
