@@ -198,14 +198,14 @@ class _Face:
 
 
 def _plan_face(label: str, subject: str, box: float, centre: tuple[float, float], frames: int,
-               rng: np.random.Generator, motion: float) -> _Face:
+               rng: np.random.Generator, wobble: float, motion: float) -> _Face:
     traits = make_subject(subject)
     side = max(int(round(box * traits.size)), _MIN_FACE)
     curve = intensity_curve(frames, rng) if EXPRESSIONS[label] else np.zeros(frames, np.float32)
     strength = float(rng.uniform(0.9, 1.1))
-    dx = _smooth_path(frames, rng, motion)
-    dy = _smooth_path(frames, rng, motion * 0.6)
-    scale = 1.0 + _smooth_path(frames, rng, 0.03)
+    dx = _smooth_path(frames, rng, wobble)
+    dy = _smooth_path(frames, rng, wobble * 0.6)
+    scale = 1.0 + _smooth_path(frames, rng, 0.03 * motion)
     return _Face(label, subject, side, centre, curve, strength, dx, dy, scale, np.ones(frames, bool))
 
 
@@ -244,6 +244,7 @@ def make_clip(
     gaps: Sequence[tuple[int, int]] = (),
     face_scale: float = 0.5,
     background: str = "plain",
+    motion: float = 1.0,
     second_subject: str | None = None,
     second_label: str | None = None,
 ) -> SynthClip:
@@ -263,6 +264,7 @@ def make_clip(
         face_scale: face-box side as a fraction of the frame height (before the subject's
             own +-8 % size).
         background: ``"plain"`` or ``"textured"``.
+        motion: head-motion factor: 1 = a few pixels of drift and +-3 % scale, 0 = still.
         second_subject: subject of the second face (default: a fixed other subject).
         second_label: label of the second face (default: drawn from the seed).
 
@@ -305,11 +307,15 @@ def make_clip(
 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
     r_face, r_second, r_scene, r_noise, r_light = streams
-    motion = 0.015 * min(width, height) + 1.0  # a few pixels of head motion
-    margin = 0.5 * box * 1.08 + motion + 2  # half the largest face box plus its wobble
+    if not 0.0 <= motion <= 3.0:
+        raise FerEdgeError(f"motion must be in [0, 3] (1 = default head motion, 0 = still), got {motion}")
+    wobble = float(motion) * (0.015 * min(width, height) + 1.0)  # a few pixels of head motion
+    # Half the largest face box (subject size up to +8 %, scale wobble) plus the drift.
+    margin = 0.5 * box * 1.08 * (1.0 + 0.03 * motion) + wobble + 2
     if second_face:
         centres = [(0.30 * width, 0.50 * height), (0.73 * width, 0.52 * height)]
-        if centres[1][0] - centres[0][0] < 2 * margin * 0.95 or 0.27 * width < margin:
+        second_margin = 0.85 * (margin - wobble - 2) + wobble + 2  # the second face is smaller
+        if centres[1][0] - centres[0][0] < margin + second_margin or 0.27 * width < second_margin:
             raise FerEdgeError(f"two faces of face_scale={face_scale} do not fit side by side in "
                                f"{width}x{height}; use a wider frame or a smaller face_scale")
     else:
@@ -317,14 +323,16 @@ def make_clip(
     if margin > 0.5 * height:
         raise FerEdgeError(f"face_scale={face_scale} is too large for {width}x{height}; use <= 0.75")
     jitter = r_scene.uniform(-0.04, 0.04, 2) * (width, height)
-    first_centre = (centres[0][0] + jitter[0], float(np.clip(centres[0][1] + jitter[1], margin, height - margin)))
-    faces = [_plan_face(label, subject, box, first_centre, frames, r_face, motion)]
+    right = centres[1][0] - second_margin if second_face else width - margin
+    first_centre = (float(np.clip(centres[0][0] + jitter[0], margin, max(right - margin, margin))),
+                    float(np.clip(centres[0][1] + jitter[1], margin, height - margin)))
+    faces = [_plan_face(label, subject, box, first_centre, frames, r_face, wobble, motion)]
     for start, stop in gaps:
         faces[0].present[int(start) : int(stop)] = False
     if second_face:
         other = second_subject or _other_subject(subject)
         other_label = resolve_label(second_label) if second_label else str(r_second.choice(THESIS))
-        faces.append(_plan_face(other_label, other, box * 0.85, centres[1], frames, r_second, motion))
+        faces.append(_plan_face(other_label, other, box * 0.85, centres[1], frames, r_second, wobble, motion))
 
     bg = _background(width, height, background, r_scene)
     gain = 1.0 + _smooth_path(frames, r_light, 0.04)
