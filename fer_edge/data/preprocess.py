@@ -1,0 +1,344 @@
+"""The ``preprocess`` stage: detect, track, crop and store every clip, then trim neutral frames.
+
+Per clip (thesis section 3.2.1): find the face with Haar in the first ``detect_frames``
+frames, follow it with an OpenCV tracker (re-detecting when the tracker loses it), extend the
+box 10 px vertically, square it, resize to ``size`` and store the *full* tracked sequence as
+lossless PNG; then compute a per-frame intensity (OpenFace AU CSVs when ``au_dir`` is given,
+else :mod:`fer_edge.data.intensity`) and Algorithm 1's kept span (:func:`neutral.trim`).
+
+Output layout (``out``)::
+
+    clips/<subject>_<emotion>/000.png ...   full tracked sequence (kept span in the index,
+                                            so a user can re-trim without re-tracking)
+    records/<subject>_<emotion>.json        per-clip completion marker, written last
+    index.jsonl                             one record per clip, dataset order
+    summary.json                            counts, problems, anomalies, lengths, config
+    clip_lengths.png                        lengths before/after trimming (thesis fig. 3.4)
+
+Resumable: a clip whose marker exists with the same parameters and the same source (size and
+mtime) is skipped, so a rerun does nothing; a killed run never leaves a marker for a half clip
+(frames are written to a temporary folder and renamed, the marker after them). Failed clips
+get a marker too (with the error) and are retried only when their source or the parameters
+change. Index, summary and plot are rewritten only when their content changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
+from fer_edge.errors import FerEdgeError
+from fer_edge.labels import THESIS
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+DATASETS = ("bu4dfe",)
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings of the stage (CLI > recipe file > these defaults).
+
+    Attributes:
+        dataset: layout of the root; ``"bu4dfe"`` (videos or frame folders).
+        tracker: ``csrt``, ``kcf``, ``medianflow`` (thesis), ``mosse`` or ``mil``.
+        size: side of the stored face crops (160 in the thesis), 32-1024.
+        pad_y: pixels added to the box vertically (10 in the thesis).
+        detect_frames: look for a face in this many first frames before giving up.
+        exclude: subject ids to leave out (the thesis leaves out ``F016``).
+        au_dir: folder of OpenFace CSVs; ``None`` uses the built-in estimator.
+        intensity: built-in estimator method, ``"flow"`` or ``"diff"``.
+        workers: processes working on clips in parallel (>= 1).
+        plot: write ``clip_lengths.png`` (needs matplotlib, the ``train`` extra).
+        labels: label set of the dataset.
+    """
+
+    dataset: str = "bu4dfe"
+    tracker: str = "medianflow"
+    size: int = 160
+    pad_y: int = 10
+    detect_frames: int = 10
+    exclude: tuple[str, ...] = ()
+    au_dir: str | None = None
+    intensity: str = "flow"
+    workers: int = 1
+    plot: bool = True
+    labels: tuple[str, ...] = THESIS
+
+    def __post_init__(self) -> None:
+        from fer_edge.data.intensity import METHODS
+        from fer_edge.faces.track import TRACKERS
+
+        for name, value, known in (("dataset", self.dataset, DATASETS),
+                                   ("tracker", self.tracker, TRACKERS),
+                                   ("intensity", self.intensity, METHODS)):
+            if value not in known:
+                import difflib
+
+                close = difflib.get_close_matches(str(value), known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise FerEdgeError(f"unknown {name} '{value}'{hint} known: {', '.join(known)}")
+        if not 32 <= self.size <= 1024:
+            raise FerEdgeError(f"size must be in 32..1024 px, got {self.size}")
+        if not 0 <= self.pad_y <= 200 or self.detect_frames < 1 or self.workers < 1:
+            raise FerEdgeError("pad_y must be 0..200, detect_frames >= 1 and workers >= 1")
+        if self.au_dir is not None and not Path(self.au_dir).is_dir():
+            raise FerEdgeError(f"--au-dir {self.au_dir} is not a folder; pass the folder of OpenFace CSVs")
+
+    def clip_params(self) -> dict:
+        """The settings that change a clip's output: a marker must match them to be reused."""
+        au = str(Path(self.au_dir).resolve()) if self.au_dir else None
+        return {"format": FORMAT, "tracker": self.tracker, "size": self.size, "pad_y": self.pad_y,
+                "detect_frames": self.detect_frames, "intensity": self.intensity, "au_dir": au}
+
+
+@dataclass
+class PreprocessReport:
+    """What a run produced (also written as ``summary.json``, minus the timings).
+
+    Attributes:
+        out: output folder.
+        records: one dict per clip (see the module docstring for the fields).
+        dataset: the index of the root (problems, excluded clips, ignored files).
+        processed: clips worked on in this run; ``skipped`` were already done.
+        seconds: wall time of the clip work.
+    """
+
+    out: str
+    records: list[dict]
+    dataset: DatasetIndex
+    processed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> int:
+        """Clips stored successfully (anomalies included: they are kept for review)."""
+        return sum(r["status"] == "ok" for r in self.records)
+
+    @property
+    def failed(self) -> list[dict]:
+        """Records of clips that could not be used."""
+        return [r for r in self.records if r["status"] != "ok"]
+
+    @property
+    def anomalies(self) -> list[str]:
+        """Names of clips flagged by Algorithm 1 (left untrimmed for review)."""
+        return [r["name"] for r in self.records if r["status"] == "ok" and r["anomaly"]]
+
+    def describe(self) -> str:
+        """A few lines for the terminal."""
+        rate = f", {60 * self.processed / self.seconds:.1f} clips/min" if self.processed and self.seconds else ""
+        lines = [f"preprocess: {self.usable} clips usable, {len(self.failed)} failed, "
+                 f"{len(self.anomalies)} anomalies; {self.processed} processed, {self.skipped} "
+                 f"already done{rate}"]
+        problems = self.dataset.problems
+        if problems:
+            lines.append(f"  {len(problems)} dataset problem(s), e.g. {problems[0].path}: {problems[0].reason}")
+        for r in self.failed[:5]:
+            lines.append(f"  failed {r['name']}: {r['error']}")
+        lines += [f"  {k}: {v}" for k, v in self.files.items()]
+        return "\n".join(lines)
+
+
+def _source_stamp(entry: ClipEntry) -> list:
+    path = Path(entry.path)
+    if entry.kind == "frames":
+        files = list_frames(path)
+        return [len(files), max((f.stat().st_mtime_ns for f in files), default=0)]
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _atomic_write(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file already holds it; returns whether it was written."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
+def _safe_name(name: str) -> str:
+    # Names come from parsed ids, but never trust a dataset to stay inside --out.
+    if not name or name in (".", "..") or "/" in name or "\\" in name or os.path.isabs(name):
+        raise FerEdgeError(f"clip name {name!r} is not a plain folder name; rename the source file")
+    return name
+
+
+def _marker(out: Path, name: str) -> Path:
+    return out / "records" / f"{_safe_name(name)}.json"
+
+
+def _reusable(out: Path, entry: ClipEntry, params: dict) -> dict | None:
+    path = _marker(out, entry.name)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("params") != params or record.get("source") != entry.path:
+        return None
+    if record.get("stamp") != _source_stamp(entry):
+        return None
+    if record["status"] == "ok" and not (out / record["folder"]).is_dir():
+        return None
+    return record
+
+
+def _job(args: tuple) -> dict:
+    """Worker entry point (top level so ``spawn`` can pickle it)."""
+    from fer_edge.data.clipwork import process_clip
+
+    entry, config, out = args
+    return process_clip(entry, config, Path(out))
+
+
+def preprocess(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    config: PreprocessConfig = PreprocessConfig(),
+    progress: bool = False,
+) -> PreprocessReport:
+    """Run the stage over a dataset; resumable and safe to interrupt.
+
+    Args:
+        root: dataset folder (see :func:`fer_edge.data.bu4dfe.index_bu4dfe`).
+        out: output folder (created).
+        config: settings.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        A :class:`PreprocessReport`; ``report.usable == 0`` means nothing usable was produced.
+
+    Raises:
+        FerEdgeError: missing root, or no clip found at all.
+
+    Example:
+        >>> report = preprocess("data/BU4DFE", "runs/pre",
+        ...                     config=PreprocessConfig(exclude=("F016",), workers=2))  # doctest: +SKIP
+        >>> report.usable, report.files["index"]                                        # doctest: +SKIP
+        (600, 'runs/pre/index.jsonl')
+    """
+    out = Path(out)
+    index = index_bu4dfe(root, labels=config.labels, exclude=config.exclude)
+    if not index.clips:
+        why = f"; {len(index.problems)} problem(s), e.g. {index.problems[0].reason}" if index.problems else ""
+        raise FerEdgeError(f"no usable clip found under {root}{why}")
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    (out / "records").mkdir(parents=True, exist_ok=True)
+    params = config.clip_params()
+    records: dict[str, dict] = {}
+    todo: list[ClipEntry] = []
+    for entry in index.clips:
+        _safe_name(entry.name)
+        done = _reusable(out, entry, params)
+        if done is not None:
+            records[entry.name] = done
+        else:
+            todo.append(entry)
+
+    start = time.perf_counter()
+    if todo:
+        from tqdm import tqdm
+
+        jobs = [(entry, config, str(out)) for entry in todo]
+        bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress)
+        try:
+            if config.workers > 1 and len(jobs) > 1:
+                ctx = multiprocessing.get_context("spawn")  # fork + OpenCV threads can deadlock
+                with ctx.Pool(min(config.workers, len(jobs))) as pool:
+                    for record in pool.imap(_job, jobs):  # imap keeps dataset order
+                        records[record["name"]] = record
+                        bar.update(1)
+            else:
+                for job in jobs:
+                    record = _job(job)
+                    records[record["name"]] = record
+                    bar.update(1)
+        finally:
+            bar.close()
+    seconds = time.perf_counter() - start
+
+    ordered = [records[e.name] for e in index.clips]
+    report = PreprocessReport(str(out), ordered, index, processed=len(todo),
+                              skipped=len(index.clips) - len(todo), seconds=seconds)
+    from fer_edge.data.clipwork import write_outputs
+
+    report.files = write_outputs(out, report, config)
+    return report
+
+
+def read_index(out: str | os.PathLike) -> list[dict]:
+    """The records of a preprocessed folder (``index.jsonl``).
+
+    Example:
+        >>> records = read_index("runs/pre")        # doctest: +SKIP
+        >>> records[0]["span"]                       # doctest: +SKIP
+        [12, 87]
+    """
+    path = Path(out) / "index.jsonl"
+    if not path.is_file():
+        raise FerEdgeError(f"{path} does not exist; run: fer-edge preprocess --root DATA --out {out}")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_clip(out: str | os.PathLike, record: dict, *, trimmed: bool = True) -> np.ndarray:
+    """The stored face crops of one clip, ``(T, size, size, 3)`` BGR uint8.
+
+    Args:
+        out: the preprocessed folder.
+        record: a record from :func:`read_index`.
+        trimmed: keep only Algorithm 1's span (anomalies are untrimmed anyway).
+
+    Example:
+        >>> clip = load_clip("runs/pre", read_index("runs/pre")[0])   # doctest: +SKIP
+    """
+    import cv2
+
+    if record.get("status") != "ok":
+        raise FerEdgeError(f"clip {record.get('name')} failed in preprocessing: {record.get('error')}")
+    files = list_frames(Path(out) / record["folder"])
+    if trimmed:
+        files = files[record["span"][0]:record["span"][1]]
+    frames = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
+    if not frames or any(f is None for f in frames):
+        raise FerEdgeError(f"frames of {record['name']} in {out} are missing or unreadable; rerun preprocess")
+    return np.stack(frames)
+
+
+def to_json(report: PreprocessReport) -> dict:
+    """JSON-ready summary (deterministic: no timings, so a rerun writes the same bytes)."""
+    ok = [r for r in report.records if r["status"] == "ok"]
+    before = [r["frames"] for r in ok]
+    after = [r["span"][1] - r["span"][0] for r in ok]
+
+    def stats(v: list[int]) -> dict:
+        return {"min": min(v), "median": float(np.median(v)), "max": max(v),
+                "at_most_100": int(sum(x <= 100 for x in v))} if v else {}
+
+    return {
+        "format": FORMAT,
+        "root": report.dataset.root,
+        "clips": len(report.records),
+        "usable": report.usable,
+        "subjects": sorted({r["subject"] for r in ok}),
+        "failed": [{"name": r["name"], "source": r["source"], "error": r["error"]} for r in report.failed],
+        "anomalies": report.anomalies,
+        "warnings": [{"name": r["name"], "warning": w} for r in report.records for w in r.get("warnings", [])],
+        "problems": [asdict(p) for p in report.dataset.problems],
+        "excluded": [e.name for e in report.dataset.excluded],
+        "ignored": report.dataset.ignored,
+        "lengths": {"before": stats(before), "after": stats(after)},
+    }
