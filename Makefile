@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench soak clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,7 @@ test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/run.py
-
-soak: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/runtime_fps.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
