@@ -150,19 +150,20 @@ def _normalization(mean, std, reverse):
 @register_model("vgg16", kind="spatial")
 def vgg16(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
     """VGG16 (keras.applications) + classifier head; ``weights`` None, "imagenet" or a file."""
-    return _application("vgg16", input_shape=input_shape, num_classes=num_classes, dense_units=dense_units, dropout=dropout, weights=weights)
+    # locals() is exactly the factory's parameters here: it is the first statement.
+    return _application("vgg16", **locals())
 
 
 @register_model("resnet50", kind="spatial")
 def resnet50(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
     """ResNet50 (keras.applications) + classifier head; ``weights`` None, "imagenet" or a file."""
-    return _application("resnet50", input_shape=input_shape, num_classes=num_classes, dense_units=dense_units, dropout=dropout, weights=weights)
+    return _application("resnet50", **locals())
 
 
 @register_model("densenet201", kind="spatial")
 def densenet201(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
     """DenseNet201 (keras.applications) + classifier head; ``weights`` None, "imagenet" or a file."""
-    return _application("densenet201", input_shape=input_shape, num_classes=num_classes, dense_units=dense_units, dropout=dropout, weights=weights)
+    return _application("densenet201", **locals())
 
 
 @register_model("test_spatial", kind="spatial")
@@ -176,7 +177,9 @@ def test_spatial(input_shape=(32, 32, 3), num_classes=6, dense_units=(32,), drop
     for i, filters in enumerate((8, 16, 16), start=1):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{i}_conv1")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
-    return classifier_head(inputs, x, num_classes=num_classes, dense_units=dense_units, dropout=dropout, name="test_spatial")
+    return classifier_head(
+        inputs, x, num_classes=num_classes, dense_units=dense_units, dropout=dropout, name="test_spatial"
+    )
 
 
 @register_model("test_frame", kind="frame")

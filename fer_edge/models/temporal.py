@@ -147,21 +147,25 @@ def cnn1d_head(
 
 
 @register_model("lstm", kind="temporal")
-def lstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128, dropout=0.4, recurrent_dropout=0.0, unroll=False):
+def lstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128,
+         dropout=0.4, recurrent_dropout=0.0, unroll=False):
     """LSTM(128) on masked features (thesis: input dropout 0.4)."""
-    return recurrent_head(bidirectional=False, timesteps=timesteps, features=features, num_classes=num_classes, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout, unroll=unroll, name="lstm")
+    # locals() is exactly the factory's parameters here: it is the first statement.
+    return recurrent_head(bidirectional=False, name="lstm", **locals())
 
 
 @register_model("bilstm", kind="temporal")
-def bilstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128, dropout=0.7, recurrent_dropout=0.0, unroll=False):
+def bilstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128,
+           dropout=0.7, recurrent_dropout=0.0, unroll=False):
     """Bidirectional LSTM(128) on masked features (thesis: input dropout 0.7)."""
-    return recurrent_head(bidirectional=True, timesteps=timesteps, features=features, num_classes=num_classes, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout, unroll=unroll, name="bilstm")
+    return recurrent_head(bidirectional=True, name="bilstm", **locals())
 
 
 @register_model("cnn1d", kind="temporal")
-def cnn1d(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, filters=(64, 64, 128, 128), kernel_size=3, pooling="average", input_dropout=0.0, dropout=0.4):
+def cnn1d(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, filters=(64, 64, 128, 128),
+          kernel_size=3, pooling="average", input_dropout=0.0, dropout=0.4):
     """The 1D-CNN of figure 3.27: 4 Conv1D, 2 max pools, 1 fully connected; mask-aware."""
-    return cnn1d_head(timesteps=timesteps, features=features, num_classes=num_classes, filters=filters, kernel_size=kernel_size, pooling=pooling, input_dropout=input_dropout, dropout=dropout, name="cnn1d")
+    return cnn1d_head(name="cnn1d", **locals())
 
 
 @register_model("test_temporal", kind="temporal")
@@ -170,4 +174,7 @@ def test_temporal(timesteps=8, features=16, num_classes=6, seed=0):
     import keras
 
     keras.utils.set_random_seed(seed)
-    return cnn1d_head(timesteps=timesteps, features=features, num_classes=num_classes, filters=(8, 8, 16, 16), dropout=0.1, name="test_temporal")
+    return cnn1d_head(
+        timesteps=timesteps, features=features, num_classes=num_classes, filters=(8, 8, 16, 16), dropout=0.1,
+        name="test_temporal",
+    )

@@ -129,7 +129,9 @@ def _vggface(arch, *, input_shape, num_classes, dense_units, dropout, weights, i
     if include_top:
         model = _original_top(arch, inputs, x, input_shape)
     else:
-        model = classifier_head(inputs, x, num_classes=num_classes, dense_units=dense_units, dropout=dropout, name=f"vggface_{arch}")
+        model = classifier_head(
+            inputs, x, num_classes=num_classes, dense_units=dense_units, dropout=dropout, name=f"vggface_{arch}"
+        )
     if weights is not None:
         load_vggface_weights(model, weights)
     return model
@@ -155,15 +157,18 @@ def _original_top(arch, inputs, x, input_shape):
 
 
 @register_model("vggface_vgg16", kind="spatial")
-def vggface_vgg16(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None, include_top=False):
+def vggface_vgg16(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5,
+                  weights=None, include_top=False):
     """VGGFace VGG16 (keras-vggface names) + classifier head; ``weights``: an original .h5 file."""
-    return _vggface("vgg16", input_shape=input_shape, num_classes=num_classes, dense_units=dense_units, dropout=dropout, weights=weights, include_top=include_top)
+    # locals() is exactly the factory's parameters here: it is the first statement.
+    return _vggface("vgg16", **locals())
 
 
 @register_model("vggface_resnet50", kind="spatial")
-def vggface_resnet50(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None, include_top=False):
+def vggface_resnet50(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5,
+                     weights=None, include_top=False):
     """VGGFace ResNet50 (keras-vggface names) + classifier head; ``weights``: an original .h5 file."""
-    return _vggface("resnet50", input_shape=input_shape, num_classes=num_classes, dense_units=dense_units, dropout=dropout, weights=weights, include_top=include_top)
+    return _vggface("resnet50", **locals())
 
 
 @dataclass
@@ -192,10 +197,15 @@ def load_vggface_weights(model, h5_path: str | os.PathLike[str]) -> WeightLoadRe
     path = Path(h5_path)
     file_layers = _read_keras2_weights(path)
     by_keras_name = {keras_layer_name(name): name for name in file_layers}
-    known = {keras_layer_name(n) for arch in ("vgg16", "resnet50") for n in vggface_weight_layers(arch, include_top=True)}
+    known = {
+        keras_layer_name(n) for arch in ("vgg16", "resnet50") for n in vggface_weight_layers(arch, include_top=True)
+    }
     targets = [layer for layer in _weighted_layers(model) if layer.name in known]
     if not targets:
-        raise FerEdgeError(f"model '{model.name}' has no VGGFace layers to load {path} into; build it with create_model('vggface_vgg16' or 'vggface_resnet50')")
+        raise FerEdgeError(
+            f"model '{model.name}' has no VGGFace layers to load {path} into; "
+            "build it with create_model('vggface_vgg16') or create_model('vggface_resnet50')"
+        )
     plan = []
     for layer in targets:
         original = by_keras_name.get(layer.name)
@@ -252,7 +262,9 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
             root = f["model_weights"] if "model_weights" in f else f
             names = _attr_list(root, "layer_names")
             if names is None:
-                raise FerEdgeError(f"{path} is not a Keras-2 HDF5 weight file (no 'layer_names' attribute); pass the keras-vggface .h5")
+                raise FerEdgeError(
+                    f"{path} is not a Keras-2 HDF5 weight file (no 'layer_names' attribute); pass the keras-vggface .h5"
+                )
             layers = {}
             for name in names:
                 if name not in root:
