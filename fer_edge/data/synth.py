@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_edge.data.synth_face import EXPRESSIONS, face_model, make_subject, stable_int
+from fer_edge.data.synth_face import EXPRESSIONS, FaceTrack, make_subject, place_face, stable_int
 from fer_edge.errors import FerEdgeError
 from fer_edge.labels import THESIS, canonical
 
@@ -181,24 +181,8 @@ def _background(width: int, height: int, kind: str, rng: np.random.Generator) ->
     return np.clip(base + texture + grain + ramp, 0.0, 255.0)
 
 
-@dataclass
-class _Face:
-    """One face of a clip: what to render where, frame by frame."""
-
-    label: str
-    subject: str
-    box: int  # face-box side at scale 1
-    centre: tuple[float, float]
-    curve: np.ndarray  # (T,) ground-truth intensity
-    strength: float  # clip-level amplitude factor
-    dx: np.ndarray
-    dy: np.ndarray
-    scale: np.ndarray
-    present: np.ndarray  # (T,) bool
-
-
 def _plan_face(label: str, subject: str, box: float, centre: tuple[float, float], frames: int,
-               rng: np.random.Generator, wobble: float, motion: float) -> _Face:
+               rng: np.random.Generator, wobble: float, motion: float) -> FaceTrack:
     traits = make_subject(subject)
     side = max(int(round(box * traits.size)), _MIN_FACE)
     curve = intensity_curve(frames, rng) if EXPRESSIONS[label] else np.zeros(frames, np.float32)
@@ -206,30 +190,7 @@ def _plan_face(label: str, subject: str, box: float, centre: tuple[float, float]
     dx = _smooth_path(frames, rng, wobble)
     dy = _smooth_path(frames, rng, wobble * 0.6)
     scale = 1.0 + _smooth_path(frames, rng, 0.03 * motion)
-    return _Face(label, subject, side, centre, curve, strength, dx, dy, scale, np.ones(frames, bool))
-
-
-def _place(frame: np.ndarray, face: _Face, t: int) -> np.ndarray:
-    """Render ``face`` at frame ``t`` into ``frame`` (float32, in place); returns its box."""
-    model = face_model(make_subject(face.subject), face.label, face.box)
-    patch = model.render(float(face.curve[t]) * face.strength)
-    s = float(face.scale[t])
-    cx = face.centre[0] + float(face.dx[t])
-    cy = face.centre[1] + float(face.dy[t])
-    side = patch.shape[0]
-    # The patch centre is the face-box centre; map it to (cx, cy) with scale s.
-    half = side * s / 2.0
-    height, width = frame.shape[:2]
-    x0, y0 = max(int(np.floor(cx - half)), 0), max(int(np.floor(cy - half)), 0)
-    x1, y1 = min(int(np.ceil(cx + half)) + 1, width), min(int(np.ceil(cy + half)) + 1, height)
-    m = np.array([[s, 0.0, cx - s * side / 2.0 - x0], [0.0, s, cy - s * side / 2.0 - y0]], np.float64)
-    warped = cv2.warpAffine(patch, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-    alpha = warped[..., 3:4]
-    roi = frame[y0:y1, x0:x1]
-    roi += alpha * (warped[..., :3] - roi)
-    w = model.box * s
-    return np.array([round(cx - w / 2.0), round(cy - w / 2.0), round(w), round(w)], np.int32)
+    return FaceTrack(label, subject, side, centre, curve, strength, dx, dy, scale, np.ones(frames, bool))
 
 
 def make_clip(
@@ -342,7 +303,7 @@ def make_clip(
         frame = bg.copy()
         for f, face in enumerate(faces):
             if face.present[t]:
-                boxes[t, f] = _place(frame, face, t)
+                boxes[t, f] = place_face(frame, face, t)
         frame *= np.float32(gain[t])
         frame += r_noise.standard_normal(frame.shape, dtype=np.float32) * np.float32(_NOISE_SIGMA)
         np.clip(frame, 0.0, 255.0, out=frame)

@@ -326,3 +326,50 @@ def face_model(subject: Subject, label: str, box: int) -> FaceModel:
     half_w = (0.5 - LANDMARKS["mouth_corner"][0] - moves["mouth_corner"] - 0.03) * box
     mouth = (off + 0.5 * box, off + lip_mid * box, 0.5 * opening, max(half_w, 2.0), opening)
     return FaceModel(patch, box, field, shade, mouth)
+
+
+@dataclass
+class FaceTrack:
+    """One face of a clip: what to render where, frame by frame (sizes in pixels)."""
+
+    label: str
+    subject: str
+    box: int  # face-box side at scale 1
+    centre: tuple[float, float]
+    curve: np.ndarray  # (T,) ground-truth intensity
+    strength: float  # clip-level amplitude factor
+    dx: np.ndarray
+    dy: np.ndarray
+    scale: np.ndarray
+    present: np.ndarray  # (T,) bool
+
+
+def place_face(frame: np.ndarray, face: FaceTrack, t: int) -> np.ndarray:
+    """Render ``face`` at frame ``t`` into ``frame`` (float32 BGR, in place); returns its box.
+
+    The patch centre (the face-box centre) goes to the track's centre plus its drift at
+    ``t``, scaled by its scale at ``t``; the box is ``x, y, w, h`` int32.
+
+    Example:
+        >>> box = place_face(frame, track, 0)  # doctest: +SKIP
+    """
+    model = face_model(make_subject(face.subject), face.label, face.box)
+    patch = model.render(float(face.curve[t]) * face.strength)
+    s = float(face.scale[t])
+    cx = face.centre[0] + float(face.dx[t])
+    cy = face.centre[1] + float(face.dy[t])
+    side = patch.shape[0]
+    # Map the face-box centre inside the patch (exact for odd sizes too) to (cx, cy), scale s.
+    pc = model.box // 2 + model.box / 2.0
+    height, width = frame.shape[:2]
+    x0, y0 = max(int(np.floor(cx - s * pc)), 0), max(int(np.floor(cy - s * pc)), 0)
+    x1 = min(int(np.ceil(cx + s * (side - pc))) + 1, width)
+    y1 = min(int(np.ceil(cy + s * (side - pc))) + 1, height)
+    m = np.array([[s, 0.0, cx - s * pc - x0], [0.0, s, cy - s * pc - y0]], np.float64)
+    warped = cv2.warpAffine(patch, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    alpha = warped[..., 3:4]
+    roi = frame[y0:y1, x0:x1]
+    roi += alpha * (warped[..., :3] - roi)
+    w = model.box * s
+    return np.array([round(cx - w / 2.0), round(cy - w / 2.0), round(w), round(w)], np.int32)
