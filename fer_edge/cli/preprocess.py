@@ -61,5 +61,7 @@ def run(args: argparse.Namespace) -> int:
     print(report.describe())
     if report.usable == 0:
         return 1
-    print(f"next: fer-edge features --data {args.out} ...  (clips are in {args.out}/clips)")
+    # The training verbs read this folder; from Python: fer_edge.data.preprocess.read_index/load_clip.
+    print(f"next: inspect {args.out}/clip_lengths.png and the anomalies in {args.out}/summary.json, "
+          f"then train on {args.out}")
     return 0

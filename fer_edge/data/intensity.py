@@ -7,8 +7,11 @@ tracks the expression's intensity:
 1. each face crop becomes a small grayscale image (``side`` px), contrast-normalised per
    frame so lighting drift does not count as expression;
 2. the reference is the per-pixel median of the first ``ref_frames`` crops;
-3. dense optical flow (Farnebäck) from the reference to each frame; the median flow vector
-   is subtracted, because a whole-face shift is tracker jitter or head motion, not expression;
+3. dense optical flow (Farnebäck) from the reference to each frame; the best-fitting affine
+   flow field is subtracted, because a whole-face shift, zoom or turn is tracker drift or
+   head motion, not expression (subtracting only the median shift leaves the tracker's slow
+   scale drift in, which dropped the correlation with ground truth from 0.99 to 0.73 on some
+   90-frame synthetic clips);
 4. the frame's intensity is the mean residual flow magnitude over the inner part of the crop
    (borders carry background), lightly smoothed over time.
 
@@ -50,6 +53,7 @@ def estimate_intensity(
     ref_frames: int = 5,
     inner: float = 0.8,
     smooth: int = 3,
+    rigid: str = "affine",
 ) -> np.ndarray:
     """Per-frame expression intensity of a clip of face crops.
 
@@ -60,6 +64,7 @@ def estimate_intensity(
         ref_frames: frames at the start whose median is the neutral reference.
         inner: central fraction of the crop that is measured.
         smooth: odd moving-average window over time (1 = none).
+        rigid: global motion removed from the flow: ``"affine"`` (default) or ``"median"`` shift.
 
     Returns:
         ``(T,)`` float32, >= 0; 0 at the reference.
@@ -87,6 +92,8 @@ def estimate_intensity(
     margin = int(round(side * (1 - inner) / 2))
     sl = np.s_[margin:side - margin, margin:side - margin]
     ref_f = ref.astype(np.float32)
+    ys, xs = np.mgrid[sl]
+    design = np.stack([np.ones(xs.size), xs.ravel() / side, ys.ravel() / side], axis=1)
     values = np.empty(len(frames), np.float32)
     for t, frame in enumerate(frames):
         if method == "diff":
@@ -95,7 +102,12 @@ def estimate_intensity(
         flow = cv2.calcOpticalFlowFarneback(ref, frame, None, pyr_scale=0.5, levels=2, winsize=9,
                                             iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
         region = flow[sl].reshape(-1, 2)
-        residual = region - np.median(region, axis=0)
+        if rigid == "affine":
+            # Least-squares affine flow = the tracker's shift, scale and rotation drift.
+            coef, *_ = np.linalg.lstsq(design, region, rcond=None)
+            residual = region - design @ coef
+        else:
+            residual = region - np.median(region, axis=0)
         values[t] = float(np.linalg.norm(residual, axis=1).mean())
     if smooth > 1 and len(values) >= smooth:
         k = smooth | 1
