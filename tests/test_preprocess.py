@@ -163,3 +163,14 @@ def test_config_checks():
         PreprocessConfig(size=8)
     with pytest.raises(FerEdgeError, match="not a folder"):
         PreprocessConfig(au_dir=os.devnull)
+
+
+def test_frame_folder_layout(tmp_path):
+    from fer_edge.data.synth import write_dataset
+
+    write_dataset(tmp_path / "data", subjects=["F001"], labels="happy", layout="frames", frames=80,
+                  size=(160, 120), seed=1)
+    report = preprocess(tmp_path / "data", tmp_path / "out", config=PreprocessConfig(size=48, plot=False))
+    (record,) = report.records
+    assert (record["name"], record["kind"], record["status"]) == ("F001_happy", "frames", "ok")
+    assert record["frames"] == 80 and not record["anomaly"] and record["span"][1] <= 70
