@@ -1,0 +1,429 @@
+"""Typed training recipes: dataclass configs loaded from YAML, with "did you mean" on typos.
+
+Override order, stated once: **command line (``--set a.b=v``) > recipe file > the defaults
+below**. Every section is a dataclass with documented defaults and range checks; a key that
+does not exist is a one-line :class:`~fer_edge.errors.FerEdgeError` naming the file, the
+key and the closest known key.
+
+Example:
+    >>> recipe = load_recipe(None, overrides=["temporal.epochs=3", "name=demo"])
+    >>> recipe.temporal.epochs, recipe.name
+    (3, 'demo')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_edge.errors import FerEdgeError
+
+THESIS_HUMAN_ACCURACY = 0.678  # section 3.3.1: median human agreement on the test videos
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise FerEdgeError(message)
+
+
+@dataclass
+class SynthConfig:
+    """Generate a synthetic raw dataset (``fer-edge synth``) when ``data.raw`` is missing."""
+
+    subjects: int = 15
+    frames: int = 40
+    size: tuple[int, int] = (240, 180)  # width, height
+    seed: int = 0
+    background: str = "plain"
+
+    def __post_init__(self) -> None:
+        _check(self.subjects >= 3 and self.frames >= 8, "synth needs subjects >= 3 and frames >= 8")
+
+
+@dataclass
+class SplitConfig:
+    """Subject-independent split: ``kfold`` (k folds + a test fraction), ``thesis`` or ``file``."""
+
+    method: str = "kfold"
+    k: int = 5
+    test: float = 0.2
+    seed: int = 0
+    file: str | None = None  # JSON {"test": [...], "folds": [[...], ...]} for method "file"
+
+    def __post_init__(self) -> None:
+        _check(self.method in ("kfold", "thesis", "file"),
+               f"split.method must be kfold, thesis or file, got '{self.method}'")
+        _check(self.k >= 2, f"split.k must be >= 2, got {self.k}")
+        _check(0 <= self.test < 1, f"split.test must be a fraction in [0, 1), got {self.test}")
+        _check(self.method != "file" or bool(self.file), "split.method 'file' needs split.file")
+
+
+@dataclass
+class DataConfig:
+    """Where the clips come from.
+
+    ``preprocessed`` is a ``fer-edge preprocess`` output folder. When it has no index yet and
+    ``raw`` is set, ``raw`` is preprocessed first (with ``preprocess`` options); when ``raw``
+    is missing too and ``synth`` is set, a synthetic dataset is generated there first.
+    """
+
+    preprocessed: str = "runs/pre"
+    raw: str | None = None
+    synth: SynthConfig | None = None
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    length: int = 100  # T: frames per clip after truncation / zero padding (thesis: 100)
+    trimmed: bool = True  # use Algorithm 1's span
+
+    def __post_init__(self) -> None:
+        _check(self.length >= 1, f"data.length must be >= 1, got {self.length}")
+
+
+@dataclass
+class PhaseConfig:
+    """One fine-tuning phase: which blocks train, for how long, how fast."""
+
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    unfreeze: int = 0  # conv blocks of the base to train: 0 = classifier only, -1 = all
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1 and self.learning_rate > 0, "phase epochs must be >= 1 and learning_rate > 0")
+        _check(self.optimizer in ("adam", "sgd"), f"phase optimizer must be adam or sgd, got '{self.optimizer}'")
+        _check(self.unfreeze >= -1, f"phase unfreeze must be >= -1, got {self.unfreeze}")
+
+
+def _thesis_phases() -> list[PhaseConfig]:
+    # Section 3.2.4: classifier on the frozen base (SGD), then the last 2 blocks, then a refinement.
+    return [PhaseConfig(20, 1e-2, "sgd", 0), PhaseConfig(20, 1e-4, "adam", 2), PhaseConfig(10, 1e-5, "adam", 2)]
+
+
+@dataclass
+class TuneConfig:
+    """KerasTuner Bayesian search over the classifier (phase 1); ``trials: 0`` switches it off.
+
+    Distributed search: set ``KERASTUNER_TUNER_ID`` (``chief`` / ``tuner0`` ...),
+    ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` on every process.
+    """
+
+    trials: int = 0
+    dense_layers: tuple[int, ...] = (1, 2)
+    units: tuple[int, ...] = (256, 512, 1024)
+    dropout: tuple[float, float] = (0.2, 0.9)
+    epochs: int = 5
+
+    def __post_init__(self) -> None:
+        _check(self.trials >= 0, f"tune.trials must be >= 0, got {self.trials}")
+
+
+@dataclass
+class SpatialConfig:
+    """Spatial extractor: a registry model fine-tuned per phase, or an existing ``.keras``."""
+
+    model: str = "vggface_vgg16"
+    options: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None  # a trained .keras file: skip training and use it
+    source: str = "clips"  # "clips": frames of the training subjects; "fer2013": a FER2013 copy
+    fer2013: str | None = None
+    frames_per_clip: int = 8  # frames sampled per training clip (source clips)
+    batch_size: int = 32
+    phases: list[PhaseConfig] = field(default_factory=_thesis_phases)
+    online_augmentation: bool = True
+    early_stopping: int = 5  # patience on validation accuracy (0 = off)
+    validation: float = 0.1  # fraction held out (by subject for clips)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    frame_bundle: bool = True  # also save the classifier as a per-frame bundle
+
+    def __post_init__(self) -> None:
+        _check(self.source in ("clips", "fer2013"), f"spatial.source must be clips or fer2013, got '{self.source}'")
+        _check(self.source != "fer2013" or bool(self.fer2013), "spatial.source fer2013 needs spatial.fer2013 (CSV or folder)")
+        _check(self.frames_per_clip >= 1 and self.batch_size >= 1, "spatial frames_per_clip and batch_size must be >= 1")
+        _check(bool(self.phases), "spatial.phases needs at least one phase")
+        _check(0 <= self.validation < 1, f"spatial.validation must be in [0, 1), got {self.validation}")
+
+
+@dataclass
+class ExtractConfig:
+    """Feature extraction into the store: layer, offline copies, batching, backend."""
+
+    layer: str = "flatten"
+    augment: list[str] = field(default_factory=list)  # names of fer_edge.data.augment.OFFLINE
+    batch_size: int = 64
+    backend: str = "openvino"  # "openvino" (f32, fastest on CPU) or "keras"
+    dtype: str = "float16"
+
+    def __post_init__(self) -> None:
+        from fer_edge.data.augment import OFFLINE
+
+        for name in self.augment:
+            if name not in OFFLINE:
+                close = difflib.get_close_matches(name, OFFLINE, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ";"
+                raise FerEdgeError(f"unknown extract.augment '{name}'{hint} known: {', '.join(OFFLINE)}")
+        _check(self.backend in ("openvino", "keras"), f"extract.backend must be openvino or keras, got '{self.backend}'")
+        _check(self.dtype in ("float16", "float32"), f"extract.dtype must be float16 or float32, got '{self.dtype}'")
+        _check(self.batch_size >= 1, "extract.batch_size must be >= 1")
+
+
+@dataclass
+class TemporalConfig:
+    """Cross-validated training of a temporal head (section 3.3.2: Adam 1e-4, batch 32, 40 epochs)."""
+
+    model: str = "cnn1d"
+    options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    augmented: bool = True  # add the offline copies of the training folds
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1 and self.batch_size >= 1 and self.learning_rate > 0,
+               "temporal epochs and batch_size must be >= 1 and learning_rate > 0")
+
+
+@dataclass
+class ClipConfig:
+    """Clip models (C3D / ConvLSTM) on raw clips through a bounded-memory generator."""
+
+    model: str = "c3d"
+    options: dict[str, Any] = field(default_factory=dict)
+    size: int = 160
+    epochs: int = 20
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    online_augmentation: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.size >= 8 and self.epochs >= 1 and self.batch_size >= 1 and self.learning_rate > 0,
+               "clip size >= 8, epochs and batch_size >= 1, learning_rate > 0")
+
+
+@dataclass
+class FinalizeConfig:
+    """The final model: early-stopping epochs per fold, their mean, one run on all training data."""
+
+    patience: int = 10
+    separate_runs: bool = False  # True: re-run every fold with EarlyStopping (+ ReduceLROnPlateau)
+    reduce_lr_factor: float = 0.5
+    reduce_lr_patience: int = 5
+
+    def __post_init__(self) -> None:
+        _check(self.patience >= 1, f"finalize.patience must be >= 1, got {self.patience}")
+        _check(0 < self.reduce_lr_factor <= 1, "finalize.reduce_lr_factor must be in (0, 1]")
+
+
+@dataclass
+class WindowConfig:
+    """Runtime window of the saved bundle (length = the training T)."""
+
+    stride: int = 5
+    min_frames: int = 16
+
+    def __post_init__(self) -> None:
+        _check(self.stride >= 1 and self.min_frames >= 1, "window stride and min_frames must be >= 1")
+
+
+@dataclass
+class FusionConfig:
+    """Late fusion of bundles or prediction files (equations 3.1-3.3)."""
+
+    members: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=lambda: ["average", "weighted", "max"])
+
+
+@dataclass
+class Recipe:
+    """A whole experiment. Sections not used by a verb are ignored by it."""
+
+    name: str = "experiment"
+    out: str = "runs/experiment"
+    seed: int = 0
+    labels: str | list[str] = "thesis"
+    reference_accuracy: float = THESIS_HUMAN_ACCURACY
+    data: DataConfig = field(default_factory=DataConfig)
+    spatial: SpatialConfig = field(default_factory=SpatialConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    finalize: FinalizeConfig = field(default_factory=FinalizeConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        from fer_edge.labels import get_labels
+
+        return tuple(get_labels(self.labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-ready form (saved next to every run as ``recipe.yaml``)."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _unknown_key(key: str, known, where: str, source: str) -> FerEdgeError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    return FerEdgeError(f"{source}: unknown key '{where}{key}'{hint} known: {', '.join(known)}")
+
+
+def _coerce(value: Any, hint: Any, where: str, source: str) -> Any:
+    """Turn a YAML value into the annotated type (nested dataclasses, tuples, numbers)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where, source)
+            except (FerEdgeError, TypeError, ValueError):
+                continue
+        raise FerEdgeError(f"{source}: '{where}' has an invalid value {value!r}")
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, dict):
+            raise FerEdgeError(f"{source}: '{where}' must be a mapping, got {value!r}")
+        return from_dict(hint, value, where=f"{where}.", source=source)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise FerEdgeError(f"{source}: '{where}' must be a list, got {value!r}")
+        item = args[0] if args else Any
+        items = [_coerce(v, item, where, source) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or hint is Any:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise FerEdgeError(f"{source}: '{where}' must be true or false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise FerEdgeError(f"{source}: '{where}' must be a number, got {value!r}")
+        try:
+            number = float(value)  # YAML reads 1e-4 (no dot) as a string
+        except (TypeError, ValueError):
+            raise FerEdgeError(f"{source}: '{where}' must be a number, got {value!r}") from None
+        if hint is int:
+            if number != int(number):
+                raise FerEdgeError(f"{source}: '{where}' must be an integer, got {value!r}")
+            return int(number)
+        return number
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise FerEdgeError(f"{source}: '{where}' must be text, got {value!r}")
+        return str(value)
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str = "recipe") -> Any:
+    """Build dataclass ``cls`` from a mapping; unknown keys get a "did you mean".
+
+    Example:
+        >>> from_dict(TemporalConfig, {"epochs": 3}).epochs
+        3
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise _unknown_key(str(key), names, where, source)
+        kwargs[key] = _coerce(value, hints[key], f"{where}{key}", source)
+    return cls(**kwargs)
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise FerEdgeError(f"--set {dotted}: '{part}' is not a section")
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"temporal.epochs=5"`` -> ``("temporal.epochs", 5)`` (the value is read as YAML).
+
+    Example:
+        >>> parse_override("extract.augment=[flip, blur]")
+        ('extract.augment', ['flip', 'blur'])
+    """
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise FerEdgeError(f"--set expects KEY=VALUE (e.g. temporal.epochs=5), got '{text}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def load_recipe(
+    path: str | os.PathLike | None,
+    *,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> Recipe:
+    """Read a YAML recipe (or the defaults when ``path`` is None) and apply overrides.
+
+    Args:
+        path: recipe file; ``None`` starts from the defaults.
+        overrides: ``["section.key=value", ...]`` or ``{"section.key": value}`` (CLI wins).
+
+    Raises:
+        FerEdgeError: missing/unreadable file, unknown key (did-you-mean), bad value.
+
+    Example:
+        >>> load_recipe("train/synthetic.yaml").temporal.model  # doctest: +SKIP
+        'cnn1d'
+    """
+    import yaml
+
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise FerEdgeError(f"recipe {path} does not exist; see the recipes in train/*.yaml")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise FerEdgeError(f"{path}: not valid YAML ({first}); fix the recipe") from None
+        if not isinstance(data, dict):
+            raise FerEdgeError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
+    items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
+    for key, value in items:
+        _set(data, key, value)
+        source = f"{source} (+ --set)" if "--set" not in source else source
+    return from_dict(Recipe, data, source=source)
+
+
+def save_recipe(recipe: Recipe, path: str | os.PathLike) -> Path:
+    """Write the effective recipe (after overrides) as YAML, atomically."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
