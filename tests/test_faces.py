@@ -170,6 +170,33 @@ def test_every_tracker_follows_a_moving_face(name: str, haar: HaarDetector) -> N
     assert abs(moved_x - 48) <= 8 and abs(moved_y - 24) <= 8, (name, box, last)
 
 
+@pytest.mark.parametrize("name", ["kcf", "medianflow", "csrt"])
+def test_downscaled_tracking_reports_full_size_boxes(name: str) -> None:
+    import skimage.data
+
+    big = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)[0:250, 130:320]  # ~100 px face
+    background = cv2.resize(_background(), (640, 360))
+    frames = []
+    for t in range(16):
+        frame = background.copy()
+        frame[40 + t : 290 + t, 100 + 3 * t : 290 + 3 * t] = big
+        frames.append(frame)
+    box = HaarDetector().detect(frames[0])[0]
+    assert box[2] > 80  # large enough that max_box=48 halves the frames the tracker sees
+    ends = {}
+    for max_box in (None, 48):
+        tracker = create_tracker(name, max_box=max_box)
+        tracker.init(frames[0], box)
+        results = [tracker.update(f) for f in frames[1:]]
+        assert all(ok for ok, _ in results)
+        ends[max_box] = results[-1][1]
+    for end in ends.values():  # moved by (45, 15) in full-frame pixels, size kept
+        assert abs(end[0] - box[0] - 45) <= 6 and abs(end[1] - box[1] - 15) <= 6, (name, box, ends)
+        assert abs(end[2] - box[2]) <= 8
+    with pytest.raises(ValueError, match="max_box"):
+        create_tracker(name, max_box=4)
+
+
 def test_tracker_can_be_reinitialised(haar: HaarDetector) -> None:
     tracker = create_tracker("medianflow")  # legacy API: OpenCV refuses a second init itself
     a, b = _scene((40, 30)), _scene((180, 90))

@@ -104,6 +104,8 @@ class TrackManager:
         max_missed: consecutive misses that retire a track (>= 1).
         iou_threshold: minimum IoU for a detection to confirm a track.
         max_faces: most tracks kept at once; the largest new faces are started first.
+        tracker_max_box: trackers run on frames downscaled so a face is at most this many
+            pixels (speed; see :func:`~fer_edge.faces.track.create_tracker`); ``None``: full size.
 
     Example:
         >>> from fer_edge.faces import HaarDetector
@@ -123,6 +125,7 @@ class TrackManager:
         max_missed: int = 5,
         iou_threshold: float = 0.3,
         max_faces: int = 8,
+        tracker_max_box: int | None = 64,
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")
@@ -133,7 +136,9 @@ class TrackManager:
         if max_faces < 1:
             raise ValueError(f"max_faces must be >= 1, got {max_faces}")
         self.detector = detector
-        self.tracker_name = create_tracker(tracker).name  # validates the name up front
+        # Built once here so a wrong name or max_box fails now, not on the first face.
+        self.tracker_name = create_tracker(tracker, max_box=tracker_max_box).name
+        self.tracker_max_box = tracker_max_box
         self.detect_every = int(detect_every)
         self.max_missed = int(max_missed)
         self.iou_threshold = float(iou_threshold)
@@ -250,7 +255,7 @@ class TrackManager:
                 visible[track.id] = True
 
     def _start_tracker(self, state: _State, frame: np.ndarray, box: Box) -> bool:
-        tracker = create_tracker(self.tracker_name)
+        tracker = create_tracker(self.tracker_name, max_box=self.tracker_max_box)
         try:
             tracker.init(frame, box)
         except ValueError:

@@ -74,7 +74,10 @@ def _factory(name: str) -> Callable[[], Any]:
 class Tracker:
     """One OpenCV tracker following one box.
 
-    Use :func:`create_tracker` to build one.
+    Use :func:`create_tracker` to build one. When ``max_box`` is set and the box is larger,
+    the tracker runs on a copy of each frame downscaled so the box's longer side is
+    ``max_box`` pixels, and its boxes are mapped back: KCF's cost grows with the box area
+    (~10 ms for a 100 px face at full size, ~4 ms at 64 px), while the resize costs ~0.2 ms.
 
     Example:
         >>> tracker = create_tracker("kcf")  # doctest: +SKIP
@@ -82,11 +85,23 @@ class Tracker:
         >>> ok, box = tracker.update(frame1)  # doctest: +SKIP
     """
 
-    def __init__(self, name: str, factory: Callable[[], Any]) -> None:
+    def __init__(self, name: str, factory: Callable[[], Any], *, max_box: int | None = None) -> None:
+        if max_box is not None and max_box < 16:
+            raise ValueError(f"max_box must be >= 16 pixels or None, got {max_box}")
         self.name = name
+        self.max_box = max_box
         self._factory = factory
         self._tracker: Any = None
+        self._scale = 1.0
         self.box: Box | None = None
+
+    def _view(self, frame: np.ndarray) -> np.ndarray:
+        if self._scale == 1.0:
+            return frame
+        height, width = frame.shape[:2]
+        size = (max(1, round(width * self._scale)), max(1, round(height * self._scale)))
+        # LINEAR, not AREA: 6x cheaper at arbitrary ratios and trackers do not mind the aliasing.
+        return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
 
     def init(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> None:
         """Start following ``box`` (pixels of ``frame``); may be called again to re-target.
@@ -97,10 +112,15 @@ class Tracker:
         clipped = clip_box(box, frame.shape)
         if clipped is None:
             raise ValueError(f"box {tuple(box)} is outside the {frame.shape[1]}x{frame.shape[0]} frame")
+        longest = max(clipped[2], clipped[3])
+        self._scale = min(1.0, self.max_box / longest) if self.max_box else 1.0
+        s = self._scale
+        x, y, w, h = clipped
+        scaled = (round(x * s), round(y * s), max(1, round(w * s)), max(1, round(h * s)))
         # A fresh object each time: legacy trackers refuse a second init().
         tracker = self._factory()
         try:
-            ok = tracker.init(frame, clipped)
+            ok = tracker.init(self._view(frame), scaled)
         except cv2.error as exc:
             raise ValueError(f"{self.name} tracker cannot start on box {clipped}: {exc}") from None
         if ok is False:  # legacy API; the modern one returns None
@@ -117,11 +137,13 @@ class Tracker:
         if self._tracker is None or self.box is None:
             raise ValueError(f"{self.name} tracker: call init(frame, box) before update(frame)")
         try:
-            ok, raw = self._tracker.update(frame)
+            ok, raw = self._tracker.update(self._view(frame))
         except cv2.error:
             return False, self.box
         if not ok:
             return False, self.box
+        if self._scale != 1.0:
+            raw = tuple(float(v) / self._scale for v in raw)
         clipped = clip_box(raw, frame.shape)
         area = float(raw[2]) * float(raw[3])
         if clipped is None or area <= 0 or clipped[2] * clipped[3] < _MIN_VISIBLE_FRACTION * area:
@@ -130,11 +152,17 @@ class Tracker:
         return True, clipped
 
     def __repr__(self) -> str:
-        return f"Tracker({self.name!r}, box={self.box})"
+        return f"Tracker({self.name!r}, box={self.box}, max_box={self.max_box})"
 
 
-def create_tracker(name: str = "kcf") -> Tracker:
+def create_tracker(name: str = "kcf", *, max_box: int | None = 64) -> Tracker:
     """Create a tracker by name: one of :data:`TRACKERS`.
+
+    Args:
+        name: ``csrt``, ``kcf``, ``medianflow``, ``mosse`` or ``mil`` (case, ``-`` and ``_``
+            are ignored).
+        max_box: track on frames downscaled so the box's longer side is at most this many
+            pixels (faster for large faces, see :class:`Tracker`); ``None`` keeps full size.
 
     Raises:
         FerEdgeError: unknown name (with a "did you mean"), or the tracker is missing from the
@@ -142,11 +170,11 @@ def create_tracker(name: str = "kcf") -> Tracker:
 
     Example:
         >>> create_tracker("kcf")
-        Tracker('kcf', box=None)
+        Tracker('kcf', box=None, max_box=64)
     """
     key = name.strip().lower().replace("-", "").replace("_", "")
     if key not in TRACKERS:
         close = difflib.get_close_matches(key, TRACKERS, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise FerEdgeError(f"unknown tracker '{name}'; {hint}known: {', '.join(TRACKERS)}")
-    return Tracker(key, _factory(key))
+    return Tracker(key, _factory(key), max_box=max_box)
