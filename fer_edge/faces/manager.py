@@ -125,7 +125,7 @@ class TrackManager:
         max_missed: int = 5,
         iou_threshold: float = 0.3,
         max_faces: int = 8,
-        tracker_max_box: int | None = 64,
+        tracker_max_box: int | None = 48,
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")

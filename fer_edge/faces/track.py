@@ -5,8 +5,9 @@ boxes; ``cv2.legacy.*`` returns a bool and float boxes, and cannot be re-initial
 :class:`Tracker` wrapper hides both: ``init(frame, box)`` then ``update(frame) -> (ok, box)``
 with ``box`` an int ``(x, y, w, h)`` clipped to the frame.
 
-Measured per update on a 640x360 frame with a ~60 px face (one OpenCV thread, 2-core
-development VM): MOSSE ~0.2 ms, MedianFlow ~0.7 ms, KCF ~3 ms, MIL ~20 ms, CSRT ~22 ms.
+Measured per update on a 640x360 frame with a 63 px face (one OpenCV thread, 2-core
+development VM, full-size tracking): MOSSE ~0.15 ms, MedianFlow ~0.7 ms, KCF ~6 ms (~2 ms
+with the default ``max_box=48``), MIL ~20 ms, CSRT ~24 ms.
 MOSSE searches only inside the box, so it loses faces moving more than ~3 px per frame;
 the thesis chose MedianFlow for its speed (section 3.2.1).
 
@@ -77,7 +78,8 @@ class Tracker:
     Use :func:`create_tracker` to build one. When ``max_box`` is set and the box is larger,
     the tracker runs on a copy of each frame downscaled so the box's longer side is
     ``max_box`` pixels, and its boxes are mapped back: KCF's cost grows with the box area
-    (~10 ms for a 100 px face at full size, ~4 ms at 64 px), while the resize costs ~0.2 ms.
+    (~6-10 ms for a 60-100 px face at full size, ~2 ms at 48 px, with about one more pixel
+    of error), while the resize costs ~0.2 ms.
 
     Example:
         >>> tracker = create_tracker("kcf")  # doctest: +SKIP
@@ -155,7 +157,7 @@ class Tracker:
         return f"Tracker({self.name!r}, box={self.box}, max_box={self.max_box})"
 
 
-def create_tracker(name: str = "kcf", *, max_box: int | None = 64) -> Tracker:
+def create_tracker(name: str = "kcf", *, max_box: int | None = 48) -> Tracker:
     """Create a tracker by name: one of :data:`TRACKERS`.
 
     Args:
@@ -170,7 +172,7 @@ def create_tracker(name: str = "kcf", *, max_box: int | None = 64) -> Tracker:
 
     Example:
         >>> create_tracker("kcf")
-        Tracker('kcf', box=None, max_box=64)
+        Tracker('kcf', box=None, max_box=48)
     """
     key = name.strip().lower().replace("-", "").replace("_", "")
     if key not in TRACKERS:
