@@ -1,0 +1,116 @@
+"""A self-contained ``benchmark.html``: machine, inline SVG latency bars, the full table.
+
+No JavaScript, no CDN, no external fonts or images: the file opens the same offline, in a
+mail attachment or on a Pi. One chart per stage and mode; a bar per configuration (model,
+format, precision, device), coloured by precision, with the p90 as a thin whisker.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from html import escape
+from typing import TYPE_CHECKING
+
+from fer_edge.bench.report import machine_lines
+
+if TYPE_CHECKING:
+    from fer_edge.bench.report import BenchmarkReport, Row
+
+# Colour per model precision (colour-blind-friendly Okabe-Ito palette).
+COLORS = {"FP32": "#0072B2", "FP16": "#009E73", "BF16": "#56B4E9", "INT8": "#D55E00",
+          "INT8-WEIGHTS": "#E69F00", "MIXED": "#CC79A7"}
+_OTHER = "#777777"
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1100px}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:3px 6px}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}
+.legend span{display:inline-block;margin-right:1em}.sw{display:inline-block;width:.9em;height:.9em;
+margin-right:.3em;vertical-align:middle}svg text{font-size:12px;font-family:inherit}
+"""
+
+
+def _stage_groups(rows: list[Row]) -> OrderedDict[str, list[Row]]:
+    groups: OrderedDict[str, list[Row]] = OrderedDict()
+    for r in rows:
+        title = r.stage if r.mode == "latency" else f"{r.stage} ({r.mode})"
+        groups.setdefault(title, []).append(r)
+    return groups
+
+
+def bar_chart(title: str, rows: list[Row]) -> str:
+    """An inline SVG of median latency per row (bar) with its p90 (whisker).
+
+    Example:
+        >>> svg = bar_chart("frame", report.rows)  # doctest: +SKIP
+        >>> svg.startswith("<svg")
+        True
+    """
+    label_w, bar_w, row_h, top = 360, 520, 22, 8
+    longest = max((max(r.latency_ms["p90"], r.latency_ms["median"]) for r in rows), default=0.0) or 1.0
+    height = top + row_h * len(rows) + 24
+    width = label_w + bar_w + 110
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)} latency">']
+    for i, r in enumerate(rows):
+        y = top + i * row_h
+        med, p90 = r.latency_ms["median"], r.latency_ms["p90"]
+        w = max(1.0, bar_w * med / longest)
+        wp = bar_w * p90 / longest
+        color = COLORS.get(r.precision.upper(), _OTHER)
+        hint = "" if r.hint == "default" else f" [{r.hint}]"
+        text = f"{r.label()}{hint}"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(text)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}">'
+                     f'<title>{escape(text)}: median {med:.3f} ms, p90 {p90:.3f} ms, {r.fps:.1f} FPS</title></rect>')
+        if wp > w:
+            cy = y + row_h / 2
+            parts.append(f'<line x1="{label_w + w:.1f}" y1="{cy}" x2="{label_w + wp:.1f}" y2="{cy}" '
+                         'stroke="#333" stroke-width="1"/>')
+            parts.append(f'<line x1="{label_w + wp:.1f}" y1="{cy - 4}" x2="{label_w + wp:.1f}" y2="{cy + 4}" '
+                         'stroke="#333" stroke-width="1"/>')
+        parts.append(f'<text x="{label_w + max(w, wp) + 6:.1f}" y="{y + 15}">{med:.3f} ms</text>')
+    axis_y = top + row_h * len(rows) + 4
+    parts.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + bar_w}" y2="{axis_y}" stroke="#999"/>')
+    parts.append(f'<text x="{label_w}" y="{axis_y + 16}">0</text>')
+    parts.append(f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end">{longest:.3f} ms</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(rows: list[Row]) -> str:
+    head = ("stage", "mode", "model", "format", "precision", "infer", "device", "batch", "median ms", "p90 ms",
+            "FPS", "size MB", "accuracy")
+    out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    for r in rows:
+        mode = r.mode if r.requests <= 1 else f"{r.mode} x{r.requests}"
+        infer = r.inference_precision if r.hint == "default" else f"{r.inference_precision} (pinned)"
+        cells = [r.stage, mode, r.model, r.format, r.precision, infer, r.device]
+        nums = [str(r.batch), f"{r.latency_ms['median']:.3f}", f"{r.latency_ms['p90']:.3f}", f"{r.fps:.1f}",
+                "-" if r.size_mb is None else f"{r.size_mb:.3f}", "-" if r.accuracy is None else f"{r.accuracy:.4f}"]
+        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
+                   + "".join(f'<td class="n">{escape(n)}</td>' for n in nums) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def to_html(report: BenchmarkReport) -> str:
+    """The whole report as one HTML page with inline CSS and SVG only."""
+    used = sorted({r.precision.upper() for r in report.rows})
+    legend = "".join(f'<span><i class="sw" style="background:{COLORS.get(p, _OTHER)}"></i>{escape(p)}</span>'
+                     for p in used)
+    body = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            "<title>fer-edge benchmark</title>", f"<style>{_CSS}</style></head><body>",
+            "<h1>fer-edge benchmark</h1>", f"<p>Created {escape(report.created)}.</p>", "<ul>"]
+    body += [f"<li>{escape(line)}</li>" for line in machine_lines(report.machine)]
+    body.append("</ul>")
+    if report.rows:
+        body.append(f'<p class="legend">Bar: median latency; whisker: p90. Colour = model precision: {legend}</p>')
+    for title, rows in _stage_groups(report.rows).items():
+        body.append(f"<h2>{escape(title)}</h2>")
+        body.append(bar_chart(title, rows))
+    body.append("<h2>All rows</h2>")
+    body.append(_table(report.rows))
+    body.append("</body></html>\n")
+    return "\n".join(body)

@@ -1,0 +1,264 @@
+"""Benchmark reports: rows -> ``benchmark.json``, ``benchmark.md``, ``benchmark.html``; ``compare``.
+
+Schema (ARCHITECTURE.md, "Benchmark report")::
+
+    {"schema": 1, "created": "...", "settings": {...},
+     "machine": {"cpu": ..., "cores": ..., "isa": [...], "os": ..., "versions": {...}, "devices": {...}},
+     "rows": [{"stage": "frame", "model": "fer-mini-xception", "format": "IR", "precision": "INT8",
+               "device": "CPU", "batch": 1, "latency_ms": {"median": 0.31, "p90": 0.35},
+               "fps": 3200.0, "size_mb": 0.08, "accuracy": null,
+               "mode": "latency", "hint": "default", "inference_precision": "bf16",
+               "requests": 1, "iterations": 500, "engine": "OpenVINO 2026.4.1"}]}
+
+``stage`` is a model role (``frame``, ``spatial``, ``temporal``, ``clip``) or a runtime stage
+on a video (``video`` = a whole frame end to end, ``video:detect``, ``video:infer`` ...).
+Rows from two machines are matched by (stage, model, format, precision, device, batch, mode,
+hint): ``mode`` separates sync latency from async throughput and ``hint`` the plugin's default
+inference precision from a pinned one, so "default settings" meet across machines even when
+one CPU defaults to BF16 and the other to FP32.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fer_edge.errors import FerEdgeError
+
+SCHEMA = 1
+KEY = ("stage", "model", "format", "precision", "device", "batch", "mode", "hint")
+_REQUIRED = ("stage", "model", "format", "precision", "device", "batch", "latency_ms", "fps", "size_mb", "accuracy")
+
+
+@dataclass
+class Row:
+    """One measured configuration. ``latency_ms`` = ``{"median": ..., "p90": ...}``."""
+
+    stage: str
+    model: str
+    format: str
+    precision: str
+    device: str
+    batch: int
+    latency_ms: dict[str, float]
+    fps: float
+    size_mb: float | None = None
+    accuracy: float | None = None
+    mode: str = "latency"
+    hint: str = "default"
+    inference_precision: str = "unknown"
+    requests: int = 1
+    iterations: int = 0
+    engine: str = ""
+
+    def key(self) -> tuple:
+        return tuple(getattr(self, k) for k in KEY)
+
+    def label(self) -> str:
+        """Short text naming the configuration, for charts and tables."""
+        infer = f"/{self.inference_precision}" if self.inference_precision not in ("unknown", "") else ""
+        return f"{self.model} {self.format} {self.precision}{infer} {self.device}"
+
+
+@dataclass
+class BenchmarkReport:
+    """Machine record + rows; renders to JSON, Markdown and HTML from the same rows."""
+
+    machine: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "created": self.created, "settings": self.settings,
+                "machine": self.machine, "rows": [asdict(r) for r in self.rows]}
+
+    def to_markdown(self) -> str:
+        return to_markdown(self)
+
+    def save(self, out: str | os.PathLike) -> dict[str, str]:
+        """Write ``benchmark.json``, ``benchmark.md`` and ``benchmark.html`` into ``out``.
+
+        Example:
+            >>> report.save("runs/bench")  # doctest: +SKIP
+            {'json': 'runs/bench/benchmark.json', 'md': ..., 'html': ...}
+        """
+        from fer_edge.bench.html import to_html
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"json": out / "benchmark.json", "md": out / "benchmark.md", "html": out / "benchmark.html"}
+        _atomic_write(files["json"], json.dumps(self.as_dict(), indent=2) + "\n")
+        _atomic_write(files["md"], to_markdown(self))
+        _atomic_write(files["html"], to_html(self))
+        self.outputs = {k: str(v) for k, v in files.items()}
+        return self.outputs
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def row_from_dict(data: dict[str, Any], where: str = "row") -> Row:
+    """A :class:`Row` from its JSON form, checking the required fields.
+
+    Raises:
+        FerEdgeError: naming the missing or malformed field.
+    """
+    if not isinstance(data, dict):
+        raise FerEdgeError(f"{where}: must be an object, got {type(data).__name__}")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise FerEdgeError(f"{where}: missing {', '.join(missing)}; is this a fer-edge benchmark report?")
+    lat = data["latency_ms"]
+    if not isinstance(lat, dict) or not all(isinstance(lat.get(k), (int, float)) for k in ("median", "p90")):
+        raise FerEdgeError(f"{where}: 'latency_ms' must be {{'median': number, 'p90': number}}, got {lat!r}")
+    known = set(Row.__dataclass_fields__)
+    return Row(**{k: v for k, v in data.items() if k in known})
+
+
+def load_report(path: str | os.PathLike) -> BenchmarkReport:
+    """Read a ``benchmark.json`` written by :meth:`BenchmarkReport.save`.
+
+    Raises:
+        FerEdgeError: missing file, not JSON, not a benchmark report.
+
+    Example:
+        >>> load_report("runs/bench/benchmark.json").machine["cpu"]  # doctest: +SKIP
+        'AMD EPYC'
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "benchmark.json"
+    if not path.is_file():
+        raise FerEdgeError(f"benchmark report not found: {path}; create one with fer-edge benchmark --out DIR")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FerEdgeError(f"{path}: not valid JSON ({exc}); re-run fer-edge benchmark") from None
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not isinstance(data.get("machine"), dict):
+        raise FerEdgeError(f"{path}: not a fer-edge benchmark report (needs 'machine' and 'rows')")
+    if data.get("schema", SCHEMA) > SCHEMA:
+        raise FerEdgeError(f"{path}: report schema {data['schema']} is newer than this fer-edge reads ({SCHEMA}); "
+                           "upgrade fer-edge")
+    rows = [row_from_dict(r, f"{path} row {i}") for i, r in enumerate(data["rows"])]
+    return BenchmarkReport(data["machine"], rows, data.get("settings", {}), data.get("created", ""))
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def machine_lines(machine: dict[str, Any]) -> list[str]:
+    """The machine record as short ``key: value`` lines."""
+    versions = machine.get("versions", {}) or {}
+    libs = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
+    cores = machine.get("cores")
+    usable = machine.get("cores_usable")
+    core_text = f"{usable} of {cores}" if usable and usable != cores else f"{cores}"
+    lines = [f"CPU: {machine.get('cpu', '?')} ({core_text} cores, {machine.get('arch', '?')}), "
+             f"{machine.get('memory_gb') or '?'} GB",
+             f"ISA: {', '.join(machine.get('isa') or []) or 'none reported'}",
+             f"OS: {machine.get('os', '?')}, Python {machine.get('python', '?')}",
+             f"Libraries: {libs or '?'}"]
+    devices = machine.get("devices") or {}
+    if devices:
+        lines.append("OpenVINO devices: " + ", ".join(f"{k} ({v})" for k, v in devices.items()))
+    if machine.get("tf_gpus") is not None:
+        lines.append("TensorFlow GPUs: " + (", ".join(machine["tf_gpus"]) or "none (baseline on CPU)"))
+    return lines
+
+
+def to_markdown(report: BenchmarkReport) -> str:
+    """The report as Markdown: machine lines, then one table of every row.
+
+    Example:
+        >>> print(to_markdown(report))  # doctest: +SKIP
+    """
+    out = ["# fer-edge benchmark", "", f"Created {report.created}.", ""]
+    out += [f"- {line}" for line in machine_lines(report.machine)]
+    out += ["", "| stage | mode | model | format | precision | infer | device | batch | median ms | p90 ms "
+                "| FPS | size MB | accuracy |",
+            "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in report.rows:
+        mode = r.mode if r.requests <= 1 else f"{r.mode} x{r.requests}"
+        infer = r.inference_precision if r.hint == "default" else f"{r.inference_precision} (pinned)"
+        out.append(f"| {r.stage} | {mode} | {r.model} | {r.format} | {r.precision} | {infer} | {r.device} "
+                   f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms['p90'], 3)} "
+                   f"| {_num(r.fps, 1)} | {_num(r.size_mb, 3)} | {_num(r.accuracy, 4)} |")
+    out += ["", "Latency: warm-up, then the median and 90th percentile of timed iterations at batch 1. "
+                "`infer` is the precision the plugin actually computed in. Throughput rows keep several "
+                "requests in flight; their FPS is completed inputs per second.", ""]
+    return "\n".join(out)
+
+
+@dataclass
+class Comparison:
+    """One configuration measured in both reports; ratios are B / A (> 1: B is slower / faster FPS)."""
+
+    key: tuple
+    a: Row | None
+    b: Row | None
+
+    @property
+    def latency_ratio(self) -> float | None:
+        if self.a is None or self.b is None or not self.a.latency_ms["median"]:
+            return None
+        return round(self.b.latency_ms["median"] / self.a.latency_ms["median"], 3)
+
+    @property
+    def fps_ratio(self) -> float | None:
+        if self.a is None or self.b is None or not self.a.fps:
+            return None
+        return round(self.b.fps / self.a.fps, 3)
+
+
+def compare(a: BenchmarkReport, b: BenchmarkReport) -> list[Comparison]:
+    """Match rows of two reports by (stage, model, format, precision, device, batch, mode, hint).
+
+    Rows only one report has come last, with the other side None.
+
+    Example:
+        >>> pairs = compare(load_report("laptop.json"), load_report("pi.json"))  # doctest: +SKIP
+        >>> pairs[0].latency_ratio
+        7.9
+    """
+    index_b = {r.key(): r for r in b.rows}
+    keys_a = {r.key() for r in a.rows}
+    both = [Comparison(r.key(), r, index_b[r.key()]) for r in a.rows if r.key() in index_b]
+    only_a = [Comparison(r.key(), r, None) for r in a.rows if r.key() not in index_b]
+    only_b = [Comparison(r.key(), None, r) for r in b.rows if r.key() not in keys_a]
+    return both + only_a + only_b
+
+
+def format_comparison(a: BenchmarkReport, b: BenchmarkReport, pairs: list[Comparison] | None = None,
+                      names: tuple[str, str] = ("A", "B")) -> str:
+    """Side-by-side Markdown: both machines, then median ms, FPS and B/A ratios per configuration."""
+    pairs = compare(a, b) if pairs is None else pairs
+    na, nb = names
+    out = [f"{na}: " + "; ".join(machine_lines(a.machine)[:2]),
+           f"{nb}: " + "; ".join(machine_lines(b.machine)[:2]), "",
+           f"| stage | mode | model | format | precision | device | {na} infer | {nb} infer | {na} ms | {nb} ms "
+           f"| {nb}/{na} latency | {na} FPS | {nb} FPS | {nb}/{na} FPS |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for p in pairs:
+        stage, model, fmt, precision, device, _batch, mode, hint = p.key
+        mode = mode if hint == "default" else f"{mode} ({hint})"
+        ia = p.a.inference_precision if p.a else "-"
+        ib = p.b.inference_precision if p.b else "-"
+        ma = _num(p.a.latency_ms["median"], 3) if p.a else "missing"
+        mb = _num(p.b.latency_ms["median"], 3) if p.b else "missing"
+        fa = _num(p.a.fps, 1) if p.a else "-"
+        fb = _num(p.b.fps, 1) if p.b else "-"
+        out.append(f"| {stage} | {mode} | {model} | {fmt} | {precision} | {device} | {ia} | {ib} | {ma} | {mb} "
+                   f"| {_num(p.latency_ratio)} | {fa} | {fb} | {_num(p.fps_ratio)} |")
+    matched = sum(1 for p in pairs if p.a and p.b)
+    out += ["", f"{matched} configuration(s) in both reports, {len(pairs) - matched} in only one."]
+    return "\n".join(out)

@@ -1,0 +1,289 @@
+"""The benchmark stage: every model of every bundle, per precision, device and hint -> a report.
+
+Per bundle and model precision (FP32/FP16/INT8... as the manifest carries them), per device
+and inference-precision hint: sync batch-1 latency, then async throughput; the whole runtime
+on a video (per-stage and end-to-end per frame); the bundle's ``.keras`` models in TensorFlow
+as the baseline. TensorFlow is imported only when the baseline is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fer_edge.bench.latency import compile_model, make_inputs, measure_latency, measure_throughput, model_size_mb
+from fer_edge.bench.machine import machine_record
+from fer_edge.bench.report import BenchmarkReport, Row
+from fer_edge.bundle import PRECISIONS, Bundle, load_bundle
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("tf", "none")
+HINT_CHOICES = ("default", "f32", "bf16", "f16")
+
+
+def _formats(path: Path) -> str:
+    return {".xml": "IR", ".onnx": "ONNX", ".keras": "Keras"}.get(path.suffix, path.suffix.lstrip("."))
+
+
+def bundle_precisions(bundle: Bundle, role: str) -> list[str]:
+    """Precisions a bundle's model carries: its own first, then its variants.
+
+    Example:
+        >>> bundle_precisions(load_bundle("runs/fer"), "frame")  # doctest: +SKIP
+        ['FP32', 'FP16']
+    """
+    entry = bundle.models[role]
+    return [entry.precision, *[p for p in entry.variants if p != entry.precision]]
+
+
+def select_precisions(bundles: Sequence[Bundle], wanted: str | Sequence[str]) -> dict[str, list[str]]:
+    """Bundle path -> precisions to run. ``"all"`` = everything each bundle carries.
+
+    Raises:
+        FerEdgeError: an unknown precision, or one that no bundle carries.
+    """
+    plan: dict[str, list[str]] = {}
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    wanted = [w.upper() for w in wanted] or ["ALL"]
+    for w in wanted:
+        if w != "ALL" and w not in PRECISIONS:
+            import difflib
+
+            close = difflib.get_close_matches(w, [*PRECISIONS, "ALL"], n=1)
+            hint = f"; did you mean '{close[0].lower()}'?" if close else ""
+            raise FerEdgeError(f"unknown precision '{w.lower()}'{hint} known: all, "
+                               + ", ".join(p.lower() for p in PRECISIONS))
+    for b in bundles:
+        roles = list(b.models)
+        have = [p for p in bundle_precisions(b, roles[0]) if all(p in bundle_precisions(b, r) for r in roles)]
+        plan[str(b.path)] = have if "ALL" in wanted else [p for p in wanted if p in have]
+    if not any(plan.values()):
+        carried = "; ".join(f"{b.name}: {', '.join(bundle_precisions(b, next(iter(b.models))))}" for b in bundles)
+        raise FerEdgeError(f"no bundle carries precision {', '.join(wanted)} ({carried}); create it with "
+                           f"fer-edge optimize BUNDLE --precision {wanted[0].lower()}")
+    return plan
+
+
+def recorded_accuracy(bundle: Bundle) -> float | None:
+    """The test accuracy the bundle's provenance records for its own precision (None if none).
+
+    Example:
+        >>> recorded_accuracy(load_bundle("runs/synthetic"))  # doctest: +SKIP
+        0.9667
+    """
+    metrics = bundle.provenance.get("metrics") or {}
+    for key in ("test_accuracy", "accuracy", "val_accuracy"):
+        value = metrics.get(key) if isinstance(metrics, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return round(float(value), 4)
+    return None
+
+
+def _ov_version() -> str:
+    from importlib.metadata import version
+
+    return f"OpenVINO {version('openvino')}"
+
+
+def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmup: int, iterations: int,
+                throughput: bool, requests: int | None, engine: str) -> list[Row]:
+    rows = []
+    accuracy = recorded_accuracy(bundle) if precision == next(iter(bundle.models.values())).precision else None
+    for role, entry in bundle.models.items():
+        path = bundle.model_path(role, precision)
+        if path.suffix == ".keras":
+            continue
+        pin = None if hint == "default" else hint
+        common = dict(stage=role, model=bundle.name, format=_formats(path), precision=precision, device=device,
+                      batch=1, size_mb=model_size_mb(path), hint=hint, engine=engine)
+        compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
+        t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
+        rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms}, fps=t.fps, mode="latency",
+                        inference_precision=t.inference_precision, iterations=t.iterations,
+                        accuracy=accuracy if role == _head(bundle) else None, **common))
+        log.info("%s %s %s %s %s: %.3f ms median (%s)", bundle.name, role, precision, device, hint,
+                 t.median_ms, t.inference_precision)
+        if throughput:
+            compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
+            t = measure_throughput(compiled, make_inputs(compiled), requests=requests, warmup=warmup,
+                                   iterations=iterations)
+            rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms}, fps=t.fps, mode="throughput",
+                            inference_precision=t.inference_precision, iterations=t.iterations,
+                            requests=t.requests, **common))
+    return rows
+
+
+def _head(bundle: Bundle) -> str:
+    return {"frame": "frame", "cascade": "temporal", "clip": "clip"}[bundle.kind]
+
+
+def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str, hint: str,
+               frames: int, engine: str) -> list[Row]:
+    """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
+
+    Every frame is decoded and stepped through :class:`~fer_edge.deploy.Pipeline` (detect or
+    track, crop, models, smoothing); nothing is drawn or written, so the rows measure the
+    processing a camera deployment pays for.
+    """
+    from fer_edge.deploy.engine import EngineConfig
+    from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
+    from fer_edge.video import open_source
+
+    pin = None if hint == "default" else hint
+    pipe = Pipeline(bundle, PipelineConfig(precision=precision), EngineConfig(device=device, precision=pin))
+    src = open_source(source)
+    totals: list[float] = []
+    try:
+        while len(totals) < frames:
+            start = time.perf_counter()
+            with pipe.timer("decode"):
+                frame = src.read()
+            if frame is None:
+                break
+            pipe.step(frame, len(totals))
+            totals.append((time.perf_counter() - start) * 1000.0)
+    finally:
+        src.close()
+    if not totals:
+        raise FerEdgeError(f"video {source} gave no frames; check the file or pass --source none")
+    from fer_edge.bench.latency import summarize
+
+    common = dict(model=bundle.name, format="IR", precision=precision, device=device, batch=1, hint=hint,
+                  inference_precision=pipe.inference_precision, engine=engine)
+    median, p90, mean = summarize(totals)
+    rows = [Row(stage="video", latency_ms={"median": median, "p90": p90}, fps=round(1000.0 * len(totals) / sum(totals), 2),
+                iterations=len(totals), **common)]
+    for stage, stats in pipe.timer.summary().items():
+        fps = round(1000.0 / stats["mean"], 2) if stats["mean"] > 0 else 0.0
+        rows.append(Row(stage=f"video:{stage}", latency_ms={"median": stats["median"], "p90": stats["p90"]},
+                        fps=fps, iterations=stats["count"], **common))
+    return rows
+
+
+def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list[Row], list[str] | None]:
+    """TensorFlow rows for every model of the bundle that has a ``.keras`` file."""
+    from fer_edge.bench.baseline import measure_keras
+
+    rows, gpus = [], None
+    for role, entry in bundle.models.items():
+        if not entry.keras:
+            continue
+        path = bundle.path / entry.keras
+        base = measure_keras(path, dims=entry.input, warmup=warmup, iterations=iterations)
+        gpus = base.tf_gpus
+        t = base.timing
+        rows.append(Row(stage=role, model=bundle.name, format="Keras", precision="FP32", device=base.device,
+                        batch=1, latency_ms={"median": t.median_ms, "p90": t.p90_ms}, fps=t.fps,
+                        size_mb=model_size_mb(path), accuracy=None, mode="latency", hint="default",
+                        inference_precision="f32", iterations=t.iterations,
+                        engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}"))
+    return rows, gpus
+
+
+def benchmark(
+    bundles: Sequence[str | os.PathLike | Bundle],
+    *,
+    devices: Sequence[str] = ("CPU",),
+    precisions: str | Sequence[str] = "all",
+    hints: Sequence[str] = ("default",),
+    baseline: str | None = "tf",
+    source: str | int | None = None,
+    iterations: int = 200,
+    warmup: int = 20,
+    throughput: bool = True,
+    requests: int | None = None,
+    frames: int = 300,
+    out: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> BenchmarkReport:
+    """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
+
+    Args:
+        bundles: bundle directories (or loaded bundles); INT8/FP16 bundles from ``optimize`` too.
+        devices: OpenVINO devices (``CPU``, ``GPU``, ``NPU``, ``AUTO``).
+        precisions: ``"all"`` or model precisions (``FP32``, ``FP16``, ``INT8`` ...).
+        hints: inference-precision hints: ``default`` (the plugin's choice, BF16 on AVX512_BF16
+            CPUs) and/or ``f32``, ``bf16``, ``f16``.
+        baseline: ``"tf"`` for the TensorFlow/Keras rows, None or ``"none"`` to skip.
+        source: video file, camera index or frame folder for the end-to-end rows (None: skip).
+        iterations, warmup: timed and untimed inferences per configuration.
+        throughput: also measure async throughput.
+        requests: parallel requests in throughput mode (None: the plugin's optimum).
+        frames: most video frames for the end-to-end rows.
+        out: output folder (None: nothing written).
+        progress: show a progress bar.
+
+    Example:
+        >>> report = benchmark(["runs/fer", "runs/fer_int8"], hints=["default", "f32"],
+        ...                    source="face.mp4", out="runs/bench")  # doctest: +SKIP
+        >>> report.rows[0].latency_ms
+        {'median': 0.41, 'p90': 0.48}
+    """
+    from fer_edge.deploy.engine import check_device
+
+    if iterations < 1 or warmup < 0 or frames < 1:
+        raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")
+    if baseline in ("none", ""):
+        baseline = None
+    if baseline is not None and baseline not in BASELINES:
+        raise FerEdgeError(f"unknown baseline '{baseline}'; known: {', '.join(BASELINES)}")
+    for h in hints:
+        if h not in HINT_CHOICES:
+            raise FerEdgeError(f"unknown inference precision hint '{h}'; known: {', '.join(HINT_CHOICES)}")
+    if not bundles:
+        raise FerEdgeError("no bundle given; pass one or more bundle directories")
+    loaded = [b if isinstance(b, Bundle) else load_bundle(b) for b in bundles]
+    devices = [check_device(d) for d in devices]
+    plan = select_precisions(loaded, precisions)
+    machine = machine_record()
+    engine = _ov_version()
+    jobs: list[tuple[str, Any]] = []
+    for b in loaded:
+        for precision in plan[str(b.path)]:
+            for device in devices:
+                for hint in hints:
+                    jobs.append(("models", (b, precision, device, hint)))
+                if source is not None:
+                    jobs.append(("video", (b, precision, device, hints[0])))
+        if baseline and any(e.keras for e in b.models.values()):
+            jobs.append(("baseline", (b,)))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc="benchmark", unit="config", leave=False, disable=None)
+    rows: list[Row] = []
+    try:
+        for kind, job in jobs:
+            if kind == "models":
+                b, precision, device, hint = job
+                rows += _model_rows(b, precision, device, hint, warmup=warmup, iterations=iterations,
+                                    throughput=throughput, requests=requests, engine=engine)
+            elif kind == "video":
+                b, precision, device, hint = job
+                rows += video_rows(source, b, precision=precision, device=device, hint=hint, frames=frames,
+                                   engine=engine)
+            else:
+                new, gpus = baseline_rows(job[0], warmup=warmup, iterations=iterations)
+                rows += new
+                machine.tf_gpus = gpus
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    settings = {"bundles": [str(b.path) for b in loaded], "devices": devices, "precisions": plan,
+                "hints": list(hints), "baseline": baseline or "none", "source": None if source is None else str(source),
+                "iterations": iterations, "warmup": warmup, "throughput": throughput, "requests": requests,
+                "frames": frames}
+    report = BenchmarkReport(machine.as_dict(), rows, settings)
+    if out is not None:
+        report.save(out)
+    return report

@@ -1,0 +1,84 @@
+"""``fer-edge benchmark``: latency, throughput and runtime FPS per precision and device; ``compare``."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "benchmark"
+HELP = "time bundles per model, precision and device (+ TensorFlow baseline, runtime on a video); compare reports"
+EXAMPLES = [
+    "fer-edge benchmark --out runs/bench                       # default bundle, sample video, TF baseline",
+    "fer-edge benchmark runs/fer runs/fer_int8 --infer-precision default,f32 --source none --baseline none",
+    "fer-edge benchmark runs/synthetic --precision fp32,int8 --device CPU,GPU --iterations 500",
+    "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json",
+]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundles", nargs="*", metavar="BUNDLE",
+                   help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json")
+    p.add_argument("--device", default="CPU", help="OpenVINO devices, comma-separated: CPU,GPU,NPU,AUTO (default CPU)")
+    p.add_argument("--precision", default="all",
+                   help="model precisions, comma-separated (fp32,fp16,int8,...) or 'all' the bundles carry")
+    p.add_argument("--infer-precision", default="default",
+                   help="inference precision hints, comma-separated: default (the plugin's, bf16 on AVX512_BF16 "
+                        "CPUs), f32, bf16, f16 (default: default)")
+    p.add_argument("--baseline", default="tf", choices=["tf", "none"],
+                   help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)")
+    p.add_argument("--source", help="video, camera index or frame folder for the end-to-end rows; 'none' to skip "
+                                    "(default: the sample video)")
+    p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
+    p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+    p.add_argument("--no-throughput", action="store_true", help="skip the async throughput rows")
+    p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
+    p.add_argument("--out", default="runs/benchmark", help="folder for benchmark.json/.md/.html (default runs/benchmark)")
+    p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _compare(paths: list[str]) -> int:
+    from fer_edge.bench.report import format_comparison, load_report
+    from fer_edge.errors import FerEdgeError
+
+    if len(paths) != 2:
+        raise FerEdgeError(f"compare takes two reports, got {len(paths)}: fer-edge benchmark compare A.json B.json")
+    a, b = load_report(paths[0]), load_report(paths[1])
+    print(format_comparison(a, b, names=("A", "B")))
+    print(f"A = {paths[0]}, B = {paths[1]}; ratios are B/A (latency > 1: B is slower; FPS > 1: B is faster)")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fer_edge.bench.report import machine_lines
+    from fer_edge.bench.run import benchmark
+
+    if args.bundles and args.bundles[0] == "compare" and not Path("compare", "manifest.json").is_file():
+        return _compare(args.bundles[1:])
+    from fer_edge import defaults
+
+    wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
+    bundles = args.bundles or [defaults.default_bundle(wheel_dir=wheel_dir)]
+    source = args.source
+    if source is None:
+        source = str(defaults.sample_video(wheel_dir=wheel_dir))
+    elif source.lower() == "none":
+        source = None
+    elif source.isdigit():
+        source = int(source)
+    report = benchmark(bundles, devices=_split(args.device), precisions=args.precision,
+                       hints=_split(args.infer_precision) or ["default"], baseline=args.baseline, source=source,
+                       iterations=args.iterations, warmup=args.warmup, throughput=not args.no_throughput,
+                       requests=args.requests, frames=args.frames, out=args.out, progress=True)
+    print("\n".join(machine_lines(report.machine)))
+    print()
+    print("\n".join(line for line in report.to_markdown().splitlines() if line.startswith("|")))
+    for kind, path in report.outputs.items():
+        print(f"{kind}: {path}")
+    print(f"next: fer-edge benchmark compare {Path(args.out) / 'benchmark.json'} OTHER_MACHINE/benchmark.json")
+    return 0
