@@ -1,0 +1,280 @@
+"""Cross-validation (section 3.2.3): fold runs, epoch-wise averaged curves, finalize.
+
+A *task* (:class:`fer_edge.train.tasks.TemporalTask`, :class:`~fer_edge.train.tasks.ClipTask`)
+says how to build a compiled model and the training / validation data of a fold; this module
+runs it the thesis' way:
+
+* :func:`run_fold` trains fold ``i`` (validation = fold ``i``, training = the other folds)
+  for a fixed number of epochs with a CSV log, TensorBoard and a best-checkpoint. A finished
+  fold writes ``fold-<i>/result.json`` and is skipped when run again, so folds are
+  independent jobs: ``fer-edge train temporal --recipe R --fold 3`` on several machines /
+  GPUs sharing the run folder, then one plain run collects them.
+* :func:`summarize` averages the curves epoch-wise across folds (``curves.png``) and writes
+  the per-fold table (``folds.csv`` / ``folds.md``).
+* :func:`finalize_epochs` is the thesis' rule: every fold's early-stopping epoch (patience
+  10 on validation accuracy), averaged and rounded, is the epoch count of the final model
+  trained on all training subjects (:func:`train_final`). By default the early-stopping
+  epochs are read off the fold logs (:func:`early_stop_epoch` replays Keras' EarlyStopping
+  on the curve, identical for the deterministic runs); ``finalize.separate_runs`` re-runs
+  each fold with EarlyStopping and ReduceLROnPlateau instead, as the thesis did.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FoldResult:
+    """One fold's run: its curves and the numbers the table shows."""
+
+    fold: int
+    epochs: int
+    history: dict[str, list[float]]
+    best_val_accuracy: float
+    best_epoch: int  # 1-based epoch of the best validation accuracy
+    last_val_accuracy: float
+    stop_epoch: int  # 1-based epoch EarlyStopping(patience) keeps
+    seconds: float = 0.0
+
+
+@dataclass
+class CVReport:
+    """All folds of a cross-validation and the files describing them."""
+
+    folds: list[FoldResult]
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def val_accuracies(self) -> list[float]:
+        return [f.best_val_accuracy for f in self.folds]
+
+    @property
+    def mean_val_accuracy(self) -> float:
+        return float(np.mean(self.val_accuracies)) if self.folds else 0.0
+
+
+def early_stop_epoch(val_accuracy: Sequence[float], patience: int) -> int:
+    """The 1-based epoch EarlyStopping(monitor=val_accuracy, patience, restore_best) keeps.
+
+    Training stops once ``patience`` epochs pass without a strictly better value; the best
+    epoch so far is the one kept.
+
+    Example:
+        >>> early_stop_epoch([0.5, 0.6, 0.6, 0.55, 0.9], patience=2)
+        2
+        >>> early_stop_epoch([0.5, 0.6, 0.6, 0.55, 0.9], patience=3)
+        5
+    """
+    if not len(val_accuracy):
+        raise FerEdgeError("no validation accuracy recorded: cannot pick an early-stopping epoch")
+    best = 0
+    for epoch, value in enumerate(val_accuracy):
+        if value > val_accuracy[best]:
+            best = epoch
+        elif epoch - best >= patience:
+            break
+    return best + 1
+
+
+def finalize_epochs(stop_epochs: Sequence[int]) -> int:
+    """Epochs of the final model: the mean of the folds' early-stopping epochs, rounded half up.
+
+    Example (the thesis' five folds, section 3.2.4: 9, 22, 4, 4, 16 -> 11):
+        >>> finalize_epochs([9, 22, 4, 4, 16])
+        11
+    """
+    if not stop_epochs:
+        raise FerEdgeError("finalize needs at least one fold's early-stopping epoch")
+    return max(1, int(math.floor(float(np.mean(stop_epochs)) + 0.5)))
+
+
+def _fit(task, model, train, val, epochs: int, folder: Path, *, early_stopping: int = 0,
+         reduce_lr: tuple[float, int] | None = None, progress: bool = True) -> dict[str, list[float]]:
+    from fer_edge.train.kerasutil import callbacks
+
+    cbs = callbacks(folder, monitor_val=val is not None, checkpoint=val is not None,
+                    early_stopping=early_stopping, reduce_lr=reduce_lr)
+    history = model.fit(train, validation_data=val, epochs=epochs, verbose=1 if progress else 0, callbacks=cbs)
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def _result_path(folder: Path) -> Path:
+    return folder / "result.json"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_fold(task, fold: int, folder: str | os.PathLike, *, epochs: int, patience: int = 10,
+             early_stopping: int = 0, reduce_lr: tuple[float, int] | None = None,
+             progress: bool = True) -> FoldResult:
+    """Train fold ``fold`` (or reuse its finished run); returns its :class:`FoldResult`.
+
+    Example:
+        >>> r = run_fold(task, 0, "runs/x/cv/fold-0", epochs=40)  # doctest: +SKIP
+        >>> r.best_val_accuracy  # doctest: +SKIP
+        0.93
+    """
+    from fer_edge.train.kerasutil import seed_everything
+
+    folder = Path(folder)
+    done = _result_path(folder)
+    if done.is_file():
+        data = json.loads(done.read_text(encoding="utf-8"))
+        if data.get("epochs_requested") == epochs:
+            data.pop("epochs_requested")
+            log.info("fold %d already done (%s); skipping", fold, done)
+            return FoldResult(**data)
+    if not 0 <= fold < task.num_folds:
+        raise FerEdgeError(f"fold {fold} does not exist; use 0..{task.num_folds - 1}")
+    seed_everything(task.seed)
+    start = time.perf_counter()
+    model = task.build()
+    history = _fit(task, model, task.train_data(exclude=fold), task.val_data(fold), epochs, folder,
+                   early_stopping=early_stopping, reduce_lr=reduce_lr, progress=progress)
+    val = history.get("val_accuracy") or [0.0]
+    result = FoldResult(fold, len(val), history, float(max(val)), int(np.argmax(val)) + 1, float(val[-1]),
+                        early_stop_epoch(val, patience), time.perf_counter() - start)
+    _write_json(done, {**asdict(result), "epochs_requested": epochs})
+    return result
+
+
+def cross_validate(task, folder: str | os.PathLike, *, epochs: int, folds: Sequence[int] | None = None,
+                   patience: int = 10, progress: bool = True) -> CVReport:
+    """Run (or reuse) the given folds (default all) and summarise them.
+
+    Example:
+        >>> report = cross_validate(task, "runs/x/cv", epochs=40)  # doctest: +SKIP
+        >>> report.files["curves"]  # doctest: +SKIP
+        'runs/x/cv/curves.png'
+    """
+    folder = Path(folder)
+    folds = list(range(task.num_folds)) if folds is None else list(folds)
+    results = [run_fold(task, i, folder / f"fold-{i}", epochs=epochs, patience=patience, progress=progress)
+               for i in folds]
+    report = CVReport(results)
+    if len(results) == task.num_folds:
+        report.files = summarize(results, folder)
+    return report
+
+
+def collect(folder: str | os.PathLike, num_folds: int) -> tuple[list[FoldResult], list[int]]:
+    """Finished fold results under ``folder`` and the folds still missing."""
+    folder = Path(folder)
+    have, missing = [], []
+    for i in range(num_folds):
+        path = _result_path(folder / f"fold-{i}")
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data.pop("epochs_requested", None)
+            have.append(FoldResult(**data))
+        else:
+            missing.append(i)
+    return have, missing
+
+
+def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[str, str]:
+    """Epoch-wise mean curves across folds (PNG + CSV) and the per-fold table (CSV + Markdown)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    n = min(len(r.history.get("loss", [])) for r in results)
+    keys = [k for k in ("accuracy", "val_accuracy", "loss", "val_loss") if all(k in r.history for r in results)]
+    mean = {k: np.mean([r.history[k][:n] for r in results], axis=0) for k in keys}
+    files = {}
+    rows = [[str(e + 1), *(f"{mean[k][e]:.4f}" for k in keys)] for e in range(n)]
+    files["curves_csv"] = _write_rows(folder / "curves.csv", [["epoch", *keys], *rows])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("accuracy", "loss")):
+        for k in (metric, f"val_{metric}"):
+            if k in mean:
+                ax.plot(range(1, n + 1), mean[k], label=("validation" if k.startswith("val") else "train"))
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{metric}, mean of {len(results)} folds")
+        ax.legend()
+    fig.tight_layout()
+    tmp = folder / f".curves.tmp-{os.getpid()}.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, folder / "curves.png")
+    files["curves"] = str(folder / "curves.png")
+    header = ["fold", "max val accuracy", "epoch of max", "last val accuracy", "early-stop epoch", "seconds"]
+    table = [[str(r.fold), f"{r.best_val_accuracy:.4f}", str(r.best_epoch), f"{r.last_val_accuracy:.4f}",
+              str(r.stop_epoch), f"{r.seconds:.1f}"] for r in results]
+    accs = [r.best_val_accuracy for r in results]
+    table.append(["mean", f"{np.mean(accs):.4f}", "", f"{np.mean([r.last_val_accuracy for r in results]):.4f}",
+                  f"{np.mean([r.stop_epoch for r in results]):.1f}", ""])
+    files["folds_csv"] = _write_rows(folder / "folds.csv", [header, *table])
+    md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    md += "".join("| " + " | ".join(row) + " |\n" for row in table)
+    tmp = folder / f".folds.md.tmp-{os.getpid()}"
+    tmp.write_text(md, encoding="utf-8")
+    os.replace(tmp, folder / "folds.md")
+    files["folds_md"] = str(folder / "folds.md")
+    return files
+
+
+def _write_rows(path: Path, rows: list[list[str]]) -> str:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def stop_epochs(task, results: Sequence[FoldResult], folder: str | os.PathLike, cfg, *,
+                progress: bool = True) -> list[int]:
+    """Every fold's early-stopping epoch: read off the CV logs, or from separate ES runs."""
+    if not cfg.separate_runs:
+        return [early_stop_epoch(r.history["val_accuracy"], cfg.patience) for r in results]
+    folder = Path(folder)
+    out = []
+    for r in results:
+        # Long enough for patience to trigger; the run stops itself.
+        es = run_fold(task, r.fold, folder / f"fold-{r.fold}", epochs=max(r.epochs, 1) + cfg.patience,
+                      patience=cfg.patience, early_stopping=cfg.patience,
+                      reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience), progress=progress)
+        out.append(es.best_epoch)
+    return out
+
+
+def train_final(task, folder: str | os.PathLike, epochs: int, *, progress: bool = True) -> Any:
+    """Train on all training folds for ``epochs`` (no validation); reuses ``final.keras``."""
+    from fer_edge.models import load_model
+    from fer_edge.train.kerasutil import save_atomic, seed_everything
+
+    folder = Path(folder)
+    path = folder / "final.keras"
+    meta = folder / "final.json"
+    if path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("epochs") == epochs:
+        log.info("final model already trained: %s", path)
+        return load_model(path)
+    seed_everything(task.seed)
+    model = task.build()
+    history = _fit(task, model, task.train_data(exclude=None), None, epochs, folder / "final", progress=progress)
+    save_atomic(model, path)
+    _write_json(meta, {"epochs": epochs, "history": history})
+    return model

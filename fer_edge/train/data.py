@@ -1,0 +1,173 @@
+"""The clips a recipe trains on: preprocessed folder (made on demand), subject split, parts.
+
+:func:`prepare_data` makes sure ``data.preprocessed`` exists (generating a synthetic raw
+dataset and/or running the ``preprocess`` stage when the recipe says how), builds the
+subject-independent split and saves it as ``<out>/split.json`` so every later step (and every
+parallel fold job) uses the same one.
+
+Parts are named ``test``, ``fold-<i>`` (the subjects of fold ``i``), ``train-<i>`` (all folds
+but ``i``: the training set when fold ``i`` validates) and ``train`` (all folds).
+
+numpy/OpenCV only: no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClipSet:
+    """Usable clips of a preprocessed folder, their label set and the split.
+
+    Example:
+        >>> data = prepare_data(load_recipe("train/synthetic.yaml"))  # doctest: +SKIP
+        >>> len(data.part("test")), data.num_folds                    # doctest: +SKIP
+        (18, 5)
+    """
+
+    root: Path
+    records: list[dict]
+    labels: tuple[str, ...]
+    split: dict
+
+    @property
+    def num_folds(self) -> int:
+        return len(self.split["folds"])
+
+    def subjects(self, part: str) -> list[str]:
+        """Subject ids of a part (``test``, ``fold-<i>``, ``train-<i>``, ``train``)."""
+        folds = self.split["folds"]
+        if part == "test":
+            return list(self.split.get("test") or [])
+        if part == "train":
+            return [s for f in folds for s in f]
+        match = re.fullmatch(r"(fold|train)-(\d+)", part)
+        if not match or int(match.group(2)) >= len(folds):
+            raise FerEdgeError(f"unknown data part '{part}'; use test, train, fold-<i> or train-<i> "
+                               f"with i in 0..{len(folds) - 1}")
+        i = int(match.group(2))
+        if match.group(1) == "fold":
+            return list(folds[i])
+        return [s for j, f in enumerate(folds) if j != i for s in f]
+
+    def part(self, part: str) -> list[dict]:
+        """Records of the clips of a part, in dataset order."""
+        keep = set(self.subjects(part))
+        return [r for r in self.records if r["subject"] in keep]
+
+    def label_index(self, record: dict) -> int:
+        return self.labels.index(record["emotion"])
+
+    def load(self, record: dict, *, size: int | None = None, trimmed: bool = True) -> np.ndarray:
+        """A clip as RGB uint8 ``(T, size, size, 3)`` (the models' colour order)."""
+        from fer_edge.data.preprocess import load_clip
+
+        clip = load_clip(self.root, record, trimmed=trimmed)[..., ::-1]
+        return resize_clip(clip, size)
+
+
+def resize_clip(clip: np.ndarray, size: int | None) -> np.ndarray:
+    """Resize every frame to ``size x size`` (area interpolation, as the runtime does)."""
+    import cv2
+
+    if size is None or clip.shape[1:3] == (size, size):
+        return np.ascontiguousarray(clip)
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in clip])
+
+
+def _ensure_preprocessed(recipe, progress: bool) -> Path:
+    data = recipe.data
+    pre = Path(data.preprocessed)
+    if (pre / "index.jsonl").is_file():
+        return pre
+    if not data.raw:
+        raise FerEdgeError(f"{pre} has no index.jsonl; run fer-edge preprocess --root DATA --out {pre} "
+                           "or set data.raw in the recipe")
+    raw = Path(data.raw)
+    if not raw.exists() or not any(raw.iterdir()):
+        if data.synth is None:
+            raise FerEdgeError(f"data.raw {raw} does not exist; point it at your dataset copy")
+        from fer_edge.data.synth import write_dataset
+
+        s = data.synth
+        subjects = [f"{'F' if i % 2 == 0 else 'M'}{i // 2 + 1:03d}" for i in range(s.subjects)]
+        log.info("generating a synthetic dataset of %d subjects in %s", s.subjects, raw)
+        write_dataset(raw, subjects=subjects, labels=list(recipe.label_names), frames=s.frames,
+                      size=tuple(s.size), seed=s.seed, background=s.background, progress=progress)
+    from fer_edge.data.preprocess import PreprocessConfig, preprocess
+    from fer_edge.train.config import from_dict
+
+    config = from_dict(PreprocessConfig, {"labels": list(recipe.label_names), "plot": False, **data.preprocess},
+                       where="data.preprocess.", source="recipe")
+    report = preprocess(raw, pre, config=config, progress=progress)
+    log.info(report.describe())
+    return pre
+
+
+def _make_split(recipe, subjects: list[str]) -> dict:
+    from fer_edge.data import splits
+
+    cfg = recipe.data.split
+    if cfg.method == "kfold":
+        return splits.make_split(subjects, k=cfg.k, test=cfg.test, seed=cfg.seed)
+    if cfg.method == "thesis":
+        base = splits.thesis_split()
+    else:
+        path = Path(cfg.file)
+        try:
+            base = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise FerEdgeError(f"split file {path} is not readable JSON ({exc}); write "
+                               '{"test": [...], "folds": [[...], ...]}') from None
+        splits.check_split(base)
+    split, dropped = splits.restrict(base, subjects)
+    if dropped:
+        log.warning("%d subjects of the split are not in the data (e.g. %s)", len(dropped), dropped[0])
+    return split
+
+
+def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
+    """Preprocessed clips + the saved split of a recipe (created on first use).
+
+    Raises:
+        FerEdgeError: no usable clips, too few subjects for k folds, or a saved split that
+            no longer matches (the run folder belongs to another experiment).
+    """
+    from fer_edge.data.preprocess import read_index
+
+    labels = recipe.label_names
+    pre = _ensure_preprocessed(recipe, progress)
+    records = [r for r in read_index(pre) if r.get("status") == "ok"]
+    others = sorted({r["emotion"] for r in records} - set(labels))
+    if others:
+        log.info("ignoring clips of labels outside the label set: %s", ", ".join(others))
+    records = [r for r in records if r["emotion"] in labels]
+    if not records:
+        raise FerEdgeError(f"{pre} has no usable clip with labels {', '.join(labels)}; check data.preprocessed")
+    subjects = sorted({r["subject"] for r in records})
+    split = _make_split(recipe, subjects)
+    out = Path(recipe.out)
+    saved = out / "split.json"
+    if saved.is_file():
+        old = json.loads(saved.read_text(encoding="utf-8"))
+        if old != split:
+            raise FerEdgeError(f"{saved} holds another split than this recipe makes; use another --out "
+                               "or delete the run folder to start again")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = saved.with_name(f".split.json.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(split, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, saved)
+    return ClipSet(pre, records, labels, split)

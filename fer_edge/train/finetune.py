@@ -1,0 +1,242 @@
+"""Spatial fine-tuning (section 3.2.4): classifier on the frozen base, unfreeze, refine.
+
+Each phase of ``recipe.spatial.phases`` sets which convolution blocks train (``unfreeze``:
+0 = classifier only, ``n`` = the last ``n`` blocks, -1 = everything), the optimizer and
+learning rate, and trains with TensorBoard, ModelCheckpoint, CSVLogger, EarlyStopping and
+ReduceLROnPlateau. An optional KerasTuner Bayesian search (``spatial.tune.trials``) picks the
+classifier (1-2 dense layers of 256/512/1024 units, dropout 0.2-0.9) before phase 1; it runs
+distributed when ``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT``
+are set (KerasTuner reads them itself).
+
+Training frames come from FER2013 (``spatial.source: fer2013``, as in the thesis) or from the
+training subjects' clips (``clips``: ``frames_per_clip`` frames evenly spaced in each trimmed
+clip, labelled with the clip's expression; test subjects are never used). Online augmentation
+uses the thesis' ``ImageDataGenerator`` ranges (:mod:`fer_edge.data.augment`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpatialResult:
+    """A trained spatial model: where it is and how it did per phase."""
+
+    model_path: str
+    val_accuracy: float | None = None
+    phases: list[dict] = field(default_factory=list)
+    reused: bool = False
+
+
+def clip_frames(data, part: str, *, size: int, frames_per_clip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``frames_per_clip`` evenly spaced frames of every clip of a part: frames, labels, subjects.
+
+    Example:
+        >>> x, y, subjects = clip_frames(data, "train", size=48, frames_per_clip=4)  # doctest: +SKIP
+        >>> x.shape  # doctest: +SKIP
+        (288, 48, 48, 3)
+    """
+    xs, ys, ss = [], [], []
+    for record in data.part(part):
+        clip = data.load(record, size=size)
+        pick = np.unique(np.linspace(0, len(clip) - 1, frames_per_clip).round().astype(int))
+        xs.append(clip[pick])
+        ys += [data.label_index(record)] * len(pick)
+        ss += [record["subject"]] * len(pick)
+    if not xs:
+        raise FerEdgeError(f"no clips in part '{part}' to train the spatial model on")
+    return np.concatenate(xs), np.asarray(ys, np.int64), np.asarray(ss)
+
+
+def fer2013_frames(path: str, labels, *, size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FER2013 mapped to ``labels``, as RGB ``size x size`` uint8 per split (train/val/test)."""
+    import cv2
+
+    from fer_edge.data import fer2013
+
+    data = fer2013.to_labels(fer2013.load(path), tuple(labels))
+    out = {}
+    for split in ("train", "val", "test"):
+        sub = data.subset(split)
+        if len(sub):
+            x = np.stack([cv2.cvtColor(cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR),
+                                       cv2.COLOR_GRAY2RGB) for im in sub.images])
+            out[split] = (x, sub.labels)
+    if "train" not in out:
+        raise FerEdgeError(f"{path} has no training rows; check the FER2013 copy")
+    return out
+
+
+def set_trainable(model: Any, unfreeze: int) -> int:
+    """Freeze the base except its last ``unfreeze`` blocks; the classifier always trains.
+
+    Blocks are found by layer-name prefix (``block5_conv1`` -> block 5, ``conv5_block3_out``
+    -> block 5); returns how many base layers train.
+
+    Example:
+        >>> set_trainable(create_model("test_spatial"), 1)  # doctest: +SKIP
+        2
+    """
+    names = [layer.name for layer in model.layers]
+    if "flatten" not in names:
+        raise FerEdgeError(f"model '{model.name}' has no 'flatten' layer; use a registry spatial model")
+    head_from = names.index("flatten")
+    block_of = {}
+    for layer in model.layers[:head_from]:
+        match = re.match(r"(?:block|conv)(\d+)_", layer.name)
+        if match:
+            block_of[layer.name] = int(match.group(1))
+    blocks = sorted(set(block_of.values()))
+    keep = set(blocks[-unfreeze:]) if unfreeze > 0 else set()
+    trained = 0
+    for i, layer in enumerate(model.layers):
+        if i >= head_from:
+            layer.trainable = True
+            continue
+        layer.trainable = unfreeze == -1 or block_of.get(layer.name) in keep
+        trained += layer.trainable and bool(layer.weights)
+    return trained
+
+
+class _FrameBatches:
+    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras)."""
+
+    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True):
+        import keras
+
+        from fer_edge.data.augment import OnlineAugmenter
+
+        class FrameBatches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+                self.epoch = 0
+                self.aug = OnlineAugmenter(seed=seed) if augment else None
+                self.order = self._order()
+
+            def _order(self):
+                order = np.arange(len(x))
+                if shuffle:
+                    np.random.default_rng([seed, self.epoch]).shuffle(order)
+                return order
+
+            def __len__(self):
+                return int(np.ceil(len(x) / batch_size))
+
+            def __getitem__(self, i):
+                idx = self.order[i * batch_size:(i + 1) * batch_size]
+                frames = x[idx]
+                if self.aug is not None:
+                    frames = np.stack([self.aug(f[None], index=int(j), epoch=self.epoch)[0]
+                                       for f, j in zip(frames, idx)])
+                return frames.astype(np.float32), y[idx]
+
+            def on_epoch_end(self):
+                self.epoch += 1
+                self.order = self._order()
+
+        return FrameBatches()
+
+
+def _tune(cfg, build, train, val, folder: Path) -> dict:
+    """KerasTuner Bayesian search over the classifier on the frozen base; best values."""
+    from fer_edge.errors import require
+
+    kt = require("keras_tuner", "train", purpose="the hyperparameter search")
+
+    def hypermodel(hp):
+        layers = hp.Int("dense_layers", min(cfg.tune.dense_layers), max(cfg.tune.dense_layers))
+        units = tuple(hp.Choice(f"units_{i}", list(cfg.tune.units)) for i in range(layers))
+        dropout = hp.Float("dropout", *cfg.tune.dropout, step=0.1)
+        model = build(dense_units=units, dropout=dropout)
+        set_trainable(model, 0)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    tuner = kt.BayesianOptimization(hypermodel, objective="val_accuracy", max_trials=cfg.tune.trials,
+                                    directory=str(folder), project_name="tuner", overwrite=False, seed=0)
+    tuner.search(train, validation_data=val, epochs=cfg.tune.epochs, verbose=1)
+    best = tuner.get_best_hyperparameters(1)[0].values
+    units = tuple(best[f"units_{i}"] for i in range(best["dense_layers"]))
+    return {"dense_units": units, "dropout": round(float(best["dropout"]), 2)}
+
+
+def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) -> SpatialResult:
+    """Fine-tune the recipe's spatial model phase by phase; reuses a finished run.
+
+    Writes ``<folder>/model.keras`` (the classifier), per-phase CSV logs, TensorBoard runs
+    and ``result.json``.
+
+    Example:
+        >>> result = train_spatial(recipe, prepare_data(recipe), "runs/x/spatial")  # doctest: +SKIP
+    """
+    from fer_edge.models import create_model
+    from fer_edge.train.kerasutil import callbacks, optimizer, save_atomic, seed_everything
+
+    cfg = recipe.spatial
+    folder = Path(folder)
+    done = folder / "result.json"
+    if done.is_file() and (folder / "model.keras").is_file():
+        result = SpatialResult(**json.loads(done.read_text(encoding="utf-8")))
+        result.reused = True
+        log.info("spatial model already trained: %s", result.model_path)
+        return result
+    seed_everything(recipe.seed)
+    options = dict(cfg.options)
+    options.setdefault("num_classes", len(data.labels))
+
+    def build(**over):
+        return create_model(cfg.model, **{**options, **over})
+
+    model = build()
+    size = int(model.inputs[0].shape[1])
+    if cfg.source == "fer2013":
+        sets = fer2013_frames(cfg.fer2013, data.labels, size=size)
+        (x, y), val = sets["train"], sets.get("val")
+    else:
+        x, y, subject = clip_frames(data, "train", size=size, frames_per_clip=cfg.frames_per_clip)
+        val = None
+        if cfg.validation > 0:
+            # Hold out whole subjects, so validation faces are never seen in training.
+            subjects = sorted(set(subject.tolist()))
+            held = np.random.default_rng(recipe.seed).permutation(subjects)[
+                :max(1, round(len(subjects) * cfg.validation))]
+            pick = np.isin(subject, held)
+            val, x, y = (x[pick], y[pick]), x[~pick], y[~pick]
+    train = _FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
+    val_data = (val[0].astype(np.float32), val[1]) if val is not None else None
+    if cfg.tune.trials:
+        best = _tune(cfg, build, train, val_data, folder)
+        log.info("tuner: best classifier %s", best)
+        options.update(best)
+        model = build()
+    phases = []
+    for i, phase in enumerate(cfg.phases, start=1):
+        set_trainable(model, phase.unfreeze)
+        model.compile(optimizer=optimizer(phase.optimizer, phase.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(
+            train, validation_data=val_data, epochs=phase.epochs, verbose=1 if progress else 0,
+            callbacks=callbacks(folder / f"phase-{i}", monitor_val=val_data is not None, checkpoint=False,
+                                early_stopping=cfg.early_stopping, reduce_lr=(0.5, 3)),
+        )
+        h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        phases.append({"phase": i, "unfreeze": phase.unfreeze, "epochs": len(h.get("loss", [])),
+                       "accuracy": h.get("accuracy", [None])[-1], "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
+    path = save_atomic(model, folder / "model.keras")
+    result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases)
+    tmp = done.with_name(".result.json.tmp")
+    tmp.write_text(json.dumps(result.__dict__, indent=1), encoding="utf-8")
+    tmp.replace(done)
+    return result

@@ -1,0 +1,101 @@
+"""Small Keras helpers shared by the training stages: seeding, optimizers, callbacks, saving."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from fer_edge.errors import FerEdgeError, require
+
+
+def seed_everything(seed: int) -> Any:
+    """Seed Python, numpy and TensorFlow and ask for deterministic ops; returns ``keras``.
+
+    Example:
+        >>> keras = seed_everything(0)  # doctest: +SKIP
+    """
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN reorders float sums run to run
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    keras = require("keras", "train", purpose="training")
+    keras.utils.set_random_seed(int(seed))
+    try:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    except (ImportError, AttributeError, RuntimeError):  # other backends / already configured
+        pass
+    return keras
+
+
+def check_gpu(device: str) -> None:
+    """``device`` ``"gpu"`` must find one; ``"cpu"`` hides GPUs; ``"auto"`` takes what is there."""
+    if device not in ("auto", "cpu", "gpu"):
+        raise FerEdgeError(f"unknown device '{device}'; use auto, cpu or gpu")
+    if device == "auto":
+        return
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise FerEdgeError("a GPU was requested but TensorFlow sees none; install a CUDA build of "
+                           "TensorFlow (pip install 'tensorflow[and-cuda]') or use --device cpu")
+    if device == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+
+
+def optimizer(name: str, learning_rate: float) -> Any:
+    """Adam (the thesis' choice for every temporal/clip model) or SGD (phase 1 of fine-tuning)."""
+    import keras
+
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+    return keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def callbacks(
+    folder: Path,
+    *,
+    monitor_val: bool = True,
+    checkpoint: bool = True,
+    early_stopping: int = 0,
+    reduce_lr: tuple[float, int] | None = None,
+    tensorboard: bool = True,
+) -> list[Any]:
+    """CSVLogger (always), TensorBoard, ModelCheckpoint of the best validation accuracy,
+    optional EarlyStopping (restoring the best weights) and ReduceLROnPlateau."""
+    import keras
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Any] = [keras.callbacks.CSVLogger(str(folder / "log.csv"))]
+    if tensorboard and _has_tensorboard():
+        out.append(keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False))
+    if monitor_val and checkpoint:
+        out.append(keras.callbacks.ModelCheckpoint(str(folder / "best.keras"), monitor="val_accuracy",
+                                                   save_best_only=True, mode="max"))
+    if monitor_val and early_stopping:
+        out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=early_stopping,
+                                                 restore_best_weights=True))
+    if monitor_val and reduce_lr:
+        factor, patience = reduce_lr
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=factor,
+                                                     patience=patience))
+    return out
+
+
+def _has_tensorboard() -> bool:
+    import importlib.util
+
+    # The callback needs the tensorboard package (not part of TensorFlow's own wheel).
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def save_atomic(model: Any, path: str | os.PathLike) -> Path:
+    """``model.save`` under a temporary name, renamed when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
