@@ -195,6 +195,10 @@ def test_downscaled_tracking_reports_full_size_boxes(name: str) -> None:
         assert abs(end[2] - box[2]) <= 8
     with pytest.raises(ValueError, match="max_box"):
         create_tracker(name, max_box=4)
+    with pytest.raises(ValueError, match="max_box"):
+        create_tracker(name, max_box="fast")
+    # "auto" downscales KCF only: the other trackers gain nothing (CSRT even slows down).
+    assert create_tracker(name).max_box == (48 if name == "kcf" else None)
 
 
 def test_tracker_can_be_reinitialised(haar: HaarDetector) -> None:

@@ -105,7 +105,8 @@ class TrackManager:
         iou_threshold: minimum IoU for a detection to confirm a track.
         max_faces: most tracks kept at once; the largest new faces are started first.
         tracker_max_box: trackers run on frames downscaled so a face is at most this many
-            pixels (speed; see :func:`~fer_edge.faces.track.create_tracker`); ``None``: full size.
+            pixels (speed; see :func:`~fer_edge.faces.track.create_tracker`); ``None``: full
+            size; ``"auto"``: 48 for KCF only.
 
     Example:
         >>> from fer_edge.faces import HaarDetector
@@ -125,7 +126,7 @@ class TrackManager:
         max_missed: int = 5,
         iou_threshold: float = 0.3,
         max_faces: int = 8,
-        tracker_max_box: int | None = 48,
+        tracker_max_box: int | str | None = "auto",
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")

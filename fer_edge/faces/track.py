@@ -6,8 +6,8 @@ boxes; ``cv2.legacy.*`` returns a bool and float boxes, and cannot be re-initial
 with ``box`` an int ``(x, y, w, h)`` clipped to the frame.
 
 Measured per update on a 640x360 frame with a 63 px face (one OpenCV thread, 2-core
-development VM, full-size tracking): MOSSE ~0.15 ms, MedianFlow ~0.7 ms, KCF ~6 ms (~2 ms
-with the default ``max_box=48``), MIL ~20 ms, CSRT ~24 ms.
+development VM, full-size frames): MOSSE 0.14 ms, MedianFlow 0.65 ms, KCF 5.2 ms (3.5 ms
+with its default ``max_box=48``), MIL 19 ms, CSRT 23 ms.
 MOSSE searches only inside the box, so it loses faces moving more than ~3 px per frame;
 the thesis chose MedianFlow for its speed (section 3.2.1).
 
@@ -26,7 +26,7 @@ import numpy as np
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces.detect import Box
 
-__all__ = ["TRACKERS", "Tracker", "clip_box", "create_tracker"]
+__all__ = ["AUTO_MAX_BOX", "TRACKERS", "Tracker", "clip_box", "create_tracker"]
 
 TRACKERS = ("csrt", "kcf", "medianflow", "mosse", "mil")
 
@@ -38,6 +38,10 @@ _FACTORIES: dict[str, tuple[tuple[str, str], ...]] = {
     "mosse": (("legacy", "TrackerMOSSE_create"), ("", "TrackerMOSSE_create")),
     "mil": (("", "TrackerMIL_create"), ("legacy", "TrackerMIL_create")),
 }
+
+# Downscaling pays off only for KCF (cost ~ box area); MedianFlow, MOSSE and MIL gain
+# nothing and CSRT gets slower on small frames, so "auto" downscales KCF alone.
+AUTO_MAX_BOX = {"kcf": 48}
 
 # A box that slid mostly out of the frame is a lost face, not a tracked one.
 _MIN_VISIBLE_FRACTION = 0.25
@@ -78,8 +82,8 @@ class Tracker:
     Use :func:`create_tracker` to build one. When ``max_box`` is set and the box is larger,
     the tracker runs on a copy of each frame downscaled so the box's longer side is
     ``max_box`` pixels, and its boxes are mapped back: KCF's cost grows with the box area
-    (~6-10 ms for a 60-100 px face at full size, ~2 ms at 48 px, with about one more pixel
-    of error), while the resize costs ~0.2 ms.
+    (5.5 ms for a 93 px face at full size, 3.4 ms at 48 px, about one pixel more error),
+    while the resize costs ~0.2 ms.
 
     Example:
         >>> tracker = create_tracker("kcf")  # doctest: +SKIP
@@ -157,14 +161,15 @@ class Tracker:
         return f"Tracker({self.name!r}, box={self.box}, max_box={self.max_box})"
 
 
-def create_tracker(name: str = "kcf", *, max_box: int | None = 48) -> Tracker:
+def create_tracker(name: str = "kcf", *, max_box: int | str | None = "auto") -> Tracker:
     """Create a tracker by name: one of :data:`TRACKERS`.
 
     Args:
         name: ``csrt``, ``kcf``, ``medianflow``, ``mosse`` or ``mil`` (case, ``-`` and ``_``
             are ignored).
         max_box: track on frames downscaled so the box's longer side is at most this many
-            pixels (faster for large faces, see :class:`Tracker`); ``None`` keeps full size.
+            pixels (see :class:`Tracker`); ``None`` keeps full size; ``"auto"`` (default)
+            uses :data:`AUTO_MAX_BOX` (48 for KCF, full size for the others).
 
     Raises:
         FerEdgeError: unknown name (with a "did you mean"), or the tracker is missing from the
@@ -173,10 +178,16 @@ def create_tracker(name: str = "kcf", *, max_box: int | None = 48) -> Tracker:
     Example:
         >>> create_tracker("kcf")
         Tracker('kcf', box=None, max_box=48)
+        >>> create_tracker("csrt")
+        Tracker('csrt', box=None, max_box=None)
     """
     key = name.strip().lower().replace("-", "").replace("_", "")
     if key not in TRACKERS:
         close = difflib.get_close_matches(key, TRACKERS, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise FerEdgeError(f"unknown tracker '{name}'; {hint}known: {', '.join(TRACKERS)}")
+    if max_box == "auto":
+        max_box = AUTO_MAX_BOX.get(key)
+    elif isinstance(max_box, str):
+        raise ValueError(f"max_box must be a number of pixels, None or 'auto', got {max_box!r}")
     return Tracker(key, _factory(key), max_box=max_box)
