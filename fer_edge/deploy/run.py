@@ -21,6 +21,7 @@ from fer_edge.deploy.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
 from fer_edge.deploy.overlay import draw_face, draw_status
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
+from fer_edge.deploy.stream import ResilientSource, StreamPolicy, is_live, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,13 @@ def run_video(
     show: bool = False,
     max_frames: int | None = None,
     progress: bool = True,
+    stream: StreamPolicy | None = None,
 ) -> RunReport:
-    """Process a video file, camera index or frame folder end to end.
+    """Process a video file, camera index, frame folder or stream end to end.
+
+    Cameras and stream URLs are read through :func:`fer_edge.deploy.stream.open_stream`
+    (read timeout, bounded reconnects, per ``stream``); what happens to them is written to the
+    events file as note lines.
 
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
@@ -108,7 +114,7 @@ def run_video(
     interrupted = False
     writer = ev = None
     bar = None
-    src = open_source(source)
+    src = open_stream(source, policy=stream) if is_live(source) else open_source(source)
     info = src.info
     fps_in = info.fps if info.fps and info.fps > 0 else 30.0
     try:
@@ -127,6 +133,9 @@ def run_video(
                 while max_frames is None or frames < max_frames:
                     with timer("decode"):
                         frame = src.read()
+                    if ev is not None and isinstance(src, ResilientSource):
+                        for note in src.drain_notes():
+                            ev.write(note_event(frames, frames / fps_in, note))
                     if frame is None:
                         break
                     index = frames
