@@ -263,4 +263,4 @@ def model_size_mb(path: str | os.PathLike) -> float:
         weights = path[:-4] + ".bin"
         if os.path.exists(weights):
             total += os.path.getsize(weights)
-    return round(total / 1e6, 3)
+    return round(total / 1e6, 4)
