@@ -41,7 +41,7 @@ class SpatialResult:
 
 
 def clip_frames(data, part: str, *, size: int, frames_per_clip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``frames_per_clip`` evenly spaced frames of every clip of a part: frames, labels, subjects.
+    """The ``frames_per_clip`` most expressive frames of every clip of a part: frames, labels, subjects.
 
     Example:
         >>> x, y, subjects = clip_frames(data, "train", size=48, frames_per_clip=4)  # doctest: +SKIP
@@ -51,13 +51,27 @@ def clip_frames(data, part: str, *, size: int, frames_per_clip: int) -> tuple[np
     xs, ys, ss = [], [], []
     for record in data.part(part):
         clip = data.load(record, size=size)
-        pick = np.unique(np.linspace(0, len(clip) - 1, frames_per_clip).round().astype(int))
+        pick = _expressive_frames(record, len(clip), frames_per_clip)
         xs.append(clip[pick])
         ys += [data.label_index(record)] * len(pick)
         ss += [record["subject"]] * len(pick)
     if not xs:
         raise FerEdgeError(f"no clips in part '{part}' to train the spatial model on")
     return np.concatenate(xs), np.asarray(ys, np.int64), np.asarray(ss)
+
+
+def _expressive_frames(record: dict, frames: int, count: int) -> np.ndarray:
+    """The ``count`` most intense frames of the trimmed clip (its apex), else evenly spaced.
+
+    The clip's label only holds where the face shows it: onset and offset frames look
+    neutral, so they would teach the CNN label noise.
+    """
+    intensity = record.get("intensity")
+    span = record.get("span") or [0, frames]
+    if intensity is not None and len(intensity) >= span[1] and span[1] - span[0] == frames:
+        values = np.asarray(intensity[span[0]:span[1]], np.float64)
+        return np.sort(np.argsort(-values, kind="stable")[:count])
+    return np.unique(np.linspace(0, frames - 1, count).round().astype(int))
 
 
 def fer2013_frames(path: str, labels, *, size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -1,0 +1,58 @@
+"""``fer-edge evaluate``: metrics, confusion PNGs and the error table of a bundle or predictions.
+
+Thin layer over :mod:`fer_edge.train.predict` and :mod:`fer_edge.train.evaluate`. No
+TensorFlow: bundles run through OpenVINO, as in the runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "evaluate"
+HELP = "evaluate a bundle (or a predictions.csv) on a data split: accuracy, P/R/F1, confusion, errors"
+EXAMPLES = [
+    "fer-edge evaluate runs/synthetic/bundle --split test",
+    "fer-edge evaluate runs/vggface_1dcnn/bundle --split fold-0 --out runs/eval-fold0",
+    "fer-edge evaluate runs/fusion/weighted/predictions.csv --reference 0.65",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the verb's options."""
+    parser.add_argument("target", help="bundle folder, or a predictions.csv (e.g. written by fer-edge fuse)")
+    parser.add_argument("--split", default="test", help="test, train, fold-<i> (default: test)")
+    parser.add_argument("--out", default=None, help="output folder (default: <bundle>-eval-<split>)")
+    parser.add_argument("--data", default=None, help="preprocessed folder (default: recorded in the bundle)")
+    parser.add_argument("--split-file", default=None, help="split JSON (default: recorded in the bundle)")
+    parser.add_argument("--reference", type=float, default=0.678,
+                        help="accuracy to compare with (default: 0.678, the thesis' human agreement)")
+    parser.add_argument("--title", default=None, help="title of the plots and report")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the summary and the files."""
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.train.evaluate import evaluate_predictions, load_predictions
+
+    target = Path(args.target)
+    if not 0 < args.reference <= 1:
+        raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
+    if (target / "manifest.json").is_file():
+        from fer_edge.bundle import load_bundle
+        from fer_edge.train.predict import data_from_bundle, predict_bundle
+
+        bundle = load_bundle(target)
+        data = data_from_bundle(bundle, preprocessed=args.data, split_file=args.split_file)
+        pred = predict_bundle(bundle, data, args.split, progress=True)
+        title = args.title or f"{bundle.name} ({args.split})"
+        out = Path(args.out or f"{target}-eval-{args.split}")
+    elif target.suffix == ".csv" or (target / "predictions.csv").is_file():
+        pred = load_predictions(target)
+        title = args.title or target.stem
+        out = Path(args.out or (target.parent if target.is_file() else target))
+    else:
+        raise FerEdgeError(f"{target} is neither a bundle (manifest.json) nor a predictions.csv")
+    report = evaluate_predictions(pred, out, reference=args.reference, title=title)
+    print(report.describe())
+    return 0

@@ -1,0 +1,60 @@
+"""``fer-edge fuse``: late fusion of bundles or predictions (equations 3.1-3.3), then evaluation.
+
+Thin layer over :mod:`fer_edge.train.fusion`. Weights for ``weighted`` are each bundle's
+mean cross-validation accuracy (or ``--weights``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "fuse"
+HELP = "fuse the class scores of several bundles/predictions (average, weighted, max) and evaluate"
+EXAMPLES = [
+    "fer-edge fuse runs/vggface_lstm/bundle runs/vggface_bilstm/bundle --out runs/fusion",
+    "fer-edge fuse runs/vggface_1dcnn/bundle runs/c3d/bundle --method weighted --out runs/fusion-cnn-c3d",
+    "fer-edge fuse a/predictions.csv b/predictions.csv --method average --weights 0.7,0.5",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the verb's options."""
+    parser.add_argument("members", nargs="+", help="bundle folders or predictions.csv files (two or more)")
+    parser.add_argument("--method", action="append", choices=["average", "weighted", "max"], default=None,
+                        help="fusion method (repeatable; default: all three)")
+    parser.add_argument("--weights", default=None, help="comma list, one per member (default: CV accuracies)")
+    parser.add_argument("--split", default="test", help="data part bundles are scored on (default: test)")
+    parser.add_argument("--out", default="runs/fusion", help="output folder (one subfolder per method)")
+    parser.add_argument("--reference", type=float, default=0.678, help="accuracy to compare with")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fuse, evaluate each method, print a comparison table."""
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.train.evaluate import evaluate_predictions, metrics
+    from fer_edge.train.fusion import fuse, load_member
+
+    if len(args.members) < 2:
+        raise FerEdgeError("fusion needs two or more members")
+    members = [load_member(m, part=args.split, progress=True) for m in args.members]
+    if args.weights:
+        try:
+            weights = [float(w) for w in args.weights.split(",")]
+        except ValueError:
+            raise FerEdgeError(f"--weights must be numbers separated by commas, got '{args.weights}'") from None
+        if len(weights) != len(members):
+            raise FerEdgeError(f"--weights has {len(weights)} values for {len(members)} members")
+        for m, w in zip(members, weights):
+            m.weight = w
+    result = fuse(members, args.method or ["average", "weighted", "max"])
+    print("| model | accuracy |\n|---|---|")
+    for m in result.members:
+        print(f"| {m.name} | {100 * metrics(m.predictions).accuracy:.2f} % |")
+    for method, pred in result.fused.items():
+        report = evaluate_predictions(pred, Path(args.out) / method, reference=args.reference,
+                                      title=f"fusion {method}")
+        print(f"| fusion {method} | {100 * report.accuracy:.2f} % |")
+    print(f"outputs: {args.out}/<method>/ (report.md, confusion PNGs, errors, predictions.csv)")
+    print(f"next: fer-edge evaluate {args.out}/{next(iter(result.fused))}/predictions.csv")
+    return 0

@@ -1,0 +1,77 @@
+"""``fer-edge train spatial|temporal|clip``: run a training recipe (YAML) end to end.
+
+Thin layer: the recipe (+ ``--set`` overrides, which win over the file) becomes keyword
+calls into :mod:`fer_edge.train.experiment`.
+
+Scale: folds are independent jobs. Run ``--fold i`` for each fold on separate machines or
+GPUs (``CUDA_VISIBLE_DEVICES=i``) sharing the run folder; a last plain run (no ``--fold``)
+reuses every finished fold, then finalizes, evaluates and writes the bundle. KerasTuner
+searches (``spatial.tune.trials``) run distributed when ``KERASTUNER_TUNER_ID``,
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` are set on the chief and workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+NAME = "train"
+HELP = "train a spatial extractor, a cascade (temporal head) or a clip model from a recipe"
+EXAMPLES = [
+    "fer-edge train temporal --recipe train/synthetic.yaml",
+    "fer-edge train temporal --recipe train/vggface_1dcnn.yaml --set data.preprocessed=runs/pre",
+    "fer-edge train temporal --recipe train/vggface_lstm.yaml --fold 2   # one fold as its own job",
+    "fer-edge train spatial --recipe train/vggface_finetune.yaml --set spatial.tune.trials=20",
+    "fer-edge train clip --recipe train/c3d.yaml --device gpu",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the verb's options (defaults live in :mod:`fer_edge.train.config`)."""
+    parser.add_argument("action", choices=["spatial", "temporal", "clip"],
+                        help="spatial: fine-tune the per-frame CNN; temporal: features + CV of a head "
+                             "(cascade bundle); clip: C3D/ConvLSTM on raw clips (clip bundle)")
+    parser.add_argument("--recipe", required=True, help="YAML recipe, e.g. train/synthetic.yaml")
+    parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override a recipe value, e.g. temporal.epochs=10 (repeatable; wins over the file)")
+    parser.add_argument("--fold", action="append", type=int, default=None, metavar="I",
+                        help="run only this cross-validation fold (repeatable): folds as independent jobs")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
+                        help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the action and print where its outputs are and what to run next."""
+    # Before TensorFlow loads: deterministic kernels, no oneDNN reordering.
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fer_edge.train.config import load_recipe, save_recipe
+
+    overrides = list(args.overrides)
+    if args.out:
+        overrides.append(f"out={args.out}")
+    recipe = load_recipe(args.recipe, overrides=overrides)
+    from fer_edge.train import experiment
+    from fer_edge.train.kerasutil import check_gpu
+
+    check_gpu(args.device)
+    save_recipe(recipe, f"{recipe.out}/recipe.yaml")
+    progress = not args.quiet
+    if args.action == "spatial":
+        report = experiment.run_spatial(recipe, progress=progress)
+    elif args.action == "temporal":
+        report = experiment.run_temporal(recipe, folds=args.fold, progress=progress)
+    else:
+        report = experiment.run_clip(recipe, folds=args.fold, progress=progress)
+    print(report.describe())
+    if report.pending_folds:
+        print(f"next: run the remaining folds (--fold {report.pending_folds[0]} ...), then "
+              f"fer-edge train {args.action} --recipe {args.recipe} to finalize")
+    elif report.bundle:
+        print(f"bundle: {report.bundle}")
+        print(f"next: fer-edge evaluate {report.bundle} --split test   |   "
+              f"fer-edge demo --bundle {report.bundle} --source VIDEO")
+    return 0
