@@ -14,13 +14,15 @@ HELP = "fuse the class scores of several bundles/predictions (average, weighted,
 EXAMPLES = [
     "fer-edge fuse runs/vggface_lstm/bundle runs/vggface_bilstm/bundle --out runs/fusion",
     "fer-edge fuse runs/vggface_1dcnn/bundle runs/c3d/bundle --method weighted --out runs/fusion-cnn-c3d",
+    "fer-edge fuse --recipe train/fusion.yaml --out runs/fusion",
     "fer-edge fuse a/predictions.csv b/predictions.csv --method average --weights 0.7,0.5",
 ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options."""
-    parser.add_argument("members", nargs="+", help="bundle folders or predictions.csv files (two or more)")
+    parser.add_argument("members", nargs="*", help="bundle folders or predictions.csv files (two or more)")
+    parser.add_argument("--recipe", default=None, help="take members and methods from a recipe's 'fusion' section")
     parser.add_argument("--method", action="append", choices=["average", "weighted", "max"], default=None,
                         help="fusion method (repeatable; default: all three)")
     parser.add_argument("--weights", default=None, help="comma list, one per member (default: CV accuracies)")
@@ -35,6 +37,13 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.train.evaluate import evaluate_predictions, metrics
     from fer_edge.train.fusion import fuse, load_member
 
+    methods = args.method
+    if args.recipe:
+        from fer_edge.train.config import load_recipe
+
+        cfg = load_recipe(args.recipe).fusion
+        args.members = list(args.members) or list(cfg.members)
+        methods = methods or list(cfg.methods)
     if len(args.members) < 2:
         raise FerEdgeError("fusion needs two or more members")
     members = [load_member(m, part=args.split, progress=True) for m in args.members]
@@ -47,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             raise FerEdgeError(f"--weights has {len(weights)} values for {len(members)} members")
         for m, w in zip(members, weights):
             m.weight = w
-    result = fuse(members, args.method or ["average", "weighted", "max"])
+    result = fuse(members, methods or ["average", "weighted", "max"])
     print("| model | accuracy |\n|---|---|")
     for m in result.members:
         print(f"| {m.name} | {100 * metrics(m.predictions).accuracy:.2f} % |")
