@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -319,7 +320,7 @@ def _coerce(value: Any, hint: Any, where: str, source: str) -> Any:
         except (TypeError, ValueError):
             raise FerEdgeError(f"{source}: '{where}' must be a number, got {value!r}") from None
         if hint is int:
-            if number != int(number):
+            if not math.isfinite(number) or number != int(number):
                 raise FerEdgeError(f"{source}: '{where}' must be an integer, got {value!r}")
             return int(number)
         return number
@@ -344,7 +345,12 @@ def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str =
         if key not in names:
             raise _unknown_key(str(key), names, where, source)
         kwargs[key] = _coerce(value, hints[key], f"{where}{key}", source)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except FerEdgeError as exc:  # range checks know the value, not the file: name it
+        if str(exc).startswith(source):
+            raise
+        raise FerEdgeError(f"{source}: {exc}") from None
 
 
 def _set(tree: dict, dotted: str, value: Any) -> None:
@@ -405,7 +411,7 @@ def load_recipe(
             raise FerEdgeError(f"recipe {path} does not exist; see the recipes in train/*.yaml")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             first = str(exc).strip().splitlines()[0]
             raise FerEdgeError(f"{path}: not valid YAML ({first}); fix the recipe") from None
         if not isinstance(data, dict):
