@@ -90,40 +90,44 @@ def read_csv(path: str | os.PathLike, *, limit: int | None = None) -> Fer2013:
     if not path.is_file():
         raise FerEdgeError(f"FER2013 CSV {path} does not exist; download fer2013.csv from Kaggle")
     images, labels, splits, problems = [], [], [], []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
-        missing = [c for c in ("emotion", "pixels") if c not in header]
-        if missing:
-            raise FerEdgeError(
-                f"{path} lacks column(s) {missing} (has {list(header)}); expected the Kaggle "
-                "fer2013.csv with emotion,pixels,Usage"
-            )
-        usage_col = header.get("usage")
-        for line, row in enumerate(reader, start=2):
-            if limit is not None and len(labels) >= limit:
-                break
-            where = f"{path.name}:{line}"
-            try:
-                label = int(row[header["emotion"]])
-                values = np.array(row[header["pixels"]].split(), dtype=np.int64)
-            except (TypeError, ValueError, AttributeError):
-                problems.append((where, "emotion or pixels is not numeric"))
-                continue
-            if not 0 <= label < len(FER2013):
-                problems.append((where, f"emotion {label} outside 0..{len(FER2013) - 1}"))
-                continue
-            if values.size != SIDE * SIDE or values.min() < 0 or values.max() > 255:
-                problems.append((where, f"pixels has {values.size} values (need {SIDE * SIDE} in 0..255)"))
-                continue
-            usage = (row.get(usage_col) or "Training").strip() if usage_col else "Training"
-            split = USAGE.get(usage.lower())
-            if split is None:
-                problems.append((where, f"unknown Usage '{usage}' (Training/PublicTest/PrivateTest)"))
-                continue
-            images.append(values.astype(np.uint8).reshape(SIDE, SIDE))
-            labels.append(label)
-            splits.append(split)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
+            missing = [c for c in ("emotion", "pixels") if c not in header]
+            if missing:
+                raise FerEdgeError(
+                    f"{path} lacks column(s) {missing} (has {list(header)}); expected the Kaggle "
+                    "fer2013.csv with emotion,pixels,Usage"
+                )
+            usage_col = header.get("usage")
+            for line, row in enumerate(reader, start=2):
+                if limit is not None and len(labels) >= limit:
+                    break
+                where = f"{path.name}:{line}"
+                try:
+                    label = int(row[header["emotion"]])
+                    values = np.array(row[header["pixels"]].split(), dtype=np.int64)
+                except (TypeError, ValueError, AttributeError, OverflowError):
+                    problems.append((where, "emotion or pixels is not numeric"))
+                    continue
+                if not 0 <= label < len(FER2013):
+                    problems.append((where, f"emotion {label} outside 0..{len(FER2013) - 1}"))
+                    continue
+                if values.size != SIDE * SIDE or values.min() < 0 or values.max() > 255:
+                    problems.append((where, f"pixels has {values.size} values (need {SIDE * SIDE} in 0..255)"))
+                    continue
+                usage = (row.get(usage_col) or "Training").strip() if usage_col else "Training"
+                split = USAGE.get(usage.lower())
+                if split is None:
+                    problems.append((where, f"unknown Usage '{usage}' (Training/PublicTest/PrivateTest)"))
+                    continue
+                images.append(values.astype(np.uint8).reshape(SIDE, SIDE))
+                labels.append(label)
+                splits.append(split)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FerEdgeError(f"{path} is not a readable FER2013 CSV ({exc}); use the Kaggle fer2013.csv "
+                           "(UTF-8, emotion,pixels,Usage)") from None
     if not labels:
         raise FerEdgeError(f"no readable row in {path} ({len(problems)} bad rows); is it fer2013.csv?")
     return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(splits), FER2013, problems)

@@ -61,13 +61,16 @@ def read_openface(path: str | os.PathLike, *, frames: int | None = None) -> AUIn
     path = Path(path)
     if not path.is_file():
         raise FerEdgeError(f"OpenFace CSV {path} does not exist; run FeatureExtraction -aus on the clip")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise FerEdgeError(f"OpenFace CSV {path} is empty; rerun FeatureExtraction") from None
-        rows = [r for r in reader if any(cell.strip() for cell in r)]
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise FerEdgeError(f"OpenFace CSV {path} is empty; rerun FeatureExtraction") from None
+            rows = [r for r in reader if any(cell.strip() for cell in r)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FerEdgeError(f"{path} is not a readable OpenFace CSV ({exc}); rerun FeatureExtraction") from None
     au_cols = [i for i, h in enumerate(header) if _AU_R.match(h) and h not in LEFT_OUT]
     if not au_cols:
         raise FerEdgeError(

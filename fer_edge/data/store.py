@@ -236,16 +236,35 @@ class FeatureStore:
         self._file = None
         self._pid = None
         f = self._handle()
-        missing = [k for k in _REQUIRED if k not in f]
+        try:
+            self._validate(f)
+            self.shape = tuple(f["features"].shape)
+            self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+        except (OSError, KeyError, RuntimeError, ValueError) as exc:  # h5py's errors on a damaged file
+            raise FerEdgeError(f"cannot read {self.path} ({str(exc)[:120]}); the file is damaged, rewrite it") from None
+        classes = self.attrs.get("classes", list(range(f["labels"].shape[1])))
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__") or len(classes) != f["labels"].shape[1]:
+            raise FerEdgeError(f"{self.path}: attribute 'classes' ({classes!r}) does not match the "
+                               f"{f['labels'].shape[1]} label columns; rewrite the store")
+        self.classes = [c.decode() if isinstance(c, bytes) else str(c) for c in classes]
+
+    def _validate(self, f) -> None:
+        """Datasets present, of the contract's ranks and kinds, with matching N and T."""
+        h5py = _h5py()
+        missing = [k for k in _REQUIRED if not isinstance(f.get(k), h5py.Dataset)]
         if missing:
-            raise FerEdgeError(f"{self.path} is not a fer-edge feature store (missing {missing}); "
+            raise FerEdgeError(f"{self.path} is not a fer-edge feature store (missing datasets {missing}); "
                                "write it with fer_edge.data.store.StoreWriter")
+        ranks = {"features": 3, "masks": 2, "labels": 2, "names": 1}
+        bad = [f"{k} {f[k].shape}" for k, r in ranks.items() if f[k].ndim != r]
+        bad += [f"{k} dtype {f[k].dtype}" for k in ("features", "masks", "labels")
+                if f[k].dtype.kind not in "fiub"]
+        if bad:
+            raise FerEdgeError(f"{self.path}: wrong dataset shape or type ({', '.join(bad)}); expected features "
+                               "(N, T, F) float, masks (N, T), labels (N, C), names (N,); rewrite the store")
         n = f["features"].shape[0]
         if any(f[k].shape[0] != n for k in _REQUIRED) or f["masks"].shape[1] != f["features"].shape[1]:
             raise FerEdgeError(f"{self.path} has inconsistent dataset shapes; rewrite the store")
-        self.shape = tuple(f["features"].shape)
-        self.attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
-        self.classes = [str(c) for c in self.attrs.get("classes", range(f["labels"].shape[1]))]
 
     def _handle(self):
         if self._file is None or self._pid != os.getpid():
@@ -271,7 +290,11 @@ class FeatureStore:
     @property
     def names(self) -> list[str]:
         """All clip names (small: read eagerly on request)."""
-        return [n.decode() if isinstance(n, bytes) else n for n in self._handle()["names"][:]]
+        try:
+            names = self._handle()["names"][:]
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise FerEdgeError(f"cannot read names of {self.path} ({str(exc)[:120]}); rewrite it") from None
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
     @property
     def labels(self) -> np.ndarray:
@@ -289,7 +312,11 @@ class FeatureStore:
         f = self._handle()
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
-        parts = [f[k][uniq.tolist()][inverse][back] for k in ("features", "masks", "labels")]
+        try:
+            parts = [f[k][uniq.tolist()][inverse][back] for k in ("features", "masks", "labels")]
+        except (OSError, KeyError, RuntimeError) as exc:  # a damaged chunk is found only when read
+            raise FerEdgeError(f"cannot read rows of {self.path} ({str(exc)[:120]}); the file is damaged, "
+                               "rewrite it") from None
         return parts[0].astype(np.float32), parts[1], parts[2]
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
