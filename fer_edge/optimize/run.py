@@ -1,0 +1,372 @@
+"""``fer-edge optimize``: a bundle -> a new bundle with smaller/faster models and a report.
+
+Order of the steps: [distill into a student] -> [prune channels + fine-tune] -> precision
+(FP16 / INT8 weights / NNCF INT8 with optional accuracy control) -> measure -> write.
+The output (``<bundle>_<precision>/`` by default) is a complete bundle whose default models
+have the new precision, with the FP32 models kept as ``variants["FP32"]`` so the runtime can
+compare (``fer-edge demo --precision FP32``); its provenance records the parent bundle.
+
+Example:
+    >>> report = optimize_bundle("runs/synthetic/bundle", OptimizeConfig(precision="int8"))  # doctest: +SKIP
+    >>> report.bundle
+    'runs/synthetic/bundle_int8'
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_edge.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
+from fer_edge.errors import FerEdgeError
+from fer_edge.optimize import evaluate as ev
+from fer_edge.optimize import quantize as q
+from fer_edge.optimize.report import OptimizeReport, Row, files_size_mb, ir_flops, ir_params, measure_latency
+
+log = logging.getLogger(__name__)
+
+ROLES = {"frame": ("frame",), "cascade": ("spatial", "temporal"), "clip": ("clip",)}
+
+
+@dataclass
+class OptimizeConfig:
+    """Settings of one optimization run (CLI > recipe file > these defaults).
+
+    Attributes:
+        precision: ``int8`` (NNCF, calibrated), ``int8-weights`` (weights only, no data),
+            ``fp16`` or ``fp32``.
+        calibration: ``--calibration`` DATA; None = the bundle's own data (or sample videos).
+        subset_size: calibration samples per model (300 recommended; fewer warns).
+        max_drop: accuracy-control budget (absolute, e.g. 0.01 = 1 point); None = plain INT8.
+        prune: structured channel-pruning ratio in (0, 0.9]; None = no pruning.
+        prune_epochs: fine-tuning epochs after pruning.
+        distill: registry name of the student to distill into (e.g. ``student``).
+        distill_epochs: student training epochs.
+        temperature: distillation temperature T.
+        alpha: weight of the soft-target KL term (1 - alpha weighs the labels' cross-entropy).
+        student_options: keyword options of the student factory (e.g. ``{"width": 0.5}``).
+        device: device the latency is measured on.
+        iterations: timed inferences per latency measurement.
+        seed: seed of subsets, training and data order.
+        out: output bundle; None = ``<bundle>_<precision>`` next to the input.
+    """
+
+    precision: str = "int8"
+    calibration: str | None = None
+    subset_size: int = 300
+    max_drop: float | None = None
+    prune: float | None = None
+    prune_epochs: int = 3
+    distill: str | None = None
+    distill_epochs: int = 10
+    temperature: float = 4.0
+    alpha: float = 0.7
+    student_options: dict[str, Any] = field(default_factory=dict)
+    device: str = "CPU"
+    iterations: int = 200
+    seed: int = 0
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        self.precision = q.check_precision(self.precision)
+        if self.subset_size < 1:
+            raise FerEdgeError(f"--subset-size must be >= 1, got {self.subset_size}")
+        if self.max_drop is not None and not 0.0 <= self.max_drop < 1.0:
+            raise FerEdgeError(f"--max-drop must be in [0, 1) (0.01 = 1 point), got {self.max_drop}")
+        if self.max_drop is not None and self.precision != "int8":
+            raise FerEdgeError(f"--max-drop controls INT8 quantization; use it with --precision int8, "
+                               f"not {self.precision}")
+        if self.prune is not None and not 0.0 < self.prune <= 0.9:
+            raise FerEdgeError(f"--prune must be in (0, 0.9] (the fraction of channels removed), got {self.prune}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise FerEdgeError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.temperature <= 0:
+            raise FerEdgeError(f"temperature must be > 0, got {self.temperature}")
+        for name in ("prune_epochs", "distill_epochs", "iterations"):
+            if getattr(self, name) < 1:
+                raise FerEdgeError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> OptimizeConfig:
+        """A recipe file (``optimize/*.yaml``) with CLI ``overrides`` on top (None = not given).
+
+        Example:
+            >>> cfg = OptimizeConfig.from_yaml("optimize/int8.yaml", subset_size=100)  # doctest: +SKIP
+        """
+        import difflib
+
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise FerEdgeError(f"recipe {path} not found; see the recipes in optimize/")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise FerEdgeError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise FerEdgeError(f"{path}: a recipe is a mapping of option: value")
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ";"
+                raise FerEdgeError(f"{path}: unknown option '{key}'{hint} known: {', '.join(known)}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+
+
+def default_out(bundle: Path, precision: str) -> Path:
+    """``<bundle>_int8`` etc. next to the input bundle."""
+    return bundle.with_name(f"{bundle.name}_{precision.replace('-', '_')}")
+
+
+def _fp32_model(bundle: Bundle, role: str) -> Any:
+    from fer_edge.deploy.engine import core
+
+    entry = bundle.models[role]
+    if entry.precision != "FP32" and "FP32" not in entry.variants:
+        raise FerEdgeError(f"bundle {bundle.path} has no FP32 {role} model to optimize (has {entry.precision}); "
+                           "optimize the original bundle instead")
+    path = bundle.model_path(role, "FP32")
+    if path.suffix != ".xml":
+        raise FerEdgeError(f"{path}: optimize needs OpenVINO IR; run fer-edge export {bundle.path} first")
+    return core().read_model(str(path))
+
+
+def _compile_all(models: dict[str, Any]) -> dict[str, Any]:
+    return {role: q.compile_f32(m) for role, m in models.items()}
+
+
+def _calibration_items(kind: str, role: str, data, upstream: dict[str, Any], length: int, limit: int,
+                       seed: int) -> list[list[np.ndarray]]:
+    """Batch-1 inputs of ``role``: frames, feature windows (via the optimized spatial model) or clips."""
+    if role in ("frame", "spatial"):
+        return [[f[None]] for f in data.frames(limit, seed=seed)]
+    if role == "temporal":
+        items = []
+        for clip in data.clips:
+            feats = q.infer(upstream["spatial"], clip)
+            items += [[f[None], m[None]] for f, m in q.windows(feats, length)]
+        return items[:limit] if len(items) <= limit else [items[i] for i in np.sort(
+            np.random.default_rng(seed).choice(len(items), limit, replace=False))]
+    return [[q.pad_window(w, length)[0][None]] for c in data.clips for w, _ in
+            ((x[: int(m.sum())], m) for x, m in q.windows(c, length))][:limit]
+
+
+def _validation_fn(kind: str, role: str, current: dict[str, Any], length: int):
+    """``(compiled_model, items) -> (metric, per-item correctness)`` with ``role`` swapped in."""
+
+    def fn(compiled, items):
+        models = {**current, role: compiled}
+        correct = [float(np.argmax(ev.scores(kind, models, clip, length)) == target) for clip, target in items]
+        return (float(np.mean(correct)) if correct else 0.0), correct
+
+    return fn
+
+
+def _precision_step(bundle: Bundle, base: dict[str, Any], data, val, cfg: OptimizeConfig,
+                    report: OptimizeReport) -> dict[str, Any]:
+    """The base FP32 models -> models of ``cfg.precision`` (role by role, upstream first)."""
+    kind, length = bundle.kind, bundle.window.length
+    if cfg.precision in ("fp32", "fp16"):
+        return dict(base)
+    if cfg.precision == "int8-weights":
+        return {role: q.to_precision(m, "int8-weights") for role, m in base.items()}
+    current = _compile_all(base)
+    out = {}
+    for role in ROLES[kind]:
+        items = _calibration_items(kind, role, data, current, length, cfg.subset_size, cfg.seed)
+        report.calibration_samples[role] = len(items)
+        control = cfg.max_drop is not None and val is not None
+        val_items = list(zip(val.clips, val.targets.tolist())) if control else None
+        out[role] = q.quantize_model(base[role], items, role=role, subset_size=cfg.subset_size,
+                                     max_drop=cfg.max_drop if control else None, validation=val_items,
+                                     validation_fn=_validation_fn(kind, role, current, length), seed=cfg.seed)
+        current[role] = q.compile_f32(out[role])
+    return out
+
+
+def _keras_step(bundle: Bundle, data, cfg: OptimizeConfig, report: OptimizeReport) -> dict[str, Any]:
+    """Distillation and/or pruning in Keras; returns ``{role: keras.Model}`` of changed models."""
+    changed: dict[str, Any] = {}
+    if cfg.distill:
+        from fer_edge.optimize.distill import distill_bundle
+
+        result = distill_bundle(bundle, data, cfg.distill, epochs=cfg.distill_epochs, temperature=cfg.temperature,
+                                alpha=cfg.alpha, seed=cfg.seed, options=cfg.student_options)
+        changed.update(result.models)
+        report.steps.append(f"distill {cfg.distill} ({result.describe()})")
+    if cfg.prune:
+        from fer_edge.optimize.prune import prune_bundle
+
+        result = prune_bundle(bundle, data, cfg.prune, epochs=cfg.prune_epochs, seed=cfg.seed, models=changed)
+        changed.update(result.models)
+        report.steps.append(f"prune {cfg.prune:g} ({result.describe()})")
+    return changed
+
+
+def _latency(bundle_dir: Path, files: dict[str, str], inputs: dict[str, list[np.ndarray]], cfg: OptimizeConfig,
+             precision: str | None) -> tuple[dict[str, float], str]:
+    """Median/p90 of the bundle's models run one after the other (sum of per-model timings)."""
+    total = {"median": 0.0, "p90": 0.0}
+    used = ""
+    for role, f in files.items():
+        lat, used = measure_latency(bundle_dir / f, inputs[role], device=cfg.device, precision=precision,
+                                    iterations=cfg.iterations, warmup=max(5, cfg.iterations // 10))
+        total = {k: total[k] + lat[k] for k in total}
+    return total, used
+
+
+def _row(name: str, precision: str, folder: Path, files: dict[str, str], ov_models: dict[str, Any], acc, ref_acc,
+         inputs, cfg: OptimizeConfig, params: int | None) -> Row:
+    lat32, _ = _latency(folder, files, inputs, cfg, "f32")
+    latdef, used = _latency(folder, files, inputs, cfg, None)
+    fmt = "onnx" if all(f.endswith(".onnx") for f in files.values()) else "openvino"
+    return Row(name, fmt, precision, files_size_mb(folder, list(files.values())), params,
+               sum(ir_flops(m) for m in ov_models.values()), acc,
+               None if acc is None or ref_acc is None else ref_acc - acc, lat32, latdef, used)
+
+
+def _latency_inputs(bundle: Bundle, data, base: dict[str, Any]) -> dict[str, list[np.ndarray]]:
+    h, w = bundle.frame.size
+    frame = np.zeros((1, h, w, bundle.frame.channels), np.float32)
+    if data is not None:
+        frame = data.clips[0][:1]
+    length = bundle.window.length
+    inputs: dict[str, list[np.ndarray]] = {"frame": [frame], "spatial": [frame]}
+    if bundle.kind == "cascade":
+        feats = q.infer(q.compile_f32(base["spatial"]), np.repeat(frame, 1, 0))
+        inputs["temporal"] = [np.repeat(feats[None], length, 1), np.ones((1, length), np.float32)]
+    if bundle.kind == "clip":
+        inputs["clip"] = [q.pad_window(data.clips[0] if data is not None else frame, length)[0][None]]
+    return inputs
+
+
+def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = None, **overrides: Any) -> OptimizeReport:
+    """Optimize every model of a bundle into a new bundle; returns the measured report.
+
+    Args:
+        bundle_path: the bundle to optimize (its FP32 IR, and ``.keras`` for prune/distill).
+        config: settings; ``overrides`` replace single fields.
+
+    Raises:
+        FerEdgeError: no calibration data, a ``--max-drop`` that cannot be met (nothing is
+            written), an op NNCF cannot handle, bad ratios, a student that does not fit.
+
+    Example:
+        >>> r = optimize_bundle("runs/fer", precision="fp16")  # doctest: +SKIP
+        >>> r.rows[-1].precision
+        'FP16'
+    """
+    start = time.perf_counter()
+    cfg = config or OptimizeConfig()
+    if overrides:
+        cfg = OptimizeConfig(**{**asdict(cfg), **overrides})
+    bundle = load_bundle(bundle_path)
+    out = Path(cfg.out) if cfg.out else default_out(bundle.path, cfg.precision)
+    if out.resolve() == bundle.path.resolve():
+        raise FerEdgeError(f"--out {out} is the input bundle; choose another folder")
+    needs_data = cfg.precision == "int8" or cfg.prune or cfg.distill
+    from fer_edge.optimize.calibration import load_calibration
+
+    data = None
+    try:
+        data = load_calibration(bundle, cfg.calibration, seed=cfg.seed)
+    except FerEdgeError as exc:
+        if needs_data or cfg.calibration:
+            raise
+        log.info("no data to measure accuracy on (%s); the report has no accuracy column", exc)
+    prec = q.MANIFEST_PRECISION[cfg.precision]
+    report = OptimizeReport(bundle=str(out), source=str(bundle.path), precision=prec, device=cfg.device,
+                            calibration=data.source if data else None)
+    roles = ROLES[bundle.kind]
+    parent = {r: _fp32_model(bundle, r) for r in roles}
+    length = bundle.window.length
+    reference = _compile_all(parent)
+    val = ev.validation_set(bundle.kind, data, reference, length, seed=cfg.seed) if data else None
+    if val is not None:
+        report.metric, report.validation_items = val.metric, len(val)
+    ref_acc = ev.accuracy(bundle.kind, reference, val, length) if val else None
+
+    keras_models = _keras_step(bundle, data, cfg, report) if (cfg.prune or cfg.distill) else {}
+    base = dict(parent)
+    if keras_models:
+        from fer_edge.optimize.export import to_openvino
+
+        base.update({r: to_openvino(m) for r, m in keras_models.items()})
+    base_acc = ev.accuracy(bundle.kind, _compile_all(base), val, length) if (val and keras_models) else ref_acc
+    optimized = _precision_step(bundle, base, data, val, cfg, report)
+    if cfg.precision != "fp32":
+        report.steps.append(prec + (f" (max drop {cfg.max_drop:g})" if cfg.max_drop is not None else ""))
+    opt_acc = ev.accuracy(bundle.kind, _compile_all(optimized), val, length) if val else None
+    if cfg.max_drop is not None and val is not None:
+        check = q.AccuracyCheck(val.metric, base_acc, opt_acc, len(val))
+        report.accuracy_control = check.as_dict()
+        if check.drop > cfg.max_drop + 1e-9:
+            raise FerEdgeError(
+                f"INT8 {val.metric} drop {100 * check.drop:.2f} points exceeds --max-drop {100 * cfg.max_drop:.2f} "
+                f"(best reached {100 * opt_acc:.2f} % vs FP32 {100 * base_acc:.2f} %); nothing written: "
+                "raise --max-drop, add calibration data, or use --precision fp16")
+
+    inputs = _latency_inputs(bundle, data, base)
+    with staging(out) as tmp:
+        from fer_edge.optimize.export import save_ir
+
+        entries: dict[str, ModelEntry] = {}
+        for role in roles:
+            old = bundle.models[role]
+            keras_file = None
+            if role in keras_models:
+                keras_file = f"{role}.keras"
+                keras_models[role].save(tmp / keras_file)
+            elif old.keras:
+                keras_file = old.keras
+                shutil.copy2(bundle.path / old.keras, tmp / old.keras)
+            save_ir(base[role], tmp / f"{role}-fp32.xml")
+            variants = {}
+            if cfg.precision == "fp32":
+                file = f"{role}-fp32.xml"
+            else:
+                file = f"{role}.xml"
+                save_ir(optimized[role], tmp / file, fp16=cfg.precision == "fp16")
+                variants["FP32"] = f"{role}-fp32.xml"
+            shape = [int(d.get_length()) for d in base[role].inputs[0].get_partial_shape()[1:]]
+            out_dim = base[role].outputs[0].get_partial_shape()[-1]
+            entries[role] = ModelEntry(file, prec, output=int(out_dim.get_length()) if out_dim.is_static else None,
+                                       input=shape, variants=variants, keras=keras_file)
+        params_parent = sum(ir_params(m) for m in parent.values())
+        params_base = sum(ir_params(m) for m in base.values())
+        parent_files = {r: str(bundle.model_path(r, "FP32").relative_to(bundle.path)) for r in roles}
+        report.rows.append(_row("parent", "FP32", bundle.path, parent_files, parent, ref_acc, ref_acc, inputs, cfg,
+                                params_parent))
+        if keras_models:
+            report.rows.append(_row("+".join(s.split()[0] for s in report.steps if s.split()[0] in
+                                             ("distill", "prune")), "FP32", tmp,
+                                    {r: f"{r}-fp32.xml" for r in roles}, base, base_acc, ref_acc, inputs, cfg,
+                                    params_base))
+        if cfg.precision != "fp32":
+            report.rows.append(_row(cfg.precision, prec, tmp, {r: e.file for r, e in entries.items()}, base, opt_acc,
+                                    ref_acc, inputs, cfg, params_base))
+        ref_ms = report.rows[0].latency_f32_ms["median"]
+        for row in report.rows:
+            row.speedup = ref_ms / row.latency_default_ms["median"]
+        report.seconds = time.perf_counter() - start
+        prov = provenance(str(bundle.path), parent=bundle.provenance,
+                          optimize={"precision": prec, "steps": report.steps, "calibration": report.calibration,
+                                    "subset_size": cfg.subset_size, "max_drop": cfg.max_drop, "seed": cfg.seed},
+                          metrics={"metric": report.metric, "reference": ref_acc, "optimized": opt_acc
+                                   if cfg.precision != "fp32" else base_acc})
+        if isinstance(bundle.provenance.get("data"), dict):
+            prov["data"] = bundle.provenance["data"]  # so the new bundle can be evaluated/optimized again
+        write_manifest(Bundle(tmp, bundle.name + ("" if cfg.precision == "fp32" else f"-{cfg.precision}"),
+                              bundle.kind, bundle.labels, bundle.frame, bundle.window, entries, prov))
+        report.save(tmp)
+    log.info("optimized %s -> %s in %.0f s", bundle.path, out, report.seconds)
+    return report
