@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Which OpenVINO runtime and device combination does this machine have?
+
+Runs under any Python >= 3.7 and any OpenVINO (2022.3 LTS with MYRIAD, or a current release
+with the ARM/x86 CPU plugin), imports nothing from fer-edge, and prints one verdict with the
+next command. Exit status: 0 = a usable combination, 1 = something to fix.
+
+    python3 check_runtime.py            # human-readable
+    python3 check_runtime.py --json     # the facts and the verdict as JSON
+"""
+
+from __future__ import print_function
+
+import glob
+import json
+import os
+import platform
+import sys
+
+# Neural Compute Stick 2 (Myriad X) USB ids: unbooted 03e7:2485, booted by the runtime 03e7:f63b.
+NCS2_USB_IDS = {("03e7", "2485"), ("03e7", "f63b")}
+MYRIAD_LAST = (2022, 3)  # MYRIAD was removed in OpenVINO 2023.0
+
+
+def _version_tuple(text):
+    parts = []
+    for piece in text.replace("-", ".").split(".")[:2]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits) if digits else 0)
+    while len(parts) < 2:
+        parts.append(0)
+    return tuple(parts)
+
+
+def usb_ncs2(root="/sys/bus/usb/devices"):
+    """True when a Neural Compute Stick 2 is plugged in (read from sysfs, no lsusb needed)."""
+    for dev in glob.glob(os.path.join(root, "*")):
+        try:
+            with open(os.path.join(dev, "idVendor")) as fh:
+                vendor = fh.read().strip().lower()
+            with open(os.path.join(dev, "idProduct")) as fh:
+                product = fh.read().strip().lower()
+        except (IOError, OSError):
+            continue
+        if (vendor, product) in NCS2_USB_IDS:
+            return True
+    return False
+
+
+def openvino_facts():
+    """OpenVINO version and devices, for both the 2022.3 and the current Python API."""
+    facts = {"openvino": None, "devices": {}, "error": None}
+    try:
+        try:
+            from openvino.runtime import Core, get_version  # 2022.1 .. 2025
+        except ImportError:
+            from openvino import Core, get_version  # 2026+
+        facts["openvino"] = get_version().split("-")[0]
+        core = Core()
+        for dev in core.available_devices:
+            try:
+                facts["devices"][dev] = str(core.get_property(dev, "FULL_DEVICE_NAME"))
+            except Exception:  # noqa: BLE001 - a device that cannot say its name is still there
+                facts["devices"][dev] = dev
+    except ImportError as exc:
+        facts["error"] = "OpenVINO is not installed in this Python ({})".format(exc)
+    except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
+        facts["error"] = "OpenVINO is installed but fails: {}".format(str(exc).splitlines()[0] if str(exc) else exc)
+    return facts
+
+
+def gather():
+    """Every fact the verdict needs."""
+    libc = platform.libc_ver()
+    facts = {
+        "python": platform.python_version(),
+        "python_exe": sys.executable,
+        "arch": platform.machine(),
+        "glibc": libc[1] if libc[0] == "glibc" else None,
+        "ncs2_plugged": usb_ncs2(),
+    }
+    facts.update(openvino_facts())
+    try:
+        import fer_edge  # noqa: F401
+
+        facts["fer_edge"] = getattr(fer_edge, "__version__", "installed")
+    except Exception:  # noqa: BLE001
+        facts["fer_edge"] = None
+    return facts
+
+
+def diagnose(facts):
+    """(ok, verdict, next step) for a set of facts. Pure: tested with made-up facts."""
+    ov = facts.get("openvino")
+    devices = facts.get("devices") or {}
+    myriad = any(d.startswith("MYRIAD") for d in devices)
+    plugged = facts.get("ncs2_plugged")
+    if ov is None:
+        if plugged:
+            return (False, "an NCS2 is plugged in but this Python has no OpenVINO ({})".format(facts.get("error")),
+                    "run install-ncs2.sh, then: ~/fer-edge-ncs2/run.sh check_runtime.py")
+        return (False, facts.get("error") or "OpenVINO is not installed",
+                "run install.sh (current OpenVINO, CPU) or install-ncs2.sh (OpenVINO 2022.3 LTS, NCS2)")
+    version = _version_tuple(ov)
+    old = version <= MYRIAD_LAST
+    if myriad:
+        return (True, "OpenVINO {} with MYRIAD (Neural Compute Stick 2): {}".format(ov, devices[next(
+                    d for d in devices if d.startswith("MYRIAD"))]),
+                "python3 ncs2_demo.py --bundle BUNDLE_ONNX_FP16 --source 0")
+    if old and plugged:
+        return (False, "OpenVINO {} has the MYRIAD plugin and an NCS2 is on USB, but the runtime does not see it"
+                .format(ov), "install the udev rules (install-ncs2.sh does), re-plug the stick, add your user to "
+                "the 'users' group and log in again")
+    if old:
+        return (True, "OpenVINO {} (2022.3 LTS) without an NCS2: CPU only ({})".format(ov, ", ".join(devices)),
+                "plug the Neural Compute Stick 2 in, or use the current runtime (install.sh) for the CPU")
+    if plugged:
+        return (False, "an NCS2 is plugged in but OpenVINO {} has no MYRIAD plugin (removed in 2023.0)".format(ov),
+                "use the OpenVINO 2022.3 LTS environment: install-ncs2.sh, then ~/fer-edge-ncs2/run.sh "
+                "ncs2_demo.py ...")
+    if facts.get("fer_edge") is None:
+        return (False, "OpenVINO {} ({}) is here but fer-edge is not installed in this Python".format(
+                    ov, ", ".join(devices) or "no devices"), "run install.sh")
+    extra = [d for d in devices if not d.startswith("CPU")]
+    where = "CPU" + (" and " + ", ".join(extra) if extra else "")
+    return (True, "OpenVINO {} with fer-edge {} on {} ({})".format(ov, facts["fer_edge"], where,
+                                                                  facts.get("arch")),
+            "fer-edge demo --source 0 --no-show --out runs/camera" + (" --device " + extra[0] if extra else ""))
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    facts = gather()
+    ok, verdict, step = diagnose(facts)
+    if "--json" in argv:
+        print(json.dumps({"facts": facts, "ok": ok, "verdict": verdict, "next": step}, indent=2))
+    else:
+        print("Python {} ({}), {}, glibc {}".format(facts["python"], facts["python_exe"], facts["arch"],
+                                                    facts["glibc"] or "?"))
+        print("OpenVINO: {}; devices: {}".format(facts["openvino"] or "none",
+                                                 ", ".join("{} ({})".format(k, v) for k, v in facts["devices"].items())
+                                                 or "none"))
+        print("Neural Compute Stick 2 on USB: {}".format("yes" if facts["ncs2_plugged"] else "no"))
+        print(("OK: " if ok else "FIX: ") + verdict)
+        print("next: " + step)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
