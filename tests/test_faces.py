@@ -441,3 +441,35 @@ def test_faces_and_video_never_import_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class ShapeRecorder(CountingDetector):
+    """Records the shape of every image the manager asks to scan."""
+
+    def __init__(self, inner: Detector) -> None:
+        super().__init__(inner)
+        self.shapes: list[tuple[int, int]] = []
+
+    def detect(self, frame_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
+        self.shapes.append(frame_bgr.shape[:2])
+        return super().detect(frame_bgr)
+
+
+def test_region_redetection_between_full_scans(haar: HaarDetector) -> None:
+    recorder = ShapeRecorder(haar)
+    manager = TrackManager(recorder, tracker="medianflow", detect_every=2, full_every=3, roi_face=60)
+    new_face_seen_at = None
+    for t in range(14):
+        positions = [(30 + t, 40)] + ([(190, 100)] if t >= 7 else [])
+        tracks = manager.update(_scene(*positions))
+        assert any(_inside(tr.box, 30 + t, 40) for tr in tracks), t  # the first face never drops
+        if new_face_seen_at is None and any(_inside(tr.box, 190, 100) for tr in tracks):
+            new_face_seen_at = t
+    full = [i for i, s in enumerate(recorder.shapes) if s == (H, W)]
+    regions = [s for s in recorder.shapes if s != (H, W)]
+    # rounds at frames 0 (full), 2, 4 (regions), 6 (full), 8, 10 (regions), 12 (full)
+    assert full == [0, 3, 6]
+    assert regions and all(h <= 2 * 60 + 2 and w <= 2 * 60 + 2 for h, w in regions)
+    # a face entering at frame 7 is found by the next full scan (frame 12), not by region scans
+    assert new_face_seen_at == 12
+    assert [tr.id for tr in manager.tracks] == [1, 2]

@@ -34,6 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="face tracker (default medianflow: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)")
     p.add_argument("--detect-every", type=int, default=10, help="detect every N frames (default 10)")
     p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
+    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels (default 40)")
+    p.add_argument("--detect-side", type=int, default=320,
+                   help="detect on a copy at most this many pixels wide/high (default 320)")
+    p.add_argument("--detect-scale", type=float, default=1.1,
+                   help="Haar pyramid step (default 1.1; 1.2 is ~2x faster, misses more faces)")
     p.add_argument("--max-missed", type=int, default=5, help="missed detections before a track retires")
     p.add_argument("--alpha", type=float, default=0.5, help="EMA smoothing in (0, 1]; 1 = none (default 0.5)")
     p.add_argument("--stride", type=int, help="temporal head every N frames (default: the bundle's)")
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                           cache_dir=args.cache_dir)
     config = PipelineConfig(tracker=args.tracker, detect_every=args.detect_every, max_faces=args.max_faces,
                             max_missed=args.max_missed, alpha=args.alpha, stride=args.stride,
+                            min_face=args.min_face, detect_side=args.detect_side, detect_scale=args.detect_scale,
                             precision=args.precision)
     bundle = load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir))
     source = args.source if args.source is not None else str(defaults.sample_video(wheel_dir=wheel_dir))

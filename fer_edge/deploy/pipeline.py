@@ -42,6 +42,8 @@ class PipelineConfig:
         alpha: EMA smoothing of the scores, in (0, 1]; 1 = no smoothing.
         stride: run the temporal/clip head every N frames; None = the bundle's window stride.
         min_face: smallest face side in pixels for the detector.
+        detect_side: the detector works on a copy whose longer side is at most this many pixels.
+        detect_scale: Haar pyramid step; 1.2 is ~2x faster than 1.1 but misses more faces.
         precision: bundle model variant to run (``FP32``, ``FP16``, ``INT8``); None = default.
     """
 
@@ -53,14 +55,18 @@ class PipelineConfig:
     alpha: float = 0.5
     stride: int | None = None
     min_face: int = 40
+    detect_side: int = 320
+    detect_scale: float = 1.1
     precision: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("detect_every", "max_faces", "max_missed", "min_face"):
+        for name in ("detect_every", "max_faces", "max_missed", "min_face", "detect_side"):
             if int(getattr(self, name)) < 1:
                 raise FerEdgeError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.stride is not None and self.stride < 1:
             raise FerEdgeError(f"--stride must be >= 1, got {self.stride}")
+        if not 1.0 < self.detect_scale <= 2.0:
+            raise FerEdgeError(f"--detect-scale must be in (1, 2], got {self.detect_scale}")
         EMA(self.alpha)  # validates alpha
 
 
@@ -116,7 +122,8 @@ class Pipeline:
         self._size = spec.size
         self._crop_side = max(spec.size)
         self.stride = config.stride or bundle.window.stride
-        detector = detector or create_detector(config.detector, min_size=(config.min_face, config.min_face))
+        detector = detector or create_detector(config.detector, min_size=(config.min_face, config.min_face),
+                                               max_side=config.detect_side, scale_factor=config.detect_scale)
         self.manager = TrackManager(detector, tracker=config.tracker, detect_every=config.detect_every,
                                     max_missed=config.max_missed, max_faces=config.max_faces)
         role = {"frame": "frame", "cascade": "spatial", "clip": None}[bundle.kind]
