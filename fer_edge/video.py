@@ -42,6 +42,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 WRITER_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
 _STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _DEFAULT_FPS = 30.0
+_FPS_RANGE = (0.01, 1000.0)  # plausible frame rates (time-lapse .. high-speed cameras)
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,9 @@ def _imread(path: Path) -> np.ndarray:
 def _valid_fps(value: float | None) -> float | None:
     if value is None:
         return None
-    if not np.isfinite(value) or value <= 0:
+    # Damaged or variable-frame-rate headers report 0, NaN or absurd rates (1e-4, 1e6), which
+    # writers refuse; fall back to the default rather than fail.
+    if not np.isfinite(value) or not _FPS_RANGE[0] <= value <= _FPS_RANGE[1]:
         return None
     return float(value)
 
