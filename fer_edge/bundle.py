@@ -200,7 +200,7 @@ def _int(value: Any, root: Path, what: str, lo: int = 1, hi: int = 100_000) -> i
 
 def _inside(root: Path, rel: Any, what: str) -> str:
     """A model file name that stays inside the bundle directory."""
-    if not isinstance(rel, str) or not rel:
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
         raise _fail(root, f"'{what}' must be a file name, got {rel!r}")
     if os.path.isabs(rel) or ".." in Path(rel).parts:
         raise _fail(root, f"'{what}' = {rel!r} points outside the bundle; use a path relative to it")
