@@ -1,8 +1,15 @@
-"""Keras -> OpenVINO IR (FP32 / FP16) with a parity check against Keras.
+"""Keras -> OpenVINO IR (FP32 / FP16) or ONNX, with a parity check against Keras.
 
 ``openvino.convert_model(keras_model)`` converts Conv, LSTM with masking and 1D-CNN models
 exactly (f32 hint: max diff ~1e-7); the SavedModel route is the fallback for models the direct
-route rejects.
+route rejects. ONNX (for OpenVINO 2022.3 + NCS2 on a Raspberry Pi, which cannot read current
+IR) goes through Keras' ``model.export(format="onnx")``, which needs ``tf2onnx`` and ``onnx``
+(the ``optimize`` extra).
+
+Example:
+    >>> result = export_bundle("runs/synthetic/bundle", format="openvino")  # doctest: +SKIP
+    >>> result.parity["spatial"]["max_abs_diff"] < 1e-4  # doctest: +SKIP
+    True
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, require
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +62,8 @@ def to_openvino(model: Any) -> Any:
             except Exception as fallback:  # noqa: BLE001
                 detail = str(fallback).strip().splitlines()
                 raise FerEdgeError(
-                    f"OpenVINO cannot convert model '{model.name}': {detail[-1] if detail else fallback}; "
+                    f"OpenVINO cannot convert model '{model.name}': {detail[-1][:200] if detail else fallback}"
+                    f"{_culprits(model, str(direct) + str(fallback))}; "
                     "replace the unsupported layer or report it with the model summary"
                 ) from None
 
@@ -85,3 +93,200 @@ def check_parity(keras_model: Any, xml: str | os.PathLike, inputs: np.ndarray) -
         argmax_agreement=float((got.argmax(-1) == want.argmax(-1)).mean()),
         samples=int(len(inputs)),
     )
+
+
+# TensorFlow ops that a Keras layer class turns into, for naming the layer behind a failing op.
+_OP_LAYERS = {"TensorList": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional"),
+              "While": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional")}
+
+
+def _culprits(model: Any, message: str) -> str:
+    """`` (op X; Keras layer(s) 'a', 'b')`` for the unsupported ops named in a converter message."""
+    import re
+
+    ops = sorted(set(re.findall(r"operations?:\s*([A-Za-z0-9_, ]+)", message)))
+    names = [o.strip() for group in ops for o in group.split(",") if o.strip()]
+    layers = []
+    for layer in getattr(model, "layers", []):
+        cls = type(layer).__name__
+        hit = any(key in op and any(c in cls for c in classes) for op in names for key, classes in _OP_LAYERS.items())
+        if hit or (layer.name and layer.name in message) or any(cls == op for op in names):
+            layers.append(f"'{layer.name}' ({cls})")
+    parts = []
+    if names:
+        parts.append(f"op {', '.join(names[:3])}")
+    if layers:
+        parts.append(f"Keras layer {', '.join(layers[:3])}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
+    """Write ``keras_model`` as ONNX (atomically) via Keras' exporter.
+
+    Raises:
+        FerEdgeError: ``tf2onnx``/``onnx`` missing (names the extra), or a failed conversion.
+
+    Example:
+        >>> export_onnx(model, "bundle_onnx/frame.onnx")  # doctest: +SKIP
+    """
+    require("onnx", "optimize", purpose="ONNX export")
+    require("tf2onnx", "optimize", purpose="ONNX export")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
+    try:
+        keras_model.export(str(tmp), format="onnx", verbose=False)
+    except Exception as exc:  # noqa: BLE001 - converter failures are about the model
+        tmp.unlink(missing_ok=True)
+        first = str(exc).strip().splitlines()
+        raise FerEdgeError(f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
+                           f"{_culprits(keras_model, str(exc))}") from None
+    os.replace(tmp, path)
+    return path
+
+
+FORMATS = ("openvino", "onnx")
+
+
+@dataclass
+class ExportResult:
+    """Files written by :func:`export_bundle` and the parity of each model."""
+
+    bundle: str
+    format: str
+    files: dict[str, list[str]]
+    parity: dict[str, dict[str, float]]
+    inputs: str
+
+    def describe(self) -> str:
+        lines = [f"export {self.format}: {self.bundle}"]
+        for role, files in self.files.items():
+            p = self.parity.get(role, {})
+            lines.append(f"  {role}: {', '.join(files)}  (max |diff| {p.get('max_abs_diff', float('nan')):.1e}, "
+                         f"argmax agreement {100 * p.get('argmax_agreement', float('nan')):.1f} % on "
+                         f"{p.get('samples', 0)} {self.inputs} inputs)")
+        return "\n".join(lines)
+
+
+def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[np.ndarray], str]:
+    """Real inputs for ``role`` from calibration data when there is some, else seeded random ones."""
+    from fer_edge.optimize.quantize import infer, pad_window
+
+    length = bundle.window.length
+    if data is not None:
+        if role in ("frame", "spatial"):
+            return [data.frames(16)], "real"
+        if role == "clip":
+            return [np.stack([pad_window(c, length)[0] for c in data.clips[:4]])], "real"
+        if role == "temporal":
+            import openvino as ov
+
+            spatial = ov.Core().compile_model(str(bundle.model_path("spatial", "FP32")), "CPU",
+                                              {"INFERENCE_PRECISION_HINT": "f32"})
+            pairs = [pad_window(infer(spatial, c[:length]), length) for c in data.clips[:4]]
+            return [np.stack([f for f, _ in pairs]), np.stack([m for _, m in pairs])], "real"
+    rng = np.random.default_rng(0)
+    arrays = []
+    for inp in model.inputs:
+        shape = [4, *[int(d) for d in inp.shape[1:]]]
+        name = getattr(inp, "name", "")
+        arrays.append((rng.random(shape) > 0.2).astype(np.float32) if "mask" in name or len(shape) == 2
+                      else rng.uniform(0, 1 if role == "temporal" else 255, shape).astype(np.float32))
+    return arrays, "random"
+
+
+def _parity(keras_model: Any, path: Path, inputs: list[np.ndarray]) -> Parity:
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    got = np.asarray(compiled([np.ascontiguousarray(x) for x in inputs])[0])
+    want = np.asarray(keras_model(inputs if len(inputs) > 1 else inputs[0], training=False))
+    return Parity(float(np.abs(got - want).max()), float((got.argmax(-1) == want.argmax(-1)).mean()), len(got))
+
+
+def export_bundle(
+    bundle_path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    format: str = "openvino",
+    fp16: bool = True,
+    calibration: str | os.PathLike | None = None,
+    tolerance: float = 1e-3,
+) -> ExportResult:
+    """Re-export every Keras model of a bundle as IR FP32 (+FP16) or ONNX into a new bundle.
+
+    The check after export compares the exported model (OpenVINO, f32 hint; ONNX files are read
+    by OpenVINO too) with Keras on real inputs from the bundle's data (random ones otherwise).
+
+    Args:
+        bundle_path: bundle whose models have ``keras`` files.
+        out: output bundle; default ``<bundle>_<format>``.
+        format: ``openvino`` or ``onnx``.
+        fp16: IR only: also write an FP16 variant (``compress_to_fp16``).
+        calibration: data for the parity inputs (see :mod:`fer_edge.optimize.calibration`).
+        tolerance: largest max-abs difference accepted.
+
+    Raises:
+        FerEdgeError: unknown format, a model without a Keras file, a conversion that fails
+            (naming the op and the Keras layer) or a parity beyond ``tolerance``.
+    """
+    import difflib
+    import shutil
+
+    from fer_edge.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
+
+    if format not in FORMATS:
+        close = difflib.get_close_matches(str(format), FORMATS, n=1)
+        raise FerEdgeError(f"unknown export format '{format}'{f'; did you mean {close[0]!r}?' if close else ''} "
+                           f"known: {', '.join(FORMATS)}")
+    bundle = load_bundle(bundle_path)
+    missing = [r for r, e in bundle.models.items() if not e.keras]
+    if missing:
+        raise FerEdgeError(f"bundle {bundle.path} has no Keras file for {', '.join(missing)}; export needs the "
+                           ".keras models (fer-edge optimize works on the IR directly)")
+    out = Path(out) if out else bundle.path.with_name(f"{bundle.path.name}_{format}")
+    if out.resolve() == bundle.path.resolve():
+        raise FerEdgeError(f"--out {out} is the input bundle; choose another folder")
+    from fer_edge.models import load_model
+    from fer_edge.optimize.calibration import load_calibration
+
+    try:
+        data = load_calibration(bundle, calibration)
+    except FerEdgeError as exc:
+        if calibration:
+            raise
+        log.info("parity on random inputs: %s", exc)
+        data = None
+    files: dict[str, list[str]] = {}
+    parity: dict[str, dict[str, float]] = {}
+    kinds = set()
+    with staging(out) as tmp:
+        entries = {}
+        for role, entry in bundle.models.items():
+            model = load_model(bundle.path / entry.keras)
+            shutil.copy2(bundle.path / entry.keras, tmp / entry.keras)
+            inputs, kind = _parity_inputs(bundle, model, role, data)
+            kinds.add(kind)
+            variants = {}
+            if format == "onnx":
+                main = export_onnx(model, tmp / f"{role}.onnx")
+            else:
+                ov_model = to_openvino(model)
+                main = save_ir(ov_model, tmp / f"{role}.xml")
+                if fp16:
+                    save_ir(ov_model, tmp / f"{role}-fp16.xml", fp16=True)
+                    variants["FP16"] = f"{role}-fp16.xml"
+            check = _parity(model, main, inputs)
+            if check.max_abs_diff > tolerance:
+                raise FerEdgeError(f"{role}: exported model differs from Keras by {check.max_abs_diff:.2e} "
+                                   f"(> {tolerance:g}); the conversion is not faithful, report this model")
+            parity[role] = check.as_dict()
+            files[role] = [main.name, *variants.values()]
+            entries[role] = ModelEntry(main.name, "FP32", output=entry.output, input=entry.input,
+                                       variants=variants, keras=entry.keras)
+        prov = provenance(str(bundle.path), parent=bundle.provenance, export={"format": format, "parity": parity})
+        if isinstance(bundle.provenance.get("data"), dict):
+            prov["data"] = bundle.provenance["data"]
+        write_manifest(Bundle(tmp, bundle.name, bundle.kind, bundle.labels, bundle.frame, bundle.window,
+                              entries, prov))
+    return ExportResult(str(out), format, files, parity, "/".join(sorted(kinds)))

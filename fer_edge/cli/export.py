@@ -1,0 +1,35 @@
+"""``fer-edge export``: a bundle's Keras models -> OpenVINO IR (FP32 + FP16) or ONNX."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "export"
+HELP = "export a bundle's Keras models to OpenVINO IR (FP32 + FP16) or ONNX, with a parity check"
+EXAMPLES = [
+    "fer-edge export runs/synthetic/bundle                    # -> runs/synthetic/bundle_openvino/",
+    "fer-edge export runs/fer --format onnx --out runs/fer_onnx  # for OpenVINO 2022.3 + NCS2 on a Pi",
+]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", nargs="?", help="bundle directory (default: the FER2013 mini-Xception)")
+    p.add_argument("--format", default="openvino", help="openvino | onnx (default openvino)")
+    p.add_argument("--no-fp16", action="store_true", help="IR: do not also write the FP16 variant")
+    p.add_argument("--calibration", metavar="DATA", help="real inputs for the parity check (default: bundle data)")
+    p.add_argument("--out", help="output bundle (default: <bundle>_<format>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fer_edge.optimize.export import export_bundle
+
+    bundle = args.bundle
+    if bundle is None:
+        from fer_edge.defaults import default_bundle
+
+        bundle = default_bundle()
+    result = export_bundle(bundle, args.out, format=args.format, fp16=not args.no_fp16,
+                           calibration=args.calibration)
+    print(result.describe())
+    print(f"next:   fer-edge demo --bundle {result.bundle} --no-show")
+    return 0

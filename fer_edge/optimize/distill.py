@@ -1,0 +1,194 @@
+"""Knowledge distillation into a compact registry student (Hinton et al.; NNCF 3.x dropped it).
+
+Loss per item, with teacher/student class probabilities ``p_t``/``p_s`` softened by ``T``::
+
+    alpha * T^2 * KL(softmax(log p_t / T) || softmax(log p_s / T)) + (1 - alpha) * CE(y, p_s)
+
+``log p`` equals the logits up to a constant, which softmax ignores, so models ending in
+softmax distil exactly. Items without a label contribute the KL term only.
+
+Kept here (not in ``fer_edge/train``) because it is an optimization of an existing bundle: it
+starts from the bundle's models and data and ends in a bundle, like pruning.
+
+* ``frame`` bundles: the student classifier learns the teacher's per-frame soft targets.
+* ``cascade`` bundles (the whole cascade): the student backbone + a ``features`` projection to
+  the teacher's feature size is trained *through the frozen temporal head* on clips, so the
+  head is reused as is and the student replaces the spatial model.
+
+Example:
+    >>> result = distill_bundle(bundle, data, "student", epochs=10,
+    ...                         options={"width": 0.25})  # doctest: +SKIP
+    >>> result.params_student < result.params_teacher  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+_EPS = 1e-7
+
+
+def distillation_loss(temperature: float = 4.0, alpha: float = 0.7):
+    """A Keras loss ``(y_true, y_pred)``; ``y_true`` = ``[one-hot label (C), teacher probs (C)]``.
+
+    Example:
+        >>> model.compile("adam", loss=distillation_loss(4.0, 0.7))  # doctest: +SKIP
+    """
+    from keras import ops
+
+    t = float(temperature)
+
+    def loss(y_true, y_pred):
+        c = ops.shape(y_pred)[-1]
+        onehot, teacher = y_true[..., :c], y_true[..., c:]
+        log_s = ops.log(ops.clip(y_pred, _EPS, 1.0))
+        log_t = ops.log(ops.clip(teacher, _EPS, 1.0))
+        soft_t = ops.softmax(log_t / t, axis=-1)
+        log_soft_s = ops.log_softmax(log_s / t, axis=-1)
+        kl = ops.sum(soft_t * (ops.log(ops.clip(soft_t, _EPS, 1.0)) - log_soft_s), axis=-1)
+        ce = -ops.sum(onehot * log_s, axis=-1)
+        return alpha * t * t * kl + (1.0 - alpha) * ce
+
+    loss.__name__ = "distillation_loss"
+    return loss
+
+
+def distillation_loss_np(onehot: np.ndarray, teacher: np.ndarray, student: np.ndarray,
+                         temperature: float = 4.0, alpha: float = 0.7) -> np.ndarray:
+    """The same loss in numpy (reference for tests and reports)."""
+    def soft(p):
+        z = np.log(np.clip(p, _EPS, 1.0)) / temperature
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    st, ss = soft(teacher), soft(student)
+    kl = (st * (np.log(np.clip(st, _EPS, 1)) - np.log(np.clip(ss, _EPS, 1)))).sum(-1)
+    ce = -(onehot * np.log(np.clip(student, _EPS, 1.0))).sum(-1)
+    return alpha * temperature ** 2 * kl + (1 - alpha) * ce
+
+
+@dataclass
+class DistillResult:
+    """The student's Keras models per role and how it compares with the teacher."""
+
+    models: dict[str, Any]
+    student: str
+    params_teacher: int
+    params_student: int
+    history: list[float] = field(default_factory=list)
+
+    def describe(self) -> str:
+        ratio = self.params_student / max(1, self.params_teacher)
+        return f"params {self.params_teacher:,} -> {self.params_student:,} ({ratio:.2f}x)"
+
+
+def _student(name: str, input_shape: tuple, num_classes: int | None, options: dict, kind: str):
+    from fer_edge.models import create_model, get_model_spec
+
+    spec = get_model_spec(name)
+    if spec.kind not in ("spatial", "frame"):
+        raise FerEdgeError(f"student '{name}' is a {spec.kind} model; the teacher's {kind} model takes images "
+                           f"{tuple(input_shape)}: pick a spatial/frame model such as 'student'")
+    opts = {"input_shape": tuple(input_shape), "num_classes": num_classes, **options}
+    model = create_model(name, **opts)
+    got = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if got != tuple(input_shape):
+        raise FerEdgeError(f"student '{name}' takes {got}, the teacher {tuple(input_shape)}; "
+                           "drop input_shape from the student options")
+    return model
+
+
+def _wrap(student: Any, bundle: Any, input_shape: tuple, name: str, features: int | None = None):
+    """Teacher-compatible student: bundle-normalised input -> raw 0..255 pixels -> student.
+
+    Registry students normalise RGB 0..255 inside; a ``Rescaling`` undoes the manifest's
+    ``(x/255 - mean)/std`` so the student takes exactly the teacher's inputs.
+    """
+    import keras
+
+    std = np.asarray(bundle.frame.std, np.float32)
+    mean = np.asarray(bundle.frame.mean, np.float32)
+    inputs = keras.Input(input_shape, name="image")
+    x = keras.layers.Rescaling(scale=(255.0 * std).tolist(), offset=(255.0 * mean).tolist(), name="to_pixels")(inputs)
+    x = student(x)
+    if features is not None:
+        x = keras.layers.Dense(features, activation="relu", name="features")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, temperature: float = 4.0,
+                   alpha: float = 0.7, seed: int = 0, options: dict | None = None,
+                   batch_size: int = 32) -> DistillResult:
+    """Train ``student`` on the teacher bundle's soft targets (and labels where present).
+
+    Args:
+        bundle: teacher bundle (``frame`` or ``cascade``), with ``.keras`` models.
+        data: :class:`~fer_edge.optimize.calibration.CalibrationData` (training clips).
+        student: registry name of a spatial/frame model (e.g. ``student``).
+        epochs, temperature, alpha, seed, batch_size: training settings.
+        options: student factory options (e.g. ``{"width": 0.5}``).
+
+    Raises:
+        FerEdgeError: a clip bundle, a student of the wrong kind or input size.
+    """
+    import keras
+
+    from fer_edge.models import load_model
+    from fer_edge.optimize.evaluate import scores
+    from fer_edge.optimize.quantize import compile_f32, pad_window
+
+    options = dict(options or {})
+    if bundle.kind == "clip":
+        raise FerEdgeError("distillation needs a frame or cascade bundle (clip models have no spatial part); "
+                           "use --prune for clip models")
+    role = "frame" if bundle.kind == "frame" else "spatial"
+    teacher_keras = load_model(bundle.path / bundle.models[role].keras) if bundle.models[role].keras else None
+    if teacher_keras is None:
+        raise FerEdgeError(f"bundle {bundle.path} has no Keras {role} model to compare the student with")
+    shape = tuple(int(d) for d in teacher_keras.inputs[0].shape[1:])
+    keras.utils.set_random_seed(seed)
+    n = len(bundle.labels)
+    from fer_edge.deploy.engine import core
+
+    teacher_ir = {r: compile_f32(core().read_model(str(bundle.model_path(r, "FP32")))) for r in bundle.models}
+    loss = distillation_loss(temperature, alpha)
+    if bundle.kind == "frame":
+        net = _wrap(_student(student, shape, n, options, role), bundle, shape, f"{student}_distilled")
+        frames, labels = [], []
+        for i, clip in enumerate(data.clips):
+            frames.append(clip)
+            labels += [data.labels[i] if data.labels is not None else -1] * len(clip)
+        x = np.concatenate(frames)
+        teacher = np.concatenate([np.asarray(teacher_ir["frame"]([x[i:i + 256]])[0]) for i in range(0, len(x), 256)])
+        train = net
+    else:
+        feat = int(teacher_keras.outputs[0].shape[-1])
+        base = _student(student, shape, None, options, role)
+        net = _wrap(base, bundle, shape, f"{student}_distilled", features=feat)
+        head = load_model(bundle.path / bundle.models["temporal"].keras)
+        head.trainable = False
+        length = bundle.window.length
+        clip_in = keras.Input((length, *shape), name="clip")
+        mask_in = keras.Input((length,), name="mask")
+        train = keras.Model([clip_in, mask_in], head([keras.layers.TimeDistributed(net)(clip_in), mask_in]))
+        pairs = [pad_window(c, length) for c in data.clips]
+        x = [np.stack([c for c, _ in pairs]), np.stack([m for _, m in pairs])]
+        teacher = np.stack([scores("cascade", teacher_ir, c, length) for c in data.clips])
+        labels = data.labels if data.labels is not None else [-1] * len(data.clips)
+    onehot = np.zeros((len(labels), n), np.float32)
+    for i, y in enumerate(labels):
+        if y >= 0:
+            onehot[i, y] = 1.0
+    train.compile(optimizer=keras.optimizers.Adam(2e-3), loss=loss)
+    hist = train.fit(x, np.concatenate([onehot, teacher], -1).astype(np.float32), epochs=epochs,
+                     batch_size=batch_size if bundle.kind == "frame" else 8, shuffle=True, verbose=0)
+    return DistillResult({role: net}, student, int(teacher_keras.count_params()), int(net.count_params()),
+                         [float(v) for v in hist.history["loss"]])
