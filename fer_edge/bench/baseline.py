@@ -110,6 +110,7 @@ def measure_keras(path: str | os.PathLike, *, dims: Sequence[int] | None = None,
         >>> base.device, base.timing.median_ms
         ('CPU', 1.9)
     """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up logs out of the report
     tf = require("tensorflow", "train", purpose="the TensorFlow baseline")
     gpus = tf_gpus()
     if device is None:
