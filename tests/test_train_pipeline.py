@@ -170,3 +170,28 @@ def test_gpu_requested_but_absent():
     else:
         with pytest.raises(FerEdgeError, match="a GPU was requested but TensorFlow sees none"):
             check_gpu("gpu")
+
+
+def test_clip_model_trains_from_the_generator_into_a_clip_bundle(tmp_path):
+    from fer_edge.train.experiment import run_clip
+    from fer_edge.train.tasks import ClipBatches
+
+    pre = _preprocessed(tmp_path / "pre", frames=6)
+    recipe = load_recipe(None, overrides={
+        "name": "tiny-clip", "out": str(tmp_path / "run"), "labels": LABELS,
+        "data": {"preprocessed": str(pre), "split": {"k": 2, "test": 0.34}, "length": 8},
+        "clip": {"model": "test_clip", "size": 32, "epochs": 2, "batch_size": 4, "learning_rate": 1e-3,
+                 "online_augmentation": True},
+        "finalize": {"patience": 1}, "window": {"stride": 4, "min_frames": 4},
+    })
+    report = run_clip(recipe, progress=False)
+    bundle = load_bundle(report.bundle)
+    assert bundle.kind == "clip" and bundle.models["clip"].input == [8, 32, 32, 3]
+    assert len(bundle.provenance["metrics"]["val_accuracies"]) == 2 and report.test_accuracy is not None
+    from fer_edge.train.data import prepare_data
+
+    batches = ClipBatches(prepare_data(recipe), prepare_data(recipe).part("train"), size=32, length=8,
+                          batch_size=4, shuffle=True, augment=True, seed=0)
+    x, y = batches[0]
+    # 6 real frames, zero padding to T = 8; one batch at a time (bounded memory)
+    assert x.shape == (4, 8, 32, 32, 3) and not x[:, 6:].any() and x[:, :6].any() and y.sum() == 4
