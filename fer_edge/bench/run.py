@@ -155,7 +155,8 @@ def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str
         raise FerEdgeError(f"video {source} gave no frames; check the file or pass --source none")
     from fer_edge.bench.latency import summarize
 
-    common = dict(model=bundle.name, format="IR", precision=precision, device=device, batch=1, hint=hint,
+    first = next(iter(bundle.models))
+    common = dict(model=bundle.name, format=_formats(bundle.model_path(first, precision)), precision=precision, device=device, batch=1, hint=hint,
                   inference_precision=pipe.inference_precision, engine=engine)
     median, p90, mean = summarize(totals)
     rows = [Row(stage="video", latency_ms={"median": median, "p90": p90}, fps=round(1000.0 * len(totals) / sum(totals), 2),
