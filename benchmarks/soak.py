@@ -1,0 +1,180 @@
+"""Soak: the runtime on a looping synthetic stream, faces entering and leaving, for 10,000 frames.
+
+A pool of synthetic face tiles (:func:`fer_edge.data.synth.make_clip`) is rendered once; each
+frame of the stream is a plain canvas with up to four tiles pasted into fixed slots, so the
+soak measures the runtime, not the generator. Each slot shows a face for a random span, then
+none; every ``quiet_every`` frames all slots go empty for ``quiet`` frames, and at the end of
+each quiet span the live tracks and per-track buffers must be back to zero.
+
+Checks (``make soak``), written to ``benchmarks/results/soak.json``:
+
+* resident memory (VmRSS) grows < 50 MB from the end of warm-up to the end;
+* live tracks (``Pipeline.manager.tracks``) and buffers (``Pipeline.tracks``) are zero after
+  every quiet span;
+* FPS of the last 1,000 frames is within 20 % of the first 1,000 after warm-up;
+* at least 50 track lifetimes and up to 4 faces at once.
+
+Usage::
+
+    python benchmarks/soak.py                    # 10,000 frames, tiny cascade bundle
+    python benchmarks/soak.py --frames 3000 --bundle runs/fer
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results" / "soak.json"
+SLOTS = ((40, 40), (360, 40), (40, 260), (360, 260))  # top-left corners on a 640x480 canvas
+TILE = 200
+
+
+def rss_mb() -> float:
+    """Resident memory of this process (VmRSS) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def render_pool(seed: int = 0, clips: int = 6, frames: int = 40) -> list[np.ndarray]:
+    """Face tiles (T, TILE, TILE, 3) for several subjects and expressions, rendered once."""
+    from fer_edge.data.synth import make_clip
+
+    labels = ("happy", "sad", "surprise", "angry", "fear", "disgust")
+    subjects = ("F001", "F002", "M001", "M002", "F003", "M003")
+    return [make_clip(labels[i % 6], subject=subjects[i % 6], frames=frames, size=(TILE, TILE),
+                      seed=seed + i, face_scale=0.55).frames for i in range(clips)]
+
+
+def schedule(frames: int, rng: np.random.Generator, *, quiet_every: int, quiet: int) -> np.ndarray:
+    """(frames, slots) int: which pool clip a slot shows (-1 = empty)."""
+    plan = np.full((frames, len(SLOTS)), -1, np.int32)
+    for s in range(len(SLOTS)):
+        t = int(rng.integers(0, 60))
+        while t < frames:
+            on = int(rng.integers(60, 160))
+            plan[t:t + on, s] = int(rng.integers(0, 1 << 20))
+            t += on + int(rng.integers(40, 100))
+    for start in range(quiet_every - quiet, frames, quiet_every):
+        plan[start:start + quiet] = -1
+    return plan
+
+
+def compose(canvas: np.ndarray, pool: list[np.ndarray], row: np.ndarray, index: int) -> np.ndarray:
+    frame = canvas.copy()
+    for (x, y), pick in zip(SLOTS, row):
+        if pick >= 0:
+            clip = pool[pick % len(pool)]
+            frame[y:y + TILE, x:x + TILE] = clip[index % len(clip)]
+    return frame
+
+
+def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000, window: int = 1000,
+         seed: int = 0, quiet_every: int = 1000, quiet: int = 120) -> dict:
+    """Run the soak and return its figures (see the module docstring)."""
+    from fer_edge.bundle import load_bundle
+    from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig
+    from fer_edge.deploy.events import EventWriter, face_event, note_event
+
+    rng = np.random.default_rng(seed)
+    tmp = Path(tempfile.mkdtemp(prefix="fer-edge-soak-"))
+    if bundle is None:
+        from tests.ovmodels import cascade_bundle
+
+        b = load_bundle(cascade_bundle(tmp / "bundle", size=32, timesteps=16, stride=4, min_frames=4).path)
+    else:
+        b = load_bundle(bundle)
+    pool = render_pool(seed)
+    # The stream loops with period `quiet_every`: the first and last windows show the same
+    # faces, so their FPS compares the runtime with itself, not two different workloads.
+    period = schedule(quiet_every, rng, quiet_every=quiet_every, quiet=quiet)
+    plan = np.tile(period, (-(-frames // quiet_every), 1))[:frames]
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    pipe = Pipeline(b, PipelineConfig(max_faces=4), EngineConfig(precision="f32"))
+    events = EventWriter(tmp / "events.jsonl")
+    seen: set[int] = set()
+    rss, times, cpu_times, quiet_checks, most_faces = {}, np.zeros(frames), np.zeros(frames), [], 0
+    for i in range(frames):
+        frame = compose(canvas, pool, plan[i], i)
+        start, cpu = time.perf_counter(), time.process_time()
+        faces = pipe.step(frame, i)
+        for f in faces:
+            events.write(face_event(i, i / 25, f.track, f.box, f.label, f.scores, f.window))
+        if not faces:
+            events.write(note_event(i, i / 25, "no face"))
+        times[i] = time.perf_counter() - start
+        cpu_times[i] = time.process_time() - cpu
+        seen.update(f.track for f in faces)
+        most_faces = max(most_faces, len(faces))
+        if i + 1 == warmup:
+            rss["after_warmup"] = rss_mb()
+        if (i + 1) % quiet_every == 0 and (plan[i] < 0).all():
+            quiet_checks.append({"frame": i, "live_tracks": len(pipe.manager.tracks), "buffers": len(pipe.tracks)})
+        if (i + 1) % 1000 == 0:
+            rss[f"frame_{i + 1}"] = round(rss_mb(), 1)
+            print(f"frame {i + 1}: {len(seen)} tracks so far, rss {rss_mb():.1f} MB, "
+                  f"{window / times[max(0, i + 1 - window):i + 1].sum():.0f} fps (last {window})", flush=True)
+    events.close()
+    rss["end"] = rss_mb()
+    first = window / times[warmup:warmup + window].sum()
+    last = window / times[frames - window:].sum()
+    growth = rss["end"] - rss["after_warmup"]
+    result = {
+        "frames": frames, "warmup": warmup, "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
+        "track_lifetimes": len(seen), "most_faces_at_once": most_faces,
+        "slot_appearances": int(sum(((plan[1:, s] >= 0) & (plan[:-1, s] < 0)).sum() for s in range(len(SLOTS)))),
+        "rss_mb": {k: round(v, 1) for k, v in rss.items()}, "rss_growth_mb": round(growth, 1),
+        "fps_first_window": round(first, 1), "fps_last_window": round(last, 1),
+        "fps_change": round(last / first - 1, 3),
+        # CPU seconds of all threads per frame: less sensitive to other processes on the box.
+        "cpu_fps_first_window": round(window / cpu_times[warmup:warmup + window].sum(), 1),
+        "cpu_fps_last_window": round(window / cpu_times[frames - window:].sum(), 1), "ms_median": round(float(np.median(times)) * 1000, 3),
+        "quiet_checks": quiet_checks, "events": events.count,
+    }
+    result["checks"] = {
+        "rss_growth_below_50mb": growth < 50,
+        "tracks_and_buffers_return_to_zero": bool(quiet_checks) and all(
+            q["live_tracks"] == 0 and q["buffers"] == 0 for q in quiet_checks),
+        "fps_last_within_20pct_of_first": abs(last / first - 1) <= 0.2,
+        "at_least_50_track_lifetimes": len(seen) >= 50,
+        "up_to_4_faces": most_faces == 4,
+    }
+    result["checks"] = {k: bool(v) for k, v in result["checks"].items()}
+    result["ok"] = all(result["checks"].values())
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--bundle", help="bundle directory (default: a tiny cascade bundle built here)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.frames < 3000:
+        parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")
+    result = soak(args.frames, bundle=args.bundle, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(json.dumps({k: result[k] for k in ("track_lifetimes", "most_faces_at_once", "rss_growth_mb",
+                                             "fps_first_window", "fps_last_window", "checks")}, indent=1))
+    print(f"soak {'OK' if result['ok'] else 'FAILED'}; figures in {out}")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
