@@ -29,5 +29,8 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+soak: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/soak.py
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info
