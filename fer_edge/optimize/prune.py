@@ -125,6 +125,8 @@ def prune_model(model: Any, ratio: float) -> tuple[Any, dict[str, np.ndarray]]:
                            "Concatenate or the model output must keep their channels); try --distill instead")
     config = model.get_config()
     for item in config["layers"]:
+        # Saved build shapes hold the old channel counts; the functional rebuild infers new ones.
+        item.pop("build_config", None)
         if item["name"] in keep:
             item["config"]["filters"] = int(keep[item["name"]].size)
     pruned = model.__class__.from_config(config)
@@ -212,5 +214,8 @@ def prune_bundle(bundle: Any, data: Any, ratio: float, *, epochs: int = 3, seed:
         target = teacher
     hist = pruned.fit(x, target, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
     layers = {n: f"{original.get_layer(n).filters} -> {k.size}" for n, k in keep.items()}
-    return PruneResult({role: pruned}, original.count_params(), pruned.count_params(), layers,
+    # An uncompiled copy: the saved .keras must not refer to the fine-tuning loss function.
+    clean = pruned.__class__.from_config(pruned.get_config())
+    clean.set_weights(pruned.get_weights())
+    return PruneResult({role: clean}, original.count_params(), pruned.count_params(), layers,
                        [float(v) for v in hist.history["loss"]])
