@@ -201,3 +201,15 @@ def test_cli_unknown_tracker_did_you_mean(capsys):
         main(["demo", "--tracker", "kfc"])
     assert info.value.code == 2
     assert "did you mean 'kcf'" in capsys.readouterr().err
+
+
+def test_stage_timer_memory_is_bounded_and_mean_exact():
+    from fer_edge.deploy.timers import StageTimer
+
+    t = StageTimer(window=100)
+    for i in range(1000):
+        t.add("infer", float(i))
+    s = t.summary()["infer"]
+    assert s["count"] == 1000 and s["mean"] == 499.5  # whole run
+    assert s["median"] == 949.5  # last 100 samples only
+    assert t._rings["infer"].data.nbytes == 400

@@ -135,6 +135,9 @@ def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
     try:
+        # Keras' exporter refuses a loaded model that has never been called ("never called").
+        dummy = [np.zeros([1 if d is None else d for d in t.shape], np.float32) for t in keras_model.inputs]
+        keras_model(dummy if len(dummy) > 1 else dummy[0], training=False)
         keras_model.export(str(tmp), format="onnx", verbose=False)
     except Exception as exc:  # noqa: BLE001 - converter failures are about the model
         tmp.unlink(missing_ok=True)
