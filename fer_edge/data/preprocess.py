@@ -309,7 +309,12 @@ def load_clip(out: str | os.PathLike, record: dict, *, trimmed: bool = True) -> 
 
     if record.get("status") != "ok":
         raise FerEdgeError(f"clip {record.get('name')} failed in preprocessing: {record.get('error')}")
-    files = list_frames(Path(out) / record["folder"])
+    root = Path(out).resolve()
+    folder = (root / str(record.get("folder", ""))).resolve()
+    if not folder.is_relative_to(root) or folder == root:
+        raise FerEdgeError(f"{out}/index.jsonl: clip {record.get('name')!r} points outside the folder "
+                           f"({record.get('folder')!r}); the index is damaged, rerun preprocess")
+    files = list_frames(folder)
     if trimmed:
         files = files[record["span"][0]:record["span"][1]]
     frames = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
