@@ -12,7 +12,6 @@ import json
 import platform
 from pathlib import Path
 
-import numpy as np
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
-from fer_edge.video import _STREAM_PREFIXES, VideoInfo, open_source
+from fer_edge.video import STREAM_PREFIXES, VideoInfo, open_source
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def is_live(source: Any) -> bool:
     text = text if isinstance(text, str) else os.fsdecode(text)
     if text.strip().isdigit() and not os.path.exists(text):
         return True
-    return text.lower().startswith(_STREAM_PREFIXES)
+    return text.lower().startswith(STREAM_PREFIXES)
 
 
 class _Worker:

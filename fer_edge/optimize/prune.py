@@ -104,7 +104,6 @@ def prune_model(model: Any, ratio: float) -> tuple[Any, dict[str, np.ndarray]]:
     Raises:
         FerEdgeError: bad ratio, or no convolution that can be pruned.
     """
-    import keras
 
     import fer_edge.models.layers  # noqa: F401 - custom layers for from_config
 

@@ -272,7 +272,7 @@ def evaluate_predictions(
             f"macro F1 {report.macro_f1:.3f}\n\n" + (report.comparison() + "\n\n" if reference is not None else "")
             + _markdown_table(["class", "precision", "recall", "f1", "samples"], class_rows)
             + "\n![confusion](confusion.png) ![normalized](confusion_normalized.png)\n\n"
-            + f"## Misclassified clips\n\n" + _markdown_table(header, rows))
+            + "## Misclassified clips\n\n" + _markdown_table(header, rows))
     files["report"] = _write_text(out / "report.md", page)
     report.files = {k: str(v) for k, v in files.items()}
     files["metrics"] = _write_text(out / "metrics.json", json.dumps(report.as_dict(), indent=1) + "\n")
