@@ -2,37 +2,50 @@
 
 For each stage, on synthetic data:
 
-1. run it once uninterrupted into ``ref/`` (timed);
-2. into ``run/``: start it, SIGKILL it after a random delay (>= ``--kills`` times), and after
-   every kill check that nothing half-written looks complete (every final-named JSON/JSONL
-   parses, every PNG decodes, every HDF5/IR file opens; temporary names are allowed);
-3. rerun it to completion and compare ``run/`` with ``ref/``: the same files, byte-identical,
-   except JSON keys that hold wall-clock facts (listed per stage), which are compared without
-   them.
+1. run it once uninterrupted into ``out/`` (timed; also when ``out/`` first appears, so kills
+   land while work is being done rather than while Python imports), then move it to ``ref/``
+   (every run writes to the same path, so paths recorded inside outputs agree);
+2. into ``out/`` again: start it, SIGKILL it after a random delay (>= ``--kills`` times), and
+   after every kill check that nothing half-written looks complete: every final-named file
+   must parse/open/decode (JSON/JSONL, PNG, CSV, HDF5, ``.keras`` zip, IR) *and* already equal
+   its version in ``ref/`` (a stale or partial file under a final name is caught even when it
+   parses); temporary names (``.tmp-``, ``.partial`` ...) are allowed;
+3. rerun it to completion and compare ``out/`` with ``ref/``: the same files with the same
+   content. Content means bytes, except: JSON keys that hold wall-clock facts (listed per
+   stage) are dropped, text files may have per-stage volatile patterns masked (latency
+   cells), HDF5 files compare attributes + datasets (a resumed store is not byte-identical),
+   ``.keras`` zips compare members (``metadata.json`` without ``date_saved``, weights as
+   HDF5 content), and TensorBoard event files (named after time, host and pid, holding wall
+   times) compare by count per folder.
 
-Stages: ``preprocess`` (now); ``extract``, ``train`` and ``optimize`` are added to ``STAGES``
-when their CLIs take synthetic inputs end to end (see the report). Results go to
-``benchmarks/results/interrupt.json``.
+Stages (all on synthetic data, CPU): ``preprocess``; ``extract`` (a tiny recipe, a fixed
+spatial model); ``train`` (``train temporal`` end to end: spatial fine-tuning, extraction,
+2-fold CV, finalize, test evaluation, cascade bundle); ``optimize`` (a tiny cascade bundle to
+NNCF INT8). Results go to ``benchmarks/results/interrupt.json``.
 
 Usage::
 
     python benchmarks/interrupt.py                       # all stages, 5 kills each
     python benchmarks/interrupt.py --stage preprocess --kills 8 --seed 3
+    python benchmarks/interrupt.py --stage train --stage optimize --keep
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +53,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "interrupt.json"
 TEMP_MARKERS = (".tmp-", ".partial", ".part-", ".old-")
+TFEVENTS = "events.out.tfevents."
 
 
 @dataclass
 class Stage:
-    """How to prepare inputs for a stage, run it into a folder, and which JSON keys vary."""
+    """How to prepare inputs for a stage, run it into a folder, and what varies run to run.
+
+    Attributes:
+        name: stage name (``--stage``).
+        prepare: builds the inputs under the work folder.
+        command: ``(work, out) -> argv`` of ``fer-edge``.
+        volatile: JSON keys holding times/durations/latencies (dropped when comparing).
+        masks: ``(file name ending, regex)`` pairs; matches are masked (per line) before comparing.
+        env: extra environment variables.
+    """
 
     name: str
     prepare: Callable[[Path], None]
     command: Callable[[Path, Path], list[str]]  # (work, out) -> argv
-    volatile: tuple[str, ...] = ()  # JSON keys holding times/durations (ignored when comparing)
+    volatile: tuple[str, ...] = ()
+    masks: tuple[tuple[str, str], ...] = ()
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,12 +84,109 @@ def _synth(work: Path, frames: int = 40) -> None:
                   frames=frames, size=(160, 120), seed=0)
 
 
+LABELS = ["happy", "sad", "surprise"]
+SUBJECTS = ["F001", "F002", "F003", "M001", "M002", "M003"]
+
+
+def _preprocessed(root: Path, frames: int) -> None:
+    """A preprocess-stage folder cut from the synthetic ground-truth boxes (no detection: fast)."""
+    import numpy as np
+
+    from fer_edge.data.synth import make_clip
+    from fer_edge.faces.crop import crop_face
+    from fer_edge.video import write_frames
+
+    records = []
+    for s in SUBJECTS:
+        for label in LABELS:
+            clip = make_clip(label, subject=s, frames=frames, size=(160, 120), seed=1)
+            crops = np.stack([crop_face(f, tuple(b[0]), size=32) for f, b in zip(clip.frames, clip.boxes)])
+            name = f"{s}_{label}"
+            write_frames(root / "clips" / name, crops, ext=".png")
+            records.append({"name": name, "subject": s, "emotion": label, "folder": f"clips/{name}",
+                            "status": "ok", "span": [0, frames], "frames": frames, "anomaly": False,
+                            "intensity": [float(v) for v in clip.intensity]})
+    (root / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _recipe(work: Path, *, frames: int, weights: str | None = None) -> dict:
+    """A tiny recipe (6 subjects x 3 labels, 32 px, 2 folds, a few epochs) as a dict."""
+    spatial = {"model": "test_spatial", "options": {"input_shape": [32, 32, 3]}, "frames_per_clip": 3,
+               "validation": 0.25, "early_stopping": 0, "online_augmentation": True, "batch_size": 16,
+               "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}]}
+    if weights:
+        spatial["weights"] = weights
+    return {"name": "tiny", "seed": 0, "labels": LABELS,
+            "data": {"preprocessed": str(work / "pre"), "split": {"k": 2, "test": 0.34}, "length": frames},
+            "spatial": spatial,
+            "extract": {"layer": "flatten", "augment": ["flip", "blur"], "batch_size": 16},
+            "temporal": {"model": "test_temporal", "epochs": 4, "batch_size": 8, "learning_rate": 1e-3},
+            "finalize": {"patience": 2}, "window": {"stride": 2, "min_frames": 3}}
+
+
+def _write_yaml(path: Path, data: dict) -> None:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _extract_setup(work: Path) -> None:
+    """Preprocessed clips, a fixed (seeded, untrained) spatial model and a recipe that uses it."""
+    from fer_edge.models import create_model
+
+    _preprocessed(work / "pre", frames=24)
+    model = create_model("test_spatial", input_shape=(32, 32, 3), num_classes=len(LABELS))
+    model.save(work / "spatial.keras")
+    _write_yaml(work / "recipe.yaml", _recipe(work, frames=24, weights=str(work / "spatial.keras")))
+
+
+def _train_setup(work: Path) -> None:
+    _preprocessed(work / "pre", frames=10)
+    recipe = _recipe(work, frames=8)
+    recipe["extract"]["augment"] = ["flip"]
+    _write_yaml(work / "recipe.yaml", recipe)
+
+
+def _optimize_setup(work: Path) -> None:
+    """A tiny cascade bundle (.keras + FP32 IR) and labelled calibration clips."""
+    sys.path.insert(0, str(ROOT))
+    from tests.optbundles import calibration_npz, cascade_bundle
+
+    cascade_bundle(work / "bundle")
+    calibration_npz(work / "calib.npz", clips=24, frames=8)
+
+
+# Latency cells ("1.234 / 2.345", "(f32)", "1.05x") of the optimize report's Markdown table.
+_LATENCY_MD = (".md", r"\| [\d.]+ / [\d.]+( \(\w+\))? \| [\d.]+ / [\d.]+( \(\w+\))? \| [\d.]+x \|")
+
 STAGES: dict[str, Stage] = {
     "preprocess": Stage(
         "preprocess", _synth,
         lambda work, out: ["preprocess", "--root", str(work / "data"), "--out", str(out), "--size", "48",
                            "--no-plot"],
         volatile=("seconds", "created", "time", "clips_per_min"),
+    ),
+    "extract": Stage(
+        "extract", _extract_setup,
+        lambda work, out: ["extract", "--recipe", str(work / "recipe.yaml"), "--out", str(out)],
+        volatile=("seconds", "created"),
+    ),
+    "train": Stage(
+        "train", _train_setup,
+        lambda work, out: ["train", "temporal", "--recipe", str(work / "recipe.yaml"), "--out", str(out),
+                           "--device", "cpu", "--quiet"],
+        # fold/final seconds are wall time; the bundle's parity max_abs_diff compares Keras with
+        # OpenVINO on this machine's threads, equal run to run but not a property of the model
+        volatile=("seconds", "created"),
+        # the per-fold table's seconds column (wall time)
+        masks=(("folds.md", r"\| [\d.]+ \|$"), ("folds.csv", r",[\d.]+$")),
+    ),
+    "optimize": Stage(
+        "optimize", _optimize_setup,
+        lambda work, out: ["optimize", str(work / "bundle"), "--precision", "int8", "--calibration",
+                           str(work / "calib.npz"), "--subset-size", "24", "--iterations", "20", "--out", str(out)],
+        volatile=("seconds", "created", "latency_f32_ms", "latency_default_ms", "default_precision", "speedup"),
+        masks=(_LATENCY_MD,),
     ),
 }
 
@@ -76,13 +197,33 @@ def _cli(argv: list[str]) -> list[str]:
 
 def _env(stage: Stage) -> dict[str, str]:
     env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",
-               CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
+               TF_DETERMINISTIC_OPS="1", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
     env.update(stage.env)
     return env
 
 
 def _is_temp(path: Path) -> bool:
     return any(m in part for part in path.parts for m in TEMP_MARKERS)
+
+
+def _check_keras(path: Path) -> None:
+    with zipfile.ZipFile(path) as z:
+        bad = z.testzip()
+        if bad is not None:
+            raise ValueError(f"member {bad} is damaged")
+        if "config.json" not in z.namelist():
+            raise ValueError("no config.json")
+
+
+def _check_csv(path: Path) -> None:
+    import csv
+
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        raise ValueError("last line is cut")
+    widths = {len(row) for row in csv.reader(io.StringIO(text)) if row}
+    if len(widths) > 1:
+        raise ValueError(f"rows of {sorted(widths)} fields")
 
 
 def check_complete_files(out: Path) -> list[str]:
@@ -101,11 +242,15 @@ def check_complete_files(out: Path) -> list[str]:
             elif path.suffix in (".png", ".jpg"):
                 if cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED) is None:
                     raise ValueError("does not decode")
+            elif path.suffix == ".csv":
+                _check_csv(path)
             elif path.suffix == ".h5":
                 import h5py
 
                 with h5py.File(path, "r") as f:
                     list(f.keys())
+            elif path.suffix == ".keras":
+                _check_keras(path)
             elif path.suffix == ".xml" and path.with_suffix(".bin").exists():
                 import openvino as ov
 
@@ -123,70 +268,193 @@ def _strip(data, volatile: tuple[str, ...]):
     return data
 
 
-def _digest(path: Path, volatile: tuple[str, ...]) -> str:
-    if path.suffix in (".json", ".jsonl") and volatile:
+def _h5_digest(source) -> str:
+    """Attributes and datasets (dtype, shape, values) of an HDF5 file, not its byte layout."""
+    import h5py
+    import numpy as np
+
+    digest = hashlib.sha256()
+    with h5py.File(source, "r") as f:
+        def visit(name, obj):
+            digest.update(name.encode())
+            for key in sorted(obj.attrs):
+                digest.update(f"{key}={np.asarray(obj.attrs[key]).tolist()!r}".encode())
+            if isinstance(obj, h5py.Dataset):
+                value = obj[()]
+                digest.update(f"{obj.dtype}{obj.shape}".encode())
+                digest.update(repr(value.tolist()).encode() if value.dtype == object else
+                              np.ascontiguousarray(value).tobytes())
+
+        visit("/", f)
+        f.visititems(visit)
+    return digest.hexdigest()
+
+
+def _renumber_shared(config, ids: dict):
+    """Keras writes ``shared_object_id`` = Python ``id()`` (an address); number them in order."""
+    if isinstance(config, dict):
+        return {k: (ids.setdefault(v, len(ids)) if k == "shared_object_id" else _renumber_shared(v, ids))
+                for k, v in config.items()}
+    if isinstance(config, list):
+        return [_renumber_shared(v, ids) for v in config]
+    return config
+
+
+def _keras_digest(path: Path) -> str:
+    """Members of a ``.keras`` zip; ``metadata.json`` without its save date, weights by HDF5 content."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as z:
+        for name in sorted(z.namelist()):
+            data = z.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data)
+                meta.pop("date_saved", None)
+                data = json.dumps(meta, sort_keys=True).encode()
+            elif name == "config.json":
+                data = json.dumps(_renumber_shared(json.loads(data), {}), sort_keys=True).encode()
+            elif name.endswith(".h5"):
+                data = _h5_digest(io.BytesIO(data)).encode()
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _digest(path: Path, stage: Stage) -> str:
+    if path.name.startswith(TFEVENTS):
+        return "tfevents"  # wall times inside; compared by count (see _listing)
+    if path.suffix in (".json", ".jsonl") and stage.volatile:
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".json":
             items = [json.loads(text)]
         else:
             items = [json.loads(line) for line in text.splitlines()]
-        text = json.dumps([_strip(i, volatile) for i in items], sort_keys=True)
+        text = json.dumps([_strip(i, stage.volatile) for i in items], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+    if path.suffix == ".h5":
+        return _h5_digest(path)
+    if path.suffix == ".keras":
+        return _keras_digest(path)
+    masks = [pattern for ending, pattern in stage.masks if path.name.endswith(ending)]
+    if masks:
+        text = path.read_text(encoding="utf-8")
+        for pattern in masks:
+            text = re.sub(pattern, "<masked>", text, flags=re.MULTILINE)
         return hashlib.sha256(text.encode()).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def compare(ref: Path, run: Path, volatile: tuple[str, ...]) -> dict[str, list[str]]:
+def _listing(root: Path) -> dict[str, Path]:
+    """Final-named files by relative path; TensorBoard event files numbered per folder."""
+    out: dict[str, Path] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or _is_temp(rel):
+            continue
+        key = rel.as_posix()
+        if p.name.startswith(TFEVENTS):
+            n = sum(1 for k in out if k.startswith(f"{rel.parent.as_posix()}/{TFEVENTS}"))
+            key = f"{rel.parent.as_posix()}/{TFEVENTS}#{n}"
+        out[key] = p
+    return out
+
+
+def compare(ref: Path, run: Path, stage: Stage | tuple[str, ...]) -> dict[str, list[str]]:
     """Files only in one tree, and files whose content differs."""
-    def listing(root):
-        return {p.relative_to(root).as_posix(): p for p in root.rglob("*")
-                if p.is_file() and not _is_temp(p.relative_to(root))}
-    a, b = listing(ref), listing(run)
-    differ = [k for k in sorted(set(a) & set(b)) if _digest(a[k], volatile) != _digest(b[k], volatile)]
+    if not isinstance(stage, Stage):
+        stage = Stage("custom", lambda work: None, lambda work, out: [], volatile=tuple(stage))
+    a, b = _listing(ref), _listing(run)
+    differ = [k for k in sorted(set(a) & set(b)) if _digest(a[k], stage) != _digest(b[k], stage)]
     return {"only_reference": sorted(set(a) - set(b)), "only_interrupted": sorted(set(b) - set(a)), "differ": differ}
 
 
-def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeout: float = 600) -> dict:
+def stale_files(ref: Path, out: Path, stage: Stage) -> list[str]:
+    """Final-named files of an interrupted run whose content is not (yet) the final content.
+
+    Outputs are deterministic, so a file under its final name must already equal the
+    uninterrupted run's; anything else is a partial or stale file that looks complete.
+    """
+    a, b = _listing(ref), _listing(out)
+    problems = []
+    for key, path in b.items():
+        if key not in a:
+            problems.append(f"{key}: not an output of the uninterrupted run")
+            continue
+        try:
+            if _digest(path, stage) != _digest(a[key], stage):
+                problems.append(f"{key}: differs from the final content")
+        except Exception as exc:  # noqa: BLE001 - unreadable: half-written
+            problems.append(f"{key}: {type(exc).__name__}: {str(exc)[:100]}")
+    return problems
+
+
+def _timed_run(argv: list[str], cwd: Path, env: dict, out: Path, timeout: float) -> tuple[int, float, float, str]:
+    """Run to completion; returns (rc, seconds, seconds until ``out`` (or its staging folder)
+    appeared, stderr tail)."""
+    start = time.perf_counter()
+    appeared = None
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        while proc.poll() is None:
+            if appeared is None and (out.exists() or any(out.parent.glob(f".{out.name}.*"))):
+                appeared = time.perf_counter() - start
+            if time.perf_counter() - start > timeout:
+                proc.kill()
+                proc.wait()
+                break
+            time.sleep(0.02)
+        full = time.perf_counter() - start
+        err.seek(0)
+        tail = err.read()[-400:]
+    return proc.returncode, full, appeared if appeared is not None else 0.1 * full, tail
+
+
+def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeout: float = 900) -> dict:
     """The whole protocol for one stage; returns its result record."""
     stage.prepare(work)
     env = _env(stage)
-    ref, out = work / "ref", work / "run"
-    start = time.perf_counter()
-    done = subprocess.run(_cli(stage.command(work, ref)), cwd=work, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    full = time.perf_counter() - start
-    if done.returncode != 0:
-        return {"stage": stage.name, "error": f"reference run failed: {done.stderr.strip()[-300:]}"}
-    record = {"stage": stage.name, "reference_seconds": round(full, 2), "kills": [], "half_written": [],
-              "resumed_runs": []}
+    ref, out = work / "ref", work / "out"
+    argv = _cli(stage.command(work, out))
+    rc, full, first, tail = _timed_run(argv, work, env, out, timeout)
+    if rc != 0:
+        return {"stage": stage.name, "error": f"reference run failed (rc {rc}): {tail.strip()}"}
+    os.replace(out, ref)
+    record = {"stage": stage.name, "reference_seconds": round(full, 2),
+              "first_output_after_s": round(first, 2), "kills": [], "half_written": [], "resumed_runs": []}
     killed = attempts = 0
     while killed < kills and attempts < 6 * kills:
         attempts += 1
-        delay = rng.uniform(0.1, 1.0) * full
-        proc = subprocess.Popen(_cli(stage.command(work, out)), cwd=work, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Every other kill lands while the stage writes (after its output, or the staging folder
+        # of an atomic output, first appears); the others anywhere past the first tenth.
+        delay = rng.uniform(first if attempts % 2 else min(first, 0.1 * full), full)
+        proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             rc = proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             killed += 1
-            problems = check_complete_files(out) if out.exists() else []
-            record["kills"].append({"after_s": round(delay, 2), "half_written": len(problems)})
-            record["half_written"] += problems
+            problems = []
+            if out.exists():
+                problems = check_complete_files(out) + stale_files(ref, out, stage)
+            files = len(_listing(out)) if out.exists() else 0
+            record["kills"].append({"after_s": round(delay, 2), "final_named_files": files,
+                                    "half_written": len(problems)})
+            record["half_written"] += [f"kill {killed}: {p}" for p in problems]
             continue
         # It finished before the kill: a resumed run; its outputs must already equal the
         # reference. Start again from nothing so the next kill interrupts real work.
-        diff = compare(ref, out, stage.volatile) if out.exists() else {"missing": ["run/"]}
+        diff = compare(ref, out, stage) if out.exists() else {"missing": ["out/"]}
         record["resumed_runs"].append({"rc": rc, "after_kills": killed, "equal": not any(diff.values()),
                                        "diff": diff})
         shutil.rmtree(out, ignore_errors=True)
-    final = subprocess.run(_cli(stage.command(work, out)), cwd=work, env=env, capture_output=True, text=True,
-                           timeout=timeout)
-    record["final_rc"] = final.returncode
-    record["diff"] = compare(ref, out, stage.volatile)
-    record["files"] = sum(1 for p in ref.rglob("*") if p.is_file())
+    rc, seconds, _, tail = _timed_run(argv, work, env, out, timeout)
+    record["final_rc"] = rc
+    record["final_seconds"] = round(seconds, 2)
+    if rc != 0:
+        record["final_error"] = tail.strip()
+    record["diff"] = compare(ref, out, stage) if out.exists() else {"missing": ["out/"]}
+    record["files"] = len(_listing(ref))
     record["killed"] = killed
-    record["ok"] = (final.returncode == 0 and not record["half_written"] and killed >= kills
+    record["ok"] = (rc == 0 and not record["half_written"] and killed >= kills
                     and not any(record["diff"].values())
                     and all(r["equal"] and r["rc"] == 0 for r in record["resumed_runs"]))
     return record
@@ -200,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
+    os.environ.update(TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0", CUDA_VISIBLE_DEVICES="-1")
     rng = random.Random(args.seed)
     results = []
     for name in args.stage or list(STAGES):
@@ -209,11 +478,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
+            else:
+                print(f"{name}: work folder kept: {work}")
         results.append(record)
         state = "OK" if record.get("ok") else "FAIL"
         print(f"{name}: {state}; {record.get('killed', 0)}/{args.kills} runs killed, "
+              f"{len(record.get('resumed_runs', []))} resumed runs finished, "
               f"{len(record.get('half_written', []))} half-written files seen, diff {record.get('diff')}"
-              + (f"; {record['error']}" if "error" in record else ""))
+              + (f"; {record['error']}" if "error" in record else ""), flush=True)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
