@@ -19,6 +19,8 @@ stopped and ``--fold i`` jobs can fill ``cv/`` in parallel.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,12 +142,15 @@ def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models
                   pad_y=int(recipe.data.preprocess.get("pad_y", 10)), metrics=metrics,
                   data=data_provenance(data, length=recipe.data.length, trimmed=recipe.data.trimmed),
                   recipe=recipe.to_dict())
+    # The bundle is built and evaluated under a temporary name and moved to bundle/ only with its
+    # test score in the manifest: a killed run never leaves a bundle that looks finished.
+    partial = out / ".bundle.partial"
     if kind == "temporal":
-        bundle = save_cascade_bundle(out / "bundle", spatial=models["spatial"], temporal=models["temporal"],
+        bundle = save_cascade_bundle(partial, spatial=models["spatial"], temporal=models["temporal"],
                                      sample_frames=samples["frames"], sample_features=samples["features"],
                                      source="fer-edge train temporal", **common)
     else:
-        bundle = save_single_bundle(out / "bundle", kind="clip", model=models["clip"], samples=samples["clips"],
+        bundle = save_single_bundle(partial, kind="clip", model=models["clip"], samples=samples["clips"],
                                     source="fer-edge train clip", **common)
     if data.part("test"):
         pred = predict_bundle(bundle, data, "test", progress=progress)
@@ -159,7 +164,13 @@ def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models
         bundle.provenance["metrics"]["test_accuracy"] = ev.accuracy
         bundle.provenance["metrics"]["test_samples"] = ev.samples
         write_manifest(bundle)
-    report.bundle = str(bundle.path)
+    final = out / "bundle"
+    old = out / f".bundle.old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(partial, final)
+    shutil.rmtree(old, ignore_errors=True)
+    report.bundle = str(final)
 
 
 def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = True) -> TrainReport:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,11 @@ def optimizer(name: str, learning_rate: float) -> Any:
     """Adam (the thesis' choice for every temporal/clip model) or SGD (phase 1 of fine-tuning)."""
     import keras
 
+    # Fixed names: Keras would number them by how many optimizers this process made before
+    # ("adam_3"), so a resumed run would save different .keras files than an uninterrupted one.
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
-    return keras.optimizers.Adam(learning_rate=learning_rate)
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, name="sgd")
+    return keras.optimizers.Adam(learning_rate=learning_rate, name="adam")
 
 
 def callbacks(
@@ -68,12 +71,14 @@ def callbacks(
     import keras
 
     folder.mkdir(parents=True, exist_ok=True)
-    out: list[Any] = [keras.callbacks.CSVLogger(str(folder / "log.csv"))]
+    # A killed fit leaves its log and checkpoint under temporary names only (renamed when the
+    # fit ends), so a half-finished run never looks finished; a rerun starts them afresh.
+    out: list[Any] = [_csv_logger(folder / "log.csv")]
     if tensorboard and _has_tensorboard():
+        shutil.rmtree(folder / "tensorboard", ignore_errors=True)  # event files of a killed fit
         out.append(keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False))
     if monitor_val and checkpoint:
-        out.append(keras.callbacks.ModelCheckpoint(str(folder / "best.keras"), monitor="val_accuracy",
-                                                   save_best_only=True, mode="max"))
+        out.append(_best_checkpoint(folder / "best.keras", monitor="val_accuracy"))
     if monitor_val and early_stopping:
         out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=early_stopping,
                                                  restore_best_weights=True))
@@ -82,6 +87,47 @@ def callbacks(
         out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=factor,
                                                      patience=patience))
     return out
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.partial{path.suffix}")  # keeps .keras / .csv last
+
+
+def _csv_logger(path: Path) -> Any:
+    """``CSVLogger`` into ``.log.partial.csv``, renamed to ``log.csv`` when the fit ends."""
+    import keras
+
+    class AtomicCSVLogger(keras.callbacks.CSVLogger):
+        def on_train_end(self, logs=None):
+            super().on_train_end(logs)
+            os.replace(self.filename, path)
+
+    return AtomicCSVLogger(str(_partial(path)))
+
+
+def _best_checkpoint(path: Path, monitor: str) -> Any:
+    """``ModelCheckpoint(save_best_only, mode="max")`` saved atomically under a partial name
+    while the fit runs, renamed to ``path`` when it ends."""
+    import keras
+
+    partial = _partial(path)
+
+    class BestCheckpoint(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best = -float("inf")
+            partial.unlink(missing_ok=True)
+
+        def on_epoch_end(self, epoch, logs=None):
+            current = (logs or {}).get(monitor)
+            if current is not None and current > self.best:  # strictly better, as ModelCheckpoint
+                self.best = current
+                save_atomic(self.model, partial)
+
+        def on_train_end(self, logs=None):
+            if partial.exists():
+                os.replace(partial, path)
+
+    return BestCheckpoint()
 
 
 def _has_tensorboard() -> bool:
