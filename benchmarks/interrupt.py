@@ -289,13 +289,14 @@ def _h5_digest(source) -> str:
     return digest.hexdigest()
 
 
-def _renumber_shared(config, ids: dict):
-    """Keras writes ``shared_object_id`` = Python ``id()`` (an address); number them in order."""
+def _without_shared_ids(config):
+    """Keras writes ``shared_object_id`` (a Python ``id()``) only where one object, e.g. a dtype
+    policy, is shared by several layers: a model trained in this process has them, the same
+    model loaded from disk does not. Drop them; the rest of the config must match."""
     if isinstance(config, dict):
-        return {k: (ids.setdefault(v, len(ids)) if k == "shared_object_id" else _renumber_shared(v, ids))
-                for k, v in config.items()}
+        return {k: _without_shared_ids(v) for k, v in config.items() if k != "shared_object_id"}
     if isinstance(config, list):
-        return [_renumber_shared(v, ids) for v in config]
+        return [_without_shared_ids(v) for v in config]
     return config
 
 
@@ -310,7 +311,7 @@ def _keras_digest(path: Path) -> str:
                 meta.pop("date_saved", None)
                 data = json.dumps(meta, sort_keys=True).encode()
             elif name == "config.json":
-                data = json.dumps(_renumber_shared(json.loads(data), {}), sort_keys=True).encode()
+                data = json.dumps(_without_shared_ids(json.loads(data)), sort_keys=True).encode()
             elif name.endswith(".h5"):
                 data = _h5_digest(io.BytesIO(data)).encode()
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())

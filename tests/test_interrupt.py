@@ -1,4 +1,4 @@
-"""Interruption: SIGKILLed preprocess resumes to the same outputs; the demo finalizes on SIGTERM/SIGINT."""
+"""Interruption: SIGKILLed preprocess and extract resume to the same outputs; the demo finalizes on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -39,6 +39,59 @@ def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
     assert record["files"] > 10 and all(r["equal"] for r in record["resumed_runs"])
 
 
+def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
+    harness = _harness()
+    record = harness.run_stage(harness.STAGES["extract"], tmp_path, kills=2, rng=random.Random(3))
+    assert record.get("error") is None, record
+    assert record["killed"] == 2 and record["final_rc"] == 0, record
+    assert record["half_written"] == [], record["half_written"]
+    assert record["diff"] == {"only_reference": [], "only_interrupted": [], "differ": []}
+    # the fold and test stores (originals and offline copies) and the split
+    assert record["files"] == 6 and all(r["equal"] for r in record["resumed_runs"])
+
+
+def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
+    """After a kill, a final-named file that parses but is not the final content is reported."""
+    harness = _harness()
+    stage = harness.STAGES["train"]
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for root, rows in ((ref, "epoch,loss\n0,1.0\n1,0.5\n"), (out, "epoch,loss\n0,1.0\n")):
+        (root / "cv").mkdir(parents=True)
+        (root / "cv" / "log.csv").write_text(rows, encoding="utf-8")
+        (root / "cv" / "folds.md").write_text("| 0 | 0.5000 | 12.3 |\n", encoding="utf-8")
+    (out / "cv" / "folds.md").write_text("| 0 | 0.5000 | 9.9 |\n", encoding="utf-8")  # wall time: masked
+    (out / "cv" / ".log.partial.csv").write_text("epoch,lo", encoding="utf-8")  # temporary: allowed
+    (out / "extra.json").write_text("{}", encoding="utf-8")
+    assert harness.check_complete_files(out) == []  # every file parses...
+    problems = harness.stale_files(ref, out, stage)  # ...but two are not what a finished run writes
+    assert problems == ["cv/log.csv: differs from the final content", "extra.json: not an output of the uninterrupted run"]
+
+
+def test_resumed_hdf5_and_keras_files_compare_by_content(tmp_path):
+    """A resumed store (other byte layout) and a re-saved model (other date/ids) are equal."""
+    import h5py
+    import numpy as np
+
+    from fer_edge.data.store import StoreWriter
+
+    harness = _harness()
+    stage = harness.STAGES["extract"]
+    for name, chunks in (("a", [[0, 1, 2]]), ("b", [[0], [1, 2]])):
+        path = tmp_path / name / "s.h5"
+        for chunk in chunks:  # "b": written, closed without finishing, reopened, finished
+            writer = StoreWriter(path, features=4, classes=["x", "y"], length=3, attrs={"extractor": "e"})
+            for i in chunk:
+                writer.append(f"c{i}", np.full((2, 4), i, np.float32), "y")
+            if chunk is chunks[-1]:
+                writer.close()
+            else:
+                writer.abort()
+    assert harness._digest(tmp_path / "a" / "s.h5", stage) == harness._digest(tmp_path / "b" / "s.h5", stage)
+    with h5py.File(tmp_path / "b" / "s.h5", "a") as f:
+        f["features"][0, 0, 0] = 7
+    assert harness._digest(tmp_path / "a" / "s.h5", stage) != harness._digest(tmp_path / "b" / "s.h5", stage)
+
+
 def test_half_written_files_are_detected(tmp_path):
     """The checker itself: a truncated JSON, PNG or JSONL under a final name is reported."""
     harness = _harness()
@@ -46,8 +99,10 @@ def test_half_written_files_are_detected(tmp_path):
     (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (tmp_path / "c.jsonl").write_text('{"a": 1}\n{"b"', encoding="utf-8")
     (tmp_path / ".d.json.tmp-12").write_text("{", encoding="utf-8")  # temporary: allowed
+    (tmp_path / "e.csv").write_text("a,b\n1,2\n3", encoding="utf-8")
+    (tmp_path / "f.keras").write_bytes(b"PK\x03\x04cut")
     problems = harness.check_complete_files(tmp_path)
-    assert [p.split(":")[0] for p in problems] == ["a.json", "b.png", "c.jsonl"]
+    assert [p.split(":")[0] for p in problems] == ["a.json", "b.png", "c.jsonl", "e.csv", "f.keras"]
 
 
 @pytest.fixture(scope="module")
