@@ -188,3 +188,47 @@ class MaskedGlobalPooling1D(keras.layers.Layer):
         config = super().get_config()
         config.update(mode=self.mode)
         return config
+
+
+@keras.saving.register_keras_serializable(package="fer_edge")
+class RelativeToStart(keras.layers.Layer):
+    """Features relative to the clip's start: subtract the mean of the first ``k`` real steps.
+
+    ``[x (B, T, C), mask (B, T)] -> (x - mean of x over the first k real steps) * mask``.
+    An expression is a *change* of the face: a clip that starts neutral (BU-4DFE, the
+    synthetic clips) gives, after this layer, features of that change, while whatever stays
+    constant through the clip (who the face is, the lighting) cancels out. The first ``k``
+    steps whose mask is 1 are the reference, wherever they lie; padded steps are never part
+    of it and come out as zeros. With fewer than ``k`` real steps all of them are the
+    reference; with none the output is all zeros (never NaN).
+
+    Args:
+        frames: ``k``, how many first real steps make the reference (>= 1).
+
+    Example:
+        >>> relative = RelativeToStart(3)([features, mask])  # doctest: +SKIP
+    """
+
+    def __init__(self, frames: int = 3, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if int(frames) < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        self.frames = int(frames)
+
+    def call(self, inputs):
+        x, mask = inputs
+        m = ops.cast(mask, x.dtype)
+        # The k first real steps: running count of real steps <= k (CumSum converts to one
+        # OpenVINO op; no gather, so any mask layout works).
+        first = m * ops.cast(ops.less_equal(ops.cumsum(m, axis=1), float(self.frames)), x.dtype)
+        first = ops.expand_dims(first, -1)
+        base = ops.sum(x * first, axis=1, keepdims=True) / ops.maximum(ops.sum(first, axis=1, keepdims=True), 1.0)
+        return (x - base) * ops.expand_dims(m, -1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(frames=self.frames)
+        return config

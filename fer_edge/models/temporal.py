@@ -16,6 +16,14 @@ fully connected softmax.
 ``features`` defaults to 12800, the ``flatten`` size of VGGFace-VGG16 at 160x160 (the
 thesis' 25088 is the same layer at 224x224). At F=25088 the LSTM head has 12,911,878
 parameters, exactly the thesis' figure 3.15.
+
+``relative=True`` (every head) makes the head see each clip's *change* from its start: the
+mean of the first ``reference_frames`` real frames' features is subtracted from every frame
+(:class:`~fer_edge.models.layers.RelativeToStart`). What stays constant in a clip (the
+person's identity, the lighting) then cancels, which is what lets a head trained on few
+subjects generalise to new faces. It assumes the window starts at a (near) neutral face, as
+BU-4DFE clips do; use it with untrimmed clips (``data.trimmed: false``), because Algorithm 1's
+trimming removes exactly those neutral frames.
 """
 
 from __future__ import annotations
@@ -45,6 +53,17 @@ def _check(num_classes: int, *rates: float) -> None:
             raise FerEdgeError(f"dropout rates must be in [0, 1), got {rate}")
 
 
+def _masked_input(features_in, mask_in, relative: bool, reference_frames: int):
+    """Zero the padded steps, and subtract the clip's start when ``relative``."""
+    from fer_edge.models.layers import ApplySequenceMask, RelativeToStart
+
+    if relative:
+        if int(reference_frames) < 1:
+            raise FerEdgeError(f"reference_frames must be >= 1, got {reference_frames}")
+        return RelativeToStart(int(reference_frames), name="relative_features")([features_in, mask_in])
+    return ApplySequenceMask(name="masked_features")([features_in, mask_in])
+
+
 def recurrent_head(
     *,
     bidirectional: bool,
@@ -55,6 +74,8 @@ def recurrent_head(
     dropout: float = 0.4,
     recurrent_dropout: float = 0.0,
     unroll: bool = False,
+    relative: bool = False,
+    reference_frames: int = 3,
     name: str = "lstm",
 ):
     """One (Bi)LSTM layer on masked features -> softmax.
@@ -68,6 +89,8 @@ def recurrent_head(
         dropout: naive (input) dropout of the LSTM, the thesis' best regulariser.
         recurrent_dropout: dropout on the recurrent connections (thesis: no gain).
         unroll: unroll over the static T: 3-4x faster in OpenVINO, slower to compile.
+        relative: subtract the mean of the first ``reference_frames`` real frames first.
+        reference_frames: how many first real frames are the clip's reference (``relative``).
         name: model name.
 
     Example:
@@ -75,11 +98,11 @@ def recurrent_head(
     """
     import keras
 
-    from fer_edge.models.layers import ApplySequenceMask, BooleanMask
+    from fer_edge.models.layers import BooleanMask
 
     _check(num_classes, dropout, recurrent_dropout)
     features_in, mask_in = _inputs(timesteps, features)
-    x = ApplySequenceMask(name="masked_features")([features_in, mask_in])
+    x = _masked_input(features_in, mask_in, relative, reference_frames)
     lstm = keras.layers.LSTM(units, dropout=dropout, recurrent_dropout=recurrent_dropout, unroll=unroll, name="lstm")
     if bidirectional:
         lstm = keras.layers.Bidirectional(lstm, name="bilstm")
@@ -99,6 +122,8 @@ def cnn1d_head(
     pooling: str = "average",
     input_dropout: float = 0.0,
     dropout: float = 0.4,
+    relative: bool = False,
+    reference_frames: int = 3,
     name: str = "cnn1d",
 ):
     """Mask-aware 1D-CNN: Conv1D blocks with masked max pooling, masked global pooling, softmax.
@@ -113,6 +138,8 @@ def cnn1d_head(
         pooling: ``"average"`` or ``"max"`` over the real steps at the end.
         input_dropout: dropout on the input features.
         dropout: dropout before the fully connected softmax.
+        relative: subtract the mean of the first ``reference_frames`` real frames first.
+        reference_frames: how many first real frames are the clip's reference (``relative``).
         name: model name.
 
     Example:
@@ -129,10 +156,11 @@ def cnn1d_head(
     if timesteps < 2**pools:
         raise FerEdgeError(f"cnn1d with {pools} poolings needs timesteps >= {2 ** pools}, got {timesteps}")
     features_in, mask_in = _inputs(timesteps, features)
-    x = features_in
+    x = _masked_input(features_in, mask_in, relative, reference_frames)
     if input_dropout:
+        # After the mask: dropout rescales, so padded steps must be zero already (they stay zero).
         x = keras.layers.Dropout(input_dropout, name="input_dropout")(x)
-    x, mask = ApplySequenceMask(name="masked_features")([x, mask_in]), mask_in
+    mask = mask_in
     for i, n in enumerate(filters, start=1):
         x = keras.layers.Conv1D(int(n), kernel_size, padding="same", activation="relu", name=f"conv1d_{i}")(x)
         # Re-zero padded steps so the next convolution sees exactly the zero padding a
@@ -148,7 +176,7 @@ def cnn1d_head(
 
 @register_model("lstm", kind="temporal")
 def lstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128,
-         dropout=0.4, recurrent_dropout=0.0, unroll=False):
+         dropout=0.4, recurrent_dropout=0.0, unroll=False, relative=False, reference_frames=3):
     """LSTM(128) on masked features (thesis: input dropout 0.4)."""
     # locals() is exactly the factory's parameters here: it is the first statement.
     return recurrent_head(bidirectional=False, name="lstm", **locals())
@@ -156,14 +184,14 @@ def lstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, 
 
 @register_model("bilstm", kind="temporal")
 def bilstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128,
-           dropout=0.7, recurrent_dropout=0.0, unroll=False):
+           dropout=0.7, recurrent_dropout=0.0, unroll=False, relative=False, reference_frames=3):
     """Bidirectional LSTM(128) on masked features (thesis: input dropout 0.7)."""
     return recurrent_head(bidirectional=True, name="bilstm", **locals())
 
 
 @register_model("cnn1d", kind="temporal")
 def cnn1d(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, filters=(64, 64, 128, 128),
-          kernel_size=3, pooling="average", input_dropout=0.0, dropout=0.4):
+          kernel_size=3, pooling="average", input_dropout=0.0, dropout=0.4, relative=False, reference_frames=3):
     """The 1D-CNN of figure 3.27: 4 Conv1D, 2 max pools, 1 fully connected; mask-aware."""
     return cnn1d_head(name="cnn1d", **locals())
 
