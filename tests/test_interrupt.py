@@ -67,8 +67,8 @@ def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
     assert problems == ["cv/log.csv: differs from the final content", "extra.json: not an output of the uninterrupted run"]
 
 
-def test_resumed_hdf5_and_keras_files_compare_by_content(tmp_path):
-    """A resumed store (other byte layout) and a re-saved model (other date/ids) are equal."""
+def test_resumed_hdf5_store_compares_by_content(tmp_path):
+    """A resumed store (another byte layout) equals one written in one go; a changed value does not."""
     import h5py
     import numpy as np
 
