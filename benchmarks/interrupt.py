@@ -425,6 +425,8 @@ def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeo
         # Every other kill lands while the stage writes (after its output, or the staging folder
         # of an atomic output, first appears); the others anywhere past the first tenth.
         delay = rng.uniform(first if attempts % 2 else min(first, 0.1 * full), full)
+        fresh = not out.exists()
+        began = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             rc = proc.wait(timeout=delay)
@@ -441,7 +443,12 @@ def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeo
             record["half_written"] += [f"kill {killed}: {p}" for p in problems]
             continue
         # It finished before the kill: a resumed run; its outputs must already equal the
-        # reference. Start again from nothing so the next kill interrupts real work.
+        # reference. Start again from nothing so the next kill interrupts real work. A run from
+        # nothing that beat the delay shows the reference was slowed (a busy machine): shrink
+        # the kill window to this run's length.
+        if fresh:
+            took = time.perf_counter() - began
+            first, full = first * min(1.0, took / full), min(full, took)
         diff = compare(ref, out, stage) if out.exists() else {"missing": ["out/"]}
         record["resumed_runs"].append({"rc": rc, "after_kills": killed, "equal": not any(diff.values()),
                                        "diff": diff})
