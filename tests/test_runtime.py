@@ -213,3 +213,20 @@ def test_stage_timer_memory_is_bounded_and_mean_exact():
     assert s["count"] == 1000 and s["mean"] == 499.5  # whole run
     assert s["median"] == 949.5  # last 100 samples only
     assert t._rings["infer"].data.nbytes == 400
+
+
+def test_cascade_crop_side_is_locked_per_track(tmp_path):
+    from types import SimpleNamespace
+
+    bundle = load_bundle(cascade_bundle(tmp_path / "c").path)
+    pipe = Pipeline(bundle, PipelineConfig(relock=1.5), EngineConfig(precision="f32"))
+    pipe.tracks[1] = "window"  # stands for a live window of track 1
+    assert pipe._locked_box(SimpleNamespace(id=1, box=(100, 100, 90, 90))) == (100, 100, 90, 90)
+    # a re-detected box 20 % smaller keeps the side, re-centred; the window goes on
+    assert pipe._locked_box(SimpleNamespace(id=1, box=(110, 110, 72, 72))) == (101, 101, 90, 90)
+    assert pipe.tracks[1] == "window"
+    # a 2x jump re-locks the side and restarts the window
+    assert pipe._locked_box(SimpleNamespace(id=1, box=(50, 50, 180, 180))) == (50, 50, 180, 180)
+    assert 1 not in pipe.tracks
+    with pytest.raises(FerEdgeError, match="relock"):
+        PipelineConfig(relock=1.0)

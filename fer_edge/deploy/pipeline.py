@@ -45,6 +45,10 @@ class PipelineConfig:
         detect_side: the detector works on a copy whose longer side is at most this many pixels.
         detect_scale: Haar pyramid step; 1.2 is ~2x faster than 1.1 but misses more faces.
         precision: bundle model variant to run (``FP32``, ``FP16``, ``INT8``); None = default.
+        relock: cascade/clip bundles crop each track at the face size it had when its window
+            started (training clips are tracked at a steady size, and a re-detected box that is
+            20 % smaller would read as an expression change to a temporal head); when the box
+            size drifts beyond this factor the crop size is re-locked and the window restarts.
     """
 
     detector: str = "haar"
@@ -58,6 +62,7 @@ class PipelineConfig:
     detect_side: int = 320
     detect_scale: float = 1.1
     precision: str | None = None
+    relock: float = 1.5
 
     def __post_init__(self) -> None:
         for name in ("detect_every", "max_faces", "max_missed", "min_face", "detect_side"):
@@ -67,6 +72,8 @@ class PipelineConfig:
             raise FerEdgeError(f"--stride must be >= 1, got {self.stride}")
         if not 1.0 < self.detect_scale <= 2.0:
             raise FerEdgeError(f"--detect-scale must be in (1, 2], got {self.detect_scale}")
+        if not self.relock > 1.0:
+            raise FerEdgeError(f"relock must be > 1, got {self.relock}")
         EMA(self.alpha)  # validates alpha
 
 
@@ -136,6 +143,7 @@ class Pipeline:
             self.head = load_model(bundle.model_path(head_role, config.precision), engine)
         self._check_shapes()
         self.tracks: dict[int, _TrackState] = {}
+        self._sides: dict[int, float] = {}  # locked crop side per track (cascade/clip)
 
     def _check_shapes(self) -> None:
         h, w = self._size
@@ -188,9 +196,10 @@ class Pipeline:
             self.timer.add(stage, ms)
         for gone in self.manager.retired:
             self.tracks.pop(gone, None)
+            self._sides.pop(gone, None)
         if not tracks:
             return []
-        boxes = [t.box for t in tracks]
+        boxes = [t.box if self.bundle.kind == "frame" else self._locked_box(t) for t in tracks]
         with self.timer("preprocess"):
             batch = self.preprocess(frame, boxes)
         with self.timer("infer"):
@@ -202,6 +211,18 @@ class Pipeline:
                 self._run_head(due)
         with self.timer("postprocess"):
             return [self._result(t) for t in tracks]
+
+    def _locked_box(self, track) -> tuple[int, int, int, int]:
+        """The track's box re-centred at its locked side; re-locks (new window) on a big jump."""
+        x, y, w, h = track.box
+        side = float(max(w, h))
+        locked = self._sides.get(track.id)
+        if locked is None or not 1.0 / self.config.relock <= side / locked <= self.config.relock:
+            if locked is not None:
+                self.tracks.pop(track.id, None)  # crop geometry changed: start a fresh window
+            self._sides[track.id] = locked = side
+        s = int(round(locked))
+        return (int(round(x + w / 2 - s / 2)), int(round(y + h / 2 - s / 2)), s, s)
 
     def _push(self, tracks, per_frame: np.ndarray, index: int) -> list[int]:
         """Append each face's vector to its buffer; returns track ids whose head is due."""
@@ -250,6 +271,7 @@ class Pipeline:
     def reset(self) -> None:
         self.manager.reset()
         self.tracks.clear()
+        self._sides.clear()
 
 
 @dataclass
