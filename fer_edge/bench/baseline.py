@@ -57,7 +57,7 @@ def _load(path: str | os.PathLike):
     keras = require("keras", "train", purpose="the TensorFlow baseline")
     try:
         # Registering fer-edge's custom layers lets its trained models load by name.
-        import fer_edge.models  # noqa: F401
+        import fer_edge.models.layers  # noqa: F401 - `fer_edge.models` alone registers nothing
     except Exception as exc:  # noqa: BLE001 - custom layers are only needed for our own models
         log.debug("fer_edge.models not importable (%s); loading with Keras' built-in layers only", exc)
     try:
