@@ -344,8 +344,9 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
         params_parent = sum(ir_params(m) for m in parent.values())
         params_base = sum(ir_params(m) for m in base.values())
         parent_files = {r: str(bundle.model_path(r, "FP32").relative_to(bundle.path)) for r in roles}
-        report.rows.append(_row("parent", "FP32", bundle.path, parent_files, parent, ref_acc, ref_acc, inputs, cfg,
-                                params_parent))
+        # The parent's temporal head takes the parent's feature size (a distilled student may differ).
+        report.rows.append(_row("parent", "FP32", bundle.path, parent_files, parent, ref_acc, ref_acc,
+                                _latency_inputs(bundle, data, parent), cfg, params_parent))
         if keras_models:
             report.rows.append(_row("+".join(s.split()[0] for s in report.steps if s.split()[0] in
                                              ("distill", "prune")), "FP32", tmp,
