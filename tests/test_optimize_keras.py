@@ -130,20 +130,25 @@ def test_distillation_loss_matches_reference():
                                -np.log(s[np.arange(4), [0, 1, 2, 3]]), rtol=1e-5)
 
 
-def test_distill_cascade_through_frozen_head(tiny):
+def test_distill_cascade_compact_student(tiny):
     from fer_edge.optimize.calibration import load_calibration
     from fer_edge.optimize.distill import distill_bundle
 
     bundle = tiny["cascade"]
     data = load_calibration(bundle, tiny["npz"])
-    res = distill_bundle(bundle, data, "student", epochs=3, options={"width": 0.25})
-    net = res.models["spatial"]
-    assert tuple(net.outputs[0].shape[1:]) == (256,) and tuple(net.inputs[0].shape[1:]) == (32, 32, 3)
+    res = distill_bundle(bundle, data, "student", epochs=2, options={"pool": 2, "filters": (4, 4, 8, 8)})
+    net, head = res.models["spatial"], res.models["temporal"]
+    # 4x4x16 teacher map pooled 2x2 -> 64 features, and the narrow head takes exactly those.
+    assert tuple(net.outputs[0].shape[1:]) == (64,) and tuple(net.inputs[0].shape[1:]) == (32, 32, 3)
+    assert tuple(head.inputs[0].shape[1:]) == (bundle.window.length, 64)
+    assert res.params_student < res.params_teacher
     assert res.history[-1] < res.history[0]
     with pytest.raises(FerEdgeError, match="is a temporal model"):
         distill_bundle(bundle, data, "test_temporal", epochs=1)
-    with pytest.raises(FerEdgeError, match="takes .* the teacher"):
-        distill_bundle(bundle, data, "student", epochs=1, options={"input_shape": (48, 48, 3)})
+    with pytest.raises(FerEdgeError, match="must divide"):
+        distill_bundle(bundle, data, "student", epochs=1, options={"pool": 3})
+    with pytest.raises(FerEdgeError, match="did you mean 'pool'"):
+        distill_bundle(bundle, data, "student", epochs=1, options={"pol": 2})
 
 
 def test_optimize_distill_frame_bundle(tiny):

@@ -171,6 +171,11 @@ def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, te
         teacher = np.concatenate([np.asarray(teacher_ir["frame"]([x[i:i + 256]])[0]) for i in range(0, len(x), 256)])
         train = net
     else:
+        from fer_edge.models import get_model_spec
+
+        if get_model_spec(student).kind not in ("spatial", "frame"):
+            raise FerEdgeError(f"student '{student}' is a {get_model_spec(student).kind} model; the teacher's "
+                               f"spatial model takes images {shape}: pick a spatial model such as 'student'")
         return _distill_cascade(bundle, data, teacher_keras, teacher_ir, loss, epochs=epochs, seed=seed,
                                 options=options, name=student)
     onehot = np.zeros((len(labels), n), np.float32)
