@@ -23,11 +23,25 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
+from fer_edge.bundle import (
+    Bundle,
+    ModelEntry,
+    load_bundle,
+    provenance,
+    staging,
+    write_manifest,
+)
 from fer_edge.errors import FerEdgeError
 from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
-from fer_edge.optimize.report import OptimizeReport, Row, files_size_mb, ir_flops, ir_params, measure_latency
+from fer_edge.optimize.report import (
+    OptimizeReport,
+    Row,
+    files_size_mb,
+    ir_flops,
+    ir_params,
+    measure_latency,
+)
 
 log = logging.getLogger(__name__)
 
