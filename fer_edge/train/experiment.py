@@ -184,7 +184,6 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
         >>> report.test_accuracy >= 0.9  # doctest: +SKIP
         True
     """
-    from fer_edge.train import crossval
     from fer_edge.train.features import extractor_id
     from fer_edge.train.tasks import TemporalTask
 
@@ -195,20 +194,11 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
     task = TemporalTask(recipe, out / "features", features=ext.feature_size, folds=data.num_folds,
                         extractor=extractor_id(extractor))
     report = TrainReport("temporal", str(out), files={"features": str(out / "features")})
-    cv = crossval.cross_validate(task, out / "cv", epochs=recipe.temporal.epochs, folds=folds,
-                                 patience=recipe.finalize.patience, progress=progress)
-    results, missing = crossval.collect(out / "cv", data.num_folds)
-    if missing:
-        report.pending_folds = missing
-        report.val_accuracies = [r.best_val_accuracy for r in results]
+    done = _cross_validate_and_finalize(task, recipe, data, out, report, recipe.temporal.epochs, folds, progress)
+    if done is None:
         report.seconds = time.perf_counter() - start
         return report
-    cv = crossval.CVReport(results, crossval.summarize(results, out / "cv"))
-    report.val_accuracies = cv.val_accuracies
-    report.files.update(cv.files)
-    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress)
-    report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
-    final = crossval.train_final(task, out, report.final_epochs, progress=progress)
+    cv, final = done
     test = data.part("test") or data.part("fold-0")
     size = int(extractor.inputs[0].shape[1])
     frames = np.concatenate([data.load(r, size=size)[:4] for r in test[:4]]).astype(np.float32)
@@ -222,9 +212,32 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
     return report
 
 
+def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainReport, epochs: int,
+                                 folds: list[int] | None, progress: bool):
+    """Fold runs, then (once every fold is done) the curves, finalize's epoch rule and the final fit.
+
+    Returns ``(cv, final_model)``, or None while folds are still pending (``--fold`` jobs): the
+    report then lists them and the validation accuracies of the folds that are done.
+    """
+    from fer_edge.train import crossval
+
+    crossval.cross_validate(task, out / "cv", epochs=epochs, folds=folds,
+                            patience=recipe.finalize.patience, progress=progress)
+    results, missing = crossval.collect(out / "cv", data.num_folds)
+    if missing:
+        report.pending_folds = missing
+        report.val_accuracies = [r.best_val_accuracy for r in results]
+        return None
+    cv = crossval.CVReport(results, crossval.summarize(results, out / "cv"))
+    report.val_accuracies = cv.val_accuracies
+    report.files.update(cv.files)
+    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress)
+    report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
+    return cv, crossval.train_final(task, out, report.final_epochs, progress=progress)
+
+
 def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True) -> TrainReport:
     """``fer-edge train clip``: C3D / ConvLSTM with CV, finalize, test evaluation, clip bundle."""
-    from fer_edge.train import crossval
     from fer_edge.train.data import prepare_data
     from fer_edge.train.tasks import ClipTask
 
@@ -233,19 +246,11 @@ def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True) -
     data = prepare_data(recipe, progress=progress)
     task = ClipTask(recipe, data)
     report = TrainReport("clip", str(out))
-    crossval.cross_validate(task, out / "cv", epochs=recipe.clip.epochs, folds=folds,
-                            patience=recipe.finalize.patience, progress=progress)
-    results, missing = crossval.collect(out / "cv", data.num_folds)
-    if missing:
-        report.pending_folds = missing
+    done = _cross_validate_and_finalize(task, recipe, data, out, report, recipe.clip.epochs, folds, progress)
+    if done is None:
         report.seconds = time.perf_counter() - start
         return report
-    cv = crossval.CVReport(results, crossval.summarize(results, out / "cv"))
-    report.val_accuracies = cv.val_accuracies
-    report.files.update(cv.files)
-    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress)
-    report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
-    final = crossval.train_final(task, out, report.final_epochs, progress=progress)
+    cv, final = done
     clips, _ = task.val_data(0)[0]
     _test_and_bundle(recipe, data, "clip", report, cv, models={"clip": final}, samples={"clips": clips[:2]},
                      progress=progress)
