@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
+from fer_edge.optimize.quantize import pad_window
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,6 @@ def data_from_bundle(bundle, *, preprocessed: str | os.PathLike | None = None,
     labels = tuple(bundle.labels)
     records = [r for r in read_index(root) if r.get("status") == "ok" and r["emotion"] in labels]
     return ClipSet(Path(root), records, labels, split)
-
-
-def _pad(x: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    out = np.zeros((length, *x.shape[1:]), np.float32)
-    t = min(len(x), length)
-    out[:t] = x[:t]
-    mask = np.zeros(length, np.float32)
-    mask[:t] = 1
-    return out, mask
 
 
 def predict_bundle(bundle, data, part: str = "test", *, batch_size: int = 64, trimmed: bool | None = None,
@@ -102,10 +94,10 @@ def predict_bundle(bundle, data, part: str = "test", *, batch_size: int = 64, tr
         if bundle.kind == "cascade":
             x = x[:length]
             feats = np.concatenate([models["spatial"](x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-            f, m = _pad(feats, length)
+            f, m = pad_window(feats, length)
             scores.append(models["temporal"](f[None], m[None])[0])
         elif bundle.kind == "clip":
-            c, _ = _pad(x, length)
+            c, _ = pad_window(x, length)
             scores.append(models["clip"](c[None])[0])
         else:
             per = np.concatenate([models["frame"](x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
