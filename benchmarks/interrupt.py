@@ -89,24 +89,9 @@ SUBJECTS = ["F001", "F002", "F003", "M001", "M002", "M003"]
 
 
 def _preprocessed(root: Path, frames: int) -> None:
-    """A preprocess-stage folder cut from the synthetic ground-truth boxes (no detection: fast)."""
-    import numpy as np
+    from fer_edge.data.synth_prep import write_preprocessed
 
-    from fer_edge.data.synth import make_clip
-    from fer_edge.faces.crop import crop_face
-    from fer_edge.video import write_frames
-
-    records = []
-    for s in SUBJECTS:
-        for label in LABELS:
-            clip = make_clip(label, subject=s, frames=frames, size=(160, 120), seed=1)
-            crops = np.stack([crop_face(f, tuple(b[0]), size=32) for f, b in zip(clip.frames, clip.boxes)])
-            name = f"{s}_{label}"
-            write_frames(root / "clips" / name, crops, ext=".png")
-            records.append({"name": name, "subject": s, "emotion": label, "folder": f"clips/{name}",
-                            "status": "ok", "span": [0, frames], "frames": frames, "anomaly": False,
-                            "intensity": [float(v) for v in clip.intensity]})
-    (root / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_preprocessed(root, subjects=SUBJECTS, labels=LABELS, frames=frames)
 
 
 def _recipe(work: Path, *, frames: int, weights: str | None = None) -> dict:

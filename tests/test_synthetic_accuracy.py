@@ -12,10 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from fer_edge.data.synth import clip_seed, make_clip
-from fer_edge.faces.crop import crop_face
+from fer_edge.data.synth_prep import write_preprocessed
 from fer_edge.train.config import load_recipe
-from fer_edge.video import write_frames
 
 LABELS = ["happy", "sad", "surprise"]
 SUBJECTS = [f"{sex}{i:03d}" for i in range(1, 13) for sex in "FM"]  # 24 distinct faces
@@ -25,18 +23,8 @@ SIZE = 48
 
 def _preprocessed(root):
     """A preprocess-stage folder from the ground-truth boxes (no detection: fast), untrimmed."""
-    records = []
-    for s in SUBJECTS:
-        for label in LABELS:
-            clip = make_clip(label, subject=s, frames=FRAMES, size=(160, 120), seed=clip_seed(0, s, label))
-            crops = np.stack([crop_face(f, tuple(b[0]), size=SIZE) for f, b in zip(clip.frames, clip.boxes)])
-            name = f"{s}_{label}"
-            write_frames(root / "clips" / name, crops, ext=".png")
-            records.append({"name": name, "subject": s, "emotion": label, "folder": f"clips/{name}",
-                            "status": "ok", "span": [0, FRAMES], "frames": FRAMES, "anomaly": False,
-                            "intensity": [float(v) for v in clip.intensity]})
-    (root / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    return root
+    return write_preprocessed(root, subjects=SUBJECTS, labels=LABELS, frames=FRAMES, crop=SIZE, seed=0,
+                              per_clip_seed=True)
 
 
 def _recipe(tmp, pre, *, relative=True):
