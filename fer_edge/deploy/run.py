@@ -44,13 +44,15 @@ class RunReport:
     tracks: int
     interrupted: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
+    # Per stage: per-call median/p90/mean/count and per-frame frame_mean/frame_p90 (StageTimer.summary).
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def timing(self) -> dict[str, Any]:
         """The ``--timing`` file's content."""
         return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
                 "stages_ms": self.stages_ms, "stages_p90_ms": self.stages_p90_ms,
                 # Detection runs every N frames: its median is 0, its mean is its real cost.
-                "stages_mean_ms": self.stages_mean_ms,
+                "stages_mean_ms": self.stages_mean_ms, "stages": self.stages,
                 "device": self.device, "inference_precision": self.inference_precision,
                 "source": self.source, "bundle": self.bundle, "interrupted": self.interrupted}
 
@@ -126,10 +128,10 @@ def run_video(
         if events:
             ev = EventWriter(events)
         if progress:
-            from tqdm import tqdm
+            from fer_edge.progress import progress as progress_bar
 
             total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
-            bar = tqdm(total=total, unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+            bar = progress_bar(total=total or None, unit="frame", desc="demo")
         start = time.perf_counter()
         with _sigterm_as_interrupt():
             try:
@@ -165,6 +167,7 @@ def run_video(
                     if show:
                         show = _show(frame)
                     if bar is not None:
+                        bar.set_postfix(faces=with_face, tracks=len(stats_tracks), refresh=False)
                         bar.update(1)
             except KeyboardInterrupt:
                 interrupted = True
@@ -185,7 +188,7 @@ def run_video(
         outputs["video"] = str(writer.close())
     if ev is not None:
         outputs["events"] = str(ev.close())
-    summary = timer.summary()
+    summary = timer.summary(frames)
     report = RunReport(
         source=str(source), bundle=str(bundle.path), device=engine.device,
         inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
@@ -194,6 +197,7 @@ def run_video(
         stages_p90_ms={k: v["p90"] for k, v in summary.items()},
         stages_mean_ms={k: v["mean"] for k, v in summary.items()},
         frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+        stages=summary,
     )
     if timing:
         _write_json(Path(timing), report.timing())
