@@ -7,7 +7,9 @@ An explicit ``--out`` is used as given.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -45,3 +47,21 @@ def out_dir(given: str | os.PathLike | None, default: str) -> Path:
         PosixPath('runs/benchmark3')
     """
     return Path(given) if given else next_run_dir(default)
+
+
+@contextlib.contextmanager
+def run_dir(given: str | os.PathLike | None, default: str) -> Iterator[Path]:
+    """:func:`out_dir` for the block; a default folder the block failed to write anything into is
+    removed again, so a failed start leaves no empty ``runs/demo7``.
+
+    Example:
+        >>> with run_dir(None, "runs/demo") as out:  # doctest: +SKIP
+        ...     (out / "events.jsonl").write_text("")
+    """
+    path = out_dir(given, default)
+    try:
+        yield path
+    except BaseException:
+        if not given and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        raise

@@ -27,9 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--std", type=float, nargs="+", help="plain model only: see --mean (default 1)")
     p.add_argument("--device", default="CPU", help=f"OpenVINO device: {', '.join(DEVICES)} (default CPU)")
     p.add_argument("--precision", help="bundle model variant: FP32, FP16, INT8 (default: the bundle's)")
-    p.add_argument("--infer-precision", choices=list(PRECISIONS),
+    p.add_argument("--infer-precision", choices=list(PRECISIONS), type=str.lower,
                    help="OpenVINO inference precision hint (this CPU defaults to bf16)")
-    p.add_argument("--hint", choices=list(HINTS), default="latency", help="OpenVINO performance hint")
+    p.add_argument("--hint", choices=list(HINTS), default="latency", type=str.lower, help="OpenVINO performance hint")
     p.add_argument("--cache-dir", help="OpenVINO model cache directory")
     p.add_argument("--out", help="folder for demo.mp4, events.jsonl and timing.json "
                                  "(default: runs/demo, runs/demo2 ... a new one per run)")
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="annotated video (.mp4 or .avi)")
     p.add_argument("--events", help="events file (JSON Lines)")
     p.add_argument("--timing", help="timing file (JSON)")
-    p.add_argument("--tracker", default="medianflow", choices=list(TRACKERS),
+    p.add_argument("--tracker", default="medianflow", choices=list(TRACKERS), type=str.lower,
                    help="face tracker (default medianflow: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)")
     p.add_argument("--detect-every", type=int, default=10, help="detect every N frames (default 10)")
     p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
@@ -78,12 +78,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
-    from pathlib import Path
+    import contextlib
 
     from fer_edge import defaults
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
     from fer_edge.deploy.timers import format_table
+    from fer_edge.runs import run_dir
 
     engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
                           cache_dir=args.cache_dir)
@@ -95,22 +96,16 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     if isinstance(source, str) and source.isdigit():
         source = int(source)
     output, events, timing = args.output, args.events, args.timing
-    out = None
-    if args.out or not (args.no_save or output or events or timing):
-        from fer_edge.runs import out_dir
-
-        out = out_dir(args.out, "runs/demo")
-        output = output or str(out / "demo.mp4")
-        events = events or str(out / "events.jsonl")
-        timing = timing or str(out / "timing.json")
     stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
-    try:
+    with contextlib.ExitStack() as stack:
+        out = None
+        if args.out or not (args.no_save or output or events or timing):
+            out = stack.enter_context(run_dir(args.out, "runs/demo"))  # a new runs/demoN unless --out
+            output = output or str(out / "demo.mp4")
+            events = events or str(out / "events.jsonl")
+            timing = timing or str(out / "timing.json")
         report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
                            timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream)
-    except BaseException:
-        if out is not None and not args.out and not any(out.iterdir()):
-            out.rmdir()  # the run folder we just made, still empty: leave no trace of a failed start
-        raise
     state = " (interrupted)" if report.interrupted else ""
     print(f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
           f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "

@@ -193,6 +193,8 @@ class Pipeline:
         """Process one BGR frame; returns one result per visible face."""
         tracks = self.manager.update(frame)
         for stage, ms in self.manager.timings.items():
+            if stage == "detect" and ms == 0.0:
+                continue  # no detection in this frame: a skipped frame, not a 0 ms call
             self.timer.add(stage, ms)
         for gone in self.manager.retired:
             self.tracks.pop(gone, None)

@@ -71,12 +71,13 @@ class StageTimer:
 
     def summary(self, frames: int | None = None) -> dict[str, dict[str, float]]:
         """Per stage, in ms and pipeline order: ``median``, ``p90``, ``mean`` and ``count`` per call;
-        ``frame_mean`` and ``frame_p90`` per frame (skipped frames count as 0 ms), ``frames``.
+        ``frame_mean``, ``frame_median`` and ``frame_p90`` per frame (skipped frames count as 0 ms),
+        ``frames``.
 
         Args:
             frames: frames processed (default: the most calls of any stage, i.e. ``decode``'s).
-                A stage timed at most once per frame gets an exact per-frame p90; one timed
-                several times per frame gets its per-call p90 scaled by calls per frame.
+                A stage timed at most once per frame gets exact per-frame percentiles; one timed
+                several times per frame gets its per-call ones scaled by calls per frame.
 
         Example:
             >>> t = StageTimer()
@@ -102,19 +103,21 @@ class StageTimer:
                 "mean": round(ring.total / ring.count, 3),
                 "count": int(ring.count),
                 "frame_mean": round(ring.total / n, 3),
-                "frame_p90": round(_frame_p90(vals, ring.count, n), 3),
+                "frame_median": round(_frame_quantile(vals, ring.count, n, 50), 3),
+                "frame_p90": round(_frame_quantile(vals, ring.count, n, 90), 3),
                 "frames": n,
             }
         return out
 
 
-def _frame_p90(vals: np.ndarray, calls: int, frames: int) -> float:
-    """p90 over frames of a stage timed ``calls`` times in ``frames`` frames (``vals``: its recent calls)."""
+def _frame_quantile(vals: np.ndarray, calls: int, frames: int, q: float) -> float:
+    """Percentile ``q`` over frames of a stage timed ``calls`` times in ``frames`` frames (``vals``:
+    its recent calls)."""
     if calls >= frames:
-        return float(np.percentile(vals, 90)) * calls / frames
+        return float(np.percentile(vals, q)) * calls / frames
     # At most one call per frame: the other frames took 0 ms. Keep the ring's share of zeros.
     zeros = int(round(vals.size * (frames - calls) / calls))
-    return float(np.percentile(np.concatenate([vals, np.zeros(zeros, vals.dtype)]), 90))
+    return float(np.percentile(np.concatenate([vals, np.zeros(zeros, vals.dtype)]), q))
 
 
 def format_table(summary: dict[str, dict[str, float]]) -> str:
