@@ -65,9 +65,11 @@ def select_precisions(bundles: Sequence[Bundle], wanted: str | Sequence[str]) ->
         have = [p for p in bundle_precisions(b, roles[0]) if all(p in bundle_precisions(b, r) for r in roles)]
         plan[str(b.path)] = have if "ALL" in wanted else [p for p in wanted if p in have]
     if not any(plan.values()):
+        from fer_edge.bundle import variant_hint
+
         carried = "; ".join(f"{b.name}: {', '.join(bundle_precisions(b, next(iter(b.models))))}" for b in bundles)
-        raise FerEdgeError(f"no bundle carries precision {', '.join(wanted)} ({carried}); create it with "
-                           f"fer-edge optimize BUNDLE --precision {wanted[0].lower()}")
+        raise FerEdgeError(f"no bundle carries precision {', '.join(wanted)} ({carried}); "
+                           + variant_hint(bundles[0].path, wanted[0], use="{} to fer-edge benchmark"))
     return plan
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from fer_edge.bundle import Bundle
 from fer_edge.deploy.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
-from fer_edge.deploy.overlay import draw_face, draw_status
+from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
 from fer_edge.deploy.stream import ResilientSource, StreamPolicy, is_live, open_stream
 
@@ -157,10 +157,8 @@ def run_video(
                             ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
                     if writer is not None or show:
                         with timer("draw"):
-                            for f in faces:
-                                draw_face(frame, f.box, f.track, f.label, f.scores)
-                            if not faces:
-                                draw_status(frame, "no face")
+                            elapsed = time.perf_counter() - start
+                            draw_frame(frame, faces, frames / elapsed if elapsed > 0 else None)
                     if writer is not None:
                         with timer("write"):
                             writer.write(frame)
