@@ -71,6 +71,7 @@ def import_keras(
 
     path, out = Path(path), Path(out)
     labels = get_labels(labels)
+    log.info("loading %s (TensorFlow starts first: 10-30 s)", path.name)
     model = _load_keras(path)
     shape = model.input_shape
     if isinstance(shape, list) or len(shape) != 4:
@@ -98,8 +99,10 @@ def import_keras(
     probe = ((pixels / 255.0 - np.array(mean, np.float32)) / np.array(std, np.float32)).astype(np.float32)
 
     with staging(out) as tmp:
+        log.info("converting to OpenVINO IR")
         ov_model = to_openvino(model)
         save_ir(ov_model, tmp / "frame.xml")
+        log.info("checking OpenVINO against Keras on %d inputs", len(probe))
         parity = check_parity(model, tmp / "frame.xml", probe)
         if parity.max_abs_diff > 1e-3:
             raise FerEdgeError(f"OpenVINO output differs from Keras by {parity.max_abs_diff:.2e} "

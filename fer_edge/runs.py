@@ -58,10 +58,19 @@ def run_dir(given: str | os.PathLike | None, default: str) -> Iterator[Path]:
         >>> with run_dir(None, "runs/demo") as out:  # doctest: +SKIP
         ...     (out / "events.jsonl").write_text("")
     """
+    outer = Path(default)
+    while not outer.parent.exists():
+        outer = outer.parent  # on a first run ``runs/`` itself is new too
     path = out_dir(given, default)
     try:
         yield path
     except BaseException:
-        if not given and path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        if not given:
+            created = path if outer == Path(default) else outer
+            for folder in (path, *path.parents):
+                if not folder.is_dir() or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+                if folder == created:
+                    break
         raise

@@ -76,12 +76,23 @@ def check_samples(n: int, what: str) -> None:
                     "less accurate", n, what, RECOMMENDED_SAMPLES)
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (a handler keeps its stream object)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _nncf():
-    nncf = require("nncf", "optimize", purpose="INT8 quantization")
-    # NNCF logs and draws its progress bars on stdout; stdout is for fer-edge's report.
+    # NNCF logs (from its import on) and draws progress bars on stdout; stdout is for fer-edge's report.
+    with contextlib.redirect_stdout(sys.stderr):
+        nncf = require("nncf", "optimize", purpose="INT8 quantization")
     for handler in logging.getLogger("nncf").handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-            handler.setStream(sys.stderr)
+        if type(handler) is logging.StreamHandler and not isinstance(handler.stream, _Stderr):
+            handler.setStream(_Stderr())
     return nncf
 
 
