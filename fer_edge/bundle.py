@@ -159,7 +159,7 @@ def variant_hint(path: str | os.PathLike, precision: str, *, use: str = "--bundl
 
     Example:
         >>> variant_hint("runs/fer", "INT8")  # doctest: +SKIP
-        'create it with: fer-edge optimize runs/fer --precision int8 (writes runs/fer_int8), then pass --bundle runs/fer_int8'
+        'create it with: fer-edge optimize runs/fer --precision int8 (writes runs/fer_int8), then pass ...'
     """
     sibling = variant_dir(path, precision)
     if (sibling / "manifest.json").is_file():

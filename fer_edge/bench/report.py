@@ -13,9 +13,10 @@ Schema (ARCHITECTURE.md, "Benchmark report")::
 ``stage`` is a model role (``frame``, ``spatial``, ``temporal``, ``clip``) or a runtime stage
 on a video (``video`` = a whole frame end to end, ``video:detect``, ``video:infer`` ...).
 Rows from two machines are matched by (stage, model, format, precision, device, batch, mode,
-hint): ``mode`` separates sync latency from async throughput and ``hint`` the plugin's default
-inference precision from a pinned one, so "default settings" meet across machines even when
-one CPU defaults to BF16 and the other to FP32.
+hint) first: ``mode`` separates sync latency, async throughput and the runtime's per-frame and
+per-call rows; ``hint`` the plugin's default inference precision from a pinned one. Rows left
+over are then matched without the hint, so a default run meets an ``--infer-precision f32``
+run of the same model; the comparison shows each side's hint.
 """
 
 from __future__ import annotations

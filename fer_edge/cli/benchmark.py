@@ -7,10 +7,10 @@ import argparse
 NAME = "benchmark"
 HELP = "time bundles per model, precision and device (+ TensorFlow baseline, runtime on a video); compare reports"
 EXAMPLES = [
-    "fer-edge benchmark                                        # default bundle, sample video, TF baseline -> runs/benchmark/",
+    "fer-edge benchmark                                # default bundle, sample video, TF baseline -> runs/benchmark/",
     "fer-edge benchmark runs/fer runs/fer_int8 --infer-precision default,f32 --source none --baseline none",
-    "fer-edge benchmark model.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
-    "fer-edge benchmark runs/synthetic/bundle --precision fp32,int8 --device CPU,GPU --iterations 500",
+    "fer-edge benchmark runs/fer/frame.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
+    "fer-edge benchmark runs/fer_int8 --precision fp32,int8 --device cpu --source none --baseline none",
     "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json --out runs/compare",
 ]
 

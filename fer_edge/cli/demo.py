@@ -9,8 +9,8 @@ HELP = "run the real-time runtime on a video, camera or frame folder (default: t
 EXAMPLES = [
     "fer-edge demo --no-show                                  # sample video -> runs/demo/ (then demo2, demo3...)",
     "fer-edge demo --source 0                                 # camera 0, window on screen, saved to runs/demoN/",
-    "fer-edge demo --source clip.mp4 --bundle runs/fer --out runs/clip --no-show",
-    "fer-edge demo --bundle model.xml --labels fer2013 --mean 0.5 --std 0.5 --no-show  # a plain IR/ONNX model",
+    "fer-edge demo --source clip.mp4 --bundle runs/fer_int8 --out runs/clip --no-show",
+    "fer-edge demo --source clip.mp4 --bundle runs/fer/frame.xml --labels fer2013 --mean 0.5 --std 0.5 --no-show",
     "fer-edge demo --tracker kcf --detect-every 5 --precision FP16 --no-show",
 ]
 
@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
     if args.bundle and is_plain_model(args.bundle):
         with temporary_bundle(args.bundle, args.labels, mean=args.mean, std=args.std) as tmp:
-            return _run(args, load_bundle(tmp), wheel_dir, label=args.bundle)
+            again = f"{args.bundle} --labels {args.labels}" + "".join(
+                f" --{k} {' '.join(f'{v:g}' for v in getattr(args, k))}" for k in ("mean", "std") if getattr(args, k))
+            return _run(args, load_bundle(tmp), wheel_dir, label=again)
     if args.labels or args.mean or args.std:
         from fer_edge.errors import FerEdgeError
 
