@@ -91,7 +91,9 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
         ...     pass
     """
     stream = sys.stderr if stream is None else stream
-    quiet = not logging.getLogger("fer_edge").isEnabledFor(logging.INFO)
+    # Quiet only when logging was set up above INFO (the CLI's -q): a library caller who never
+    # configured logging still gets a bar on a terminal.
+    quiet = bool(logging.getLogger().handlers) and not logging.getLogger("fer_edge").isEnabledFor(logging.INFO)
     isatty = getattr(stream, "isatty", None)
     if isatty is not None and isatty():
         from tqdm import tqdm
