@@ -61,19 +61,27 @@ class RunReport:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Make SIGTERM behave like Ctrl-C so outputs get finalized (main thread only)."""
+def _stop_between_frames():
+    """SIGINT/SIGTERM set a flag the loop reads between frames, so the frame in progress is
+    finished everywhere (events, video, timing agree); a second signal interrupts at once.
+    Main thread only (elsewhere signals keep their default behaviour)."""
+    stop: list[int] = []
+
     def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(signum)
+
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -133,9 +141,11 @@ def run_video(
             total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
             bar = progress_bar(total=total or None, unit="frame", desc="demo")
         start = time.perf_counter()
-        with _sigterm_as_interrupt():
+        with _stop_between_frames() as stop:
             try:
                 while max_frames is None or frames < max_frames:
+                    if stop:
+                        raise KeyboardInterrupt
                     with timer("decode"):
                         frame = src.read()
                     if ev is not None and isinstance(src, ResilientSource):
