@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from kerasfiles import Keras2File, face_crops, mini_xception
+from tests.kerasfiles import face_crops, mini_xception
 
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
