@@ -101,7 +101,7 @@ def read_keras_file(path: str | Path) -> KerasFile:
         config = _json(raw, path)
         version = _text(h5.attrs.get("keras_version", ""))
         graph = _graph(path, config, version)
-        _h5_weights(graph, h5["model_weights"] if "model_weights" in h5 else h5)
+        _h5_weights(graph, h5.get("model_weights", h5))
     return graph
 
 
@@ -173,7 +173,7 @@ def _sequential(path: Path, body: Any, version: str) -> KerasFile:
 
 def _class(name: str) -> str:
     # Keras 3 .h5 files name registered custom layers "package>Class"; fer-edge's own are known here.
-    return name[len("fer_edge>"):] if name.startswith("fer_edge>") else name
+    return name.removeprefix("fer_edge>")
 
 
 def _refs(value: Any) -> list[Ref]:
