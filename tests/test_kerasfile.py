@@ -206,7 +206,10 @@ def test_keras3_files_match_keras(tmp_path, suffix):
     from fer_edge.models import create_model
 
     x = face_crops(size=32, count=8, rgb=True)
-    models = {"wide": _wide_model(), "test_frame": create_model("test_frame"),
+    sequential = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
+                                   keras.layers.Conv2D(4, 3, strides=2), keras.layers.Flatten(),
+                                   keras.layers.Dense(6, activation="softmax")])
+    models = {"wide": _wide_model(), "test_frame": create_model("test_frame"), "sequential": sequential,
               "student": create_model("student", input_shape=(32, 32, 3), num_classes=6, width=0.25)}
     for name, model in models.items():
         path = tmp_path / f"{name}{suffix}"
