@@ -9,6 +9,8 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
 
+pytestmark = pytest.mark.tf  # Keras builds the files and checks the imports
+
 
 @pytest.fixture(scope="module")
 def keras_file(tmp_path_factory):
