@@ -122,8 +122,9 @@ def _blocker(folder: Path) -> str:
 
 
 def test_tensorflow_import_error_is_one_line(tmp_path):
-    proc = _cli(["import", "keras", str(tmp_path / "m.h5"), "--labels", "fer2013", "--out", "b"], tmp_path,
-                pythonpath=[_blocker(tmp_path / "site")])
+    (tmp_path / "m.h5").write_bytes(b"never read")
+    proc = _cli(["import", "keras", str(tmp_path / "m.h5"), "--labels", "fer2013", "--out", "b", "--converter",
+                 "tensorflow"], tmp_path, pythonpath=[_blocker(tmp_path / "site")])
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.strip().splitlines() if not line.startswith("INFO ")]
     assert len(errors) == 1 and "fer-edge[train]" in errors[0], proc.stderr
