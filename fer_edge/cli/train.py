@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run only this cross-validation fold (repeatable): folds as independent jobs")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
                         help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
+    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
+                        help="where the heavy loops run: local (default: this process), ray (embedded Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
 
 
@@ -53,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.out:
         overrides.append(f"out={args.out}")
+    if args.executor:
+        overrides.append(f"executor={args.executor}")
     recipe = load_recipe(args.recipe, overrides=overrides)
+    from fer_edge.cluster import parse_spec
+
+    parse_spec(recipe.executor)  # a typo fails here, before any work
     from fer_edge.train import experiment
     from fer_edge.train.kerasutil import check_gpu
 

@@ -58,6 +58,8 @@ class PreprocessConfig:
         au_dir: folder of OpenFace CSVs; ``None`` uses the built-in estimator.
         intensity: built-in estimator method, ``"flow"`` or ``"diff"``.
         workers: processes working on clips in parallel (>= 1).
+        executor: ``local`` (``workers`` processes here) or ``ray[=ADDRESS]``: chunks of clips as
+            Ray tasks (:mod:`fer_edge.cluster`).
         plot: write ``clip_lengths.png`` (needs matplotlib, the ``train`` extra).
         labels: label set of the dataset.
     """
@@ -71,6 +73,7 @@ class PreprocessConfig:
     au_dir: str | None = None
     intensity: str = "flow"
     workers: int = 1
+    executor: str = "local"
     plot: bool = True
     labels: tuple[str, ...] = THESIS
 
@@ -256,7 +259,13 @@ def preprocess(
         jobs = [(entry, config, str(out)) for entry in todo]
         bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress)
         try:
-            if config.workers > 1 and len(jobs) > 1:
+            if config.executor != "local":
+                from fer_edge.cluster.chunks import map_chunks
+
+                for record in map_chunks(_job, jobs, executor=config.executor, desc="preprocess", workdir=out):
+                    records[record["name"]] = record
+                bar.update(len(jobs))
+            elif config.workers > 1 and len(jobs) > 1:
                 ctx = multiprocessing.get_context("spawn")  # fork + OpenCV threads can deadlock
                 with ctx.Pool(min(config.workers, len(jobs))) as pool:
                     for record in pool.imap(_job, jobs):  # imap keeps dataset order
