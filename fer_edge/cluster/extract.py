@@ -27,7 +27,7 @@ from fer_edge.cluster.executor import executor_for, threads
 from fer_edge.errors import FerEdgeError
 
 MAX_SHARD = 64
-_RUNNERS: dict[tuple, Any] = {}  # per worker process: (model path, backend, threads) -> runner
+_RUNNERS: dict[tuple, Any] = {}  # per worker process: (extractor id, backend, threads) -> runner
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Shard:
 
 
 def _runner(model_path: str, backend: str):
-    key = (model_path, backend, threads())
+    key = (Path(model_path).name, backend, threads())  # the name is the weights' digest
     if key not in _RUNNERS:
         from fer_edge.models import load_model
         from fer_edge.train.features import make_runner
