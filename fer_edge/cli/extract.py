@@ -14,6 +14,7 @@ EXAMPLES = [
     "fer-edge extract --recipe train/synthetic.yaml",
     "fer-edge extract --recipe train/vggface_lstm.yaml --set extract.layer=dense --set spatial.weights=vggface.keras",
     "fer-edge extract --recipe train/vggface_lstm.yaml --part fold-0 --part test",
+    "fer-edge extract --recipe train/vggface_lstm.yaml --executor ray   # shards as tasks of an embedded Ray",
 ]
 
 

@@ -13,6 +13,7 @@ EXAMPLES = [
     "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre",
     "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre --exclude F016 --workers 2",
     "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre --au-dir data/openface",
+    "fer-edge preprocess --dataset bu4dfe --root /shared/BU4DFE --out /shared/pre --executor ray=auto",
 ]
 
 

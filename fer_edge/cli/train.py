@@ -5,7 +5,8 @@ calls into :mod:`fer_edge.train.experiment`.
 
 Scale: folds are independent jobs. Run ``--fold i`` for each fold on separate machines or
 GPUs (``CUDA_VISIBLE_DEVICES=i``) sharing the run folder; a last plain run (no ``--fold``)
-reuses every finished fold, then finalizes, evaluates and writes the bundle. KerasTuner
+reuses every finished fold, then finalizes, evaluates and writes the bundle. Or let Ray
+dispatch them: ``--executor ray=HOST:PORT`` (one task per fold; docs/cluster.md). KerasTuner
 searches (``spatial.tune.trials``) run distributed when ``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` are set on the chief and workers.
 """
@@ -21,6 +22,7 @@ EXAMPLES = [
     "fer-edge train temporal --recipe train/synthetic.yaml",
     "fer-edge train temporal --recipe train/vggface_1dcnn.yaml --set data.preprocessed=runs/pre",
     "fer-edge train temporal --recipe train/vggface_lstm.yaml --fold 2   # one fold as its own job",
+    "fer-edge train temporal --recipe train/vggface_lstm.yaml --executor ray=10.0.0.5:6379   # folds on a Ray cluster",
     "fer-edge train spatial --recipe train/vggface_finetune.yaml --set spatial.tune.trials=20",
     "fer-edge train clip --recipe train/c3d.yaml --device gpu",
 ]

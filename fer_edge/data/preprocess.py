@@ -94,6 +94,9 @@ class PreprocessConfig:
             raise FerEdgeError(f"size must be in 32..1024 px, got {self.size}")
         if not 0 <= self.pad_y <= 200 or self.detect_frames < 1 or self.workers < 1:
             raise FerEdgeError("pad_y must be 0..200, detect_frames >= 1 and workers >= 1")
+        from fer_edge.cluster import parse_spec
+
+        parse_spec(self.executor)  # a typo fails before any work
         if self.au_dir is not None and not Path(self.au_dir).is_dir():
             raise FerEdgeError(f"--au-dir {self.au_dir} is not a folder; pass the folder of OpenFace CSVs")
 

@@ -258,20 +258,26 @@ def _write_rows(path: Path, rows: list[list[str]]) -> str:
     return str(path)
 
 
+def _es_job(item: tuple[int, int], *, task, folder: str, **kw) -> FoldResult:
+    fold, epochs = item
+    return run_fold(task, fold, Path(folder) / f"fold-{fold}", epochs=epochs, **kw)
+
+
 def stop_epochs(task, results: Sequence[FoldResult], folder: str | os.PathLike, cfg, *,
-                progress: bool = True) -> list[int]:
+                progress: bool = True, executor: str | None = None) -> list[int]:
     """Every fold's early-stopping epoch: read off the CV logs, or from separate ES runs."""
     if not cfg.separate_runs:
         return [early_stop_epoch(r.history["val_accuracy"], cfg.patience) for r in results]
-    folder = Path(folder)
-    out = []
-    for r in results:
-        # Long enough for patience to trigger; the run stops itself.
-        es = run_fold(task, r.fold, folder / f"fold-{r.fold}", epochs=max(r.epochs, 1) + cfg.patience,
-                      patience=cfg.patience, early_stopping=cfg.patience,
-                      reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience), progress=progress)
-        out.append(es.best_epoch)
-    return out
+    from fer_edge.cluster import executor_for
+
+    ex = executor_for(executor)
+    job = functools.partial(_es_job, task=task, folder=str(folder), patience=cfg.patience,
+                            early_stopping=cfg.patience, reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience),
+                            progress=progress and not ex.distributed)
+    # Long enough for patience to trigger; the run stops itself.
+    runs = ex.map(job, [(r.fold, max(r.epochs, 1) + cfg.patience) for r in results], desc="finalize folds",
+                  workdir=folder, uses_tf=True)
+    return [es.best_epoch for es in runs]
 
 
 def train_final(task, folder: str | os.PathLike, epochs: int, *, progress: bool = True) -> Any:

@@ -236,7 +236,8 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     cv = crossval.CVReport(results, crossval.summarize(results, out / "cv"))
     report.val_accuracies = cv.val_accuracies
     report.files.update(cv.files)
-    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress)
+    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress,
+                                              executor=recipe.executor)
     report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
     return cv, crossval.train_final(task, out, report.final_epochs, progress=progress)
 
