@@ -34,6 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray's default for ray.init(); the token stays in memory:
+os.environ.setdefault("RAY_AUTH_TOKEN", os.urandom(32).hex())  # nothing written to ~/.ray
 
 INSIDE = "FER_EDGE_BENCH_NAMESPACE"
 LABELS = ["happy", "sad", "surprise", "anger", "disgust", "fear"]

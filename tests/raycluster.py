@@ -41,7 +41,9 @@ class LoopbackCluster:
         self.masked = masked
         self.marker = secrets.token_hex(6)
         self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: unix socket paths
+        # Token auth with a token of its own: nothing read from or written to ~/.ray.
         self.env = {**os.environ, MARKER: self.marker, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
+                    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
                     "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_DETERMINISTIC_OPS": "1"}
         self.holder: subprocess.Popen | None = None
         self.address = ""
