@@ -51,6 +51,18 @@ def test_executor_spec_parsing():
         parse_spec("ray,gpus=2")
 
 
+def test_local_executor_is_the_plain_loop_and_sizes_are_bounded():
+    from fer_edge.cluster import executor_for
+    from fer_edge.cluster.chunks import chunk_size
+    from fer_edge.cluster.extract import shard_size
+
+    seen = []
+    assert executor_for("local").map(lambda x: seen.append(x) or -x, [3, 1, 2]) == [-3, -1, -2]
+    assert seen == [3, 1, 2]  # in order, in this process
+    assert [chunk_size(n, 2) for n in (1, 8, 40, 10_000)] == [1, 1, 5, 16]
+    assert [shard_size(n, 4) for n in (1, 8, 40, 10_000)] == [1, 1, 5, 64]
+
+
 def _recipe(path: Path, out: Path, raw: Path, **extra) -> Path:
     import yaml
 
@@ -212,3 +224,15 @@ def test_node_without_the_run_folder_is_named(work, cluster):
     error = done.stderr.strip().splitlines()[-1]
     assert "node worker-1" in error and "cannot see the run folder" in error and str(out) in error, done.stderr[-2000:]
     assert not list(out.glob("clips/*")), "no clip work may start before the check passes"
+
+
+@_heavy
+def test_embedded_ray_preprocess_equals_local(work, cluster, local_run):
+    """``--executor ray`` with no cluster: an embedded Ray (inside the test's private namespace)."""
+    out = work / "embedded-pre"
+    _fer_edge(cluster, "preprocess", "--root", str(work / "raw"), "--out", str(out), "--size", "48", "--no-plot",
+              "--executor", "ray", timeout=600)
+    local = (local_run / "pre" / "index.jsonl").read_text().splitlines()
+    ours = (out / "index.jsonl").read_text().splitlines()
+    assert [{k: v for k, v in json.loads(x).items() if k != "source"} for x in ours] == \
+           [{k: v for k, v in json.loads(x).items() if k != "source"} for x in local]

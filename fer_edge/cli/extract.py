@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="override a recipe value, e.g. extract.batch_size=128 (repeatable)")
     parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+                        help="where the heavy loops run: local (default: this process), ray (embedded "
+                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--part", action="append", default=None,
                         help="only this part: test or fold-<i> (repeatable; default: all)")
 

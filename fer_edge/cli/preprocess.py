@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "intensity; default: the built-in estimator")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
     parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+                        help="where the heavy loops run: local (default: this process), ray (embedded "
+                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--no-plot", action="store_true", help="skip clip_lengths.png")
 
 

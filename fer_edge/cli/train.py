@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
                         help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
     parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+                        help="where the heavy loops run: local (default: this process), ray (embedded "
+                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
 
 

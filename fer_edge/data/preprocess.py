@@ -260,14 +260,14 @@ def preprocess(
         from tqdm import tqdm
 
         jobs = [(entry, config, str(out)) for entry in todo]
-        bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress)
+        # A Ray executor shows its own bar over the clip chunks.
+        bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress or config.executor != "local")
         try:
             if config.executor != "local":
                 from fer_edge.cluster.chunks import map_chunks
 
                 for record in map_chunks(_job, jobs, executor=config.executor, desc="preprocess", workdir=out):
                     records[record["name"]] = record
-                bar.update(len(jobs))
             elif config.workers > 1 and len(jobs) > 1:
                 ctx = multiprocessing.get_context("spawn")  # fork + OpenCV threads can deadlock
                 with ctx.Pool(min(config.workers, len(jobs))) as pool:
