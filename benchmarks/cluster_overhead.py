@@ -139,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         script = 'ip link set lo up && exec "$@"'
         cmd = ["unshare", "-rn", "--", "sh", "-c", script, "sh", sys.executable, __file__, *raw]
         return subprocess.run(cmd, env={**os.environ, INSIDE: "1"}).returncode
-    keep = [a for a in raw if not a.startswith("--json")]
-    if "--json" in keep:
-        i = keep.index("--json")
-        del keep[i:i + 2]
+    keep = [f"--{k}={getattr(args, k)}" for k in ("subjects", "frames", "crop", "epochs")]
     work = Path(tempfile.mkdtemp(prefix="fer-edge-cluster-bench-"))
     load_before = os.getloadavg()[0]
     try:

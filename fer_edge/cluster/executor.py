@@ -111,7 +111,17 @@ class LocalExecutor:
         return [fn(item) for item in items]
 
 
-def _pinned(fn: Callable[[Any], Any], item: Any, *, cpus: int, cwd: str) -> Any:
+def _pin_tensorflow(cpus: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(cpus)
+    except RuntimeError:  # a reused worker: TF already runs, pinned by this worker's first task
+        pass
+
+
+def _pinned(fn: Callable[[Any], Any], item: Any, *, cpus: int, cwd: str, uses_tf: bool) -> Any:
     """Run ``fn(item)`` inside a Ray task: driver's folder, thread counts = the task's CPUs."""
     for key, value in TASK_ENV.items():
         os.environ.setdefault(key, value)
@@ -119,6 +129,8 @@ def _pinned(fn: Callable[[Any], Any], item: Any, *, cpus: int, cwd: str) -> Any:
     # Read when TF / OpenMP / OpenBLAS start in this worker process (the first task it runs).
     os.environ.update({THREADS_ENV: n, "OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n,
                        "TF_NUM_INTEROP_THREADS": n})
+    if uses_tf:
+        _pin_tensorflow(cpus)
     if os.path.isdir(cwd):  # relative paths of a recipe mean the same on every node (shared storage)
         os.chdir(cwd)
     return fn(item)
@@ -174,7 +186,7 @@ class RayExecutor:
                                              name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}")
         fn_ref = ray.put(fn)  # shipped once, not once per item
         cwd = os.getcwd()
-        refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd) for item in items]
+        refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
         return self._gather(refs, desc)
 
     def _gather(self, refs: list, desc: str) -> list[Any]:

@@ -176,7 +176,7 @@ def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, par
                             backend=backend, batch_size=batch_size, dtype=dtype, length=length, trimmed=trimmed,
                             seed=seed)
     shards = [s for _, group in stores.values() for s in group]
-    for counts in ex.map(job, shards, desc="extract", workdir=out):
+    for counts in ex.map(job, shards, desc="extract", workdir=out, uses_tf=backend == "keras"):
         report.clips += counts["clips"]
         report.frames += counts["frames"]
         report.skipped += counts["skipped"]
