@@ -18,7 +18,7 @@ $(VENV)/.demo-installed: setup.cfg pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[train,optimize,dev]'
+	$(PIP) install -q -e '.[train,optimize,dev,cluster]'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
