@@ -161,8 +161,8 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), forc
         raise FerEdgeError(f"{what} {str(path)!r} contains a NUL character")
     target = path.resolve()
     for inp in inputs:
-        if inp is None or (isinstance(inp, int)):
-            continue
+        if not isinstance(inp, (str, os.PathLike)) or not os.fspath(inp):
+            continue  # no input, or a camera index
         src = Path(inp).expanduser().resolve()
         if target == src:
             raise FerEdgeError(f"{what} {path} is also an input; choose another {what}")

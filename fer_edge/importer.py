@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.atomic import check_output
+from fer_edge.fileio import check_finite
 from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
 from fer_edge.errors import FerEdgeError, require
 from fer_edge.labels import get_labels
@@ -48,6 +50,7 @@ def import_keras(
     name: str | None = None,
     fp16: bool = True,
     seed: int = 0,
+    force: bool = False,
 ) -> Bundle:
     """Import a per-frame Keras classifier as a ``frame`` bundle.
 
@@ -62,6 +65,7 @@ def import_keras(
         name: bundle name (default: the output folder's name).
         fp16: also write an FP16 IR variant.
         seed: seed of the parity-check inputs.
+        force: replace an existing ``out`` that is not a fer-edge bundle.
 
     Example:
         >>> import_keras("emotion_model.hdf5", "runs/fer", labels="fer2013",
@@ -69,7 +73,8 @@ def import_keras(
     """
     from fer_edge.optimize.export import check_parity, save_ir, to_openvino
 
-    path, out = Path(path), Path(out)
+    path = Path(path)
+    out = check_output(out, inputs=[path], force=force, folder=True)
     labels = get_labels(labels)
     model = _load_keras(path)
     shape = model.input_shape
@@ -87,8 +92,8 @@ def import_keras(
     color = (color or ("GRAY" if c == 1 else "RGB")).upper()
     if (color == "GRAY") != (c == 1):
         raise FerEdgeError(f"{path} takes {c}-channel input, which does not fit colour {color}")
-    mean = tuple(float(m) for m in (mean if mean is not None else [0.0] * c))
-    std = tuple(float(s) for s in (std if std is not None else [1.0] * c))
+    mean = tuple(check_finite(m, "--mean", lo=-1e6, hi=1e6) for m in (mean if mean is not None else [0.0] * c))
+    std = tuple(check_finite(s, "--std", lo=0, hi=1e6, lo_open=True) for s in (std if std is not None else [1.0] * c))
     if len(mean) != c or len(std) != c:
         raise FerEdgeError(f"--mean/--std need {c} value(s) for {color} input")
     frame = FrameSpec((h, w), color, mean, std)
@@ -97,11 +102,11 @@ def import_keras(
     pixels = rng.integers(0, 256, size=(16, h, w, c)).astype(np.float32)
     probe = ((pixels / 255.0 - np.array(mean, np.float32)) / np.array(std, np.float32)).astype(np.float32)
 
-    with staging(out) as tmp:
+    with staging(out, inputs=[path], force=force) as tmp:
         ov_model = to_openvino(model)
         save_ir(ov_model, tmp / "frame.xml")
         parity = check_parity(model, tmp / "frame.xml", probe)
-        if parity.max_abs_diff > 1e-3:
+        if not parity.max_abs_diff <= 1e-3:  # NaN (a model that outputs NaN) fails too
             raise FerEdgeError(f"OpenVINO output differs from Keras by {parity.max_abs_diff:.2e} "
                                "(> 1e-3): the conversion is not faithful; report this model")
         variants = {}

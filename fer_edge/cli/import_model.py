@@ -42,15 +42,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=5, help="frames averaged per prediction (default 5)")
     p.add_argument("--name", help="bundle name (default: the --out folder's name)")
     p.add_argument("--no-fp16", action="store_true", help="skip the FP16 variant")
+    p.add_argument("--force", action="store_true", help="replace --out even if it is not a fer-edge bundle")
 
 
 def run(args: argparse.Namespace) -> int:
     from fer_edge.bundle import WindowSpec
+    from fer_edge.errors import FerEdgeError
     from fer_edge.importer import import_keras
+
+    if not 1 <= args.window <= 100_000:
+        raise FerEdgeError(f"--window must be in [1, 100000] frames, got {args.window}")
 
     bundle = import_keras(args.path, args.out, labels=args.labels, frame_size=args.frame, color=args.color,
                           mean=args.mean, std=args.std, name=args.name, fp16=not args.no_fp16,
-                          window=WindowSpec(length=args.window, stride=1, min_frames=1))
+                          window=WindowSpec(length=args.window, stride=1, min_frames=1), force=args.force)
     entry = bundle.models["frame"]
     print(f"bundle written: {bundle.path} ({bundle.kind}, {len(bundle.labels)} labels, "
           f"{entry.precision} + {', '.join(entry.variants) or 'no variants'})")

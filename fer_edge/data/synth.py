@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_edge.atomic import write_text
 from fer_edge.data.synth_face import EXPRESSIONS, FaceTrack, make_subject, place_face, stable_int
 from fer_edge.errors import FerEdgeError
 from fer_edge.labels import THESIS, canonical
@@ -415,8 +416,6 @@ def write_dataset(
         paths.append(path)
         records.append(clip.record(path.relative_to(root).as_posix()))
     target = root / "ground_truth.json"
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     # One clip per line: readable, diffable, and a few KB instead of pretty-printed MBs.
-    temp.write_text("[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n]\n")
-    os.replace(temp, target)
+    write_text(target, "[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n]\n")
     return paths
