@@ -136,7 +136,7 @@ def _flag(what: str) -> str:
 
 
 def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), force: bool = False,
-                 folder: bool = False, what: str = "output") -> Path:
+                 folder: bool = False, replace: bool = True, what: str = "output") -> Path:
     """Apply the output policy to ``path`` before anything is written; returns it as a Path.
 
     Args:
@@ -144,6 +144,8 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), forc
         inputs: the command's inputs; ``path`` may not equal, contain or lie inside any of them.
         force: replace an existing output fer-edge did not create.
         folder: ``path`` is a folder (a bundle, a frame folder) rather than a file.
+        replace: the folder is replaced as a whole (a bundle); False for a run folder that
+            files are written into, which may then contain inputs (``runs/x/pre``).
         what: the option naming it, for the message (``--out``, ``--events``...).
 
     Raises:
@@ -166,13 +168,13 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), forc
         src = Path(inp).expanduser().resolve()
         if target == src:
             raise FerEdgeError(f"{what} {path} is also an input; choose another {what}")
-        if src.is_relative_to(target):
+        if src.is_relative_to(target) and replace:
             raise FerEdgeError(f"{what} {path} contains the input {inp}; choose another {what}")
         if target.is_relative_to(src) and src.is_dir():
             raise FerEdgeError(f"{what} {path} is inside the input {inp}; choose another {what}")
     for keep, name in ((Path.cwd(), "the working directory"), (Path.home(), "your home folder")):
         with contextlib.suppress(OSError, RuntimeError):
-            if keep.resolve().is_relative_to(target) and (folder or target.is_dir()):
+            if keep.resolve().is_relative_to(target) and replace and (folder or target.is_dir()):
                 raise FerEdgeError(f"{what} {path} contains {name}; choose another {what}")
     if is_special(path):
         raise FerEdgeError(f"{what} {path} is a device, FIFO or socket, not a file; give a regular file path")
@@ -212,7 +214,7 @@ def run_folder(folder: PathLike, *, inputs: Iterable[PathLike | None] = (), forc
     refused unless ``force``. The folder gets :data:`MARKER`. Callers choosing a default
     (``runs/demo``, ``runs/demo2``...) can test candidates with :func:`is_ours`.
     """
-    folder = check_output(folder, inputs=inputs, force=force, folder=True, what=what)
+    folder = check_output(folder, inputs=inputs, force=force, folder=True, replace=False, what=what)
     return mark(folder)
 
 

@@ -34,10 +34,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
     p.add_argument("--out", default="runs/benchmark", help="folder for benchmark.json/.md/.html (default runs/benchmark)")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
+    p.add_argument("--force", action="store_true", help="write into --out even if fer-edge did not create it")
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+def _split(text: str, what: str = "--device") -> list[str]:
+    from fer_edge.errors import FerEdgeError
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise FerEdgeError(f"{what} names nothing ({text!r}); give a comma list such as CPU,GPU")
+    return items
 
 
 def _compare(paths: list[str]) -> int:
@@ -69,10 +75,17 @@ def run(args: argparse.Namespace) -> int:
         source = str(defaults.sample_video(wheel_dir=wheel_dir))
     elif source.lower() == "none":
         source = None
-    elif source.isdigit():
-        source = int(source)
-    report = benchmark(bundles, devices=_split(args.device), precisions=args.precision,
-                       hints=_split(args.infer_precision) or ["default"], baseline=args.baseline, source=source,
+    else:
+        from fer_edge.video.source import camera_index
+
+        index = camera_index(source)
+        source = index if index is not None else source
+    from fer_edge.atomic import run_folder
+
+    devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
+    run_folder(args.out, inputs=[*bundles, source], force=args.force)
+    report = benchmark(bundles, devices=devices, precisions=args.precision,
+                       hints=hints, baseline=args.baseline, source=source,
                        iterations=args.iterations, warmup=args.warmup, throughput=not args.no_throughput,
                        requests=args.requests, frames=args.frames, out=args.out, progress=True)
     print("\n".join(machine_lines(report.machine)))

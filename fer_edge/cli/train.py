@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
                         help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.train import experiment
     from fer_edge.train.kerasutil import check_gpu
 
+    from fer_edge.atomic import run_folder
+
     check_gpu(args.device)
-    save_recipe(recipe, f"{recipe.out}/recipe.yaml")
+    out = run_folder(recipe.out, inputs=[args.recipe, recipe.data.preprocessed], force=args.force)
+    save_recipe(recipe, out / "recipe.yaml")
     progress = not args.quiet
     if args.action == "spatial":
         report = experiment.run_spatial(recipe, progress=progress)

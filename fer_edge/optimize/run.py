@@ -127,7 +127,6 @@ class OptimizeConfig:
         """
         import difflib
 
-        import yaml
 
         path = Path(path)
         if not path.is_file():
