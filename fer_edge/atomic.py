@@ -122,11 +122,13 @@ def is_ours(path: PathLike) -> bool:
     if (path / MARKER).is_file():
         return True
     manifest = path / "manifest.json"
-    if not manifest.is_file() or manifest.stat().st_size > 10_000_000:
+    if not manifest.is_file():
         return False
+    from fer_edge.fileio import read_json
+
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (ValueError, OSError, RecursionError):
+        data = read_json(manifest, "bundle manifest", max_bytes=16_000_000)
+    except FerEdgeError:
         return False
     return isinstance(data, dict) and "format" in data and isinstance(data.get("models"), dict)
 
