@@ -138,7 +138,7 @@ def _flag(what: str) -> str:
 
 
 def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), force: bool = False,
-                 folder: bool = False, replace: bool = True, what: str = "output") -> Path:
+                 folder: bool = False, replace: bool = True, what: str = "--out") -> Path:
     """Apply the output policy to ``path`` before anything is written; returns it as a Path.
 
     Args:

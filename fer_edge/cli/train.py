@@ -56,13 +56,14 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         overrides.append(f"out={args.out}")
     recipe = load_recipe(args.recipe, overrides=overrides)
+    from fer_edge.atomic import run_folder
+
+    # The output policy before TensorFlow loads: a refused --out costs a second, not a minute.
+    out = run_folder(recipe.out, inputs=[args.recipe, recipe.data.preprocessed], force=args.force)
     from fer_edge.train import experiment
     from fer_edge.train.kerasutil import check_gpu
 
-    from fer_edge.atomic import run_folder
-
     check_gpu(args.device)
-    out = run_folder(recipe.out, inputs=[args.recipe, recipe.data.preprocessed], force=args.force)
     save_recipe(recipe, out / "recipe.yaml")
     progress = not args.quiet
     if args.action == "spatial":
