@@ -189,16 +189,16 @@ def _plot_confusion(m: np.ndarray, labels, path: Path, *, normalized: bool, titl
         data = np.divide(data, rows, out=np.zeros_like(data), where=rows > 0)
     n = len(labels)
     # Draw what stays readable: a 600-class matrix would be 360k cell texts and a 600-inch figure.
-    side = min(n, MAX_PLOT_CLASSES)
-    fig, ax = plt.subplots(figsize=(1.1 * side + 2.5, 1.0 * side + 2))
+    big = n > MAX_PLOT_CLASSES
+    fig, ax = plt.subplots(figsize=(12, 11) if big else (1.1 * n + 2.5, 1.0 * n + 2))
     im = ax.imshow(data, cmap="Blues", vmin=0, vmax=1 if normalized else max(1, data.max()))
-    if n <= MAX_PLOT_CLASSES:
+    if not big:
         ax.set_xticks(range(n), labels, rotation=45, ha="right")
         ax.set_yticks(range(n), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title + (" (normalized)" if normalized else ""))
-    for i in range(n if n <= MAX_PLOT_CLASSES else 0):
+    for i in range(0 if big else n):
         for j in range(n):
             text = f"{data[i, j]:.2f}" if normalized else f"{int(data[i, j])}"
             ax.text(j, i, text, ha="center", va="center",
