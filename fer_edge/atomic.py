@@ -220,6 +220,26 @@ def run_folder(folder: PathLike, *, inputs: Iterable[PathLike | None] = (), forc
     return mark(folder)
 
 
+def new_run_folder(base: PathLike, *, limit: int = 10_000) -> Path:
+    """Create and mark the first free run folder of ``base``, ``base2``, ``base3``... (default outputs).
+
+    Example:
+        >>> new_run_folder("runs/demo")  # doctest: +SKIP
+        PosixPath('runs/demo2')
+    """
+    base = Path(base)
+    for i in range(1, limit + 1):
+        folder = base if i == 1 else base.with_name(f"{base.name}{i}")
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise FerEdgeError(f"cannot create folder {folder} ({exc.strerror}); choose a writable --out") from None
+        return mark(folder)
+    raise FerEdgeError(f"{base} and {limit - 1} numbered siblings exist; pass --out or clean up old runs")
+
+
 # --- atomic writers ---------------------------------------------------------------------------
 
 def _mkparent(path: Path) -> None:

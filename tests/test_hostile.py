@@ -450,3 +450,15 @@ def test_no_telemetry_writes_in_home(tmp_path):
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert list(home.iterdir()) == [], list(home.iterdir())
+
+
+def test_new_run_folder_numbers_and_marks(tmp_path):
+    from fer_edge.atomic import is_ours, new_run_folder
+
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "mine.txt").write_text("x")
+    first = new_run_folder(tmp_path / "demo")
+    second = new_run_folder(tmp_path / "demo")
+    assert (first.name, second.name) == ("demo2", "demo3")
+    assert is_ours(first) and not is_ours(tmp_path / "demo")
+    assert (tmp_path / "demo" / "mine.txt").read_text() == "x"
