@@ -8,9 +8,10 @@ by killed runs (their pid is gone) are removed on the next write of the same out
 The output policy (:func:`check_output`, :func:`run_folder`, :func:`staging_dir`):
 
 * fer-edge replaces only what it created: a bundle (a folder with a fer-edge
-  ``manifest.json``), a run folder (a folder holding the :data:`MARKER` file fer-edge writes
-  when it creates one) and files inside such a run folder; anything else that exists is
-  refused with one line naming ``--force``;
+  ``manifest.json``) is replaced by a bundle; a run folder (a folder holding the
+  :data:`MARKER` file fer-edge writes when it creates one) is written into, and the files in
+  it (or in its subfolders) are replaced; anything else that exists is refused with one line
+  naming ``--force``;
 * an output never equals, contains or lies inside one of the command's inputs (not even with
   ``--force``), and never contains the working directory or the home folder;
 * devices, FIFOs and sockets are refused as outputs (renaming over them would replace the
@@ -116,12 +117,15 @@ def is_special(path: PathLike) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def is_ours(path: PathLike) -> bool:
-    """True if fer-edge created the folder ``path``: a run folder with :data:`MARKER` or a bundle."""
-    path = Path(path)
-    if (path / MARKER).is_file():
-        return True
-    manifest = path / "manifest.json"
+def is_run_folder(path: PathLike) -> bool:
+    """True if ``path`` is, or lies inside, a run folder fer-edge created (one holding :data:`MARKER`)."""
+    path = Path(path).absolute()
+    return any((p / MARKER).is_file() for p in (path, *path.parents))
+
+
+def is_bundle(path: PathLike) -> bool:
+    """True if the folder ``path`` holds a fer-edge bundle manifest (a JSON object with format and models)."""
+    manifest = Path(path) / "manifest.json"
     if not manifest.is_file():
         return False
     from fer_edge.fileio import read_json
@@ -131,6 +135,11 @@ def is_ours(path: PathLike) -> bool:
     except FerEdgeError:
         return False
     return isinstance(data, dict) and "format" in data and isinstance(data.get("models"), dict)
+
+
+def is_ours(path: PathLike) -> bool:
+    """True if fer-edge created the folder ``path``: a run folder (or inside one) or a bundle."""
+    return is_run_folder(path) or is_bundle(path)
 
 
 def _flag(what: str) -> str:
@@ -185,12 +194,15 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), forc
     if folder:
         if path.exists() and not path.is_dir():
             raise FerEdgeError(f"{what} {path} is a file, not a folder; choose another {what}")
-        if path.is_dir() and not force and not is_ours(path) and any(path.iterdir()):
-            raise FerEdgeError(f"{what} {path} exists and was not created by fer-edge; {_flag(what)}")
+        # A folder replaced as a whole must be a bundle: a run folder holds a run's other outputs.
+        ours = is_bundle(path) if replace else is_ours(path)
+        if path.is_dir() and not force and not ours and any(path.iterdir()):
+            kind = "is not a fer-edge bundle" if replace and is_run_folder(path) else "was not created by fer-edge"
+            raise FerEdgeError(f"{what} {path} exists and {kind}; {_flag(what)}")
         return path
     if path.is_dir():
         raise FerEdgeError(f"{what} {path} is a folder; give a file name (e.g. {path / 'out'}...)")
-    if path.exists() and not force and not is_ours(path.parent):
+    if path.exists() and not force and not is_run_folder(path.parent):
         raise FerEdgeError(f"{what} {path} exists and was not written by fer-edge; {_flag(what)}")
     return path
 

@@ -145,6 +145,11 @@ def test_policy_unit_rules(tmp_path):
     # A run folder may hold its own inputs (runs/x/pre) and becomes ours.
     assert run_folder(tmp_path / "run", inputs=[tmp_path / "run" / "pre"]) == tmp_path / "run"
     assert (tmp_path / "run" / MARKER).is_file()
+    (tmp_path / "run" / "sub").mkdir()
+    (tmp_path / "run" / "sub" / "events.jsonl").write_text("{}")
+    assert check_output(tmp_path / "run" / "sub" / "events.jsonl") == tmp_path / "run" / "sub" / "events.jsonl"
+    with pytest.raises(FerEdgeError, match="run exists and is not a fer-edge bundle; pass --force"):
+        check_output(tmp_path / "run", folder=True)  # a bundle never replaces a run's other outputs
     assert temp_path(tmp_path / "a.mp4", keep_suffix=True).name == f".a.tmp-{os.getpid()}.mp4"
     live = tmp_path / f".a.mp4.tmp-{os.getpid()}"
     live.write_text("mine, still running")

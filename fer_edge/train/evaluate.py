@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import open_atomic, save_via, write_text
+from fer_edge.atomic import mark, open_atomic, save_via, write_text
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_csv
 
@@ -250,8 +250,7 @@ def evaluate_predictions(
         >>> report.files["errors_md"]  # doctest: +SKIP
         'runs/x/evaluation/errors.md'
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = mark(out)  # a run folder: a rerun may replace what this one writes
     report = metrics(pred, reference=reference, title=title)
     m = np.asarray(report.confusion)
     files = {"predictions": pred.save_csv(out / "predictions.csv"),
