@@ -164,7 +164,7 @@ def _source_stamp(entry: ClipEntry) -> list:
 
 def _atomic_write(path: Path, text: str) -> bool:
     """Write ``text`` unless the file already holds it; returns whether it was written."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
         return False
     write_text(path, text)
     return True
