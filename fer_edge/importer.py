@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.atomic import check_output
-from fer_edge.fileio import check_finite
 from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
 from fer_edge.errors import FerEdgeError, require
+from fer_edge.fileio import check_finite
 from fer_edge.labels import get_labels
 
 log = logging.getLogger(__name__)

@@ -66,10 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge import defaults
     from fer_edge.atomic import check_output, run_folder
     from fer_edge.bundle import load_bundle
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.video.source import camera_index
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.video.source import camera_index
 
     if args.max_frames is not None and args.max_frames < 1:
         raise FerEdgeError(f"--max-frames must be >= 1, got {args.max_frames}")

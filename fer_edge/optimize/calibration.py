@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.fileio import load_npz
 from fer_edge.bundle import Bundle
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import load_npz
 
 log = logging.getLogger(__name__)
 

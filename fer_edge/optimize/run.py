@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from fer_edge.atomic import check_output
-from fer_edge.fileio import check_finite, read_yaml
 from fer_edge.bundle import (
     Bundle,
     ModelEntry,
@@ -34,6 +33,7 @@ from fer_edge.bundle import (
     write_manifest,
 )
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import check_finite, read_yaml
 from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
 from fer_edge.optimize.report import (
