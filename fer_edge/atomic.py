@@ -396,12 +396,23 @@ def staging_dir(out: PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+    replace_folder(tmp, out)
+
+
+def replace_folder(src: PathLike, out: PathLike) -> Path:
+    """Move the finished folder ``src`` to ``out``, replacing what is there (via ``.<name>.old-<pid>``).
+
+    ``src`` is removed if the move fails; a kill between the two renames leaves the old folder
+    under its ``.old-`` name, which the next write of ``out`` cleans up.
+    """
+    src, out = Path(src), Path(out)
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     try:
         if out.exists():
             os.replace(out, old)
-        os.replace(tmp, out)
+        os.replace(src, out)
     except OSError as exc:
-        _remove(tmp)
+        _remove(src)
         raise FerEdgeError(f"cannot replace {out} ({exc.strerror}); check its permissions") from None
     _remove(old)
+    return out
