@@ -109,6 +109,10 @@ def test_staging_replaces_only_on_success(tmp_path):
     with pytest.raises(FerEdgeError, match="not created by fer-edge; pass --force"), staging(out):
         pass  # a folder fer-edge did not create is never replaced without --force
     (out / MARKER).write_text("")
+    with pytest.raises(FerEdgeError, match="is not a fer-edge bundle; pass --force"), staging(out):
+        pass  # a run folder holds a run's other outputs: a bundle never replaces it
+    (out / MARKER).unlink()
+    (out / "manifest.json").write_text('{"format": 1, "models": {}}')  # a bundle: ours to replace
     with pytest.raises(RuntimeError), staging(out) as tmp:
         (tmp / "new.txt").write_text("new")
         raise RuntimeError("boom")
@@ -117,7 +121,7 @@ def test_staging_replaces_only_on_success(tmp_path):
     with staging(out) as tmp:
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
-    with staging(out, force=True) as tmp:  # not ours any more (no marker): --force replaces it
+    with staging(out, force=True) as tmp:  # not a bundle any more: only --force replaces it
         (tmp / "newer.txt").write_text("newer")
     assert sorted(p.name for p in out.iterdir()) == ["newer.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
