@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fer_edge.assets import sha256
+from fer_edge.atomic import save_via
 from fer_edge.bundle import load_bundle, staging
 from fer_edge.errors import FerEdgeError
 
@@ -118,10 +119,10 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     files = _bundle_files(root)
     sums = {rel: sha256(root / rel) for rel in files}
     listing = "".join(f"{digest}  {rel}\n" for rel, digest in sums.items()).encode()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     total = 0
-    try:
+
+    def write(tmp: Path) -> None:
+        nonlocal total
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.addfile(_info(f"{top}/{SUMS}", len(listing)), io.BytesIO(listing))
@@ -133,10 +134,8 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
                 if reader.digest.hexdigest() != sums[rel]:
                     raise FerEdgeError(f"{root / rel} changed while packing; pack again when it is complete")
                 total += size
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
+
+    save_via(out, write)
     return PackResult(out, len(files), total, sha256(out))
 
 
@@ -220,7 +219,7 @@ def _unpack(tar: tarfile.TarFile, archive: Path, out: str | os.PathLike | None, 
         raise FerEdgeError(f"{out} exists; pass --force to replace it or choose another -o")
     if out.exists() and not (out / "manifest.json").is_file():
         raise FerEdgeError(f"{out} exists and is not a bundle; refusing to replace it, choose another -o")
-    with staging(out, overwrite=True) as tmp:
+    with staging(out, inputs=[archive], force=force, what="-o") as tmp:
         seen: set[str] = set()
         written = 0
         while True:  # tar.next(), not iteration: iterating a stream yields SUMS again

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from fer_edge import __version__
+from fer_edge.atomic import check_output, staging_dir, write_json
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json
 
 FORMAT = 1
 KINDS = {
@@ -197,10 +199,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise FerEdgeError(f"bundle not found: {root}; check the path or create one with fer-edge import")
     if not manifest.is_file():
         raise FerEdgeError(f"{root} is not a bundle: it has no manifest.json")
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FerEdgeError(f"{manifest}: not valid JSON ({exc}); restore or re-create the bundle") from None
+    data = read_json(manifest, "bundle manifest", max_bytes=16_000_000)
     return parse_manifest(data, root)
 
 
@@ -237,8 +236,14 @@ def _inside(root: Path, rel: Any, what: str) -> str:
         raise _fail(root, f"'{what}' = {rel!r}: expected one of {', '.join(MODEL_SUFFIXES)}")
     if not target.is_file():
         raise _fail(root, f"model file {rel} is missing; copy it into the bundle or re-export it")
-    if target.suffix == ".xml" and not target.with_suffix(".bin").is_file():
-        raise _fail(root, f"{rel} has no weights file {Path(rel).with_suffix('.bin')}; re-export the model")
+    if Path(rel).suffix == ".xml":
+        # OpenVINO reads the weights next to the .xml: that file must stay inside too.
+        weights = (root / rel).with_suffix(".bin")
+        if not weights.resolve().is_relative_to(root.resolve()):
+            raise _fail(root, f"{Path(rel).with_suffix('.bin')} resolves outside the bundle (symlink?); "
+                              "copy the weights into the bundle")
+        if not weights.is_file():
+            raise _fail(root, f"{rel} has no weights file {Path(rel).with_suffix('.bin')}; re-export the model")
     return rel
 
 
@@ -271,8 +276,9 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
     std = fr.get("std", [1.0] * COLORS[color])
     for key, vals in (("mean", mean), ("std", std)):
         if (not isinstance(vals, list) or len(vals) != COLORS[color]
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)):
-            raise _fail(root, f"'frame.{key}' must be {COLORS[color]} numbers for {color}, got {vals!r}")
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           and abs(v) <= 1e6 for v in vals)):
+            raise _fail(root, f"'frame.{key}' must be {COLORS[color]} numbers for {color} (finite, at most 1e6), got {vals!r}")
     if any(not s > 0 for s in std):
         raise _fail(root, f"'frame.std' must be positive, got {std!r}")
     pad_y = _int(fr.get("pad_y", 10), root, "frame.pad_y", 0, 1000)
@@ -340,37 +346,22 @@ def write_manifest(bundle: Bundle) -> Path:
     """Validate ``bundle`` against its files and write its manifest atomically."""
     data = bundle.manifest()
     parse_manifest(json.loads(json.dumps(data)), bundle.path)
-    target = bundle.path / "manifest.json"
-    tmp = target.with_name(f".manifest.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_json(bundle.path / "manifest.json", data)
 
 
 @contextlib.contextmanager
-def staging(out: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary sibling directory that replaces ``out`` only on success.
+def staging(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
+            force: bool = False, what: str = "--out") -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces the bundle ``out`` only on success.
 
+    ``out`` passes the output policy first (:func:`fer_edge.atomic.check_output`): an existing
+    folder is replaced only if it is a bundle (or empty) or ``force``; never an input.
     A killed or failed export never leaves a half bundle at ``out``.
 
     Example:
-        >>> with staging("runs/my_bundle") as tmp:  # doctest: +SKIP
+        >>> with staging("runs/my_bundle", inputs=["model.keras"]) as tmp:  # doctest: +SKIP
         ...     (tmp / "frame.xml").write_text(...)
     """
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FerEdgeError(f"{out} exists; pass --force or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    out = check_output(out, inputs=inputs, force=force, folder=True, what=what)
+    with staging_dir(out) as tmp:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import check_output
 from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import check_finite
 from fer_edge.labels import get_labels
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,7 @@ def import_keras(
     fp16: bool = True,
     seed: int = 0,
     converter: str = "auto",
+    force: bool = False,
 ) -> Bundle:
     """Import a per-frame Keras classifier as a ``frame`` bundle.
 
@@ -139,6 +142,7 @@ def import_keras(
         seed: seed of the parity-check inputs.
         converter: ``auto`` (built-in reader; TensorFlow for layers it lacks, when installed),
             ``builtin`` (never TensorFlow) or ``tensorflow`` (Keras + ``openvino.convert_model``).
+        force: replace an existing ``out`` that is not a fer-edge bundle.
 
     Example:
         >>> import_keras("emotion_model.hdf5", "runs/fer", labels="fer2013",
@@ -146,7 +150,8 @@ def import_keras(
     """
     from fer_edge.optimize.export import check_parity, save_ir
 
-    path, out = Path(path), Path(out)
+    path = Path(path)
+    out = check_output(out, inputs=[path], force=force, folder=True)
     labels = get_labels(labels)
     ov_model, model, params, used = _convert(path, converter)
     if len(ov_model.inputs) != 1 or len(ov_model.outputs) != 1:
@@ -167,8 +172,8 @@ def import_keras(
     color = (color or ("GRAY" if c == 1 else "RGB")).upper()
     if (color == "GRAY") != (c == 1):
         raise FerEdgeError(f"{path} takes {c}-channel input, which does not fit colour {color}")
-    mean = tuple(float(m) for m in (mean if mean is not None else [0.0] * c))
-    std = tuple(float(s) for s in (std if std is not None else [1.0] * c))
+    mean = tuple(check_finite(m, "--mean", lo=-1e6, hi=1e6) for m in (mean if mean is not None else [0.0] * c))
+    std = tuple(check_finite(s, "--std", lo=0, hi=1e6, lo_open=True) for s in (std if std is not None else [1.0] * c))
     if len(mean) != c or len(std) != c:
         raise FerEdgeError(f"--mean/--std need {c} value(s) for {color} input")
     frame = FrameSpec((h, w), color, mean, std)
@@ -177,12 +182,12 @@ def import_keras(
     pixels = rng.integers(0, 256, size=(16, h, w, c)).astype(np.float32)
     probe = ((pixels / 255.0 - np.array(mean, np.float32)) / np.array(std, np.float32)).astype(np.float32)
 
-    with staging(out) as tmp:
+    with staging(out, inputs=[path], force=force) as tmp:
         save_ir(ov_model, tmp / "frame.xml")
         parity = None
         if model is not None:
             parity = check_parity(model, tmp / "frame.xml", probe)
-            if parity.max_abs_diff > 1e-3:
+            if not parity.max_abs_diff <= 1e-3:  # NaN (a model that outputs NaN) fails too
                 raise FerEdgeError(f"OpenVINO output differs from Keras by {parity.max_abs_diff:.2e} "
                                    "(> 1e-3): the conversion is not faithful; report this model")
             model.save(tmp / "frame.keras")

@@ -2,7 +2,10 @@
 
 A case may end in two ways only: handled (returns) or a one-line :class:`FerEdgeError` that
 names the file. Any other exception propagates and fails the test (a traceback is a bug).
-Counts are merged into ``benchmarks/results/fuzz_counts.json`` when a test module finishes.
+When the environment names a file in ``FER_EDGE_FUZZ_COUNTS``, counts are merged into it when
+a test module finishes; ``benchmarks/fuzz_counts.py`` does that for
+``benchmarks/results/fuzz_counts.json``. A plain test run writes nothing: tests never rewrite
+tracked files.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fer_edge.atomic import write_json
 from fer_edge.errors import FerEdgeError
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "fuzz_counts.json"
+ENV = "FER_EDGE_FUZZ_COUNTS"
 COUNTS: dict[str, Counter] = defaultdict(Counter)
 
 
@@ -46,12 +50,14 @@ def run_case(cls: str, fn: Callable[[], Any], *, names: str | os.PathLike | None
 
 
 def flush() -> None:
-    """Merge this process' counts into the results file (classes seen here are replaced)."""
-    if not COUNTS:
+    """Merge this process' counts into ``$FER_EDGE_FUZZ_COUNTS`` (classes seen here are replaced)."""
+    target = os.environ.get(ENV)
+    if not COUNTS or not target:
         return
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    results = Path(target)
+    results.parent.mkdir(parents=True, exist_ok=True)
     try:
-        data = json.loads(RESULTS.read_text(encoding="utf-8"))
+        data = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {}
     classes = data.get("classes", {})
@@ -63,6 +69,4 @@ def flush() -> None:
         "total": sum(c["tried"] for c in classes.values()),
         "classes": dict(sorted(classes.items())),
     }
-    tmp = RESULTS.with_name(f".{RESULTS.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, RESULTS)
+    write_json(results, data)

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from fer_edge.atomic import MARKER
 from fer_edge.bundle import load_bundle, parse_manifest, staging
 from fer_edge.errors import FerEdgeError
 from tests.ovmodels import cascade_bundle, frame_bundle
@@ -105,6 +106,13 @@ def test_staging_replaces_only_on_success(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("old")
+    with pytest.raises(FerEdgeError, match="not created by fer-edge; pass --force"), staging(out):
+        pass  # a folder fer-edge did not create is never replaced without --force
+    (out / MARKER).write_text("")
+    with pytest.raises(FerEdgeError, match="is not a fer-edge bundle; pass --force"), staging(out):
+        pass  # a run folder holds a run's other outputs: a bundle never replaces it
+    (out / MARKER).unlink()
+    (out / "manifest.json").write_text('{"format": 1, "models": {}}')  # a bundle: ours to replace
     with pytest.raises(RuntimeError), staging(out) as tmp:
         (tmp / "new.txt").write_text("new")
         raise RuntimeError("boom")
@@ -113,4 +121,7 @@ def test_staging_replaces_only_on_success(tmp_path):
     with staging(out) as tmp:
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    with staging(out, force=True) as tmp:  # not a bundle any more: only --force replaces it
+        (tmp / "newer.txt").write_text("newer")
+    assert sorted(p.name for p in out.iterdir()) == ["newer.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from fer_edge.atomic import MARKER
 from tests.ovmodels import frame_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +47,8 @@ def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
     assert record["killed"] == 2 and record["final_rc"] == 0, record
     assert record["half_written"] == [], record["half_written"]
     assert record["diff"] == {"only_reference": [], "only_interrupted": [], "differ": []}
-    # the fold and test stores (originals and offline copies) and the split
-    assert record["files"] == 6 and all(r["equal"] for r in record["resumed_runs"])
+    # the fold and test stores (originals and offline copies), the split and the run-folder marker
+    assert record["files"] == 7 and all(r["equal"] for r in record["resumed_runs"])
 
 
 def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
@@ -145,4 +146,4 @@ def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
     while video.read()[0]:
         count += 1
     assert count == timing["frames"]
-    assert sorted(p.name for p in out.iterdir()) == ["demo.mp4", "events.jsonl", "timing.json"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "demo.mp4", "events.jsonl", "timing.json"]

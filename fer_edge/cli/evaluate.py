@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", type=float, default=0.678,
                         help="accuracy to compare with (default: 0.678, the thesis' human agreement)")
     parser.add_argument("--title", default=None, help="title of the plots and report")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.train.evaluate import evaluate_predictions, load_predictions
 
     target = Path(args.target)
-    if not 0 < args.reference <= 1:
+    if not 0 < args.reference <= 1:  # NaN fails too
         raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
     if (target / "manifest.json").is_file():
         from fer_edge.bundle import load_bundle
@@ -53,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out or (target.parent if target.is_file() else target))
     else:
         raise FerEdgeError(f"{target} is neither a bundle (manifest.json) nor a predictions.csv")
+    from fer_edge.atomic import run_folder
+
+    out = run_folder(out, inputs=[target, args.data, args.split_file], force=args.force)
     report = evaluate_predictions(pred, out, reference=args.reference, title=title)
     print(report.describe())
     return 0

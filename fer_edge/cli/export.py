@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fp16", action="store_true", help="IR: do not also write the FP16 variant")
     p.add_argument("--calibration", metavar="DATA", help="real inputs for the parity check (default: bundle data)")
     p.add_argument("--out", help="output bundle (default: <bundle>_<format>)")
+    p.add_argument("--force", action="store_true", help="replace --out even if it is not a fer-edge bundle")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
         bundle = default_bundle()
     result = export_bundle(bundle, args.out, format=args.format, fp16=not args.no_fp16,
-                           calibration=args.calibration)
+                           calibration=args.calibration, force=args.force)
     print(result.describe())
     print(f"next:   fer-edge demo --bundle {result.bundle} --no-show")
     return 0

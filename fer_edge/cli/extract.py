@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--part", action="append", default=None,
                         help="only this part: test or fold-<i> (repeatable; default: all)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     overrides += [f"executor={args.executor}"] if args.executor else []
     recipe = load_recipe(args.recipe, overrides=overrides)
+    from fer_edge.atomic import run_folder
     from fer_edge.cluster import parse_spec
 
     parse_spec(recipe.executor)
+
+    run_folder(recipe.out, inputs=[args.recipe, recipe.data.preprocessed], force=args.force)
     _, _, report = run_extract(recipe, parts=args.part, progress=True)
     print(report.describe())
     for part, path in report.stores.items():

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", help="data part bundles are scored on (default: test)")
     parser.add_argument("--out", default="runs/fusion", help="output folder (one subfolder per method)")
     parser.add_argument("--reference", type=float, default=0.678, help="accuracy to compare with")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
         methods = methods or list(cfg.methods)
     if len(args.members) < 2:
         raise FerEdgeError("fusion needs two or more members")
+    if not 0 < args.reference <= 1:  # NaN fails too
+        raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
+    from fer_edge.atomic import run_folder
+
+    run_folder(args.out, inputs=args.members, force=args.force)
     members = [load_member(m, part=args.split, progress=True) for m in args.members]
     if args.weights:
-        try:
-            weights = [float(w) for w in args.weights.split(",")]
-        except ValueError:
-            raise FerEdgeError(f"--weights must be numbers separated by commas, got '{args.weights}'") from None
+        from fer_edge.fileio import check_finite
+
+        weights = [check_finite(w, "--weights", lo=0, hi=1e6) for w in args.weights.split(",")]
         if len(weights) != len(members):
             raise FerEdgeError(f"--weights has {len(weights)} values for {len(members)} members")
         for m, w in zip(members, weights):

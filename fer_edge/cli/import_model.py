@@ -23,10 +23,15 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _floats(text: str) -> list[float]:
+    import math
+
     try:
-        return [float(v) for v in text.split(",")]
+        values = [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,16 +51,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--converter", choices=["auto", "builtin", "tensorflow"], default="auto",
                    help="auto: the built-in reader (no TensorFlow), TensorFlow for layers it lacks when installed; "
                         "builtin: never TensorFlow; tensorflow: Keras + openvino.convert_model")
+    p.add_argument("--force", action="store_true", help="replace --out even if it is not a fer-edge bundle")
 
 
 def run(args: argparse.Namespace) -> int:
     from fer_edge.bundle import WindowSpec
+    from fer_edge.errors import FerEdgeError
     from fer_edge.importer import import_keras
+
+    if not 1 <= args.window <= 100_000:
+        raise FerEdgeError(f"--window must be in [1, 100000] frames, got {args.window}")
 
     bundle = import_keras(args.path, args.out, labels=args.labels, frame_size=args.frame, color=args.color,
                           mean=args.mean, std=args.std, name=args.name, fp16=not args.no_fp16,
                           window=WindowSpec(length=args.window, stride=1, min_frames=1),
-                          converter=args.converter)
+                          converter=args.converter, force=args.force)
     entry = bundle.models["frame"]
     print(f"bundle written: {bundle.path} ({bundle.kind}, {len(bundle.labels)} labels, "
           f"{entry.precision} + {', '.join(entry.variants) or 'no variants'})")

@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, help="timed inferences per latency (default 200)")
     p.add_argument("--seed", type=int, help="seed (default 0)")
     p.add_argument("--out", help="output bundle (default: <bundle>_<precision>)")
+    p.add_argument("--force", action="store_true", default=None,
+                   help="replace --out even if it is not a fer-edge bundle")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
 
     keys = ("precision", "calibration", "subset_size", "max_drop", "prune", "prune_epochs", "distill",
-            "distill_epochs", "temperature", "alpha", "device", "iterations", "seed", "out")
+            "distill_epochs", "temperature", "alpha", "device", "iterations", "seed", "out", "force")
     given = {k: getattr(args, k) for k in keys}
     if args.recipe:
         config = OptimizeConfig.from_yaml(args.recipe, **given)

@@ -43,12 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the heavy loops run: local (default: this process), ray (embedded "
                              "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--no-plot", action="store_true", help="skip clip_lengths.png")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print where its outputs are; non-zero only when nothing was usable."""
+    from fer_edge.atomic import run_folder
     from fer_edge.cluster import parse_spec
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
+
+    run_folder(args.out, inputs=[args.root, args.au_dir], force=args.force)
 
     exclude = tuple(s.strip() for e in args.exclude for s in e.split(",") if s.strip())
     config = PreprocessConfig(

@@ -40,11 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", default="plain", choices=["plain", "textured"],
                         help="background behind the faces (default: plain)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the dataset and print where it is and what to run next."""
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.atomic import run_folder
+    from fer_edge.data.synth import _check_size, write_dataset
+
+    _check_size(args.size, args.frames)  # before the folder is made
+    run_folder(args.out, force=args.force)
 
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
     start = time.perf_counter()

@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the heavy loops run: local (default: this process), ray (embedded "
                              "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,14 +63,18 @@ def run(args: argparse.Namespace) -> int:
     if args.executor:
         overrides.append(f"executor={args.executor}")
     recipe = load_recipe(args.recipe, overrides=overrides)
+    from fer_edge.atomic import run_folder
     from fer_edge.cluster import parse_spec
 
     parse_spec(recipe.executor)  # a typo fails here, before any work
+
+    # The output policy before TensorFlow loads: a refused --out costs a second, not a minute.
+    out = run_folder(recipe.out, inputs=[args.recipe, recipe.data.preprocessed], force=args.force)
     from fer_edge.train import experiment
     from fer_edge.train.kerasutil import check_gpu
 
     check_gpu(args.device)
-    save_recipe(recipe, f"{recipe.out}/recipe.yaml")
+    save_recipe(recipe, out / "recipe.yaml")
     progress = not args.quiet
     if args.action == "spatial":
         report = experiment.run_spatial(recipe, progress=progress)

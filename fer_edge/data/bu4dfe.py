@@ -188,7 +188,9 @@ def index_bu4dfe(
             candidates.append((here, "frames", here.name, here.parent.name))
         for f in sorted(filenames, key=_natural_key):
             ext = Path(f).suffix.lower()
-            if ext in VIDEO_EXTS:
+            if not (here / f).is_file():  # FIFOs, sockets, devices: opening one would block
+                index.problems.append(Problem(str(here / f), "not a regular file; skipped"))
+            elif ext in VIDEO_EXTS:
                 candidates.append((here / f, "video", Path(f).stem, here.name))
             elif ext not in IMAGE_EXTS:
                 index.ignored.append(str(here / f))

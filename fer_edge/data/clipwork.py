@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
+from fer_edge.atomic import save_via
 from fer_edge.data.bu4dfe import ClipEntry
 from fer_edge.errors import FerEdgeError
 
@@ -162,16 +162,17 @@ def _plot(path: Path, records: list[dict]) -> bool:
     a.set(title="Frame length sorted", xlabel="clip", ylabel="frames")
     a.legend()
     top = int(max(before.max(initial=0), after.max(initial=0)))
-    bins = np.arange(0, top + 26, 25)
+    step = 25 * max(1, -(-top // (25 * 200)))  # at most ~200 bars, whatever the longest clip
+    bins = np.arange(0, top + step + 1, step)
     b.hist([before, after], bins=bins, label=["tracked", "after trimming"])
     b.set(title="Frame length in groups", xlabel="frames", ylabel="clips")
     b.legend()
     fig.suptitle(f"{len(ok)} clips ({sum(r['anomaly'] for r in ok)} anomalies, untrimmed)")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        save_via(path, lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
+    finally:
+        plt.close(fig)
     return True
 
 

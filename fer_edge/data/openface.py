@@ -113,7 +113,7 @@ def find_csv(au_dir: str | os.PathLike, names: Iterable[str]) -> Path | None:
     folder = Path(au_dir)
     if not folder.is_dir():
         return None
-    lookup = {p.stem.lower(): p for p in folder.iterdir() if p.suffix.lower() == ".csv"}
+    lookup = {p.stem.lower(): p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file()}
     for name in names:
         hit = lookup.get(name.lower())
         if hit is not None:

@@ -24,7 +24,6 @@ change. Index, summary and plot are rewritten only when their content changes.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -34,14 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.atomic import mark, write_text
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json, read_jsonl
 from fer_edge.labels import THESIS
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 DATASETS = ("bu4dfe",)
+_OK_KEYS = ("emotion", "subject", "folder", "span", "frames")  # what readers of an "ok" record use
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,9 @@ def _source_stamp(entry: ClipEntry) -> list:
 
 def _atomic_write(path: Path, text: str) -> bool:
     """Write ``text`` unless the file already holds it; returns whether it was written."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
         return False
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, text)
     return True
 
 
@@ -190,9 +190,9 @@ def _marker(out: Path, name: str) -> Path:
 def _reusable(out: Path, entry: ClipEntry, params: dict) -> dict | None:
     path = _marker(out, entry.name)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        record = read_json(path, "clip record", expect=dict)
+    except FerEdgeError:
+        return None  # a damaged record: redo the clip
     if record.get("params") != params or record.get("source") != entry.path:
         return None
     if record.get("stamp") != _source_stamp(entry):
@@ -242,6 +242,7 @@ def preprocess(
     if not index.clips:
         why = f"; {len(index.problems)} problem(s), e.g. {index.problems[0].reason}" if index.problems else ""
         raise FerEdgeError(f"no usable clip found under {root}{why}")
+    mark(out)  # a run folder of ours: fer-edge may replace files in it
     (out / "clips").mkdir(parents=True, exist_ok=True)
     (out / "records").mkdir(parents=True, exist_ok=True)
     params = config.clip_params()
@@ -303,7 +304,13 @@ def read_index(out: str | os.PathLike) -> list[dict]:
     path = Path(out) / "index.jsonl"
     if not path.is_file():
         raise FerEdgeError(f"{path} does not exist; run: fer-edge preprocess --root DATA --out {out}")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = read_jsonl(path, "preprocess index", required=("name", "status"))
+    for number, record in enumerate(records, start=1):
+        missing = [k for k in _OK_KEYS if k not in record] if record["status"] == "ok" else []
+        if missing:
+            raise FerEdgeError(f"preprocess index {path}: record {number} lacks {', '.join(missing)}; "
+                               f"rerun: fer-edge preprocess --root DATA --out {out}")
+    return records
 
 
 def load_clip(out: str | os.PathLike, record: dict, *, trimmed: bool = True) -> np.ndarray:
@@ -330,6 +337,8 @@ def load_clip(out: str | os.PathLike, record: dict, *, trimmed: bool = True) -> 
     if trimmed:
         files = files[record["span"][0]:record["span"][1]]
     frames = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
+    if frames and all(f is not None for f in frames) and len({f.shape for f in frames}) > 1:
+        raise FerEdgeError(f"frames of {record['name']} in {out} differ in size; rerun preprocess")
     if not frames or any(f is None for f in frames):
         raise FerEdgeError(f"frames of {record['name']} in {out} are missing or unreadable; rerun preprocess")
     return np.stack(frames)

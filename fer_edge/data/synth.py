@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_edge.atomic import write_text
 from fer_edge.data.synth_face import EXPRESSIONS, FaceTrack, make_subject, place_face, stable_int
 from fer_edge.errors import FerEdgeError
 from fer_edge.labels import THESIS, canonical
@@ -242,12 +243,7 @@ def make_clip(
         array([54, 33, 55, 55], dtype=int32)
     """
     label = resolve_label(label)
-    width, height = (int(v) for v in size)
-    frames = int(frames)
-    if frames < 1:
-        raise FerEdgeError(f"frames must be >= 1, got {frames}")
-    if width < 32 or height < 32:
-        raise FerEdgeError(f"frame size must be at least 32x32, got {width}x{height}")
+    width, height, frames = _check_size(size, frames)
     if not np.isfinite(fps) or fps <= 0:
         raise FerEdgeError(f"fps must be > 0, got {fps}")
     if background not in BACKGROUNDS:
@@ -324,6 +320,25 @@ def _other_subject(subject: str) -> str:
     return "M001" if subject != "M001" else "F001"  # pragma: no cover - pool of one face
 
 
+MAX_SIDE = 4096
+MAX_CLIP_BYTES = 2 * 1024**3
+
+
+def _check_size(size: tuple[int, int], frames: int) -> tuple[int, int, int]:
+    """``(width, height, frames)`` if a clip of them fits the limits (a clip is held in memory)."""
+    width, height = (int(v) for v in size)
+    frames = int(frames)
+    if frames < 1:
+        raise FerEdgeError(f"frames must be >= 1, got {frames}")
+    if not (32 <= width <= MAX_SIDE and 32 <= height <= MAX_SIDE):
+        raise FerEdgeError(f"frame size must be between 32x32 and {MAX_SIDE}x{MAX_SIDE}, got {width}x{height}")
+    need = frames * width * height * 3
+    if need > MAX_CLIP_BYTES:
+        raise FerEdgeError(f"a clip of {frames} frames of {width}x{height} needs {need / 1024**3:.1f} GiB of "
+                           f"memory (limit {MAX_CLIP_BYTES / 1024**3:.0f} GiB); use fewer --frames or a smaller --size")
+    return width, height, frames
+
+
 def write_dataset(
     root: str | os.PathLike[str],
     *,
@@ -389,6 +404,7 @@ def write_dataset(
         raise FerEdgeError(f"invalid subject ids {bad or subjects}; use letters, digits and '-' (e.g. F001,M001)")
     if len(set(subjects)) != len(subjects):
         raise FerEdgeError(f"duplicate subject ids in {subjects}; give each subject once")
+    _check_size(size, frames)
     root = Path(root).expanduser()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -415,8 +431,6 @@ def write_dataset(
         paths.append(path)
         records.append(clip.record(path.relative_to(root).as_posix()))
     target = root / "ground_truth.json"
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     # One clip per line: readable, diffable, and a few KB instead of pretty-printed MBs.
-    temp.write_text("[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n]\n")
-    os.replace(temp, target)
+    write_text(target, "[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n]\n")
     return paths

@@ -117,7 +117,11 @@ def _properties(config: EngineConfig, device: str) -> dict[str, Any]:
     if config.streams and device.startswith("CPU"):
         props["NUM_STREAMS"] = str(config.streams)
     if config.cache_dir:
-        os.makedirs(config.cache_dir, exist_ok=True)
+        try:
+            os.makedirs(config.cache_dir, exist_ok=True)
+        except OSError as exc:
+            raise FerEdgeError(f"--cache-dir {config.cache_dir}: cannot use it as a folder ({exc.strerror}); "
+                               "give a writable folder") from None
         props["CACHE_DIR"] = str(config.cache_dir)
     return props
 
@@ -228,15 +232,43 @@ def load_model(path: str | os.PathLike, config: EngineConfig | None = None, *,
     if path.suffix not in (".xml", ".onnx"):
         raise FerEdgeError(f"{path}: the runtime reads OpenVINO IR (.xml) or ONNX; export it with fer-edge export")
     device = check_device(config.device)
-    try:
-        model = core().read_model(str(path))
-    except Exception as exc:  # noqa: BLE001 - a corrupt model is a user-facing problem
-        first = str(exc).strip().splitlines()
-        raise FerEdgeError(f"cannot read model {path}: {first[0][:200] if first else exc}; re-export it") from None
-    compiled = core().compile_model(model, device, _properties(config, device))
+    compiled = compile_checked(read_checked(path), device, _properties(config, device), path)
     result = CompiledModel(compiled, path, device)
     error = result.probe() if fallback is not None else None
     if error:
         log.warning("%s cannot run on this %s (%s); running %s instead", path.name, device, error, Path(fallback).name)
         return load_model(fallback, config)
     return result
+
+
+def _first(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    # OpenVINO messages start with a C++ source location; the reason is usually the last line.
+    return (lines[-1] if lines else type(exc).__name__).strip()[:200]
+
+
+def read_checked(path: str | os.PathLike) -> Any:
+    """``Core.read_model`` whose failures, and inputs the runtime cannot feed, are one-line errors.
+
+    The runtime feeds batches of fixed-rank tensors: every input needs a static rank, the
+    first one 3 (features) or more (a second one may be a (N, T) mask).
+    """
+    try:
+        model = core().read_model(str(path))
+    except Exception as exc:  # noqa: BLE001 - a corrupt model is a user-facing problem
+        raise FerEdgeError(f"cannot read model {path}: {_first(exc)}; re-export it") from None
+    for i, port in enumerate(model.inputs):
+        shape = port.get_partial_shape()
+        if shape.rank.is_dynamic or shape.rank.get_length() < (3 if i == 0 else 2):
+            raise FerEdgeError(f"model {path} has input '{port.get_any_name() if port.get_names() else '?'}' "
+                               f"of shape {shape}; the runtime needs (N, ...) inputs of rank 3 or more: re-export it")
+    return model
+
+
+def compile_checked(model: Any, device: str, properties: dict[str, Any], path: str | os.PathLike) -> Any:
+    """``Core.compile_model`` with plugin errors (unknown HETERO devices, unsupported ops) as one line."""
+    try:
+        return core().compile_model(model, device, properties)
+    except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
+        raise FerEdgeError(f"cannot compile {path} for device {device}: {_first(exc)}; "
+                           "try --device CPU or re-export the model") from None

@@ -13,9 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fer_edge.atomic import AtomicFile
+
 
 class EventWriter:
-    """Append events to ``<path>.tmp-<pid>``; ``close()`` renames it to ``path``.
+    """Append events to ``.<name>.tmp-<pid>``; ``close()`` renames it to ``path``.
 
     Example:
         >>> with EventWriter("runs/demo/events.jsonl") as ev:  # doctest: +SKIP
@@ -23,26 +25,19 @@ class EventWriter:
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        self._fh = open(self._tmp, "w", encoding="utf-8")
+        self._file = AtomicFile(path)
+        self.path = self._file.path
         self.count = 0
 
     def write(self, event: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._file.fh.write(json.dumps(event, separators=(",", ":")) + "\n")
         self.count += 1
 
     def close(self) -> Path:
-        if not self._fh.closed:
-            self._fh.close()
-            os.replace(self._tmp, self.path)
-        return self.path
+        return self._file.close()
 
     def abort(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
-        self._tmp.unlink(missing_ok=True)
+        self._file.abort()
 
     def __enter__(self) -> EventWriter:
         return self

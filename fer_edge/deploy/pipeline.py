@@ -159,6 +159,10 @@ class Pipeline:
     def _check_shapes(self) -> None:
         h, w = self._size
         c = self.bundle.frame.channels
+        for m, most in ((self.frame_model, 1), (self.head, 2 if self.bundle.kind == "cascade" else 1)):
+            if m is not None and m.num_inputs > most:
+                raise FerEdgeError(f"{m.path}: the model takes {m.num_inputs} inputs, the runtime feeds {most}; "
+                                   "re-export it with one image input")
         model = self.frame_model or self.head
         shape = model.input_shape
         want = (h, w, c)

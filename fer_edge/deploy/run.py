@@ -7,15 +7,14 @@ end the run early but still finalize the video, the events and the timing of the
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from fer_edge.atomic import write_json
 from fer_edge.bundle import Bundle
 from fer_edge.deploy.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
@@ -82,13 +81,6 @@ def _stop_between_frames():
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_video(
@@ -208,7 +200,7 @@ def run_video(
         stages=summary,
     )
     if timing:
-        _write_json(Path(timing), report.timing())
+        write_json(timing, report.timing())
         report.outputs["timing"] = str(timing)
     return report
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from fer_edge.errors import FerEdgeError
 from fer_edge.video import STREAM_PREFIXES, VideoInfo, open_source
+from fer_edge.video.source import camera_index
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,13 @@ class StreamPolicy:
 
     def __post_init__(self) -> None:
         for name in ("read_timeout", "open_timeout"):
-            if not getattr(self, name) > 0:
-                raise FerEdgeError(f"stream {name.replace('_', '-')} must be > 0 seconds, got {getattr(self, name)}")
+            # A day at most: queue.get(timeout=inf) overflows (and aborts in C++ code after it).
+            if not 0 < getattr(self, name) <= 86_400:
+                raise FerEdgeError(f"stream {name.replace('_', '-')} must be in (0, 86400] seconds, "
+                                   f"got {getattr(self, name)}")
         if self.max_reconnects < 0:
             raise FerEdgeError(f"stream max-reconnects must be >= 0, got {self.max_reconnects}")
-        if self.backoff < 0 or self.max_backoff < self.backoff:
+        if not 0 <= self.backoff <= self.max_backoff <= 3600:
             raise FerEdgeError(f"stream backoff must satisfy 0 <= backoff <= max_backoff, got "
                                f"{self.backoff} and {self.max_backoff}")
 
@@ -86,12 +89,10 @@ def is_live(source: Any) -> bool:
     """
     if isinstance(source, bool):
         return False
-    if isinstance(source, (int, np.integer)):
+    if camera_index(source) is not None:
         return True
     text = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(source)
     text = text if isinstance(text, str) else os.fsdecode(text)
-    if text.strip().isdigit() and not os.path.exists(text):
-        return True
     return text.lower().startswith(STREAM_PREFIXES)
 
 

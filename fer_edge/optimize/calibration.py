@@ -31,6 +31,7 @@ import numpy as np
 
 from fer_edge.bundle import Bundle
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import load_npz
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,12 @@ def _fit_frames(bundle: Bundle, pixels: np.ndarray, what: str) -> np.ndarray:
     c = bundle.frame.channels
     if pixels.ndim == 3:
         pixels = pixels[..., None]
-    if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
+    if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3) or 0 in pixels.shape:
         raise FerEdgeError(f"{what}: expected frames (N, H, W, 1|3), got shape {pixels.shape}")
+    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+        raise FerEdgeError(f"{what}: frames hold NaN or infinite pixels; give 0..255 values")
+    if pixels.shape[1] > 8192 or pixels.shape[2] > 8192:
+        raise FerEdgeError(f"{what}: frames of {pixels.shape[2]}x{pixels.shape[1]} exceed 8192 px a side")
     if pixels.shape[-1] != c:
         if c == 1:
             pixels = np.stack([cv2.cvtColor(np.ascontiguousarray(f, np.uint8), cv2.COLOR_RGB2GRAY)
@@ -139,21 +144,20 @@ def video_clips(bundle: Bundle, videos: list[Path], *, max_frames: int = 2000) -
 
 
 def _from_npz(bundle: Bundle, path: Path) -> tuple[list[np.ndarray], list[int] | None]:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FerEdgeError(f"cannot read calibration file {path} ({exc}); give a valid .npz") from None
-    labels = [int(v) for v in data["labels"]] if "labels" in data.files else None
-    if "clips" in data.files:
+    data = load_npz(path, "calibration file")
+    if "labels" in data and data["labels"].dtype.kind not in "iu":
+        raise FerEdgeError(f"{path}: 'labels' must be integers, got {data['labels'].dtype}")
+    labels = [int(v) for v in data["labels"].reshape(-1)] if "labels" in data else None
+    if "clips" in data:
         raw = data["clips"]
         if raw.ndim != 5:
             raise FerEdgeError(f"{path}: 'clips' must be (N, T, H, W, C), got {raw.shape}")
         clips = [_fit_frames(bundle, c, str(path)) for c in raw]
-    elif "frames" in data.files:
+    elif "frames" in data:
         frames = _fit_frames(bundle, data["frames"], str(path))
         clips = [f[None] for f in frames]
     else:
-        raise FerEdgeError(f"{path} has neither 'frames' nor 'clips' (has: {', '.join(data.files) or 'nothing'}); "
+        raise FerEdgeError(f"{path} has neither 'frames' nor 'clips' (has: {', '.join(data) or 'nothing'}); "
                            "save frames (N, H, W, C) or clips (N, T, H, W, C) of 0..255 pixels")
     if labels is not None:
         if len(labels) != len(clips):
@@ -168,13 +172,15 @@ def _from_npz(bundle: Bundle, path: Path) -> tuple[list[np.ndarray], list[int] |
 def _from_images(bundle: Bundle, folder: Path, files: list[Path]) -> list[np.ndarray]:
     import cv2
 
-    frames = []
+    out = []
     for f in files:
         img = cv2.imread(str(f), cv2.IMREAD_COLOR)
         if img is None:
             raise FerEdgeError(f"cannot read image {f}; remove it from {folder}")
-        frames.append(img if bundle.frame.color == "BGR" else img[..., ::-1])
-    return [f[None] for f in _fit_frames(bundle, np.stack([_square(f) for f in frames]), str(folder))]
+        img = img if bundle.frame.color == "BGR" else img[..., ::-1]
+        # One image at a time: a folder may mix sizes (each is squared, then fitted to the bundle).
+        out.append(_fit_frames(bundle, _square(img)[None], str(f)))
+    return out
 
 
 def _square(img: np.ndarray) -> np.ndarray:
@@ -269,7 +275,7 @@ def _from_path(bundle: Bundle, path: Path, *, max_clips: int, max_frames: int, s
         data = ClipSet(path, records, tuple(bundle.labels), {"test": [], "folds": [subjects]})
         return _check(_from_clipset(bundle, data, max_clips=max_clips, trimmed=True, seed=seed), bundle)
     if path.is_dir():
-        files = sorted(path.iterdir())
+        files = sorted(p for p in path.iterdir() if p.is_file())  # a FIFO named *.avi would block
         videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
         if videos:
             return _check(CalibrationData(video_clips(bundle, videos, max_frames=max_frames), None, str(path)), bundle)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import check_output, temp_path
 from fer_edge.errors import FerEdgeError, require
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def save_ir(ov_model: Any, xml: str | os.PathLike, *, fp16: bool = False) -> Pat
 
     xml = Path(xml)
     xml.parent.mkdir(parents=True, exist_ok=True)
-    tmp = xml.with_name(f".{xml.stem}.tmp-{os.getpid()}.xml")
+    tmp = temp_path(xml, keep_suffix=True)  # inside a staging folder: removed with it on failure
     ov.save_model(ov_model, str(tmp), compress_to_fp16=fp16)
     os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
     os.replace(tmp, xml)
@@ -146,7 +147,7 @@ def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
     require("tf2onnx", "optimize", purpose="ONNX export")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
+    tmp = temp_path(path, keep_suffix=True)
     try:
         # Keras' exporter refuses a loaded model that has never been called ("never called").
         dummy = [np.zeros([1 if d is None else d for d in t.shape], np.float32) for t in keras_model.inputs]
@@ -232,6 +233,7 @@ def export_bundle(
     fp16: bool = True,
     calibration: str | os.PathLike | None = None,
     tolerance: float = 1e-3,
+    force: bool = False,
 ) -> ExportResult:
     """Re-export every Keras model of a bundle as IR FP32 (+FP16) or ONNX into a new bundle.
 
@@ -245,6 +247,7 @@ def export_bundle(
         fp16: IR only: also write an FP16 variant (``compress_to_fp16``).
         calibration: data for the parity inputs (see :mod:`fer_edge.optimize.calibration`).
         tolerance: largest max-abs difference accepted.
+        force: replace an existing ``out`` that is not a fer-edge bundle.
 
     Raises:
         FerEdgeError: unknown format, a model without a Keras file, a conversion that fails
@@ -265,8 +268,7 @@ def export_bundle(
         raise FerEdgeError(f"bundle {bundle.path} has no Keras file for {', '.join(missing)}; export needs the "
                            ".keras models (fer-edge optimize works on the IR directly)")
     out = Path(out) if out else bundle.path.with_name(f"{bundle.path.name}_{format}")
-    if out.resolve() == bundle.path.resolve():
-        raise FerEdgeError(f"--out {out} is the input bundle; choose another folder")
+    out = check_output(out, inputs=[bundle.path, calibration], force=force, folder=True)
     from fer_edge.models import load_model
     from fer_edge.optimize.calibration import load_calibration
 
@@ -280,7 +282,7 @@ def export_bundle(
     files: dict[str, list[str]] = {}
     parity: dict[str, dict[str, float]] = {}
     kinds = set()
-    with staging(out) as tmp:
+    with staging(out, inputs=[bundle.path, calibration], force=force) as tmp:
         entries = {}
         for role, entry in bundle.models.items():
             model = load_model(bundle.path / entry.keras)
@@ -297,7 +299,7 @@ def export_bundle(
                     save_ir(ov_model, tmp / f"{role}-fp16.xml", fp16=True)
                     variants["FP16"] = f"{role}-fp16.xml"
             check = _parity(model, main, inputs)
-            if check.max_abs_diff > tolerance:
+            if not check.max_abs_diff <= tolerance:  # NaN fails too
                 raise FerEdgeError(f"{role}: exported model differs from Keras by {check.max_abs_diff:.2e} "
                                    f"(> {tolerance:g}); the conversion is not faithful, report this model")
             parity[role] = check.as_dict()

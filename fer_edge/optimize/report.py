@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import write_text
+
 
 @dataclass
 class Row:
@@ -105,10 +107,7 @@ class OptimizeReport:
         out = {}
         for name, text in (("report.json", json.dumps(self.as_dict(), indent=2) + "\n"),
                            ("report.md", self.markdown())):
-            tmp = folder / f".{name}.tmp-{os.getpid()}"
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, folder / name)
-            out[name] = folder / name
+            out[name] = write_text(folder / name, text)
         return out
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import check_output
 from fer_edge.bundle import (
     Bundle,
     ModelEntry,
@@ -32,6 +33,7 @@ from fer_edge.bundle import (
     write_manifest,
 )
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import check_finite, read_yaml
 from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
 from fer_edge.optimize.report import (
@@ -69,6 +71,7 @@ class OptimizeConfig:
         iterations: timed inferences per latency measurement.
         seed: seed of subsets, training and data order.
         out: output bundle; None = ``<bundle>_<precision>`` next to the input.
+        force: replace an existing ``out`` that is not a fer-edge bundle.
     """
 
     precision: str = "int8"
@@ -86,9 +89,18 @@ class OptimizeConfig:
     iterations: int = 200
     seed: int = 0
     out: str | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         self.precision = q.check_precision(self.precision)
+        # Recipe values arrive untyped from YAML: check each number's type and finiteness first.
+        for name in ("subset_size", "prune_epochs", "distill_epochs", "iterations", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FerEdgeError(f"{name} must be an integer, got {value!r}")
+        for name in ("max_drop", "prune", "temperature", "alpha"):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_finite(getattr(self, name), name))
         if self.subset_size < 1:
             raise FerEdgeError(f"--subset-size must be >= 1, got {self.subset_size}")
         if self.max_drop is not None and not 0.0 <= self.max_drop < 1.0:
@@ -115,15 +127,11 @@ class OptimizeConfig:
         """
         import difflib
 
-        import yaml
 
         path = Path(path)
         if not path.is_file():
             raise FerEdgeError(f"recipe {path} not found; see the recipes in optimize/")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise FerEdgeError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        data = read_yaml(path, "recipe") or {}
         if not isinstance(data, dict):
             raise FerEdgeError(f"{path}: a recipe is a mapping of option: value")
         known = [f.name for f in fields(cls)]
@@ -287,8 +295,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
         cfg = OptimizeConfig(**{**asdict(cfg), **overrides})
     bundle = load_bundle(bundle_path)
     out = Path(cfg.out) if cfg.out else default_out(bundle.path, cfg.precision)
-    if out.resolve() == bundle.path.resolve():
-        raise FerEdgeError(f"--out {out} is the input bundle; choose another folder")
+    out = check_output(out, inputs=[bundle.path, cfg.calibration], force=cfg.force, folder=True)
     needs_data = cfg.precision == "int8" or cfg.prune or cfg.distill
     from fer_edge.optimize.calibration import load_calibration
 
@@ -332,7 +339,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
                 "raise --max-drop, add calibration data, or use --precision fp16")
 
     inputs = _latency_inputs(bundle, data, base)
-    with staging(out) as tmp:
+    with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
         from fer_edge.optimize.export import save_ir
 
         entries: dict[str, ModelEntry] = {}

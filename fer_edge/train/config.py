@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_edge.atomic import write_text
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import parse_yaml, read_yaml
 
 THESIS_HUMAN_ACCURACY = 0.678  # section 3.3.1: median human agreement on the test videos
 
@@ -324,6 +326,8 @@ def _coerce(value: Any, hint: Any, where: str, source: str) -> Any:
             if not math.isfinite(number) or number != int(number):
                 raise FerEdgeError(f"{source}: '{where}' must be an integer, got {value!r}")
             return int(number)
+        if not math.isfinite(number):  # .nan/.inf pass every "x < lo" range check
+            raise FerEdgeError(f"{source}: '{where}' must be a finite number, got {value!r}")
         return number
     if hint is str:
         if isinstance(value, (dict, list)):
@@ -371,14 +375,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         >>> parse_override("extract.augment=[flip, blur]")
         ('extract.augment', ['flip', 'blur'])
     """
-    import yaml
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise FerEdgeError(f"--set expects KEY=VALUE (e.g. temporal.epochs=5), got '{text}'")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+        value = parse_yaml(raw, f"--set {key.strip()}") if raw.strip() else None
+    except FerEdgeError:
         value = raw
     return key.strip(), value
 
@@ -401,7 +404,6 @@ def load_recipe(
         >>> load_recipe("train/synthetic.yaml").temporal.model  # doctest: +SKIP
         'cnn1d'
     """
-    import yaml
 
     data: dict[str, Any] = {}
     source = "defaults"
@@ -410,11 +412,7 @@ def load_recipe(
         source = str(path)
         if not path.is_file():
             raise FerEdgeError(f"recipe {path} does not exist; see the recipes in train/*.yaml")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise FerEdgeError(f"{path}: not valid YAML ({first}); fix the recipe") from None
+        data = read_yaml(path, "recipe") or {}
         if not isinstance(data, dict):
             raise FerEdgeError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
@@ -428,9 +426,4 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike) -> Path:
     """Write the effective recipe (after overrides) as YAML, atomically."""
     import yaml
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, yaml.safe_dump(recipe.to_dict(), sort_keys=False))

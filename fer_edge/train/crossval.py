@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import logging
 import math
 import os
@@ -35,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import open_atomic, save_via, write_json, write_text
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,7 @@ def _result_path(folder: Path) -> Path:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, data, indent=1)
 
 
 def run_fold(task, fold: int, folder: str | os.PathLike, *, epochs: int, patience: int = 10,
@@ -141,7 +139,7 @@ def run_fold(task, fold: int, folder: str | os.PathLike, *, epochs: int, patienc
     folder = Path(folder)
     done = _result_path(folder)
     if done.is_file():
-        data = json.loads(done.read_text(encoding="utf-8"))
+        data = read_json(done, "fold result", expect=dict)
         if data.get("epochs_requested") == epochs:
             data.pop("epochs_requested")
             log.info("fold %d already done (%s); skipping", fold, done)
@@ -198,7 +196,7 @@ def collect(folder: str | os.PathLike, num_folds: int) -> tuple[list[FoldResult]
     for i in range(num_folds):
         path = _result_path(folder / f"fold-{i}")
         if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path, "fold result", expect=dict)
             data.pop("epochs_requested", None)
             have.append(FoldResult(**data))
         else:
@@ -229,10 +227,10 @@ def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[
         ax.set_title(f"{metric}, mean of {len(results)} folds")
         ax.legend()
     fig.tight_layout()
-    tmp = folder / f".curves.tmp-{os.getpid()}.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, folder / "curves.png")
+    try:
+        save_via(folder / "curves.png", lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
+    finally:
+        plt.close(fig)
     files["curves"] = str(folder / "curves.png")
     header = ["fold", "max val accuracy", "epoch of max", "last val accuracy", "early-stop epoch", "seconds"]
     table = [[str(r.fold), f"{r.best_val_accuracy:.4f}", str(r.best_epoch), f"{r.last_val_accuracy:.4f}",
@@ -243,18 +241,14 @@ def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[
     files["folds_csv"] = _write_rows(folder / "folds.csv", [header, *table])
     md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     md += "".join("| " + " | ".join(row) + " |\n" for row in table)
-    tmp = folder / f".folds.md.tmp-{os.getpid()}"
-    tmp.write_text(md, encoding="utf-8")
-    os.replace(tmp, folder / "folds.md")
+    write_text(folder / "folds.md", md)
     files["folds_md"] = str(folder / "folds.md")
     return files
 
 
 def _write_rows(path: Path, rows: list[list[str]]) -> str:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with open_atomic(path, newline="") as fh:
         csv.writer(fh).writerows(rows)
-    os.replace(tmp, path)
     return str(path)
 
 
@@ -288,7 +282,7 @@ def train_final(task, folder: str | os.PathLike, epochs: int, *, progress: bool 
     folder = Path(folder)
     path = folder / "final.keras"
     meta = folder / "final.json"
-    if path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("epochs") == epochs:
+    if path.is_file() and meta.is_file() and read_json(meta, "final model record", expect=dict).get("epochs") == epochs:
         log.info("final model already trained: %s", path)
         return load_model(path)
     seed_everything(task.seed)

@@ -13,16 +13,16 @@ numpy/OpenCV only: no TensorFlow here.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fer_edge.atomic import write_json
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,7 @@ def _make_split(recipe, subjects: list[str]) -> dict:
     if cfg.method == "thesis":
         base = splits.thesis_split()
     else:
-        path = Path(cfg.file)
-        try:
-            base = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise FerEdgeError(f"split file {path} is not readable JSON ({exc}); write "
-                               '{"test": [...], "folds": [[...], ...]}') from None
+        base = read_json(Path(cfg.file), "split file", expect=dict)
         splits.check_split(base)
     split, dropped = splits.restrict(base, subjects)
     if dropped:
@@ -162,13 +157,10 @@ def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
     out = Path(recipe.out)
     saved = out / "split.json"
     if saved.is_file():
-        old = json.loads(saved.read_text(encoding="utf-8"))
+        old = read_json(saved, "split file")
         if old != split:
             raise FerEdgeError(f"{saved} holds another split than this recipe makes; use another --out "
                                "or delete the run folder to start again")
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = saved.with_name(f".split.json.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(split, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, saved)
+        write_json(saved, split, indent=1)
     return ClipSet(pre, records, labels, split)

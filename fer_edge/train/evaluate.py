@@ -25,7 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.atomic import mark, open_atomic, save_via, write_text
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_csv
+
+MAX_PLOT_CLASSES = 40
+"""Confusion plots of more classes draw the colours only (no tick or cell labels)."""
 
 
 @dataclass
@@ -53,14 +58,11 @@ class Predictions:
     def save_csv(self, path: str | os.PathLike) -> Path:
         """Write ``name,true,predicted,<label>...`` atomically."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        with open_atomic(path, newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["name", "true", "predicted", *self.labels])
             for name, t, p, row in zip(self.names, self.y_true, self.y_pred, self.scores):
                 w.writerow([name, self.labels[t], self.labels[p], *(f"{v:.6f}" for v in row)])
-        os.replace(tmp, path)
         return path
 
 
@@ -75,8 +77,7 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
         path = path / "predictions.csv"
     if not path.is_file():
         raise FerEdgeError(f"predictions file {path} does not exist; run fer-edge evaluate first")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+    rows = read_csv(path, "predictions file")
     if not rows or rows[0][:3] != ["name", "true", "predicted"] or len(rows[0]) < 5:
         raise FerEdgeError(f"{path} is not a fer-edge predictions file (header name,true,predicted,<labels>)")
     labels = tuple(rows[0][3:])
@@ -187,32 +188,32 @@ def _plot_confusion(m: np.ndarray, labels, path: Path, *, normalized: bool, titl
         rows = data.sum(1, keepdims=True)
         data = np.divide(data, rows, out=np.zeros_like(data), where=rows > 0)
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(1.1 * n + 2.5, 1.0 * n + 2))
+    # Draw what stays readable: a 600-class matrix would be 360k cell texts and a 600-inch figure.
+    big = n > MAX_PLOT_CLASSES
+    fig, ax = plt.subplots(figsize=(12, 11) if big else (1.1 * n + 2.5, 1.0 * n + 2))
     im = ax.imshow(data, cmap="Blues", vmin=0, vmax=1 if normalized else max(1, data.max()))
-    ax.set_xticks(range(n), labels, rotation=45, ha="right")
-    ax.set_yticks(range(n), labels)
+    if not big:
+        ax.set_xticks(range(n), labels, rotation=45, ha="right")
+        ax.set_yticks(range(n), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title + (" (normalized)" if normalized else ""))
-    for i in range(n):
+    for i in range(0 if big else n):
         for j in range(n):
             text = f"{data[i, j]:.2f}" if normalized else f"{int(data[i, j])}"
             ax.text(j, i, text, ha="center", va="center",
                     color="white" if data[i, j] > 0.6 * (1 if normalized else data.max()) else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        save_via(path, lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
+    finally:
+        plt.close(fig)
     return path
 
 
 def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, text)
 
 
 def error_rows(pred: Predictions) -> list[list[str]]:
@@ -249,8 +250,7 @@ def evaluate_predictions(
         >>> report.files["errors_md"]  # doctest: +SKIP
         'runs/x/evaluation/errors.md'
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = mark(out)  # a run folder: a rerun may replace what this one writes
     report = metrics(pred, reference=reference, title=title)
     m = np.asarray(report.confusion)
     files = {"predictions": pred.save_csv(out / "predictions.csv"),
@@ -259,10 +259,8 @@ def evaluate_predictions(
                                                      normalized=True, title=title)}
     header = ["name", "true", "predicted", *pred.labels]
     rows = error_rows(pred)
-    tmp = out / f".errors.csv.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with open_atomic(out / "errors.csv", newline="") as fh:
         csv.writer(fh).writerows([header, *rows])
-    os.replace(tmp, out / "errors.csv")
     files["errors_csv"] = out / "errors.csv"
     files["errors_md"] = _write_text(out / "errors.md", f"# Misclassified clips ({len(rows)} of {report.samples})\n\n"
                                      + _markdown_table(header, rows))

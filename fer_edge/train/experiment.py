@@ -19,8 +19,6 @@ stopped and ``--fold i`` jobs can fill ``cv/`` in parallel.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import replace_folder
 from fer_edge.bundle import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -169,13 +168,7 @@ def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models
         bundle.provenance["metrics"]["test_accuracy"] = ev.accuracy
         bundle.provenance["metrics"]["test_samples"] = ev.samples
         write_manifest(bundle)
-    final = out / "bundle"
-    old = out / f".bundle.old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(partial, final)
-    shutil.rmtree(old, ignore_errors=True)
-    report.bundle = str(final)
+    report.bundle = str(replace_folder(partial, out / "bundle"))
 
 
 def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = True) -> TrainReport:

@@ -16,7 +16,6 @@ uses the thesis' ``ImageDataGenerator`` ranges (:mod:`fer_edge.data.augment`).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.atomic import write_json
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +197,18 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
         >>> result = train_spatial(recipe, prepare_data(recipe), "runs/x/spatial")  # doctest: +SKIP
     """
     from fer_edge.models import create_model
-    from fer_edge.train.kerasutil import callbacks, optimizer, save_atomic, seed_everything
+    from fer_edge.train.kerasutil import (
+        callbacks,
+        optimizer,
+        save_atomic,
+        seed_everything,
+    )
 
     cfg = recipe.spatial
     folder = Path(folder)
     done = folder / "result.json"
     if done.is_file() and (folder / "model.keras").is_file():
-        result = SpatialResult(**json.loads(done.read_text(encoding="utf-8")))
+        result = SpatialResult(**read_json(done, "spatial result", expect=dict))
         result.reused = True
         log.info("spatial model already trained: %s", result.model_path)
         return result
@@ -250,7 +256,5 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
                        "accuracy": h.get("accuracy", [None])[-1], "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
     path = save_atomic(model, folder / "model.keras")
     result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases)
-    tmp = done.with_name(".result.json.tmp")
-    tmp.write_text(json.dumps(result.__dict__, indent=1), encoding="utf-8")
-    tmp.replace(done)
+    write_json(done, result.__dict__, indent=1)
     return result

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import check_finite, read_json
 from fer_edge.train.evaluate import Predictions
 
 METHODS = ("average", "weighted", "max")
@@ -55,9 +56,10 @@ def fuse_scores(scores: Sequence[np.ndarray], method: str = "average",
     if weights is None or len(weights) != len(scores):
         raise FerEdgeError(f"weighted fusion needs one weight per model ({len(scores)}), got "
                            f"{0 if weights is None else len(weights)}")
-    w = np.asarray(weights, np.float64)
-    if (w < 0).any():
-        raise FerEdgeError(f"fusion weights must be >= 0, got {w.tolist()}")
+    # NaN/inf would silently rank every clip the same (a NaN weight scored 0.5 accuracy).
+    w = np.array([check_finite(v, "a fusion weight", lo=0, hi=1e6) for v in weights], np.float64)
+    if not w.any():
+        raise FerEdgeError(f"fusion weights are all 0 ({w.tolist()}); give at least one positive weight")
     return (w[:, None, None] * stack).sum(0) / len(scores)
 
 
@@ -154,7 +156,7 @@ def load_member(path: str | os.PathLike, *, part: str = "test", preprocessed=Non
     weight = None
     metrics = (path if path.is_dir() else path.parent) / "metrics.json"
     if metrics.is_file():
-        import json
-
-        weight = json.loads(metrics.read_text(encoding="utf-8")).get("weight")
+        weight = read_json(metrics, "metrics file", expect=dict).get("weight")
+        if weight is not None:
+            weight = check_finite(weight, f"'weight' in {metrics}", lo=0, hi=1e6)
     return Member(path.stem if path.is_file() else path.name, pred, weight)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fer_edge.atomic import save_via
 from fer_edge.errors import FerEdgeError, require
 
 
@@ -140,9 +141,4 @@ def _has_tensorboard() -> bool:
 
 def save_atomic(model: Any, path: str | os.PathLike) -> Path:
     """``model.save`` under a temporary name, renamed when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-    return path
+    return save_via(path, model.save, keep_suffix=True)

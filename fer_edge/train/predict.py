@@ -12,7 +12,6 @@ be overridden.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
+from fer_edge.fileio import read_json
 from fer_edge.optimize.quantize import pad_window
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,7 @@ def data_from_bundle(bundle, *, preprocessed: str | os.PathLike | None = None,
                            "and --split-file SPLIT.json")
     split = info.get("split")
     if split_file:
-        try:
-            split = json.loads(Path(split_file).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise FerEdgeError(f"cannot read split file {split_file} ({exc})") from None
+        split = read_json(split_file, "split file", expect=dict)
     if not split:
         raise FerEdgeError(f"bundle {bundle.path} records no split; pass --split-file SPLIT.json")
     check_split(split)

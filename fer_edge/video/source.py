@@ -269,6 +269,38 @@ def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -
     return VideoSource(info, first, capture=capture)
 
 
+MAX_CAMERA = 255
+
+
+def camera_index(source: str | int) -> int | None:
+    """The camera index ``source`` names (``0``, ``"1"``), or None for a path/URL.
+
+    Only ASCII digits count (``"²".isdigit()`` is true in Python), and a digit string that is
+    an existing path stays a path.
+
+    Raises:
+        FerEdgeError: an index outside 0..MAX_CAMERA.
+
+    Example:
+        >>> camera_index("0"), camera_index("clip.mp4"), camera_index("²")
+        (0, None, None)
+    """
+    if isinstance(source, bool):
+        return None
+    if isinstance(source, (int, np.integer)):
+        index = int(source)
+    else:
+        text = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(source)
+        text = (text if isinstance(text, str) else os.fsdecode(text)).strip()
+        if not (text.isascii() and text.isdigit()) or os.path.exists(text):
+            return None
+        index = int(text)
+    if not 0 <= index <= MAX_CAMERA:
+        raise FerEdgeError(f"camera index {index} is out of range 0..{MAX_CAMERA}; "
+                           "give a camera number such as 0, a video file or a URL")
+    return index
+
+
 def open_source(source: str | int | os.PathLike[str], *, fps: float | None = None) -> VideoSource:
     """Open a video file, camera index, folder of frames or stream URL.
 
@@ -292,13 +324,12 @@ def open_source(source: str | int | os.PathLike[str], *, fps: float | None = Non
     """
     if isinstance(source, bool):
         raise TypeError("source must be a path, URL or camera index, not a bool")
-    if isinstance(source, (int, np.integer)):
-        return _open_capture(int(source), "camera", str(int(source)), fps)
+    index = camera_index(source)
+    if index is not None:
+        return _open_capture(index, "camera", str(index), fps)
     text = os.fspath(source)
     if not isinstance(text, str):
         text = os.fsdecode(text)
-    if text.strip().isdigit() and not Path(text).exists():
-        return _open_capture(int(text), "camera", text.strip(), fps)
     if text.lower().startswith(STREAM_PREFIXES):
         return _open_capture(text, "stream", text, fps)
     path = Path(text).expanduser()
@@ -306,6 +337,11 @@ def open_source(source: str | int | os.PathLike[str], *, fps: float | None = Non
         return _open_folder(path, fps)
     if not path.exists():
         raise FerEdgeError(f"video not found: {text}; check the path")
+    if not path.is_file():
+        # A FIFO or device never ends (or blocks until a writer comes): live input is a camera
+        # index or a stream URL.
+        raise FerEdgeError(f"{text} is a FIFO, device or socket, not a video file; "
+                           "for live input give a camera index (0) or a stream URL")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         # A single still image is a one-frame video (handy for quick checks).
         first = _imread(path)

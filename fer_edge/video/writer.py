@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_edge.atomic import clean_stale, is_special, staging_dir, temp_path
 from fer_edge.errors import FerEdgeError
 from fer_edge.video.source import IMAGE_EXTENSIONS, _quiet_opencv, _to_bgr
 
@@ -92,11 +92,6 @@ class VideoWriter:
                 self.abort()
 
 
-def _temp_name(path: Path) -> Path:
-    # Keep the real extension last: OpenCV picks the container from it.
-    return path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
-
-
 def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> VideoWriter:
     """Open a video writer for ``.mp4`` (mp4v) or ``.avi`` (MJPG).
 
@@ -125,13 +120,17 @@ def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int])
     width, height = (int(v) for v in size)
     if width <= 0 or height <= 0:
         raise FerEdgeError(f"cannot write video {path}: size must be positive (width, height), got {size}")
+    if path.is_dir() or is_special(path):
+        raise FerEdgeError(f"cannot write video {path}: it is a folder, device or FIFO; give a new file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FerEdgeError(
             f"cannot create folder {path.parent} ({exc}); choose a writable output path"
         ) from None
-    temp = _temp_name(path)
+    clean_stale(path)
+    # Keep the real extension last: OpenCV picks the container from it.
+    temp = temp_path(path, keep_suffix=True)
     fourcc = cv2.VideoWriter_fourcc(*WRITER_FOURCC[suffix])
     with _quiet_opencv():
         writer = cv2.VideoWriter(str(temp), fourcc, float(fps), (width, height))
@@ -166,11 +165,7 @@ def write_frames(folder: str | os.PathLike[str], frames: Iterable[np.ndarray], e
     ext = ext if ext.startswith(".") else f".{ext}"
     if ext.lower() not in IMAGE_EXTENSIONS:
         raise FerEdgeError(f"cannot write frames as {ext!r}; use one of {', '.join(IMAGE_EXTENSIONS)}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir()
-    try:
+    with staging_dir(folder) as temp:
         count = 0
         # Stream the frames (a long clip need not fit in memory); widen the names afterwards
         # in the rare case of more than 1000 frames.
@@ -185,14 +180,4 @@ def write_frames(folder: str | os.PathLike[str], frames: Iterable[np.ndarray], e
         if digits > 3:
             for i in range(count):
                 os.replace(temp / f"{i:03d}{ext}", temp / f"{i:0{digits}d}{ext}")
-        if folder.exists():
-            old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-            os.replace(temp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, folder)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     return folder
