@@ -1,0 +1,64 @@
+"""The one place that knows how OpenVINO's Python API differs between releases.
+
+The runtime runs on current OpenVINO (2025+) and on 2022.3 LTS, the last release with the
+MYRIAD plugin (Neural Compute Stick 2), which ships Python bindings for 3.7-3.10 only:
+
+* ``Core`` lives in ``openvino`` since 2023.1 and in ``openvino.runtime`` before (2022.x);
+  ``openvino.runtime`` is gone in 2026.
+* Plugins reject properties they do not know (MYRIAD has no ``INFERENCE_PRECISION_HINT``);
+  :func:`supported_properties` keeps the ones a device lists.
+* MYRIAD exists only in 2022.x, and only in Intel's archives: the ``openvino==2022.3.*`` pip
+  wheels have no MYRIAD plugin (:func:`myriad_hint` says which case applies).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MYRIAD_LAST = (2022, 3)  # MYRIAD was removed in OpenVINO 2023.0
+NCS2_KIT = "deploy/raspberrypi/install-ncs2.sh"
+
+try:  # 2023.1 and later
+    from openvino import Core, get_version
+except ImportError:  # 2022.x: the API lives in openvino.runtime only
+    from openvino.runtime import Core, get_version  # type: ignore[no-redef]
+
+__all__ = ["Core", "MYRIAD_LAST", "get_version", "myriad_hint", "supported_properties", "version"]
+
+
+def version() -> tuple[int, int]:
+    """OpenVINO's (major, minor) release, e.g. ``(2022, 3)`` or ``(2026, 4)``."""
+    text = str(get_version()).split("-")[0]
+    parts = [int("".join(c for c in p if c.isdigit()) or 0) for p in text.split(".")[:2]]
+    parts += [0, 0]
+    return parts[0], parts[1]
+
+
+def myriad_hint(ov_version: tuple[int, int] | None = None) -> str:
+    """What to do when MYRIAD is not among the devices, for this OpenVINO."""
+    release = ov_version or version()
+    if release > MYRIAD_LAST:
+        return ("MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2022.3 LTS in a "
+                f"separate environment ({NCS2_KIT}, see deploy/raspberrypi/README.md)")
+    return (f"OpenVINO {release[0]}.{release[1]} here has no MYRIAD plugin or sees no stick: the pip wheels "
+            f"lack the plugin, use the 2022.3.2 archive ({NCS2_KIT}); if it is installed, plug the stick in "
+            "and check its udev rules (check_runtime.py says which)")
+
+
+# Properties a plugin may not know; the rest (CACHE_DIR) are the Core's and always apply.
+_PLUGIN_KEYS = ("PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT", "NUM_STREAMS")
+
+
+def supported_properties(core: Any, device: str, props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` without the plugin hints ``device`` does not list (logged at debug level)."""
+    try:
+        known = {str(p) for p in core.get_property(device.split(".")[0].split(":")[0], "SUPPORTED_PROPERTIES")}
+    except Exception:  # noqa: BLE001 - virtual devices (AUTO, MULTI) list nothing: pass all through
+        return dict(props)
+    kept = {k: v for k, v in props.items() if k in known or k not in _PLUGIN_KEYS}
+    for name in sorted(set(props) - set(kept)):
+        log.debug("%s does not support %s; not set", device, name)
+    return kept
