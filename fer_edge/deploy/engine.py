@@ -93,7 +93,7 @@ def check_device(device: str) -> str:
     if base == "MYRIAD" and not any(p.split(".")[0] == "MYRIAD" for p in present):
         from fer_edge.deploy.ovcompat import myriad_hint
 
-        raise FerEdgeError(f"device MYRIAD is not available: {myriad_hint()}")
+        raise FerEdgeError(f"device MYRIAD is not available: {myriad_hint(core())}")
     if base in ("AUTO", "MULTI", "HETERO"):
         return name
     if base not in DEVICES:

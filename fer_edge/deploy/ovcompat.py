@@ -37,15 +37,19 @@ def version() -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-def myriad_hint(ov_version: tuple[int, int] | None = None) -> str:
-    """What to do when MYRIAD is not among the devices, for this OpenVINO."""
-    release = ov_version or version()
+def myriad_hint(core: Any) -> str:
+    """What to do when MYRIAD is not among ``core``'s devices: which of three cases this is."""
+    release = version()
     if release > MYRIAD_LAST:
         return ("MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2022.3 LTS in a "
                 f"separate environment ({NCS2_KIT}, see deploy/raspberrypi/README.md)")
-    return (f"OpenVINO {release[0]}.{release[1]} here has no MYRIAD plugin or sees no stick: the pip wheels "
-            f"lack the plugin, use the 2022.3.2 archive ({NCS2_KIT}); if it is installed, plug the stick in "
-            "and check its udev rules (check_runtime.py says which)")
+    try:
+        core.get_versions("MYRIAD")  # loads the plugin library; raises when it is not there
+    except Exception:  # noqa: BLE001 - "not registered" / cannot load: the plugin is missing
+        return (f"this OpenVINO {release[0]}.{release[1]} has no MYRIAD plugin (the openvino pip wheels lack it): "
+                f"use the 2022.3.2 archive, which {NCS2_KIT} installs")
+    return ("the MYRIAD plugin is here but sees no Neural Compute Stick 2: plug it in (USB 03e7:2485), install "
+            f"the udev rules ({NCS2_KIT} does) and re-plug it")
 
 
 # Properties a plugin may not know; the rest (CACHE_DIR) are the Core's and always apply.
