@@ -7,6 +7,8 @@ MYRIAD plugin (Neural Compute Stick 2), which ships Python bindings for 3.7-3.10
   ``openvino.runtime`` is gone in 2026.
 * Plugins reject properties they do not know (MYRIAD has no ``INFERENCE_PRECISION_HINT``);
   :func:`supported_properties` keeps the ones a device lists.
+* ``save_model`` (with ``compress_to_fp16``) arrived in 2023.0; 2022.x has ``serialize`` and a
+  separate FP16 compression pass (:func:`save_model` covers both).
 * MYRIAD exists only in 2022.x, and only in Intel's archives: the ``openvino==2022.3.*`` pip
   wheels have no MYRIAD plugin (:func:`myriad_hint` says which case applies).
 """
@@ -26,7 +28,7 @@ try:  # 2023.1 and later
 except ImportError:  # 2022.x: the API lives in openvino.runtime only
     from openvino.runtime import Core, get_version  # type: ignore[no-redef]
 
-__all__ = ["Core", "MYRIAD_LAST", "get_version", "myriad_hint", "supported_properties", "version"]
+__all__ = ["Core", "MYRIAD_LAST", "get_version", "myriad_hint", "save_model", "supported_properties", "version"]
 
 
 def version() -> tuple[int, int]:
@@ -66,3 +68,20 @@ def supported_properties(core: Any, device: str, props: dict[str, Any]) -> dict[
     for name in sorted(set(props) - set(kept)):
         log.debug("%s does not support %s; not set", device, name)
     return kept
+
+
+def save_model(model: Any, xml: str, *, compress_to_fp16: bool = False) -> None:
+    """Write ``model`` as IR ``xml`` + ``.bin``; FP16 weights when asked (the model is not changed)."""
+    try:
+        from openvino import save_model as _save
+    except ImportError:  # 2022.x
+        from openvino.runtime import serialize
+
+        if compress_to_fp16:
+            from openvino._offline_transformations import compress_model_transformation
+
+            model = model.clone()  # the pass works in place
+            compress_model_transformation(model)
+        serialize(model, xml)
+        return
+    _save(model, xml, compress_to_fp16=compress_to_fp16)
