@@ -57,6 +57,20 @@ rootfs_mount() {  # rootfs_mount ROOT: proc, sys, dev, dev/pts and DNS for apt a
   done
   trap rootfs_umount_all EXIT
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  rootfs_trust_host_cas "$root"
+}
+
+rootfs_trust_host_cas() {  # the host's local CA roots (e.g. a TLS-inspecting proxy's) inside ROOT too
+  local root="$1" crt
+  compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null || return 0
+  mkdir -p "$root/usr/local/share/ca-certificates" "$root/etc/ssl/certs"
+  for crt in /usr/local/share/ca-certificates/*.crt; do
+    cp "$crt" "$root/usr/local/share/ca-certificates/"
+  done
+  # The host's bundle already holds them (update-ca-certificates under emulation takes minutes);
+  # pip's own certifi bundle does not, so point pip at the system one.
+  cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+  printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$root/etc/pip.conf"
 }
 
 rootfs_user() {  # rootfs_user ROOT NAME: a login user with passwordless (real) sudo
