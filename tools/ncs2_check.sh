@@ -41,9 +41,7 @@ if [ ! -d "$ROOT" ]; then
   mv "$ROOT.tmp" "$ROOT"
 fi
 rootfs_mount "$ROOT"
-for pkg in sudo curl; do  # roots cached by an earlier version of this script
-  chroot "$ROOT" dpkg -s "$pkg" >/dev/null 2>&1 || chroot "$ROOT" apt-get install -y -q "$pkg" >/dev/null
-done
+rootfs_ensure "$ROOT" sudo passwd curl  # roots cached by an earlier version of this script
 rootfs_user "$ROOT" "$NAME"
 HOME_IN="/home/$NAME"
 rootfs_checkout "$ROOT" "$NAME" "$HOME_IN/fer-edge-src"
@@ -65,11 +63,11 @@ chroot "$ROOT" chown -R "$NAME:$NAME" "$HOME_IN/check"
 
 ovsource="archive"
 if ! curl -fsI --max-time 20 https://storage.openvinotoolkit.org/ >/dev/null 2>&1; then
-  ovsource="pip"  # the archive host is not reachable from here
+  ovsource="pip wheel, CPU only"  # the archive host is not reachable from here
 fi
 say "Debian 11: install-ncs2.sh as $NAME (OpenVINO 2022.3.2 from the $ovsource)"
 kitargs=""
-[ "$ovsource" = pip ] && kitargs="--pip-openvino"
+[ "$ovsource" != archive ] && kitargs="--pip-openvino"
 as_user "$ROOT" "$NAME" "cd fer-edge-src/deploy/raspberrypi && ./install-ncs2.sh $kitargs" > "$WORK/install.log" 2>&1 \
   || { tail -n 20 "$WORK/install.log" >&2; echo "FAIL ncs2-check: install-ncs2.sh failed (log: $WORK/install.log)"; exit 1; }
 

@@ -54,9 +54,7 @@ if ! chroot "$ROOT" /usr/bin/uname -m | grep -qx aarch64; then
   echo "FAIL pi-check: the arm64 root does not run (binfmt_misc / qemu-user-static)"
   exit 1
 fi
-for pkg in passwd curl; do  # roots cached by an earlier version of this script
-  chroot "$ROOT" dpkg -s "$pkg" >/dev/null 2>&1 || chroot "$ROOT" apt-get install -y -q "$pkg" >/dev/null
-done
+rootfs_ensure "$ROOT" sudo passwd curl  # roots cached by an earlier version of this script
 rootfs_user "$ROOT" "$NAME"
 rootfs_checkout "$ROOT" "$NAME" "$HOME_IN/fer-edge"
 

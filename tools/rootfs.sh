@@ -90,6 +90,18 @@ rootfs_checkout() {  # rootfs_checkout ROOT USER DEST: this checkout's files (tr
   chroot "$root" chown -R "$name:$name" "$dest"
 }
 
+rootfs_ensure() {  # rootfs_ensure ROOT PACKAGE...: install what a cached root lacks
+  local root="$1" pkg missing=()
+  shift
+  for pkg in "$@"; do
+    chroot "$root" dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  say "installing ${missing[*]} in $root"
+  chroot "$root" apt-get update -q >/dev/null
+  chroot "$root" apt-get install -y -q "${missing[@]}" >/dev/null
+}
+
 as_user() {  # as_user ROOT NAME COMMAND: a login shell of NAME inside ROOT (HOME, USER, PATH set)
   chroot "$1" runuser -l "$2" -c "$3"
 }
