@@ -34,6 +34,15 @@ need_host_packages mmdebstrap:mmdebstrap qemu-aarch64-static:qemu-user-static up
 
 mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+if ! grep -q '^flags: .*C' "$entry"; then
+  # Real sudo inside the root needs setuid under emulation: the C (credentials) flag, which Debian's
+  # qemu-user-static does not set. Re-register the same interpreter with it (until reboot).
+  hexesc() { sed -n "s/^$1 //p" "$entry" | sed 's/../\\x&/g'; }
+  register=":qemu-aarch64:M:0:$(hexesc magic):$(hexesc mask):$(sed -n 's/^interpreter //p' "$entry"):OCPF"
+  echo -1 > "$entry"
+  printf '%s' "$register" > /proc/sys/fs/binfmt_misc/register
+fi
 
 ROOT="$ROOTFS_CACHE/bookworm-arm64"
 WORK="$ROOTFS_CACHE/work-pi"

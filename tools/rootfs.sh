@@ -57,6 +57,7 @@ rootfs_mount() {  # rootfs_mount ROOT: proc, sys, dev, dev/pts and DNS for apt a
   done
   trap rootfs_umount_all EXIT
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  grep -qw "$(hostname)" "$root/etc/hosts" 2>/dev/null || echo "127.0.1.1 $(hostname)" >> "$root/etc/hosts"  # for sudo
   rootfs_trust_host_cas "$root"
 }
 

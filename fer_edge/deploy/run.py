@@ -121,7 +121,8 @@ def run_video(
     writer = ev = None
     bar = None
     if is_live(source):
-        src = open_stream(source, policy=stream, opener=functools.partial(open_source, fps=fps))
+        opener = functools.partial(open_source, fps=fps) if fps else None  # None: the stream's default
+        src = open_stream(source, policy=stream, opener=opener)
     else:
         src = open_source(source, fps=fps)
     info = src.info
