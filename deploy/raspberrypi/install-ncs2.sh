@@ -101,8 +101,15 @@ else
         exit 1
       fi
     fi
-    tar -xzf "$ARCHIVE" -C "$tmp"
-    mv "$tmp/$OV_ARCHIVE" "$ovdir"
+    mkdir -p "$tmp/x"
+    tar -xzf "$ARCHIVE" -C "$tmp/x"
+    # One top folder, e.g. l_openvino_toolkit_debian9_2022.3.2..._arm64 (any 2022.3 archive works).
+    top="$(find "$tmp/x" -mindepth 1 -maxdepth 1 -type d)"
+    if [ ! -f "$top/setupvars.sh" ]; then
+      echo "install-ncs2.sh: $ARCHIVE is not an OpenVINO archive (no setupvars.sh in its top folder)" >&2
+      exit 1
+    fi
+    mv "$top" "$ovdir"
   fi
   if [ ! -d "$ovdir/python/python$pyver" ]; then
     echo "install-ncs2.sh: the $OV_RELEASE archive has no Python $pyver bindings; it has:" >&2
