@@ -5,15 +5,16 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench soak clean pi-check ncs2-check
+.PHONY: demo test bench soak wheel clean pi-check ncs2-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 # Stamps re-run the install whenever the package metadata changes.
+# The demo needs the runtime only: the default model is imported without TensorFlow.
 $(VENV)/.demo-installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[train]'
+	$(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
@@ -39,5 +40,10 @@ pi-check: $(VENV)/.demo-installed
 ncs2-check: $(VENV)/.test-installed
 	tools/ncs2_check.sh --python $(BIN)/python
 
+# dist/fer_edge-<version>-py3-none-any.whl, what the Raspberry Pi kit installs from.
+wheel: | $(BIN)/python
+	$(PIP) wheel -q --no-deps --wheel-dir dist .
+	@ls dist/fer_edge-*.whl
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build dist *.egg-info

@@ -129,7 +129,22 @@ class Keras2File:
         """Write the model as tf.keras 2.x does (``model.save("m.h5")``)."""
         path = Path(path)
         out = self.forward_fns[-1][0]
-        config = {"class_name": "Functional", "config": {"name": "model", "layers": self.layers,
+        # Keras lists layers by decreasing distance to the output, ties in the order of a
+        # depth-first walk from the output; its loader pairs weighted layers by that order.
+        inputs_of = {name: inputs for name, inputs, _ in self.forward_fns}
+        depth, walk = {out: 0}, {}
+        for name, inputs, _ in reversed(self.forward_fns):
+            for i in inputs:
+                depth[i] = max(depth.get(i, 0), depth.get(name, 0) + 1)
+
+        def visit(name: str) -> None:
+            if name not in walk:
+                for i in inputs_of.get(name, []):
+                    visit(i)
+                walk[name] = len(walk)
+        visit(out)
+        layers = sorted(self.layers, key=lambda layer: (-depth[layer["name"]], walk[layer["name"]]))
+        config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
                                                           "input_layers": [["input_1", 0, 0]],
                                                           "output_layers": [[out, 0, 0]]}}
         with h5py.File(path, "w") as f:
@@ -137,7 +152,7 @@ class Keras2File:
             f.attrs["backend"] = "tensorflow"
             f.attrs["model_config"] = json.dumps(config)
             group = f.create_group("model_weights")
-            names = [layer["name"] for layer in self.layers]
+            names = [layer["name"] for layer in layers]
             group.attrs["layer_names"] = [n.encode() for n in names]
             group.attrs["backend"], group.attrs["keras_version"] = "tensorflow", "2.15.0"
             for name in names:
@@ -173,12 +188,14 @@ def mini_xception(size: int = 64, classes: int = 7, widths=(16, 32, 64, 128), se
     return m
 
 
-def face_crops(size: int = 64, count: int = 24) -> np.ndarray:
-    """Real grey face crops (scikit-image's LFW subset and the astronaut), resized, in [0, 255]."""
+def face_crops(size: int = 64, count: int = 24, rgb: bool = False) -> np.ndarray:
+    """Real face crops in [0, 255]: scikit-image's LFW subset (grey) and its astronaut (colour)."""
     import cv2
     import skimage.data  # dev extra
 
+    astronaut = skimage.data.astronaut()[66:161, 177:272].astype(np.float32)
     faces = [(skimage.data.lfw_subset()[i] * 255.0).astype(np.float32) for i in range(count - 1)]
-    astronaut = cv2.cvtColor(skimage.data.astronaut()[66:161, 177:272], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    faces.append(astronaut)
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])[..., None]
+    faces = [np.repeat(f[..., None], 3, -1) for f in faces] if rgb else [f[..., None] for f in faces]
+    faces.append(astronaut if rgb else cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)[..., None])
+    out = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces]
+    return np.stack([o if o.ndim == 3 else o[..., None] for o in out])

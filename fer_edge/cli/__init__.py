@@ -18,7 +18,7 @@ from fer_edge import __version__
 from fer_edge.errors import FerEdgeError
 
 # Order is the order of the stages in the data flow.
-_VERBS: list[str] = ["assets", "import_model", "synth", "preprocess", "extract", "train", "evaluate", "fuse", "benchmark", "export", "optimize", "demo"]
+_VERBS: list[str] = ["assets", "import_model", "synth", "preprocess", "extract", "train", "evaluate", "fuse", "benchmark", "export", "optimize", "bundle", "demo"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -306,11 +306,11 @@ def softmax(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     return b.same(xs[0], b.op.softmax(xs[0].out, b.axis(xs[0], int(axis))))
 
 
-def identity(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:  # noqa: ARG001 - converter API
+def identity(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     return xs[0]
 
 
-Converter = Callable[[Builder, LayerSpec, list[Tensor]], Tensor]
+Converter = Callable[..., Tensor]  # (builder, layer spec, input tensors) -> output tensor
 
 CONVERTERS: dict[str, Converter] = {
     "Conv2D": conv2d,

@@ -101,7 +101,7 @@ def read_keras_file(path: str | Path) -> KerasFile:
         config = _json(raw, path)
         version = _text(h5.attrs.get("keras_version", ""))
         graph = _graph(path, config, version)
-        _h5_weights(graph, h5["model_weights"] if "model_weights" in h5 else h5)
+        _h5_weights(graph, h5.get("model_weights", h5))
     return graph
 
 
@@ -148,7 +148,7 @@ def _graph(path: Path, config: dict[str, Any], version: str) -> KerasFile:
     for item in body["layers"]:
         name = item.get("name") or item["config"]["name"]
         nodes = [_node_refs(node) for node in item.get("inbound_nodes", [])]
-        layers[name] = LayerSpec(name, item["class_name"], item.get("config", {}), nodes)
+        layers[name] = LayerSpec(name, _class(item["class_name"]), item.get("config", {}), nodes)
     return KerasFile(path, layers, _refs(body["input_layers"]), _refs(body["output_layers"]), version)
 
 
@@ -165,10 +165,15 @@ def _sequential(path: Path, body: Any, version: str) -> KerasFile:
                 raise FerEdgeError(f"cannot load Keras model {path}: the Sequential model has no input shape")
             layers["input"] = LayerSpec("input", "InputLayer", {"batch_shape": shape})
             previous = ("input", 0, 0)
-        layers[name] = LayerSpec(name, item["class_name"], cfg, [[previous]] if previous else [])
+        layers[name] = LayerSpec(name, _class(item["class_name"]), cfg, [[previous]] if previous else [])
         previous = (name, 0, 0)
     first = next(iter(layers))
     return KerasFile(path, layers, [(first, 0, 0)], [previous], version, sequential=True)  # type: ignore[list-item]
+
+
+def _class(name: str) -> str:
+    # Keras 3 .h5 files name registered custom layers "package>Class"; fer-edge's own are known here.
+    return name.removeprefix("fer_edge>")
 
 
 def _refs(value: Any) -> list[Ref]:
