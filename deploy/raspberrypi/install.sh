@@ -6,10 +6,11 @@
 # exists for the Pi: inference runs on the Cortex-A72/A76 cores.
 #
 #   ./install.sh                      # this checkout into ~/fer-edge-runtime/.venv
-#   ./install.sh --from fer-edge-0.1.0-py3-none-any.whl   # a wheel built by `make wheel`
+#   ./install.sh --from fer_edge-0.1.0-py3-none-any.whl   # a wheel built by `make wheel` (dist/)
 #   ./install.sh --prefix DIR         # venv, camera-demo.sh and runs/ in DIR (not inside the checkout)
-#   ./install.sh --service [--bundle DIR]   # also the fer-edge-demo systemd unit, on that bundle
-#                                           # (default: the FER2013 mini-Xception, imported now)
+#   ./install.sh --service [--bundle DIR|FILE.tar.gz]   # also the fer-edge-demo systemd unit, on that
+#                     # bundle (an archive from `fer-edge bundle pack` is checked and unpacked into
+#                     # PREFIX/bundles; default: the FER2013 mini-Xception, imported now)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX="$2"; shift 2 ;;
     --service) SERVICE=1; shift ;;
     --bundle) BUNDLE="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -83,6 +84,16 @@ echo "== check"
 "$PREFIX/.venv/bin/fer-edge" --version
 
 if [ "$SERVICE" = 1 ]; then
+  case "$BUNDLE" in
+    *.tar.gz|*.tgz)  # an archive from `fer-edge bundle pack`: checked and unpacked into PREFIX/bundles
+      name="$(basename "$BUNDLE")"; name="${name%.tar.gz}"; name="${name%.tgz}"
+      if [ -d "$PREFIX/bundles/$name" ]; then
+        echo "using the bundle unpacked before: $PREFIX/bundles/$name (fer-edge bundle unpack --force replaces it)"
+      else
+        "$PREFIX/.venv/bin/fer-edge" bundle unpack "$BUNDLE" -o "$PREFIX/bundles/$name"
+      fi
+      BUNDLE="$PREFIX/bundles/$name" ;;
+  esac
   if [ -z "$BUNDLE" ]; then
     echo "== the default model (imported once, without TensorFlow)"
     BUNDLE="$("$PREFIX/.venv/bin/python" -c 'from fer_edge.defaults import default_bundle; print(default_bundle())')"
