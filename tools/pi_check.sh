@@ -107,8 +107,14 @@ for cpu in $CPUS; do
   took=$(( $(date +%s) - start ))
   ran="$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t.get("inference_precision", "?"))' \
     "$ROOT$HOME_IN/check/$cpu/timing.json" 2>/dev/null || echo '?')"
+  # What this CPU runs when nobody pins a precision (the docs' "Pi 5 runs f16 by default").
+  default="$(QEMU_CPU="$cpu" chroot "$ROOT" runuser -l "$NAME" -c "export QEMU_CPU=$cpu; \
+    ~/fer-edge-runtime/.venv/bin/python -c 'from fer_edge.bundle import load_bundle
+from fer_edge.defaults import default_bundle_path
+from fer_edge.deploy import load_model
+print(load_model(load_bundle(default_bundle_path()).model_path(\"frame\")).inference_precision)'" 2>/dev/null || echo '?')"
   line="$(python3 "$REPO/tools/compare_events.py" "$WORK/x86/events.jsonl" "$ROOT$HOME_IN/check/$cpu/events.jsonl" \
-    --name "$cpu ($ran, ${took}s)")" || ok=0
+    --name "$cpu (ran $ran, default $default, ${took}s)")" || ok=0
   lines+=("$line")
 done
 
