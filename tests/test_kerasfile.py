@@ -191,6 +191,7 @@ def _wide_model():
     x = L.Add()([L.Multiply()([a, b]), L.Conv2D(16, 1)(L.Concatenate()([a, b]))])
     x = L.MaxPooling2D(2, strides=1)(L.AveragePooling2D(2, padding="same")(x))
     x = L.Conv2D(8, 3, activation="swish")(L.ReLU(max_value=6.0, negative_slope=0.1)(x))
+    x = L.Activation("mish")(L.Activation("hard_silu")(L.Activation("leaky_relu")(x)))
     g = L.GlobalMaxPooling2D()(L.Activation("gelu")(x))
     f = L.Dropout(0.5)(L.Dense(24, activation="tanh")(L.Flatten()(x)))
     f = L.Dense(16)(L.Flatten()(L.Reshape((6, 4))(f)))

@@ -101,6 +101,10 @@ class Builder:
             "silu": lambda: op.swish(x),
             "gelu": lambda: op.gelu(x, "erf"),
             "exponential": lambda: op.exp(x),
+            "leaky_relu": lambda: op.prelu(x, self.const([0.2])),  # Keras 3's default slope
+            "hard_silu": lambda: op.hswish(x),
+            "hard_swish": lambda: op.hswish(x),
+            "mish": lambda: op.mish(x),
         }
         if name not in simple:
             raise unsupported(spec, f"activation '{name}'")
