@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench soak wheel clean
+.PHONY: demo test bench soak wheel clean pi-check ncs2-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ bench: $(VENV)/.test-installed
 
 soak: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/soak.py
+
+# Emulated edge checks (root, minutes; not in CI): see README "Edge checks by emulation".
+pi-check: $(VENV)/.demo-installed
+	tools/pi_check.sh --python $(BIN)/python
+
+ncs2-check: $(VENV)/.test-installed
+	tools/ncs2_check.sh --python $(BIN)/python
 
 # dist/fer_edge-<version>-py3-none-any.whl, what the Raspberry Pi kit installs from.
 wheel: | $(BIN)/python

@@ -5,7 +5,7 @@ set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CHECK="$HERE/check_runtime.py"
-MAIN="${FER_EDGE_PREFIX:-$HOME/fer-edge}/.venv/bin/python"
+MAIN="${FER_EDGE_PREFIX:-$HOME/fer-edge-runtime}/.venv/bin/python"
 NCS2="${FER_EDGE_NCS2_PREFIX:-$HOME/fer-edge-ncs2}/run.sh"
 status=1
 

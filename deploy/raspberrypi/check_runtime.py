@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import platform
+import shutil
 import sys
 
 # Neural Compute Stick 2 (Myriad X) USB ids: unbooted 03e7:2485, booted by the runtime 03e7:f63b.
@@ -49,7 +50,7 @@ def usb_ncs2(root="/sys/bus/usb/devices"):
 
 def openvino_facts():
     """OpenVINO version and devices, for both the 2022.3 and the current Python API."""
-    facts = {"openvino": None, "devices": {}, "error": None}
+    facts = {"openvino": None, "devices": {}, "myriad_plugin": None, "error": None}
     try:
         try:
             from openvino.runtime import Core, get_version  # 2022.1 .. 2025
@@ -62,6 +63,11 @@ def openvino_facts():
                 facts["devices"][dev] = str(core.get_property(dev, "FULL_DEVICE_NAME"))
             except Exception:  # noqa: BLE001 - a device that cannot say its name is still there
                 facts["devices"][dev] = dev
+        try:  # loads the plugin library: present in Intel's 2022.3 archives, absent from the pip wheels
+            found = core.get_versions("MYRIAD")
+            facts["myriad_plugin"] = " ".join(str(v.build_number) for v in found.values()) or "yes"
+        except Exception:  # noqa: BLE001 - "not registered" / cannot load
+            facts["myriad_plugin"] = None
     except ImportError as exc:
         facts["error"] = "OpenVINO is not installed in this Python ({})".format(exc)
     except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
@@ -86,38 +92,54 @@ def gather():
         facts["fer_edge"] = getattr(fer_edge, "__version__", "installed")
     except Exception:  # noqa: BLE001
         facts["fer_edge"] = None
+    # The command to name in the next step: on PATH, else next to this Python (a venv not activated).
+    beside = os.path.join(os.path.dirname(sys.executable), "fer-edge")
+    on_path = shutil.which("fer-edge")
+    facts["fer_edge_cmd"] = "fer-edge" if on_path and os.path.realpath(on_path) == os.path.realpath(beside) \
+        else beside
     return facts
+
+
+
+NCS2_KIT = "install-ncs2.sh (Python 3.9, OpenVINO 2022.3.2 archive)"
+EXPORT = "fer-edge export BUNDLE --format onnx --out BUNDLE_ONNX (on the PC with fer-edge)"
 
 
 def diagnose(facts):
     """(ok, verdict, next step) for a set of facts. Pure: tested with made-up facts."""
     ov = facts.get("openvino")
     devices = facts.get("devices") or {}
-    myriad = any(d.startswith("MYRIAD") for d in devices)
+    myriad = [d for d in devices if d.startswith("MYRIAD")]
     plugged = facts.get("ncs2_plugged")
+    cmd = facts.get("fer_edge_cmd") or "fer-edge"
     if ov is None:
         if plugged:
             return (False, "an NCS2 is plugged in but this Python has no OpenVINO ({})".format(facts.get("error")),
-                    "run install-ncs2.sh, then: ~/fer-edge-ncs2/run.sh check_runtime.py")
+                    "run " + NCS2_KIT + ", then: ~/fer-edge-ncs2/run.sh check_runtime.py")
         return (False, facts.get("error") or "OpenVINO is not installed",
-                "run install.sh (current OpenVINO, CPU) or install-ncs2.sh (OpenVINO 2022.3 LTS, NCS2)")
-    version = _version_tuple(ov)
-    old = version <= MYRIAD_LAST
+                "run install.sh (current OpenVINO, CPU) or " + NCS2_KIT)
+    old = _version_tuple(ov) <= MYRIAD_LAST
+    run_ncs2 = "{} demo --device MYRIAD --bundle BUNDLE_ONNX --source 0 --no-show --out runs/ncs2".format(cmd)
     if myriad:
-        return (True, "OpenVINO {} with MYRIAD (Neural Compute Stick 2): {}".format(ov, devices[next(
-                    d for d in devices if d.startswith("MYRIAD"))]),
-                "python3 ncs2_demo.py --bundle BUNDLE_ONNX_FP16 --source 0")
+        step = run_ncs2 if facts.get("fer_edge") else "install fer-edge here with " + NCS2_KIT
+        return (True, "OpenVINO {} with MYRIAD (Neural Compute Stick 2): {}".format(ov, devices[myriad[0]]),
+                "{}; BUNDLE_ONNX from: {}".format(step, EXPORT))
+    if old and not facts.get("myriad_plugin"):
+        verdict = "OpenVINO {} has no MYRIAD plugin (the openvino pip wheels lack it){}".format(
+            ov, "; an NCS2 is on USB" if plugged else "")
+        return (not plugged, verdict + ("" if plugged else ": CPU only ({})".format(", ".join(devices))),
+                "for the stick use Intel's 2022.3.2 archive: " + NCS2_KIT)
     if old and plugged:
         return (False, "OpenVINO {} has the MYRIAD plugin and an NCS2 is on USB, but the runtime does not see it"
                 .format(ov), "install the udev rules (install-ncs2.sh does), re-plug the stick, add your user to "
                 "the 'users' group and log in again")
     if old:
-        return (True, "OpenVINO {} (2022.3 LTS) without an NCS2: CPU only ({})".format(ov, ", ".join(devices)),
-                "plug the Neural Compute Stick 2 in, or use the current runtime (install.sh) for the CPU")
+        return (True, "OpenVINO {} (2022.3 LTS) with the MYRIAD plugin, no NCS2 plugged in: CPU only ({})".format(
+                    ov, ", ".join(devices)), "plug the Neural Compute Stick 2 in, then: " + run_ncs2)
     if plugged:
         return (False, "an NCS2 is plugged in but OpenVINO {} has no MYRIAD plugin (removed in 2023.0)".format(ov),
-                "use the OpenVINO 2022.3 LTS environment: install-ncs2.sh, then ~/fer-edge-ncs2/run.sh "
-                "ncs2_demo.py ...")
+                "use the OpenVINO 2022.3 LTS environment: " + NCS2_KIT + ", then ~/fer-edge-ncs2/run.sh "
+                + run_ncs2.replace(cmd, "fer-edge", 1))
     if facts.get("fer_edge") is None:
         return (False, "OpenVINO {} ({}) is here but fer-edge is not installed in this Python".format(
                     ov, ", ".join(devices) or "no devices"), "run install.sh")
@@ -125,7 +147,7 @@ def diagnose(facts):
     where = "CPU" + (" and " + ", ".join(extra) if extra else "")
     return (True, "OpenVINO {} with fer-edge {} on {} ({})".format(ov, facts["fer_edge"], where,
                                                                   facts.get("arch")),
-            "fer-edge demo --source 0 --no-show --out runs/camera" + (" --device " + extra[0] if extra else ""))
+            cmd + " demo --source 0 --no-show --out runs/camera" + (" --device " + extra[0] if extra else ""))
 
 
 def main(argv=None):

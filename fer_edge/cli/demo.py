@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.5, help="EMA smoothing in (0, 1]; 1 = none (default 0.5)")
     p.add_argument("--stride", type=int, help="temporal head every N frames (default: the bundle's)")
     p.add_argument("--max-frames", type=int, help="stop after N frames")
+    p.add_argument("--fps", type=float, help="source frame rate when it carries none (raw H.264, e.g. rpicam-vid); "
+                   "also requested from cameras")
     p.add_argument("--stream-timeout", type=float, default=5.0,
                    help="camera/stream: seconds without a frame before reconnecting (default 5)")
     p.add_argument("--reconnects", type=int, default=5,
@@ -124,7 +126,8 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
             if path:
                 check_output(path, inputs=inputs, force=args.force, what=what)
         report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
-                           timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream)
+                           timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream,
+                           fps=args.fps)
     state = " (interrupted)" if report.interrupted else ""
     print(f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
           f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "

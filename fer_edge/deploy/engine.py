@@ -22,15 +22,13 @@ from fer_edge.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+DEVICES = ("CPU", "GPU", "NPU", "AUTO", "MYRIAD")
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 PRECISIONS = {"f32": "f32", "bf16": "bf16", "f16": "f16"}
 
 _INSTALL_HINTS = {
     "GPU": "install Intel's GPU compute runtime (intel-opencl-icd / level-zero) and add the user to the 'render' group",
     "NPU": "install the Intel NPU driver (linux-npu-driver) on a Core Ultra machine; see deploy/npu/README.md",
-    "MYRIAD": "MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2022.3 LTS in a "
-              "separate environment, see deploy/raspberrypi/README.md",
 }
 
 
@@ -72,9 +70,9 @@ def core():
     """The process-wide ``openvino.Core`` (creating one per model costs ~50 ms)."""
     global _CORE
     if _CORE is None:
-        import openvino as ov
+        from fer_edge.deploy.ovcompat import Core
 
-        _CORE = ov.Core()
+        _CORE = Core()
     return _CORE
 
 
@@ -96,12 +94,14 @@ def check_device(device: str) -> str:
     name = device.strip().upper()
     present = available_devices()
     base = name.split(".")[0].split(":")[0]
-    if base == "MYRIAD":
-        raise FerEdgeError(f"device MYRIAD is not available in this OpenVINO: {_INSTALL_HINTS['MYRIAD']}")
+    if base == "MYRIAD" and not any(p.split(".")[0] == "MYRIAD" for p in present):
+        from fer_edge.deploy.ovcompat import myriad_hint
+
+        raise FerEdgeError(f"device MYRIAD is not available: {myriad_hint(core())}")
     if base in ("AUTO", "MULTI", "HETERO"):
         return name
     if base not in DEVICES:
-        raise FerEdgeError(_unknown("device", device, [*DEVICES, "MYRIAD"]))
+        raise FerEdgeError(_unknown("device", device, DEVICES))
     if not any(p == name or p.split(".")[0] == name for p in present):
         raise FerEdgeError(
             f"device {name} is not present (present: {', '.join(present) or 'none'}); "
@@ -267,8 +267,10 @@ def read_checked(path: str | os.PathLike) -> Any:
 
 def compile_checked(model: Any, device: str, properties: dict[str, Any], path: str | os.PathLike) -> Any:
     """``Core.compile_model`` with plugin errors (unknown HETERO devices, unsupported ops) as one line."""
+    from fer_edge.deploy.ovcompat import supported_properties
+
     try:
-        return core().compile_model(model, device, properties)
+        return core().compile_model(model, device, supported_properties(core(), device, properties))
     except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
         raise FerEdgeError(f"cannot compile {path} for device {device}: {_first(exc)}; "
                            "try --device CPU or re-export the model") from None

@@ -7,6 +7,7 @@ end the run early but still finalize the video, the events and the timing of the
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -96,12 +97,14 @@ def run_video(
     max_frames: int | None = None,
     progress: bool = True,
     stream: StreamPolicy | None = None,
+    fps: float | None = None,
 ) -> RunReport:
     """Process a video file, camera index, frame folder or stream end to end.
 
     Cameras and stream URLs are read through :func:`fer_edge.deploy.stream.open_stream`
     (read timeout, bounded reconnects, per ``stream``); what happens to them is written to the
-    events file as note lines.
+    events file as note lines. ``fps`` overrides the source's frame rate (raw H.264 streams such
+    as ``rpicam-vid``'s carry none) and is requested from cameras.
 
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
@@ -119,7 +122,11 @@ def run_video(
     interrupted = False
     writer = ev = None
     bar = None
-    src = open_stream(source, policy=stream) if is_live(source) else open_source(source)
+    if is_live(source):
+        opener = functools.partial(open_source, fps=fps) if fps else None  # None: the stream's default
+        src = open_stream(source, policy=stream, opener=opener)
+    else:
+        src = open_source(source, fps=fps)
     info = src.info
     fps_in = info.fps if info.fps and info.fps > 0 else 30.0
     try:

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
 import numpy as np
 
+from fer_edge.deploy.ovcompat import Model, opset
 from fer_edge.errors import FerEdgeError
 from fer_edge.kerasfile.layers import CONVERTERS, Builder, Tensor, unsupported
 from fer_edge.kerasfile.reader import KerasFile, Ref, read_keras_file
-
-# opset13 since OpenVINO 2023.3; opset10 is the newest of 2022.3 LTS (the NCS2's last release).
-# Every operation used here exists in both with the same signature.
-_OPSETS = ("openvino.opset13", "openvino.runtime.opset10")
-
-
-def opset() -> Any:
-    """The newest OpenVINO opset module this converter is written against."""
-    for name in _OPSETS:
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise FerEdgeError("this OpenVINO has neither opset13 nor opset10 in its Python API; "
-                       "install openvino>=2022.3")
-
-
-def _model_class() -> Any:
-    import openvino
-
-    if hasattr(openvino, "Model"):
-        return openvino.Model
-    from openvino.runtime import Model  # 2022.3
-
-    return Model
 
 
 def _input(b: Builder, kf: KerasFile, ref: Ref) -> tuple[Any, Tensor]:
@@ -93,7 +68,7 @@ def build_model(kf: KerasFile) -> Any:
         out = b.last(tensors[ref])
         out.get_tensor().set_names({ref[0]})
         results.append(b.op.result(out))
-    return _model_class()(results, params, kf.path.stem)
+    return Model(results, params, kf.path.stem)
 
 
 def convert_keras_file(path: str | os.PathLike) -> tuple[Any, KerasFile]:

@@ -71,12 +71,12 @@ def to_openvino(model: Any) -> Any:
 
 def save_ir(ov_model: Any, xml: str | os.PathLike, *, fp16: bool = False) -> Path:
     """Write IR ``.xml``/``.bin`` next to each other, atomically (both renamed at the end)."""
-    import openvino as ov
+    from fer_edge.deploy.ovcompat import save_model
 
     xml = Path(xml)
     xml.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(xml, keep_suffix=True)  # inside a staging folder: removed with it on failure
-    ov.save_model(ov_model, str(tmp), compress_to_fp16=fp16)
+    save_model(ov_model, str(tmp), compress_to_fp16=fp16)
     os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
     os.replace(tmp, xml)
     return xml

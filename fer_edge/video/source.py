@@ -231,8 +231,9 @@ def _open_folder(folder: Path, fps: float | None) -> VideoSource:
 def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -> VideoSource:
     with _quiet_opencv():
         capture = cv2.VideoCapture(target)
-        if kind == "camera":
-            # A one-frame buffer keeps a live camera's latency low when processing is slower.
+        if kind == "camera" or str(target).lower().startswith("tcp://"):
+            # A one-frame buffer keeps a live camera's latency low when processing is slower
+            # (tcp:// is how a Pi's camera module arrives, via rpicam-vid).
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
             if _valid_fps(fps):
                 capture.set(cv2.CAP_PROP_FPS, float(fps))  # type: ignore[arg-type]
