@@ -233,7 +233,8 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     report.files.update(cv.files)
     report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress)
     report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
-    return cv, crossval.train_final(task, out, report.final_epochs, progress=progress)
+    return cv, crossval.train_final(task, out, report.final_epochs,
+                                    reduce_lr=crossval.final_schedule(recipe.finalize), progress=progress)
 
 
 def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True) -> TrainReport:
