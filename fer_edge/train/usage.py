@@ -52,8 +52,6 @@ def unread_keys(recipe, verb: str) -> list[tuple[str, str]]:
             out.append((key, "finalize.separate_runs is false (no ReduceLROnPlateau runs)"))
         elif key == "data.anomalies" and not recipe.data.trimmed:
             out.append((key, "data.trimmed is false (clips are used whole)"))
-        elif head == "temporal" and rest == "augmented" and not recipe.extract.augment and verb == "temporal":
-            out.append((key, "extract.augment is empty (no offline copies)"))
     return out
 
 
@@ -64,7 +62,8 @@ def check_used(recipe, verb: str) -> None:
         source = getattr(recipe, "given", ("recipe", []))[0]
         listed = "; ".join(f"'{k}' ({why})" for k, why in unread[:4])
         more = f" and {len(unread) - 4} more" if len(unread) > 4 else ""
+        command = verb if verb == "extract" else f"train {verb}"
         if len(unread) == 1:
             key, why = unread[0]
-            raise FerEdgeError(f"{source}: '{key}' is not read by 'train {verb}' ({why}); remove it from the recipe")
-        raise FerEdgeError(f"{source}: keys not read by 'train {verb}': {listed}{more}; remove them from the recipe")
+            raise FerEdgeError(f"{source}: '{key}' is not read by '{command}' ({why}); remove it from the recipe")
+        raise FerEdgeError(f"{source}: keys not read by '{command}': {listed}{more}; remove them from the recipe")
