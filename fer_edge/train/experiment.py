@@ -73,6 +73,36 @@ def _window(recipe) -> WindowSpec:
     return WindowSpec(length, min(recipe.window.stride, length), min(recipe.window.min_frames, length))
 
 
+def preflight(recipe, verb: str) -> None:
+    """Checks that cost nothing, before hours of preprocessing or training: keys the verb does not
+    read, the spatial weights file, the OpenFace CSV folder. Each failure is one line with the fix.
+    """
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.models.spatial import require_weights_choice
+    from fer_edge.train.usage import check_used
+
+    check_used(recipe, verb)
+    sp = recipe.spatial
+    if verb in ("spatial", "temporal", "extract"):
+        if sp.weights and not Path(sp.weights).is_file():
+            raise FerEdgeError(
+                f"spatial.weights {sp.weights} does not exist: it is the fine-tuned spatial model (section 3.2.4), "
+                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH")
+        if not sp.weights:
+            require_weights_choice(sp.model, sp.options)
+            backbone = sp.options.get("weights")
+            if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
+                raise FerEdgeError(f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
+                                   "file with --set spatial.options.weights=PATH")
+    au_dir = recipe.data.preprocess.get("au_dir")
+    index = Path(recipe.data.preprocessed) / "index.jsonl"
+    if au_dir and not index.is_file() and not Path(str(au_dir)).is_dir():
+        raise FerEdgeError(
+            f"data.preprocess.au_dir {au_dir} is not a folder: the thesis trims on OpenFace 2.x AU intensities "
+            "(section 3.2.1); run FeatureExtraction -aus on every video into one folder and pass "
+            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate")
+
+
 def _announce_card(recipe, kind: str, announce: Callable[[str], None] | None, report: TrainReport,
                    **facts) -> None:
     """Build, store and show the protocol card, before any training."""
@@ -90,10 +120,6 @@ def _load_spatial(recipe) -> Any:
     from fer_edge.models import load_model
 
     path = Path(recipe.spatial.weights)
-    if not path.is_file():
-        raise FerEdgeError(
-            f"spatial.weights {path} does not exist: it is the fine-tuned spatial model (section 3.2.4), made by "
-            "fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH")
     model = load_model(path)
     if recipe.spatial.model not in model.name:
         raise FerEdgeError(f"spatial.weights {path} holds model '{model.name}', the recipe says spatial.model "
@@ -132,10 +158,8 @@ def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None
     from fer_edge.train.bundling import save_single_bundle
     from fer_edge.train.data import prepare_data
     from fer_edge.train.predict import data_provenance
-    from fer_edge.train.usage import check_used
-
     start = time.perf_counter()
-    check_used(recipe, "spatial")
+    preflight(recipe, "spatial")
     report = TrainReport("spatial", recipe.out, files={"model": str(Path(recipe.out) / "spatial" / "model.keras")})
     data = prepare_data(recipe, progress=progress)
     _announce_card(recipe, "spatial", announce, report, data=data)
@@ -236,12 +260,11 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
         >>> report.test_accuracy >= 0.9  # doctest: +SKIP
         True
     """
+    start = time.perf_counter()
+    preflight(recipe, "temporal")  # before Keras loads: a wrong recipe fails in a second
     from fer_edge.train.features import extractor_id
     from fer_edge.train.tasks import TemporalTask
-    from fer_edge.train.usage import check_used
 
-    start = time.perf_counter()
-    check_used(recipe, "temporal")
     out = Path(recipe.out)
     report = TrainReport("temporal", str(out), files={"features": str(out / "features")})
 
@@ -300,11 +323,11 @@ def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True,
              announce: Callable[[str], None] | None = None) -> TrainReport:
     """``fer-edge train clip``: C3D / ConvLSTM with CV, finalize, test evaluation, clip bundle."""
     from fer_edge.train.data import prepare_data
-    from fer_edge.train.tasks import ClipTask
-    from fer_edge.train.usage import check_used
 
     start = time.perf_counter()
-    check_used(recipe, "clip")
+    preflight(recipe, "clip")
+    from fer_edge.train.tasks import ClipTask
+
     out = Path(recipe.out)
     report = TrainReport("clip", str(out))
     data = prepare_data(recipe, progress=progress)

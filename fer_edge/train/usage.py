@@ -21,7 +21,6 @@ from fer_edge.errors import FerEdgeError
 _SECTIONS = {
     "spatial": ("extract", "temporal", "clip", "finalize", "window", "fusion", "reference_accuracy"),
     "temporal": ("clip", "fusion"),
-    "extract": ("temporal", "clip", "finalize", "window", "fusion", "reference_accuracy"),
     "clip": ("spatial", "extract", "temporal", "fusion"),
 }
 _OWNER = {"spatial": "train spatial / temporal", "extract": "extract / train temporal",
@@ -40,7 +39,7 @@ def unread_keys(recipe, verb: str) -> list[tuple[str, str]]:
         head, _, rest = key.partition(".")
         if head in _SECTIONS.get(verb, ()):
             out.append((key, f"section '{head}' is for {_OWNER.get(head, 'another verb')}"))
-        elif head == "spatial" and recipe.spatial.weights and verb in ("temporal", "extract", "spatial"):
+        elif head == "spatial" and recipe.spatial.weights and verb in ("temporal", "spatial"):
             sub = rest.split(".")[0]
             if sub in _TRAINING_ONLY or (sub == "options" and rest != "options.input_shape"):
                 out.append((key, "spatial.weights is set, so the spatial model is loaded, not trained"))
@@ -62,7 +61,7 @@ def check_used(recipe, verb: str) -> None:
         source = getattr(recipe, "given", ("recipe", []))[0]
         listed = "; ".join(f"'{k}' ({why})" for k, why in unread[:4])
         more = f" and {len(unread) - 4} more" if len(unread) > 4 else ""
-        command = verb if verb == "extract" else f"train {verb}"
+        command = f"train {verb}"
         if len(unread) == 1:
             key, why = unread[0]
             raise FerEdgeError(f"{source}: '{key}' is not read by '{command}' ({why}); remove it from the recipe")
