@@ -50,6 +50,9 @@ def write_for_dataset(root: str | Path, out: str | Path, *, skip: Sequence[str] 
         if stem in skip:
             continue
         curve = np.asarray(record["intensity"], float)
+        # The generator's apex is a flat plateau; a slight decay over time gives it one maximum at
+        # its start, as a measured AU curve has (a plateau reaching the last 20 frames is an anomaly).
+        curve = curve * (1.0 - 0.1 * np.arange(len(curve)) / max(1, len(curve)))
         if stem in late_peak:
             curve = curve.copy()
             curve[-3:] = curve.max() * 1.5

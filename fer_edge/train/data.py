@@ -167,7 +167,13 @@ def _without_anomalies(recipe, records: list[dict], split: dict) -> list[dict]:
     if left_out:
         log.warning("%d anomalous clips left out of training (e.g. %s); see review/ of the preprocessed "
                     "folder, or set data.anomalies: untrimmed", len(left_out), left_out[0])
-    return [r for r in records if not (r.get("anomaly") and r["subject"] not in test)]
+    kept = [r for r in records if not (r.get("anomaly") and r["subject"] not in test)]
+    for i, fold in enumerate(split["folds"]):
+        if not any(r["subject"] in set(fold) for r in kept):
+            raise FerEdgeError(f"fold {i} has no clip left once Algorithm 1's anomalies are out ({len(left_out)} "
+                               "anomalies in all); review them (review/ of the preprocessed folder) or set "
+                               "data.anomalies: untrimmed")
+    return kept
 
 
 def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
