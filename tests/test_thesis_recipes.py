@@ -140,7 +140,7 @@ def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, c
     subjects = ["F001", "M001", "F011", "F016", "F028", "F044", "M012", "M028"]
     raw = tmp_path / "BU4DFE"
     write_dataset(raw, subjects=subjects, labels=labels, frames=40, size=(160, 120), seed=0)
-    write_for_dataset(raw, tmp_path / "openface", skip=["M028_sad"], late_peak=["F028_happy"])
+    write_for_dataset(raw, tmp_path / "openface", skip=["M028_sad"], late_peak=["M012_happy"])
     create_model("test_spatial", input_shape=(32, 32, 3), num_classes=2).save(tmp_path / "standin.keras")
     sets = {"labels": "[happy, sad]", "data.raw": raw, "data.preprocessed": tmp_path / "pre",
             "data.preprocess.au_dir": tmp_path / "openface", "data.preprocess.size": 48, "data.length": 16,
@@ -166,12 +166,52 @@ def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, c
     summary = json.loads((tmp_path / "pre" / "summary.json").read_text())
     assert summary["missing_au_csv"] == ["M028_sad"] and "F016" not in summary["subjects"]
     review = json.loads((tmp_path / "pre" / "review" / "index.json").read_text())
-    assert [c["name"] for c in review["clips"]] == ["F028_happy"]
+    assert [c["name"] for c in review["clips"]] == ["M012_happy"]
     assert (tmp_path / "pre" / review["clips"][0]["sheet"]).is_file()
     from fer_edge.data.store import read_store
 
-    store = read_store(tmp_path / "run" / "features" / "fold-1-features-256.h5")  # F028's fold
-    assert "F028_happy" not in store.names and set(store.names) <= {"F028_sad"}  # the anomaly stays out
+    from fer_edge.data.preprocess import read_index
+
+    store = read_store(tmp_path / "run" / "features" / "fold-3-features-256.h5")  # M012's fold
+    usable = {r["name"] for r in read_index(tmp_path / "pre") if r["subject"] == "M012" and r["status"] == "ok"}
+    assert "M012_happy" in usable and set(store.names) == usable - {"M012_happy"}  # the anomaly stays out
     final = json.loads((tmp_path / "run" / "final.json").read_text())
     assert final["reduce_lr"] == [0.5, 1]  # the final fit keeps the fold runs' LR schedule
     assert (tmp_path / "run" / "finalize" / "fold-0" / "result.json").is_file()
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
+    import numpy as np
+
+    from fer_edge.data.synth_prep import write_preprocessed
+
+    rng = np.random.default_rng(0)
+    rows = ["emotion,pixels,Usage"]
+    for i in range(42):
+        usage = ("Training", "Training", "Training", "Training", "PublicTest", "PrivateTest")[i % 6]
+        rows.append(f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
+    (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
+    write_preprocessed(tmp_path / "pre", subjects=["F001", "F011", "F028", "F044", "M012", "M028"],
+                       labels=["happy", "sad"], frames=6)
+    phases = ("[{epochs: 1, learning_rate: 0.01, optimizer: sgd, unfreeze: 0}, "
+              "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2}, "
+              "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2, dropout: 0.6}]")
+    sets = {"data.preprocessed": tmp_path / "pre", "spatial.fer2013": tmp_path / "fer2013.csv",
+            "spatial.model": "test_spatial", "spatial.options": "{input_shape: [32, 32, 3], dense_units: [16], dropout: 0.2}",
+            "spatial.tune.trials": 1, "spatial.tune.epochs": 1, "spatial.batch_size": 8, "spatial.phases": phases,
+            "spatial.frame_bundle": "false"}
+    argv = ["train", "spatial", "--recipe", str(REPO / "train" / "vggface_finetune.yaml"), "--out",
+            str(tmp_path / "run"), "--quiet"]
+    for key, value in sets.items():
+        argv += ["--set", f"{key}={value}"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "protocol card: vggface-finetune (train spatial)" in out and "DIFFERS from thesis: vggface_vgg16" in out
+    result = json.loads((tmp_path / "run" / "spatial" / "result.json").read_text())
+    assert [p["dropout"] for p in result["phases"]] == [None, None, 0.6]
+    from fer_edge.models import load_model
+
+    model = load_model(tmp_path / "run" / "spatial" / "model.keras")
+    assert {layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"} == {0.6}

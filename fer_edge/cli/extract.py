@@ -32,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from fer_edge.train.config import load_recipe
-    from fer_edge.train.experiment import run_extract
+    from fer_edge.train.experiment import preflight, run_extract
 
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     recipe = load_recipe(args.recipe, overrides=overrides)
+    preflight(recipe, "extract")  # weights file, OpenFace folder: one line before any work
     _, _, report = run_extract(recipe, parts=args.part, progress=True)
     print(report.describe())
     for part, path in report.stores.items():

@@ -81,7 +81,8 @@ def preflight(recipe, verb: str) -> None:
     from fer_edge.models.spatial import require_weights_choice
     from fer_edge.train.usage import check_used
 
-    check_used(recipe, verb)
+    if verb != "extract":  # extract reads a temporal recipe's spatial/data/extract sections only
+        check_used(recipe, verb)
     sp = recipe.spatial
     if verb in ("spatial", "temporal", "extract"):
         if sp.weights and not Path(sp.weights).is_file():
