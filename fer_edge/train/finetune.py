@@ -40,6 +40,7 @@ class SpatialResult:
     val_accuracy: float | None = None
     phases: list[dict] = field(default_factory=list)
     reused: bool = False
+    backbone: dict | None = None  # the pretrained weights it started from: path and sha256
 
 
 def clip_frames(data, part: str, *, size: int, frames_per_clip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,6 +206,15 @@ def _tune(cfg, build, train, val, folder: Path) -> dict:
     return {"dense_units": units, "dropout": round(float(best["dropout"]), 2)}
 
 
+def _backbone(weights) -> dict | None:
+    """Provenance of the starting weights, so a later protocol card can name the file it came from."""
+    if weights is None or weights in ("random", "imagenet"):
+        return {"weights": weights or "random"}
+    from fer_edge.train.protocol import sha256
+
+    return {"weights": str(weights), "sha256": sha256(weights)}
+
+
 def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) -> SpatialResult:
     """Fine-tune the recipe's spatial model phase by phase; reuses a finished run.
 
@@ -273,7 +283,8 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
         phases.append({"phase": i, "unfreeze": phase.unfreeze, "dropout": phase.dropout, "epochs": len(h.get("loss", [])),
                        "accuracy": h.get("accuracy", [None])[-1], "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
     path = save_atomic(model, folder / "model.keras")
-    result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases)
+    result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases,
+                           backbone=_backbone(cfg.options.get("weights")))
     tmp = done.with_name(".result.json.tmp")
     tmp.write_text(json.dumps(result.__dict__, indent=1), encoding="utf-8")
     tmp.replace(done)

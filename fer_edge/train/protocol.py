@@ -87,7 +87,7 @@ class ProtocolCard:
     def describe(self) -> str:
         rows = [f"protocol card: {self.title}"]
         for line in self.lines:
-            mark = {True: "= thesis", False: "DIFFERS from thesis", None: ""}[line.matches]
+            mark = {True: "= thesis", False: "DIFFERS from thesis", None: "thesis"}[line.matches]
             thesis = f"  [{mark}: {line.thesis}, {line.where}]" if line.thesis is not None else (
                 f"  [{line.where}]" if line.where else "")
             rows.append(f"  {line.item}: {line.value}{thesis}")
@@ -133,6 +133,19 @@ def _weights(path: str | None) -> str:
     if not Path(path).is_file():
         return f"{path} (missing)"
     return f"{path} sha256 {sha256(path)}"
+
+
+def _started_from(model_path: str) -> str:
+    """What ``fer-edge train spatial`` recorded next to the model about its starting weights."""
+    try:
+        result = json.loads((Path(model_path).parent / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unknown (no result.json next to the model)"
+    backbone = result.get("backbone") or {}
+    if not backbone:
+        return "unknown (made before fer-edge recorded it)"
+    sha = f" sha256 {backbone['sha256']}" if backbone.get("sha256") else ""
+    return f"{backbone.get('weights')}{sha}"
 
 
 def _ranges(ids: list[str]) -> str:
@@ -227,6 +240,9 @@ def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None
         sp = recipe.spatial
         card.add("spatial extractor", _weights(sp.weights) if sp.weights else "fine-tuned in this run",
                  "VGGFace fine-tuned on FER2013", "section 3.3.2", matches=None)
+        if sp.weights:
+            card.add("extractor's starting weights", _started_from(sp.weights),
+                     "keras-vggface VGGFace (face recognition)", "section 3.2.4", matches=None)
         feats = features or flatten_features(sp.model, size)
         card.add("features", f"{recipe.extract.layer} {feats}", f"flatten {THESIS_FEATURES}", "section 3.2.4")
         copies = list(recipe.extract.augment) if recipe.temporal.augmented else []
