@@ -215,3 +215,15 @@ def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
 
     model = load_model(tmp_path / "run" / "spatial" / "model.keras")
     assert {layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"} == {0.6}
+
+
+@pytest.mark.parametrize("name, verb", [("vggface_1dcnn", "temporal"), ("vggface_finetune", "spatial"),
+                                        ("c3d", "clip"), ("synthetic", "temporal")])
+def test_saved_effective_recipe_runs_again_as_it_is(tmp_path, name, verb):
+    from fer_edge.train.config import save_recipe
+
+    recipe = _recipe(name)
+    save_recipe(recipe, tmp_path / "recipe.yaml", verb=verb)
+    again = load_recipe(tmp_path / "recipe.yaml")
+    check_used(again, verb)  # only what the verb reads was written
+    assert again.to_dict() == recipe.to_dict()

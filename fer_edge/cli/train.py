@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.train.kerasutil import check_gpu
 
     check_gpu(args.device)
-    save_recipe(recipe, f"{recipe.out}/recipe.yaml")
+    save_recipe(recipe, f"{recipe.out}/recipe.yaml", verb=args.action)
     progress = not args.quiet
     # The protocol card (split, sizes, weights + sha256, trimming, copies, schedule, assumptions)
     # is printed and stored before any training.

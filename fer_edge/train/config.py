@@ -479,13 +479,20 @@ def _dotted(tree: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def save_recipe(recipe: Recipe, path: str | os.PathLike) -> Path:
-    """Write the effective recipe (after overrides) as YAML, atomically."""
+def save_recipe(recipe: Recipe, path: str | os.PathLike, *, verb: str | None = None) -> Path:
+    """Write the effective recipe (after overrides) as YAML, atomically; with ``verb``, only the
+    keys that verb reads (:func:`fer_edge.train.usage.read_dict`), so the file runs again as it is."""
     import yaml
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if verb is None:
+        tree = recipe.to_dict()
+    else:
+        from fer_edge.train.usage import read_dict
+
+        tree = read_dict(recipe, verb)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
+    tmp.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
     os.replace(tmp, path)
     return path

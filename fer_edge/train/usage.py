@@ -31,9 +31,33 @@ _TRAINING_ONLY = ("source", "fer2013", "frames_per_clip", "batch_size", "phases"
                   "early_stopping", "validation", "tune")
 
 
-def unread_keys(recipe, verb: str) -> list[tuple[str, str]]:
-    """``(key, why)`` for every spelled-out key that ``verb`` does not read."""
-    _, given = getattr(recipe, "given", ("", []))
+def read_dict(recipe, verb: str) -> dict:
+    """The recipe as a mapping of only what ``verb`` reads (saved as a run's ``recipe.yaml``, so
+    that file runs again as it is)."""
+    from fer_edge.train.config import _dotted
+
+    tree = recipe.to_dict()
+    for key, _ in unread_keys(recipe, verb, keys=_dotted(tree)):
+        parts = key.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.get(part, {})
+        node.pop(parts[-1], None)
+    return _without_empty(tree)
+
+
+def _without_empty(tree: dict) -> dict:
+    out = {}
+    for key, value in tree.items():
+        value = _without_empty(value) if isinstance(value, dict) else value
+        if value != {}:
+            out[key] = value
+    return out
+
+
+def unread_keys(recipe, verb: str, *, keys: list[str] | None = None) -> list[tuple[str, str]]:
+    """``(key, why)`` for every spelled-out key (or every key in ``keys``) that ``verb`` does not read."""
+    given = keys if keys is not None else getattr(recipe, "given", ("", []))[1]
     out = []
     for key in given:
         head, _, rest = key.partition(".")
