@@ -5,19 +5,20 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench soak clean
+.PHONY: demo test bench soak wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 # Stamps re-run the install whenever the package metadata changes.
+# The demo needs the runtime only: the default model is imported without TensorFlow.
 $(VENV)/.demo-installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[train]'
+	$(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[train,optimize,dev]'
+	$(PIP) install -q -e '.[train,optimize,dev,cluster]'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
@@ -32,5 +33,10 @@ bench: $(VENV)/.test-installed
 soak: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/soak.py
 
+# dist/fer_edge-<version>-py3-none-any.whl, what the Raspberry Pi kit installs from.
+wheel: | $(BIN)/python
+	$(PIP) wheel -q --no-deps --wheel-dir dist .
+	@ls dist/fer_edge-*.whl
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build dist *.egg-info

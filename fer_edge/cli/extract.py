@@ -14,6 +14,7 @@ EXAMPLES = [
     "fer-edge extract --recipe train/synthetic.yaml",
     "fer-edge extract --recipe train/vggface_lstm.yaml --set extract.layer=dense --set spatial.weights=vggface.keras",
     "fer-edge extract --recipe train/vggface_lstm.yaml --part fold-0 --part test",
+    "fer-edge extract --recipe train/vggface_lstm.yaml --executor ray   # shards as tasks of an embedded Ray",
 ]
 
 
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="override a recipe value, e.g. extract.batch_size=128 (repeatable)")
+    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
+                        help="where the heavy loops run: local (default: this process), ray (embedded "
+                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--part", action="append", default=None,
                         help="only this part: test or fold-<i> (repeatable; default: all)")
 
@@ -35,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.train.experiment import preflight, run_extract
 
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
+    overrides += [f"executor={args.executor}"] if args.executor else []
     recipe = load_recipe(args.recipe, overrides=overrides)
     preflight(recipe, "extract")  # weights file, OpenFace folder: one line before any work
+    from fer_edge.cluster import parse_spec
+
+    parse_spec(recipe.executor)
     _, _, report = run_extract(recipe, parts=args.part, progress=True)
     print(report.describe())
     for part, path in report.stores.items():

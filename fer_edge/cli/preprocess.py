@@ -13,6 +13,7 @@ EXAMPLES = [
     "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre",
     "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre --exclude F016 --workers 2",
     "fer-edge preprocess --dataset bu4dfe --root data/BU4DFE --out runs/pre --au-dir data/openface",
+    "fer-edge preprocess --dataset bu4dfe --root /shared/BU4DFE --out /shared/pre --executor ray=auto",
 ]
 
 
@@ -41,11 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trimming signal (default: openface with --au-dir, else flow); flow/diff with "
                              "--au-dir estimate only the clips that have no CSV")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
+    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
+                        help="where the heavy loops run: local (default: this process), ray (embedded "
+                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--no-plot", action="store_true", help="skip clip_lengths.png")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print where its outputs are; non-zero only when nothing was usable."""
+    from fer_edge.cluster import parse_spec
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
 
     exclude = tuple(s.strip() for e in args.exclude for s in e.split(",") if s.strip())
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         au_dir=args.au_dir,
         intensity=args.intensity,
         workers=args.workers,
+        executor=str(parse_spec(args.executor)),
         plot=not args.no_plot,
     )
     report = preprocess(args.root, args.out, config=config, progress=True)

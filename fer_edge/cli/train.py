@@ -5,7 +5,8 @@ calls into :mod:`fer_edge.train.experiment`.
 
 Scale: folds are independent jobs. Run ``--fold i`` for each fold on separate machines or
 GPUs (``CUDA_VISIBLE_DEVICES=i``) sharing the run folder; a last plain run (no ``--fold``)
-reuses every finished fold, then finalizes, evaluates and writes the bundle. KerasTuner
+reuses every finished fold, then finalizes, evaluates and writes the bundle. Or let Ray
+dispatch them: ``--executor ray=HOST:PORT`` (one task per fold; docs/cluster.md). KerasTuner
 searches (``spatial.tune.trials``) run distributed when ``KERASTUNER_TUNER_ID``,
 ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` are set on the chief and workers.
 """
@@ -21,6 +22,7 @@ EXAMPLES = [
     "fer-edge train temporal --recipe train/synthetic.yaml",
     "fer-edge train temporal --recipe train/vggface_1dcnn.yaml --set data.preprocessed=runs/pre",
     "fer-edge train temporal --recipe train/vggface_lstm.yaml --fold 2   # one fold as its own job",
+    "fer-edge train temporal --recipe train/vggface_lstm.yaml --executor ray=10.0.0.5:6379   # folds on a Ray cluster",
     "fer-edge train spatial --recipe train/vggface_finetune.yaml --set spatial.tune.trials=20",
     "fer-edge train clip --recipe train/c3d.yaml --device gpu",
 ]
@@ -37,8 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a recipe value, e.g. temporal.epochs=10 (repeatable; wins over the file)")
     parser.add_argument("--fold", action="append", type=int, default=None, metavar="I",
                         help="run only this cross-validation fold (repeatable): folds as independent jobs")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], type=str.lower,
                         help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
+    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
+                        help="where the heavy loops run: local (default: this process), ray (embedded "
+                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
 
 
@@ -53,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.out:
         overrides.append(f"out={args.out}")
+    if args.executor:
+        overrides.append(f"executor={args.executor}")
     recipe = load_recipe(args.recipe, overrides=overrides)
+    from fer_edge.cluster import parse_spec
+
+    parse_spec(recipe.executor)  # a typo fails here, before any work
     from fer_edge.train import experiment
     from fer_edge.train.kerasutil import check_gpu
 

@@ -266,7 +266,7 @@ def write_outputs(out: Path, report, config) -> dict[str, str]:
     changed = _atomic_write(out / "index.jsonl", index_text)
     files["index"] = str(out / "index.jsonl")
     summary = to_json(report) | {"config": {k: (list(v) if isinstance(v, tuple) else v)
-                                           for k, v in vars(config).items() if k != "workers"},
+                                           for k, v in vars(config).items() if k not in ("workers", "executor")},
                                  "trimming_signal": config.signal}
     _atomic_write(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     files["summary"] = str(out / "summary.json")

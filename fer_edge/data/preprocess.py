@@ -72,6 +72,8 @@ class PreprocessConfig:
             ``"openface"`` (every clip needs its CSV), or a built-in estimator ``"flow"`` /
             ``"diff"`` (with ``au_dir``: used only for clips without a CSV).
         workers: processes working on clips in parallel (>= 1).
+        executor: ``local`` (``workers`` processes here) or ``ray[=ADDRESS]``: chunks of clips as
+            Ray tasks (:mod:`fer_edge.cluster`).
         plot: write ``clip_lengths.png`` (needs matplotlib, the ``train`` extra).
         labels: label set of the dataset.
     """
@@ -85,6 +87,7 @@ class PreprocessConfig:
     au_dir: str | None = None
     intensity: str | None = None
     workers: int = 1
+    executor: str = "local"
     plot: bool = True
     labels: tuple[str, ...] = THESIS
 
@@ -105,6 +108,9 @@ class PreprocessConfig:
             raise FerEdgeError(f"size must be in 32..1024 px, got {self.size}")
         if not 0 <= self.pad_y <= 200 or self.detect_frames < 1 or self.workers < 1:
             raise FerEdgeError("pad_y must be 0..200, detect_frames >= 1 and workers >= 1")
+        from fer_edge.cluster import parse_spec
+
+        parse_spec(self.executor)  # a typo fails before any work
         if self.au_dir is not None and not Path(self.au_dir).is_dir():
             raise FerEdgeError(f"au_dir {self.au_dir} is not a folder: pass the folder of OpenFace 2.x "
                                "FeatureExtraction CSVs (--au-dir, recipe data.preprocess.au_dir), or choose "
@@ -282,9 +288,15 @@ def preprocess(
         from tqdm import tqdm
 
         jobs = [(entry, config, str(out)) for entry in todo]
-        bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress)
+        # A Ray executor shows its own bar over the clip chunks.
+        bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress or config.executor != "local")
         try:
-            if config.workers > 1 and len(jobs) > 1:
+            if config.executor != "local":
+                from fer_edge.cluster.chunks import map_chunks
+
+                for record in map_chunks(_job, jobs, executor=config.executor, desc="preprocess", workdir=out):
+                    records[record["name"]] = record
+            elif config.workers > 1 and len(jobs) > 1:
                 ctx = multiprocessing.get_context("spawn")  # fork + OpenCV threads can deadlock
                 with ctx.Pool(min(config.workers, len(jobs))) as pool:
                     for record in pool.imap(_job, jobs):  # imap keeps dataset order

@@ -19,7 +19,7 @@ from typing import Any
 from fer_edge.bundle import Bundle
 from fer_edge.deploy.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
-from fer_edge.deploy.overlay import draw_face, draw_status
+from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
 from fer_edge.deploy.stream import ResilientSource, StreamPolicy, is_live, open_stream
 
@@ -44,13 +44,15 @@ class RunReport:
     tracks: int
     interrupted: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
+    # Per stage: per-call median/p90/mean/count and per-frame frame_mean/frame_p90 (StageTimer.summary).
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def timing(self) -> dict[str, Any]:
         """The ``--timing`` file's content."""
         return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
                 "stages_ms": self.stages_ms, "stages_p90_ms": self.stages_p90_ms,
                 # Detection runs every N frames: its median is 0, its mean is its real cost.
-                "stages_mean_ms": self.stages_mean_ms,
+                "stages_mean_ms": self.stages_mean_ms, "stages": self.stages,
                 "device": self.device, "inference_precision": self.inference_precision,
                 "source": self.source, "bundle": self.bundle, "interrupted": self.interrupted}
 
@@ -59,19 +61,27 @@ class RunReport:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Make SIGTERM behave like Ctrl-C so outputs get finalized (main thread only)."""
+def _stop_between_frames():
+    """SIGINT/SIGTERM set a flag the loop reads between frames, so the frame in progress is
+    finished everywhere (events, video, timing agree); a second signal interrupts at once.
+    Main thread only (elsewhere signals keep their default behaviour)."""
+    stop: list[int] = []
+
     def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(signum)
+
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -126,14 +136,16 @@ def run_video(
         if events:
             ev = EventWriter(events)
         if progress:
-            from tqdm import tqdm
+            from fer_edge.progress import progress as progress_bar
 
             total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
-            bar = tqdm(total=total, unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+            bar = progress_bar(total=total or None, unit="frame", desc="demo")
         start = time.perf_counter()
-        with _sigterm_as_interrupt():
+        with _stop_between_frames() as stop:
             try:
                 while max_frames is None or frames < max_frames:
+                    if stop:
+                        raise KeyboardInterrupt
                     with timer("decode"):
                         frame = src.read()
                     if ev is not None and isinstance(src, ResilientSource):
@@ -155,16 +167,15 @@ def run_video(
                             ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
                     if writer is not None or show:
                         with timer("draw"):
-                            for f in faces:
-                                draw_face(frame, f.box, f.track, f.label, f.scores)
-                            if not faces:
-                                draw_status(frame, "no face")
+                            elapsed = time.perf_counter() - start
+                            draw_frame(frame, faces, frames / elapsed if elapsed > 0 else None)
                     if writer is not None:
                         with timer("write"):
                             writer.write(frame)
                     if show:
                         show = _show(frame)
                     if bar is not None:
+                        bar.set_postfix(faces=with_face, tracks=len(stats_tracks), refresh=False)
                         bar.update(1)
             except KeyboardInterrupt:
                 interrupted = True
@@ -185,7 +196,7 @@ def run_video(
         outputs["video"] = str(writer.close())
     if ev is not None:
         outputs["events"] = str(ev.close())
-    summary = timer.summary()
+    summary = timer.summary(frames)
     report = RunReport(
         source=str(source), bundle=str(bundle.path), device=engine.device,
         inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
@@ -194,6 +205,7 @@ def run_video(
         stages_p90_ms={k: v["p90"] for k, v in summary.items()},
         stages_mean_ms={k: v["mean"] for k, v in summary.items()},
         frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+        stages=summary,
     )
     if timing:
         _write_json(Path(timing), report.timing())

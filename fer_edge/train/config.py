@@ -289,6 +289,7 @@ class Recipe:
     seed: int = 0
     labels: str | list[str] = "thesis"
     reference_accuracy: float = THESIS_HUMAN_ACCURACY
+    executor: str = "local"  # local | ray | ray=auto | ray=HOST:PORT (fer_edge.cluster)
     data: DataConfig = field(default_factory=DataConfig)
     spatial: SpatialConfig = field(default_factory=SpatialConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)

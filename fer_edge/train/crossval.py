@@ -24,6 +24,7 @@ runs it the thesis' way:
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import math
@@ -161,9 +162,17 @@ def run_fold(task, fold: int, folder: str | os.PathLike, *, epochs: int, patienc
     return result
 
 
+def _fold_job(fold: int, *, task, folder: str, **kw) -> FoldResult:
+    """One fold as an executor item (top level: Ray ships it by reference)."""
+    return run_fold(task, fold, Path(folder) / f"fold-{fold}", **kw)
+
+
 def cross_validate(task, folder: str | os.PathLike, *, epochs: int, folds: Sequence[int] | None = None,
-                   patience: int = 10, progress: bool = True) -> CVReport:
+                   patience: int = 10, progress: bool = True, executor: str | None = None) -> CVReport:
     """Run (or reuse) the given folds (default all) and summarise them.
+
+    ``executor`` (see :mod:`fer_edge.cluster`): ``local`` runs the folds one after the other
+    here; ``ray[=ADDRESS]`` runs one task per fold.
 
     Example:
         >>> report = cross_validate(task, "runs/x/cv", epochs=40)  # doctest: +SKIP
@@ -172,8 +181,12 @@ def cross_validate(task, folder: str | os.PathLike, *, epochs: int, folds: Seque
     """
     folder = Path(folder)
     folds = list(range(task.num_folds)) if folds is None else list(folds)
-    results = [run_fold(task, i, folder / f"fold-{i}", epochs=epochs, patience=patience, progress=progress)
-               for i in folds]
+    from fer_edge.cluster import executor_for
+
+    ex = executor_for(executor)
+    job = functools.partial(_fold_job, task=task, folder=str(folder), epochs=epochs, patience=patience,
+                            progress=progress and not ex.distributed)
+    results = ex.map(job, folds, desc="cv folds", workdir=folder, uses_tf=True)
     report = CVReport(results)
     if len(results) == task.num_folds:
         report.files = summarize(results, folder)
@@ -247,20 +260,26 @@ def _write_rows(path: Path, rows: list[list[str]]) -> str:
     return str(path)
 
 
+def _es_job(item: tuple[int, int], *, task, folder: str, **kw) -> FoldResult:
+    fold, epochs = item
+    return run_fold(task, fold, Path(folder) / f"fold-{fold}", epochs=epochs, **kw)
+
+
 def stop_epochs(task, results: Sequence[FoldResult], folder: str | os.PathLike, cfg, *,
-                progress: bool = True) -> list[int]:
+                progress: bool = True, executor: str | None = None) -> list[int]:
     """Every fold's early-stopping epoch: read off the CV logs, or from separate ES runs."""
     if not cfg.separate_runs:
         return [early_stop_epoch(r.history["val_accuracy"], cfg.patience) for r in results]
-    folder = Path(folder)
-    out = []
-    for r in results:
-        # Long enough for patience to trigger; the run stops itself.
-        es = run_fold(task, r.fold, folder / f"fold-{r.fold}", epochs=max(r.epochs, 1) + cfg.patience,
-                      patience=cfg.patience, early_stopping=cfg.patience,
-                      reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience), progress=progress)
-        out.append(es.best_epoch)
-    return out
+    from fer_edge.cluster import executor_for
+
+    ex = executor_for(executor)
+    job = functools.partial(_es_job, task=task, folder=str(folder), patience=cfg.patience,
+                            early_stopping=cfg.patience, reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience),
+                            progress=progress and not ex.distributed)
+    # Long enough for patience to trigger; the run stops itself.
+    runs = ex.map(job, [(r.fold, max(r.epochs, 1) + cfg.patience) for r in results], desc="finalize folds",
+                  workdir=folder, uses_tf=True)
+    return [es.best_epoch for es in runs]
 
 
 def final_schedule(cfg) -> tuple[float, int] | None:

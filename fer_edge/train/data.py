@@ -109,7 +109,8 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
     from fer_edge.train.config import from_dict
 
-    config = from_dict(PreprocessConfig, {"labels": list(recipe.label_names), "plot": False, **data.preprocess},
+    config = from_dict(PreprocessConfig, {"labels": list(recipe.label_names), "plot": False,
+                                          "executor": recipe.executor, **data.preprocess},
                        where="data.preprocess.", source="recipe")
     report = preprocess(raw, pre, config=config, progress=progress)
     log.info(report.describe())

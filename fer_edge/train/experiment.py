@@ -194,10 +194,15 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
     if before is not None:
         before(data, extractor)
     cfg = recipe.extract
-    report = extract_features(data, extractor, Path(recipe.out) / "features", parts=parts, augment=cfg.augment,
-                              layer=cfg.layer, batch_size=cfg.batch_size, backend=cfg.backend, dtype=cfg.dtype,
-                              length=recipe.data.length, trimmed=recipe.data.trimmed, seed=recipe.seed,
-                              progress=progress)
+    kw = dict(parts=parts, augment=cfg.augment, layer=cfg.layer, batch_size=cfg.batch_size, backend=cfg.backend,
+              dtype=cfg.dtype, length=recipe.data.length, trimmed=recipe.data.trimmed, seed=recipe.seed,
+              progress=progress)
+    if recipe.executor == "local":
+        report = extract_features(data, extractor, Path(recipe.out) / "features", **kw)
+    else:  # one task per (part, copy, shard), merged at the end
+        from fer_edge.cluster.extract import extract_sharded
+
+        report = extract_sharded(data, extractor, Path(recipe.out) / "features", executor=recipe.executor, **kw)
     return data, extractor, report
 
 
@@ -305,7 +310,7 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     from fer_edge.train import crossval
 
     crossval.cross_validate(task, out / "cv", epochs=epochs, folds=folds,
-                            patience=recipe.finalize.patience, progress=progress)
+                            patience=recipe.finalize.patience, progress=progress, executor=recipe.executor)
     results, missing = crossval.collect(out / "cv", data.num_folds)
     if missing:
         report.pending_folds = missing
@@ -314,7 +319,8 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     cv = crossval.CVReport(results, crossval.summarize(results, out / "cv"))
     report.val_accuracies = cv.val_accuracies
     report.files.update(cv.files)
-    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress)
+    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress,
+                                              executor=recipe.executor)
     report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
     return cv, crossval.train_final(task, out, report.final_epochs,
                                     reduce_lr=crossval.final_schedule(recipe.finalize), progress=progress)

@@ -77,8 +77,12 @@ def store_name(part: str, features: int, *, augmented: bool = False) -> str:
     return f"{part}{'-aug' if augmented else ''}-features-{features}.h5"
 
 
-def make_runner(extractor: Any, backend: str = "openvino") -> Callable[[np.ndarray], np.ndarray]:
-    """A function ``frames (N, H, W, 3) float32 -> features (N, F)`` on the chosen backend."""
+def make_runner(extractor: Any, backend: str = "openvino", *,
+                threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``frames (N, H, W, 3) float32 -> features (N, F)`` on the chosen backend.
+
+    ``threads`` caps OpenVINO's inference threads (a cluster task's CPUs); None: all cores.
+    """
     if backend == "keras":
         def run_keras(x: np.ndarray) -> np.ndarray:
             return np.asarray(extractor(x, training=False))
@@ -88,7 +92,10 @@ def make_runner(extractor: Any, backend: str = "openvino") -> Callable[[np.ndarr
 
     from fer_edge.optimize.export import to_openvino
 
-    compiled = ov.Core().compile_model(to_openvino(extractor), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    compiled = ov.Core().compile_model(to_openvino(extractor), "CPU", config)
     request = compiled.create_infer_request()
 
     def run_ov(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,255 @@
+"""Where the heavy loops run: in this process (``local``) or as Ray tasks (``ray[=ADDRESS]``).
+
+The stages keep their loops' bodies and hand the loop itself to an executor:
+``executor_for(spec).map(fn, items, desc=..., workdir=run_folder)`` returns ``[fn(x) for x in
+items]``, in order. ``local`` is exactly that loop. ``ray`` submits one Ray task per item with
+declared resources (``num_cpus``, ``num_gpus`` when the cluster has GPUs and the task uses
+TensorFlow), pins TF / OpenVINO / BLAS thread counts to those CPUs inside the task, retries a
+task whose worker died (``max_retries``), aggregates the tasks in one progress bar
+(done/total, ETA) and on Ctrl-C cancels what is still running. Tasks return small results
+(metrics, paths); they write large outputs into the run folder under temporary names, so a
+retried or cancelled task leaves resumable state, never a half file that looks finished.
+
+Spec grammar (CLI ``--executor``, recipe key ``executor:``)::
+
+    local                       today's in-process loop (default)
+    ray                         an embedded Ray on this machine (all its cores)
+    ray=auto                    join the cluster ``ray start --head`` started on this node
+    ray=HOST:PORT               join the cluster whose head (GCS) listens there
+    ray=HOST:PORT,cpus=8,retries=2   CPUs per task (default 1), retries of a dead worker's task (3)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("local", "ray")
+#: Environment of every Ray task: the deterministic TF settings the CLI sets for itself (Ray
+#: workers inherit the raylet's environment, not the driver's).
+TASK_ENV = {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+#: Set inside a task: the threads it may use (read by OpenVINO compile calls, see :func:`threads`).
+THREADS_ENV = "FER_EDGE_THREADS"
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """A parsed ``--executor`` value."""
+
+    kind: str = "local"
+    address: str | None = None  # None: embedded Ray; "auto" or "host:port": join a cluster
+    cpus: int = 1
+    retries: int = 3
+
+    def __str__(self) -> str:
+        if self.kind == "local":
+            return "local"
+        head = "ray" + (f"={self.address}" if self.address else "")
+        return ",".join([head, *([f"cpus={self.cpus}"] * (self.cpus != 1)),
+                         *([f"retries={self.retries}"] * (self.retries != 3))])
+
+
+def parse_spec(text: str | ExecutorSpec | None) -> ExecutorSpec:
+    """Parse ``local``, ``ray``, ``ray=auto``, ``ray=HOST:PORT[,cpus=N][,retries=N]``.
+
+    Example:
+        >>> parse_spec("ray=127.0.0.1:6379,cpus=2")
+        ExecutorSpec(kind='ray', address='127.0.0.1:6379', cpus=2, retries=3)
+        >>> parse_spec(None).kind
+        'local'
+    """
+    if isinstance(text, ExecutorSpec):
+        return text
+    text = (text or "local").strip()
+    head, *options = [t.strip() for t in text.split(",")]
+    kind, _, address = head.partition("=")
+    if kind not in KINDS:
+        import difflib
+
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise FerEdgeError(f"unknown executor '{text}'{hint} use local, ray, ray=auto or ray=HOST:PORT")
+    if kind == "local" and (address or options):
+        raise FerEdgeError(f"executor '{text}': local takes no address or options; use ray=HOST:PORT")
+    if address and address != "auto" and (":" not in address or not address.rpartition(":")[2].isdigit()):
+        raise FerEdgeError(f"executor '{text}': the address must be auto or HOST:PORT (e.g. ray=10.0.0.5:6379)")
+    values = {"cpus": 1, "retries": 3}
+    for option in options:
+        key, _, value = option.partition("=")
+        if key not in values or not value.isdigit():
+            raise FerEdgeError(f"executor '{text}': unknown option '{option}'; use cpus=N or retries=N")
+        values[key] = int(value)
+    if values["cpus"] < 1:
+        raise FerEdgeError(f"executor '{text}': cpus must be >= 1")
+    return ExecutorSpec(kind, address or None, values["cpus"], values["retries"])
+
+
+def threads(default: int | None = None) -> int | None:
+    """Threads a task may use (set by the Ray executor), else ``default`` (the library's choice)."""
+    value = os.environ.get(THREADS_ENV, "")
+    return int(value) if value.isdigit() else default
+
+
+class LocalExecutor:
+    """Today's behaviour: the loop runs here, in order."""
+
+    spec = ExecutorSpec()
+    distributed = False
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
+            workdir: str | os.PathLike | None = None, uses_tf: bool = False) -> list[Any]:
+        return [fn(item) for item in items]
+
+
+def _pin_tensorflow(cpus: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(cpus)
+    except RuntimeError:  # a reused worker: TF already runs, pinned by this worker's first task
+        pass
+
+
+def _pinned(fn: Callable[[Any], Any], item: Any, *, cpus: int, cwd: str, uses_tf: bool) -> Any:
+    """Run ``fn(item)`` inside a Ray task: driver's folder, thread counts = the task's CPUs."""
+    for key, value in TASK_ENV.items():
+        os.environ.setdefault(key, value)
+    n = str(cpus)
+    # Read when TF / OpenMP / OpenBLAS start in this worker process (the first task it runs).
+    os.environ.update({THREADS_ENV: n, "OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n,
+                       "TF_NUM_INTEROP_THREADS": n})
+    if uses_tf:
+        _pin_tensorflow(cpus)
+    if os.path.isdir(cwd):  # relative paths of a recipe mean the same on every node (shared storage)
+        os.chdir(cwd)
+    return fn(item)
+
+
+class RayExecutor:
+    """Items as Ray tasks on an embedded or existing cluster (see the module docstring)."""
+
+    distributed = True
+
+    def __init__(self, spec: ExecutorSpec) -> None:
+        from fer_edge.errors import require
+
+        self.spec = spec
+        if "ray" not in sys.modules:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home
+            if spec.address is None:
+                # Embedded: advertise the loopback address, not this machine's network address.
+                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        self.ray = require("ray", "cluster", purpose="--executor ray")
+        self._checked: set[str] = set()
+        if not self.ray.is_initialized():
+            self._connect()
+
+    def _connect(self) -> None:
+        ray = self.ray
+        kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+        try:
+            if self.spec.address is None:
+                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **kw)
+            else:
+                ray.init(address=self.spec.address, **kw)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FerEdgeError(f"cannot join the Ray cluster at '{self.spec.address}' ({first[:160]}); "
+                               "start it with: ray start --head (see docs/cluster.md)") from None
+        log.info("ray: %s", ray.cluster_resources())
+
+    def _gpus(self, uses_tf: bool) -> int:
+        return int(uses_tf and self.ray.cluster_resources().get("GPU", 0) >= 1)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
+            workdir: str | os.PathLike | None = None, uses_tf: bool = False) -> list[Any]:
+        """``[fn(x) for x in items]`` as Ray tasks; results in item order."""
+        items = list(items)
+        if not items:
+            return []
+        if workdir is not None:
+            self.check_storage(workdir)
+        ray = self.ray
+        remote = ray.remote(_pinned).options(num_cpus=self.spec.cpus, num_gpus=self._gpus(uses_tf),
+                                             max_retries=self.spec.retries, retry_exceptions=False,
+                                             name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}")
+        fn_ref = ray.put(fn)  # shipped once, not once per item
+        cwd = os.getcwd()
+        refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
+        return self._gather(refs, desc)
+
+    def _gather(self, refs: list, desc: str) -> list[Any]:
+        from tqdm import tqdm
+
+        ray = self.ray
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[Any] = [None] * len(refs)
+        pending = list(refs)
+        bar = tqdm(total=len(refs), desc=f"{desc} (ray)", unit="task", disable=None)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                for ref in done:
+                    results[index[ref]] = self._result(ref)
+                    bar.update(1)
+        except BaseException:
+            # Ctrl-C or a failed task: stop the rest. Their outputs are written under temporary
+            # names, so the next run resumes from what finished.
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            bar.close()
+        return results
+
+    def _result(self, ref) -> Any:
+        ray = self.ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
+            if isinstance(cause, FerEdgeError):
+                raise FerEdgeError(str(cause)) from None
+            raise
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                ray.exceptions.OutOfMemoryError) as exc:
+            raise FerEdgeError(f"a Ray task failed {self.spec.retries + 1} times ({type(exc).__name__}); "
+                               "finished work is kept: rerun the same command to resume") from None
+
+    def check_storage(self, folder: str | os.PathLike) -> None:
+        """Every alive node must see ``folder`` (see :mod:`fer_edge.cluster.storage`)."""
+        from fer_edge.cluster.storage import check_storage
+
+        key = str(Path(folder).resolve())
+        if key not in self._checked:
+            check_storage(self.ray, key)
+            self._checked.add(key)
+
+
+@functools.lru_cache(maxsize=4)
+def _ray_executor(spec: ExecutorSpec) -> RayExecutor:
+    return RayExecutor(spec)
+
+
+def executor_for(spec: str | ExecutorSpec | None) -> LocalExecutor | RayExecutor:
+    """The executor of a spec; one Ray connection per process, reused by every stage.
+
+    Example:
+        >>> executor_for("local").map(lambda x: x * x, [1, 2, 3])
+        [1, 4, 9]
+    """
+    parsed = parse_spec(spec)
+    if parsed.kind == "local":
+        return LocalExecutor()
+    return _ray_executor(parsed)

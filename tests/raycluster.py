@@ -1,0 +1,126 @@
+"""A real two-node Ray cluster for tests, sealed in a private network namespace.
+
+Ray's servers listen on every interface and advertise the machine's network address, whatever
+``--node-ip-address`` says. So the cluster lives in a new user + network namespace
+(``unshare -rn``) whose only interface is loopback: every byte stays on 127.0.0.1 by
+construction. The head and a worker node are two ``ray start`` processes (one CPU each); the
+worker may see a folder masked by an empty tmpfs (its own mount namespace), which simulates a
+node that does not share the run folder. Every process started here carries a marker in its
+environment, and :meth:`LoopbackCluster.stop` kills exactly those, never anyone else's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MARKER = "FER_EDGE_TEST_CLUSTER"
+
+
+def namespaces_available() -> str | None:
+    """None when ``unshare -rn`` works here, else why not."""
+    if not shutil.which("unshare") or not shutil.which("nsenter"):
+        return "util-linux unshare/nsenter missing"
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
+    return None if probe.returncode == 0 else f"unshare -rn failed: {probe.stderr.decode()[:200]}"
+
+
+class LoopbackCluster:
+    """Head + one worker node (``num_cpus=1`` each) on 127.0.0.1 inside a private namespace."""
+
+    def __init__(self, *, masked: Path | None = None) -> None:
+        self.masked = masked
+        self.marker = secrets.token_hex(6)
+        self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: unix socket paths
+        # Token auth with a token of its own: nothing read from or written to ~/.ray.
+        self.env = {**os.environ, MARKER: self.marker, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
+                    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+                    "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_DETERMINISTIC_OPS": "1"}
+        self.holder: subprocess.Popen | None = None
+        self.address = ""
+
+    @property
+    def enter(self) -> list[str]:
+        """Prefix that runs a command inside the namespace."""
+        return ["nsenter", "-t", str(self.holder.pid), "-U", "-n", "--"]
+
+    def run(self, args: list[str], *, timeout: float, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        """Run ``args`` inside the namespace (output captured)."""
+        done = subprocess.run(self.enter + args, env=self.env, capture_output=True, text=True, timeout=timeout,
+                              cwd=kw.pop("cwd", REPO), **kw)
+        if check and done.returncode:
+            raise RuntimeError(f"{args[:4]} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done
+
+    def popen(self, args: list[str], **kw) -> subprocess.Popen:
+        return subprocess.Popen(self.enter + args, env=self.env, cwd=REPO, text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, **kw)
+
+    def start(self) -> LoopbackCluster:
+        self.holder = subprocess.Popen(["unshare", "-rn", "--", "sh", "-c", "ip link set lo up && exec sleep 3600"],
+                                       env=self.env)
+        deadline = time.monotonic() + 30
+        # `exec sleep` happens once loopback is up inside: wait for it.
+        while not Path(f"/proc/{self.holder.pid}/cmdline").read_bytes().startswith(b"sleep"):
+            if time.monotonic() > deadline or self.holder.poll() is not None:
+                raise RuntimeError("the private network namespace did not come up")
+            time.sleep(0.1)
+        ray = str(BIN / "ray")
+        common = ["--num-cpus=1", "--disable-usage-stats", "--object-store-memory=100000000"]
+        self.run([ray, "start", "--head", "--port=0", "--node-ip-address=127.0.0.1", "--node-name=head",
+                  "--include-dashboard=false", f"--temp-dir={self.temp}", *common], timeout=240)
+        self.address = (self.temp / "ray_current_cluster").read_text().strip()
+        assert self.address.startswith("127.0.0.1:"), self.address
+        worker = [ray, "start", f"--address={self.address}", "--node-ip-address=127.0.0.1", "--node-name=worker-1",
+                  *common]
+        if self.masked is not None:  # this node sees an empty folder there: no shared storage
+            self.masked.mkdir(parents=True, exist_ok=True)
+            script = f'mount -t tmpfs fer-edge-test "{self.masked}" && exec "$@"'
+            worker = ["unshare", "-m", "--", "sh", "-c", script, "sh", *worker]
+        self.run(worker, timeout=240)
+        return self
+
+    def processes(self) -> dict[int, str]:
+        """``pid -> command line`` of every live process this cluster started."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                env = (entry / "environ").read_bytes().split(b"\0")
+                if f"{MARKER}={self.marker}".encode() in env:
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+        return found
+
+    def listening(self) -> str:
+        """``ss -tln`` as seen inside the namespace."""
+        return self.run(["ss", "-tln"], timeout=30).stdout
+
+    def stop(self) -> None:
+        """Kill exactly the processes started here (TERM, then KILL), then the namespace holder."""
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+            for pid in self.processes():
+                if self.holder is not None and pid == self.holder.pid:
+                    continue
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and len(self.processes()) > 1:
+                time.sleep(0.2)
+        if self.holder is not None:
+            self.holder.kill()
+            self.holder.wait(timeout=10)
+        shutil.rmtree(self.temp, ignore_errors=True)
