@@ -126,9 +126,21 @@ def test_bad_input_reported_per_clip_and_run_continues(dataset, tmp_path, capsys
     curve = np.concatenate([np.zeros(12), np.linspace(0, 4, 13), np.full(20, 4), np.linspace(4, 0, 15), np.zeros(30)])
     rows = [f"{i + 1}, 1, {v:.3f}, {v:.3f}, 5" for i, v in enumerate(curve)]
     (au / "F001_sad.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    # The thesis' signal (OpenFace, the default with --au-dir): no silent fallback.
+    strict = tmp_path / "strict"
+    assert main(["preprocess", "--root", str(root), "--out", str(strict), "--size", "48",
+                 "--au-dir", str(au), "--exclude", "M077", "--no-plot"]) == 0
+    records = {r["name"]: r for r in read_index(strict)}
+    assert records["F001_sad"]["intensity_source"] == "openface"
+    assert records["F001_happy"]["status"] == "error" and "has 1 frames" in records["F001_happy"]["error"]
+    summary = json.loads((strict / "summary.json").read_text())
+    assert summary["missing_au_csv"] == ["F002_angry", "F003_fear"] and summary["trimming_signal"] == "openface"
+    assert {f["name"] for f in summary["failed"]} == {"F001_happy", "F002_angry", "F003_fear"}
+    capsys.readouterr()
+    # --intensity flow chosen explicitly: the built-in estimate stands in for missing/bad CSVs.
     out = tmp_path / "out"
     rc = main(["preprocess", "--root", str(root), "--out", str(out), "--size", "48",
-               "--au-dir", str(au), "--exclude", "M077", "--no-plot"])
+               "--au-dir", str(au), "--intensity", "flow", "--exclude", "M077", "--no-plot"])
     assert rc == 0
     records = {r["name"]: r for r in read_index(out)}
     assert records["F002_angry"]["status"] == "error"

@@ -36,8 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="SUBJECT",
                         help="subject id to leave out, repeatable or comma list (e.g. F016)")
     parser.add_argument("--au-dir", default=None,
-                        help="folder of OpenFace 2.0 CSVs (<clip>.csv) giving per-frame AU "
-                             "intensity; default: the built-in estimator")
+                        help="folder of OpenFace 2.x FeatureExtraction CSVs (<clip>.csv): the thesis' "
+                             "trimming signal (mean AUxx_r without AU45); a clip without its CSV is an error")
+    parser.add_argument("--intensity", default=None, choices=["openface", "flow", "diff"],
+                        help="trimming signal (default: openface with --au-dir, else flow); flow/diff with "
+                             "--au-dir estimate only the clips that have no CSV")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
     parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
                         help="where the heavy loops run: local (default: this process), ray (embedded "
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         detect_frames=args.detect_frames,
         exclude=exclude,
         au_dir=args.au_dir,
+        intensity=args.intensity,
         workers=args.workers,
         executor=str(parse_spec(args.executor)),
         plot=not args.no_plot,
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if report.usable == 0:
         return 1
     # The training verbs read this folder; from Python: fer_edge.data.preprocess.read_index/load_clip.
-    print(f"next: inspect {args.out}/clip_lengths.png and the anomalies in {args.out}/summary.json, "
+    review = f" and {report.files['review']}" if "review" in report.files else ""
+    print(f"next: inspect {args.out}/clip_lengths.png{review} (anomalies, left out of training), "
           f"then train on {args.out}")
     return 0

@@ -74,14 +74,16 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.train.kerasutil import check_gpu
 
     check_gpu(args.device)
-    save_recipe(recipe, out / "recipe.yaml")
+    save_recipe(recipe, out / "recipe.yaml", verb=args.action)
     progress = not args.quiet
+    # The protocol card (split, sizes, weights + sha256, trimming, copies, schedule, assumptions)
+    # is printed and stored before any training.
     if args.action == "spatial":
-        report = experiment.run_spatial(recipe, progress=progress)
+        report = experiment.run_spatial(recipe, progress=progress, announce=print)
     elif args.action == "temporal":
-        report = experiment.run_temporal(recipe, folds=args.fold, progress=progress)
+        report = experiment.run_temporal(recipe, folds=args.fold, progress=progress, announce=print)
     else:
-        report = experiment.run_clip(recipe, folds=args.fold, progress=progress)
+        report = experiment.run_clip(recipe, folds=args.fold, progress=progress, announce=print)
     print(report.describe())
     if report.pending_folds:
         print(f"next: run the remaining folds (--fold {report.pending_folds[0]} ...), then "

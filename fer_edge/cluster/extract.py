@@ -84,7 +84,7 @@ def _extract_shard(shard: Shard, *, data, model_path: str, feat: int, attrs: dic
                 label = data.label_index(r)
                 if not shard.augment:
                     yield r["name"], label, clip
-                for a, copy in _variants(clip, shard.augment, seed):
+                for a, copy in _variants(clip, shard.augment, seed, r["name"]):  # seeded per clip
                     if f"{r['name']}@{a}" not in done:
                         yield f"{r['name']}@{a}", label, copy
 
@@ -156,6 +156,10 @@ def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, par
             report.stores[part + ("-aug" if aug else "")] = str(path)
             attrs = {"extractor": ident, "layer": layer, "augmentation": ",".join(aug) or "none",
                      "part": part, "trimmed": int(trimmed)}
+            if aug:  # the same store attributes as fer_edge.train.features writes
+                from fer_edge.train.features import AUGMENT_FORMAT
+
+                attrs["augment_format"] = AUGMENT_FORMAT
             names = Shard(path.name, "", part, tuple(records), aug).names()
             if _store_complete(path, attrs, names):
                 report.skipped += len(names)

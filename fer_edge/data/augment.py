@@ -5,8 +5,10 @@ frame would confuse a temporal model).
 
 * **Offline** (figure 3.7), each applied on its own to make one extra copy of a clip:
   ``flip`` (horizontal), ``blur`` (Gaussian 3x3), ``bright50`` / ``bright20`` (+50 / +20),
-  ``contrast2`` (alpha 2), ``contrast17`` (alpha 1.7, beta 50), ``rot+8`` / ``rot-8`` (degrees),
-  ``saltpepper`` (1 % of pixels; the same pixels on every frame).
+  ``contrast2`` (alpha 2), ``contrast17`` (alpha 1.7, beta 50), ``rot+8`` / ``rot-8`` (degrees,
+  about ``(w // 2, h // 2)`` with black corners, as ``imutils.rotate``), ``saltpepper`` (the
+  thesis' ``salt_and_pepper(image, 0.01)``: fresh noise per frame and per channel, seeded per
+  clip so a rerun gives the same copy).
 * **Online**: one random mixture per clip within Keras' ``ImageDataGenerator`` ranges used in
   the thesis (rotation 10 degrees, zoom 0.1, shifts 0.1, shear 0.15 degrees, horizontal flip,
   brightness 0.4-1.5, nearest fill). :class:`OnlineAugmenter` derives each draw from
@@ -49,21 +51,47 @@ def _per_frame(clip: np.ndarray, fn) -> np.ndarray:
 
 
 def _rotate(clip: np.ndarray, degrees: float) -> np.ndarray:
+    # imutils.rotate(image, angle): centre (w // 2, h // 2), scale 1, cv2.warpAffine's default
+    # border (constant 0), so the corners turn black as in the thesis' copies (section 3.2.4).
     h, w = clip.shape[1:3]
-    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    m = cv2.getRotationMatrix2D((w // 2, h // 2), degrees, 1.0)
     return _per_frame(clip, lambda f: cv2.warpAffine(
-        f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0))
 
 
 def _salt_pepper(clip: np.ndarray, amount: float, seed: int) -> np.ndarray:
+    """The thesis' ``salt_and_pepper`` (section 3.2.4, lines 11-30) on every frame and channel.
+
+    Per frame and channel: ``ceil(amount * H * W * 0.5)`` salt coordinates (255) drawn with
+    replacement, then as many pepper coordinates (0), each coordinate uniform in
+    ``[0, dim - 1)`` as ``np.random.randint(0, i - 1)`` draws them (so the last row and column
+    are never hit). Fresh draws per frame and channel; ``seed`` (one per clip) makes them
+    reproducible.
+    """
     h, w = clip.shape[1:3]
     rng = np.random.default_rng(seed)
-    pick = rng.random((h, w)) < amount
-    salt = rng.random((h, w)) < 0.5
+    count = int(np.ceil(amount * h * w * 0.5))
     out = clip.copy()
-    out[:, pick & salt] = 255
-    out[:, pick & ~salt] = 0
+    planes = out[..., None] if out.ndim == 3 else out
+    for frame in planes:
+        for c in range(frame.shape[-1]):
+            for value in (255, 0):  # salt first, then pepper, as in the thesis
+                ys = rng.integers(0, max(1, h - 1), count)
+                xs = rng.integers(0, max(1, w - 1), count)
+                frame[ys, xs, c] = value
     return out
+
+
+def clip_seed(seed: int, name: str) -> int:
+    """A clip's own seed for random copies, from the run seed and the clip name (stable across runs).
+
+    Example:
+        >>> clip_seed(0, "F001_happy") == clip_seed(0, "F001_happy") != clip_seed(0, "F001_sad")
+        True
+    """
+    import zlib
+
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2**32)
 
 
 def apply_offline(clip: np.ndarray, name: str, *, seed: int = 0) -> np.ndarray:
@@ -72,7 +100,7 @@ def apply_offline(clip: np.ndarray, name: str, *, seed: int = 0) -> np.ndarray:
     Args:
         clip: uint8 ``(T, H, W)`` or ``(T, H, W, C)``.
         name: one of :data:`OFFLINE`.
-        seed: only ``saltpepper`` is random; the seed fixes which pixels.
+        seed: only ``saltpepper`` is random; pass one seed per clip (:func:`clip_seed`).
 
     Returns:
         A new clip of the same shape and dtype.

@@ -77,23 +77,43 @@ def track_faces(frames: list[np.ndarray], *, tracker: str = "medianflow", detect
     return boxes, {"first_face": first, "lost": lost, "redetected": redetected}
 
 
-def _intensity(entry: ClipEntry, crops: np.ndarray, config, warnings: list[str]) -> tuple[np.ndarray, str]:
+class MissingAUError(FerEdgeError):
+    """A clip has no OpenFace CSV while the trimming signal is OpenFace (section 3.2.1)."""
+
+
+def _au_csv(entry: ClipEntry, config) -> Path | None:
+    """The clip's OpenFace CSV, looked up before any tracking work; None when not used/found.
+
+    Raises:
+        MissingAUError: no CSV and the signal is ``openface`` (no silent fallback).
+    """
+    if not config.au_dir:
+        return None
+    from fer_edge.data.openface import find_csv
+
+    stem = Path(entry.path).stem if entry.kind == "video" else entry.name
+    csv = find_csv(config.au_dir, [stem, entry.name, f"{entry.subject}_{Path(entry.path).name}"])
+    if csv is None and config.signal == "openface":
+        raise MissingAUError(f"no OpenFace CSV for {entry.name} in {config.au_dir} (looked for {stem}.csv): "
+                             "run FeatureExtraction -aus on it, or choose --intensity flow to estimate it")
+    return csv
+
+
+def _intensity(csv: Path | None, crops: np.ndarray, config, warnings: list[str]) -> tuple[np.ndarray, str]:
     from fer_edge.data.intensity import estimate_intensity
 
-    if config.au_dir:
-        from fer_edge.data.openface import find_csv, read_openface
+    if csv is not None:
+        from fer_edge.data.openface import read_openface
 
-        stem = Path(entry.path).stem if entry.kind == "video" else entry.name
-        csv = find_csv(config.au_dir, [stem, entry.name, f"{entry.subject}_{Path(entry.path).name}"])
-        if csv is None:
-            warnings.append(f"no OpenFace CSV for {entry.name} in {config.au_dir} "
-                            f"(looked for {stem}.csv); used the built-in estimator")
-        else:
-            try:
-                return read_openface(csv, frames=len(crops)).intensity.astype(np.float32), "openface"
-            except FerEdgeError as exc:
-                warnings.append(f"{exc}; used the built-in estimator")
-    return estimate_intensity(crops, method=config.intensity), f"builtin-{config.intensity}"
+        try:
+            return read_openface(csv, frames=len(crops)).intensity.astype(np.float32), "openface"
+        except FerEdgeError as exc:
+            if config.signal == "openface":
+                raise
+            warnings.append(f"{exc}; used the built-in estimator")
+    elif config.au_dir:
+        warnings.append(f"no OpenFace CSV in {config.au_dir}; used the built-in '{config.signal}' estimator")
+    return estimate_intensity(crops, method=config.signal), f"builtin-{config.signal}"
 
 
 def process_clip(entry: ClipEntry, config, out: Path) -> dict:
@@ -115,6 +135,7 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
               "intensity_source": None, "boxes": None, "tracking": None, "params": params}
     try:
         record["stamp"] = _source_stamp(entry)
+        csv = _au_csv(entry, config)
         with open_source(entry.path) as video:
             record["fps"] = float(video.info.fps)
             frames = [frame for _, frame in video]
@@ -126,11 +147,13 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
                           for f, b in zip(frames, boxes)])
         del frames
         write_frames(out / folder, crops, ext=".png")
-        intensity, source = _intensity(entry, crops, config, record["warnings"])
+        intensity, source = _intensity(csv, crops, config, record["warnings"])
         span = trim(intensity)
         record.update(boxes=[list(b) for b in boxes], tracking=stats, span=[span.start, span.stop],
                       anomaly=span.anomaly, intensity=[round(float(v), 4) for v in intensity],
                       intensity_source=source)
+    except MissingAUError as exc:
+        record.update(status="error", error=str(exc), missing_au=True)
     except FerEdgeError as exc:
         record.update(status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one broken clip must not stop a 600-clip run
@@ -176,6 +199,62 @@ def _plot(path: Path, records: list[dict]) -> bool:
     return True
 
 
+def contact_sheet(frames: list[np.ndarray], intensity: list[float], *, columns: int = 6, thumb: int = 96,
+                  name: str = "") -> np.ndarray:
+    """A review image of one clip: evenly spaced frames plus the peak, each with its frame number
+    and intensity; the peak has a red frame and the last 20 frames a yellow bar (Algorithm 1's tail).
+    """
+    import cv2
+
+    n = len(frames)
+    peak = int(np.argmax(intensity)) if len(intensity) else 0
+    picks = sorted(set(np.linspace(0, n - 1, min(n, 2 * columns - 1)).round().astype(int).tolist()) | {peak})
+    rows = -(-len(picks) // columns)
+    sheet = np.full((rows * (thumb + 18) + 24, columns * thumb, 3), 255, np.uint8)
+    cv2.putText(sheet, f"{name}: {n} frames, peak at {peak} (anomaly: peak within the last 20)", (4, 16),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    for k, t in enumerate(picks):
+        r, c = divmod(k, columns)
+        y, x = 24 + r * (thumb + 18), c * thumb
+        sheet[y:y + thumb, x:x + thumb] = cv2.resize(frames[t], (thumb, thumb), interpolation=cv2.INTER_AREA)
+        if t == peak:
+            cv2.rectangle(sheet, (x, y), (x + thumb - 1, y + thumb - 1), (0, 0, 255), 2)
+        if t >= n - 20:
+            sheet[y + thumb:y + thumb + 3, x:x + thumb] = (0, 215, 255)
+        value = f" {intensity[t]:.2f}" if t < len(intensity) else ""
+        cv2.putText(sheet, f"{t}{value}", (x + 2, y + thumb + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return sheet
+
+
+def write_review(out: Path, records: list[dict]) -> str | None:
+    """``review/index.json`` and one contact sheet per anomaly (kept when already written)."""
+    import cv2
+
+    from fer_edge.data.bu4dfe import list_frames
+    from fer_edge.data.preprocess import _atomic_write
+
+    anomalies = [r for r in records if r["status"] == "ok" and r["anomaly"]]
+    folder = out / "review"
+    if not anomalies and not folder.exists():
+        return None
+    folder.mkdir(exist_ok=True)
+    index = []
+    for r in anomalies:
+        sheet = folder / f"{r['name']}.png"
+        if not sheet.exists():
+            frames = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in list_frames(out / r["folder"])]
+            image = contact_sheet([f for f in frames if f is not None], r.get("intensity") or [], name=r["name"])
+            save_via(sheet, lambda tmp, image=image: cv2.imwrite(str(tmp), image), keep_suffix=True)
+        curve = r.get("intensity") or [0]
+        index.append({"name": r["name"], "frames": r["frames"], "peak_frame": int(np.argmax(curve)),
+                      "intensity_source": r.get("intensity_source"), "sheet": f"review/{sheet.name}"})
+    note = ("Algorithm 1 anomalies (maximum intensity in the last 20 frames, thesis section 3.2.1): the thesis "
+            "reworked them by hand. Training leaves them out unless the recipe says data.anomalies: untrimmed.")
+    _atomic_write(folder / "index.json", json.dumps({"note": note, "clips": index}, indent=1) + "\n")
+    return str(folder / "index.json")
+
+
 def write_outputs(out: Path, report, config) -> dict[str, str]:
     """Write ``index.jsonl``, ``summary.json`` and the plot; returns their paths."""
     from fer_edge.data.preprocess import _atomic_write, to_json
@@ -186,9 +265,13 @@ def write_outputs(out: Path, report, config) -> dict[str, str]:
     changed = _atomic_write(out / "index.jsonl", index_text)
     files["index"] = str(out / "index.jsonl")
     summary = to_json(report) | {"config": {k: (list(v) if isinstance(v, tuple) else v)
-                                           for k, v in vars(config).items() if k not in ("workers", "executor")}}
+                                           for k, v in vars(config).items() if k not in ("workers", "executor")},
+                                 "trimming_signal": config.signal}
     _atomic_write(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     files["summary"] = str(out / "summary.json")
+    review = write_review(out, report.records)
+    if review:
+        files["review"] = review
     plot = out / "clip_lengths.png"
     if config.plot and report.usable and (changed or not plot.exists()):
         if _plot(plot, report.records):

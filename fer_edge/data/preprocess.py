@@ -3,8 +3,18 @@
 Per clip (thesis section 3.2.1): find the face with Haar in the first ``detect_frames``
 frames, follow it with an OpenCV tracker (re-detecting when the tracker loses it), extend the
 box 10 px vertically, square it, resize to ``size`` and store the *full* tracked sequence as
-lossless PNG; then compute a per-frame intensity (OpenFace AU CSVs when ``au_dir`` is given,
-else :mod:`fer_edge.data.intensity`) and Algorithm 1's kept span (:func:`neutral.trim`).
+lossless PNG; then compute a per-frame intensity and Algorithm 1's kept span (:func:`neutral.trim`).
+
+The trimming signal is the thesis' one when ``au_dir`` is given: the mean OpenFace ``AUxx_r``
+intensity without AU45 (section 3.2.1). A clip without its CSV is then an *error* (listed in
+``summary.json`` under ``failed`` and ``missing_au_csv``, left out of training), unless a
+built-in estimator is chosen explicitly (``intensity: flow`` / ``diff``), which then stands in
+for the missing CSVs. Without ``au_dir`` the built-in ``flow`` estimator is used.
+
+Algorithm 1's anomalies (maximum within the last 20 frames) were "manually reworked" in the
+thesis; here they are listed for review in ``review/index.json`` with one contact sheet per
+clip (``review/<clip>.png``), and training leaves them out unless told otherwise
+(``data.anomalies`` of a recipe).
 
 Output layout (``out``)::
 
@@ -14,6 +24,7 @@ Output layout (``out``)::
     index.jsonl                             one record per clip, dataset order
     summary.json                            counts, problems, anomalies, lengths, config
     clip_lengths.png                        lengths before/after trimming (thesis fig. 3.4)
+    review/index.json, review/<clip>.png    Algorithm 1's anomalies and their contact sheets
 
 Resumable: a clip whose marker exists with the same parameters and the same source (size and
 mtime) is skipped, so a rerun does nothing; a killed run never leaves a marker for a half clip
@@ -57,8 +68,11 @@ class PreprocessConfig:
         pad_y: pixels added to the box vertically (10 in the thesis).
         detect_frames: look for a face in this many first frames before giving up.
         exclude: subject ids to leave out (the thesis leaves out ``F016``).
-        au_dir: folder of OpenFace CSVs; ``None`` uses the built-in estimator.
-        intensity: built-in estimator method, ``"flow"`` or ``"diff"``.
+        au_dir: folder of OpenFace 2.x ``FeatureExtraction`` CSVs (``<clip>.csv``); ``None``
+            uses the built-in estimator.
+        intensity: ``None`` (default: ``openface`` when ``au_dir`` is given, else ``flow``),
+            ``"openface"`` (every clip needs its CSV), or a built-in estimator ``"flow"`` /
+            ``"diff"`` (with ``au_dir``: used only for clips without a CSV).
         workers: processes working on clips in parallel (>= 1).
         executor: ``local`` (``workers`` processes here) or ``ray[=ADDRESS]``: chunks of clips as
             Ray tasks (:mod:`fer_edge.cluster`).
@@ -73,7 +87,7 @@ class PreprocessConfig:
     detect_frames: int = 10
     exclude: tuple[str, ...] = ()
     au_dir: str | None = None
-    intensity: str = "flow"
+    intensity: str | None = None
     workers: int = 1
     executor: str = "local"
     plot: bool = True
@@ -85,7 +99,7 @@ class PreprocessConfig:
 
         for name, value, known in (("dataset", self.dataset, DATASETS),
                                    ("tracker", self.tracker, TRACKERS),
-                                   ("intensity", self.intensity, METHODS)):
+                                   ("intensity", self.signal, ("openface", *METHODS))):
             if value not in known:
                 import difflib
 
@@ -100,13 +114,25 @@ class PreprocessConfig:
 
         parse_spec(self.executor)  # a typo fails before any work
         if self.au_dir is not None and not Path(self.au_dir).is_dir():
-            raise FerEdgeError(f"--au-dir {self.au_dir} is not a folder; pass the folder of OpenFace CSVs")
+            raise FerEdgeError(f"au_dir {self.au_dir} is not a folder: pass the folder of OpenFace 2.x "
+                               "FeatureExtraction CSVs (--au-dir, recipe data.preprocess.au_dir), or choose "
+                               "the built-in estimator explicitly (--intensity flow)")
+        if self.signal == "openface" and self.au_dir is None:
+            raise FerEdgeError("intensity 'openface' needs the folder of OpenFace CSVs: pass --au-dir "
+                               "(recipe data.preprocess.au_dir)")
+
+    @property
+    def signal(self) -> str:
+        """The trimming signal in effect: ``openface``, ``flow`` or ``diff``."""
+        if self.intensity is not None:
+            return self.intensity
+        return "openface" if self.au_dir else "flow"
 
     def clip_params(self) -> dict:
         """The settings that change a clip's output: a marker must match them to be reused."""
         au = str(Path(self.au_dir).resolve()) if self.au_dir else None
         return {"format": FORMAT, "tracker": self.tracker, "size": self.size, "pad_y": self.pad_y,
-                "detect_frames": self.detect_frames, "intensity": self.intensity, "au_dir": au}
+                "detect_frames": self.detect_frames, "intensity": self.signal, "au_dir": au}
 
 
 @dataclass
@@ -197,6 +223,8 @@ def _reusable(out: Path, entry: ClipEntry, params: dict) -> dict | None:
         return None
     if record.get("stamp") != _source_stamp(entry):
         return None
+    if record.get("missing_au"):
+        return None  # the CSV may have been added since: looking again costs nothing
     if record["status"] == "ok" and not (out / record["folder"]).is_dir():
         return None
     return record
@@ -362,6 +390,7 @@ def to_json(report: PreprocessReport) -> dict:
         "subjects": sorted({r["subject"] for r in ok}),
         "failed": [{"name": r["name"], "source": r["source"], "error": r["error"]} for r in report.failed],
         "anomalies": report.anomalies,
+        "missing_au_csv": [r["name"] for r in report.records if r.get("missing_au")],
         "warnings": [{"name": r["name"], "warning": w} for r in report.records for w in r.get("warnings", [])],
         "problems": [asdict(p) for p in report.dataset.problems],
         "excluded": [e.name for e in report.dataset.excluded],

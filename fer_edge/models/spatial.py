@@ -104,15 +104,40 @@ def _check_rate(what: str, rate: float) -> None:
         raise FerEdgeError(f"{what} must be in [0, 1), got {rate}")
 
 
+# Keras' own cache names of the no-top ImageNet files (keras.applications downloads them there).
+IMAGENET_FILES = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                  "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                  "densenet201": "densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5"}
+
+
+def keras_cache_file(name: str) -> Path:
+    """Where keras.applications looks for ``name`` (``$KERAS_HOME`` or ``~/.keras``, ``models/``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models" / name
+
+
+def _require_imagenet_cache(key: str) -> None:
+    # No network at run time: "imagenet" must already be in Keras' cache, else one line saying how.
+    path = keras_cache_file(IMAGENET_FILES[key])
+    if not path.is_file():
+        raise FerEdgeError(
+            f"weights 'imagenet' for {key} need {path} (Keras' cache; fer-edge never downloads at run time): "
+            f"fetch it once online with python -c \"import keras; keras.applications.{_APPLICATIONS[key][0]}"
+            f"(include_top=False)\", or pass a weights file, or 'random' to train from scratch"
+        )
+
+
 def check_weights_path(weights: str | os.PathLike[str] | None, *, allowed: Sequence[str]) -> str | None:
-    """Validate a ``weights`` argument: ``None``, one of ``allowed`` names, or an existing file."""
-    if weights is None or (isinstance(weights, str) and weights in allowed):
+    """Validate a ``weights`` argument: ``None``/``"random"`` (random init), an ``allowed`` name, or a file."""
+    if weights is None or weights == "random":
+        return None
+    if isinstance(weights, str) and weights in allowed:
         return weights
     path = Path(weights)
     if not path.is_file():
         raise FerEdgeError(
-            f"weights file {path} does not exist; pass an existing file, None (random init) "
-            f"or one of: {', '.join(allowed)}"
+            f"weights file {path} does not exist; pass an existing file, 'random' (random init)"
+            + (f" or one of: {', '.join(allowed)}" if allowed else "")
         )
     return str(path)
 
@@ -131,6 +156,8 @@ def _application(
     cls_name, mean, std, reverse = _APPLICATIONS[key]
     # "imagenet" downloads (or reads Keras' cache); only ever when the user asks for it.
     weights = check_weights_path(weights, allowed=("imagenet",))
+    if weights == "imagenet":
+        _require_imagenet_cache(key)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = _normalization(mean, std, reverse)(inputs)
     # input_tensor keeps the base's layers in this graph (not a nested model), so
@@ -149,20 +176,20 @@ def _normalization(mean, std, reverse):
 
 @register_model("vgg16", kind="spatial")
 def vgg16(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
-    """VGG16 (keras.applications) + classifier head; ``weights`` None, "imagenet" or a file."""
+    """VGG16 (keras.applications) + classifier head; ``weights`` None/"random", "imagenet" or a file."""
     # locals() is exactly the factory's parameters here: it is the first statement.
     return _application("vgg16", **locals())
 
 
 @register_model("resnet50", kind="spatial")
 def resnet50(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
-    """ResNet50 (keras.applications) + classifier head; ``weights`` None, "imagenet" or a file."""
+    """ResNet50 (keras.applications) + classifier head; ``weights`` None/"random", "imagenet" or a file."""
     return _application("resnet50", **locals())
 
 
 @register_model("densenet201", kind="spatial")
 def densenet201(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
-    """DenseNet201 (keras.applications) + classifier head; ``weights`` None, "imagenet" or a file."""
+    """DenseNet201 (keras.applications) + classifier head; ``weights`` None/"random", "imagenet" or a file."""
     return _application("densenet201", **locals())
 
 
@@ -195,3 +222,45 @@ def test_frame(input_shape=(32, 32, 3), num_classes=6, seed=0):
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     x = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, x, name="test_frame")
+
+
+def flatten_features(model: str, size: int) -> int | None:
+    """Size of the ``flatten`` layer of registry spatial model ``model`` at ``size x size`` (None: unknown).
+
+    Example (section 3.2.4: "7x7x512 which results in 25088 features"):
+        >>> flatten_features("vggface_vgg16", 224), flatten_features("vggface_vgg16", 160)
+        (25088, 12800)
+    """
+    per_map = {"vgg16": 512, "vggface_vgg16": 512, "resnet50": 2048, "densenet201": 1920}
+    if model in per_map:
+        return (size // 32) ** 2 * per_map[model]
+    if model == "vggface_resnet50":
+        return 2048  # avg_pool over the whole last map
+    if model == "test_spatial":
+        return (size // 8) ** 2 * 16
+    return None
+
+
+def require_weights_choice(model: str, options: dict, *, key: str = "spatial.options.weights") -> None:
+    """A pretrained backbone must say where its weights come from: a file, "imagenet" or "random".
+
+    Starting VGGFace from random weights would silently undo the thesis' point (section 3.2.4:
+    VGGFace, "pre-trained with faces", reached 69 % on FER2013 against VGG16's 65 %).
+
+    Raises:
+        FerEdgeError: ``options`` has no ``weights`` for a backbone that has pretrained weights.
+    """
+    from fer_edge.models.vggface import WEIGHTS_FILES, WEIGHTS_SOURCE
+
+    if options.get("weights") is not None:
+        return
+    if model in WEIGHTS_FILES:
+        raise FerEdgeError(
+            f"{key} is not set: {model} starts from the keras-vggface face weights ({WEIGHTS_FILES[model]}, "
+            f"from {WEIGHTS_SOURCE}, loaded by layer name); pass --set {key}=PATH, or {key}=random to train from scratch"
+        )
+    if model in _APPLICATIONS:
+        raise FerEdgeError(
+            f"{key} is not set: pass --set {key}=imagenet (needs {keras_cache_file(IMAGENET_FILES[model])} "
+            f"in Keras' cache), a weights file, or {key}=random to train {model} from scratch"
+        )

@@ -16,7 +16,9 @@ runs it the thesis' way:
   trained on all training subjects (:func:`train_final`). By default the early-stopping
   epochs are read off the fold logs (:func:`early_stop_epoch` replays Keras' EarlyStopping
   on the curve, identical for the deterministic runs); ``finalize.separate_runs`` re-runs
-  each fold with EarlyStopping and ReduceLROnPlateau instead, as the thesis did.
+  each fold with EarlyStopping and ReduceLROnPlateau instead, as the thesis did (section
+  3.2.4: "with learning rate decay of factor 0.5 if accuracy does not improve after 5 epochs
+  for finalizing model"), and the final fit then keeps that schedule (:func:`final_schedule`).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _fit(task, model, train, val, epochs: int, folder: Path, *, early_stopping: 
     from fer_edge.train.kerasutil import callbacks
 
     cbs = callbacks(folder, monitor_val=val is not None, checkpoint=val is not None,
-                    early_stopping=early_stopping, reduce_lr=reduce_lr)
+                    early_stopping=early_stopping, reduce_lr=reduce_lr, reduce_lr_on_train=val is None)
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=1 if progress else 0, callbacks=cbs)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
@@ -274,7 +276,18 @@ def stop_epochs(task, results: Sequence[FoldResult], folder: str | os.PathLike, 
     return [es.best_epoch for es in runs]
 
 
-def train_final(task, folder: str | os.PathLike, epochs: int, *, progress: bool = True) -> Any:
+def final_schedule(cfg) -> tuple[float, int] | None:
+    """The final fit's ReduceLROnPlateau ``(factor, patience)``: the fold runs' one under the
+    thesis protocol (``separate_runs``), none when the stop epochs came from fixed-LR logs.
+
+    There is no validation set in the final fit, so the plateau is watched on training
+    accuracy (the thesis says "if accuracy does not improve"; an assumption the card lists).
+    """
+    return (cfg.reduce_lr_factor, cfg.reduce_lr_patience) if cfg.separate_runs else None
+
+
+def train_final(task, folder: str | os.PathLike, epochs: int, *, reduce_lr: tuple[float, int] | None = None,
+                progress: bool = True) -> Any:
     """Train on all training folds for ``epochs`` (no validation); reuses ``final.keras``."""
     from fer_edge.models import load_model
     from fer_edge.train.kerasutil import save_atomic, seed_everything
@@ -282,12 +295,16 @@ def train_final(task, folder: str | os.PathLike, epochs: int, *, progress: bool 
     folder = Path(folder)
     path = folder / "final.keras"
     meta = folder / "final.json"
-    if path.is_file() and meta.is_file() and read_json(meta, "final model record", expect=dict).get("epochs") == epochs:
-        log.info("final model already trained: %s", path)
-        return load_model(path)
+    schedule = list(reduce_lr) if reduce_lr else None
+    if path.is_file() and meta.is_file():
+        done = read_json(meta, "final model record", expect=dict)
+        if done.get("epochs") == epochs and done.get("reduce_lr") == schedule:
+            log.info("final model already trained: %s", path)
+            return load_model(path)
     seed_everything(task.seed)
     model = task.build()
-    history = _fit(task, model, task.train_data(exclude=None), None, epochs, folder / "final", progress=progress)
+    history = _fit(task, model, task.train_data(exclude=None), None, epochs, folder / "final",
+                   reduce_lr=reduce_lr, progress=progress)
     save_atomic(model, path)
-    _write_json(meta, {"epochs": epochs, "history": history})
+    _write_json(meta, {"epochs": epochs, "reduce_lr": schedule, "history": history})
     return model

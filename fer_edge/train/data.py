@@ -134,6 +134,44 @@ def _make_split(recipe, subjects: list[str]) -> dict:
     return split
 
 
+def _check_trimming_signal(recipe, pre: Path, records: list[dict]) -> None:
+    """A recipe that trims on OpenFace AUs (section 3.2.1) refuses clips trimmed on anything else."""
+    opts = recipe.data.preprocess
+    if not recipe.data.trimmed or not opts.get("au_dir") or opts.get("intensity") not in (None, "openface"):
+        return
+    other = [r["name"] for r in records if r.get("intensity_source") != "openface"]
+    if other:
+        raise FerEdgeError(
+            f"{pre}: {len(other)} clips (e.g. {other[0]}) were trimmed on '{_source(records, other[0])}', the recipe "
+            "asks for OpenFace AU intensities (thesis 3.2.1): rerun fer-edge preprocess with --au-dir, or "
+            "--set data.preprocess.intensity=flow to accept the built-in estimate")
+
+
+def _source(records: list[dict], name: str) -> str:
+    return next(str(r.get("intensity_source")) for r in records if r["name"] == name)
+
+
+def _without_anomalies(recipe, records: list[dict], split: dict) -> list[dict]:
+    """Leave Algorithm 1's anomalies out of the folds (the thesis reworked them by hand).
+
+    Test clips stay (used whole), so the test set remains the thesis' 120 videos.
+    """
+    if not recipe.data.trimmed or recipe.data.anomalies != "exclude":
+        return records
+    test = set(split.get("test") or [])
+    left_out = [r["name"] for r in records if r.get("anomaly") and r["subject"] not in test]
+    if left_out:
+        log.warning("%d anomalous clips left out of training (e.g. %s); see review/ of the preprocessed "
+                    "folder, or set data.anomalies: untrimmed", len(left_out), left_out[0])
+    kept = [r for r in records if not (r.get("anomaly") and r["subject"] not in test)]
+    for i, fold in enumerate(split["folds"]):
+        if not any(r["subject"] in set(fold) for r in kept):
+            raise FerEdgeError(f"fold {i} has no clip left once Algorithm 1's anomalies are out ({len(left_out)} "
+                               "anomalies in all); review them (review/ of the preprocessed folder) or set "
+                               "data.anomalies: untrimmed")
+    return kept
+
+
 def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
     """Preprocessed clips + the saved split of a recipe (created on first use).
 
@@ -152,8 +190,10 @@ def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
     records = [r for r in records if r["emotion"] in labels]
     if not records:
         raise FerEdgeError(f"{pre} has no usable clip with labels {', '.join(labels)}; check data.preprocessed")
+    _check_trimming_signal(recipe, pre, records)
     subjects = sorted({r["subject"] for r in records})
     split = _make_split(recipe, subjects)
+    records = _without_anomalies(recipe, records, split)
     out = Path(recipe.out)
     saved = out / "split.json"
     if saved.is_file():

@@ -136,7 +136,7 @@ class EvalReport:
         return float(np.mean([c["f1"] for c in self.classes.values()]))
 
     def comparison(self) -> str:
-        """One line against the reference accuracy (default: the thesis' human agreement)."""
+        """One line against the reference accuracy (default: the thesis' human ground truth, table 3.6)."""
         if self.reference is None:
             return ""
         diff = 100 * (self.accuracy - self.reference)
@@ -241,7 +241,8 @@ def evaluate_predictions(
     Args:
         pred: the scores to evaluate.
         out: evaluation folder (created).
-        reference: accuracy to compare against (default: the thesis' human agreement 67.8 %);
+        reference: accuracy to compare against (default: 67.8 %, the thesis' human ground truth: the mean
+            of the six per-emotion median accuracies of its annotators, section 3.3.1);
             ``None`` for no comparison.
         title: name shown in plots and the report.
 

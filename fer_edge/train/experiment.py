@@ -3,6 +3,7 @@
 Run folder (``recipe.out``)::
 
     recipe.yaml, split.json        the effective recipe and the subject split
+    protocol.json, protocol.md     the protocol card, written before any training
     spatial/                       fine-tuned spatial model (model.keras, phase logs, result.json)
     frame-bundle/                  the spatial classifier as a per-frame bundle (optional)
     features/                      the feature stores (fold-<i>-features-<F>.h5 ...)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ class TrainReport:
     seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
     pending_folds: list[int] = field(default_factory=list)
+    comparison: str | None = None  # the thesis' table 3.6 row next to the measured accuracy
 
     def describe(self) -> str:
         lines = [f"train {self.kind}: {self.out} ({self.seconds:.0f} s)"]
@@ -56,6 +59,8 @@ class TrainReport:
             lines.append(f"  final model: {self.final_epochs} epochs (fold early-stop epochs {self.stop_epochs})")
         if self.test_accuracy is not None:
             lines.append(f"  test accuracy: {100 * self.test_accuracy:.1f} %")
+        if self.comparison:
+            lines.append(f"  {self.comparison}")
         if self.pending_folds:
             lines.append(f"  folds still to run: {self.pending_folds}")
         lines += [f"  {k}: {v}" for k, v in self.files.items()]
@@ -67,13 +72,74 @@ def _window(recipe) -> WindowSpec:
     return WindowSpec(length, min(recipe.window.stride, length), min(recipe.window.min_frames, length))
 
 
+def preflight(recipe, verb: str) -> None:
+    """Checks that cost nothing, before hours of preprocessing or training: keys the verb does not
+    read, the spatial weights file, the OpenFace CSV folder. Each failure is one line with the fix.
+    """
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.models.spatial import require_weights_choice
+    from fer_edge.train.usage import check_used
+
+    if verb != "extract":  # extract reads a temporal recipe's spatial/data/extract sections only
+        check_used(recipe, verb)
+    sp = recipe.spatial
+    if verb in ("spatial", "temporal", "extract"):
+        if sp.weights and not Path(sp.weights).is_file():
+            raise FerEdgeError(
+                f"spatial.weights {sp.weights} does not exist: it is the fine-tuned spatial model (section 3.2.4), "
+                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH")
+        if not sp.weights:
+            require_weights_choice(sp.model, sp.options)
+            backbone = sp.options.get("weights")
+            if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
+                raise FerEdgeError(f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
+                                   "file with --set spatial.options.weights=PATH")
+    au_dir = recipe.data.preprocess.get("au_dir")
+    index = Path(recipe.data.preprocessed) / "index.jsonl"
+    if au_dir and not index.is_file() and not Path(str(au_dir)).is_dir():
+        raise FerEdgeError(
+            f"data.preprocess.au_dir {au_dir} is not a folder: the thesis trims on OpenFace 2.x AU intensities "
+            "(section 3.2.1); run FeatureExtraction -aus on every video into one folder and pass "
+            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate")
+
+
+def _announce_card(recipe, kind: str, announce: Callable[[str], None] | None, report: TrainReport,
+                   **facts) -> None:
+    """Build, store and show the protocol card, before any training."""
+    from fer_edge.train.protocol import protocol_card
+
+    card = protocol_card(recipe, kind=kind, **facts)
+    report.files.update(card.write(recipe.out))
+    if announce is not None:
+        announce(card.describe())
+
+
+def _load_spatial(recipe) -> Any:
+    """``spatial.weights`` loaded, checked against the recipe's backbone and input size."""
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.models import load_model
+
+    path = Path(recipe.spatial.weights)
+    model = load_model(path)
+    if recipe.spatial.model not in model.name:
+        raise FerEdgeError(f"spatial.weights {path} holds model '{model.name}', the recipe says spatial.model "
+                           f"'{recipe.spatial.model}'; point spatial.weights at a {recipe.spatial.model} model "
+                           "or --set spatial.model to match")
+    want = recipe.spatial.options.get("input_shape")
+    got = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if want is not None and tuple(int(d) for d in want) != got:
+        raise FerEdgeError(f"spatial.weights {path} takes {got} images, the recipe's spatial.options.input_shape "
+                           f"is {tuple(want)} (thesis: 224x224, section 3.2.4); fine-tune at that size or fix the recipe")
+    return model
+
+
 def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     """The recipe's trained spatial classifier (trained now, reused, or ``spatial.weights``)."""
     from fer_edge.errors import FerEdgeError
     from fer_edge.models import load_model
 
     if recipe.spatial.weights:
-        model = load_model(recipe.spatial.weights)
+        model = _load_spatial(recipe)
         out = int(model.outputs[0].shape[-1])
         if "predictions" in [layer.name for layer in model.layers] and out != len(data.labels):
             log.info("spatial model has %d classes (e.g. FER2013), the recipe %d: only its features are used",
@@ -87,16 +153,17 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     return load_model(result.model_path), {"val_accuracy": result.val_accuracy, "phases": result.phases}
 
 
-def run_spatial(recipe, *, progress: bool = True) -> TrainReport:
+def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None] | None = None) -> TrainReport:
     """``fer-edge train spatial``: fine-tune and save the classifier as a ``frame`` bundle."""
     from fer_edge.train.bundling import save_single_bundle
     from fer_edge.train.data import prepare_data
     from fer_edge.train.predict import data_provenance
-
     start = time.perf_counter()
-    data = prepare_data(recipe, progress=progress)
-    model, info = spatial_model(recipe, data, progress=progress)
+    preflight(recipe, "spatial")
     report = TrainReport("spatial", recipe.out, files={"model": str(Path(recipe.out) / "spatial" / "model.keras")})
+    data = prepare_data(recipe, progress=progress)
+    _announce_card(recipe, "spatial", announce, report, data=data)
+    model, info = spatial_model(recipe, data, progress=progress)
     if recipe.spatial.frame_bundle and int(model.outputs[0].shape[-1]) == len(data.labels):
         size = int(model.inputs[0].shape[1])
         samples = np.concatenate([data.load(r, size=size)[:4] for r in data.part("train")[:4]])
@@ -110,8 +177,12 @@ def run_spatial(recipe, *, progress: bool = True) -> TrainReport:
     return report
 
 
-def run_extract(recipe, *, parts=None, progress: bool = True):
-    """``fer-edge extract``: the spatial extractor's features of every fold and the test set."""
+def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[Any, Any], None] | None = None):
+    """``fer-edge extract``: the spatial extractor's features of every fold and the test set.
+
+    ``before(data, extractor)`` runs once both are ready and before any extraction (the
+    protocol card of ``train temporal``).
+    """
     from fer_edge.models import feature_extractor
     from fer_edge.train.data import prepare_data
     from fer_edge.train.features import extract_features
@@ -119,6 +190,8 @@ def run_extract(recipe, *, parts=None, progress: bool = True):
     data = prepare_data(recipe, progress=progress)
     model, _ = spatial_model(recipe, data, progress=progress)
     extractor = feature_extractor(model, recipe.extract.layer)
+    if before is not None:
+        before(data, extractor)
     cfg = recipe.extract
     kw = dict(parts=parts, augment=cfg.augment, layer=cfg.layer, batch_size=cfg.batch_size, backend=cfg.backend,
               dtype=cfg.dtype, length=recipe.data.length, trimmed=recipe.data.trimmed, seed=recipe.seed,
@@ -161,6 +234,9 @@ def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models
         ev = evaluate_predictions(pred, out / "evaluation", reference=recipe.reference_accuracy,
                                   title=f"{recipe.name} (test)")
         report.test_accuracy = ev.accuracy
+        from fer_edge.train.protocol import table_3_6_line
+
+        report.comparison = table_3_6_line(recipe, ev.accuracy)
         report.files.update({k: v for k, v in ev.files.items() if k in ("report", "confusion_normalized", "errors_md")})
         # The test score goes into the bundle's provenance (rewritten in place, atomically).
         from fer_edge.bundle import write_manifest
@@ -171,7 +247,8 @@ def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models
     report.bundle = str(replace_folder(partial, out / "bundle"))
 
 
-def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = True) -> TrainReport:
+def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = True,
+                 announce: Callable[[str], None] | None = None) -> TrainReport:
     """``fer-edge train temporal``: extraction, CV, finalize, test evaluation, cascade bundle.
 
     With ``folds`` given, only those folds run (independent jobs) and the run stops there
@@ -182,16 +259,22 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
         >>> report.test_accuracy >= 0.9  # doctest: +SKIP
         True
     """
+    start = time.perf_counter()
+    preflight(recipe, "temporal")  # before Keras loads: a wrong recipe fails in a second
     from fer_edge.train.features import extractor_id
     from fer_edge.train.tasks import TemporalTask
 
-    start = time.perf_counter()
     out = Path(recipe.out)
-    data, extractor, ext = run_extract(recipe, progress=progress)
+    report = TrainReport("temporal", str(out), files={"features": str(out / "features")})
+
+    def card(data, extractor):
+        _announce_card(recipe, "temporal", announce, report, data=data, input_size=int(extractor.inputs[0].shape[1]),
+                       features=int(extractor.outputs[0].shape[-1]))
+
+    data, extractor, ext = run_extract(recipe, progress=progress, before=card)
     log.info(ext.describe())
     task = TemporalTask(recipe, out / "features", features=ext.feature_size, folds=data.num_folds,
                         extractor=extractor_id(extractor))
-    report = TrainReport("temporal", str(out), files={"features": str(out / "features")})
     done = _cross_validate_and_finalize(task, recipe, data, out, report, recipe.temporal.epochs, folds, progress)
     if done is None:
         report.seconds = time.perf_counter() - start
@@ -232,19 +315,24 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress,
                                               executor=recipe.executor)
     report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
-    return cv, crossval.train_final(task, out, report.final_epochs, progress=progress)
+    return cv, crossval.train_final(task, out, report.final_epochs,
+                                    reduce_lr=crossval.final_schedule(recipe.finalize), progress=progress)
 
 
-def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True) -> TrainReport:
+def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True,
+             announce: Callable[[str], None] | None = None) -> TrainReport:
     """``fer-edge train clip``: C3D / ConvLSTM with CV, finalize, test evaluation, clip bundle."""
     from fer_edge.train.data import prepare_data
-    from fer_edge.train.tasks import ClipTask
 
     start = time.perf_counter()
+    preflight(recipe, "clip")
+    from fer_edge.train.tasks import ClipTask
+
     out = Path(recipe.out)
-    data = prepare_data(recipe, progress=progress)
-    task = ClipTask(recipe, data)
     report = TrainReport("clip", str(out))
+    data = prepare_data(recipe, progress=progress)
+    _announce_card(recipe, "clip", announce, report, data=data)
+    task = ClipTask(recipe, data)
     done = _cross_validate_and_finalize(task, recipe, data, out, report, recipe.clip.epochs, folds, progress)
     if done is None:
         report.seconds = time.perf_counter() - start

@@ -104,11 +104,16 @@ def make_runner(extractor: Any, backend: str = "openvino", *,
     return run_ov
 
 
-def _variants(clip: np.ndarray, augment: Sequence[str], seed: int) -> Iterator[tuple[str, np.ndarray]]:
-    from fer_edge.data.augment import apply_offline
+# Bumped when an offline transform changes what it makes (2: salt and pepper per frame and
+# channel, seeded per clip; black rotation corners), so older stores are extracted again.
+AUGMENT_FORMAT = 2
 
-    for name in augment:
-        yield name, apply_offline(clip, name, seed=seed)
+
+def _variants(clip: np.ndarray, augment: Sequence[str], seed: int, name: str) -> Iterator[tuple[str, np.ndarray]]:
+    from fer_edge.data.augment import apply_offline, clip_seed
+
+    for transform in augment:
+        yield transform, apply_offline(clip, transform, seed=clip_seed(seed, name))
 
 
 def _batched(items: Iterator[tuple[str, int, np.ndarray]], run, batch_size: int):
@@ -179,7 +184,7 @@ def extract_features(
         dtype: store precision.
         length: T, frames per clip (longer clips are truncated before extraction).
         trimmed: use Algorithm 1's span of each clip.
-        seed: seed of the random transforms (salt and pepper).
+        seed: run seed of the random transforms (salt and pepper: one seed per clip from it).
         progress: tqdm bar over clips.
 
     Example:
@@ -218,6 +223,8 @@ def extract_features(
             report.stores[part + ("-aug" if aug else "")] = str(path)
             attrs = {"extractor": ident, "layer": layer, "augmentation": ",".join(aug) or "none",
                      "part": part, "trimmed": int(trimmed)}
+            if aug:
+                attrs["augment_format"] = AUGMENT_FORMAT
             names = [f"{r['name']}@{a}" for r in records for a in aug] if aug else [r["name"] for r in records]
             if _store_complete(path, attrs, names):
                 report.skipped += len(names)
@@ -240,7 +247,7 @@ def extract_features(
                         label = data.label_index(r)
                         if not aug:
                             yield r["name"], label, clip
-                        for a, copy in _variants(clip, aug, seed):
+                        for a, copy in _variants(clip, aug, seed, r["name"]):
                             if f"{r['name']}@{a}" not in done:
                                 yield f"{r['name']}@{a}", label, copy
 

@@ -3,7 +3,9 @@
 Each phase of ``recipe.spatial.phases`` sets which convolution blocks train (``unfreeze``:
 0 = classifier only, ``n`` = the last ``n`` blocks, -1 = everything), the optimizer and
 learning rate, and trains with TensorBoard, ModelCheckpoint, CSVLogger, EarlyStopping and
-ReduceLROnPlateau. An optional KerasTuner Bayesian search (``spatial.tune.trials``) picks the
+ReduceLROnPlateau; a phase's ``dropout`` raises the classifier's drop rate (phase 3, "refining",
+adds regularisation in the thesis). A pretrained backbone must name its weights (a keras-vggface
+``.h5``, ``imagenet`` or ``random``). An optional KerasTuner Bayesian search (``spatial.tune.trials``) picks the
 classifier (1-2 dense layers of 256/512/1024 units, dropout 0.2-0.9) before phase 1; it runs
 distributed when ``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT``
 are set (KerasTuner reads them itself).
@@ -39,6 +41,7 @@ class SpatialResult:
     val_accuracy: float | None = None
     phases: list[dict] = field(default_factory=list)
     reused: bool = False
+    backbone: dict | None = None  # the pretrained weights it started from: path and sha256
 
 
 def clip_frames(data, part: str, *, size: int, frames_per_clip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,6 +128,23 @@ def set_trainable(model: Any, unfreeze: int) -> int:
     return trained
 
 
+def set_dropout(model: Any, rate: float) -> int:
+    """Set the drop rate of the classifier's Dropout layers (section 3.2.4's phase 3, "refining":
+    "re-train it with more regularization ... an increase of drop rate"); returns how many.
+
+    The new rate takes effect at the next ``compile`` and is saved with the model.
+    """
+    import keras
+
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    if not layers:
+        raise FerEdgeError(f"model '{model.name}' has no Dropout layer to regularise; a phase 'dropout' "
+                           "needs a classifier head with dropout")
+    for layer in layers:
+        layer.rate = float(rate)
+    return len(layers)
+
+
 class _FrameBatches:
     """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras)."""
 
@@ -187,6 +207,15 @@ def _tune(cfg, build, train, val, folder: Path) -> dict:
     return {"dense_units": units, "dropout": round(float(best["dropout"]), 2)}
 
 
+def _backbone(weights) -> dict | None:
+    """Provenance of the starting weights, so a later protocol card can name the file it came from."""
+    if weights is None or weights in ("random", "imagenet"):
+        return {"weights": weights or "random"}
+    from fer_edge.train.protocol import sha256
+
+    return {"weights": str(weights), "sha256": sha256(weights)}
+
+
 def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) -> SpatialResult:
     """Fine-tune the recipe's spatial model phase by phase; reuses a finished run.
 
@@ -212,6 +241,9 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
         result.reused = True
         log.info("spatial model already trained: %s", result.model_path)
         return result
+    from fer_edge.models.spatial import require_weights_choice
+
+    require_weights_choice(cfg.model, cfg.options)
     seed_everything(recipe.seed)
     options = dict(cfg.options)
     options.setdefault("num_classes", len(data.labels))
@@ -244,6 +276,8 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     phases = []
     for i, phase in enumerate(cfg.phases, start=1):
         set_trainable(model, phase.unfreeze)
+        if phase.dropout is not None:
+            set_dropout(model, phase.dropout)
         model.compile(optimizer=optimizer(phase.optimizer, phase.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = model.fit(
@@ -252,9 +286,10 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
                                 early_stopping=cfg.early_stopping, reduce_lr=(0.5, 3)),
         )
         h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        phases.append({"phase": i, "unfreeze": phase.unfreeze, "epochs": len(h.get("loss", [])),
+        phases.append({"phase": i, "unfreeze": phase.unfreeze, "dropout": phase.dropout, "epochs": len(h.get("loss", [])),
                        "accuracy": h.get("accuracy", [None])[-1], "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
     path = save_atomic(model, folder / "model.keras")
-    result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases)
+    result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases,
+                           backbone=_backbone(cfg.options.get("weights")))
     write_json(done, result.__dict__, indent=1)
     return result

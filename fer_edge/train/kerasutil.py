@@ -66,6 +66,7 @@ def callbacks(
     checkpoint: bool = True,
     early_stopping: int = 0,
     reduce_lr: tuple[float, int] | None = None,
+    reduce_lr_on_train: bool = False,
     tensorboard: bool = True,
 ) -> list[Any]:
     """CSVLogger (always), TensorBoard, ModelCheckpoint of the best validation accuracy,
@@ -84,10 +85,11 @@ def callbacks(
     if monitor_val and early_stopping:
         out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=early_stopping,
                                                  restore_best_weights=True))
-    if monitor_val and reduce_lr:
+    if reduce_lr and (monitor_val or reduce_lr_on_train):
         factor, patience = reduce_lr
-        out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=factor,
-                                                     patience=patience))
+        # Without a validation set (the final fit) the plateau is watched on training accuracy.
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy" if monitor_val else "accuracy",
+                                                     mode="max", factor=factor, patience=patience))
     return out
 
 

@@ -1,0 +1,92 @@
+"""Refuse recipe keys that the verb being run never reads.
+
+A recipe that says ``reduce_lr_factor: 0.5`` while the code ignores it looks like a
+reproduction and is not one. :func:`check_used` compares the keys a recipe spelled out (file
+and ``--set``, recorded by :func:`fer_edge.train.config.load_recipe`) with what the verb reads,
+and raises one line naming each unread key and why.
+
+Example:
+    >>> from fer_edge.train.config import load_recipe
+    >>> check_used(load_recipe(None, overrides=["clip.size=64"]), "temporal")
+    Traceback (most recent call last):
+    ...
+    fer_edge.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' (section 'clip' is for train clip); remove it from the recipe
+"""
+
+from __future__ import annotations
+
+from fer_edge.errors import FerEdgeError
+
+# Sections each verb never reads (and the verb that does).
+_SECTIONS = {
+    "spatial": ("extract", "temporal", "clip", "finalize", "window", "fusion", "reference_accuracy"),
+    "temporal": ("clip", "fusion"),
+    "clip": ("spatial", "extract", "temporal", "fusion"),
+}
+_OWNER = {"spatial": "train spatial / temporal", "extract": "extract / train temporal",
+          "temporal": "train temporal", "clip": "train clip", "finalize": "train temporal / clip",
+          "window": "train temporal / clip", "fusion": "fuse", "reference_accuracy": "train temporal / clip"}
+# With spatial.weights set the spatial model is loaded, not trained: these keys are not read.
+_TRAINING_ONLY = ("source", "fer2013", "frames_per_clip", "batch_size", "phases", "online_augmentation",
+                  "early_stopping", "validation", "tune")
+
+
+def read_dict(recipe, verb: str) -> dict:
+    """The recipe as a mapping of only what ``verb`` reads (saved as a run's ``recipe.yaml``, so
+    that file runs again as it is)."""
+    from fer_edge.train.config import _dotted
+
+    tree = recipe.to_dict()
+    for key, _ in unread_keys(recipe, verb, keys=_dotted(tree)):
+        parts = key.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.get(part, {})
+        node.pop(parts[-1], None)
+    return _without_empty(tree)
+
+
+def _without_empty(tree: dict) -> dict:
+    out = {}
+    for key, value in tree.items():
+        value = _without_empty(value) if isinstance(value, dict) else value
+        if value != {}:
+            out[key] = value
+    return out
+
+
+def unread_keys(recipe, verb: str, *, keys: list[str] | None = None) -> list[tuple[str, str]]:
+    """``(key, why)`` for every spelled-out key (or every key in ``keys``) that ``verb`` does not read."""
+    given = keys if keys is not None else getattr(recipe, "given", ("", []))[1]
+    out = []
+    for key in given:
+        head, _, rest = key.partition(".")
+        if head in _SECTIONS.get(verb, ()):
+            out.append((key, f"section '{head}' is for {_OWNER.get(head, 'another verb')}"))
+        elif head == "spatial" and recipe.spatial.weights and verb in ("temporal", "spatial"):
+            sub = rest.split(".")[0]
+            if sub in _TRAINING_ONLY or (sub == "options" and rest != "options.input_shape"):
+                out.append((key, "spatial.weights is set, so the spatial model is loaded, not trained"))
+        elif head == "spatial" and rest == "fer2013" and recipe.spatial.source != "fer2013":
+            out.append((key, "spatial.source is not fer2013"))
+        elif head == "spatial" and rest.startswith("tune.") and rest != "tune.trials" and not recipe.spatial.tune.trials:
+            out.append((key, "spatial.tune.trials is 0 (no search)"))
+        elif key.startswith("finalize.reduce_lr") and not recipe.finalize.separate_runs:
+            out.append((key, "finalize.separate_runs is false (no ReduceLROnPlateau runs)"))
+        elif key == "data.anomalies" and not recipe.data.trimmed:
+            out.append((key, "data.trimmed is false (clips are used whole)"))
+    return out
+
+
+def check_used(recipe, verb: str) -> None:
+    """Raise :class:`FerEdgeError` naming every key of ``recipe`` that ``verb`` would ignore."""
+    unread = unread_keys(recipe, verb)
+    if unread:
+        source = getattr(recipe, "given", ("recipe", []))[0]
+        listed = "; ".join(f"'{k}' ({why})" for k, why in unread[:4])
+        more = f" and {len(unread) - 4} more" if len(unread) > 4 else ""
+        command = f"train {verb}"
+        if len(unread) == 1:
+            key, why = unread[0]
+            raise FerEdgeError(f"{source}: '{key}' is not read by '{command}' ({why}); remove it from the recipe")
+        raise FerEdgeError(f"{source}: keys not read by '{command}': {listed}{more}; remove them from the recipe")
