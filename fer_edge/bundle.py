@@ -1,7 +1,7 @@
 """Bundles: a directory that describes itself (``manifest.json`` + model files).
 
 The manifest is the contract between training, optimization and the runtime (see
-ARCHITECTURE.md). The runtime reads labels, frame geometry, normalisation and window from it
+docs/architecture.md). The runtime reads labels, frame geometry, normalisation and window from it
 and never re-derives them from a file name.
 
 Example manifest (``kind`` = ``frame`` | ``cascade`` | ``clip``)::

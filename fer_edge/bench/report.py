@@ -1,6 +1,6 @@
 """Benchmark reports: rows -> ``benchmark.json``, ``benchmark.md``, ``benchmark.html``; ``compare``.
 
-Schema (ARCHITECTURE.md, "Benchmark report")::
+Schema (docs/architecture.md, "Benchmark report")::
 
     {"schema": 1, "created": "...", "settings": {...},
      "machine": {"cpu": ..., "cores": ..., "isa": [...], "os": ..., "versions": {...}, "devices": {...}},

@@ -1,6 +1,6 @@
 """HDF5 feature store: per-frame features of many clips, padded to a fixed length.
 
-Contract (ARCHITECTURE.md), one file per fold and extractor (``fold-<i>-features-<F>.h5``):
+Contract (docs/architecture.md), one file per fold and extractor (``fold-<i>-features-<F>.h5``):
 
 * ``features`` ``(N, T, F)`` float16/float32, zero after a clip's end;
 * ``masks`` ``(N, T)`` uint8, 1 on real frames;

@@ -1,4 +1,4 @@
-"""Events: JSON Lines, one line per frame and face (contract in ARCHITECTURE.md).
+"""Events: JSON Lines, one line per frame and face (contract in docs/architecture.md).
 
 ``{"frame": 118, "t": 4.72, "track": 1, "box": [x, y, w, h], "label": "happy",
 "scores": {...}, "window": [18, 118]}``. A frame without a face gets one line with
