@@ -6,7 +6,6 @@ end the run early but still finalize the video, the events and the timing of the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -58,20 +57,35 @@ class RunReport:
         return asdict(self)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Make SIGTERM behave like Ctrl-C so outputs get finalized (main thread only)."""
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+class _StopOnSignal:
+    """SIGINT/SIGTERM ask the loop to stop at the next frame boundary (main thread only).
+
+    Raising KeyboardInterrupt from the handler could land between counting a frame and writing
+    its events; a flag checked once per frame cannot. A second signal raises KeyboardInterrupt
+    for a loop that is stuck (a read that never returns).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopOnSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: Ctrl-C stays a KeyboardInterrupt
+                break
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -110,94 +124,98 @@ def run_video(
     from fer_edge.video import open_source, open_writer
 
     engine = engine or EngineConfig()
-    pipe = Pipeline(bundle, config, engine)
-    timer = pipe.timer
-    stats_tracks: set[int] = set()
-    frames = with_face = 0
-    interrupted = False
-    writer = ev = None
-    bar = None
-    src = open_stream(source, policy=stream) if is_live(source) else open_source(source)
-    info = src.info
-    fps_in = info.fps if info.fps and info.fps > 0 else 30.0
-    try:
-        if output:
-            writer = open_writer(output, fps_in, (info.width, info.height))
-        if events:
-            ev = EventWriter(events)
-        if progress:
-            from tqdm import tqdm
-
-            total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
-            bar = tqdm(total=total, unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+    # Signals only set a flag from here on: the loop stops at a frame boundary, so every
+    # counted frame has its events and its video frame (a KeyboardInterrupt could land between).
+    with _StopOnSignal() as stop:
+        pipe = Pipeline(bundle, config, engine)
+        timer = pipe.timer
+        stats_tracks: set[int] = set()
+        frames = with_face = 0
+        writer = ev = None
+        bar = None
+        src = open_stream(source, policy=stream) if is_live(source) else open_source(source)
+        info = src.info
+        fps_in = info.fps if info.fps and info.fps > 0 else 30.0
         start = time.perf_counter()
-        with _sigterm_as_interrupt():
-            try:
-                while max_frames is None or frames < max_frames:
-                    with timer("decode"):
-                        frame = src.read()
-                    if ev is not None and isinstance(src, ResilientSource):
-                        for note in src.drain_notes():
-                            ev.write(note_event(frames, frames / fps_in, note))
-                    if frame is None:
-                        break
-                    index = frames
-                    t = index / fps_in
-                    faces = pipe.step(frame, index)
-                    frames += 1
-                    if faces:
-                        with_face += 1
-                        stats_tracks.update(f.track for f in faces)
-                    if ev is not None:
-                        if not faces:
-                            ev.write(note_event(index, t, "no face"))
+        try:
+            if output:
+                writer = open_writer(output, fps_in, (info.width, info.height))
+            if events:
+                ev = EventWriter(events)
+            if progress:
+                from tqdm import tqdm
+
+                total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
+                bar = tqdm(total=total, unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+            start = time.perf_counter()
+            while (max_frames is None or frames < max_frames) and not stop.requested:
+                with timer("decode"):
+                    frame = src.read()
+                if ev is not None and isinstance(src, ResilientSource):
+                    for note in src.drain_notes():
+                        ev.write(note_event(frames, frames / fps_in, note))
+                if frame is None:
+                    break
+                index = frames
+                t = index / fps_in
+                faces = pipe.step(frame, index)
+                if ev is not None:
+                    if not faces:
+                        ev.write(note_event(index, t, "no face"))
+                    for f in faces:
+                        ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
+                if writer is not None or show:
+                    with timer("draw"):
                         for f in faces:
-                            ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
-                    if writer is not None or show:
-                        with timer("draw"):
-                            for f in faces:
-                                draw_face(frame, f.box, f.track, f.label, f.scores)
-                            if not faces:
-                                draw_status(frame, "no face")
-                    if writer is not None:
-                        with timer("write"):
-                            writer.write(frame)
-                    if show:
-                        show = _show(frame)
-                    if bar is not None:
-                        bar.update(1)
-            except KeyboardInterrupt:
-                interrupted = True
-                log.warning("interrupted after %d frames; finalizing outputs", frames)
+                            draw_face(frame, f.box, f.track, f.label, f.scores)
+                        if not faces:
+                            draw_status(frame, "no face")
+                if writer is not None:
+                    with timer("write"):
+                        writer.write(frame)
+                # Counted only once its events and video frame are written.
+                frames += 1
+                if faces:
+                    with_face += 1
+                    stats_tracks.update(f.track for f in faces)
+                if show:
+                    show = _show(frame)
+                if bar is not None:
+                    bar.update(1)
+            interrupted = stop.requested
+        except KeyboardInterrupt:  # a second signal, or Ctrl-C outside the main thread
+            interrupted = True
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            if ev is not None:
+                ev.abort()
+            raise
+        finally:
+            src.close()
+            if bar is not None:
+                bar.close()
         seconds = time.perf_counter() - start
-    except BaseException:
+        if interrupted:
+            log.warning("interrupted after %d frames; finalizing outputs", frames)
+        outputs = {}
         if writer is not None:
-            writer.abort()
+            outputs["video"] = str(writer.close())
         if ev is not None:
-            ev.abort()
-        raise
-    finally:
-        src.close()
-        if bar is not None:
-            bar.close()
-    outputs = {}
-    if writer is not None:
-        outputs["video"] = str(writer.close())
-    if ev is not None:
-        outputs["events"] = str(ev.close())
-    summary = timer.summary()
-    report = RunReport(
-        source=str(source), bundle=str(bundle.path), device=engine.device,
-        inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
-        fps=frames / seconds if seconds > 0 else 0.0,
-        stages_ms={k: v["median"] for k, v in summary.items()},
-        stages_p90_ms={k: v["p90"] for k, v in summary.items()},
-        stages_mean_ms={k: v["mean"] for k, v in summary.items()},
-        frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
-    )
-    if timing:
-        _write_json(Path(timing), report.timing())
-        report.outputs["timing"] = str(timing)
+            outputs["events"] = str(ev.close())
+        summary = timer.summary()
+        report = RunReport(
+            source=str(source), bundle=str(bundle.path), device=engine.device,
+            inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
+            fps=frames / seconds if seconds > 0 else 0.0,
+            stages_ms={k: v["median"] for k, v in summary.items()},
+            stages_p90_ms={k: v["p90"] for k, v in summary.items()},
+            stages_mean_ms={k: v["mean"] for k, v in summary.items()},
+            frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+        )
+        if timing:
+            _write_json(Path(timing), report.timing())
+            report.outputs["timing"] = str(timing)
     return report
 
 
