@@ -29,8 +29,9 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+FRAMES ?= 10000
 soak: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/soak.py --frames $(FRAMES)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

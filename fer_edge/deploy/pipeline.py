@@ -16,6 +16,7 @@ Each frame's spatial features are computed once and reused by every overlapping 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -89,6 +90,15 @@ class FaceResult:
 
 
 @dataclass
+class Prepared:
+    """A frame between :meth:`Pipeline.prepare` and :meth:`Pipeline.finish`."""
+
+    index: int
+    tracks: list
+    batch: np.ndarray | None  # the crops, normalised; None without faces
+
+
+@dataclass
 class _TrackState:
     buffer: RingBuffer
     ema: EMA
@@ -114,7 +124,7 @@ class Pipeline:
     """
 
     def __init__(self, bundle: Bundle, config: PipelineConfig | None = None,
-                 engine: EngineConfig | None = None, *, detector=None) -> None:
+                 engine: EngineConfig | None = None, *, detector=None, share: Pipeline | None = None) -> None:
         from fer_edge.faces.detect import create_detector
         from fer_edge.faces.manager import TrackManager
 
@@ -135,12 +145,15 @@ class Pipeline:
                                     max_missed=config.max_missed, max_faces=config.max_faces)
         role = {"frame": "frame", "cascade": "spatial", "clip": None}[bundle.kind]
         self.frame_model: CompiledModel | None = None
-        if role:
-            self.frame_model = load_model(bundle.model_path(role, config.precision), engine)
         self.head: CompiledModel | None = None
-        if bundle.kind in ("cascade", "clip"):
-            head_role = "temporal" if bundle.kind == "cascade" else "clip"
-            self.head = load_model(bundle.model_path(head_role, config.precision), engine)
+        if share is not None:  # another stream's compiled models (called from one thread only)
+            self.frame_model, self.head = share.frame_model, share.head
+        else:
+            if role:
+                self.frame_model = load_model(bundle.model_path(role, config.precision), engine)
+            if bundle.kind in ("cascade", "clip"):
+                head_role = "temporal" if bundle.kind == "cascade" else "clip"
+                self.head = load_model(bundle.model_path(head_role, config.precision), engine)
         self._check_shapes()
         self.tracks: dict[int, _TrackState] = {}
         self._sides: dict[int, float] = {}  # locked crop side per track (cascade/clip)
@@ -191,6 +204,19 @@ class Pipeline:
 
     def step(self, frame: np.ndarray, index: int) -> list[FaceResult]:
         """Process one BGR frame; returns one result per visible face."""
+        work = self.prepare(frame, index)
+        if work.batch is None:
+            return []
+        start = time.perf_counter()
+        per_frame = self.frame_model(work.batch) if self.frame_model is not None else work.batch
+        return self.finish(work, per_frame, infer_ms=(time.perf_counter() - start) * 1000.0)
+
+    def prepare(self, frame: np.ndarray, index: int) -> Prepared:
+        """Detect/track and crop: the part of :meth:`step` before the frame model.
+
+        A multi-stream runtime prepares several streams' frames, runs the frame model once on
+        their crops together and hands each stream its rows with :meth:`finish`.
+        """
         tracks = self.manager.update(frame)
         for stage, ms in self.manager.timings.items():
             self.timer.add(stage, ms)
@@ -198,19 +224,29 @@ class Pipeline:
             self.tracks.pop(gone, None)
             self._sides.pop(gone, None)
         if not tracks:
-            return []
+            return Prepared(index, [], None)
         boxes = [t.box if self.bundle.kind == "frame" else self._locked_box(t) for t in tracks]
         with self.timer("preprocess"):
             batch = self.preprocess(frame, boxes)
-        with self.timer("infer"):
-            per_frame = self.frame_model(batch) if self.frame_model is not None else batch
-            if self.bundle.kind == "frame":
-                per_frame = _softmax_if_needed(per_frame)
-            due = self._push(tracks, per_frame, index)
-            if due and self.head is not None:
-                self._run_head(due)
+        return Prepared(index, tracks, batch)
+
+    def finish(self, work: Prepared, per_frame: np.ndarray, *, infer_ms: float = 0.0) -> list[FaceResult]:
+        """Buffers, temporal head and smoothing for a prepared frame given its frame-model rows.
+
+        ``infer_ms`` is this frame's share of the frame model's time: the ``infer`` stage gets
+        one sample per frame with faces (frame model + head).
+        """
+        if not work.tracks:
+            return []
+        start = time.perf_counter()
+        if self.bundle.kind == "frame":
+            per_frame = _softmax_if_needed(per_frame)
+        due = self._push(work.tracks, per_frame, work.index)
+        if due and self.head is not None:
+            self._run_head(due)
+        self.timer.add("infer", infer_ms + (time.perf_counter() - start) * 1000.0)
         with self.timer("postprocess"):
-            return [self._result(t) for t in tracks]
+            return [self._result(t) for t in work.tracks]
 
     def _locked_box(self, track) -> tuple[int, int, int, int]:
         """The track's box re-centred at its locked side; re-locks (new window) on a big jump."""

@@ -108,12 +108,17 @@ def run_video(
     max_frames: int | None = None,
     progress: bool = True,
     stream: StreamPolicy | None = None,
+    threads: int = 1,
 ) -> RunReport:
     """Process a video file, camera index, frame folder or stream end to end.
 
     Cameras and stream URLs are read through :func:`fer_edge.deploy.stream.open_stream`
     (read timeout, bounded reconnects, per ``stream``); what happens to them is written to the
     events file as note lines.
+
+    ``threads=1`` runs the sequential loop (decode, step, write one after the other; easiest
+    to debug); more runs the pipelined runtime of :mod:`fer_edge.deploy.multi` (decode-ahead
+    and writer threads), which writes the same events.
 
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
@@ -124,6 +129,12 @@ def run_video(
     from fer_edge.video import open_source, open_writer
 
     engine = engine or EngineConfig()
+    if threads > 1:
+        from fer_edge.deploy.multi import StreamOutputs
+
+        return run_sources([source], bundle, config=config, engine=engine, progress=progress, stream=stream,
+                           outputs=[StreamOutputs(output and str(output), events and str(events),
+                                                  timing and str(timing))], max_frames=max_frames)[0]
     # Signals only set a flag from here on: the loop stops at a frame boundary, so every
     # counted frame has its events and its video frame (a KeyboardInterrupt could land between).
     with _StopOnSignal() as stop:
@@ -217,6 +228,67 @@ def run_video(
             _write_json(Path(timing), report.timing())
             report.outputs["timing"] = str(timing)
     return report
+
+
+def run_sources(
+    sources: list,
+    bundle: Bundle,
+    *,
+    config: PipelineConfig | None = None,
+    engine: EngineConfig | None = None,
+    out: str | os.PathLike | None = None,
+    outputs: list | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    stream: StreamPolicy | None = None,
+    video: bool = True,
+) -> list[RunReport]:
+    """Several sources at once through the pipelined runtime (one set of compiled models).
+
+    Each stream writes ``out/<stream>/demo.mp4``, ``events.jsonl`` and ``timing.json`` (or the
+    given ``outputs``); a stalled stream never holds up the others. SIGINT/SIGTERM stop all
+    streams at a frame boundary and finalize what was written.
+
+    Example:
+        >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
+        >>> [r.fps for r in reports]
+        [61.0, 60.2]
+    """
+    from fer_edge.deploy.multi import StreamOutputs, run_pipelined, stream_names
+
+    engine = engine or EngineConfig()
+    names = stream_names(sources)
+    if outputs is None:
+        outputs = [StreamOutputs()] * len(sources)
+        if out is not None:
+            outputs = [StreamOutputs(str(Path(out) / n / "demo.mp4") if video else None,
+                                     str(Path(out) / n / "events.jsonl"), str(Path(out) / n / "timing.json"))
+                       for n in names]
+    with _StopOnSignal() as stop:
+        results = run_pipelined(sources, bundle, config=config, engine=engine, outputs=outputs, names=names,
+                                max_frames=max_frames, policy=stream, stop=stop, progress=progress)
+        reports = []
+        for res, outs in zip(results, outputs):
+            pipe = res["pipe"]
+            summary = pipe.timer.summary()
+            seconds = res["seconds"]
+            report = RunReport(
+                source=res["source"], bundle=str(bundle.path), device=engine.device,
+                inference_precision=pipe.inference_precision, frames=res["frames"], seconds=seconds,
+                fps=res["frames"] / seconds if seconds > 0 else 0.0,
+                stages_ms={k: v["median"] for k, v in summary.items()},
+                stages_p90_ms={k: v["p90"] for k, v in summary.items()},
+                stages_mean_ms={k: v["mean"] for k, v in summary.items()},
+                frames_with_face=res["frames_with_face"], tracks=res["tracks"], interrupted=res["interrupted"],
+                outputs=res["outputs"])
+            if outs.timing:
+                _write_json(Path(outs.timing), {**report.timing(), "stream": res["name"], "pipelined": True})
+                report.outputs["timing"] = str(outs.timing)
+            reports.append(report)
+        if stop.requested:
+            log.warning("interrupted; finalized %s", ", ".join(f"{r['name']} after {r['frames']} frames"
+                                                               for r in results))
+    return reports
 
 
 _WARNED_DISPLAY = False
