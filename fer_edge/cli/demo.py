@@ -11,6 +11,8 @@ EXAMPLES = [
     "fer-edge demo --source 0                                 # camera 0, window on screen",
     "fer-edge demo --source clip.mp4 --bundle runs/fer --output out.mp4 --events out.jsonl --no-show",
     "fer-edge demo --tracker kcf --detect-every 5 --precision FP16 --timing t.json --no-show",
+    "fer-edge demo --source a.mp4 --source b.mp4 --source 0 --out runs/multi --no-show   # 3 streams",
+    "fer-edge demo --detector blazeface --no-show",
 ]
 
 
@@ -18,7 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from fer_edge.deploy.engine import DEVICES, HINTS, PRECISIONS
     from fer_edge.faces.track import TRACKERS
 
-    p.add_argument("--source", help="video file, camera index or frame folder (default: the sample video)")
+    p.add_argument("--source", action="append",
+                   help="video file, camera index, frame folder or URL (default: the sample video); repeat it "
+                        "for several streams at once (outputs in --out/<stream>/)")
+    p.add_argument("--threads", type=int,
+                   help="1 = the sequential loop (debugging); 2+ = pipelined (decode-ahead and writer threads). "
+                        "Default: pipelined unless a window is shown")
     p.add_argument("--bundle", help="bundle directory (default: the FER2013 mini-Xception)")
     p.add_argument("--device", default="CPU", help=f"OpenVINO device: {', '.join(DEVICES)} (default CPU)")
     p.add_argument("--precision", help="bundle model variant: FP32, FP16, INT8 (default: the bundle's)")
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.bundle import load_bundle
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
+    from fer_edge.errors import FerEdgeError
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
     engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
@@ -76,9 +84,13 @@ def run(args: argparse.Namespace) -> int:
                             min_face=args.min_face, detect_side=args.detect_side, detect_scale=args.detect_scale,
                             precision=args.precision)
     bundle = load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir))
-    source = args.source if args.source is not None else str(defaults.sample_video(wheel_dir=wheel_dir))
-    if isinstance(source, str) and source.isdigit():
-        source = int(source)
+    sources = [int(s) if s.isdigit() else s for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]]
+    threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
+    if threads < 1:
+        raise FerEdgeError(f"--threads must be >= 1, got {threads}")
+    if len(sources) > 1:
+        return _run_many(sources, bundle, config, engine, args)
+    source = sources[0]
     output, events, timing = args.output, args.events, args.timing
     if args.out:
         out = Path(args.out)
@@ -87,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         timing = timing or str(out / "timing.json")
     stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
     report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
-                       timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream)
+                       timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream,
+                       threads=threads)
     state = " (interrupted)" if report.interrupted else ""
     print(f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
           f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "
@@ -97,3 +110,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind}: {path}")
     print(f"next: fer-edge demo --source YOUR_VIDEO --bundle {bundle.path} --no-show")
     return 130 if report.interrupted else 0
+
+
+def _run_many(sources: list, bundle, config, engine, args: argparse.Namespace) -> int:
+    """Several ``--source``: one pipelined run, outputs per stream under ``--out``."""
+    from fer_edge.deploy.run import run_sources
+    from fer_edge.deploy.stream import StreamPolicy
+    from fer_edge.errors import FerEdgeError
+
+    if not args.out or args.output or args.events or args.timing:
+        raise FerEdgeError("with several --source, pass --out FOLDER (each stream writes FOLDER/<stream>/); "
+                           "--output/--events/--timing name a single stream's files")
+    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
+    reports = run_sources(sources, bundle, config=config, engine=engine, out=args.out, max_frames=args.max_frames,
+                          stream=stream)
+    for r in reports:
+        state = " (interrupted)" if r.interrupted else ""
+        lat = f"latency p50 {r.stages_ms.get('latency', 0):.1f} ms p90 {r.stages_p90_ms.get('latency', 0):.1f} ms"
+        print(f"{r.source}: {r.frames} frames in {r.seconds:.2f} s = {r.fps:.1f} fps{state}; {lat}; "
+              f"faces in {r.frames_with_face} frames, {r.tracks} track(s); {r.outputs.get('events', '')}")
+    print(f"outputs: {args.out}/<stream>/")
+    return 130 if any(r.interrupted for r in reports) else 0
