@@ -165,7 +165,7 @@ def test_demo_with_blazeface_never_imports_tensorflow(cached_models, tmp_path) -
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "from fer_edge.cli import main\n"
-        f"sys.exit(main(['demo', '--detector', 'blazeface', '--source', {str(video)!r}, '--bundle', "
+        f"sys.exit(main(['demo', '--detector', 'blazeface', '--align', '--source', {str(video)!r}, '--bundle', "
         f"{str(bundle.path)!r}, '--no-show', '--out', {str(tmp_path / 'out')!r}]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
@@ -173,3 +173,32 @@ def test_demo_with_blazeface_never_imports_tensorflow(cached_models, tmp_path) -
     assert result.returncode == 0, result.stdout + result.stderr
     events = (tmp_path / "out" / "events.jsonl").read_text().splitlines()
     assert len(events) >= 20 and '"track":1' in "".join(events)
+
+
+def test_aligned_crop_rotates_about_the_crop_centre() -> None:
+    from fer_edge.faces import crop_face, crop_face_aligned, eye_angle
+
+    frame = np.zeros((200, 200, 3), np.uint8)
+    frame[90:110, 140:150] = 255  # a mark right of the centre of the box (50, 50, 100, 100)
+    level = crop_face_aligned(frame, (50, 50, 100, 100), 0.0, size=100, pad_y=0)
+    np.testing.assert_allclose(level.astype(int), crop_face(frame, (50, 50, 100, 100), 100, 0).astype(int), atol=1)
+    turned = crop_face_aligned(frame, (50, 50, 100, 100), 90.0, size=100, pad_y=0)
+    ys, xs = np.nonzero(turned[..., 0] > 127)
+    assert ys.max() < 20 and 35 < xs.mean() < 65  # +90 deg (counter-clockwise): right -> top
+    assert eye_angle((0, 0), (10, 0)) == 0.0 and eye_angle((0, 0), (0, 10)) == 90.0
+
+
+def test_align_levels_the_eyes_of_a_tilted_face(cached_models, astronaut) -> None:
+    from fer_edge.faces import crop_face_aligned, eye_angle
+
+    det = BlazeFaceDetector("short")
+    h, w = astronaut.shape[:2]
+    tilted = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((227, 120), -25, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)
+    found = det.detect_full(tilted)
+    assert found
+    angle = eye_angle(*found[0].eyes)
+    assert 15 < abs(angle) < 35
+    crop = crop_face_aligned(tilted, found[0].box, angle, size=192)
+    again = det.detect_full(cv2.copyMakeBorder(crop, 64, 64, 64, 64, cv2.BORDER_REPLICATE))
+    assert again and abs(eye_angle(*again[0].eyes)) < 8

@@ -124,7 +124,7 @@ def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "fer_edge", "demo", "--source", str(long_video), "--bundle",
-                             str(bundle.path), "--no-show", "--out", str(out)],
+                             str(bundle.path), "--no-show", "--out", str(out), "--detector", "haar"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     # Wait until frames are being processed (events reached the temporary file: past its buffer).

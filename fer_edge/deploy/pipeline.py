@@ -46,6 +46,9 @@ class PipelineConfig:
         detect_side: the detector works on a copy whose longer side is at most this many pixels.
         detect_scale: Haar pyramid step; 1.2 is ~2x faster than 1.1 but misses more faces.
         precision: bundle model variant to run (``FP32``, ``FP16``, ``INT8``); None = default.
+        align: rotate each face crop so its eyes are level (for bundles trained on aligned
+            crops); the eyes come from BlazeFace, run on each track's region every
+            ``detect_every`` frames.
         relock: cascade/clip bundles crop each track at the face size it had when its window
             started (training clips are tracked at a steady size, and a re-detected box that is
             20 % smaller would read as an expression change to a temporal head); when the box
@@ -64,6 +67,7 @@ class PipelineConfig:
     detect_scale: float = 1.1
     precision: str | None = None
     relock: float = 1.5
+    align: bool = False
 
     def __post_init__(self) -> None:
         for name in ("detect_every", "max_faces", "max_missed", "min_face", "detect_side"):
@@ -157,6 +161,13 @@ class Pipeline:
         self._check_shapes()
         self.tracks: dict[int, _TrackState] = {}
         self._sides: dict[int, float] = {}  # locked crop side per track (cascade/clip)
+        self._angles: dict[int, tuple[int, float]] = {}  # track -> (frame measured, eye-line roll)
+        self._eyes = None
+        if config.align:
+            from fer_edge.faces.blazeface import BlazeFaceDetector
+
+            self._eyes = detector if isinstance(detector, BlazeFaceDetector) else BlazeFaceDetector(
+                "short", device=engine.device)
 
     def _check_shapes(self) -> None:
         h, w = self._size
@@ -186,11 +197,16 @@ class Pipeline:
         length = win.length if self.bundle.kind != "frame" else max(win.length, 1)
         return _TrackState(RingBuffer(length, item_shape), EMA(self.config.alpha))
 
-    def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-        """Crops of ``boxes`` as the model's normalised NHWC float32 batch."""
-        from fer_edge.faces.crop import crop_faces
+    def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                   angles: list[float] | None = None) -> np.ndarray:
+        """Crops of ``boxes`` (rotated by ``angles`` degrees if given) as the model's NHWC float32 batch."""
+        from fer_edge.faces.crop import crop_face_aligned, crop_faces
 
-        crops = crop_faces(frame, boxes, size=self._crop_side, pad_y=self.bundle.frame.pad_y)
+        pad_y = self.bundle.frame.pad_y
+        if angles is None:
+            crops = crop_faces(frame, boxes, size=self._crop_side, pad_y=pad_y)
+        else:
+            crops = np.stack([crop_face_aligned(frame, b, a, self._crop_side, pad_y) for b, a in zip(boxes, angles)])
         h, w = self._size
         if (h, w) != (self._crop_side, self._crop_side):
             crops = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
@@ -223,12 +239,31 @@ class Pipeline:
         for gone in self.manager.retired:
             self.tracks.pop(gone, None)
             self._sides.pop(gone, None)
+            self._angles.pop(gone, None)
         if not tracks:
             return Prepared(index, [], None)
         boxes = [t.box if self.bundle.kind == "frame" else self._locked_box(t) for t in tracks]
         with self.timer("preprocess"):
-            batch = self.preprocess(frame, boxes)
+            angles = self._eye_angles(frame, tracks, index) if self._eyes is not None else None
+            batch = self.preprocess(frame, boxes, angles)
         return Prepared(index, tracks, batch)
+
+    def _eye_angles(self, frame: np.ndarray, tracks, index: int) -> list[float]:
+        """Eye-line roll per track, re-measured every ``detect_every`` frames on the track's region."""
+        from fer_edge.faces.crop import eye_angle
+
+        out = []
+        for t in tracks:
+            seen = self._angles.get(t.id)
+            if seen is None or index - seen[0] >= self.config.detect_every:
+                x, y, w, h = t.box
+                m = max(w, h) // 2  # margin: the detector wants some context around the face
+                x0, y0 = max(0, x - m), max(0, y - m)
+                found = self._eyes.detect_full(frame[y0:y + h + m, x0:x + w + m])
+                angle = eye_angle(*found[0].eyes) if found else (seen[1] if seen else 0.0)
+                seen = self._angles[t.id] = (index, angle)
+            out.append(seen[1])
+        return out
 
     def finish(self, work: Prepared, per_frame: np.ndarray, *, infer_ms: float = 0.0) -> list[FaceResult]:
         """Buffers, temporal head and smoothing for a prepared frame given its frame-model rows.
@@ -308,6 +343,7 @@ class Pipeline:
         self.manager.reset()
         self.tracks.clear()
         self._sides.clear()
+        self._angles.clear()
 
 
 @dataclass
