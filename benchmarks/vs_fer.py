@@ -31,7 +31,7 @@ FER_REQS = ["tensorflow==2.21.0", "opencv-contrib-python-headless>=4.12,<5", "re
 
 FER_LOOP = r"""
 import json, sys, time, cv2
-from fer import FER
+from fer.fer import FER
 det = FER(mtcnn=False)
 cap = cv2.VideoCapture(sys.argv[1])
 ok, frame = cap.read()

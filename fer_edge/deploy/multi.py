@@ -215,6 +215,13 @@ class _Stream:
     def join(self) -> None:
         self.writer.join()
         self.seconds = time.perf_counter() - self.start
+        # Never release a capture while the reader may be inside its read (OpenCV captures are
+        # not thread-safe): wait for the read in progress; a read stuck for good (a stalled
+        # source) is left to its daemon thread.
+        self.reader.join(timeout=5.0)
+        if self.reader.is_alive() and not isinstance(self.src, ResilientSource):
+            log.warning("%s: a read is still blocked; leaving the source to its thread", self.name)
+            return
         try:
             self.src.close()
         except Exception:  # noqa: BLE001 - closing a stalled source is best effort
