@@ -101,9 +101,10 @@ def detect_ms(name: str, frames: list[np.ndarray]) -> float:
 def photo_figures(name: str) -> dict:
     from skimage import data
 
+    from fer_edge.faces import create_detector
+
     det = make_detector(name)
-    small = __import__("fer_edge.faces", fromlist=["create_detector"]).create_detector(
-        name, min_size=(20, 20), max_side=320, scale_factor=1.1)
+    small = create_detector(name, min_size=(20, 20), max_side=320, scale_factor=1.1)  # LFW faces are small
     lfw = data.lfw_subset()
 
     def lfw_hits(images) -> int:

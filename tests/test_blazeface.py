@@ -6,6 +6,7 @@ never download it: without the cache they are skipped and say so.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,7 +170,7 @@ def test_demo_with_blazeface_never_imports_tensorflow(cached_models, tmp_path) -
         f"{str(bundle.path)!r}, '--no-show', '--out', {str(tmp_path / 'out')!r}]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stdout + result.stderr
     events = (tmp_path / "out" / "events.jsonl").read_text().splitlines()
     assert len(events) >= 20 and '"track":1' in "".join(events)
