@@ -5,15 +5,16 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench soak clean
+.PHONY: demo test bench soak wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 # Stamps re-run the install whenever the package metadata changes.
+# The demo needs the runtime only: the default model is imported without TensorFlow.
 $(VENV)/.demo-installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[train]'
+	$(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
@@ -33,5 +34,10 @@ FRAMES ?= 10000
 soak: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/soak.py --frames $(FRAMES)
 
+# dist/fer_edge-<version>-py3-none-any.whl, what the Raspberry Pi kit installs from.
+wheel: | $(BIN)/python
+	$(PIP) wheel -q --no-deps --wheel-dir dist .
+	@ls dist/fer_edge-*.whl
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build dist *.egg-info

@@ -169,7 +169,8 @@ STAGES: dict[str, Stage] = {
         "optimize", _optimize_setup,
         lambda work, out: ["optimize", str(work / "bundle"), "--precision", "int8", "--calibration",
                            str(work / "calib.npz"), "--subset-size", "24", "--iterations", "20", "--out", str(out)],
-        volatile=("seconds", "created", "latency_f32_ms", "latency_default_ms", "default_precision", "speedup"),
+        volatile=("seconds", "created", "latency_f32_ms", "latency_default_ms", "default_precision", "speedup_f32",
+                  "speedup_default"),
         masks=(_LATENCY_MD,),
     ),
 }

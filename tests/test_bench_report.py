@@ -53,7 +53,7 @@ def test_markdown_table():
     md = _report(MACHINE_A, [_row(), _row(mode="throughput", requests=4, hint="f32", inference_precision="f32")]
                  ).to_markdown()
     lines = [line for line in md.splitlines() if line.startswith("|")]
-    assert len(lines) == 4 and lines[0].count("|") == lines[2].count("|") == 14
+    assert len(lines) == 4 and lines[0].count("|") == lines[2].count("|") == 15
     assert "throughput x4" in lines[3] and "f32 (pinned)" in lines[3]
     assert "AVX-512 VNNI" in md and "TensorFlow GPUs: none" in md
 

@@ -75,8 +75,9 @@ def test_benchmark_rows(bundles, video, tmp_path):
                 for hint in ("default", "f32"):
                     assert (stage, model, precision, "latency", hint) in keys
                     assert (stage, model, precision, "throughput", hint) in keys
-        assert ("video", model, "FP32", "latency", "default") in keys
-        assert ("video:infer", model, "FP16", "latency", "default") in keys
+        assert ("video", model, "FP32", "per frame", "default") in keys
+        assert ("video:infer", model, "FP16", "per frame", "default") in keys
+        assert ("video:detect", model, "FP32", "per call", "default") in keys  # detection skips frames
     for r in report.rows:
         assert r.latency_ms["median"] >= 0 and r.latency_ms["p90"] >= r.latency_ms["median"] - 1e-9
         assert r.fps > 0 and r.device == "CPU" and r.batch == 1
@@ -86,6 +87,12 @@ def test_benchmark_rows(bundles, video, tmp_path):
             assert r.requests >= 2
     video_row = next(r for r in report.rows if r.stage == "video" and r.model == "tiny-frame")
     assert video_row.iterations == 8
+    for r in report.rows:  # video rows: FPS from the per-frame mean, the statistic shown beside it
+        if r.mode == "per frame":
+            assert r.fps == pytest.approx(1000.0 / r.latency_ms["mean"], rel=1e-3)
+    stages = [r for r in report.rows if r.model == "tiny-frame" and r.precision == "FP32" and r.mode == "per frame"]
+    whole = next(r for r in stages if r.stage == "video").latency_ms["mean"]
+    assert sum(r.latency_ms["mean"] for r in stages if r.stage != "video") <= whole * 1.05 + 0.01  # parts add up
     # the recorded test accuracy goes on the head row of the bundle's own precision only
     acc = {(r.stage, r.precision, r.mode, r.hint): r.accuracy for r in report.rows if r.model == "tiny-cascade"}
     assert acc[("temporal", "FP32", "latency", "default")] == 0.875
@@ -140,11 +147,12 @@ def test_cli_benchmark_and_compare(bundles, tmp_path, capsys):
     assert main([*base, "--precision", "fp32", "--infer-precision", "f32", "--out", str(tmp_path / "b")]) == 0
     capsys.readouterr()
     assert main(["benchmark", "compare", str(tmp_path / "a" / "benchmark.json"),
-                 str(tmp_path / "b" / "benchmark.json")]) == 0
+                 str(tmp_path / "b" / "benchmark.json"), "--out", str(tmp_path / "c")]) == 0
     text = capsys.readouterr().out
-    assert "0 configuration(s) in both reports, 3 in only one." in text  # default vs pinned f32 hints
+    assert "1 configuration(s) in both reports, 1 in only one." in text  # FP32 default meets FP32 pinned f32
+    assert (tmp_path / "c" / "compare.md").is_file()
     assert main(["benchmark", "compare", str(tmp_path / "a" / "benchmark.json"),
-                 str(tmp_path / "a" / "benchmark.json")]) == 0
+                 str(tmp_path / "a" / "benchmark.json"), "--out", str(tmp_path / "d")]) == 0
     assert "| 1.00 |" in capsys.readouterr().out
 
 

@@ -9,6 +9,8 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
 
+pytestmark = pytest.mark.tf  # Keras builds the files and checks the imports
+
 
 @pytest.fixture(scope="module")
 def keras_file(tmp_path_factory):
@@ -33,6 +35,7 @@ def test_import_keras_writes_a_valid_bundle(tmp_path, keras_file, capsys):
     assert bundle.models["frame"].variants == {"FP16": "frame-fp16.xml"}
     parity = bundle.provenance["parity"]
     assert parity["max_abs_diff"] < 1e-5 and parity["argmax_agreement"] == 1.0
+    assert bundle.provenance["converter"] == "builtin"  # checked against Keras, which is installed here
     import openvino as ov
 
     x = np.random.default_rng(1).normal(size=(3, 32, 32, 1)).astype(np.float32)
@@ -68,3 +71,21 @@ def test_import_bad_files(tmp_path):
     bad.write_bytes(b"not hdf5")
     with pytest.raises(FerEdgeError, match="cannot load Keras model"):
         import_keras(bad, tmp_path / "b")
+
+
+def test_layers_the_builtin_reader_lacks_go_through_tensorflow(tmp_path):
+    import keras
+
+    from fer_edge.importer import import_keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.UpSampling2D()(keras.layers.Conv2D(2, 3, strides=2, padding="same")(inputs))
+    outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    path = tmp_path / "upsampling.keras"
+    keras.Model(inputs, outputs).save(path)
+    bundle = import_keras(path, tmp_path / "auto")
+    assert bundle.provenance["converter"] == "tensorflow" and bundle.provenance["parity"]["max_abs_diff"] < 1e-5
+    with pytest.raises(FerEdgeError, match=r"\(UpSampling2D\).*'train' extra"):
+        import_keras(path, tmp_path / "builtin", converter="builtin")
+    assert import_keras(path, tmp_path / "tf", converter="tensorflow").provenance["converter"] == "tensorflow"

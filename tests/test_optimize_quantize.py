@@ -29,7 +29,7 @@ def _ov(path, x):
     return load_model(path, EngineConfig(precision="f32"))(*x)
 
 
-def test_int8_frame_bundle_agrees_with_fp32(tiny):
+def test_int8_frame_bundle_agrees_with_fp32(tiny, capsys):
     report = optimize_bundle(tiny["frame"].path, OptimizeConfig(precision="int8", calibration=str(tiny["npz"]),
                                                                 out=str(tiny["root"] / "f_int8"), **FAST))
     b = load_bundle(report.bundle)
@@ -48,6 +48,14 @@ def test_int8_frame_bundle_agrees_with_fp32(tiny):
     assert [r["variant"] for r in saved["rows"]] == ["parent", "int8"]
     assert saved["metric"] == "accuracy" and saved["calibration_samples"]["frame"] == 64
     assert saved["rows"][1]["latency_f32_ms"]["median"] > 0 and "| int8 |" in (b.path / "report.md").read_text()
+    # speed-ups compare like with like: the parent is 1.00x against itself under either hint
+    parent, int8 = report.rows
+    assert parent.speedup_f32 == pytest.approx(1.0) and parent.speedup_default == pytest.approx(1.0)
+    assert int8.speedup_f32 == pytest.approx(parent.latency_f32_ms["median"] / int8.latency_f32_ms["median"])
+    default = parent.latency_default_ms["median"] / int8.latency_default_ms["median"]
+    assert int8.speedup_default == pytest.approx(default)
+    assert "speed-up, f32 hint" in report.markdown()
+    assert "nncf" not in capsys.readouterr().out.lower()  # NNCF's logs and bars go to stderr
 
 
 def test_int8_cascade_with_accuracy_control(tiny):

@@ -2,7 +2,8 @@
 
 No JavaScript, no CDN, no external fonts or images: the file opens the same offline, in a
 mail attachment or on a Pi. One chart per stage and mode; a bar per configuration (model,
-format, precision, device), coloured by precision, with the p90 as a thin whisker.
+format, precision, device), coloured by precision: latency with the p90 as a thin whisker, or
+FPS for throughput rows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import OrderedDict
 from html import escape
 from typing import TYPE_CHECKING
 
-from fer_edge.bench.report import machine_lines
+from fer_edge.bench.report import FOOTNOTE, machine_lines
 
 if TYPE_CHECKING:
     from fer_edge.bench.report import BenchmarkReport, Row
@@ -39,55 +40,73 @@ def _stage_groups(rows: list[Row]) -> OrderedDict[str, list[Row]]:
     return groups
 
 
+def _bar_value(r: Row) -> tuple[float, float | None, str]:
+    """(bar length, whisker or None, unit) of a row: FPS for throughput rows, else latency ms
+    (the mean for runtime-on-video rows, the statistic their FPS comes from; the median otherwise)."""
+    if r.mode == "throughput":
+        return r.fps, None, "FPS"
+    if r.stage.startswith("video") and "mean" in r.latency_ms:
+        return r.latency_ms["mean"], r.latency_ms["p90"], "ms mean"
+    return r.latency_ms["median"], r.latency_ms["p90"], "ms median"
+
+
 def bar_chart(title: str, rows: list[Row]) -> str:
-    """An inline SVG of median latency per row (bar) with its p90 (whisker).
+    """An inline SVG bar per row: latency (median, or mean for video rows) with its p90 as a
+    whisker, or FPS for throughput rows; each bar's label names the statistic.
 
     Example:
         >>> svg = bar_chart("frame", report.rows)  # doctest: +SKIP
         >>> svg.startswith("<svg")
         True
     """
-    label_w, bar_w, row_h, top = 360, 520, 22, 8
-    longest = max((max(r.latency_ms["p90"], r.latency_ms["median"]) for r in rows), default=0.0) or 1.0
+    label_w, bar_w, row_h, top = 360, 480, 22, 8
+    values = [_bar_value(r) for r in rows]
+    unit = values[0][2].split()[0] if values else "ms"
+    longest = max((max(v, w or 0.0) for v, w, _ in values), default=0.0) or 1.0
     height = top + row_h * len(rows) + 24
-    width = label_w + bar_w + 110
+    width = label_w + bar_w + 190
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)} latency">']
-    for i, r in enumerate(rows):
+             f'aria-label="{escape(title)} {"throughput" if unit == "FPS" else "latency"}">']
+    for i, (r, (value, whisker, what)) in enumerate(zip(rows, values)):
         y = top + i * row_h
-        med, p90 = r.latency_ms["median"], r.latency_ms["p90"]
-        w = max(1.0, bar_w * med / longest)
-        wp = bar_w * p90 / longest
+        w = max(1.0, bar_w * value / longest)
+        wp = bar_w * whisker / longest if whisker is not None else 0.0
         color = COLORS.get(r.precision.upper(), _OTHER)
         hint = "" if r.hint == "default" else f" [{r.hint}]"
         text = f"{r.label()}{hint}"
+        p90 = f", p90 {whisker:.3f} ms" if whisker is not None else ""
         parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(text)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}">'
-                     f'<title>{escape(text)}: median {med:.3f} ms, p90 {p90:.3f} ms, {r.fps:.1f} FPS</title></rect>')
+                     f'<title>{escape(text)}: {value:.3f} {what}{p90}, {r.fps:.1f} FPS</title></rect>')
         if wp > w:
             cy = y + row_h / 2
             parts.append(f'<line x1="{label_w + w:.1f}" y1="{cy}" x2="{label_w + wp:.1f}" y2="{cy}" '
                          'stroke="#333" stroke-width="1"/>')
             parts.append(f'<line x1="{label_w + wp:.1f}" y1="{cy - 4}" x2="{label_w + wp:.1f}" y2="{cy + 4}" '
                          'stroke="#333" stroke-width="1"/>')
-        parts.append(f'<text x="{label_w + max(w, wp) + 6:.1f}" y="{y + 15}">{med:.3f} ms</text>')
+        # The label names both numbers, so it cannot be read as the whisker's value.
+        label = f"{value:.1f} FPS" if unit == "FPS" else f"{value:.3f} {what}{p90}"
+        parts.append(f'<text x="{label_w + max(w, wp) + 6:.1f}" y="{y + 15}">{escape(label)}</text>')
     axis_y = top + row_h * len(rows) + 4
     parts.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + bar_w}" y2="{axis_y}" stroke="#999"/>')
     parts.append(f'<text x="{label_w}" y="{axis_y + 16}">0</text>')
-    parts.append(f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end">{longest:.3f} ms</text>')
+    end = f"{longest:.1f} FPS" if unit == "FPS" else f"{longest:.3f} ms"
+    parts.append(f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end">{end}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _table(rows: list[Row]) -> str:
-    head = ("stage", "mode", "model", "format", "precision", "infer", "device", "batch", "median ms", "p90 ms",
-            "FPS", "size MB", "accuracy")
+    head = ("stage", "mode", "model", "format", "precision", "infer", "device", "batch", "median ms", "mean ms",
+            "p90 ms", "FPS", "size MB", "accuracy")
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in rows:
         mode = r.mode if r.requests <= 1 else f"{r.mode} x{r.requests}"
         infer = r.inference_precision if r.hint == "default" else f"{r.inference_precision} (pinned)"
         cells = [r.stage, mode, r.model, r.format, r.precision, infer, r.device]
-        nums = [str(r.batch), f"{r.latency_ms['median']:.3f}", f"{r.latency_ms['p90']:.3f}", f"{r.fps:.1f}",
+        mean = r.latency_ms.get("mean")
+        nums = [str(r.batch), f"{r.latency_ms['median']:.3f}", "-" if mean is None else f"{mean:.3f}",
+                f"{r.latency_ms['p90']:.3f}", f"{r.fps:.1f}",
                 "-" if r.size_mb is None else f"{r.size_mb:.3f}", "-" if r.accuracy is None else f"{r.accuracy:.4f}"]
         out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
                    + "".join(f'<td class="n">{escape(n)}</td>' for n in nums) + "</tr>")
@@ -106,11 +125,15 @@ def to_html(report: BenchmarkReport) -> str:
     body += [f"<li>{escape(line)}</li>" for line in machine_lines(report.machine)]
     body.append("</ul>")
     if report.rows:
-        body.append(f'<p class="legend">Bar: median latency; whisker: p90. Colour = model precision: {legend}</p>')
+        body.append('<p class="legend">Bars: median latency per inference (model rows), mean ms per frame or per '
+                    'call (video rows), or FPS (throughput rows); whisker: p90. '
+                    f'Colour = model precision: {legend}</p>')
     for title, rows in _stage_groups(report.rows).items():
         body.append(f"<h2>{escape(title)}</h2>")
         body.append(bar_chart(title, rows))
     body.append("<h2>All rows</h2>")
     body.append(_table(report.rows))
+    body += [f"<p>Note: {escape(n)}</p>" for n in report.settings.get("notes") or []]
+    body.append(f"<p>{escape(FOOTNOTE)}</p>")
     body.append("</body></html>\n")
     return "\n".join(body)

@@ -13,9 +13,10 @@ Schema (ARCHITECTURE.md, "Benchmark report")::
 ``stage`` is a model role (``frame``, ``spatial``, ``temporal``, ``clip``) or a runtime stage
 on a video (``video`` = a whole frame end to end, ``video:detect``, ``video:infer`` ...).
 Rows from two machines are matched by (stage, model, format, precision, device, batch, mode,
-hint): ``mode`` separates sync latency from async throughput and ``hint`` the plugin's default
-inference precision from a pinned one, so "default settings" meet across machines even when
-one CPU defaults to BF16 and the other to FP32.
+hint) first: ``mode`` separates sync latency, async throughput and the runtime's per-frame and
+per-call rows; ``hint`` the plugin's default inference precision from a pinned one. Rows left
+over are then matched without the hint, so a default run meets an ``--infer-precision f32``
+run of the same model; the comparison shows each side's hint.
 """
 
 from __future__ import annotations
@@ -184,19 +185,28 @@ def to_markdown(report: BenchmarkReport) -> str:
     """
     out = ["# fer-edge benchmark", "", f"Created {report.created}.", ""]
     out += [f"- {line}" for line in machine_lines(report.machine)]
-    out += ["", "| stage | mode | model | format | precision | infer | device | batch | median ms | p90 ms "
-                "| FPS | size MB | accuracy |",
-            "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    notes = report.settings.get("notes") or []
+    out += [""] + [f"Note: {n}" for n in notes] + ([""] if notes else [])
+    out += ["| stage | mode | model | format | precision | infer | device | batch | median ms | mean ms | p90 ms "
+            "| FPS | size MB | accuracy |",
+            "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in report.rows:
         mode = r.mode if r.requests <= 1 else f"{r.mode} x{r.requests}"
         infer = r.inference_precision if r.hint == "default" else f"{r.inference_precision} (pinned)"
         out.append(f"| {r.stage} | {mode} | {r.model} | {r.format} | {r.precision} | {infer} | {r.device} "
-                   f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms['p90'], 3)} "
-                   f"| {_num(r.fps, 1)} | {_num(r.size_mb, 3)} | {_num(r.accuracy, 4)} |")
-    out += ["", "Latency: warm-up, then the median and 90th percentile of timed iterations at batch 1. "
-                "`infer` is the precision the plugin actually computed in. Throughput rows keep several "
-                "requests in flight; their FPS is completed inputs per second.", ""]
+                   f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms.get('mean'), 3)} "
+                   f"| {_num(r.latency_ms['p90'], 3)} | {_num(r.fps, 1)} | {_num(r.size_mb, 3)} "
+                   f"| {_num(r.accuracy, 4)} |")
+    out += ["", FOOTNOTE, ""]
     return "\n".join(out)
+
+
+FOOTNOTE = ("Latency rows: warm-up, then median, mean and 90th percentile of timed iterations at batch 1; "
+            "FPS = 1000 / median. Throughput rows keep several requests in flight; FPS = completed inputs per "
+            "second. Video rows `per frame`: the runtime on the video, a stage's ms per frame counting frames it "
+            "skips as 0 (they add up to `video`); FPS = 1000 / mean, i.e. frames per second over the run. "
+            "`per call`: one run of a stage that does not run every frame (detection). "
+            "`infer` is the precision the plugin actually computed in.")
 
 
 @dataclass
@@ -209,9 +219,9 @@ class Comparison:
 
     @property
     def latency_ratio(self) -> float | None:
-        if self.a is None or self.b is None or not self.a.latency_ms["median"]:
+        if self.a is None or self.b is None or not _stat(self.a):
             return None
-        return round(self.b.latency_ms["median"] / self.a.latency_ms["median"], 3)
+        return round(_stat(self.b) / _stat(self.a), 3)
 
     @property
     def fps_ratio(self) -> float | None:
@@ -221,44 +231,85 @@ class Comparison:
 
 
 def compare(a: BenchmarkReport, b: BenchmarkReport) -> list[Comparison]:
-    """Match rows of two reports by (stage, model, format, precision, device, batch, mode, hint).
+    """Match rows of two reports: first on every key field, then ignoring the hint.
 
-    Rows only one report has come last, with the other side None.
+    The first pass pairs like with like (stage, model, format, precision, device, batch, mode,
+    hint). Rows still unpaired are then matched without the hint, so a default run (BF16 on
+    one CPU) meets an ``--infer-precision f32`` run of the same model; the table shows each
+    side's hint. Rows only one report has come last, with the other side None.
 
     Example:
         >>> pairs = compare(load_report("laptop.json"), load_report("pi.json"))  # doctest: +SKIP
         >>> pairs[0].latency_ratio
         7.9
     """
-    index_b = {r.key(): r for r in b.rows}
-    keys_a = {r.key() for r in a.rows}
-    both = [Comparison(r.key(), r, index_b[r.key()]) for r in a.rows if r.key() in index_b]
-    only_a = [Comparison(r.key(), r, None) for r in a.rows if r.key() not in index_b]
-    only_b = [Comparison(r.key(), None, r) for r in b.rows if r.key() not in keys_a]
-    return both + only_a + only_b
+    def loose(r: Row) -> tuple:
+        return tuple(getattr(r, k) for k in KEY if k != "hint")
+
+    pairs: list[Comparison] = []
+    left_a, left_b = list(a.rows), list(b.rows)
+    for keyer in (Row.key, loose):
+        unpaired = []
+        for r in left_a:
+            match = next((x for x in left_b if keyer(x) == keyer(r)), None)
+            if match is None:
+                unpaired.append(r)
+            else:
+                left_b.remove(match)
+                pairs.append(Comparison(r.key(), r, match))
+        left_a = unpaired
+    return pairs + [Comparison(r.key(), r, None) for r in left_a] + [Comparison(r.key(), None, r) for r in left_b]
 
 
 def format_comparison(a: BenchmarkReport, b: BenchmarkReport, pairs: list[Comparison] | None = None,
                       names: tuple[str, str] = ("A", "B")) -> str:
-    """Side-by-side Markdown: both machines, then median ms, FPS and B/A ratios per configuration."""
+    """Side-by-side Markdown: both machines, then hints, median ms, FPS and B/A ratios per configuration."""
     pairs = compare(a, b) if pairs is None else pairs
     na, nb = names
     out = [f"{na}: " + "; ".join(machine_lines(a.machine)[:2]),
            f"{nb}: " + "; ".join(machine_lines(b.machine)[:2]), "",
-           f"| stage | mode | model | format | precision | device | {na} infer | {nb} infer | {na} ms | {nb} ms "
-           f"| {nb}/{na} latency | {na} FPS | {nb} FPS | {nb}/{na} FPS |",
+           f"| stage | mode | model | format | precision | device | {na} hint (infer) | {nb} hint (infer) "
+           f"| {na} ms | {nb} ms | {nb}/{na} latency | {na} FPS | {nb} FPS | {nb}/{na} FPS |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for p in pairs:
-        stage, model, fmt, precision, device, _batch, mode, hint = p.key
-        mode = mode if hint == "default" else f"{mode} ({hint})"
-        ia = p.a.inference_precision if p.a else "-"
-        ib = p.b.inference_precision if p.b else "-"
-        ma = _num(p.a.latency_ms["median"], 3) if p.a else "missing"
-        mb = _num(p.b.latency_ms["median"], 3) if p.b else "missing"
+        stage, model, fmt, precision, device, _batch, mode, _hint = p.key
+        ha = f"{p.a.hint} ({p.a.inference_precision})" if p.a else "-"
+        hb = f"{p.b.hint} ({p.b.inference_precision})" if p.b else "-"
+        ma = _num(_stat(p.a), 3) if p.a else "missing"
+        mb = _num(_stat(p.b), 3) if p.b else "missing"
         fa = _num(p.a.fps, 1) if p.a else "-"
         fb = _num(p.b.fps, 1) if p.b else "-"
-        out.append(f"| {stage} | {mode} | {model} | {fmt} | {precision} | {device} | {ia} | {ib} | {ma} | {mb} "
+        out.append(f"| {stage} | {mode} | {model} | {fmt} | {precision} | {device} | {ha} | {hb} | {ma} | {mb} "
                    f"| {_num(p.latency_ratio)} | {fa} | {fb} | {_num(p.fps_ratio)} |")
     matched = sum(1 for p in pairs if p.a and p.b)
-    out += ["", f"{matched} configuration(s) in both reports, {len(pairs) - matched} in only one."]
+    out += ["", f"{matched} configuration(s) in both reports, {len(pairs) - matched} in only one. "
+                "ms: median (mean for video rows, the statistic their FPS comes from)."]
     return "\n".join(out)
+
+
+def _stat(r: Row) -> float:
+    """The latency FPS is derived from: the mean for runtime-on-video rows, else the median."""
+    if r.stage.startswith("video") and "mean" in r.latency_ms:
+        return r.latency_ms["mean"]
+    return r.latency_ms["median"]
+
+
+def save_comparison(a: BenchmarkReport, b: BenchmarkReport, out: str | os.PathLike,
+                    names: tuple[str, str] = ("A", "B"), sources: tuple[str, str] = ("", "")) -> dict[str, str]:
+    """Write ``compare.md`` and ``compare.json`` (pairs with both rows and the ratios) into ``out``.
+
+    Example:
+        >>> save_comparison(load_report("a.json"), load_report("b.json"), "runs/compare")  # doctest: +SKIP
+        {'md': 'runs/compare/compare.md', 'json': 'runs/compare/compare.json'}
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = compare(a, b)
+    data = {"schema": SCHEMA, "a": sources[0], "b": sources[1], "machines": {"a": a.machine, "b": b.machine},
+            "pairs": [{"a": None if p.a is None else asdict(p.a), "b": None if p.b is None else asdict(p.b),
+                       "latency_ratio": p.latency_ratio, "fps_ratio": p.fps_ratio} for p in pairs]}
+    files = {"md": out / "compare.md", "json": out / "compare.json"}
+    head = f"# fer-edge benchmark compare\n\n{names[0]} = {sources[0]}, {names[1]} = {sources[1]}\n\n"
+    _atomic_write(files["md"], head + format_comparison(a, b, pairs, names) + "\n")
+    _atomic_write(files["json"], json.dumps(data, indent=2) + "\n")
+    return {k: str(v) for k, v in files.items()}

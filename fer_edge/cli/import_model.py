@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 NAME = "import"
-HELP = "import a per-frame Keras classifier (.keras/.h5) as a frame bundle (OpenVINO IR FP32 + FP16)"
+HELP = ("import a per-frame Keras classifier (.keras/.h5) as a frame bundle (OpenVINO IR FP32 + FP16); "
+        "standard layers need no TensorFlow")
 EXAMPLES = [
     "fer-edge import keras emotion_model.hdf5 --labels fer2013 --frame 64x64 --gray "
     "--mean 0.5 --std 0.5 --out runs/fer",
@@ -42,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=5, help="frames averaged per prediction (default 5)")
     p.add_argument("--name", help="bundle name (default: the --out folder's name)")
     p.add_argument("--no-fp16", action="store_true", help="skip the FP16 variant")
+    p.add_argument("--converter", choices=["auto", "builtin", "tensorflow"], default="auto",
+                   help="auto: the built-in reader (no TensorFlow), TensorFlow for layers it lacks when installed; "
+                        "builtin: never TensorFlow; tensorflow: Keras + openvino.convert_model")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     bundle = import_keras(args.path, args.out, labels=args.labels, frame_size=args.frame, color=args.color,
                           mean=args.mean, std=args.std, name=args.name, fp16=not args.no_fp16,
-                          window=WindowSpec(length=args.window, stride=1, min_frames=1))
+                          window=WindowSpec(length=args.window, stride=1, min_frames=1),
+                          converter=args.converter)
     entry = bundle.models["frame"]
     print(f"bundle written: {bundle.path} ({bundle.kind}, {len(bundle.labels)} labels, "
           f"{entry.precision} + {', '.join(entry.variants) or 'no variants'})")

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a recipe value, e.g. temporal.epochs=10 (repeatable; wins over the file)")
     parser.add_argument("--fold", action="append", type=int, default=None, metavar="I",
                         help="run only this cross-validation fold (repeatable): folds as independent jobs")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], type=str.lower,
                         help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
 

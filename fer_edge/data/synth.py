@@ -397,9 +397,9 @@ def write_dataset(
 
     jobs = [(s, name) for s in subjects for name in names]
     if progress:
-        from tqdm import tqdm
+        from fer_edge.progress import progress as progress_bar
 
-        jobs = tqdm(jobs, desc="synth", unit="clip")
+        jobs = progress_bar(jobs, desc="synth", unit="clip", leave=True)  # log lines, not \r bars, off a TTY
     paths: list[Path] = []
     records: list[dict[str, object]] = []
     for subject, name in jobs:

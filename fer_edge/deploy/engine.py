@@ -9,7 +9,9 @@ which shifts outputs by ~1e-3; ``precision="f32"`` pins full precision.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
+
+log = logging.getLogger(__name__)
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
@@ -139,12 +143,32 @@ class CompiledModel:
 
     @property
     def inference_precision(self) -> str:
-        """The precision the plugin actually uses (e.g. ``bf16`` on AVX512_BF16 CPUs)."""
+        """The precision the model's compute layers actually run in.
+
+        ``int8`` for a quantized model, ``bf16`` on AVX512_BF16 CPUs by default, and ``f32``
+        where an ``f16`` hint is not supported (Raspberry Pi 4's Cortex-A72 ignores it silently).
+        """
+        ran = executed_precision(self._compiled)
+        if ran:
+            return ran
         try:
             value = self._compiled.get_property("INFERENCE_PRECISION_HINT")
             return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
         except Exception:  # noqa: BLE001 - not every plugin reports it
             return "unknown"
+
+    def probe(self) -> str | None:
+        """Run one inference on zeros; the error's first line if it fails, else None."""
+        zeros = [np.zeros([d.get_length() if d.is_static else 1 for d in port.get_partial_shape()], np.float32)
+                 for port in self._compiled.inputs]
+        try:
+            self._request.infer(zeros)
+        except Exception as exc:  # noqa: BLE001 - any failure means this model cannot run here
+            # OpenVINO stacks "Exception from <file>:<line>:" lines above the one that says what failed.
+            lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+            said = [x for x in lines if not x.startswith("Exception from")]
+            return (said or lines or [type(exc).__name__])[-1][:200]
+        return None
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
         """Run one synchronous inference; returns the first output as a new array."""
@@ -158,8 +182,41 @@ class CompiledModel:
         return self._compiled
 
 
-def load_model(path: str | os.PathLike, config: EngineConfig | None = None) -> CompiledModel:
+# Layer types whose precision is the model's: the rest (reorders, reshapes) follow the data.
+_COMPUTE_LAYERS = ("Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul", "RNNSeq", "RNNCell")
+_INT8 = ("u8", "i8")
+
+
+def _text(value: Any) -> str:
+    return value.astype(str) if hasattr(value, "astype") else str(value)  # an OVAny
+
+
+def executed_precision(compiled: Any) -> str | None:
+    """The most common runtime precision of a compiled model's compute layers (``int8`` for
+    u8/i8), from the plugin's runtime model; None where the plugin does not expose one."""
+    try:
+        ops = compiled.get_runtime_model().get_ordered_ops()
+    except Exception:  # noqa: BLE001 - AUTO and some plugins have no runtime model
+        return None
+    counts: Counter[str] = Counter()
+    for op in ops:
+        info = op.get_rt_info()
+        if "layerType" in info and "runtimePrecision" in info and _text(info["layerType"]) in _COMPUTE_LAYERS:
+            counts[_text(info["runtimePrecision"]).lower()] += 1
+    if not counts:
+        return None
+    top = counts.most_common(1)[0][0]
+    return "int8" if top in _INT8 else top
+
+
+def load_model(path: str | os.PathLike, config: EngineConfig | None = None, *,
+               fallback: str | os.PathLike | None = None) -> CompiledModel:
     """Read and compile an IR (``.xml``) or ONNX model on the configured device.
+
+    Args:
+        fallback: a model to run instead when this one fails its first inference, which is
+            probed right after compiling: INT8 models compile but fail on CPUs without int8
+            dot-product (Raspberry Pi 4's Cortex-A72); one warning line says so.
 
     Raises:
         FerEdgeError: missing/corrupt file, absent device.
@@ -177,4 +234,9 @@ def load_model(path: str | os.PathLike, config: EngineConfig | None = None) -> C
         first = str(exc).strip().splitlines()
         raise FerEdgeError(f"cannot read model {path}: {first[0][:200] if first else exc}; re-export it") from None
     compiled = core().compile_model(model, device, _properties(config, device))
-    return CompiledModel(compiled, path, device)
+    result = CompiledModel(compiled, path, device)
+    error = result.probe() if fallback is not None else None
+    if error:
+        log.warning("%s cannot run on this %s (%s); running %s instead", path.name, device, error, Path(fallback).name)
+        return load_model(fallback, config)
+    return result

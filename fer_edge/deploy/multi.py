@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.deploy.events import EventWriter, face_event, note_event
-from fer_edge.deploy.overlay import draw_face, draw_status
+from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline
 from fer_edge.deploy.stream import ResilientSource, is_live, open_stream
 
@@ -153,10 +153,7 @@ class _Writer(threading.Thread):
                 ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
         if self.video is not None:
             with self.timer("draw"):
-                for f in faces:
-                    draw_face(frame, f.box, f.track, f.label, f.scores)
-                if not faces:
-                    draw_status(frame, "no face")
+                draw_frame(frame, faces)
             with self.timer("write"):
                 self.video.write(frame)
         self.frames += 1  # counted only once written

@@ -119,6 +119,17 @@ def _softmax_if_needed(x: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def _load(bundle: Bundle, role: str, precision: str | None, engine: EngineConfig) -> CompiledModel:
+    """Compile a bundle's model; an INT8 one falls back to the bundle's FP32 (else FP16) variant
+    when it cannot run on this CPU."""
+    entry = bundle.models[role]
+    fallback = None
+    if (precision or entry.precision).upper() == "INT8":
+        have = {entry.precision, *entry.variants}
+        fallback = next((bundle.model_path(role, p) for p in ("FP32", "FP16") if p in have), None)
+    return load_model(bundle.model_path(role, precision), engine, fallback=fallback)
+
+
 class Pipeline:
     """Stateful per-frame processing of one video stream.
 
@@ -154,10 +165,10 @@ class Pipeline:
             self.frame_model, self.head = share.frame_model, share.head
         else:
             if role:
-                self.frame_model = load_model(bundle.model_path(role, config.precision), engine)
+                self.frame_model = _load(bundle, role, config.precision, engine)
             if bundle.kind in ("cascade", "clip"):
                 head_role = "temporal" if bundle.kind == "cascade" else "clip"
-                self.head = load_model(bundle.model_path(head_role, config.precision), engine)
+                self.head = _load(bundle, head_role, config.precision, engine)
         self._check_shapes()
         self.tracks: dict[int, _TrackState] = {}
         self._sides: dict[int, float] = {}  # locked crop side per track (cascade/clip)
@@ -235,6 +246,8 @@ class Pipeline:
         """
         tracks = self.manager.update(frame)
         for stage, ms in self.manager.timings.items():
+            if stage == "detect" and ms == 0.0:
+                continue  # no detection in this frame: a skipped frame, not a 0 ms call
             self.timer.add(stage, ms)
         for gone in self.manager.retired:
             self.tracks.pop(gone, None)

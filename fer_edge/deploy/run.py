@@ -18,7 +18,7 @@ from typing import Any
 from fer_edge.bundle import Bundle
 from fer_edge.deploy.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
-from fer_edge.deploy.overlay import draw_face, draw_status
+from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
 from fer_edge.deploy.stream import ResilientSource, StreamPolicy, is_live, open_stream
 
@@ -43,13 +43,15 @@ class RunReport:
     tracks: int
     interrupted: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
+    # Per stage: per-call median/p90/mean/count and per-frame frame_mean/frame_p90 (StageTimer.summary).
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def timing(self) -> dict[str, Any]:
         """The ``--timing`` file's content."""
         return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
                 "stages_ms": self.stages_ms, "stages_p90_ms": self.stages_p90_ms,
                 # Detection runs every N frames: its median is 0, its mean is its real cost.
-                "stages_mean_ms": self.stages_mean_ms,
+                "stages_mean_ms": self.stages_mean_ms, "stages": self.stages,
                 "device": self.device, "inference_precision": self.inference_precision,
                 "source": self.source, "bundle": self.bundle, "interrupted": self.interrupted}
 
@@ -154,10 +156,10 @@ def run_video(
             if events:
                 ev = EventWriter(events)
             if progress:
-                from tqdm import tqdm
+                from fer_edge.progress import progress as progress_bar
 
                 total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
-                bar = tqdm(total=total, unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+                bar = progress_bar(total=total or None, unit="frame", desc="demo")
             start = time.perf_counter()
             while (max_frames is None or frames < max_frames) and not stop.requested:
                 with timer("decode"):
@@ -177,10 +179,8 @@ def run_video(
                         ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
                 if writer is not None or show:
                     with timer("draw"):
-                        for f in faces:
-                            draw_face(frame, f.box, f.track, f.label, f.scores)
-                        if not faces:
-                            draw_status(frame, "no face")
+                        elapsed = time.perf_counter() - start
+                        draw_frame(frame, faces, frames / elapsed if elapsed > 0 else None)
                 if writer is not None:
                     with timer("write"):
                         writer.write(frame)
@@ -193,6 +193,7 @@ def run_video(
                     show = _show(frame)
                 if bar is not None:
                     bar.update(1)
+                    bar.set_postfix(faces=with_face, tracks=len(stats_tracks), refresh=False)
             interrupted = stop.requested
         except KeyboardInterrupt:  # a second signal, or Ctrl-C outside the main thread
             interrupted = True
@@ -214,7 +215,7 @@ def run_video(
             outputs["video"] = str(writer.close())
         if ev is not None:
             outputs["events"] = str(ev.close())
-        summary = timer.summary()
+        summary = timer.summary(frames)
         report = RunReport(
             source=str(source), bundle=str(bundle.path), device=engine.device,
             inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
@@ -223,6 +224,7 @@ def run_video(
             stages_p90_ms={k: v["p90"] for k, v in summary.items()},
             stages_mean_ms={k: v["mean"] for k, v in summary.items()},
             frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+            stages=summary,
         )
         if timing:
             _write_json(Path(timing), report.timing())
@@ -270,7 +272,7 @@ def run_sources(
         reports = []
         for res, outs in zip(results, outputs):
             pipe = res["pipe"]
-            summary = pipe.timer.summary()
+            summary = pipe.timer.summary(res["frames"])
             seconds = res["seconds"]
             report = RunReport(
                 source=res["source"], bundle=str(bundle.path), device=engine.device,
@@ -280,7 +282,7 @@ def run_sources(
                 stages_p90_ms={k: v["p90"] for k, v in summary.items()},
                 stages_mean_ms={k: v["mean"] for k, v in summary.items()},
                 frames_with_face=res["frames_with_face"], tracks=res["tracks"], interrupted=res["interrupted"],
-                outputs=res["outputs"])
+                outputs=res["outputs"], stages=summary)
             if outs.timing:
                 _write_json(Path(outs.timing), {**report.timing(), "stream": res["name"], "pipelined": True})
                 report.outputs["timing"] = str(outs.timing)

@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,8 +76,24 @@ def check_samples(n: int, what: str) -> None:
                     "less accurate", n, what, RECOMMENDED_SAMPLES)
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (a handler keeps its stream object)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _nncf():
-    return require("nncf", "optimize", purpose="INT8 quantization")
+    # NNCF logs (from its import on) and draws progress bars on stdout; stdout is for fer-edge's report.
+    with contextlib.redirect_stdout(sys.stderr):
+        nncf = require("nncf", "optimize", purpose="INT8 quantization")
+    for handler in logging.getLogger("nncf").handlers:
+        if type(handler) is logging.StreamHandler and not isinstance(handler.stream, _Stderr):
+            handler.setStream(_Stderr())
+    return nncf
 
 
 def _explain(exc: Exception, ov_model: Any, role: str) -> FerEdgeError:
@@ -104,7 +122,8 @@ def to_precision(ov_model: Any, precision: str) -> Any:
     if precision == "int8-weights":
         nncf = _nncf()
         try:
-            return nncf.compress_weights(ov_model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
+            with contextlib.redirect_stdout(sys.stderr):  # rich progress bars
+                return nncf.compress_weights(ov_model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
         except Exception as exc:  # noqa: BLE001 - NNCF errors are about the model
             raise _explain(exc, ov_model, "weights") from None
     if precision == "int8":
@@ -145,12 +164,13 @@ def quantize_model(
     dataset = nncf.Dataset([items[i] for i in order])
     subset = int(min(subset_size, len(items)))
     try:
-        if max_drop is None or validation is None:
-            return nncf.quantize(ov_model.clone(), dataset, subset_size=subset)
-        return nncf.quantize_with_accuracy_control(
-            ov_model.clone(), dataset, nncf.Dataset(list(validation)), validation_fn,
-            max_drop=float(max_drop), drop_type=nncf.DropType.ABSOLUTE, subset_size=subset,
-        )
+        with contextlib.redirect_stdout(sys.stderr):  # NNCF's rich progress bars
+            if max_drop is None or validation is None:
+                return nncf.quantize(ov_model.clone(), dataset, subset_size=subset)
+            return nncf.quantize_with_accuracy_control(
+                ov_model.clone(), dataset, nncf.Dataset(list(validation)), validation_fn,
+                max_drop=float(max_drop), drop_type=nncf.DropType.ABSOLUTE, subset_size=subset,
+            )
     except FerEdgeError:
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF errors are about the model

@@ -138,7 +138,9 @@ class OptimizeConfig:
 
 def default_out(bundle: Path, precision: str) -> Path:
     """``<bundle>_int8`` etc. next to the input bundle."""
-    return bundle.with_name(f"{bundle.name}_{precision.replace('-', '_')}")
+    from fer_edge.bundle import variant_dir
+
+    return variant_dir(bundle, precision)
 
 
 def _fp32_model(bundle: Bundle, role: str) -> Any:
@@ -369,9 +371,10 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
         if cfg.precision != "fp32":
             report.rows.append(_row(cfg.precision, prec, tmp, {r: e.file for r, e in entries.items()}, base, opt_acc,
                                     ref_acc, inputs, cfg, params_base))
-        ref_ms = report.rows[0].latency_f32_ms["median"]
-        for row in report.rows:
-            row.speedup = ref_ms / row.latency_default_ms["median"]
+        parent_row = report.rows[0]
+        for row in report.rows:  # like with like: the same hint on both sides
+            row.speedup_f32 = parent_row.latency_f32_ms["median"] / row.latency_f32_ms["median"]
+            row.speedup_default = parent_row.latency_default_ms["median"] / row.latency_default_ms["median"]
         report.seconds = time.perf_counter() - start
         prov = provenance(str(bundle.path), parent=bundle.provenance,
                           optimize={"precision": prec, "steps": report.steps, "calibration": report.calibration,

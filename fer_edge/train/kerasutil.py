@@ -32,6 +32,7 @@ def seed_everything(seed: int) -> Any:
 
 def check_gpu(device: str) -> None:
     """``device`` ``"gpu"`` must find one; ``"cpu"`` hides GPUs; ``"auto"`` takes what is there."""
+    device = str(device).strip().lower()  # CPU and cpu alike, as for OpenVINO devices
     if device not in ("auto", "cpu", "gpu"):
         raise FerEdgeError(f"unknown device '{device}'; use auto, cpu or gpu")
     if device == "auto":
