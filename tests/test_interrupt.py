@@ -125,14 +125,13 @@ def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "fer_edge", "demo", "--source", str(long_video), "--bundle",
-                             str(bundle.path), "--no-show", "--out", str(out)],
+                             str(bundle.path), "--no-show", "--out", str(out), "--detector", "haar"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    # Wait until frames are being processed (the events file exists under its temporary name).
-    while time.monotonic() < deadline and not list(out.glob(".events.jsonl.tmp-*")):
+    # Wait until frames are being processed (events reached the temporary file: past its buffer).
+    while time.monotonic() < deadline and not any(p.stat().st_size for p in out.glob(".events.jsonl.tmp-*")):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    time.sleep(0.3)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (stdout, stderr)

@@ -163,7 +163,7 @@ def test_cli_demo_outputs(tmp_path, clip_video, capsys):
     path, _ = clip_video
     bundle = frame_bundle(tmp_path / "b")
     rc = main(["demo", "--source", str(path), "--bundle", str(bundle.path), "--out", str(tmp_path / "run"),
-               "--no-show", "--tracker", "kcf", "--precision", "FP16"])
+               "--no-show", "--tracker", "kcf", "--precision", "FP16", "--detector", "haar"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "| detect |" in out and "next: fer-edge demo" in out

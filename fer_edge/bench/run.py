@@ -144,7 +144,7 @@ def _head(bundle: Bundle) -> str:
 
 
 def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str, hint: str,
-               frames: int, engine: str) -> list[Row]:
+               frames: int, engine: str, detector: str = "haar") -> list[Row]:
     """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
 
     Every frame is decoded and stepped through :class:`~fer_edge.deploy.Pipeline` (detect or
@@ -156,7 +156,8 @@ def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str
     from fer_edge.video import open_source
 
     pin = None if hint == "default" else hint
-    pipe = Pipeline(bundle, PipelineConfig(precision=precision), EngineConfig(device=device, precision=pin))
+    pipe = Pipeline(bundle, PipelineConfig(precision=precision, detector=detector),
+                    EngineConfig(device=device, precision=pin))
     src = open_source(source)
     totals: list[float] = []
     try:
@@ -228,6 +229,7 @@ def benchmark(
     frames: int = 300,
     out: str | os.PathLike | None = None,
     progress: bool = False,
+    detector: str = "haar",
 ) -> BenchmarkReport:
     """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
 
@@ -302,7 +304,7 @@ def benchmark(
             elif kind == "video":
                 b, precision, device, hint = job
                 rows += video_rows(source, b, precision=precision, device=device, hint=hint, frames=frames,
-                                   engine=engine)
+                                   engine=engine, detector=detector)
             else:
                 new, gpus = baseline_rows(job[0], warmup=warmup, iterations=iterations)
                 rows += new

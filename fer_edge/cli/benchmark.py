@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)")
     p.add_argument("--source", help="video, camera index or frame folder for the end-to-end rows; 'none' to skip "
                                     "(default: the sample video)")
+    p.add_argument("--detector", default="haar", choices=["haar", "haar-alt2", "blazeface", "blazeface-full"],
+                   help="face detector for the end-to-end rows (default haar)")
     p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
     p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         report = benchmark(bundles, devices=devices, precisions=args.precision, hints=hints,
                            baseline=args.baseline, source=source, iterations=args.iterations,
                            warmup=args.warmup, throughput=not args.no_throughput, requests=args.requests,
-                           frames=args.frames, out=out, progress=True)
+                           frames=args.frames, detector=args.detector, out=out, progress=True)
     print("\n".join(machine_lines(report.machine)))
     for note in report.settings.get("notes") or []:
         print(f"note: {note}")

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracker", default="medianflow",
                         choices=["csrt", "kcf", "medianflow", "mosse", "mil"],
                         help="OpenCV tracker (default: medianflow, the thesis' choice)")
+    parser.add_argument("--detector", default="haar", choices=["haar", "blazeface", "blazeface-full"],
+                        help="face detector (default: haar, the thesis' choice)")
     parser.add_argument("--size", type=int, default=160, help="face crop side in px (default: 160)")
     parser.add_argument("--pad-y", type=int, default=10,
                         help="px added to the detected box vertically (default: 10)")
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     config = PreprocessConfig(
         dataset=args.dataset,
         tracker=args.tracker,
+        detector=args.detector,
         size=args.size,
         pad_y=args.pad_y,
         detect_frames=args.detect_frames,

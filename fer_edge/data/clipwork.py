@@ -142,7 +142,11 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
         if not frames:
             raise FerEdgeError("the video has no frames")
         record["frames"] = len(frames)
-        boxes, stats = track_faces(frames, tracker=config.tracker, detect_frames=config.detect_frames)
+        from fer_edge.faces.detect import create_detector
+
+        detector = create_detector(getattr(config, "detector", "haar"))
+        boxes, stats = track_faces(frames, tracker=config.tracker, detect_frames=config.detect_frames,
+                                   detector=detector)
         crops = np.stack([crop_face(f, b, size=config.size, pad_y=config.pad_y)
                           for f, b in zip(frames, boxes)])
         del frames

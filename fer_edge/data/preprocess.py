@@ -78,6 +78,7 @@ class PreprocessConfig:
             Ray tasks (:mod:`fer_edge.cluster`).
         plot: write ``clip_lengths.png`` (needs matplotlib, the ``train`` extra).
         labels: label set of the dataset.
+        detector: face detector (``haar``, the thesis' choice; ``blazeface``, ``blazeface-full``).
     """
 
     dataset: str = "bu4dfe"
@@ -92,14 +93,17 @@ class PreprocessConfig:
     executor: str = "local"
     plot: bool = True
     labels: tuple[str, ...] = THESIS
+    detector: str = "haar"
 
     def __post_init__(self) -> None:
         from fer_edge.data.intensity import METHODS
+        from fer_edge.faces.detect import DETECTORS
         from fer_edge.faces.track import TRACKERS
 
         for name, value, known in (("dataset", self.dataset, DATASETS),
                                    ("tracker", self.tracker, TRACKERS),
-                                   ("intensity", self.signal, ("openface", *METHODS))):
+                                   ("intensity", self.signal, ("openface", *METHODS)),
+                                   ("detector", self.detector, tuple(DETECTORS))):
             if value not in known:
                 import difflib
 
@@ -131,8 +135,11 @@ class PreprocessConfig:
     def clip_params(self) -> dict:
         """The settings that change a clip's output: a marker must match them to be reused."""
         au = str(Path(self.au_dir).resolve()) if self.au_dir else None
-        return {"format": FORMAT, "tracker": self.tracker, "size": self.size, "pad_y": self.pad_y,
-                "detect_frames": self.detect_frames, "intensity": self.signal, "au_dir": au}
+        params = {"format": FORMAT, "tracker": self.tracker, "size": self.size, "pad_y": self.pad_y,
+                  "detect_frames": self.detect_frames, "intensity": self.signal, "au_dir": au}
+        if self.detector != "haar":  # (absent = Haar, so earlier outputs stay reusable)
+            params["detector"] = self.detector
+        return params
 
 
 @dataclass

@@ -16,6 +16,7 @@ Each frame's spatial features are computed once and reused by every overlapping 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -45,6 +46,9 @@ class PipelineConfig:
         detect_side: the detector works on a copy whose longer side is at most this many pixels.
         detect_scale: Haar pyramid step; 1.2 is ~2x faster than 1.1 but misses more faces.
         precision: bundle model variant to run (``FP32``, ``FP16``, ``INT8``); None = default.
+        align: rotate each face crop so its eyes are level (for bundles trained on aligned
+            crops); the eyes come from BlazeFace, run on each track's region every
+            ``detect_every`` frames.
         relock: cascade/clip bundles crop each track at the face size it had when its window
             started (training clips are tracked at a steady size, and a re-detected box that is
             20 % smaller would read as an expression change to a temporal head); when the box
@@ -63,6 +67,7 @@ class PipelineConfig:
     detect_scale: float = 1.1
     precision: str | None = None
     relock: float = 1.5
+    align: bool = False
 
     def __post_init__(self) -> None:
         for name in ("detect_every", "max_faces", "max_missed", "min_face", "detect_side"):
@@ -86,6 +91,15 @@ class FaceResult:
     label: str | None
     scores: dict[str, float] | None
     window: tuple[int, int] | None
+
+
+@dataclass
+class Prepared:
+    """A frame between :meth:`Pipeline.prepare` and :meth:`Pipeline.finish`."""
+
+    index: int
+    tracks: list
+    batch: np.ndarray | None  # the crops, normalised; None without faces
 
 
 @dataclass
@@ -125,7 +139,7 @@ class Pipeline:
     """
 
     def __init__(self, bundle: Bundle, config: PipelineConfig | None = None,
-                 engine: EngineConfig | None = None, *, detector=None) -> None:
+                 engine: EngineConfig | None = None, *, detector=None, share: Pipeline | None = None) -> None:
         from fer_edge.faces.detect import create_detector
         from fer_edge.faces.manager import TrackManager
 
@@ -146,15 +160,25 @@ class Pipeline:
                                     max_missed=config.max_missed, max_faces=config.max_faces)
         role = {"frame": "frame", "cascade": "spatial", "clip": None}[bundle.kind]
         self.frame_model: CompiledModel | None = None
-        if role:
-            self.frame_model = _load(bundle, role, config.precision, engine)
         self.head: CompiledModel | None = None
-        if bundle.kind in ("cascade", "clip"):
-            head_role = "temporal" if bundle.kind == "cascade" else "clip"
-            self.head = _load(bundle, head_role, config.precision, engine)
+        if share is not None:  # another stream's compiled models (called from one thread only)
+            self.frame_model, self.head = share.frame_model, share.head
+        else:
+            if role:
+                self.frame_model = _load(bundle, role, config.precision, engine)
+            if bundle.kind in ("cascade", "clip"):
+                head_role = "temporal" if bundle.kind == "cascade" else "clip"
+                self.head = _load(bundle, head_role, config.precision, engine)
         self._check_shapes()
         self.tracks: dict[int, _TrackState] = {}
         self._sides: dict[int, float] = {}  # locked crop side per track (cascade/clip)
+        self._angles: dict[int, tuple[int, float]] = {}  # track -> (frame measured, eye-line roll)
+        self._eyes = None
+        if config.align:
+            from fer_edge.faces.blazeface import BlazeFaceDetector
+
+            self._eyes = detector if isinstance(detector, BlazeFaceDetector) else BlazeFaceDetector(
+                "short", device=engine.device)
 
     def _check_shapes(self) -> None:
         h, w = self._size
@@ -188,11 +212,16 @@ class Pipeline:
         length = win.length if self.bundle.kind != "frame" else max(win.length, 1)
         return _TrackState(RingBuffer(length, item_shape), EMA(self.config.alpha))
 
-    def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-        """Crops of ``boxes`` as the model's normalised NHWC float32 batch."""
-        from fer_edge.faces.crop import crop_faces
+    def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                   angles: list[float] | None = None) -> np.ndarray:
+        """Crops of ``boxes`` (rotated by ``angles`` degrees if given) as the model's NHWC float32 batch."""
+        from fer_edge.faces.crop import crop_face_aligned, crop_faces
 
-        crops = crop_faces(frame, boxes, size=self._crop_side, pad_y=self.bundle.frame.pad_y)
+        pad_y = self.bundle.frame.pad_y
+        if angles is None:
+            crops = crop_faces(frame, boxes, size=self._crop_side, pad_y=pad_y)
+        else:
+            crops = np.stack([crop_face_aligned(frame, b, a, self._crop_side, pad_y) for b, a in zip(boxes, angles)])
         h, w = self._size
         if (h, w) != (self._crop_side, self._crop_side):
             crops = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops])
@@ -206,6 +235,19 @@ class Pipeline:
 
     def step(self, frame: np.ndarray, index: int) -> list[FaceResult]:
         """Process one BGR frame; returns one result per visible face."""
+        work = self.prepare(frame, index)
+        if work.batch is None:
+            return []
+        start = time.perf_counter()
+        per_frame = self.frame_model(work.batch) if self.frame_model is not None else work.batch
+        return self.finish(work, per_frame, infer_ms=(time.perf_counter() - start) * 1000.0)
+
+    def prepare(self, frame: np.ndarray, index: int) -> Prepared:
+        """Detect/track and crop: the part of :meth:`step` before the frame model.
+
+        A multi-stream runtime prepares several streams' frames, runs the frame model once on
+        their crops together and hands each stream its rows with :meth:`finish`.
+        """
         tracks = self.manager.update(frame)
         for stage, ms in self.manager.timings.items():
             if stage == "detect" and ms == 0.0:
@@ -214,20 +256,49 @@ class Pipeline:
         for gone in self.manager.retired:
             self.tracks.pop(gone, None)
             self._sides.pop(gone, None)
+            self._angles.pop(gone, None)
         if not tracks:
-            return []
+            return Prepared(index, [], None)
         boxes = [t.box if self.bundle.kind == "frame" else self._locked_box(t) for t in tracks]
         with self.timer("preprocess"):
-            batch = self.preprocess(frame, boxes)
-        with self.timer("infer"):
-            per_frame = self.frame_model(batch) if self.frame_model is not None else batch
-            if self.bundle.kind == "frame":
-                per_frame = _softmax_if_needed(per_frame)
-            due = self._push(tracks, per_frame, index)
-            if due and self.head is not None:
-                self._run_head(due)
+            angles = self._eye_angles(frame, tracks, index) if self._eyes is not None else None
+            batch = self.preprocess(frame, boxes, angles)
+        return Prepared(index, tracks, batch)
+
+    def _eye_angles(self, frame: np.ndarray, tracks, index: int) -> list[float]:
+        """Eye-line roll per track, re-measured every ``detect_every`` frames on the track's region."""
+        from fer_edge.faces.crop import eye_angle
+
+        out = []
+        for t in tracks:
+            seen = self._angles.get(t.id)
+            if seen is None or index - seen[0] >= self.config.detect_every:
+                x, y, w, h = t.box
+                m = max(w, h) // 2  # margin: the detector wants some context around the face
+                x0, y0 = max(0, x - m), max(0, y - m)
+                found = self._eyes.detect_full(frame[y0:y + h + m, x0:x + w + m])
+                angle = eye_angle(*found[0].eyes) if found else (seen[1] if seen else 0.0)
+                seen = self._angles[t.id] = (index, angle)
+            out.append(seen[1])
+        return out
+
+    def finish(self, work: Prepared, per_frame: np.ndarray, *, infer_ms: float = 0.0) -> list[FaceResult]:
+        """Buffers, temporal head and smoothing for a prepared frame given its frame-model rows.
+
+        ``infer_ms`` is this frame's share of the frame model's time: the ``infer`` stage gets
+        one sample per frame with faces (frame model + head).
+        """
+        if not work.tracks:
+            return []
+        start = time.perf_counter()
+        if self.bundle.kind == "frame":
+            per_frame = _softmax_if_needed(per_frame)
+        due = self._push(work.tracks, per_frame, work.index)
+        if due and self.head is not None:
+            self._run_head(due)
+        self.timer.add("infer", infer_ms + (time.perf_counter() - start) * 1000.0)
         with self.timer("postprocess"):
-            return [self._result(t) for t in tracks]
+            return [self._result(t) for t in work.tracks]
 
     def _locked_box(self, track) -> tuple[int, int, int, int]:
         """The track's box re-centred at its locked side; re-locks (new window) on a big jump."""
@@ -289,6 +360,7 @@ class Pipeline:
         self.manager.reset()
         self.tracks.clear()
         self._sides.clear()
+        self._angles.clear()
 
 
 @dataclass

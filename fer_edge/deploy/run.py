@@ -6,13 +6,12 @@ end the run early but still finalize the video, the events and the timing of the
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fer_edge.atomic import write_json
@@ -21,7 +20,7 @@ from fer_edge.deploy.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
 from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
-from fer_edge.deploy.stream import ResilientSource, StreamPolicy, is_live, open_stream
+from fer_edge.deploy.stream import ResilientSource, StreamPolicy, open_input
 
 log = logging.getLogger(__name__)
 
@@ -60,28 +59,35 @@ class RunReport:
         return asdict(self)
 
 
-@contextlib.contextmanager
-def _stop_between_frames():
-    """SIGINT/SIGTERM set a flag the loop reads between frames, so the frame in progress is
-    finished everywhere (events, video, timing agree); a second signal interrupts at once.
-    Main thread only (elsewhere signals keep their default behaviour)."""
-    stop: list[int] = []
+class _StopOnSignal:
+    """SIGINT/SIGTERM ask the loop to stop at the next frame boundary (main thread only).
 
-    def handler(signum, frame):  # noqa: ARG001
-        if stop:
+    Raising KeyboardInterrupt from the handler could land between counting a frame and writing
+    its events; a flag checked once per frame cannot. A second signal raises KeyboardInterrupt
+    for a loop that is stuck (a read that never returns).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002
+        if self.requested:
             raise KeyboardInterrupt
-        stop.append(signum)
+        self.requested = True
 
-    try:
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread
-        yield stop
-        return
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    def __enter__(self) -> _StopOnSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: Ctrl-C stays a KeyboardInterrupt
+                break
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
 
 
 def run_video(
@@ -98,6 +104,7 @@ def run_video(
     progress: bool = True,
     stream: StreamPolicy | None = None,
     fps: float | None = None,
+    threads: int = 1,
 ) -> RunReport:
     """Process a video file, camera index, frame folder or stream end to end.
 
@@ -106,110 +113,180 @@ def run_video(
     events file as note lines. ``fps`` overrides the source's frame rate (raw H.264 streams such
     as ``rpicam-vid``'s carry none) and is requested from cameras.
 
+    ``threads=1`` runs the sequential loop (decode, step, write one after the other; easiest
+    to debug); more runs the pipelined runtime of :mod:`fer_edge.deploy.multi` (decode-ahead
+    and writer threads), which writes the same events.
+
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
         ...                    events="out.jsonl", timing="timing.json")  # doctest: +SKIP
         >>> report.fps
         142.3
     """
-    from fer_edge.video import open_source, open_writer
+    from fer_edge.video import open_writer
 
     engine = engine or EngineConfig()
-    pipe = Pipeline(bundle, config, engine)
-    timer = pipe.timer
-    stats_tracks: set[int] = set()
-    frames = with_face = 0
-    interrupted = False
-    writer = ev = None
-    bar = None
-    if is_live(source):
-        opener = functools.partial(open_source, fps=fps) if fps else None  # None: the stream's default
-        src = open_stream(source, policy=stream, opener=opener)
-    else:
-        src = open_source(source, fps=fps)
-    info = src.info
-    fps_in = info.fps if info.fps and info.fps > 0 else 30.0
-    try:
-        if output:
-            writer = open_writer(output, fps_in, (info.width, info.height))
-        if events:
-            ev = EventWriter(events)
-        if progress:
-            from fer_edge.progress import progress as progress_bar
+    if threads > 1:
+        from fer_edge.deploy.multi import StreamOutputs
 
-            total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
-            bar = progress_bar(total=total or None, unit="frame", desc="demo")
+        return run_sources([source], bundle, config=config, engine=engine, progress=progress, stream=stream,
+                           outputs=[StreamOutputs(output and str(output), events and str(events),
+                                                  timing and str(timing))], max_frames=max_frames, fps=fps)[0]
+    # Signals only set a flag from here on: the loop stops at a frame boundary, so every
+    # counted frame has its events and its video frame (a KeyboardInterrupt could land between).
+    with _StopOnSignal() as stop:
+        pipe = Pipeline(bundle, config, engine)
+        timer = pipe.timer
+        stats_tracks: set[int] = set()
+        frames = with_face = 0
+        writer = ev = None
+        bar = None
+        src = open_input(source, policy=stream, fps=fps)
+        info = src.info
+        fps_in = info.fps if info.fps and info.fps > 0 else 30.0
         start = time.perf_counter()
-        with _stop_between_frames() as stop:
-            try:
-                while max_frames is None or frames < max_frames:
-                    if stop:
-                        raise KeyboardInterrupt
-                    with timer("decode"):
-                        frame = src.read()
-                    if ev is not None and isinstance(src, ResilientSource):
-                        for note in src.drain_notes():
-                            ev.write(note_event(frames, frames / fps_in, note))
-                    if frame is None:
-                        break
-                    index = frames
-                    t = index / fps_in
-                    faces = pipe.step(frame, index)
-                    frames += 1
-                    if faces:
-                        with_face += 1
-                        stats_tracks.update(f.track for f in faces)
-                    if ev is not None:
-                        if not faces:
-                            ev.write(note_event(index, t, "no face"))
-                        for f in faces:
-                            ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
-                    if writer is not None or show:
-                        with timer("draw"):
-                            elapsed = time.perf_counter() - start
-                            draw_frame(frame, faces, frames / elapsed if elapsed > 0 else None)
-                    if writer is not None:
-                        with timer("write"):
-                            writer.write(frame)
-                    if show:
-                        show = _show(frame)
-                    if bar is not None:
-                        bar.set_postfix(faces=with_face, tracks=len(stats_tracks), refresh=False)
-                        bar.update(1)
-            except KeyboardInterrupt:
-                interrupted = True
-                log.warning("interrupted after %d frames; finalizing outputs", frames)
+        try:
+            if output:
+                writer = open_writer(output, fps_in, (info.width, info.height))
+            if events:
+                ev = EventWriter(events)
+            if progress:
+                from fer_edge.progress import progress as progress_bar
+
+                total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
+                bar = progress_bar(total=total or None, unit="frame", desc="demo")
+            start = time.perf_counter()
+            while (max_frames is None or frames < max_frames) and not stop.requested:
+                with timer("decode"):
+                    frame = src.read()
+                if ev is not None and isinstance(src, ResilientSource):
+                    for note in src.drain_notes():
+                        ev.write(note_event(frames, frames / fps_in, note))
+                if frame is None:
+                    break
+                index = frames
+                t = index / fps_in
+                faces = pipe.step(frame, index)
+                if ev is not None:
+                    if not faces:
+                        ev.write(note_event(index, t, "no face"))
+                    for f in faces:
+                        ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
+                if writer is not None or show:
+                    with timer("draw"):
+                        elapsed = time.perf_counter() - start
+                        draw_frame(frame, faces, frames / elapsed if elapsed > 0 else None)
+                if writer is not None:
+                    with timer("write"):
+                        writer.write(frame)
+                # Counted only once its events and video frame are written.
+                frames += 1
+                if faces:
+                    with_face += 1
+                    stats_tracks.update(f.track for f in faces)
+                if show:
+                    show = _show(frame)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(faces=with_face, tracks=len(stats_tracks), refresh=False)
+            interrupted = stop.requested
+        except KeyboardInterrupt:  # a second signal, or Ctrl-C outside the main thread
+            interrupted = True
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            if ev is not None:
+                ev.abort()
+            raise
+        finally:
+            src.close()
+            if bar is not None:
+                bar.close()
         seconds = time.perf_counter() - start
-    except BaseException:
+        if interrupted:
+            log.warning("interrupted after %d frames; finalizing outputs", frames)
+        outputs = {}
         if writer is not None:
-            writer.abort()
+            outputs["video"] = str(writer.close())
         if ev is not None:
-            ev.abort()
-        raise
-    finally:
-        src.close()
-        if bar is not None:
-            bar.close()
-    outputs = {}
-    if writer is not None:
-        outputs["video"] = str(writer.close())
-    if ev is not None:
-        outputs["events"] = str(ev.close())
-    summary = timer.summary(frames)
-    report = RunReport(
-        source=str(source), bundle=str(bundle.path), device=engine.device,
-        inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
-        fps=frames / seconds if seconds > 0 else 0.0,
-        stages_ms={k: v["median"] for k, v in summary.items()},
-        stages_p90_ms={k: v["p90"] for k, v in summary.items()},
-        stages_mean_ms={k: v["mean"] for k, v in summary.items()},
-        frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
-        stages=summary,
-    )
-    if timing:
-        write_json(timing, report.timing())
-        report.outputs["timing"] = str(timing)
+            outputs["events"] = str(ev.close())
+        summary = timer.summary(frames)
+        report = RunReport(
+            source=str(source), bundle=str(bundle.path), device=engine.device,
+            inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
+            fps=frames / seconds if seconds > 0 else 0.0,
+            stages_ms={k: v["median"] for k, v in summary.items()},
+            stages_p90_ms={k: v["p90"] for k, v in summary.items()},
+            stages_mean_ms={k: v["mean"] for k, v in summary.items()},
+            frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+            stages=summary,
+        )
+        if timing:
+            write_json(timing, report.timing())
+            report.outputs["timing"] = str(timing)
     return report
+
+
+def run_sources(
+    sources: list,
+    bundle: Bundle,
+    *,
+    config: PipelineConfig | None = None,
+    engine: EngineConfig | None = None,
+    out: str | os.PathLike | None = None,
+    outputs: list | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    stream: StreamPolicy | None = None,
+    video: bool = True,
+    fps: float | None = None,
+) -> list[RunReport]:
+    """Several sources at once through the pipelined runtime (one set of compiled models).
+
+    Each stream writes ``out/<stream>/demo.mp4``, ``events.jsonl`` and ``timing.json`` (or the
+    given ``outputs``); a stalled stream never holds up the others. SIGINT/SIGTERM stop all
+    streams at a frame boundary and finalize what was written.
+
+    Example:
+        >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
+        >>> [r.fps for r in reports]
+        [61.0, 60.2]
+    """
+    from fer_edge.deploy.multi import StreamOutputs, run_pipelined, stream_names
+
+    engine = engine or EngineConfig()
+    names = stream_names(sources)
+    if outputs is None:
+        outputs = [StreamOutputs()] * len(sources)
+        if out is not None:
+            outputs = [StreamOutputs(str(Path(out) / n / "demo.mp4") if video else None,
+                                     str(Path(out) / n / "events.jsonl"), str(Path(out) / n / "timing.json"))
+                       for n in names]
+    with _StopOnSignal() as stop:
+        results = run_pipelined(sources, bundle, config=config, engine=engine, outputs=outputs, names=names,
+                                max_frames=max_frames, policy=stream, stop=stop, progress=progress, fps=fps)
+        reports = []
+        for res, outs in zip(results, outputs):
+            pipe = res["pipe"]
+            summary = pipe.timer.summary(res["frames"])
+            seconds = res["seconds"]
+            report = RunReport(
+                source=res["source"], bundle=str(bundle.path), device=engine.device,
+                inference_precision=pipe.inference_precision, frames=res["frames"], seconds=seconds,
+                fps=res["frames"] / seconds if seconds > 0 else 0.0,
+                stages_ms={k: v["median"] for k, v in summary.items()},
+                stages_p90_ms={k: v["p90"] for k, v in summary.items()},
+                stages_mean_ms={k: v["mean"] for k, v in summary.items()},
+                frames_with_face=res["frames_with_face"], tracks=res["tracks"], interrupted=res["interrupted"],
+                outputs=res["outputs"], stages=summary)
+            if outs.timing:
+                write_json(outs.timing, {**report.timing(), "stream": res["name"], "pipelined": True})
+                report.outputs["timing"] = str(outs.timing)
+            reports.append(report)
+        if stop.requested:
+            log.warning("interrupted; finalized %s", ", ".join(f"{r['name']} after {r['frames']} frames"
+                                                               for r in results))
+    return reports
 
 
 _WARNED_DISPLAY = False

@@ -284,3 +284,20 @@ def open_stream(source: str | int, *, policy: StreamPolicy | None = None,
         ...     frame = cam.read()
     """
     return ResilientSource(source, policy or StreamPolicy(), opener=opener)
+
+
+def open_input(source: str | int, *, policy: StreamPolicy | None = None, fps: float | None = None) -> Any:
+    """The runtime's one opener: cameras and stream URLs through :func:`open_stream` (timeouts,
+    reconnects), files and frame folders through :func:`fer_edge.video.open_source`.
+
+    ``fps`` overrides the source's frame rate (raw H.264 such as ``rpicam-vid``'s carries none)
+    and is requested from cameras.
+    """
+    import functools
+
+    from fer_edge.video import open_source
+
+    if is_live(source):
+        opener = functools.partial(open_source, fps=fps) if fps else None  # None: the stream's default
+        return open_stream(source, policy=policy, opener=opener)
+    return open_source(source, fps=fps)

@@ -24,7 +24,8 @@ class _Ring:
     __slots__ = ("data", "count", "total")
 
     def __init__(self, size: int) -> None:
-        self.data = np.zeros(size, np.float32)
+        # Filled now (not np.zeros' lazily mapped pages): resident memory stays flat while it fills.
+        self.data = np.full(size, np.nan, np.float32)
         self.count = 0
         self.total = 0.0
 

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from fer_edge.faces.crop import crop_face, crop_faces, extend_box, square_box
+from fer_edge.faces.crop import crop_face, crop_face_aligned, crop_faces, extend_box, eye_angle, square_box
 from fer_edge.faces.detect import DETECTORS, Box, Detector, HaarDetector, create_detector, register_detector
 from fer_edge.faces.manager import Track, TrackManager, iou
 from fer_edge.faces.track import TRACKERS, Tracker, clip_box, create_tracker
@@ -32,8 +32,10 @@ __all__ = [
     "create_detector",
     "create_tracker",
     "crop_face",
+    "crop_face_aligned",
     "crop_faces",
     "extend_box",
+    "eye_angle",
     "iou",
     "register_detector",
     "square_box",

