@@ -285,3 +285,13 @@ def test_overlay_scales_with_the_frame_and_shows_values_and_fps():
     blank = np.full((240, 320, 3), 255, np.uint8)
     draw_frame(blank, [], 12.0)
     assert (blank[:30, :80] < 255).any() and (blank[:30, -80:] < 255).any()  # "no face" left, FPS right
+
+
+def test_timing_table_sum_leaves_out_end_to_end_latency():
+    from fer_edge.deploy.timers import LATENCY, StageTimer, format_table
+
+    t = StageTimer()
+    t.add("decode", 1.0)
+    t.add("infer", 2.0)
+    t.add(LATENCY, 10.0)  # spans decode..write in the pipelined runtime
+    assert format_table(t.summary(1)).splitlines()[-1] == "| sum | 3.00 | | | | |"

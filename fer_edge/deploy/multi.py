@@ -35,6 +35,7 @@ from fer_edge.deploy.events import EventWriter, face_event, note_event
 from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline
 from fer_edge.deploy.stream import ResilientSource, open_input
+from fer_edge.deploy.timers import LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class _Writer(threading.Thread):
         if faces:
             self.with_face += 1
             self.tracks.update(f.track for f in faces)
-        self.timer.add("latency", (time.perf_counter() - decoded) * 1000.0)
+        self.timer.add(LATENCY, (time.perf_counter() - decoded) * 1000.0)
 
     def close(self, ok: bool) -> dict[str, str]:
         """Rename the outputs into place (``ok``) or remove them; once (later calls return the same)."""
