@@ -58,6 +58,16 @@ def _runner(model_path: str, backend: str):
     return _RUNNERS[key]
 
 
+def _store_attrs(base: dict, part: str, augment: Sequence[str]) -> dict:
+    """A store's (and its shards') attributes: the same as :mod:`fer_edge.train.features` writes."""
+    from fer_edge.train.features import AUGMENT_FORMAT
+
+    attrs = {**base, "augmentation": ",".join(augment) or "none", "part": part}
+    if augment:
+        attrs["augment_format"] = AUGMENT_FORMAT
+    return attrs
+
+
 def _extract_shard(shard: Shard, *, data, model_path: str, feat: int, attrs: dict, backend: str,
                    batch_size: int, dtype: str, length: int, trimmed: bool, seed: int) -> dict:
     """Write one shard (or reuse it); returns its counts."""
@@ -66,7 +76,7 @@ def _extract_shard(shard: Shard, *, data, model_path: str, feat: int, attrs: dic
 
     path = Path(shard.path)
     names = shard.names()
-    shard_attrs = {**attrs, "augmentation": ",".join(shard.augment) or "none", "part": shard.part}
+    shard_attrs = _store_attrs(attrs, shard.part, shard.augment)
     if _store_complete(path, shard_attrs, names):
         return {"clips": 0, "frames": 0, "skipped": len(names)}
     run, size = _runner(model_path, backend)
@@ -102,8 +112,7 @@ def _merge(final: Path, shards: list[Shard], *, feat: int, classes, attrs: dict,
     from fer_edge.train.features import _store_complete
 
     for shard in shards:
-        shard_attrs = {**attrs, "augmentation": ",".join(shard.augment) or "none", "part": shard.part}
-        if not _store_complete(Path(shard.path), shard_attrs, shard.names()):
+        if not _store_complete(Path(shard.path), attrs, shard.names()):  # a shard has its store's part and copies
             raise FerEdgeError(f"shard {shard.path} is incomplete; rerun the same command to redo it")
     with StoreWriter(final, features=feat, classes=classes, length=length, dtype=dtype, attrs=attrs) as writer:
         done = writer.done
@@ -147,6 +156,7 @@ def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, par
     report = ExtractReport(feature_size=feat)
     cpus = ex.ray.cluster_resources().get("CPU", 1.0) / ex.spec.cpus if ex.distributed else 1.0
     stores: dict[Path, tuple[dict, list[Shard]]] = {}
+    base = {"extractor": ident, "layer": layer, "trimmed": int(trimmed)}
     for part in parts:
         records = data.part(part)
         if not records:
@@ -154,12 +164,7 @@ def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, par
         for aug in ((), tuple(augment)) if augment and part != "test" else ((),):
             path = out / store_name(part, feat, augmented=bool(aug))
             report.stores[part + ("-aug" if aug else "")] = str(path)
-            attrs = {"extractor": ident, "layer": layer, "augmentation": ",".join(aug) or "none",
-                     "part": part, "trimmed": int(trimmed)}
-            if aug:  # the same store attributes as fer_edge.train.features writes
-                from fer_edge.train.features import AUGMENT_FORMAT
-
-                attrs["augment_format"] = AUGMENT_FORMAT
+            attrs = _store_attrs(base, part, aug)
             names = Shard(path.name, "", part, tuple(records), aug).names()
             if _store_complete(path, attrs, names):
                 report.skipped += len(names)
@@ -175,8 +180,7 @@ def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, par
     if not model_path.is_file():
         save_atomic(extractor, model_path)
     start = time.perf_counter()
-    job = functools.partial(_extract_shard, data=data, model_path=str(model_path), feat=feat,
-                            attrs={"extractor": ident, "layer": layer, "trimmed": int(trimmed)},
+    job = functools.partial(_extract_shard, data=data, model_path=str(model_path), feat=feat, attrs=base,
                             backend=backend, batch_size=batch_size, dtype=dtype, length=length, trimmed=trimmed,
                             seed=seed)
     shards = [s for _, group in stores.values() for s in group]
