@@ -36,6 +36,7 @@ from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline
 from fer_edge.deploy.stream import ResilientSource, open_input
 from fer_edge.deploy.timers import LATENCY
+from fer_edge.video.source import camera_index
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ def stream_names(sources: Sequence[Any]) -> list[str]:
     """
     names: list[str] = []
     for src in sources:
-        if isinstance(src, (int, np.integer)) or (isinstance(src, str) and src.isdigit()):
-            name = f"cam{int(src)}"
+        index = camera_index(src) if isinstance(src, (str, int, np.integer)) else None
+        if index is not None:
+            name = f"cam{index}"
         elif isinstance(src, (str, os.PathLike)) and not str(src).lower().startswith(("rtsp:", "rtmp:", "http")):
             name = Path(src).stem or "stream"
         else:
@@ -268,9 +270,9 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
             first = first or pipe
             streams.append(_Stream(name, source, pipe, out, wake, policy, queue_size, fps))
         if progress:
-            from tqdm import tqdm
+            from fer_edge.progress import progress as progress_bar
 
-            bar = tqdm(unit="frame", desc="demo", leave=False, dynamic_ncols=True, disable=None)
+            bar = progress_bar(unit="frame", desc="demo")  # a bar on a terminal, log lines elsewhere
         for s in streams:
             s.begin()
         _schedule(streams, wake, first, max_frames, stop, bar)
@@ -333,6 +335,8 @@ def _schedule(streams: list[_Stream], wake: threading.Event, first: Pipeline, ma
                 s.end()
                 active.remove(s)
         if bar is not None:
+            bar.set_postfix(faces=sum(s.writer.with_face for s in streams),
+                            tracks=sum(len(s.writer.tracks) for s in streams), refresh=False)
             bar.update(len(ready))
     for s in streams:
         s.end()
