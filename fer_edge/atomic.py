@@ -263,12 +263,9 @@ def _mkparent(path: Path) -> None:
         raise FerEdgeError(f"cannot create folder {path.parent} ({exc.strerror}); choose a writable path") from None
 
 
-def save_via(path: PathLike, save: Callable[[Path], Any], *, keep_suffix: bool = False) -> Path:
-    """Call ``save(temp)`` and rename the temporary over ``path``; the temp never outlives a failure.
-
-    Example:
-        >>> save_via("runs/x/curves.png", lambda p: fig.savefig(p), keep_suffix=True)  # doctest: +SKIP
-    """
+def _prepare_file(path: PathLike) -> Path:
+    """Before writing a file at ``path``: refuse a folder or special file there, create the
+    parent, and remove temporaries that killed runs left for it."""
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         raise FerEdgeError(f"cannot write {path}: it is a folder; choose a file name")
@@ -276,6 +273,16 @@ def save_via(path: PathLike, save: Callable[[Path], Any], *, keep_suffix: bool =
         raise FerEdgeError(f"cannot write {path}: it is a device, FIFO or socket; choose a regular file")
     _mkparent(path)
     clean_stale(path)
+    return path
+
+
+def save_via(path: PathLike, save: Callable[[Path], Any], *, keep_suffix: bool = False) -> Path:
+    """Call ``save(temp)`` and rename the temporary over ``path``; the temp never outlives a failure.
+
+    Example:
+        >>> save_via("runs/x/curves.png", lambda p: fig.savefig(p), keep_suffix=True)  # doctest: +SKIP
+    """
+    path = _prepare_file(path)
     tmp = temp_path(path, keep_suffix=keep_suffix)
     try:
         save(tmp)
@@ -318,13 +325,7 @@ def open_atomic(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
     def save(tmp: Path) -> None:
         holder.append(open(tmp, mode, **kwargs))  # noqa: SIM115 - closed below, before the rename
 
-    path = Path(path)
-    if path.is_dir() and not path.is_symlink():
-        raise FerEdgeError(f"cannot write {path}: it is a folder; choose a file name")
-    if is_special(path):
-        raise FerEdgeError(f"cannot write {path}: it is a device, FIFO or socket; choose a regular file")
-    _mkparent(path)
-    clean_stale(path)
+    path = _prepare_file(path)
     tmp = temp_path(path)
     try:
         save(tmp)
@@ -342,13 +343,7 @@ class AtomicFile:
     """A file written over a long run (events) and renamed on :meth:`close`; :meth:`abort` drops it."""
 
     def __init__(self, path: PathLike, mode: str = "w", **kwargs: Any) -> None:
-        self.path = Path(path)
-        if self.path.is_dir() and not self.path.is_symlink():
-            raise FerEdgeError(f"cannot write {self.path}: it is a folder; choose a file name")
-        if is_special(self.path):
-            raise FerEdgeError(f"cannot write {self.path}: it is a device, FIFO or socket; choose a regular file")
-        _mkparent(self.path)
-        clean_stale(self.path)
+        self.path = _prepare_file(path)
         self.temp = temp_path(self.path)
         if "b" not in mode:
             kwargs.setdefault("encoding", "utf-8")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from fer_edge.cli import main
 from tests import fuzzing
@@ -83,3 +84,20 @@ def make_world(root: Path) -> Path:
 def demo_argv(assets, *extra: str, bundle: Path | None = None, source: str | Path | None = None) -> list[str]:
     return ["demo", "--bundle", str(bundle or assets[0]), "--source", str(source or assets[1]), "--no-show",
             "--max-frames", "3", *extra]
+
+
+# Fixtures shared by tests/test_hostile_*.py (imported there by name).
+@pytest.fixture(scope="module", autouse=True)
+def _counts():
+    yield
+    fuzzing.flush()
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    return make_assets(tmp_path_factory.mktemp("hostile_assets"))
+
+
+@pytest.fixture()
+def world(tmp_path):
+    return make_world(tmp_path)

@@ -21,26 +21,11 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
 from tests import fuzzing
+from tests.hostile import _counts, assets, world  # noqa: F401 - shared fixtures, used by name
 from tests.hostile import demo_argv as _demo
-from tests.hostile import make_assets, make_world, run_cli
+from tests.hostile import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _counts():
-    yield
-    fuzzing.flush()
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    return make_assets(tmp_path_factory.mktemp("hostile_assets"))
-
-
-@pytest.fixture()
-def world(tmp_path):
-    return make_world(tmp_path)
 
 
 # --- class 3: invalid accepted ----------------------------------------------------------------

@@ -211,7 +211,7 @@ def _backbone(weights) -> dict | None:
     """Provenance of the starting weights, so a later protocol card can name the file it came from."""
     if weights is None or weights in ("random", "imagenet"):
         return {"weights": weights or "random"}
-    from fer_edge.train.protocol import sha256
+    from fer_edge.assets import sha256
 
     return {"weights": str(weights), "sha256": sha256(weights)}
 

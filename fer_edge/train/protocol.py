@@ -17,13 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_edge.assets import sha256
 from fer_edge.atomic import write_text
 
 # Table 3.6 (section 3.3.2), test accuracy on the 120 test videos.
@@ -114,15 +114,6 @@ class ProtocolCard:
             write_text(folder / name, text)
             files[name.replace(".", "_")] = str(folder / name)
         return files
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _weights(path: str | None) -> str:
