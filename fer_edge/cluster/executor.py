@@ -152,6 +152,7 @@ class RayExecutor:
                 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         self.ray = require("ray", "cluster", purpose="--executor ray")
         self._checked: set[str] = set()
+        self._shipped: tuple[Callable, Any] | None = None
         if not self.ray.is_initialized():
             self._connect()
 
@@ -184,10 +185,17 @@ class RayExecutor:
         remote = ray.remote(_pinned).options(num_cpus=self.spec.cpus, num_gpus=self._gpus(uses_tf),
                                              max_retries=self.spec.retries, retry_exceptions=False,
                                              name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}")
-        fn_ref = ray.put(fn)  # shipped once, not once per item
+        fn_ref = self._put(fn)
         cwd = os.getcwd()
         refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
         return self._gather(refs, desc)
+
+    def _put(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn`` in the object store: once per function, not per item, nor per call of a loop of
+        maps over the same function (a tuner's rounds carry their training frames in it)."""
+        if self._shipped is None or self._shipped[0] is not fn:
+            self._shipped = (fn, self.ray.put(fn))
+        return self._shipped[1]
 
     def _gather(self, refs: list, desc: str) -> list[Any]:
         from tqdm import tqdm

@@ -126,8 +126,9 @@ def _thesis_phases() -> list[PhaseConfig]:
 class TuneConfig:
     """KerasTuner Bayesian search over the classifier (phase 1); ``trials: 0`` switches it off.
 
-    Distributed search: set ``KERASTUNER_TUNER_ID`` (``chief`` / ``tuner0`` ...),
-    ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` on every process.
+    The oracle proposes ``parallel`` trials per round; they run through the recipe's executor
+    (``--executor ray``: as Ray tasks at once). The round size, not the executor, shapes the
+    search: the same recipe gives the same trials anywhere (:mod:`fer_edge.train.tuning`).
     """
 
     trials: int = 0
@@ -135,9 +136,11 @@ class TuneConfig:
     units: tuple[int, ...] = (256, 512, 1024)
     dropout: tuple[float, float] = (0.2, 0.9)
     epochs: int = 5
+    parallel: int = 1  # trials per round of the search (set it to the cluster's free task slots)
 
     def __post_init__(self) -> None:
         _check(self.trials >= 0, f"tune.trials must be >= 0, got {self.trials}")
+        _check(self.parallel >= 1, f"tune.parallel must be >= 1, got {self.parallel}")
 
 
 @dataclass
