@@ -137,10 +137,12 @@ class TuneConfig:
     dropout: tuple[float, float] = (0.2, 0.9)
     epochs: int = 5
     parallel: int = 1  # trials per round of the search (set it to the cluster's free task slots)
+    initial: int = 0  # random trials before the Gaussian process (0: KerasTuner's 3 x dimensions)
 
     def __post_init__(self) -> None:
         _check(self.trials >= 0, f"tune.trials must be >= 0, got {self.trials}")
-        _check(self.parallel >= 1, f"tune.parallel must be >= 1, got {self.parallel}")
+        _check(self.parallel >= 1 and self.initial >= 0,
+               f"tune.parallel must be >= 1 and tune.initial >= 0, got {self.parallel}, {self.initial}")
 
 
 @dataclass

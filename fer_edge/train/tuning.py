@@ -129,8 +129,10 @@ def search(cfg, *, model: str, options: dict, train: tuple[np.ndarray, np.ndarra
     kt = require("keras_tuner", "train", purpose="the hyperparameter search")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # KerasTuner takes seed 0 for "no seed" (a random one): shift by one so every seed is a seed.
     oracle = kt.oracles.BayesianOptimizationOracle(objective=kt.Objective("val_accuracy", "max"),
-                                                  max_trials=cfg.trials, seed=seed)
+                                                  max_trials=cfg.trials, num_initial_points=cfg.initial or None,
+                                                  seed=seed + 1)
     # The same call KerasTuner's Tuner makes: where the oracle writes its own log.
     oracle._set_project_dir(str(folder), "keras-tuner")
     oracle.verbose = 0
