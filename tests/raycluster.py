@@ -12,7 +12,7 @@ Nothing outlives the test process, even a SIGKILLed one whose finalizers never r
 namespace also has its own PID namespace, whose init is the ``sleep`` that holds it. Every
 command enters that PID namespace, and the kernel kills all of a PID namespace's processes
 when its init dies. The init dies with ``unshare`` (``--kill-child``), and ``unshare`` dies
-with the process that started it (``PR_SET_PDEATHSIG``). :meth:`LoopbackCluster.stop` takes
+with the process that started it (``setpriv --pdeathsig KILL``). :meth:`LoopbackCluster.stop` takes
 the same path: it kills ``unshare``.
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,8 @@ MARKER = "FER_EDGE_TEST_CLUSTER"
 
 def namespaces_available() -> str | None:
     """None when ``unshare -rn`` works here, else why not."""
-    if not shutil.which("unshare") or not shutil.which("nsenter"):
-        return "util-linux unshare/nsenter missing"
+    if not all(shutil.which(tool) for tool in ("unshare", "nsenter", "setpriv")):
+        return "util-linux unshare/nsenter/setpriv missing"
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
     return None if probe.returncode == 0 else f"unshare -rn failed: {probe.stderr.decode()[:200]}"
 
@@ -77,8 +76,8 @@ class LoopbackCluster:
     def start(self) -> LoopbackCluster:
         # --mount-proc: a /proc of the new PID namespace, so Ray's pid checks see its own numbering.
         self.holder = subprocess.Popen(
-            ["unshare", "-rn", "--pid", "--mount-proc", "--kill-child", "--",
-             "sh", "-c", "ip link set lo up && exec sleep 86400"], env=self.env, preexec_fn=_die_with_parent)
+            ["setpriv", "--pdeathsig", "KILL", "--", "unshare", "-rn", "--pid", "--mount-proc", "--kill-child", "--",
+             "sh", "-c", "ip link set lo up && exec sleep 86400"], env=self.env)
         deadline = time.monotonic() + 30
         # `exec sleep` happens once loopback is up inside: wait for it.
         while not self.init:
@@ -151,13 +150,3 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the process that started it dies (even by SIGKILL)."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before the prctl: no signal will come
-        os._exit(1)

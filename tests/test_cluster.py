@@ -22,8 +22,13 @@ import pytest
 
 from fer_edge.cluster import parse_spec
 from fer_edge.errors import FerEdgeError
-
-from tests.raycluster import REPO, LoopbackCluster, children, marked_processes, namespaces_available
+from tests.raycluster import (
+    REPO,
+    LoopbackCluster,
+    children,
+    marked_processes,
+    namespaces_available,
+)
 
 LABELS = ["happy", "sad", "surprise"]
 SUBJECTS = ["F001", "F002", "F003", "F004", "M001", "M002", "M003"]

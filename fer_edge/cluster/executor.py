@@ -25,6 +25,7 @@ import functools
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,7 @@ class RayExecutor:
                 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         self.ray = require("ray", "cluster", purpose="--executor ray")
         self._checked: set[str] = set()
-        self._shipped: tuple[Callable, Any] | None = None
+        self._shipped: tuple[weakref.ref, Any] | None = None  # the last function shipped, its object ref
         if not self.ray.is_initialized():
             self._connect()
 
@@ -192,10 +193,24 @@ class RayExecutor:
 
     def _put(self, fn: Callable[[Any], Any]) -> Any:
         """``fn`` in the object store: once per function, not per item, nor per call of a loop of
-        maps over the same function (a tuner's rounds carry their training frames in it)."""
-        if self._shipped is None or self._shipped[0] is not fn:
-            self._shipped = (fn, self.ray.put(fn))
-        return self._shipped[1]
+        maps over the same function (a tuner's rounds carry their training frames in it).
+
+        Only a weak reference is kept: when the caller drops ``fn``, its copy in the store is freed.
+        """
+        if self._shipped is not None and self._shipped[0]() is fn:
+            return self._shipped[1]
+        ref = self.ray.put(fn)
+        try:
+            key = weakref.ref(fn)
+        except TypeError:  # not weak-referenceable: no reuse
+            return ref
+        self._shipped = (key, ref)
+        weakref.finalize(fn, self._forget, ref)
+        return ref
+
+    def _forget(self, ref: Any) -> None:
+        if self._shipped is not None and self._shipped[1] is ref:
+            self._shipped = None
 
     def _gather(self, refs: list, desc: str) -> list[Any]:
         from tqdm import tqdm
