@@ -45,7 +45,7 @@ from fer_edge.video.source import camera_index
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StreamOutputs", "stream_names"]
+__all__ = ["StreamOutputs", "share_models", "stream_names"]
 
 
 @dataclass
@@ -264,18 +264,27 @@ class _Worker(threading.Thread):
             s.end()
 
 
-def _share(streams: list[_Stream], first: Pipeline, requests: int) -> list[InferBatcher]:
-    """Batchers for the shared models; every stream's pipeline calls them through a SharedModel."""
+def share_models(pipes: Sequence[Pipeline], requests: int = 0) -> list[InferBatcher]:
+    """Route the pipelines' model calls through one :class:`InferBatcher` per model.
+
+    ``pipes`` share ``pipes[0]``'s compiled models (``Pipeline(..., share=pipes[0])``); each
+    gets a :class:`WaitingTimer` (before any sample) and calls the batchers from its own
+    thread. Close the returned batchers when done.
+
+    Example:
+        >>> batchers = share_models([pipe])  # doctest: +SKIP
+        >>> faces = pipe.step(frame, 0)  # inference through AsyncInferQueue
+        >>> for b in batchers: b.close()
+    """
     batchers = {}
     for role in ("frame_model", "head"):
-        model = getattr(first, role)
+        model = getattr(pipes[0], role)
         if model is not None:
             batchers[role] = InferBatcher(model, requests)
-    for s in streams:
-        s.pipe.timer = WaitingTimer(s.pipe.timer.window)  # before any sample: nothing is lost
-        s.reader.timer = s.writer.timer = s.pipe.timer
+    for pipe in pipes:
+        pipe.timer = WaitingTimer(pipe.timer.window)
         for role, batcher in batchers.items():
-            setattr(s.pipe, role, SharedModel(batcher, s.pipe.timer))
+            setattr(pipe, role, SharedModel(batcher, pipe.timer))
     return list(batchers.values())
 
 
@@ -303,7 +312,9 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
             pipe = Pipeline(bundle, config, engine, share=first)
             first = first or pipe
             streams.append(_Stream(name, source, pipe, out, policy, queue_size, fps))
-        batchers = _share(streams, first, requests)
+        batchers = share_models([s.pipe for s in streams], requests)
+        for s in streams:
+            s.reader.timer = s.writer.timer = s.pipe.timer
         if progress:
             from fer_edge.progress import progress as progress_bar
 

@@ -240,12 +240,14 @@ def run_sources(
     stream: StreamPolicy | None = None,
     video: bool = True,
     fps: float | None = None,
+    requests: int = 0,
 ) -> list[RunReport]:
     """Several sources at once through the pipelined runtime (one set of compiled models).
 
     Each stream writes ``out/<stream>/demo.mp4``, ``events.jsonl`` and ``timing.json`` (or the
     given ``outputs``); a stalled stream never holds up the others. SIGINT/SIGTERM stop all
-    streams at a frame boundary and finalize what was written.
+    streams at a frame boundary and finalize what was written. ``requests``: OpenVINO infer
+    requests per shared model (0 = the plugin's optimal number for ``engine.hint``).
 
     Example:
         >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
@@ -264,7 +266,8 @@ def run_sources(
                        for n in names]
     with _StopOnSignal() as stop:
         results = run_pipelined(sources, bundle, config=config, engine=engine, outputs=outputs, names=names,
-                                max_frames=max_frames, policy=stream, stop=stop, progress=progress, fps=fps)
+                                max_frames=max_frames, policy=stream, stop=stop, progress=progress, fps=fps,
+                                requests=requests)
         reports = []
         for res, outs in zip(results, outputs):
             pipe = res["pipe"]
