@@ -23,7 +23,7 @@ Usage::
     python benchmarks/soak.py --frames 20000 --async  # inference as the pipelined runtime runs it
 
 ``--async`` sends the models' calls through the pipelined runtime's shared batchers
-(``AsyncInferQueue`` requests, callbacks, per-call jobs), so their memory is soaked too.
+(``start_async``/``wait`` on pooled requests, per-call jobs), so their memory is soaked too.
 
 ``--trace`` compares a tracemalloc snapshot and the live objects by type at the end of warm-up
 with the end of the run and prints what grew (slow: use it to find a leak, not to time).
@@ -144,11 +144,10 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
     plan = np.tile(period, (-(-frames // quiet_every), 1))[:frames]
     canvas = np.full((480, 640, 3), 128, np.uint8)
     pipe = Pipeline(b, PipelineConfig(max_faces=4), EngineConfig(precision="f32"))
-    batchers = []
     if asynchronous:
         from fer_edge.deploy.multi import share_models
 
-        batchers = share_models([pipe])
+        share_models([pipe])
     events = EventWriter(tmp / "events.jsonl")
     seen: set[int] = set()
     # np.full touches every page now: np.zeros pages would become resident while the run
@@ -180,8 +179,6 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
                   f"{window / times[max(0, i + 1 - window):i + 1].sum():.0f} fps (last {window})", flush=True)
     rss["end"] = rss_mb()
     events.close()
-    for batcher in batchers:
-        batcher.close()
     first = window / times[warmup:warmup + window].sum()
     last = window / times[frames - window:].sum()
     growth = rss["end"] - rss["after_warmup"]
@@ -220,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--trace", action="store_true", help="print tracemalloc and object-count growth")
     parser.add_argument("--async", dest="asynchronous", action="store_true",
-                        help="inference through the pipelined runtime's AsyncInferQueue batchers")
+                        help="inference through the pipelined runtime's shared batchers")
     args = parser.parse_args(argv)
     if args.frames < 3000:
         parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")

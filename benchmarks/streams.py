@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         reports = run_sources([video] * args.streams, bundle, config=PipelineConfig(detector=args.detector),
                               engine=EngineConfig(hint=args.hint), out=tmp, max_frames=args.frames,
-                              progress=False, video=False, requests=args.requests)
+                              progress=False, video=False, **({"requests": args.requests} if args.requests else {}))
     fps = [round(r.fps, 1) for r in reports]
     result = {"video": Path(video).name, "streams": args.streams, "frames_per_stream": args.frames,
               "detector": args.detector, "hint": args.hint, "requests": args.requests,

@@ -99,11 +99,11 @@ def test_myriad_is_a_device_when_the_plugin_sees_a_stick(monkeypatch):
 
 
 def test_openvino_2022_api_comes_from_openvino_runtime(monkeypatch):
-    """2022.x has Core, AsyncInferQueue... in ``openvino.runtime`` only: the compat layer finds them there."""
+    """2022.x has Core, Model... in ``openvino.runtime`` only: the compat layer finds them there."""
     import sys
     import types
 
-    names = ("AsyncInferQueue", "Core", "Model", "get_version")
+    names = ("Core", "Model", "get_version")
     runtime = types.ModuleType("openvino.runtime")
     for name in names:
         setattr(runtime, name, type(name, (), {}))

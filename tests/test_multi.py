@@ -186,7 +186,6 @@ def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one):
         t.join()
     with pytest.raises(ValueError, match="takes 1 inputs"):
         batcher(inputs[0], inputs[0])
-    batcher.close()
     for i, (rows, busy) in got.items():
         np.testing.assert_allclose(rows, want[i], rtol=1e-5, atol=1e-6)
         assert busy > 0

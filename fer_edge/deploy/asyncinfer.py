@@ -1,15 +1,18 @@
-"""One compiled model shared by many streams' threads: asynchronous requests batched across callers.
+"""One compiled model shared by many streams' threads: inference requests batched across callers.
 
 Every stream of the pipelined runtime runs its own thread (detect, track, crop, buffers). When
-one asks for inference it hands its rows to an :class:`InferBatcher` and waits; the batcher's
-thread joins whatever rows the other streams handed in meanwhile into one batch and starts it
-on an ``AsyncInferQueue`` request, so inference runs while the streams' threads decode, detect
-and draw, and the rows of all streams go through the model together. The completion callback
-copies each caller's rows back and wakes it. Callers keep their frames in order because each
-waits for its own rows (one call in flight per caller).
+one asks for inference it hands its rows to an :class:`InferBatcher`. If one of the batcher's
+infer requests is free, that thread becomes the batch's leader: it takes its own rows and all
+rows other streams handed in meanwhile, starts the request (``start_async``) and waits for it
+with the GIL released, then hands each caller its rows. Otherwise it waits, and the next free
+request's leader takes its rows along. So inference runs while the other streams decode,
+detect and draw, the rows of all waiting streams go through the model together, and a lone
+stream pays no thread hop (a batching thread with ``AsyncInferQueue`` callbacks cost a single
+stream ~40 % of its fps under load: two extra thread wake-ups per frame). Callers keep their
+frames in order because each waits for its own rows (one call in flight per caller).
 
-Busy time stays honest: a caller's share of a request's time (start to callback, split by rows)
-is what it reports as inference; the time it waited for other streams' requests is not busy
+Busy time stays honest: a caller's share of a request's time (start to end, split by rows) is
+what it reports as inference; the time it waited for other streams' requests is not busy
 time (:class:`SharedModel` books it as waiting, see :class:`WaitingTimer`).
 
 numpy + OpenVINO only.
@@ -17,7 +20,6 @@ numpy + OpenVINO only.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from typing import Any
@@ -33,135 +35,111 @@ __all__ = ["InferBatcher", "SharedModel", "WaitingTimer"]
 class _Job:
     """One caller's rows (each input's first axis) and, once done, the model's output rows."""
 
-    __slots__ = ("inputs", "rows", "left", "out", "ms", "error", "done")
+    __slots__ = ("inputs", "rows", "out", "ms", "error", "done")
 
     def __init__(self, inputs: tuple[np.ndarray, ...]) -> None:
         self.inputs = inputs
-        self.rows = self.left = len(inputs[0])
+        self.rows = len(inputs[0])
         self.out: np.ndarray | None = None
         self.ms = 0.0
         self.error: BaseException | None = None
-        self.done = threading.Event()
+        self.done = False
 
-    def fail(self, exc: BaseException) -> None:
-        self.error = exc
-        self.done.set()
+
+def optimal_requests(model: CompiledModel) -> int:
+    """The plugin's optimal number of parallel infer requests for how ``model`` was compiled
+    (CPU: 1 for the ``latency`` hint, one per CPU stream for ``throughput``); 1 if it does not say."""
+    try:
+        return max(1, int(model.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+    except Exception:  # noqa: BLE001 - not every plugin reports it
+        return 1
 
 
 class InferBatcher:
-    """An ``AsyncInferQueue`` over ``model``, fed by any number of threads; batches across them.
+    """Infer requests over ``model``, called from any number of threads; batches across them.
 
     Args:
         model: a model compiled by :func:`fer_edge.deploy.engine.load_model`.
-        requests: infer requests in the pool; 0 = the plugin's optimal number for the
-            compiled hint (CPU: 1 for ``latency``, one per CPU stream for ``throughput``).
+        requests: infer requests that may run at once; 0 = :func:`optimal_requests`.
             Measured with ``benchmarks/streams.py`` (8 streams, 2 cores): more requests than
-            the plugin runs at once only queue inside it, so 0 is the default.
+            the plugin runs at once only queue inside it, and the ``throughput`` hint (two CPU
+            streams, two requests) beat ``latency`` (one request on both cores) for 8 streams.
 
     Example:
         >>> batcher = InferBatcher(load_model("frame.xml"))  # doctest: +SKIP
-        >>> rows, busy_ms = batcher(faces)  # from any thread; blocks until its rows are back
-        >>> batcher.close()
+        >>> rows, busy_ms = batcher(faces)  # from any thread; returns with its rows
     """
 
     def __init__(self, model: CompiledModel, requests: int = 0) -> None:
-        from fer_edge.deploy.ovcompat import AsyncInferQueue
-
         self.model = model
-        # A static batch of one takes each row as its own request (the pool runs them side by side).
+        # A static batch of one takes the rows one request at a time.
         self._one = bool(model.input_shape) and model.input_shape[0] == 1
-        self._pool = AsyncInferQueue(model.compiled, requests)
-        self._pool.set_callback(self._done)
-        self._lock = threading.Lock()
-        # Bounded by the callers: each has at most one job in it.
-        self._jobs: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=f"fer-edge-infer-{model.path.stem}", daemon=True)
-        self._closed = False
-        self._thread.start()
-
-    def __len__(self) -> int:
-        return len(self._pool)
+        self.requests = requests or optimal_requests(model)
+        self._free = [model.compiled.create_infer_request() for _ in range(self.requests)]
+        self._pending: list[_Job] = []
+        self._cond = threading.Condition()
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, float]:
         """Rows of the first output for ``inputs`` and this call's share of busy milliseconds."""
         if len(inputs) != self.model.num_inputs:
             raise ValueError(f"{self.model.path.name} takes {self.model.num_inputs} inputs, got {len(inputs)}")
-        if self._closed:
-            raise RuntimeError("InferBatcher is closed")
         job = _Job(tuple(np.ascontiguousarray(x) for x in inputs))
         if job.rows == 0:
             raise ValueError("no rows to infer")
-        self._jobs.put(job)
-        job.done.wait()
+        with self._cond:
+            self._pending.append(job)
+            while not job.done and not self._free:
+                self._cond.wait()
+            if not job.done:  # a request is free and this job still waits: lead a batch
+                request = self._free.pop()
+                batch, self._pending = self._pending, []
+        if not job.done:
+            try:
+                self._run(request, batch)
+            except BaseException as exc:  # noqa: BLE001 - every caller in the batch raises it
+                for j in batch:
+                    j.error = exc
+            finally:
+                with self._cond:
+                    for j in batch:
+                        j.done = True
+                    self._free.append(request)
+                    self._cond.notify_all()
         if job.error is not None:
             raise job.error
         return job.out, job.ms
 
-    def close(self) -> None:
-        """Finish the requests in flight and stop the batching thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._jobs.put(None)
-        self._thread.join()
-        self._pool.wait_all()
-
-    def _run(self) -> None:
-        ending = False
-        while not ending:
-            job = self._jobs.get()
-            if job is None:
-                return
-            batch = [job]
-            while True:  # everything handed in while the last request ran goes in this one
-                try:
-                    more = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    ending = True
-                    break
-                batch.append(more)
-            try:
-                self._submit(batch)
-            except BaseException as exc:  # noqa: BLE001 - the callers raise it
-                for j in batch:
-                    if not j.done.is_set():
-                        j.fail(exc)
-
-    def _submit(self, batch: list[_Job]) -> None:
+    def _run(self, request: Any, batch: list[_Job]) -> None:
+        """Infer ``batch`` on ``request`` in this thread (the GIL is released while it waits)."""
         if self._one:
             for job in batch:
+                rows, ms = [], 0.0
                 for i in range(job.rows):
-                    self._start([x[i:i + 1] for x in job.inputs], [(job, i, 1, 0)])
+                    out, took = self._infer(request, [x[i:i + 1] for x in job.inputs])
+                    rows.append(out)
+                    ms += took
+                job.out, job.ms = np.concatenate(rows), ms
             return
-        units, at = [], 0
-        for job in batch:
-            units.append((job, 0, job.rows, at))
-            at += job.rows
         inputs = [batch[0].inputs[k] if len(batch) == 1 else np.concatenate([j.inputs[k] for j in batch])
                   for k in range(self.model.num_inputs)]
-        self._start(inputs, units)
+        out, ms = self._infer(request, inputs)
+        total, at = len(out), 0
+        for job in batch:
+            job.out, job.ms = out[at:at + job.rows], ms * job.rows / total
+            at += job.rows
 
-    def _start(self, inputs: list[np.ndarray], units: list) -> None:
-        self._pool.get_idle_request_id()  # wait for a free request first: the clock starts when it does
-        self._pool.start_async(inputs, (units, time.perf_counter()))
-
-    def _done(self, request: Any, userdata: Any) -> None:
-        # Runs on an OpenVINO thread; the request's output is reused by its next start: copy out.
-        units, start = userdata
-        ms = (time.perf_counter() - start) * 1000.0
-        out = request.get_output_tensor(0).data
-        total = sum(n for _, _, n, _ in units)
-        with self._lock:
-            for job, at, n, offset in units:
-                if job.out is None:
-                    job.out = np.empty((job.rows, *out.shape[1:]), out.dtype)
-                job.out[at:at + n] = out[offset:offset + n]
-                job.ms += ms * n / total
-                job.left -= n
-                if job.left == 0:
-                    job.done.set()
+    @staticmethod
+    def _infer(request: Any, inputs: list[np.ndarray]) -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        request.start_async(inputs)
+        request.wait()
+        # The request's own start-to-end time (without this thread's wait for the GIL after it);
+        # the wall clock for a binding without it.
+        ms = getattr(request, "latency", None)
+        if ms is None:
+            ms = (time.perf_counter() - start) * 1000.0
+        # The request's output buffer is reused by its next start: copy it out.
+        return np.array(request.get_output_tensor(0).data, copy=True), float(ms)
 
 
 class WaitingTimer(StageTimer):

@@ -4,11 +4,11 @@ Per stream three threads and two bounded queues: a reader decodes ahead, a worke
 tracks, crops and keeps the stream's buffers (:meth:`Pipeline.step`, as the sequential loop),
 a writer writes the events, draws and encodes the video. The workers' model calls go to one
 :class:`~fer_edge.deploy.asyncinfer.InferBatcher` per model (frame and temporal/clip), which
-batches the faces of every stream that is waiting into one ``AsyncInferQueue`` request: while a
-request runs, the other streams decode, detect and draw (OpenCV and OpenVINO release the GIL,
-so that work uses the other cores). A stalled camera only stalls its own threads. Each stream
-keeps its own tracks and buffers and one frame in flight, so its events are the ones the
-sequential loop would write, in frame order.
+batches the faces of every stream that is waiting into one infer request (``start_async``, then
+``wait`` with the GIL released): while a request runs, the other streams decode, detect and
+draw (OpenCV and OpenVINO release the GIL, so that work uses the other cores). A stalled
+camera only stalls its own threads. Each stream keeps its own tracks and buffers and one frame
+in flight, so its events are the ones the sequential loop would write, in frame order.
 
 Timing is per stream: each stage's busy time (``decode`` in the reader, ``detect`` ... ``infer``
 in the worker, ``draw``/``write`` in the writer; ``infer`` is the stream's share of the shared
@@ -197,6 +197,7 @@ class _Stream:
         self.fps = info.fps if info.fps and info.fps > 0 else 30.0
         self.index = 0
         self.ended = False
+        self._ending = threading.Lock()
         self.reader = _Reader(name, self.src, queue_size, pipe.timer)
         self.writer = _Writer(name, outputs, self.fps, (info.width, info.height), pipe.timer)
         self.start = time.perf_counter()
@@ -208,11 +209,13 @@ class _Stream:
         self.writer.start()
 
     def end(self) -> None:
-        """Stop reading, let the writer finish what it was given."""
-        if not self.ended:
+        """Stop reading, let the writer finish what it was given (once; the worker or the main thread)."""
+        with self._ending:
+            if self.ended:
+                return
             self.ended = True
-            self.reader.stop.set()
-            self.writer.queue.put(None)
+        self.reader.stop.set()
+        self.writer.queue.put(None)
 
     def join(self) -> None:
         self.writer.join()
@@ -269,12 +272,11 @@ def share_models(pipes: Sequence[Pipeline], requests: int = 0) -> list[InferBatc
 
     ``pipes`` share ``pipes[0]``'s compiled models (``Pipeline(..., share=pipes[0])``); each
     gets a :class:`WaitingTimer` (before any sample) and calls the batchers from its own
-    thread. Close the returned batchers when done.
+    thread.
 
     Example:
-        >>> batchers = share_models([pipe])  # doctest: +SKIP
-        >>> faces = pipe.step(frame, 0)  # inference through AsyncInferQueue
-        >>> for b in batchers: b.close()
+        >>> batchers = share_models([pipe_a, pipe_b])  # doctest: +SKIP
+        >>> faces = pipe_a.step(frame, 0)  # from stream a's thread; batched with stream b's faces
     """
     batchers = {}
     for role in ("frame_model", "head"):
@@ -304,7 +306,6 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
     outputs = list(outputs or [StreamOutputs() for _ in sources])
     streams: list[_Stream] = []
     workers: list[_Worker] = []
-    batchers: list[InferBatcher] = []
     first: Pipeline | None = None
     bar = None
     try:
@@ -312,7 +313,7 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
             pipe = Pipeline(bundle, config, engine, share=first)
             first = first or pipe
             streams.append(_Stream(name, source, pipe, out, policy, queue_size, fps))
-        batchers = share_models([s.pipe for s in streams], requests)
+        share_models([s.pipe for s in streams], requests)
         for s in streams:
             s.reader.timer = s.writer.timer = s.pipe.timer
         if progress:
@@ -338,8 +339,6 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
     finally:
         if bar is not None:
             bar.close()
-        for b in batchers:
-            b.close()
     results = []
     for s in streams:
         s.join()

@@ -5,8 +5,8 @@ MYRIAD plugin (Neural Compute Stick 2), which ships Python bindings for 3.7-3.10
 
 * ``Core`` lives in ``openvino`` since 2023.1 and in ``openvino.runtime`` before (2022.x);
   ``openvino.runtime`` is gone in 2026.
-* ``AsyncInferQueue`` moved with ``Core``; its callback takes ``(request, userdata)`` in both,
-  and ``get_idle_request_id``/``wait_all`` exist in both.
+* ``InferRequest.start_async``/``wait``/``latency`` and the ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``
+  property, which the pipelined runtime's batcher uses, are the same in both.
 * ``opset13`` (2023.3+) vs ``openvino.runtime.opset10`` (2022.3) for building graphs (:func:`opset`).
 * Plugins reject properties they do not know (MYRIAD has no ``INFERENCE_PRECISION_HINT``);
   :func:`supported_properties` keeps the ones a device lists.
@@ -27,14 +27,14 @@ MYRIAD_LAST = (2022, 3)  # MYRIAD was removed in OpenVINO 2023.0
 NCS2_KIT = "deploy/raspberrypi/install-ncs2.sh"
 
 try:  # 2023.1 and later
-    from openvino import AsyncInferQueue, Core, Model, get_version
+    from openvino import Core, Model, get_version
 except ImportError:  # 2022.x: the API lives in openvino.runtime only
-    from openvino.runtime import AsyncInferQueue, Core, Model, get_version  # type: ignore[no-redef]
+    from openvino.runtime import Core, Model, get_version  # type: ignore[no-redef]
 
 # opset13 since OpenVINO 2023.3; opset10 is the newest of 2022.3 LTS (the NCS2's last release).
 _OPSETS = ("openvino.opset13", "openvino.runtime.opset10")
 
-__all__ = ["AsyncInferQueue", "Core", "MYRIAD_LAST", "Model", "get_version", "myriad_hint", "opset", "save_model",
+__all__ = ["Core", "MYRIAD_LAST", "Model", "get_version", "myriad_hint", "opset", "save_model",
            "supported_properties", "version"]
 
 
