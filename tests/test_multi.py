@@ -156,8 +156,8 @@ def test_waiting_timer_books_waits_out_of_infer():
     assert timer._rings["infer"].recent().tolist() == [2.0, 4.0, 0.0] and timer.waiting_ms == 0.0
 
 
-@pytest.mark.parametrize("static_one", [False, True])
-def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one):
+@pytest.mark.parametrize("static_one, requests", [(False, 1), (False, 2), (True, 2)])
+def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one, requests):
     import openvino as ov
 
     from fer_edge.deploy.engine import load_model
@@ -168,9 +168,9 @@ def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one):
         model.reshape([1, 16, 16, 3])
     ov.save_model(model, str(tmp_path / "m.xml"))
     compiled = load_model(tmp_path / "m.xml", F32)
-    batcher = InferBatcher(compiled)
+    batcher = InferBatcher(compiled, requests)  # 2: two leaders' batches run at once
     rng = np.random.default_rng(0)
-    inputs = [rng.random((1 + i % 3, 16, 16, 3), dtype=np.float32) * 2 - 1 for i in range(12)]
+    inputs = [rng.random((1 + i % 3, 16, 16, 3), dtype=np.float32) * 2 - 1 for i in range(24)]
     want = [np.concatenate([compiled(x[j:j + 1]) for j in range(len(x))]) for x in inputs]
     got: dict[int, tuple] = {}
     start = threading.Barrier(len(inputs))
@@ -178,6 +178,7 @@ def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one):
     def call(i):
         start.wait()  # all at once: the batcher joins several callers' rows into one request
         got[i] = batcher(inputs[i])
+        got[i] = batcher(inputs[i])  # again, while others are still in their first call
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(len(inputs))]
     for t in threads:

@@ -35,7 +35,7 @@ __all__ = ["InferBatcher", "SharedModel", "WaitingTimer"]
 class _Job:
     """One caller's rows (each input's first axis) and, once done, the model's output rows."""
 
-    __slots__ = ("inputs", "rows", "out", "ms", "error", "done")
+    __slots__ = ("inputs", "rows", "out", "ms", "error", "taken", "done")
 
     def __init__(self, inputs: tuple[np.ndarray, ...]) -> None:
         self.inputs = inputs
@@ -43,7 +43,7 @@ class _Job:
         self.out: np.ndarray | None = None
         self.ms = 0.0
         self.error: BaseException | None = None
-        self.done = False
+        self.taken = self.done = False  # in a leader's batch; its rows are back
 
 
 def optimal_requests(model: CompiledModel) -> int:
@@ -86,14 +86,18 @@ class InferBatcher:
         job = _Job(tuple(np.ascontiguousarray(x) for x in inputs))
         if job.rows == 0:
             raise ValueError("no rows to infer")
+        lead = False
         with self._cond:
             self._pending.append(job)
-            while not job.done and not self._free:
+            while not job.done:
+                if not job.taken and self._free:  # nobody has taken this job yet: lead a batch
+                    lead, request = True, self._free.pop()
+                    batch, self._pending = self._pending, []
+                    for j in batch:
+                        j.taken = True
+                    break
                 self._cond.wait()
-            if not job.done:  # a request is free and this job still waits: lead a batch
-                request = self._free.pop()
-                batch, self._pending = self._pending, []
-        if not job.done:
+        if lead:
             try:
                 self._run(request, batch)
             except BaseException as exc:  # noqa: BLE001 - every caller in the batch raises it
