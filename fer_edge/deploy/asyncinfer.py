@@ -35,7 +35,7 @@ __all__ = ["InferBatcher", "SharedModel", "WaitingTimer"]
 class _Job:
     """One caller's rows (each input's first axis) and, once done, the model's output rows."""
 
-    __slots__ = ("inputs", "rows", "out", "ms", "error", "taken", "done")
+    __slots__ = ("done", "error", "inputs", "ms", "out", "rows", "taken")
 
     def __init__(self, inputs: tuple[np.ndarray, ...]) -> None:
         self.inputs = inputs
@@ -60,10 +60,12 @@ class InferBatcher:
 
     Args:
         model: a model compiled by :func:`fer_edge.deploy.engine.load_model`.
-        requests: infer requests that may run at once; 0 = :func:`optimal_requests`.
-            Measured with ``benchmarks/streams.py`` (8 streams, 2 cores): more requests than
-            the plugin runs at once only queue inside it, and the ``throughput`` hint (two CPU
-            streams, two requests) beat ``latency`` (one request on both cores) for 8 streams.
+        requests: infer requests that may run at once; 0 = :func:`optimal_requests`, which
+            follows the compiled hint: more requests than the plugin runs at once would only
+            queue inside it, in smaller batches. ``benchmarks/streams.py`` (8 streams, 2 shared
+            cores at load 10-13) measured ``latency`` (one request on both cores) 122 and 82 fps
+            in all, ``throughput`` (two requests, one core each) 105 and 102: no clear winner, so
+            the hint stays the user's (``--hint``, default ``latency``, best for one stream).
 
     Example:
         >>> batcher = InferBatcher(load_model("frame.xml"))  # doctest: +SKIP
