@@ -84,16 +84,18 @@ def stream_names(sources: Sequence[Any]) -> list[str]:
 class _Reader(threading.Thread):
     """Decode ahead into a bounded queue; ``None`` marks the end of the stream."""
 
-    def __init__(self, name: str, src: Any, size: int, timer) -> None:
+    def __init__(self, name: str, src: Any, size: int, timer, limit: int | None = None) -> None:
         super().__init__(name=f"fer-edge-read-{name}", daemon=True)
-        self.src, self.timer = src, timer
+        self.src, self.timer, self.limit = src, timer, limit
         self.queue: queue.Queue = queue.Queue(maxsize=size)
         self.stop = threading.Event()
 
     def run(self) -> None:
         end: Any = None
         try:
-            while not self.stop.is_set():
+            read = 0
+            while not self.stop.is_set() and (self.limit is None or read < self.limit):
+                read += 1  # no frame decoded past --max-frames: decode time counts frames used
                 start = time.perf_counter()
                 frame = self.src.read()
                 done = time.perf_counter()
@@ -101,7 +103,7 @@ class _Reader(threading.Thread):
                 notes = self.src.drain_notes() if isinstance(self.src, ResilientSource) else []
                 if frame is None or not self._put((frame, done, notes)):
                     break
-        except Exception as exc:  # noqa: BLE001 - ends this stream only; reported by the main thread
+        except Exception as exc:  # noqa: BLE001 - ends this stream only; its worker logs it
             end = exc
         self._put(end)
 
@@ -187,7 +189,7 @@ class _Writer(threading.Thread):
 
 class _Stream:
     def __init__(self, name: str, source: Any, pipe: Pipeline, outputs: StreamOutputs, policy,
-                 queue_size: int, fps: float | None = None) -> None:
+                 queue_size: int, fps: float | None = None, max_frames: int | None = None) -> None:
         self.name, self.source, self.pipe, self.outputs = name, source, pipe, outputs
         if hasattr(source, "read"):
             self.src = source
@@ -198,7 +200,7 @@ class _Stream:
         self.index = 0
         self.ended = False
         self._ending = threading.Lock()
-        self.reader = _Reader(name, self.src, queue_size, pipe.timer)
+        self.reader = _Reader(name, self.src, queue_size, pipe.timer, max_frames)
         self.writer = _Writer(name, outputs, self.fps, (info.width, info.height), pipe.timer)
         self.start = time.perf_counter()
         self.seconds = 0.0
@@ -312,7 +314,7 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
         for name, source, out in zip(names, sources, outputs):
             pipe = Pipeline(bundle, config, engine, share=first)
             first = first or pipe
-            streams.append(_Stream(name, source, pipe, out, policy, queue_size, fps))
+            streams.append(_Stream(name, source, pipe, out, policy, queue_size, fps, max_frames))
         share_models([s.pipe for s in streams], requests)
         for s in streams:
             s.reader.timer = s.writer.timer = s.pipe.timer
