@@ -82,13 +82,18 @@ def test_many_sources_share_models_and_write_per_stream(tmp_path, videos, kind):
 
 
 class BlockingSource:
-    """A live source that hangs in ``read`` until released (then ends)."""
+    """A live source that gives ``frames`` (faces: its stream uses the shared models), then hangs
+    in ``read`` until released (then ends)."""
 
-    def __init__(self) -> None:
-        self.info = VideoInfo(source="blocked", fps=25.0, frames=None, width=64, height=48, kind="stream")
+    def __init__(self, frames=()) -> None:
+        h, w = frames[0].shape[:2] if len(frames) else (48, 64)
+        self.info = VideoInfo(source="blocked", fps=25.0, frames=None, width=w, height=h, kind="stream")
+        self.frames = list(frames)
         self.release = threading.Event()
 
     def read(self):
+        if self.frames:
+            return self.frames.pop(0)
         self.release.wait(60)
         return None
 
@@ -96,9 +101,12 @@ class BlockingSource:
         self.release.set()
 
 
-def test_a_stalled_stream_never_blocks_the_others(tmp_path, videos):
-    bundle = load_bundle(frame_bundle(tmp_path / "bundle").path)
-    blocked = BlockingSource()
+@pytest.mark.parametrize("given", [0, 5])
+def test_a_stalled_stream_never_blocks_the_others(tmp_path, videos, given):
+    bundle = load_bundle(cascade_bundle(tmp_path / "bundle").path)
+    with open_source(videos[0]) as src:
+        frames = [src.read() for _ in range(given)]
+    blocked = BlockingSource(frames)
     finished_while_blocked = []
 
     def watchdog():
@@ -114,7 +122,11 @@ def test_a_stalled_stream_never_blocks_the_others(tmp_path, videos):
     reports = run_sources([videos[0], blocked], bundle, engine=F32, out=tmp_path / "out", progress=False)
     dog.join()
     assert finished_while_blocked == [True]
-    assert reports[0].frames == _frames(videos[0]) and reports[1].frames == 0
+    assert reports[0].frames == _frames(videos[0]) and reports[1].frames == given
+    if given:  # the stalled stream's frames before the stall were written, faces and all
+        name = stream_names([videos[0], blocked])[1]
+        events = [json.loads(line) for line in (tmp_path / "out" / name / "events.jsonl").read_text().splitlines()]
+        assert sorted({e["frame"] for e in events}) == list(range(given)) and any(e["track"] for e in events)
 
 
 def test_stream_names_are_unique_folder_names():
