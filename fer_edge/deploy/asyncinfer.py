@@ -7,9 +7,10 @@ rows other streams handed in meanwhile, starts the request (``start_async``) and
 with the GIL released, then hands each caller its rows. Otherwise it waits, and the next free
 request's leader takes its rows along. So inference runs while the other streams decode,
 detect and draw, the rows of all waiting streams go through the model together, and a lone
-stream pays no thread hop (a batching thread with ``AsyncInferQueue`` callbacks cost a single
-stream ~40 % of its fps under load: two extra thread wake-ups per frame). Callers keep their
-frames in order because each waits for its own rows (one call in flight per caller).
+stream pays no thread hop (a batching thread with ``AsyncInferQueue`` callbacks, tried first,
+cost a single stream more than half its fps on a loaded 2-core box, 16 against 41 fps: two
+more thread wake-ups per frame). Callers keep their frames in order because each waits for
+its own rows (one call in flight per caller).
 
 Busy time stays honest: a caller's share of a request's time (start to end, split by rows) is
 what it reports as inference; the time it waited for other streams' requests is not busy
