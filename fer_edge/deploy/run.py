@@ -114,8 +114,9 @@ def run_video(
     as ``rpicam-vid``'s carry none) and is requested from cameras.
 
     ``threads=1`` runs the sequential loop (decode, step, write one after the other; easiest
-    to debug); more runs the pipelined runtime of :mod:`fer_edge.deploy.multi` (decode-ahead
-    and writer threads), which writes the same events.
+    to debug); more runs the pipelined runtime of :mod:`fer_edge.deploy.multi` (decode-ahead,
+    worker and writer threads, inference on shared asynchronous requests), which writes the
+    same events.
 
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
