@@ -46,7 +46,7 @@ import numpy as np
 
 from fer_edge.atomic import mark, write_text
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import read_json, read_jsonl
 from fer_edge.labels import THESIS
 
@@ -105,11 +105,7 @@ class PreprocessConfig:
                                    ("intensity", self.signal, ("openface", *METHODS)),
                                    ("detector", self.detector, tuple(DETECTORS))):
             if value not in known:
-                import difflib
-
-                close = difflib.get_close_matches(str(value), known, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise FerEdgeError(f"unknown {name} '{value}'{hint} known: {', '.join(known)}")
+                raise unknown_choice(name, value, known)
         if not 32 <= self.size <= 1024:
             raise FerEdgeError(f"size must be in 32..1024 px, got {self.size}")
         if not 0 <= self.pad_y <= 200 or self.detect_frames < 1 or self.workers < 1:

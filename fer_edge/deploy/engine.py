@@ -8,7 +8,6 @@ which shifts outputs by ~1e-3; ``precision="f32"`` pins full precision.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +51,9 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if self.hint not in HINTS:
-            raise FerEdgeError(_unknown("performance hint", self.hint, HINTS))
+            raise unknown_choice("performance hint", self.hint, HINTS)
         if self.precision is not None and self.precision.lower() not in PRECISIONS:
-            raise FerEdgeError(_unknown("inference precision", self.precision, PRECISIONS))
-
-
-def _unknown(what: str, value: str, known) -> str:
-    close = difflib.get_close_matches(str(value), list(known), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown {what} '{value}'{hint} known: {', '.join(known)}"
+            raise unknown_choice("inference precision", self.precision, PRECISIONS)
 
 
 _CORE = None
@@ -101,7 +94,7 @@ def check_device(device: str) -> str:
     if base in ("AUTO", "MULTI", "HETERO"):
         return name
     if base not in DEVICES:
-        raise FerEdgeError(_unknown("device", device, DEVICES))
+        raise unknown_choice("device", device, DEVICES)
     if not any(p == name or p.split(".")[0] == name for p in present):
         raise FerEdgeError(
             f"device {name} is not present (present: {', '.join(present) or 'none'}); "

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.atomic import check_output, temp_path
-from fer_edge.errors import FerEdgeError, require
+from fer_edge.errors import FerEdgeError, require, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -253,15 +253,12 @@ def export_bundle(
         FerEdgeError: unknown format, a model without a Keras file, a conversion that fails
             (naming the op and the Keras layer) or a parity beyond ``tolerance``.
     """
-    import difflib
     import shutil
 
     from fer_edge.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
 
     if format not in FORMATS:
-        close = difflib.get_close_matches(str(format), FORMATS, n=1)
-        raise FerEdgeError(f"unknown export format '{format}'{f'; did you mean {close[0]!r}?' if close else ''} "
-                           f"known: {', '.join(FORMATS)}")
+        raise unknown_choice("export format", format, FORMATS)
     bundle = load_bundle(bundle_path)
     missing = [r for r, e in bundle.models.items() if not e.keras]
     if missing:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, require
+from fer_edge.errors import FerEdgeError, require, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,9 @@ def check_precision(precision: str) -> str:
         >>> check_precision("INT8")
         'int8'
     """
-    import difflib
-
     p = str(precision).lower().replace("_", "-")
     if p not in PRECISIONS:
-        close = difflib.get_close_matches(p, PRECISIONS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise FerEdgeError(f"unknown precision '{precision}'{hint} known: {', '.join(PRECISIONS)}")
+        raise unknown_choice("precision", precision, PRECISIONS, match=p)
     return p
 
 
