@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.atomic import mark, write_text
+from fer_edge.config import coerce_fields
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
 from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import read_json, read_jsonl
@@ -96,6 +97,7 @@ class PreprocessConfig:
     detector: str = "haar"
 
     def __post_init__(self) -> None:
+        coerce_fields(self)  # CLI, recipe (data.preprocess) and Python callers alike
         from fer_edge.data.intensity import METHODS
         from fer_edge.faces.detect import DETECTORS
         from fer_edge.faces.track import TRACKERS
