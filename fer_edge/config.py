@@ -77,7 +77,10 @@ def coerce(value: Any, hint: Any, where: str, source: str) -> Any:
     if origin in (typing.Union, getattr(types, "UnionType", None)):
         if value is None and type(None) in args:
             return None
-        for arg in (a for a in args if a is not type(None)):
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # "X | None": X's own message
+            return coerce(value, options[0], where, source)
+        for arg in options:
             try:
                 return coerce(value, arg, where, source)
             except (FerEdgeError, TypeError, ValueError):

@@ -142,17 +142,9 @@ class CompiledModel:
     def inference_precision(self) -> str:
         """The precision the model's compute layers actually run in.
 
-        ``int8`` for a quantized model, ``bf16`` on AVX512_BF16 CPUs by default, and ``f32``
-        where an ``f16`` hint is not supported (Raspberry Pi 4's Cortex-A72 ignores it silently).
+        See :func:`inference_precision`.
         """
-        ran = executed_precision(self._compiled)
-        if ran:
-            return ran
-        try:
-            value = self._compiled.get_property("INFERENCE_PRECISION_HINT")
-            return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-        except Exception:  # noqa: BLE001 - not every plugin reports it
-            return "unknown"
+        return inference_precision(self._compiled)
 
     def probe(self) -> str | None:
         """Run one inference on zeros; the error's first line if it fails, else None."""
@@ -204,6 +196,23 @@ def executed_precision(compiled: Any) -> str | None:
         return None
     top = counts.most_common(1)[0][0]
     return "int8" if top in _INT8 else top
+
+
+def inference_precision(compiled: Any) -> str:
+    """The precision an OpenVINO compiled model's compute layers actually run in.
+
+    ``int8`` for a quantized model, ``bf16`` on AVX512_BF16 CPUs by default, and ``f32``
+    where an ``f16`` hint is not supported (Raspberry Pi 4's Cortex-A72 ignores it silently);
+    the plugin's hint where it exposes no runtime model, ``unknown`` where it reports neither.
+    """
+    ran = executed_precision(compiled)
+    if ran:
+        return ran
+    try:
+        value = compiled.get_property("INFERENCE_PRECISION_HINT")
+        return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    except Exception:  # noqa: BLE001 - not every plugin reports it
+        return "unknown"
 
 
 def load_model(path: str | os.PathLike, config: EngineConfig | None = None, *,
