@@ -191,7 +191,11 @@ def executed_precision(compiled: Any) -> str | None:
     for op in ops:
         info = op.get_rt_info()
         if "layerType" in info and "runtimePrecision" in info and _text(info["layerType"]) in _COMPUTE_LAYERS:
-            counts[_text(info["runtimePrecision"]).lower()] += 1
+            ran = _text(info["runtimePrecision"]).lower()
+            if ran not in _INT8 and "outputPrecisions" in info:
+                # A layer with f16-compressed weights reports f16 here but computes in its output's type.
+                ran = _text(info["outputPrecisions"]).lower().split(",")[0].strip() or ran
+            counts[ran] += 1
     if not counts:
         return None
     top = counts.most_common(1)[0][0]
