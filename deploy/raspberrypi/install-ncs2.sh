@@ -17,7 +17,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=deploy/raspberrypi/kit.sh
+# shellcheck source=deploy/raspberrypi/kit.sh disable=SC1091 # checked on its own
 source "$HERE/kit.sh"
 PREFIX="${FER_EDGE_NCS2_PREFIX:-$HOME/fer-edge-ncs2}"
 PYTHON="${PYTHON:-}"
