@@ -96,9 +96,9 @@ def _convert(path: Path, converter: str) -> tuple[Any, Any, int, str]:
 
 def _self_check(xml: Path, probe: np.ndarray, n_out: int) -> None:
     """Without Keras to compare with: the IR runs and gives finite scores of the right shape."""
-    from fer_edge.deploy.engine import core
+    from fer_edge.deploy.engine import compile_f32
 
-    result = core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(probe)
+    result = compile_f32(xml)(probe)
     got = np.asarray(next(iter(result.values())))  # 2022.3 keys results by port only
     if got.shape != (len(probe), n_out) or not np.isfinite(got).all():
         raise FerEdgeError(f"the converted model gives {got.shape} scores, non-finite or of the wrong shape; "

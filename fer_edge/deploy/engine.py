@@ -280,3 +280,19 @@ def compile_checked(model: Any, device: str, properties: dict[str, Any], path: s
     except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
         raise FerEdgeError(f"cannot compile {path} for device {device}: {_first(exc)}; "
                            "try --device CPU or re-export the model") from None
+
+
+def compile_f32(model: Any, device: str = "CPU", *, threads: int | None = None) -> Any:
+    """Compile an ``openvino.Model`` or a model file with full f32 inference, through
+    :func:`compile_checked` (the CPU plugin would otherwise use BF16 on AVX512_BF16/AMX CPUs):
+    what parity checks, calibration and feature extraction compare against Keras with.
+
+    Args:
+        threads: caps the CPU plugin's inference threads (a cluster task's CPUs); None: all cores.
+    """
+    props: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper().startswith("CPU") else {}
+    if threads:
+        props["INFERENCE_NUM_THREADS"] = int(threads)
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    return compile_checked(model, device, props, model if isinstance(model, str) else model.friendly_name)

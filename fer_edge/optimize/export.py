@@ -200,10 +200,9 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
         if role == "clip":
             return [np.stack([pad_window(c, length)[0] for c in data.clips[:4]])], "real"
         if role == "temporal":
-            import openvino as ov
+            from fer_edge.deploy.engine import compile_f32
 
-            spatial = ov.Core().compile_model(str(bundle.model_path("spatial", "FP32")), "CPU",
-                                              {"INFERENCE_PRECISION_HINT": "f32"})
+            spatial = compile_f32(bundle.model_path("spatial", "FP32"))
             pairs = [pad_window(infer(spatial, c[:length]), length) for c in data.clips[:4]]
             return [np.stack([f for f, _ in pairs]), np.stack([m for _, m in pairs])], "real"
     rng = np.random.default_rng(0)
@@ -217,9 +216,9 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
 
 
 def _parity(keras_model: Any, path: Path, inputs: list[np.ndarray]) -> Parity:
-    import openvino as ov
+    from fer_edge.deploy.engine import compile_f32
 
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled = compile_f32(path)
     got = np.asarray(compiled([np.ascontiguousarray(x) for x in inputs])[0])
     want = np.asarray(keras_model(inputs if len(inputs) > 1 else inputs[0], training=False))
     return Parity(float(np.abs(got - want).max()), float((got.argmax(-1) == want.argmax(-1)).mean()), len(got))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.deploy.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
 from fer_edge.errors import FerEdgeError, require, unknown_choice
 
 log = logging.getLogger(__name__)
@@ -171,14 +172,6 @@ def quantize_model(
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF errors are about the model
         raise _explain(exc, ov_model, role) from None
-
-
-def compile_f32(ov_model: Any, device: str = "CPU") -> Any:
-    """Compile with full f32 inference (the CPU plugin would use BF16 on AVX512_BF16/AMX CPUs)."""
-    from fer_edge.deploy.engine import core
-
-    props = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper().startswith("CPU") else {}
-    return core().compile_model(ov_model, device, props)
 
 
 def infer(compiled: Any, *inputs: np.ndarray, batch: int = 64) -> np.ndarray:
