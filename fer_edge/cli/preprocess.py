@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from fer_edge.cli import options
+
 NAME = "preprocess"
 HELP = "detect + track + crop faces of a video dataset, store clips losslessly, trim neutral frames"
 EXAMPLES = [
@@ -20,9 +22,11 @@ EXAMPLES = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options (defaults live in :class:`PreprocessConfig`; argparse's None leaves them)."""
     from fer_edge.data.intensity import METHODS
-    from fer_edge.data.preprocess import DATASETS, PreprocessConfig as cfg
+    from fer_edge.data.preprocess import DATASETS, PreprocessConfig
     from fer_edge.faces.detect import DETECTORS
     from fer_edge.faces.track import TRACKERS
+
+    cfg = PreprocessConfig
 
     parser.add_argument("--dataset", choices=list(DATASETS), help=f"dataset layout of --root (default: {cfg.dataset})")
     parser.add_argument("--root", required=True,
@@ -46,12 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trimming signal (default: openface with --au-dir, else flow); flow/diff with "
                              "--au-dir estimate only the clips that have no CSV")
     parser.add_argument("--workers", type=int, help=f"parallel processes (default: {cfg.workers})")
-    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded "
-                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+    options.add_executor(parser)
     parser.add_argument("--no-plot", action="store_true", help="skip clip_lengths.png")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if fer-edge did not create it")
+    options.add_force(parser)
 
 
 def run(args: argparse.Namespace) -> int:
