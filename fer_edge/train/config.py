@@ -3,7 +3,8 @@
 Override order, stated once: **command line (``--set a.b=v``) > recipe file > the defaults
 below**. Every section is a dataclass with documented defaults and range checks; a key that
 does not exist is a one-line :class:`~fer_edge.errors.FerEdgeError` naming the file, the
-key and the closest known key.
+key and the closest known key. The loading itself (coercion, unknown keys, ``--set``) is
+:mod:`fer_edge.config`'s, shared with every other stage's config.
 
 Example:
     >>> recipe = load_recipe(None, overrides=["temporal.epochs=3", "name=demo"])
