@@ -66,8 +66,9 @@ def _evaluate(annotation: Any, namespace: dict[str, Any]) -> Any:
     return evaluated[0] if len(evaluated) == 1 else typing.Union[tuple(evaluated)]
 
 
-def coerce(value: Any, hint: Any, where: str, source: str) -> Any:
-    """``value`` as the annotated type ``hint`` (nested dataclasses, lists, tuples, numbers, text).
+def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = True) -> Any:
+    """``value`` as the annotated type ``hint`` (nested dataclasses, lists, tuples, numbers, text);
+    ``finite=False`` lets ``nan``/``inf`` floats through to the range checks that follow.
 
     Example:
         >>> coerce("300", int, "subset_size", "int8.yaml")
@@ -79,10 +80,10 @@ def coerce(value: Any, hint: Any, where: str, source: str) -> Any:
             return None
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:  # "X | None": X's own message
-            return coerce(value, options[0], where, source)
+            return coerce(value, options[0], where, source, finite=finite)
         for arg in options:
             try:
-                return coerce(value, arg, where, source)
+                return coerce(value, arg, where, source, finite=finite)
             except (FerEdgeError, TypeError, ValueError):
                 continue
         raise FerEdgeError(f"{source}: '{where}' has an invalid value {value!r}")
@@ -98,8 +99,8 @@ def coerce(value: Any, hint: Any, where: str, source: str) -> Any:
         if origin is tuple and len(args) > 1 and args[1] is not Ellipsis:  # a fixed shape: (w, h)
             if len(value) != len(args):
                 raise FerEdgeError(f"{source}: '{where}' must have {len(args)} items, got {value!r}")
-            return tuple(coerce(v, a, where, source) for v, a in zip(value, args))
-        items = [coerce(v, args[0] if args else Any, where, source) for v in value]
+            return tuple(coerce(v, a, where, source, finite=finite) for v, a in zip(value, args))
+        items = [coerce(v, args[0] if args else Any, where, source, finite=finite) for v in value]
         return tuple(items) if origin is tuple else items
     if origin is dict or hint is Any:
         return value
@@ -108,7 +109,7 @@ def coerce(value: Any, hint: Any, where: str, source: str) -> Any:
             return value
         raise FerEdgeError(f"{source}: '{where}' must be true or false, got {value!r}")
     if hint in (int, float):
-        return _number(value, hint, where, source)
+        return _number(value, hint, where, source, finite)
     if hint is str:
         if isinstance(value, (dict, list, tuple)) or value is None:
             raise FerEdgeError(f"{source}: '{where}' must be text, got {value!r}")
@@ -116,7 +117,7 @@ def coerce(value: Any, hint: Any, where: str, source: str) -> Any:
     return value
 
 
-def _number(value: Any, hint: type, where: str, source: str) -> int | float:
+def _number(value: Any, hint: type, where: str, source: str, finite: bool) -> int | float:
     if isinstance(value, bool):
         raise FerEdgeError(f"{source}: '{where}' must be a number, got {value!r}")
     try:
@@ -127,14 +128,17 @@ def _number(value: Any, hint: type, where: str, source: str) -> int | float:
         if not math.isfinite(number) or number != int(number):
             raise FerEdgeError(f"{source}: '{where}' must be an integer, got {value!r}")
         return int(number)
-    if not math.isfinite(number):  # .nan/.inf pass every "x < lo" range check
+    if finite and not math.isfinite(number):  # .nan/.inf pass every "x < lo" range check
         raise FerEdgeError(f"{source}: '{where}' must be a finite number, got {value!r}")
     return number
 
 
 def coerce_fields(obj: Any) -> None:
     """Coerce every field of dataclass ``obj`` in place (call it first in ``__post_init__``), so a
-    config built from Python or the command line is checked like one read from a file.
+    config built from Python or the command line is typed like one read from a file.
+
+    ``nan``/``inf`` floats are left to the class' range checks, which name the range (write them
+    as ``not lo < x <= hi``, false for nan); a recipe file's are refused by :func:`from_dict`.
 
     Example:
         >>> from dataclasses import dataclass
@@ -149,7 +153,7 @@ def coerce_fields(obj: Any) -> None:
     hints = _hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        new = coerce(value, hints[f.name], f.name, type(obj).__name__)
+        new = coerce(value, hints[f.name], f.name, type(obj).__name__, finite=False)
         if new is not value:
             object.__setattr__(obj, f.name, new)  # frozen dataclasses too
 

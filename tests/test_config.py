@@ -37,8 +37,13 @@ def test_optimize_recipe_values_are_coerced_or_refused_naming_file_and_key(tmp_p
     recipe.write_text("iteratons: 5\n")
     with pytest.raises(FerEdgeError, match=rf"^{recipe}: unknown key 'iteratons'; did you mean 'iterations'\?"):
         OptimizeConfig.from_yaml(recipe)
-    with pytest.raises(FerEdgeError, match="'prune' must be a finite number"):
+    with pytest.raises(FerEdgeError, match=r"--prune must be in \(0, 0.9\].*got nan"):
         OptimizeConfig(prune=float("nan"))
+    with pytest.raises(FerEdgeError, match="temperature must be a finite number > 0, got inf"):
+        OptimizeConfig(temperature="inf")
+    recipe.write_text("alpha: .nan\n")
+    with pytest.raises(FerEdgeError, match=rf"^{recipe}: 'alpha' must be a finite number"):
+        OptimizeConfig.from_yaml(recipe)
 
 
 def test_runtime_and_preprocess_configs_are_coerced_and_checked():

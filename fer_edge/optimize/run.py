@@ -105,8 +105,8 @@ class OptimizeConfig:
             raise FerEdgeError(f"--prune must be in (0, 0.9] (the fraction of channels removed), got {self.prune}")
         if not 0.0 <= self.alpha <= 1.0:
             raise FerEdgeError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.temperature <= 0:
-            raise FerEdgeError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.temperature < float("inf"):
+            raise FerEdgeError(f"temperature must be a finite number > 0, got {self.temperature}")
         for name in ("prune_epochs", "distill_epochs", "iterations"):
             if getattr(self, name) < 1:
                 raise FerEdgeError(f"{name} must be >= 1, got {getattr(self, name)}")
