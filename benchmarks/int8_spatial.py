@@ -7,14 +7,21 @@ ship offline, which changes accuracy, not speed), OpenVINO CPU, batch 1, median 
 
     .venv/bin/python benchmarks/int8_spatial.py
 """
-import time, numpy as np, openvino as ov, nncf
+import time
+
+import nncf
+import numpy as np
+import openvino as ov
+
 from fer_edge.models import create_model, feature_extractor
 from fer_edge.optimize.export import to_openvino
+
 m = create_model("vggface_vgg16", input_shape=(160,160,3), num_classes=6)
 fx = feature_extractor(m, layer="flatten")
 ovm = to_openvino(fx)
 from fer_edge.data.synth import make_clip
 from fer_edge.faces.crop import crop_faces
+
 frames=[]
 for i,lab in enumerate(["happy","sad","surprise","fear","angry","disgust"]*10):
     c=make_clip(lab, subject=f"F{(i%9)+1:03d}", frames=10, size=(320,240), seed=i)
@@ -35,6 +42,8 @@ for hint in ("f32","default"):
     a,c1=lat(ovm,hint); b,c2=lat(q,hint)
     print(f"vggface_vgg16 160x160 flatten, hint={hint}: FP32 {a:.2f} ms, INT8 {b:.2f} ms, speed-up {a/b:.2f}x")
 agree=np.mean([np.corrcoef(c1(f)[0].ravel(), c2(f)[0].ravel())[0,1] for f in frames[:20]])
-import os, tempfile
+import os
+import tempfile
+
 d=tempfile.mkdtemp(); ov.save_model(ovm,d+"/a.xml",compress_to_fp16=False); ov.save_model(q,d+"/b.xml")
 print("feature correlation INT8 vs FP32:", round(float(agree),4), "size ratio:", round((os.path.getsize(d+"/b.bin")+os.path.getsize(d+"/b.xml"))/(os.path.getsize(d+"/a.bin")+os.path.getsize(d+"/a.xml")),3), "samples", len(frames))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fer_edge.bench.machine import machine_record, memory_gb, parse_cpuinfo, versions
 
 SAPPHIRE_RAPIDS = """processor\t: 0

@@ -6,7 +6,7 @@ picture at known positions, so Haar finds them and the trackers have texture to 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -33,7 +33,7 @@ from fer_edge.faces import (
 W, H = 320, 240
 
 
-@lru_cache(maxsize=None)
+@cache
 def _face(flip: bool = False) -> np.ndarray:
     import skimage.data  # dev extra; imported here so collecting other tests stays fast
 
@@ -42,7 +42,7 @@ def _face(flip: bool = False) -> np.ndarray:
     return cv2.flip(face, 1) if flip else face  # 125 x 95
 
 
-@lru_cache(maxsize=None)
+@cache
 def _background() -> np.ndarray:
     import skimage.data
 

@@ -10,7 +10,7 @@ import pytest
 
 from fer_edge.bundle import load_bundle
 from fer_edge.data.synth import make_clip
-from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
+from fer_edge.deploy import EngineConfig, run_video
 from fer_edge.deploy.multi import stream_names
 from fer_edge.deploy.run import run_sources
 from fer_edge.video import VideoInfo, open_source, open_writer

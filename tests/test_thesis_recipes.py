@@ -168,9 +168,8 @@ def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, c
     review = json.loads((tmp_path / "pre" / "review" / "index.json").read_text())
     assert [c["name"] for c in review["clips"]] == ["M012_happy"]
     assert (tmp_path / "pre" / review["clips"][0]["sheet"]).is_file()
-    from fer_edge.data.store import read_store
-
     from fer_edge.data.preprocess import read_index
+    from fer_edge.data.store import read_store
 
     store = read_store(tmp_path / "run" / "features" / "fold-3-features-256.h5")  # M012's fold
     usable = {r["name"] for r in read_index(tmp_path / "pre") if r["subject"] == "M012" and r["status"] == "ok"}
