@@ -112,7 +112,7 @@ def test_manifest_paths_stay_inside(bundle, rel, where):
     out = fuzzing.run_case("bundle_paths", lambda: parse_manifest(data, bundle.path), names="manifest.json")
     if isinstance(out, Bundle):
         root = bundle.path.resolve()
-        for role, e in out.models.items():
+        for e in out.models.values():
             for name in e.files():
                 assert (bundle.path / name).resolve().is_relative_to(root), name
 
