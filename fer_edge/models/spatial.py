@@ -257,7 +257,8 @@ def require_weights_choice(model: str, options: dict, *, key: str = "spatial.opt
     if model in WEIGHTS_FILES:
         raise FerEdgeError(
             f"{key} is not set: {model} starts from the keras-vggface face weights ({WEIGHTS_FILES[model]}, "
-            f"from {WEIGHTS_SOURCE}, loaded by layer name); pass --set {key}=PATH, or {key}=random to train from scratch"
+            f"from {WEIGHTS_SOURCE}, loaded by layer name); pass --set {key}=PATH, "
+            f"or {key}=random to train from scratch"
         )
     if model in _APPLICATIONS:
         raise FerEdgeError(

@@ -251,8 +251,9 @@ def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None
                  None, "section 3.2.5")
     if kind in ("temporal", "clip"):
         if fin.separate_runs:
-            value = (f"each fold re-run with EarlyStopping(patience {fin.patience}) + ReduceLROnPlateau(x{fin.reduce_lr_factor:g} "
-                     f"after {fin.reduce_lr_patience}); final fit on all training data, same LR schedule")
+            value = (f"each fold re-run with EarlyStopping(patience {fin.patience}) + "
+                     f"ReduceLROnPlateau(x{fin.reduce_lr_factor:g} after {fin.reduce_lr_patience}); "
+                     "final fit on all training data, same LR schedule")
         else:
             value = f"stop epochs read off the fixed-LR CV logs (patience {fin.patience}); final fit at a fixed LR"
         card.add("final model", value,

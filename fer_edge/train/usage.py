@@ -10,7 +10,7 @@ Example:
     >>> check_used(load_recipe(None, overrides=["clip.size=64"]), "temporal")
     Traceback (most recent call last):
     ...
-    fer_edge.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' (section 'clip' is for train clip); remove it from the recipe
+    fer_edge.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' ...
 """
 
 from __future__ import annotations
