@@ -188,7 +188,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
 
     Example:
         >>> b = load_bundle("runs/fer-mini-xception")  # doctest: +SKIP
-        >>> b.kind, b.labels[:2]
+        >>> b.kind, b.labels[:2]  # doctest: +SKIP
         ('frame', ('angry', 'disgust'))
     """
     root = Path(path)

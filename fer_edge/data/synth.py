@@ -10,7 +10,7 @@ where the first face is absent, and a textured background.
 Same arguments and seed -> bit-identical frames. numpy + OpenCV (+ scikit-image) only.
 
 Example:
-    >>> clip = make_clip("happy", subject="F001", frames=60, size=(160, 120))  # doctest: +SKIP
+    >>> clip = make_clip("happy", subject="F001", frames=60, size=(160, 120))
     >>> clip.frames.shape, clip.boxes.shape, float(clip.intensity.max())
     ((60, 120, 160, 3), (60, 1, 4), 1.0)
 """
