@@ -127,11 +127,11 @@ def test_symlink_out_of_bundle_is_refused(bundle):
 # --- names from datasets cannot write outside the output folder ----------------------------
 
 def test_preprocess_clip_names_stay_inside(tmp_path):
-    from fer_edge.data import preprocess as pre
+    from fer_edge.data.clipwork import marker_path
 
     for bad in ("../evil", "/abs", "a/b", "..", "", "a\\b"):
         with pytest.raises(FerEdgeError, match="not a plain folder name"):
-            pre._marker(tmp_path, bad)
+            marker_path(tmp_path, bad)
 
 
 def test_preprocess_does_not_follow_planted_symlinks(tmp_path):

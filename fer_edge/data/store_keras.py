@@ -16,7 +16,6 @@ from fer_edge.data.store import FeatureStore
 from fer_edge.errors import FerEdgeError, require
 
 
-
 def _stores(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[FeatureStore]:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -38,10 +37,16 @@ def __getattr__(name: str) -> Any:
     # is first used, not when this module is imported (pytest imports every module for doctests).
     if name != "StoreDataset":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    keras = require("keras", "train", purpose="loading feature stores for training")
-    cls = type("StoreDataset", (_StoreBatches, keras.utils.PyDataset),
-               {"__doc__": _StoreBatches.__doc__, "__module__": __name__})
-    globals()[name] = cls
+    return _dataset_class()
+
+
+def _dataset_class() -> type:
+    cls = globals().get("StoreDataset")
+    if cls is None:
+        keras = require("keras", "train", purpose="loading feature stores for training")
+        cls = type("StoreDataset", (_StoreBatches, keras.utils.PyDataset),
+                   {"__doc__": _StoreBatches.__doc__, "__module__": __name__})
+        globals()["StoreDataset"] = cls
     return cls
 
 
@@ -131,7 +136,7 @@ def tf_dataset(
         TensorShape([8, 100, 512])
     """
     tf = require("tensorflow", "train", purpose="building a tf.data pipeline")
-    source = StoreDataset(paths, batch_size=batch_size, shuffle=shuffle, seed=seed,
+    source = _dataset_class()(paths, batch_size=batch_size, shuffle=shuffle, seed=seed,
                           with_mask=with_mask)
     _, t, f = source.stores[0].shape
     c = len(source.classes)
