@@ -11,7 +11,7 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
 from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
-from tests.optbundles import calibration_npz, cascade_bundle, frame_bundle
+from tests.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
 
 FAST = {"iterations": 5, "subset_size": 64}
 
@@ -19,7 +19,7 @@ FAST = {"iterations": 5, "subset_size": 64}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("opt")
-    return {"frame": frame_bundle(root / "frame"), "cascade": cascade_bundle(root / "cascade"),
+    return {"frame": keras_frame_bundle(root / "frame"), "cascade": keras_cascade_bundle(root / "cascade"),
             "npz": calibration_npz(root / "calib.npz"), "root": root}
 
 
