@@ -33,11 +33,6 @@ from fer_edge.models.spatial import DEFAULT_INPUT_SHAPE, _normalization, check_w
 VGG16_MEAN = (93.5940, 104.7624, 129.1863)
 RESNET50_MEAN = (91.4953, 103.8827, 131.0912)
 
-# keras-vggface's release files (with-top variants, ``rcmalli_vggface_tf_vgg16.h5`` /
-# ``_resnet50.h5``, load too: their fc/classifier layers are reported unused).
-WEIGHTS_FILES = {"vggface_vgg16": "rcmalli_vggface_tf_notop_vgg16.h5",
-                 "vggface_resnet50": "rcmalli_vggface_tf_notop_resnet50.h5"}
-WEIGHTS_SOURCE = "https://github.com/rcmalli/keras-vggface/releases (v2.0)"
 
 _VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 _RESNET_STAGES = ((2, (64, 64, 256), 3), (3, (128, 128, 512), 4), (4, (256, 256, 1024), 6), (5, (512, 512, 2048), 3))
