@@ -106,7 +106,8 @@ def test_weights_argument_loads_the_file(tmp_path):
     path = tmp_path / "w.h5"
     _write_keras2_h5(source, path, drop=("dense", "predictions"))
     built = create_model("vggface_vgg16", weights=str(path), **SMALL)
-    np.testing.assert_array_equal(built.get_layer("conv5_3").get_weights()[0], source.get_layer("conv5_3").get_weights()[0])
+    np.testing.assert_array_equal(built.get_layer("conv5_3").get_weights()[0],
+                                  source.get_layer("conv5_3").get_weights()[0])
 
 
 def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
@@ -115,7 +116,8 @@ def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
     _write_keras2_h5(source, path, reshape="conv3_2")
     target = create_model("vggface_vgg16", **SMALL)
     before = target.get_layer("conv1_1").get_weights()[0].copy()
-    with pytest.raises(FerEdgeError, match=r"layer 'conv3_2' in .*broken.h5.*shape \(3, 3, 256, 255\).*expects \(3, 3, 256, 256\)"):
+    with pytest.raises(FerEdgeError,
+                       match=r"layer 'conv3_2' in .*broken.h5.*shape \(3, 3, 256, 255\).*expects \(3, 3, 256, 256\)"):
         load_vggface_weights(target, path)
     np.testing.assert_array_equal(target.get_layer("conv1_1").get_weights()[0], before)
 

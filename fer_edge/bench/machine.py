@@ -117,7 +117,8 @@ class MachineRecord:
             'AMD EPYC (2 of 2 cores), AVX2, AVX-512F, AVX-512 VNNI, AVX-512 BF16; OpenVINO 2026.4.0'
         """
         notable = [i for i in self.isa if i not in ("SSE4.2", "AVX", "FMA", "AVX-512BW")]
-        cores = f"{self.cores_usable} of {self.cores} cores" if self.cores_usable != self.cores else f"{self.cores} cores"
+        cores = (f"{self.cores_usable} of {self.cores} cores" if self.cores_usable != self.cores
+                 else f"{self.cores} cores")
         return (f"{self.cpu} ({cores}), {', '.join(notable) or 'no vector extensions found'}; "
                 f"OpenVINO {self.versions.get('openvino') or 'not installed'}")
 

