@@ -32,6 +32,7 @@ def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
     assert record["files"] > 10 and all(r["equal"] for r in record["resumed_runs"])
 
 
+@pytest.mark.tf
 def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
     record = harness.run_stage(harness.STAGES["extract"], tmp_path, kills=2, rng=random.Random(3))
     assert record.get("error") is None, record

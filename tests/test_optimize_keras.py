@@ -9,6 +9,8 @@ from fer_edge.bundle import load_bundle
 from fer_edge.errors import FerEdgeError
 from tests.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
 
+pytestmark = pytest.mark.tf  # Keras-backed bundles
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

@@ -13,6 +13,8 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
 from tests.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
 
+pytestmark = pytest.mark.tf  # Keras-backed bundles
+
 FAST = {"iterations": 5, "subset_size": 64}
 
 

@@ -44,6 +44,7 @@ def lambda_keras(tmp_path_factory):
     return path, marker
 
 
+@pytest.mark.tf
 def test_registry_load_model_refuses_lambda(lambda_keras):
     from fer_edge.models.registry import load_model
 
@@ -54,6 +55,7 @@ def test_registry_load_model_refuses_lambda(lambda_keras):
     assert "\n" not in msg and "evil.keras" in msg and "safe" in msg.lower()
 
 
+@pytest.mark.tf
 def test_import_refuses_lambda(lambda_keras, tmp_path, capsys):
     from fer_edge.cli import main
 
@@ -64,6 +66,7 @@ def test_import_refuses_lambda(lambda_keras, tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"\x00" * 100])
 def test_corrupt_keras_files_are_one_line_errors(tmp_path, content):
     from fer_edge.models.registry import load_model

@@ -150,6 +150,7 @@ def test_reader_rejects_foreign_files(tmp_path):
         read_store(tmp_path / "y.h5")
 
 
+@pytest.mark.tf
 def test_keras_pydataset_reads_several_folds(tmp_path):
     a = _write(tmp_path / "fold-1.h5", [(f"a{i}", _clip(i, 5), i % 3) for i in range(5)])
     b = _write(tmp_path / "fold-2.h5", [(f"b{i}", _clip(10 + i, 9), i % 3) for i in range(3)])

@@ -9,6 +9,8 @@ import pytest
 from fer_edge.errors import FerEdgeError
 from fer_edge.models import create_model, feature_extractor, load_vggface_weights
 
+pytestmark = pytest.mark.tf  # Keras models
+
 SMALL = dict(input_shape=(32, 32, 3), dense_units=(16,))
 
 
