@@ -242,8 +242,8 @@ def preprocess(
     Example:
         >>> report = preprocess("data/BU4DFE", "runs/pre",
         ...                     config=PreprocessConfig(exclude=("F016",), workers=2))  # doctest: +SKIP
-        >>> report.usable, report.files["index"]                                        # doctest: +SKIP
-        (600, 'runs/pre/index.jsonl')
+        >>> report.files["index"]                                                       # doctest: +SKIP
+        'runs/pre/index.jsonl'
     """
     out = Path(out)
     index = index_bu4dfe(root, labels=config.labels, exclude=config.exclude)
@@ -306,8 +306,7 @@ def read_index(out: str | os.PathLike) -> list[dict]:
 
     Example:
         >>> records = read_index("runs/pre")        # doctest: +SKIP
-        >>> records[0]["span"]                       # doctest: +SKIP
-        [12, 87]
+        >>> records[0]["span"]  # [first, stop) frames kept after trimming  # doctest: +SKIP
     """
     path = Path(out) / "index.jsonl"
     if not path.is_file():

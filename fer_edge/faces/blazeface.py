@@ -204,8 +204,7 @@ class BlazeFaceDetector:
 
     Example:
         >>> det = BlazeFaceDetector("short")  # doctest: +SKIP
-        >>> det.detect(frame)  # doctest: +SKIP
-        [(212, 80, 96, 96)]
+        >>> det.detect(frame)  # [(x, y, w, h), ...], largest first  # doctest: +SKIP
     """
 
     def __init__(self, variant: str = "short", *, threshold: float | None = None, iou: float = 0.3,
