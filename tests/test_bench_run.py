@@ -180,6 +180,7 @@ def test_cli_compare_needs_two_reports(tmp_path, capsys):
     assert "two reports" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_tensorflow_baseline_row(tmp_path, capsys):
     import keras

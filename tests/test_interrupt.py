@@ -22,6 +22,7 @@ from tests.ovmodels import frame_bundle
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
     stage = harness.STAGES["preprocess"]
     record = harness.run_stage(stage, tmp_path, kills=2, rng=random.Random(1))
@@ -32,6 +33,7 @@ def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
     assert record["files"] > 10 and all(r["equal"] for r in record["resumed_runs"])
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
     record = harness.run_stage(harness.STAGES["extract"], tmp_path, kills=2, rng=random.Random(3))
@@ -109,6 +111,7 @@ def long_video(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
     bundle = frame_bundle(tmp_path / "bundle")

@@ -24,6 +24,8 @@ SMALL = {
     "vggface_resnet50": dict(input_shape=(32, 32, 3), dense_units=(16,)),
 }
 BIG = ("vgg16", "resnet50", "densenet201")
+# The slowest to build and save (seconds each on 2 cores): marked slow.
+SLOW_BUILDS = {"c3d", "student", "vggface_resnet50", "vggface_vgg16"}
 
 
 def _inputs(model, seed=0, batch=2):
@@ -63,7 +65,8 @@ def test_unknown_names_and_options_say_did_you_mean():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_BUILDS else n
+                                  for n in sorted(SMALL)])
 def test_model_builds_and_round_trips_through_keras_file(name, tmp_path):
     model = create_model(name, **SMALL[name])
     arrays = _inputs(model)
@@ -76,6 +79,7 @@ def test_model_builds_and_round_trips_through_keras_file(name, tmp_path):
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_big_backbones_build_with_right_feature_sizes():
     # At 32x32 every base ends in a 1x1 map: flatten = its channel count.
@@ -105,6 +109,7 @@ def test_vgg_style_flatten_is_12800_at_160():
     assert model.output_shape == (None, 5 * 5 * 512)
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_student_is_under_one_million_parameters_and_width_scales():
     full = create_model("student")
@@ -130,7 +135,7 @@ def test_c3d_too_small_input_is_a_user_error():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("name", ["lstm", "bilstm", "cnn1d"])
+@pytest.mark.parametrize("name", ["lstm", pytest.param("bilstm", marks=pytest.mark.slow), "cnn1d"])
 def test_padded_frames_do_not_change_the_output(name):
     model = create_model(name, **SMALL[name])
     rng = np.random.default_rng(1)

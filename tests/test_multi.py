@@ -40,6 +40,7 @@ def _frames(path) -> int:
         return sum(1 for _ in src)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["frame", "cascade"])
 def test_pipelined_events_equal_sequential(tmp_path, videos, kind):
     build = frame_bundle if kind == "frame" else cascade_bundle
@@ -58,6 +59,7 @@ def test_pipelined_events_equal_sequential(tmp_path, videos, kind):
         assert {"decode", "detect", "infer", "draw", "write", "latency"} <= set(stages)
 
 
+@pytest.mark.slow
 def test_many_sources_share_models_and_write_per_stream(tmp_path, videos):
     bundle = load_bundle(frame_bundle(tmp_path / "bundle").path)
     sources = [videos[0], videos[1], videos[0]]

@@ -9,7 +9,7 @@ from fer_edge.bundle import load_bundle
 from fer_edge.errors import FerEdgeError
 from tests.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
 
-pytestmark = pytest.mark.tf  # Keras-backed bundles
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # Keras-backed bundles; prunes, distills and exports
 
 
 @pytest.fixture(scope="module")

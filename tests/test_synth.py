@@ -69,6 +69,7 @@ def test_subjects_are_distinct_faces_and_seeds_are_stable():
     assert clip_seed(0, "F001", "happy") != clip_seed(1, "F001", "happy")
 
 
+@pytest.mark.slow
 def test_haar_finds_the_face_of_every_class(haar):
     rates = {}
     for i, label in enumerate(THESIS):

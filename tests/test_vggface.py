@@ -79,6 +79,7 @@ def test_resnet50_uses_keras_vggface_layer_names():
     assert model.get_layer("avg_pool") is not None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["vggface_vgg16", "vggface_resnet50"])
 def test_loader_assigns_every_vggface_layer_by_name(name, tmp_path):
     source = create_model(name, **SMALL)
@@ -124,6 +125,7 @@ def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
     np.testing.assert_array_equal(target.get_layer("conv1_1").get_weights()[0], before)
 
 
+@pytest.mark.slow
 def test_missing_layer_is_named(tmp_path):
     source = create_model("vggface_resnet50", **SMALL)
     path = tmp_path / "missing.h5"
