@@ -137,7 +137,7 @@ class Pipeline:
 
     Example:
         >>> pipe = Pipeline(load_bundle("runs/fer"), PipelineConfig(), EngineConfig())  # doctest: +SKIP
-        >>> faces = pipe.step(frame, index=0)
+        >>> faces = pipe.step(frame, index=0)  # doctest: +SKIP
     """
 
     def __init__(self, bundle: Bundle, config: PipelineConfig | None = None,
