@@ -42,7 +42,7 @@ def check(cond: bool, message: str) -> None:
         raise FerEdgeError(message)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
@@ -76,17 +76,7 @@ def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = Tru
     """
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, getattr(types, "UnionType", None)):
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        if len(options) == 1:  # "X | None": X's own message
-            return coerce(value, options[0], where, source, finite=finite)
-        for arg in options:
-            try:
-                return coerce(value, arg, where, source, finite=finite)
-            except (FerEdgeError, TypeError, ValueError):
-                continue
-        raise FerEdgeError(f"{source}: '{where}' has an invalid value {value!r}")
+        return _union(value, args, where, source, finite)
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value
@@ -94,14 +84,7 @@ def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = Tru
             raise FerEdgeError(f"{source}: '{where}' must be a mapping, got {value!r}")
         return from_dict(hint, value, where=f"{where}.", source=source)
     if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise FerEdgeError(f"{source}: '{where}' must be a list, got {value!r}")
-        if origin is tuple and len(args) > 1 and args[1] is not Ellipsis:  # a fixed shape: (w, h)
-            if len(value) != len(args):
-                raise FerEdgeError(f"{source}: '{where}' must have {len(args)} items, got {value!r}")
-            return tuple(coerce(v, a, where, source, finite=finite) for v, a in zip(value, args))
-        items = [coerce(v, args[0] if args else Any, where, source, finite=finite) for v in value]
-        return tuple(items) if origin is tuple else items
+        return _sequence(value, origin, args, where, source, finite)
     if origin is dict or hint is Any:
         return value
     if hint is bool:
@@ -115,6 +98,31 @@ def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = Tru
             raise FerEdgeError(f"{source}: '{where}' must be text, got {value!r}")
         return str(value)
     return value
+
+
+def _union(value: Any, args: tuple, where: str, source: str, finite: bool) -> Any:
+    if value is None and type(None) in args:
+        return None
+    options = [a for a in args if a is not type(None)]
+    if len(options) == 1:  # "X | None": X's own message
+        return coerce(value, options[0], where, source, finite=finite)
+    for arg in options:
+        try:
+            return coerce(value, arg, where, source, finite=finite)
+        except (FerEdgeError, TypeError, ValueError):
+            continue
+    raise FerEdgeError(f"{source}: '{where}' has an invalid value {value!r}")
+
+
+def _sequence(value: Any, origin: type, args: tuple, where: str, source: str, finite: bool) -> list | tuple:
+    if not isinstance(value, (list, tuple)):
+        raise FerEdgeError(f"{source}: '{where}' must be a list, got {value!r}")
+    if origin is tuple and len(args) > 1 and args[1] is not Ellipsis:  # a fixed shape: (w, h)
+        if len(value) != len(args):
+            raise FerEdgeError(f"{source}: '{where}' must have {len(args)} items, got {value!r}")
+        return tuple(coerce(v, a, where, source, finite=finite) for v, a in zip(value, args))
+    items = [coerce(v, args[0] if args else Any, where, source, finite=finite) for v in value]
+    return tuple(items) if origin is tuple else items
 
 
 def _number(value: Any, hint: type, where: str, source: str, finite: bool) -> int | float:

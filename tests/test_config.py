@@ -119,6 +119,7 @@ def test_config_module_is_runtime_safe():
     """The runtime imports fer_edge.config: it must pull in no training, optimizing or TensorFlow code."""
     code = ("import sys, fer_edge.config, fer_edge.deploy.pipeline, fer_edge.deploy.stream; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'nncf') "
-            "or m.startswith(('fer_edge.train', 'fer_edge.optimize', 'fer_edge.bench'))]; print(bad); sys.exit(bool(bad))")
+            "or m.startswith(('fer_edge.train', 'fer_edge.optimize', 'fer_edge.bench'))]; "
+            "print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -77,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream-timeout", type=float,
                    help=f"camera/stream: seconds without a frame before reconnecting (default {stream.read_timeout:g})")
     p.add_argument("--reconnects", type=int,
-                   help=f"camera/stream: reconnect attempts in a row before giving up (default {stream.max_reconnects})")
+                   help=f"camera/stream: reconnects in a row before giving up (default {stream.max_reconnects})")
     p.add_argument("--no-show", action="store_true", help="do not open a window")
     p.add_argument("--force", action="store_true",
                    help="replace --output/--events/--timing files fer-edge did not write")

@@ -121,8 +121,8 @@ def create_model(name: str, **kwargs: Any):
         for key in kwargs:
             if key not in params:
                 close = closest(key, params)
-                raise FerEdgeError(f"model '{name}' has no option '{key}'{f'; did you mean {close!r}?' if close else ';'} "
-                                   f"options: {', '.join(params)}")
+                hint = f"; did you mean '{close}'?" if close else ";"
+                raise FerEdgeError(f"model '{name}' has no option '{key}'{hint} options: {', '.join(params)}")
     return spec.factory(**kwargs)
 
 
