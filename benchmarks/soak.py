@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -191,7 +190,8 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
         "fps_change": round(last / first - 1, 3),
         # CPU seconds of all threads per frame: less sensitive to other processes on the box.
         "cpu_fps_first_window": round(window / cpu_times[warmup:warmup + window].sum(), 1),
-        "cpu_fps_last_window": round(window / cpu_times[frames - window:].sum(), 1), "ms_median": round(float(np.median(times)) * 1000, 3),
+        "cpu_fps_last_window": round(window / cpu_times[frames - window:].sum(), 1),
+        "ms_median": round(float(np.median(times)) * 1000, 3),
         "quiet_checks": quiet_checks, "events": events.count,
     }
     if tracer is not None:
@@ -223,11 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")
     result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace,
                   asynchronous=args.asynchronous)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("track_lifetimes", "most_faces_at_once", "rss_growth_mb",
                                              "fps_first_window", "fps_last_window", "checks")}, indent=1))
     print(f"soak {'OK' if result['ok'] else 'FAILED'}; figures in {out}")
