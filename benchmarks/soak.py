@@ -182,7 +182,8 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
     last = window / times[frames - window:].sum()
     growth = rss["end"] - rss["after_warmup"]
     result = {
-        "frames": frames, "warmup": warmup, "inference": "async" if asynchronous else "sync", "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
+        "frames": frames, "warmup": warmup, "inference": "async" if asynchronous else "sync",
+        "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
         "track_lifetimes": len(seen), "most_faces_at_once": most_faces,
         "slot_appearances": int(sum(((plan[1:, s] >= 0) & (plan[:-1, s] < 0)).sum() for s in range(len(SLOTS)))),
         "rss_mb": {k: round(v, 2) for k, v in rss.items()}, "rss_growth_mb": round(growth, 2),
