@@ -22,7 +22,7 @@ from typing import Any
 
 from fer_edge.atomic import write_text
 from fer_edge.config import check as _check
-from fer_edge.config import from_dict, parse_override, plain, read_recipe, set_dotted
+from fer_edge.config import dotted_keys, from_dict, parse_override, plain, read_recipe, set_dotted
 from fer_edge.errors import unknown_choice
 
 # Section 3.3.1 / table 3.6: the mean of the six per-emotion *median* human accuracies on the
@@ -330,18 +330,8 @@ def load_recipe(
         source = f"{source} (+ --set)" if "--set" not in source else source
     recipe = from_dict(Recipe, data, source=source)
     # Which keys the file and --set spelled out: fer_edge.train.usage refuses those a verb never reads.
-    recipe.given = (source, sorted(_dotted(data)))
+    recipe.given = (source, sorted(dotted_keys(data)))
     return recipe
-
-
-def _dotted(tree: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            keys += _dotted(value, f"{prefix}{key}.")
-        else:
-            keys.append(f"{prefix}{key}")
-    return keys
 
 
 def save_recipe(recipe: Recipe, path: str | os.PathLike, *, verb: str | None = None) -> Path:
