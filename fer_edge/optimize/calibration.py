@@ -245,7 +245,7 @@ def load_calibration(
 
         data = data_from_bundle(bundle)
         return _from_clipset(bundle, data, max_clips=max_clips, trimmed=bool(info.get("trimmed", True)), seed=seed)
-    from fer_edge.defaults import DEFAULT_BUNDLE, sample_video
+    from fer_edge.assets import DEFAULT_BUNDLE, sample_video
 
     if bundle.name == DEFAULT_BUNDLE and bundle.kind == "frame":
         folder = sample_video().parent

@@ -38,9 +38,9 @@ def raw_pixels_frame(size: int, pad_y: int = 10) -> FrameSpec:
 
 def _parity(model: Any, xml: Path, inputs: Sequence[np.ndarray]) -> dict[str, float]:
     """IR (CPU, f32 hint) vs Keras on the same inputs, for one- and two-input models."""
-    import openvino as ov
+    from fer_edge.deploy.engine import compile_f32
 
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled = compile_f32(xml)
     feed = [np.ascontiguousarray(x, dtype=np.float32) for x in inputs]
     got = np.asarray(compiled(feed)[0])
     want = np.asarray(model(feed if len(feed) > 1 else feed[0], training=False))

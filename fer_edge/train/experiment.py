@@ -129,7 +129,8 @@ def _load_spatial(recipe) -> Any:
     got = tuple(int(d) for d in model.inputs[0].shape[1:])
     if want is not None and tuple(int(d) for d in want) != got:
         raise FerEdgeError(f"spatial.weights {path} takes {got} images, the recipe's spatial.options.input_shape "
-                           f"is {tuple(want)} (thesis: 224x224, section 3.2.4); fine-tune at that size or fix the recipe")
+                           f"is {tuple(want)} (thesis: 224x224, section 3.2.4); "
+                           "fine-tune at that size or fix the recipe")
     return model
 
 
