@@ -9,7 +9,7 @@ its own process (one Ray per process), on the same features and seeds:
 * ``cv-local``: :func:`fer_edge.train.crossval.cross_validate` with ``executor="local"``;
 * ``cv-ray``: the same through ``ray.init(num_cpus=2)``; the time to start Ray is reported
   apart from the CV's wall time (a cluster user pays it once per run, not per stage);
-* ``extract-ray-1`` / ``extract-ray-2``: :func:`fer_edge.cluster.extract.extract_sharded`
+* ``extract-ray-1`` / ``extract-ray-2``: :func:`fer_edge.train.shards.extract_sharded`
   into a fresh folder with 1 or 2 Ray workers (OpenVINO backend, one thread per task), timed
   after a warm-up extraction of the test part (each worker imports TF and compiles the model
   once per process; that start-up is reported as ``warm_up``).
@@ -95,7 +95,7 @@ def _child(step: str, work: Path, args) -> None:
                           "val_accuracies": report.val_accuracies,
                           "fold_seconds": [f.seconds for f in report.folds]}))
         return
-    from fer_edge.cluster.extract import extract_sharded
+    from fer_edge.train.shards import extract_sharded
     from fer_edge.models import feature_extractor, load_model
     from fer_edge.train.data import prepare_data
 

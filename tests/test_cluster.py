@@ -61,7 +61,7 @@ def test_executor_spec_parsing():
 def test_local_executor_is_the_plain_loop_and_sizes_are_bounded():
     from fer_edge.cluster import executor_for
     from fer_edge.cluster.chunks import chunk_size
-    from fer_edge.cluster.extract import shard_size
+    from fer_edge.train.shards import shard_size
 
     seen = []
     assert executor_for("local").map(lambda x: seen.append(x) or -x, [3, 1, 2]) == [-3, -1, -2]

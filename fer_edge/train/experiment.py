@@ -200,7 +200,7 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
     if recipe.executor == "local":
         report = extract_features(data, extractor, Path(recipe.out) / "features", **kw)
     else:  # one task per (part, copy, shard), merged at the end
-        from fer_edge.cluster.extract import extract_sharded
+        from fer_edge.train.shards import extract_sharded
 
         report = extract_sharded(data, extractor, Path(recipe.out) / "features", executor=recipe.executor, **kw)
     return data, extractor, report

@@ -19,7 +19,6 @@ uses the thesis' ``ImageDataGenerator`` ranges (:mod:`fer_edge.data.augment`).
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 from fer_edge.atomic import write_json
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json
+from fer_edge.train.kerasutil import FrameBatches, set_trainable
 
 log = logging.getLogger(__name__)
 
@@ -97,37 +97,6 @@ def fer2013_frames(path: str, labels, *, size: int) -> dict[str, tuple[np.ndarra
     return out
 
 
-def set_trainable(model: Any, unfreeze: int) -> int:
-    """Freeze the base except its last ``unfreeze`` blocks; the classifier always trains.
-
-    Blocks are found by layer-name prefix (``block5_conv1`` -> block 5, ``conv5_block3_out``
-    -> block 5); returns how many base layers train.
-
-    Example:
-        >>> set_trainable(create_model("test_spatial"), 1)  # doctest: +SKIP
-        2
-    """
-    names = [layer.name for layer in model.layers]
-    if "flatten" not in names:
-        raise FerEdgeError(f"model '{model.name}' has no 'flatten' layer; use a registry spatial model")
-    head_from = names.index("flatten")
-    block_of = {}
-    for layer in model.layers[:head_from]:
-        match = re.match(r"(?:block|conv)(\d+)_", layer.name)
-        if match:
-            block_of[layer.name] = int(match.group(1))
-    blocks = sorted(set(block_of.values()))
-    keep = set(blocks[-unfreeze:]) if unfreeze > 0 else set()
-    trained = 0
-    for i, layer in enumerate(model.layers):
-        if i >= head_from:
-            layer.trainable = True
-            continue
-        layer.trainable = unfreeze == -1 or block_of.get(layer.name) in keep
-        trained += layer.trainable and bool(layer.weights)
-    return trained
-
-
 def set_dropout(model: Any, rate: float) -> int:
     """Set the drop rate of the classifier's Dropout layers (section 3.2.4's phase 3, "refining":
     "re-train it with more regularization ... an increase of drop rate"); returns how many.
@@ -143,45 +112,6 @@ def set_dropout(model: Any, rate: float) -> int:
     for layer in layers:
         layer.rate = float(rate)
     return len(layers)
-
-
-class _FrameBatches:
-    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras)."""
-
-    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True):
-        import keras
-
-        from fer_edge.data.augment import OnlineAugmenter
-
-        class FrameBatches(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__()
-                self.epoch = 0
-                self.aug = OnlineAugmenter(seed=seed) if augment else None
-                self.order = self._order()
-
-            def _order(self):
-                order = np.arange(len(x))
-                if shuffle:
-                    np.random.default_rng([seed, self.epoch]).shuffle(order)
-                return order
-
-            def __len__(self):
-                return int(np.ceil(len(x) / batch_size))
-
-            def __getitem__(self, i):
-                idx = self.order[i * batch_size:(i + 1) * batch_size]
-                frames = x[idx]
-                if self.aug is not None:
-                    frames = np.stack([self.aug(f[None], index=int(j), epoch=self.epoch)[0]
-                                       for f, j in zip(frames, idx)])
-                return frames.astype(np.float32), y[idx]
-
-            def on_epoch_end(self):
-                self.epoch += 1
-                self.order = self._order()
-
-        return FrameBatches()
 
 
 def _backbone(weights) -> dict | None:
@@ -243,7 +173,7 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
                 :max(1, round(len(subjects) * cfg.validation))]
             pick = np.isin(subject, held)
             val, x, y = (x[pick], y[pick]), x[~pick], y[~pick]
-    train = _FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
+    train = FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
     val_data = (val[0].astype(np.float32), val[1]) if val is not None else None
     if cfg.tune.trials:
         from fer_edge.train.tuning import search

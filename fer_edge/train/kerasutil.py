@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fer_edge.atomic import save_via
 from fer_edge.errors import FerEdgeError, require
@@ -144,3 +147,73 @@ def _has_tensorboard() -> bool:
 def save_atomic(model: Any, path: str | os.PathLike) -> Path:
     """``model.save`` under a temporary name, renamed when complete."""
     return save_via(path, model.save, keep_suffix=True)
+
+
+def set_trainable(model: Any, unfreeze: int) -> int:
+    """Freeze the base except its last ``unfreeze`` blocks; the classifier always trains.
+
+    Blocks are found by layer-name prefix (``block5_conv1`` -> block 5, ``conv5_block3_out``
+    -> block 5); returns how many base layers train.
+
+    Example:
+        >>> set_trainable(create_model("test_spatial"), 1)  # doctest: +SKIP
+        2
+    """
+    names = [layer.name for layer in model.layers]
+    if "flatten" not in names:
+        raise FerEdgeError(f"model '{model.name}' has no 'flatten' layer; use a registry spatial model")
+    head_from = names.index("flatten")
+    block_of = {}
+    for layer in model.layers[:head_from]:
+        match = re.match(r"(?:block|conv)(\d+)_", layer.name)
+        if match:
+            block_of[layer.name] = int(match.group(1))
+    blocks = sorted(set(block_of.values()))
+    keep = set(blocks[-unfreeze:]) if unfreeze > 0 else set()
+    trained = 0
+    for i, layer in enumerate(model.layers):
+        if i >= head_from:
+            layer.trainable = True
+            continue
+        layer.trainable = unfreeze == -1 or block_of.get(layer.name) in keep
+        trained += layer.trainable and bool(layer.weights)
+    return trained
+
+
+class FrameBatches:
+    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras)."""
+
+    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True):
+        import keras
+
+        from fer_edge.data.augment import OnlineAugmenter
+
+        class FrameBatches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+                self.epoch = 0
+                self.aug = OnlineAugmenter(seed=seed) if augment else None
+                self.order = self._order()
+
+            def _order(self):
+                order = np.arange(len(x))
+                if shuffle:
+                    np.random.default_rng([seed, self.epoch]).shuffle(order)
+                return order
+
+            def __len__(self):
+                return int(np.ceil(len(x) / batch_size))
+
+            def __getitem__(self, i):
+                idx = self.order[i * batch_size:(i + 1) * batch_size]
+                frames = x[idx]
+                if self.aug is not None:
+                    frames = np.stack([self.aug(f[None], index=int(j), epoch=self.epoch)[0]
+                                       for f, j in zip(frames, idx)])
+                return frames.astype(np.float32), y[idx]
+
+            def on_epoch_end(self):
+                self.epoch += 1
+                self.order = self._order()
+
+        return FrameBatches()

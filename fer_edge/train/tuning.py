@@ -86,8 +86,7 @@ def _trial_job(item: tuple[str, dict], *, folder: str, model: str, options: dict
                batch_size: int, augment: bool, seed: int, verbose: int) -> dict:
     """One trial (an executor item; top level so Ray ships it by reference): build, fit, score."""
     from fer_edge.models import create_model
-    from fer_edge.train.finetune import _FrameBatches, set_trainable
-    from fer_edge.train.kerasutil import seed_everything
+    from fer_edge.train.kerasutil import FrameBatches, seed_everything, set_trainable
 
     trial_id, values = item
     done = _finished(folder, trial_id, values)
@@ -99,7 +98,7 @@ def _trial_job(item: tuple[str, dict], *, folder: str, model: str, options: dict
     net = create_model(model, **{**options, **classifier(values)})
     set_trainable(net, 0)
     net.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train = _FrameBatches(x, y, batch_size=batch_size, augment=augment, seed=seed)
+    train = FrameBatches(x, y, batch_size=batch_size, augment=augment, seed=seed)
     history = net.fit(train, validation_data=(val_x, val_y), epochs=epochs, verbose=verbose)
     h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     result = {"trial": trial_id, "values": values, "val_accuracy": max(h["val_accuracy"]), "history": h}
