@@ -173,7 +173,7 @@ def extract_features(
     """Extract features of every part's clips (and the training folds' offline copies).
 
     Args:
-        data: a :class:`fer_edge.train.data.ClipSet`.
+        data: a :class:`fer_edge.data.clipset.ClipSet`.
         extractor: Keras model frames ``(N, H, W, 3)`` RGB 0..255 -> ``(N, F)``.
         out: folder of the stores.
         parts: ``test`` and ``fold-<i>`` names; default all folds and the test set.
