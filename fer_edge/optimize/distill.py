@@ -279,6 +279,6 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
 
 
 def _to_ov(model: Any):
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     return to_openvino(model)

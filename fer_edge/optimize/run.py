@@ -302,7 +302,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
     keras_models = _keras_step(bundle, data, cfg, report) if (cfg.prune or cfg.distill) else {}
     base = dict(parent)
     if keras_models:
-        from fer_edge.optimize.export import to_openvino
+        from fer_edge.models.convert import to_openvino
 
         base.update({r: to_openvino(m) for r, m in keras_models.items()})
     base_acc = ev.accuracy(kind, _compile_all(base), val, length) if (val and keras_models) else ref_acc
@@ -321,7 +321,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
 
     inputs = _latency_inputs(bundle, data, base)
     with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
-        from fer_edge.optimize.export import save_ir
+        from fer_edge.deploy.ovcompat import save_ir
 
         entries: dict[str, ModelEntry] = {}
         for role in roles:

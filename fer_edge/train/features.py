@@ -90,7 +90,7 @@ def make_runner(extractor: Any, backend: str = "openvino", *,
         return run_keras
     import openvino as ov
 
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"}
     if threads:
