@@ -12,6 +12,7 @@ Per frame::
     EMA(alpha) -> label
 
 Each frame's spatial features are computed once and reused by every overlapping window.
+What each bundle kind runs and buffers is :mod:`fer_edge.kinds`.
 """
 
 from __future__ import annotations
