@@ -9,7 +9,7 @@ ship offline, which changes accuracy, not speed), OpenVINO CPU, batch 1, median 
 """
 import time, numpy as np, openvino as ov, nncf
 from fer_edge.models import create_model, feature_extractor
-from fer_edge.optimize.export import to_openvino
+from fer_edge.models.convert import to_openvino
 m = create_model("vggface_vgg16", input_shape=(160,160,3), num_classes=6)
 fx = feature_extractor(m, layer="flatten")
 ovm = to_openvino(fx)
