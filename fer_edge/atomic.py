@@ -50,8 +50,8 @@ def temp_path(path: PathLike, *, keep_suffix: bool = False) -> Path:
             the format from it (OpenCV, matplotlib, Keras).
 
     Example:
-        >>> temp_path("runs/x/events.jsonl", keep_suffix=False).name  # doctest: +SKIP
-        '.events.jsonl.tmp-4242'
+        >>> temp_path("runs/x/events.jsonl", keep_suffix=False).name
+        '.events.jsonl.tmp-...'
     """
     path = Path(path)
     if keep_suffix and path.suffix:

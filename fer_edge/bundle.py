@@ -198,7 +198,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
 
     Example:
         >>> b = load_bundle("runs/fer-mini-xception")  # doctest: +SKIP
-        >>> b.kind, b.labels[:2]
+        >>> b.kind, b.labels[:2]  # doctest: +SKIP
         ('frame', ('angry', 'disgust'))
     """
     root = Path(path)
@@ -288,7 +288,8 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
         if (not isinstance(vals, list) or len(vals) != COLORS[color]
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                            and abs(v) <= 1e6 for v in vals)):
-            raise _fail(root, f"'frame.{key}' must be {COLORS[color]} numbers for {color} (finite, at most 1e6), got {vals!r}")
+            raise _fail(root, f"'frame.{key}' must be {COLORS[color]} numbers for {color} (finite, at most 1e6), "
+                              f"got {vals!r}")
     if any(not s > 0 for s in std):
         raise _fail(root, f"'frame.std' must be positive, got {std!r}")
     pad_y = _int(fr.get("pad_y", 10), root, "frame.pad_y", 0, 1000)

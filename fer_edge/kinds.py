@@ -9,7 +9,7 @@ runtime's per-track ring buffer)::
     clip     crops buffered as they are; clip model on a window of crops
 
 Nothing outside this module branches on the kind's name: callers ask ``kind_of(bundle)``.
-numpy only (plus the runtime's window helpers): no TensorFlow, no NNCF.
+numpy only (and :mod:`fer_edge.windows`): no TensorFlow, no NNCF, nothing of ``deploy``.
 
 Example:
     >>> kind = KINDS["cascade"]
@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fer_edge.deploy.buffers import RingBuffer, pad_window, windows
+from fer_edge.windows import RingBuffer, pad_window, windows
 
 Model = Callable[..., np.ndarray]  # arrays with a leading batch axis -> the first output
 
@@ -32,7 +32,7 @@ Model = Callable[..., np.ndarray]  # arrays with a leading batch axis -> the fir
 def run_batched(model: Model, *inputs: np.ndarray, batch: int = 64) -> np.ndarray:
     """``model`` on inputs with a leading batch axis, ``batch`` rows at a time, concatenated."""
     n = len(inputs[0])
-    out = [np.asarray(model(*[x[i:i + batch] for x in inputs])) for i in range(0, n, batch)]
+    out = [np.asarray(model(*[x[i : i + batch] for x in inputs])) for i in range(0, n, batch)]
     return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
 
@@ -91,8 +91,7 @@ class BundleKind:
 
     # --- offline: a whole clip of model-ready frames (t, H, W, C) -> scores ---
 
-    def score_clip(self, models: Mapping[str, Model], clip: np.ndarray, length: int, *,
-                   batch: int = 64) -> np.ndarray:
+    def score_clip(self, models: Mapping[str, Model], clip: np.ndarray, length: int, *, batch: int = 64) -> np.ndarray:
         """Class scores of one clip with ``{role: model}`` (see :func:`run_batched`)."""
         raise NotImplementedError
 
@@ -113,14 +112,16 @@ class BundleKind:
         (trimmed to their frames) cut from each clip."""
         return [x[: int(m.sum())] for c in clips for x, m in windows(c, length)]
 
-    def calibration_items(self, role: str, data: Any, upstream: Mapping[str, Model], length: int, limit: int,
-                          seed: int) -> list[list[np.ndarray]]:
+    def calibration_items(
+        self, role: str, data: Any, upstream: Mapping[str, Model], length: int, limit: int, seed: int
+    ) -> list[list[np.ndarray]]:
         """Batch-1 inputs of ``role`` from calibration ``data`` (:class:`CalibrationData`);
         ``upstream`` holds the (already optimized) models that feed it."""
         return [[f[None]] for f in data.frames(limit, seed=seed)]
 
-    def example_inputs(self, frame: np.ndarray, clip: np.ndarray, upstream: Mapping[str, Model],
-                       length: int) -> dict[str, list[np.ndarray]]:
+    def example_inputs(
+        self, frame: np.ndarray, clip: np.ndarray, upstream: Mapping[str, Model], length: int
+    ) -> dict[str, list[np.ndarray]]:
         """One batch-1 input per role (for latency), from a frame ``(1, H, W, C)`` and a clip."""
         return {role: [frame] for role in self.roles}
 
@@ -180,8 +181,7 @@ class CascadeKind(BundleKind):
 
     def example_inputs(self, frame, clip, upstream, length):
         feats = run_batched(upstream["spatial"], frame)
-        return {"spatial": [frame],
-                "temporal": [np.repeat(feats[None], length, 1), np.ones((1, length), np.float32)]}
+        return {"spatial": [frame], "temporal": [np.repeat(feats[None], length, 1), np.ones((1, length), np.float32)]}
 
 
 class ClipKind(BundleKind):

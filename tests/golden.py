@@ -43,8 +43,19 @@ def demo_events(tmp: Path) -> list[dict]:
     """``fer-edge demo`` (default bundle and sample video, f32 inference): the face events."""
     from fer_edge.cli import main
 
-    rc = main(["demo", "--infer-precision", "f32", "--max-frames", str(DEMO_FRAMES), "--out", str(tmp / "demo"),
-               "--no-show", "-q"])
+    rc = main(
+        [
+            "demo",
+            "--infer-precision",
+            "f32",
+            "--max-frames",
+            str(DEMO_FRAMES),
+            "--out",
+            str(tmp / "demo"),
+            "--no-show",
+            "-q",
+        ]
+    )
     assert rc == 0
     return _events(tmp / "demo" / "events.jsonl")
 
@@ -87,9 +98,16 @@ def bundles(root: Path) -> dict:
     path = root / "clip"
     path.mkdir(parents=True)
     save(clip_model(), path / "clip.xml")
-    clip = Bundle(path, "tiny-clip", "clip", LABELS, FrameSpec((32, 32), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
-                  WindowSpec(8, 2, 3), {"clip": ModelEntry("clip.xml", "FP32", output=3, input=[8, 32, 32, 3])},
-                  provenance("tests"))
+    clip = Bundle(
+        path,
+        "tiny-clip",
+        "clip",
+        LABELS,
+        FrameSpec((32, 32), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+        WindowSpec(8, 2, 3),
+        {"clip": ModelEntry("clip.xml", "FP32", output=3, input=[8, 32, 32, 3])},
+        provenance("tests"),
+    )
     write_manifest(clip)
     out["clip"] = clip
     return out
@@ -109,8 +127,14 @@ def runtime_events(tmp: Path, bundle) -> list[dict]:
             for f in clip.frames:
                 writer.write(f)
     events = tmp / f"{bundle.kind}.jsonl"
-    run_video(str(video), load_bundle(bundle.path), engine=EngineConfig(precision="f32"), events=events,
-              progress=False, threads=1)
+    run_video(
+        str(video),
+        load_bundle(bundle.path),
+        engine=EngineConfig(precision="f32"),
+        events=events,
+        progress=False,
+        threads=1,
+    )
     return _events(events)
 
 
@@ -149,17 +173,19 @@ def offline_scores(bundle) -> list:
 
 def _item_summary(items) -> dict:
     arrays = [[np.asarray(a, np.float64) for a in item] for item in items]
-    return {"count": len(arrays),
-            "shapes": sorted({json.dumps([list(a.shape) for a in item]) for item in arrays}),
-            "sums": _r([[float(a.sum()) for a in item] for item in arrays[:12]], 3),
-            "total": round(float(sum(a.sum() for item in arrays for a in item)), 2)}
+    return {
+        "count": len(arrays),
+        "shapes": sorted({json.dumps([list(a.shape) for a in item]) for item in arrays}),
+        "sums": _r([[float(a.sum()) for a in item] for item in arrays[:12]], 3),
+        "total": round(float(sum(a.sum() for item in arrays for a in item)), 2),
+    }
 
 
 def optimize_outputs(tmp: Path, bundle, *, max_drop: float | None = None) -> dict:
     """``fer-edge optimize --precision int8`` on an .npz: calibration items per role and the metrics."""
     from fer_edge.optimize import quantize as q
     from fer_edge.optimize.run import optimize_bundle
-    from tests.optbundles import calibration_npz
+    from tests.ovmodels import calibration_npz
 
     npz = tmp / "calib.npz"
     if not npz.exists():
@@ -173,15 +199,28 @@ def optimize_outputs(tmp: Path, bundle, *, max_drop: float | None = None) -> dic
 
     q.quantize_model = spy
     try:
-        report = optimize_bundle(bundle.path, precision="int8", calibration=str(npz), subset_size=60,
-                                 iterations=3, max_drop=max_drop, out=str(tmp / f"{bundle.kind}_int8"))
+        report = optimize_bundle(
+            bundle.path,
+            precision="int8",
+            calibration=str(npz),
+            subset_size=60,
+            iterations=3,
+            max_drop=max_drop,
+            out=str(tmp / f"{bundle.kind}_int8"),
+        )
     finally:
         q.quantize_model = real
-    rows = [{"variant": r.variant, "precision": r.precision, "accuracy": r.accuracy, "drop": r.drop}
-            for r in report.rows]
-    return {"calibration_items": seen, "calibration_samples": report.calibration_samples,
-            "metric": report.metric, "validation_items": report.validation_items,
-            "accuracy_control": {k: v for k, v in report.accuracy_control.items()}, "rows": rows}
+    rows = [
+        {"variant": r.variant, "precision": r.precision, "accuracy": r.accuracy, "drop": r.drop} for r in report.rows
+    ]
+    return {
+        "calibration_items": seen,
+        "calibration_samples": report.calibration_samples,
+        "metric": report.metric,
+        "validation_items": report.validation_items,
+        "accuracy_control": {k: v for k, v in report.accuracy_control.items()},
+        "rows": rows,
+    }
 
 
 def compute(tmp: Path, parts: tuple[str, ...] = ("demo", "runtime", "offline", "optimize")) -> dict:
@@ -195,9 +234,11 @@ def compute(tmp: Path, parts: tuple[str, ...] = ("demo", "runtime", "offline", "
     if "offline" in parts:
         out["offline"] = {kind: offline_scores(b[kind]) for kind in ("frame", "cascade", "clip")}
     if "optimize" in parts:
-        out["optimize"] = {"frame": optimize_outputs(tmp, b["frame"]),
-                           "cascade": optimize_outputs(tmp, b["cascade"], max_drop=0.5),
-                           "clip": optimize_outputs(tmp, b["clip"])}
+        out["optimize"] = {
+            "frame": optimize_outputs(tmp, b["frame"]),
+            "cascade": optimize_outputs(tmp, b["cascade"], max_drop=0.5),
+            "clip": optimize_outputs(tmp, b["clip"]),
+        }
     return out
 
 

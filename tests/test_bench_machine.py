@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from fer_edge.bench.machine import machine_record, memory_gb, parse_cpuinfo, versions
 
 SAPPHIRE_RAPIDS = """processor\t: 0
@@ -101,10 +98,6 @@ def test_record_of_this_machine():
     assert "AMX-INT8" in fake.isa and fake.devices == {}
 
 
-def test_versions_and_record_do_not_import_tensorflow():
-    code = ("import sys; from fer_edge.bench.machine import machine_record; machine_record(); "
-            "import fer_edge.bench.latency, fer_edge.bench.report, fer_edge.bench.html, fer_edge.bench.run; "
-            "bad = [m for m in ('tensorflow', 'keras', 'nncf') if m in sys.modules]; assert not bad, bad")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_versions_name_the_packages_that_matter():
+    # Importing without TensorFlow is checked by tests/test_layers.py.
     assert set(versions()) >= {"openvino", "tensorflow", "nncf", "opencv", "keras"}

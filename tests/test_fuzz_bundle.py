@@ -69,7 +69,7 @@ def mutated(draw, base: dict):
     return data
 
 
-@pytest.mark.parametrize("kind", ["frame", "cascade"])
+@pytest.mark.parametrize("kind", [pytest.param("frame", marks=pytest.mark.slow), "cascade"])
 def test_mutated_manifests_end_in_one_line_errors(bundles, kind):
     bundle: Bundle = bundles[kind]
     base = bundle.manifest()

@@ -154,6 +154,7 @@ def test_store_edits(work, case):
     fuzzing.run_case("hdf5_store", lambda: _use(path), names=path)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.floats(0.0, 0.999), st.sampled_from(["truncate", "flip"]))
 def test_store_truncated_or_corrupt(work, fraction, how):

@@ -88,6 +88,7 @@ def _both(cls, path, bundle, work):
     return out
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.floats(0.0, 0.98))
 def test_truncated_avi(work, good_avi, bundle, fraction):
@@ -97,6 +98,7 @@ def test_truncated_avi(work, good_avi, bundle, fraction):
     _both("video", path, bundle, work)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.integers(0, 10**6), st.binary(min_size=1, max_size=64))
 def test_corrupted_avi_bytes(work, good_avi, bundle, at, junk):
@@ -108,6 +110,7 @@ def test_corrupted_avi_bytes(work, good_avi, bundle, at, junk):
     _both("video", path, bundle, work)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.binary(max_size=2048), st.sampled_from([".mp4", ".avi", ".mkv", ".png", ".jpg", ".mov", ""]))
 def test_random_bytes_any_extension(work, bundle, data, ext):
@@ -128,7 +131,8 @@ def test_zero_length_and_wrong_extension(work, good_avi, bundle):
     _both("video", work / "png-named.mp4", bundle, work)
 
 
-@pytest.mark.parametrize("case", ["1x1", "gray", "4k", "odd 7x5", "broken fps header"])
+@pytest.mark.parametrize("case", ["1x1", "gray", pytest.param("4k", marks=pytest.mark.slow), "odd 7x5",
+                                  "broken fps header"])
 def test_odd_videos(work, bundle, case):
     if case == "1x1":
         path = _raw_writer(work / "one.avi", (1, 1), 3)

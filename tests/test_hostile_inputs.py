@@ -21,9 +21,8 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
 from tests import fuzzing
-from tests.hostile import _counts, assets, world  # noqa: F401 - shared fixtures, used by name
+from tests.hostile import _counts, assets, run_cli, world  # noqa: F401 - shared fixtures, used by name
 from tests.hostile import demo_argv as _demo
-from tests.hostile import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

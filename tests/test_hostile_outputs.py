@@ -20,9 +20,8 @@ import pytest
 
 from fer_edge.atomic import MARKER, check_output, clean_stale, run_folder, temp_path
 from fer_edge.errors import FerEdgeError
-from tests.hostile import _counts, assets, world  # noqa: F401 - shared fixtures, used by name
+from tests.hostile import _counts, assets, run_cli, snapshot, world  # noqa: F401 - shared fixtures, used by name
 from tests.hostile import demo_argv as _demo
-from tests.hostile import run_cli, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 

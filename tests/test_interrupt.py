@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -16,21 +15,15 @@ import cv2
 import pytest
 
 from fer_edge.atomic import MARKER
+from tests import interrupt as harness
+from tests.interrupt_files import digest
 from tests.ovmodels import frame_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _harness():
-    spec = importlib.util.spec_from_file_location("fer_edge_interrupt", ROOT / "benchmarks" / "interrupt.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
+@pytest.mark.slow
 def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
-    harness = _harness()
     stage = harness.STAGES["preprocess"]
     record = harness.run_stage(stage, tmp_path, kills=2, rng=random.Random(1))
     assert record.get("error") is None, record
@@ -40,8 +33,9 @@ def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
     assert record["files"] > 10 and all(r["equal"] for r in record["resumed_runs"])
 
 
+@pytest.mark.slow
+@pytest.mark.tf
 def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
-    harness = _harness()
     record = harness.run_stage(harness.STAGES["extract"], tmp_path, kills=2, rng=random.Random(3))
     assert record.get("error") is None, record
     assert record["killed"] == 2 and record["final_rc"] == 0, record
@@ -53,7 +47,6 @@ def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
 
 def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
     """After a kill, a final-named file that parses but is not the final content is reported."""
-    harness = _harness()
     stage = harness.STAGES["train"]
     ref, out = tmp_path / "ref", tmp_path / "out"
     for root, rows in ((ref, "epoch,loss\n0,1.0\n1,0.5\n"), (out, "epoch,loss\n0,1.0\n")):
@@ -65,7 +58,8 @@ def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
     (out / "extra.json").write_text("{}", encoding="utf-8")
     assert harness.check_complete_files(out) == []  # every file parses...
     problems = harness.stale_files(ref, out, stage)  # ...but two are not what a finished run writes
-    assert problems == ["cv/log.csv: differs from the final content", "extra.json: not an output of the uninterrupted run"]
+    assert problems == ["cv/log.csv: differs from the final content",
+                        "extra.json: not an output of the uninterrupted run"]
 
 
 def test_resumed_hdf5_store_compares_by_content(tmp_path):
@@ -75,7 +69,6 @@ def test_resumed_hdf5_store_compares_by_content(tmp_path):
 
     from fer_edge.data.store import StoreWriter
 
-    harness = _harness()
     stage = harness.STAGES["extract"]
     for name, chunks in (("a", [[0, 1, 2]]), ("b", [[0], [1, 2]])):
         path = tmp_path / name / "s.h5"
@@ -87,15 +80,14 @@ def test_resumed_hdf5_store_compares_by_content(tmp_path):
                 writer.close()
             else:
                 writer.abort()
-    assert harness._digest(tmp_path / "a" / "s.h5", stage) == harness._digest(tmp_path / "b" / "s.h5", stage)
+    assert digest(tmp_path / "a" / "s.h5", stage) == digest(tmp_path / "b" / "s.h5", stage)
     with h5py.File(tmp_path / "b" / "s.h5", "a") as f:
         f["features"][0, 0, 0] = 7
-    assert harness._digest(tmp_path / "a" / "s.h5", stage) != harness._digest(tmp_path / "b" / "s.h5", stage)
+    assert digest(tmp_path / "a" / "s.h5", stage) != digest(tmp_path / "b" / "s.h5", stage)
 
 
 def test_half_written_files_are_detected(tmp_path):
     """The checker itself: a truncated JSON, PNG or JSONL under a final name is reported."""
-    harness = _harness()
     (tmp_path / "a.json").write_text('{"x": 1', encoding="utf-8")
     (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (tmp_path / "c.jsonl").write_text('{"a": 1}\n{"b"', encoding="utf-8")
@@ -119,6 +111,7 @@ def long_video(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
     bundle = frame_bundle(tmp_path / "bundle")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fer_edge.bundle import FrameSpec
-from fer_edge.deploy.buffers import RingBuffer, pad_window
 from fer_edge.kinds import KINDS, kind_of
+from fer_edge.windows import RingBuffer, pad_window
 
 
 def _frame_model(x: np.ndarray) -> np.ndarray:
@@ -25,8 +25,11 @@ def _temporal(f: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def test_roles_and_windows_of_each_kind():
-    assert {k: v.roles for k, v in KINDS.items()} == {"frame": ("frame",), "cascade": ("spatial", "temporal"),
-                                                      "clip": ("clip",)}
+    assert {k: v.roles for k, v in KINDS.items()} == {
+        "frame": ("frame",),
+        "cascade": ("spatial", "temporal"),
+        "clip": ("clip",),
+    }
     assert [kind_of(k).score_role for k in KINDS] == ["frame", "temporal", "clip"]
     assert [kind_of(k).image_role for k in KINDS] == ["frame", "spatial", "clip"]
     assert [kind_of(k).steady_crop for k in KINDS] == [False, True, True]
@@ -75,7 +78,8 @@ def test_calibration_and_unlabelled_items():
     data = _Data(clips)
     assert [a.shape for (a,) in kind_of("frame").calibration_items("frame", data, {}, 4, 5, 0)] == [(1, 2, 2, 1)] * 5
     items = kind_of("cascade").calibration_items("temporal", data, {"spatial": _spatial}, 4, 10, 0)
-    assert [(f.shape, m.shape, m.sum()) for f, m in items] == [((1, 4, 2), (1, 4), 4.0)] * 2 + [((1, 4, 2), (1, 4), 2.0)]
+    want = [((1, 4, 2), (1, 4), 4.0)] * 2 + [((1, 4, 2), (1, 4), 2.0)]
+    assert [(f.shape, m.shape, m.sum()) for f, m in items] == want
     assert [a.shape for (a,) in kind_of("clip").calibration_items("clip", data, {}, 4, 2, 0)] == [(1, 4, 2, 2, 1)] * 2
 
 

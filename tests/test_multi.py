@@ -10,7 +10,7 @@ import pytest
 
 from fer_edge.bundle import load_bundle
 from fer_edge.data.synth import make_clip
-from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
+from fer_edge.deploy import EngineConfig, run_video
 from fer_edge.deploy.multi import stream_names
 from fer_edge.deploy.run import run_sources
 from fer_edge.video import VideoInfo, open_source, open_writer
@@ -40,6 +40,7 @@ def _frames(path) -> int:
         return sum(1 for _ in src)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["frame", "cascade"])
 def test_pipelined_events_equal_sequential(tmp_path, videos, kind):
     build = frame_bundle if kind == "frame" else cascade_bundle
@@ -58,6 +59,7 @@ def test_pipelined_events_equal_sequential(tmp_path, videos, kind):
         assert {"decode", "detect", "infer", "draw", "write", "latency"} <= set(stages)
 
 
+@pytest.mark.slow
 def test_many_sources_share_models_and_write_per_stream(tmp_path, videos):
     bundle = load_bundle(frame_bundle(tmp_path / "bundle").path)
     sources = [videos[0], videos[1], videos[0]]

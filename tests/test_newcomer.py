@@ -62,6 +62,7 @@ def test_next_run_dir_increments_and_failed_start_leaves_nothing(tmp_path):
     assert out.name == "demo4" and (out / "x").is_file()
 
 
+@pytest.mark.slow
 def test_demo_saves_to_runs_demo_then_demo2_and_says_so(tmp_path, video):
     bundle = frame_bundle(tmp_path / "b")
     args = ["demo", "--source", str(video), "--bundle", str(bundle.path), "--no-show"]
@@ -220,6 +221,7 @@ def test_verbose_and_quiet_after_the_verb_and_device_case():
     assert p.parse_args(["demo", "--tracker", "KCF", "--infer-precision", "F32"]).tracker == "kcf"
 
 
+@pytest.mark.slow
 def test_synth_writes_no_carriage_returns_off_a_terminal(tmp_path):
     proc = _cli(["synth", "--out", "raw", "--subjects", "F001", "--frames", "3", "--size", "64x48"], tmp_path,
                 env={"FER_EDGE_LOG_EVERY": "0"})

@@ -7,13 +7,15 @@ import pytest
 
 from fer_edge.bundle import load_bundle
 from fer_edge.errors import FerEdgeError
-from tests.optbundles import calibration_npz, cascade_bundle, frame_bundle
+from tests.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # Keras-backed bundles; prunes, distills and exports
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("keras")
-    return {"frame": frame_bundle(root / "frame"), "cascade": cascade_bundle(root / "cascade"),
+    return {"frame": keras_frame_bundle(root / "frame"), "cascade": keras_cascade_bundle(root / "cascade"),
             "npz": calibration_npz(root / "calib.npz"), "root": root}
 
 

@@ -11,7 +11,9 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.errors import FerEdgeError
 from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
-from tests.optbundles import calibration_npz, cascade_bundle, frame_bundle
+from tests.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
+
+pytestmark = pytest.mark.tf  # Keras-backed bundles
 
 FAST = {"iterations": 5, "subset_size": 64}
 
@@ -19,7 +21,7 @@ FAST = {"iterations": 5, "subset_size": 64}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("opt")
-    return {"frame": frame_bundle(root / "frame"), "cascade": cascade_bundle(root / "cascade"),
+    return {"frame": keras_frame_bundle(root / "frame"), "cascade": keras_cascade_bundle(root / "cascade"),
             "npz": calibration_npz(root / "calib.npz"), "root": root}
 
 
@@ -89,7 +91,8 @@ def test_runtime_runs_optimized_bundle(tiny, tmp_path):
 
 def test_fp16_and_int8_weights_need_no_data(tiny):
     for precision, tag in (("fp16", "FP16"), ("int8-weights", "INT8-WEIGHTS")):
-        report = optimize_bundle(tiny["frame"].path, precision=precision, out=str(tiny["root"] / precision), iterations=5)
+        report = optimize_bundle(tiny["frame"].path, precision=precision, out=str(tiny["root"] / precision),
+                                 iterations=5)
         b = load_bundle(report.bundle)
         assert b.models["frame"].precision == tag and report.calibration is None
         assert report.rows[-1].accuracy is None and report.rows[-1].size_mb > 0
@@ -113,7 +116,8 @@ def test_unmet_max_drop_writes_nothing(tiny, monkeypatch):
     const = ops.add(zero, ops.constant(np.eye(3, dtype=np.float32)[rare]))
     monkeypatch.setattr(quantize, "quantize_model", lambda *a, **k: ov.Model([const], [inp], "wrong"))
     out = tiny["root"] / "unmet"
-    with pytest.raises(FerEdgeError, match=r"agreement drop .* exceeds --max-drop 1\.00 \(best reached .*nothing written"):
+    with pytest.raises(FerEdgeError,
+                       match=r"agreement drop .* exceeds --max-drop 1\.00 \(best reached .*nothing written"):
         optimize_bundle(tiny["frame"].path, precision="int8", calibration=str(unlabelled), out=str(out),
                         max_drop=0.01, **FAST)
     assert not out.exists() and not list(tiny["root"].glob(".unmet*"))

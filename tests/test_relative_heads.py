@@ -8,6 +8,8 @@ import pytest
 from fer_edge.errors import FerEdgeError
 from fer_edge.models import create_model, load_model
 
+pytestmark = pytest.mark.tf  # Keras models
+
 SMALL = {
     "cnn1d": dict(timesteps=12, features=10, filters=(8, 8, 16, 16)),
     "lstm": dict(timesteps=12, features=10, units=8),

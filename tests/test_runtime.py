@@ -11,11 +11,11 @@ from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.data.synth import make_clip
 from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig, run_video
-from fer_edge.deploy.buffers import RingBuffer
 from fer_edge.deploy.events import EventWriter
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.errors import FerEdgeError
 from fer_edge.video import open_writer
+from fer_edge.windows import RingBuffer
 from tests.ovmodels import cascade_bundle, frame_bundle
 
 

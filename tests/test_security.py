@@ -44,6 +44,7 @@ def lambda_keras(tmp_path_factory):
     return path, marker
 
 
+@pytest.mark.tf
 def test_registry_load_model_refuses_lambda(lambda_keras):
     from fer_edge.models.registry import load_model
 
@@ -54,6 +55,7 @@ def test_registry_load_model_refuses_lambda(lambda_keras):
     assert "\n" not in msg and "evil.keras" in msg and "safe" in msg.lower()
 
 
+@pytest.mark.tf
 def test_import_refuses_lambda(lambda_keras, tmp_path, capsys):
     from fer_edge.cli import main
 
@@ -64,6 +66,7 @@ def test_import_refuses_lambda(lambda_keras, tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"\x00" * 100])
 def test_corrupt_keras_files_are_one_line_errors(tmp_path, content):
     from fer_edge.models.registry import load_model
@@ -112,7 +115,7 @@ def test_manifest_paths_stay_inside(bundle, rel, where):
     out = fuzzing.run_case("bundle_paths", lambda: parse_manifest(data, bundle.path), names="manifest.json")
     if isinstance(out, Bundle):
         root = bundle.path.resolve()
-        for role, e in out.models.items():
+        for e in out.models.values():
             for name in e.files():
                 assert (bundle.path / name).resolve().is_relative_to(root), name
 
@@ -127,11 +130,11 @@ def test_symlink_out_of_bundle_is_refused(bundle):
 # --- names from datasets cannot write outside the output folder ----------------------------
 
 def test_preprocess_clip_names_stay_inside(tmp_path):
-    from fer_edge.data import preprocess as pre
+    from fer_edge.data.clipwork import marker_path
 
     for bad in ("../evil", "/abs", "a/b", "..", "", "a\\b"):
         with pytest.raises(FerEdgeError, match="not a plain folder name"):
-            pre._marker(tmp_path, bad)
+            marker_path(tmp_path, bad)
 
 
 def test_preprocess_does_not_follow_planted_symlinks(tmp_path):

@@ -69,6 +69,7 @@ def test_subjects_are_distinct_faces_and_seeds_are_stable():
     assert clip_seed(0, "F001", "happy") != clip_seed(1, "F001", "happy")
 
 
+@pytest.mark.slow
 def test_haar_finds_the_face_of_every_class(haar):
     rates = {}
     for i, label in enumerate(THESIS):
@@ -156,7 +157,7 @@ def test_expression_motion_exceeds_noise_and_classes_are_separable():
             feats[subject, label] = _face(clip, int(clip.intensity.argmax())) - _face(clip, 0)
     correct = 0
     for held in SUBJECTS:
-        centroids = {l: np.mean([feats[s, l] for s in SUBJECTS if s != held], axis=0) for l in THESIS}
+        centroids = {lab: np.mean([feats[s, lab] for s in SUBJECTS if s != held], axis=0) for lab in THESIS}
         for label in THESIS:
             guess = min(THESIS, key=lambda c: np.abs(feats[held, label] - centroids[c]).mean())
             correct += guess == label

@@ -15,6 +15,8 @@ import pytest
 from fer_edge.data.synth_prep import write_preprocessed
 from fer_edge.train.config import load_recipe
 
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # trains Keras models
+
 LABELS = ["happy", "sad", "surprise"]
 SUBJECTS = [f"{sex}{i:03d}" for i in range(1, 13) for sex in "FM"]  # 24 distinct faces
 FRAMES = 20

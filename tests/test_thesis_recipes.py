@@ -168,9 +168,8 @@ def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, c
     review = json.loads((tmp_path / "pre" / "review" / "index.json").read_text())
     assert [c["name"] for c in review["clips"]] == ["M012_happy"]
     assert (tmp_path / "pre" / review["clips"][0]["sheet"]).is_file()
-    from fer_edge.data.store import read_store
-
     from fer_edge.data.preprocess import read_index
+    from fer_edge.data.store import read_store
 
     store = read_store(tmp_path / "run" / "features" / "fold-3-features-256.h5")  # M012's fold
     usable = {r["name"] for r in read_index(tmp_path / "pre") if r["subject"] == "M012" and r["status"] == "ok"}
@@ -199,7 +198,8 @@ def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
               "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2}, "
               "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2, dropout: 0.6}]")
     sets = {"data.preprocessed": tmp_path / "pre", "spatial.fer2013": tmp_path / "fer2013.csv",
-            "spatial.model": "test_spatial", "spatial.options": "{input_shape: [32, 32, 3], dense_units: [16], dropout: 0.2}",
+            "spatial.model": "test_spatial",
+            "spatial.options": "{input_shape: [32, 32, 3], dense_units: [16], dropout: 0.2}",
             "spatial.tune.trials": 1, "spatial.tune.epochs": 1, "spatial.batch_size": 8, "spatial.phases": phases,
             "spatial.frame_bundle": "false"}
     argv = ["train", "spatial", "--recipe", str(REPO / "train" / "vggface_finetune.yaml"), "--out",

@@ -14,6 +14,8 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.train.config import load_recipe
 from fer_edge.video import open_writer
 
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # trains Keras models (a shared fixture trains a cascade)
+
 LABELS = ["happy", "sad", "surprise"]
 SUBJECTS = ["F001", "F002", "F003", "M001", "M002", "M003"]
 

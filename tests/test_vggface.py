@@ -9,6 +9,8 @@ import pytest
 from fer_edge.errors import FerEdgeError
 from fer_edge.models import create_model, feature_extractor, load_vggface_weights
 
+pytestmark = pytest.mark.tf  # Keras models
+
 SMALL = dict(input_shape=(32, 32, 3), dense_units=(16,))
 
 
@@ -77,6 +79,7 @@ def test_resnet50_uses_keras_vggface_layer_names():
     assert model.get_layer("avg_pool") is not None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["vggface_vgg16", "vggface_resnet50"])
 def test_loader_assigns_every_vggface_layer_by_name(name, tmp_path):
     source = create_model(name, **SMALL)
@@ -106,7 +109,8 @@ def test_weights_argument_loads_the_file(tmp_path):
     path = tmp_path / "w.h5"
     _write_keras2_h5(source, path, drop=("dense", "predictions"))
     built = create_model("vggface_vgg16", weights=str(path), **SMALL)
-    np.testing.assert_array_equal(built.get_layer("conv5_3").get_weights()[0], source.get_layer("conv5_3").get_weights()[0])
+    np.testing.assert_array_equal(built.get_layer("conv5_3").get_weights()[0],
+                                  source.get_layer("conv5_3").get_weights()[0])
 
 
 def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
@@ -115,11 +119,13 @@ def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
     _write_keras2_h5(source, path, reshape="conv3_2")
     target = create_model("vggface_vgg16", **SMALL)
     before = target.get_layer("conv1_1").get_weights()[0].copy()
-    with pytest.raises(FerEdgeError, match=r"layer 'conv3_2' in .*broken.h5.*shape \(3, 3, 256, 255\).*expects \(3, 3, 256, 256\)"):
+    with pytest.raises(FerEdgeError,
+                       match=r"layer 'conv3_2' in .*broken.h5.*shape \(3, 3, 256, 255\).*expects \(3, 3, 256, 256\)"):
         load_vggface_weights(target, path)
     np.testing.assert_array_equal(target.get_layer("conv1_1").get_weights()[0], before)
 
 
+@pytest.mark.slow
 def test_missing_layer_is_named(tmp_path):
     source = create_model("vggface_resnet50", **SMALL)
     path = tmp_path / "missing.h5"

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     try:
         result = compare(read_faces(args.reference), read_faces(args.other))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        print("compare_events: cannot read events: {}".format(exc), file=sys.stderr)
+        print(f"compare_events: cannot read events: {exc}", file=sys.stderr)
         return 2
     ok = result["faces"] > 0 and result["agree"] >= args.min_agree
     result.update(ok=ok, name=args.name)

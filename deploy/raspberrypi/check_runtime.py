@@ -9,7 +9,6 @@ next command. Exit status: 0 = a usable combination, 1 = something to fix.
     python3 check_runtime.py --json     # the facts and the verdict as JSON
 """
 
-from __future__ import print_function
 
 import glob
 import json
@@ -41,7 +40,7 @@ def usb_ncs2(root="/sys/bus/usb/devices"):
                 vendor = fh.read().strip().lower()
             with open(os.path.join(dev, "idProduct")) as fh:
                 product = fh.read().strip().lower()
-        except (IOError, OSError):
+        except OSError:
             continue
         if (vendor, product) in NCS2_USB_IDS:
             return True
@@ -69,9 +68,9 @@ def openvino_facts():
         except Exception:  # noqa: BLE001 - "not registered" / cannot load
             facts["myriad_plugin"] = None
     except ImportError as exc:
-        facts["error"] = "OpenVINO is not installed in this Python ({})".format(exc)
+        facts["error"] = f"OpenVINO is not installed in this Python ({exc})"
     except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
-        facts["error"] = "OpenVINO is installed but fails: {}".format(str(exc).splitlines()[0] if str(exc) else exc)
+        facts["error"] = f"OpenVINO is installed but fails: {str(exc).splitlines()[0] if str(exc) else exc}"
     return facts
 
 
@@ -119,25 +118,25 @@ def diagnose(facts):
         return (False, facts.get("error") or "OpenVINO is not installed",
                 "run install.sh (current OpenVINO, CPU) or " + NCS2_KIT)
     old = _version_tuple(ov) <= MYRIAD_LAST
-    run_ncs2 = "{} demo --device MYRIAD --bundle BUNDLE_ONNX --source 0 --no-show --out runs/ncs2".format(cmd)
+    run_ncs2 = f"{cmd} demo --device MYRIAD --bundle BUNDLE_ONNX --source 0 --no-show --out runs/ncs2"
     if myriad:
         step = run_ncs2 if facts.get("fer_edge") else "install fer-edge here with " + NCS2_KIT
-        return (True, "OpenVINO {} with MYRIAD (Neural Compute Stick 2): {}".format(ov, devices[myriad[0]]),
-                "{}; BUNDLE_ONNX from: {}".format(step, EXPORT))
+        return (True, f"OpenVINO {ov} with MYRIAD (Neural Compute Stick 2): {devices[myriad[0]]}",
+                f"{step}; BUNDLE_ONNX from: {EXPORT}")
     if old and not facts.get("myriad_plugin"):
         verdict = "OpenVINO {} has no MYRIAD plugin (the openvino pip wheels lack it){}".format(
             ov, "; an NCS2 is on USB" if plugged else "")
         return (not plugged, verdict + ("" if plugged else ": CPU only ({})".format(", ".join(devices))),
                 "for the stick use Intel's 2022.3.2 archive: " + NCS2_KIT)
     if old and plugged:
-        return (False, "OpenVINO {} has the MYRIAD plugin and an NCS2 is on USB, but the runtime does not see it"
-                .format(ov), "install the udev rules (install-ncs2.sh does), re-plug the stick, add your user to "
+        return (False, f"OpenVINO {ov} has the MYRIAD plugin and an NCS2 is on USB, but the runtime does not see it"
+                , "install the udev rules (install-ncs2.sh does), re-plug the stick, add your user to "
                 "the 'users' group and log in again")
     if old:
         return (True, "OpenVINO {} (2022.3 LTS) with the MYRIAD plugin, no NCS2 plugged in: CPU only ({})".format(
                     ov, ", ".join(devices)), "plug the Neural Compute Stick 2 in, then: " + run_ncs2)
     if plugged:
-        return (False, "an NCS2 is plugged in but OpenVINO {} has no MYRIAD plugin (removed in 2023.0)".format(ov),
+        return (False, f"an NCS2 is plugged in but OpenVINO {ov} has no MYRIAD plugin (removed in 2023.0)",
                 "use the OpenVINO 2022.3 LTS environment: " + NCS2_KIT + ", then ~/fer-edge-ncs2/run.sh "
                 + run_ncs2.replace(cmd, "fer-edge", 1))
     if facts.get("fer_edge") is None:
@@ -160,7 +159,7 @@ def main(argv=None):
         print("Python {} ({}), {}, glibc {}".format(facts["python"], facts["python_exe"], facts["arch"],
                                                     facts["glibc"] or "?"))
         print("OpenVINO: {}; devices: {}".format(facts["openvino"] or "none",
-                                                 ", ".join("{} ({})".format(k, v) for k, v in facts["devices"].items())
+                                                 ", ".join(f"{k} ({v})" for k, v in facts["devices"].items())
                                                  or "none"))
         print("Neural Compute Stick 2 on USB: {}".format("yes" if facts["ncs2_plugged"] else "no"))
         print(("OK: " if ok else "FIX: ") + verdict)

@@ -117,7 +117,8 @@ class MachineRecord:
             'AMD EPYC (2 of 2 cores), AVX2, AVX-512F, AVX-512 VNNI, AVX-512 BF16; OpenVINO 2026.4.0'
         """
         notable = [i for i in self.isa if i not in ("SSE4.2", "AVX", "FMA", "AVX-512BW")]
-        cores = f"{self.cores_usable} of {self.cores} cores" if self.cores_usable != self.cores else f"{self.cores} cores"
+        cores = (f"{self.cores_usable} of {self.cores} cores" if self.cores_usable != self.cores
+                 else f"{self.cores} cores")
         return (f"{self.cpu} ({cores}), {', '.join(notable) or 'no vector extensions found'}; "
                 f"OpenVINO {self.versions.get('openvino') or 'not installed'}")
 
@@ -242,8 +243,7 @@ def machine_record(*, cpuinfo: str | None = None, devices: bool = True) -> Machi
 
     Example:
         >>> rec = machine_record()  # doctest: +SKIP
-        >>> rec.isa
-        ['AVX', 'AVX2', 'FMA', 'AVX-512F', 'AVX-512BW', 'AVX-512 VNNI', 'AVX-512 BF16']
+        >>> rec.isa  # e.g. ['AVX', 'AVX2', 'FMA', 'AVX-512F', ...] on an x86 server  # doctest: +SKIP
     """
     info = parse_cpuinfo(_read("/proc/cpuinfo") if cpuinfo is None else cpuinfo)
     logical = info.logical or os.cpu_count() or 1

@@ -141,7 +141,8 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
     if not path.exists():
         raise FerEdgeError(f"benchmark report not found: {path}; create one with fer-edge benchmark --out DIR")
     data = read_json(path, "benchmark report")
-    if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not isinstance(data.get("machine"), dict):
+    if (not isinstance(data, dict) or not isinstance(data.get("rows"), list)
+            or not isinstance(data.get("machine"), dict)):
         raise FerEdgeError(f"{path}: not a fer-edge benchmark report (needs 'machine' and 'rows')")
     schema = data.get("schema", SCHEMA)
     if isinstance(schema, bool) or not isinstance(schema, int):
@@ -240,8 +241,7 @@ def compare(a: BenchmarkReport, b: BenchmarkReport) -> list[Comparison]:
 
     Example:
         >>> pairs = compare(load_report("laptop.json"), load_report("pi.json"))  # doctest: +SKIP
-        >>> pairs[0].latency_ratio
-        7.9
+        >>> pairs[0].latency_ratio  # the Pi's median latency over the laptop's  # doctest: +SKIP
     """
     def loose(r: Row) -> tuple:
         return tuple(getattr(r, k) for k in KEY if k != "hint")

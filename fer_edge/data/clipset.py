@@ -49,8 +49,9 @@ class ClipSet:
             return [s for f in folds for s in f]
         match = re.fullmatch(r"(fold|train)-(\d+)", part)
         if not match or int(match.group(2)) >= len(folds):
-            raise FerEdgeError(f"unknown data part '{part}'; use test, train, fold-<i> or train-<i> "
-                               f"with i in 0..{len(folds) - 1}")
+            raise FerEdgeError(
+                f"unknown data part '{part}'; use test, train, fold-<i> or train-<i> with i in 0..{len(folds) - 1}"
+            )
         i = int(match.group(2))
         if match.group(1) == "fold":
             return list(folds[i])
@@ -83,12 +84,18 @@ def resize_clip(clip: np.ndarray, size: int | None) -> np.ndarray:
 
 def data_provenance(data, *, length: int, trimmed: bool) -> dict:
     """What a bundle records about its data, so it can be evaluated later."""
-    return {"preprocessed": str(Path(data.root).resolve()), "split": data.split, "labels": list(data.labels),
-            "length": int(length), "trimmed": bool(trimmed)}
+    return {
+        "preprocessed": str(Path(data.root).resolve()),
+        "split": data.split,
+        "labels": list(data.labels),
+        "length": int(length),
+        "trimmed": bool(trimmed),
+    }
 
 
-def data_from_bundle(bundle, *, preprocessed: str | os.PathLike | None = None,
-                     split_file: str | os.PathLike | None = None):
+def data_from_bundle(
+    bundle, *, preprocessed: str | os.PathLike | None = None, split_file: str | os.PathLike | None = None
+):
     """A :class:`ClipSet` for the data recorded in ``bundle``'s provenance (``fer-edge evaluate``
     and ``optimize`` read the data a bundle was trained on)."""
     from fer_edge.data.preprocess import read_index
@@ -97,8 +104,9 @@ def data_from_bundle(bundle, *, preprocessed: str | os.PathLike | None = None,
     info = bundle.provenance.get("data") if isinstance(bundle.provenance.get("data"), dict) else {}
     root = preprocessed or info.get("preprocessed")
     if not root:
-        raise FerEdgeError(f"bundle {bundle.path} does not record its data; pass --data PREPROCESSED "
-                           "and --split-file SPLIT.json")
+        raise FerEdgeError(
+            f"bundle {bundle.path} does not record its data; pass --data PREPROCESSED and --split-file SPLIT.json"
+        )
     split = info.get("split")
     if split_file:
         split = read_json(split_file, "split file", expect=dict)

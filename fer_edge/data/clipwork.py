@@ -8,15 +8,47 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import save_via
-from fer_edge.data.bu4dfe import ClipEntry
+from fer_edge.atomic import save_via, write_text
+from fer_edge.data.bu4dfe import ClipEntry, list_frames
 from fer_edge.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
+
+
+def source_stamp(entry: ClipEntry) -> list:
+    """Size and mtime of a clip's source (count and newest mtime for a frame folder)."""
+    path = Path(entry.path)
+    if entry.kind == "frames":
+        files = list_frames(path)
+        return [len(files), max((f.stat().st_mtime_ns for f in files), default=0)]
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file already holds it; returns whether it was written."""
+    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
+        return False
+    write_text(path, text)
+    return True
+
+
+def safe_name(name: str) -> str:
+    """``name`` if it is a plain folder name, else a FerEdgeError."""
+    # Names come from parsed ids, but never trust a dataset to stay inside --out.
+    if not name or name in (".", "..") or "/" in name or "\\" in name or os.path.isabs(name):
+        raise FerEdgeError(f"clip name {name!r} is not a plain folder name; rename the source file")
+    return name
+
+
+def marker_path(out: Path, name: str) -> Path:
+    """The completion marker (the clip's record) of clip ``name`` in ``out``."""
+    return out / "records" / f"{safe_name(name)}.json"
 
 
 def _find_face(frames: list[np.ndarray], detector, limit: int):
@@ -122,7 +154,6 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
     Never raises for a bad clip: the error goes into the record (``status: "error"``).
     """
     from fer_edge.data.neutral import trim
-    from fer_edge.data.preprocess import _atomic_write, _marker, _source_stamp
     from fer_edge.faces.crop import crop_face
     from fer_edge.video import open_source, write_frames
 
@@ -134,7 +165,7 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
               "frames": 0, "fps": None, "span": None, "anomaly": None, "intensity": None,
               "intensity_source": None, "boxes": None, "tracking": None, "params": params}
     try:
-        record["stamp"] = _source_stamp(entry)
+        record["stamp"] = source_stamp(entry)
         csv = _au_csv(entry, config)
         with open_source(entry.path) as video:
             record["fps"] = float(video.info.fps)
@@ -165,7 +196,7 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
         record.update(status="error", error=f"{type(exc).__name__}: {exc}")
     record.setdefault("stamp", None)
     # The marker goes last: its presence means the frames above are complete.
-    _atomic_write(_marker(out, entry.name), json.dumps(record))
+    write_if_changed(marker_path(out, entry.name), json.dumps(record))
     return record
 
 
@@ -235,8 +266,6 @@ def write_review(out: Path, records: list[dict]) -> str | None:
     """``review/index.json`` and one contact sheet per anomaly (kept when already written)."""
     import cv2
 
-    from fer_edge.data.bu4dfe import list_frames
-    from fer_edge.data.preprocess import _atomic_write
 
     anomalies = [r for r in records if r["status"] == "ok" and r["anomaly"]]
     folder = out / "review"
@@ -255,23 +284,21 @@ def write_review(out: Path, records: list[dict]) -> str | None:
                       "intensity_source": r.get("intensity_source"), "sheet": f"review/{sheet.name}"})
     note = ("Algorithm 1 anomalies (maximum intensity in the last 20 frames, thesis section 3.2.1): the thesis "
             "reworked them by hand. Training leaves them out unless the recipe says data.anomalies: untrimmed.")
-    _atomic_write(folder / "index.json", json.dumps({"note": note, "clips": index}, indent=1) + "\n")
+    write_if_changed(folder / "index.json", json.dumps({"note": note, "clips": index}, indent=1) + "\n")
     return str(folder / "index.json")
 
 
-def write_outputs(out: Path, report, config) -> dict[str, str]:
-    """Write ``index.jsonl``, ``summary.json`` and the plot; returns their paths."""
-    from fer_edge.data.preprocess import _atomic_write, to_json
-
+def write_outputs(out: Path, report, config, summary: dict) -> dict[str, str]:
+    """Write ``index.jsonl``, ``summary.json`` (``summary`` + the config) and the plot; returns their paths."""
     files = {}
     index_text = "".join(json.dumps({k: v for k, v in r.items() if k != "params"}) + "\n"
                          for r in report.records)
-    changed = _atomic_write(out / "index.jsonl", index_text)
+    changed = write_if_changed(out / "index.jsonl", index_text)
     files["index"] = str(out / "index.jsonl")
-    summary = to_json(report) | {"config": {k: (list(v) if isinstance(v, tuple) else v)
+    summary = summary | {"config": {k: (list(v) if isinstance(v, tuple) else v)
                                            for k, v in vars(config).items() if k not in ("workers", "executor")},
                                  "trimming_signal": config.signal}
-    _atomic_write(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_if_changed(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     files["summary"] = str(out / "summary.json")
     review = write_review(out, report.records)
     if review:

@@ -44,8 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import mark, write_text
+from fer_edge.atomic import mark
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
+from fer_edge.data.clipwork import marker_path, safe_name, source_stamp
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json, read_jsonl
 from fer_edge.labels import THESIS
@@ -192,43 +193,15 @@ class PreprocessReport:
         return "\n".join(lines)
 
 
-def _source_stamp(entry: ClipEntry) -> list:
-    path = Path(entry.path)
-    if entry.kind == "frames":
-        files = list_frames(path)
-        return [len(files), max((f.stat().st_mtime_ns for f in files), default=0)]
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _atomic_write(path: Path, text: str) -> bool:
-    """Write ``text`` unless the file already holds it; returns whether it was written."""
-    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
-        return False
-    write_text(path, text)
-    return True
-
-
-def _safe_name(name: str) -> str:
-    # Names come from parsed ids, but never trust a dataset to stay inside --out.
-    if not name or name in (".", "..") or "/" in name or "\\" in name or os.path.isabs(name):
-        raise FerEdgeError(f"clip name {name!r} is not a plain folder name; rename the source file")
-    return name
-
-
-def _marker(out: Path, name: str) -> Path:
-    return out / "records" / f"{_safe_name(name)}.json"
-
-
 def _reusable(out: Path, entry: ClipEntry, params: dict) -> dict | None:
-    path = _marker(out, entry.name)
+    path = marker_path(out, entry.name)
     try:
         record = read_json(path, "clip record", expect=dict)
     except FerEdgeError:
         return None  # a damaged record: redo the clip
     if record.get("params") != params or record.get("source") != entry.path:
         return None
-    if record.get("stamp") != _source_stamp(entry):
+    if record.get("stamp") != source_stamp(entry):
         return None
     if record.get("missing_au"):
         return None  # the CSV may have been added since: looking again costs nothing
@@ -269,8 +242,8 @@ def preprocess(
     Example:
         >>> report = preprocess("data/BU4DFE", "runs/pre",
         ...                     config=PreprocessConfig(exclude=("F016",), workers=2))  # doctest: +SKIP
-        >>> report.usable, report.files["index"]                                        # doctest: +SKIP
-        (600, 'runs/pre/index.jsonl')
+        >>> report.files["index"]                                                       # doctest: +SKIP
+        'runs/pre/index.jsonl'
     """
     out = Path(out)
     index = index_bu4dfe(root, labels=config.labels, exclude=config.exclude)
@@ -284,7 +257,7 @@ def preprocess(
     records: dict[str, dict] = {}
     todo: list[ClipEntry] = []
     for entry in index.clips:
-        _safe_name(entry.name)
+        safe_name(entry.name)
         done = _reusable(out, entry, params)
         if done is not None:
             records[entry.name] = done
@@ -324,7 +297,7 @@ def preprocess(
                               skipped=len(index.clips) - len(todo), seconds=seconds)
     from fer_edge.data.clipwork import write_outputs
 
-    report.files = write_outputs(out, report, config)
+    report.files = write_outputs(out, report, config, to_json(report))
     return report
 
 
@@ -333,8 +306,7 @@ def read_index(out: str | os.PathLike) -> list[dict]:
 
     Example:
         >>> records = read_index("runs/pre")        # doctest: +SKIP
-        >>> records[0]["span"]                       # doctest: +SKIP
-        [12, 87]
+        >>> records[0]["span"]  # [first, stop) frames kept after trimming  # doctest: +SKIP
     """
     path = Path(out) / "index.jsonl"
     if not path.is_file():

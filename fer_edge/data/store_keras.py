@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from fer_edge.data.store import FeatureStore
 from fer_edge.errors import FerEdgeError, require
-
-keras = require("keras", "train", purpose="loading feature stores for training")
 
 
 def _stores(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[FeatureStore]:
@@ -33,8 +32,26 @@ def _stores(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Feat
     return stores
 
 
-class StoreDataset(keras.utils.PyDataset):
-    """Batches ``(features, labels)`` (or ``((features, masks), labels)``) from store files.
+def __getattr__(name: str) -> Any:
+    # StoreDataset subclasses keras.utils.PyDataset: Keras (and TensorFlow, seconds) loads when it
+    # is first used, not when this module is imported (pytest imports every module for doctests).
+    if name != "StoreDataset":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _dataset_class()
+
+
+def _dataset_class() -> type:
+    cls = globals().get("StoreDataset")
+    if cls is None:
+        keras = require("keras", "train", purpose="loading feature stores for training")
+        cls = type("StoreDataset", (_StoreBatches, keras.utils.PyDataset),
+                   {"__doc__": _StoreBatches.__doc__, "__module__": __name__})
+        globals()["StoreDataset"] = cls
+    return cls
+
+
+class _StoreBatches:
+    """``StoreDataset``: batches ``(features, labels)`` (or ``((features, masks), labels)``) from store files.
 
     Args:
         paths: one store or several (e.g. folds 1-4 for training).
@@ -119,7 +136,7 @@ def tf_dataset(
         TensorShape([8, 100, 512])
     """
     tf = require("tensorflow", "train", purpose="building a tf.data pipeline")
-    source = StoreDataset(paths, batch_size=batch_size, shuffle=shuffle, seed=seed,
+    source = _dataset_class()(paths, batch_size=batch_size, shuffle=shuffle, seed=seed,
                           with_mask=with_mask)
     _, t, f = source.stores[0].shape
     c = len(source.classes)

@@ -232,7 +232,7 @@ class FaceModel:
         """BGRA float32 patch of the expression at ``intensity`` in [0, 1].
 
         Example:
-            >>> face = face_model(make_subject("F001"), "happy", 100)  # doctest: +SKIP
+            >>> face = face_model(make_subject("F001"), "happy", 100)
             >>> face.render(1.0).shape
             (200, 200, 4)
         """
@@ -288,7 +288,7 @@ def face_model(subject: Subject, label: str, box: int) -> FaceModel:
     strength is applied by scaling the intensity passed to :meth:`FaceModel.render`.
 
     Example:
-        >>> face = face_model(make_subject("M001"), "surprise", 96)  # doctest: +SKIP
+        >>> face = face_model(make_subject("M001"), "surprise", 96)
         >>> face.patch.shape
         (192, 192, 4)
     """

@@ -131,7 +131,7 @@ class CompiledModel:
 
     Example:
         >>> m = load_model("bundle/frame.xml", EngineConfig(precision="f32"))  # doctest: +SKIP
-        >>> scores = m(faces)  # (N, classes)
+        >>> scores = m(faces)  # (N, classes)  # doctest: +SKIP
     """
 
     def __init__(self, compiled: Any, path: Path, device: str) -> None:

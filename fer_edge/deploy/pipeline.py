@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 
 from fer_edge.bundle import Bundle
-from fer_edge.deploy.buffers import RingBuffer
 from fer_edge.deploy.engine import CompiledModel, EngineConfig, load_model
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.deploy.timers import StageTimer
 from fer_edge.errors import FerEdgeError
 from fer_edge.kinds import kind_of, softmax_if_needed
+from fer_edge.windows import RingBuffer
 
 
 @dataclass
@@ -129,7 +129,7 @@ class Pipeline:
 
     Example:
         >>> pipe = Pipeline(load_bundle("runs/fer"), PipelineConfig(), EngineConfig())  # doctest: +SKIP
-        >>> faces = pipe.step(frame, index=0)
+        >>> faces = pipe.step(frame, index=0)  # doctest: +SKIP
     """
 
     def __init__(self, bundle: Bundle, config: PipelineConfig | None = None,

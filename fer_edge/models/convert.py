@@ -34,8 +34,7 @@ class Parity:
     samples: int
 
     def as_dict(self) -> dict[str, float]:
-        return {"max_abs_diff": self.max_abs_diff, "argmax_agreement": self.argmax_agreement,
-                "samples": self.samples}
+        return {"max_abs_diff": self.max_abs_diff, "argmax_agreement": self.argmax_agreement, "samples": self.samples}
 
 
 def to_openvino(model: Any) -> Any:
@@ -81,8 +80,10 @@ def check_parity(keras_model: Any, xml: str | os.PathLike, inputs: np.ndarray | 
 
 
 # TensorFlow ops that a Keras layer class turns into, for naming the layer behind a failing op.
-_OP_LAYERS = {"TensorList": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional"),
-              "While": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional")}
+_OP_LAYERS = {
+    "TensorList": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional"),
+    "While": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional"),
+}
 
 
 def culprits(model: Any, message: str) -> str:

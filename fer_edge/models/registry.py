@@ -141,7 +141,8 @@ def load_model(path: str | os.PathLike[str]):
     """
     path = Path(path)
     if not path.is_file():
-        raise FerEdgeError(f"model file {path} does not exist; check the path (a bundle keeps it next to manifest.json)")
+        raise FerEdgeError(f"model file {path} does not exist; check the path "
+                           "(a bundle keeps it next to manifest.json)")
     if path.suffix != ".keras":
         raise FerEdgeError(f"{path} is not a .keras file; save models with model.save('name.keras')")
     import keras

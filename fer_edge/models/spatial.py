@@ -28,6 +28,13 @@ from fer_edge.models.registry import register_model
 
 DEFAULT_INPUT_SHAPE = (160, 160, 3)
 
+# keras-vggface's release files, which fer_edge.models.vggface loads (the with-top variants,
+# ``rcmalli_vggface_tf_vgg16.h5`` / ``_resnet50.h5``, load too: their fc/classifier layers are
+# reported unused).
+WEIGHTS_FILES = {"vggface_vgg16": "rcmalli_vggface_tf_notop_vgg16.h5",
+                 "vggface_resnet50": "rcmalli_vggface_tf_notop_resnet50.h5"}
+WEIGHTS_SOURCE = "https://github.com/rcmalli/keras-vggface/releases (v2.0)"
+
 # name -> (keras.applications class, mean, std, RGB->BGR), mean/std on the 0..255 scale
 # and in the channel order after the reversal; these are Keras' own preprocess_input.
 _CAFFE = ((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), True)
@@ -250,14 +257,13 @@ def require_weights_choice(model: str, options: dict, *, key: str = "spatial.opt
     Raises:
         FerEdgeError: ``options`` has no ``weights`` for a backbone that has pretrained weights.
     """
-    from fer_edge.models.vggface import WEIGHTS_FILES, WEIGHTS_SOURCE
-
     if options.get("weights") is not None:
         return
     if model in WEIGHTS_FILES:
         raise FerEdgeError(
             f"{key} is not set: {model} starts from the keras-vggface face weights ({WEIGHTS_FILES[model]}, "
-            f"from {WEIGHTS_SOURCE}, loaded by layer name); pass --set {key}=PATH, or {key}=random to train from scratch"
+            f"from {WEIGHTS_SOURCE}, loaded by layer name); pass --set {key}=PATH, "
+            f"or {key}=random to train from scratch"
         )
     if model in _APPLICATIONS:
         raise FerEdgeError(

@@ -33,11 +33,6 @@ from fer_edge.models.spatial import DEFAULT_INPUT_SHAPE, _normalization, check_w
 VGG16_MEAN = (93.5940, 104.7624, 129.1863)
 RESNET50_MEAN = (91.4953, 103.8827, 131.0912)
 
-# keras-vggface's release files (with-top variants, ``rcmalli_vggface_tf_vgg16.h5`` /
-# ``_resnet50.h5``, load too: their fc/classifier layers are reported unused).
-WEIGHTS_FILES = {"vggface_vgg16": "rcmalli_vggface_tf_notop_vgg16.h5",
-                 "vggface_resnet50": "rcmalli_vggface_tf_notop_resnet50.h5"}
-WEIGHTS_SOURCE = "https://github.com/rcmalli/keras-vggface/releases (v2.0)"
 
 _VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 _RESNET_STAGES = ((2, (64, 64, 256), 3), (3, (128, 128, 512), 4), (4, (256, 256, 1024), 6), (5, (512, 512, 2048), 3))
@@ -91,7 +86,8 @@ def _resnet_block(x, filters, stage: int, block: int, strides=(2, 2)):
     f1, f2, f3 = filters
     prefix = f"conv{stage}_{block}"
     first = block == 1
-    y = keras.layers.Conv2D(f1, (1, 1), strides=strides if first else (1, 1), use_bias=False, name=f"{prefix}_1x1_reduce")(x)
+    y = keras.layers.Conv2D(f1, (1, 1), strides=strides if first else (1, 1), use_bias=False,
+                            name=f"{prefix}_1x1_reduce")(x)
     y = keras.layers.BatchNormalization(axis=3, name=f"{prefix}_1x1_reduce_bn")(y)
     y = keras.layers.Activation("relu", name=f"{prefix}_1x1_reduce_relu")(y)
     y = keras.layers.Conv2D(f2, (3, 3), padding="same", use_bias=False, name=f"{prefix}_3x3")(y)
@@ -261,7 +257,8 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
     import numpy as np
 
     if not path.is_file():
-        raise FerEdgeError(f"VGGFace weights file {path} does not exist; download the keras-vggface .h5 and pass its path")
+        raise FerEdgeError(f"VGGFace weights file {path} does not exist; "
+                           "download the keras-vggface .h5 and pass its path")
     try:
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
@@ -273,7 +270,8 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
             layers = {}
             for name in names:
                 if name not in root:
-                    raise FerEdgeError(f"{path} lists layer '{name}' but has no group for it: the file is truncated or corrupt")
+                    raise FerEdgeError(f"{path} lists layer '{name}' but has no group for it: "
+                                       "the file is truncated or corrupt")
                 group = root[name]
                 weight_names = _attr_list(group, "weight_names") or []
                 if weight_names:

@@ -239,7 +239,7 @@ def load_calibration(
 
         data = data_from_bundle(bundle)
         return _from_clipset(bundle, data, max_clips=max_clips, trimmed=bool(info.get("trimmed", True)), seed=seed)
-    from fer_edge.defaults import DEFAULT_BUNDLE, sample_video
+    from fer_edge.assets import DEFAULT_BUNDLE, sample_video
     from fer_edge.kinds import FrameKind, kind_of
 
     if bundle.name == DEFAULT_BUNDLE and isinstance(kind_of(bundle), FrameKind):
@@ -259,8 +259,8 @@ def _from_path(bundle: Bundle, path: Path, *, max_clips: int, max_frames: int, s
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return _check(CalibrationData(video_clips(bundle, [path], max_frames=max_frames), None, str(path)), bundle)
     if path.is_dir() and (path / "index.jsonl").is_file():
-        from fer_edge.data.preprocess import read_index
         from fer_edge.data.clipset import ClipSet
+        from fer_edge.data.preprocess import read_index
 
         records = [r for r in read_index(path) if r.get("status") == "ok" and r.get("emotion") in bundle.labels]
         if not records:

@@ -231,11 +231,11 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
     """
     import keras
 
-    from fer_edge.deploy.buffers import pad_window
     from fer_edge.kinds import kind_of
     from fer_edge.models.temporal import cnn1d_head
     from fer_edge.optimize.evaluate import scores
     from fer_edge.optimize.quantize import compile_f32
+    from fer_edge.windows import pad_window
 
     known = {"pool", "filters", "learning_rate", "batch_size", "dropout"}
     for key in options:

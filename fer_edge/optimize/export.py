@@ -100,8 +100,8 @@ class ExportResult:
 
 def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[np.ndarray], str]:
     """Real inputs for ``role`` from calibration data when there is some, else seeded random ones."""
-    from fer_edge.deploy.buffers import pad_window
     from fer_edge.optimize.quantize import infer
+    from fer_edge.windows import pad_window
 
     length = bundle.window.length
     if data is not None:

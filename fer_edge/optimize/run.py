@@ -8,7 +8,7 @@ compare (``fer-edge demo --precision FP32``); its provenance records the parent 
 
 Example:
     >>> report = optimize_bundle("runs/synthetic/bundle", OptimizeConfig(precision="int8"))  # doctest: +SKIP
-    >>> report.bundle
+    >>> report.bundle  # doctest: +SKIP
     'runs/synthetic/bundle_int8'
 """
 
@@ -266,7 +266,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
 
     Example:
         >>> r = optimize_bundle("runs/fer", precision="fp16")  # doctest: +SKIP
-        >>> r.rows[-1].precision
+        >>> r.rows[-1].precision  # doctest: +SKIP
         'FP16'
     """
     start = time.perf_counter()

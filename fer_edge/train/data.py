@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-
 from fer_edge.atomic import write_json
 from fer_edge.data.clipset import ClipSet
 from fer_edge.errors import FerEdgeError

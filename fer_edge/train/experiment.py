@@ -129,7 +129,8 @@ def _load_spatial(recipe) -> Any:
     got = tuple(int(d) for d in model.inputs[0].shape[1:])
     if want is not None and tuple(int(d) for d in want) != got:
         raise FerEdgeError(f"spatial.weights {path} takes {got} images, the recipe's spatial.options.input_shape "
-                           f"is {tuple(want)} (thesis: 224x224, section 3.2.4); fine-tune at that size or fix the recipe")
+                           f"is {tuple(want)} (thesis: 224x224, section 3.2.4); "
+                           "fine-tune at that size or fix the recipe")
     return model
 
 
@@ -155,9 +156,9 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
 
 def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None] | None = None) -> TrainReport:
     """``fer-edge train spatial``: fine-tune and save the classifier as a ``frame`` bundle."""
+    from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_single_bundle
     from fer_edge.train.data import prepare_data
-    from fer_edge.data.clipset import data_provenance
     start = time.perf_counter()
     preflight(recipe, "spatial")
     report = TrainReport("spatial", recipe.out, files={"model": str(Path(recipe.out) / "spatial" / "model.keras")})
@@ -207,9 +208,9 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
 
 def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models: dict, samples: dict,
                      progress: bool) -> None:
+    from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_cascade_bundle, save_single_bundle
     from fer_edge.train.evaluate import evaluate_predictions
-    from fer_edge.data.clipset import data_provenance
     from fer_edge.train.predict import predict_bundle
 
     out = Path(recipe.out)

@@ -286,8 +286,9 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
                                 early_stopping=cfg.early_stopping, reduce_lr=(0.5, 3)),
         )
         h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        phases.append({"phase": i, "unfreeze": phase.unfreeze, "dropout": phase.dropout, "epochs": len(h.get("loss", [])),
-                       "accuracy": h.get("accuracy", [None])[-1], "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
+        phases.append({"phase": i, "unfreeze": phase.unfreeze, "dropout": phase.dropout,
+                       "epochs": len(h.get("loss", [])), "accuracy": h.get("accuracy", [None])[-1],
+                       "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
     path = save_atomic(model, folder / "model.keras")
     result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases,
                            backbone=_backbone(cfg.options.get("weights")))

@@ -94,7 +94,8 @@ def align(members: Sequence[Member]) -> list[Member]:
         index = {n: i for i, n in enumerate(p.names)}
         missing = [n for n in first.names if n not in index]
         if missing or len(p.names) != len(first.names):
-            raise FerEdgeError(f"{m.name} scored other clips than {members[0].name} (e.g. {missing[:1] or p.names[:1]}); "
+            raise FerEdgeError(f"{m.name} scored other clips than {members[0].name} "
+                               f"(e.g. {missing[:1] or p.names[:1]}); "
                                "evaluate every member on the same split")
         order = [index[n] for n in first.names]
         if (p.y_true[order] != first.y_true).any():

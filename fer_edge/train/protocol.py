@@ -73,7 +73,8 @@ class ProtocolCard:
     lines: list[CardLine] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
 
-    def add(self, item: str, value: Any, thesis: Any = None, where: str = "", matches: bool | None | str = "auto") -> None:
+    def add(self, item: str, value: Any, thesis: Any = None, where: str = "",
+            matches: bool | None | str = "auto") -> None:
         """One line; ``matches`` "auto" compares value and thesis as text, None means not comparable."""
         if matches == "auto":
             matches = None if thesis is None else str(value) == str(thesis)
@@ -165,7 +166,8 @@ def _data_lines(card: ProtocolCard, recipe, data) -> None:
     from fer_edge.data.openface import LEFT_OUT
 
     thesis = _split_text(splits.thesis_split())
-    split = data.split if data is not None else (splits.thesis_split() if recipe.data.split.method == "thesis" else None)
+    thesis_method = recipe.data.split.method == "thesis"
+    split = data.split if data is not None else (splits.thesis_split() if thesis_method else None)
     value = _split_text(split) if split else f"{recipe.data.split.method} (k={recipe.data.split.k}, made from the data)"
     card.add("split", value, thesis, "figure 3.6", matches=recipe.data.split.method == "thesis")
     exclude = list(recipe.data.preprocess.get("exclude") or [])
@@ -225,7 +227,8 @@ def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None
             card.add("fine-tuning data", sp.source, "fer2013", "section 3.2.4")
             card.add("fine-tuning phases", phases,
                      "classifier (SGD) -> last 2 blocks -> more regularisation", "section 3.2.4", matches=None)
-            card.add("classifier search", f"{sp.tune.trials} KerasTuner trials", "20 trials (Bayesian)", "section 3.2.4",
+            card.add("classifier search", f"{sp.tune.trials} KerasTuner trials", "20 trials (Bayesian)",
+                     "section 3.2.4",
                      matches=sp.tune.trials == 20)
     if kind == "temporal":
         sp = recipe.spatial
@@ -251,15 +254,17 @@ def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None
                  None, "section 3.2.5")
     if kind in ("temporal", "clip"):
         if fin.separate_runs:
-            value = (f"each fold re-run with EarlyStopping(patience {fin.patience}) + ReduceLROnPlateau(x{fin.reduce_lr_factor:g} "
-                     f"after {fin.reduce_lr_patience}); final fit on all training data, same LR schedule")
+            value = (f"each fold re-run with EarlyStopping(patience {fin.patience}) + "
+                     f"ReduceLROnPlateau(x{fin.reduce_lr_factor:g} after {fin.reduce_lr_patience}); "
+                     "final fit on all training data, same LR schedule")
         else:
             value = f"stop epochs read off the fixed-LR CV logs (patience {fin.patience}); final fit at a fixed LR"
         card.add("final model", value,
                  "each fold re-run with EarlyStopping(patience 10) + ReduceLROnPlateau(x0.5 after 5); "
                  "final fit on all training data, same LR schedule", "section 3.2.4 'Final model'")
         rule = finalize_epochs(THESIS_FOLD_EPOCHS)
-        card.add("final epochs rule", f"mean of the folds' stop epochs: {', '.join(map(str, THESIS_FOLD_EPOCHS))} -> {rule}",
+        card.add("final epochs rule",
+                 f"mean of the folds' stop epochs: {', '.join(map(str, THESIS_FOLD_EPOCHS))} -> {rule}",
                  f"{', '.join(map(str, THESIS_FOLD_EPOCHS))} -> 11", "section 3.2.4 'Final model'",
                  matches=rule == 11)
     if row:

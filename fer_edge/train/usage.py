@@ -10,7 +10,7 @@ Example:
     >>> check_used(load_recipe(None, overrides=["clip.size=64"]), "temporal")
     Traceback (most recent call last):
     ...
-    fer_edge.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' (section 'clip' is for train clip); remove it from the recipe
+    fer_edge.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' ...
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def unread_keys(recipe, verb: str, *, keys: list[str] | None = None) -> list[tup
                 out.append((key, "spatial.weights is set, so the spatial model is loaded, not trained"))
         elif head == "spatial" and rest == "fer2013" and recipe.spatial.source != "fer2013":
             out.append((key, "spatial.source is not fer2013"))
-        elif head == "spatial" and rest.startswith("tune.") and rest != "tune.trials" and not recipe.spatial.tune.trials:
+        elif (head == "spatial" and rest.startswith("tune.") and rest != "tune.trials"
+              and not recipe.spatial.tune.trials):
             out.append((key, "spatial.tune.trials is 0 (no search)"))
         elif key.startswith("finalize.reduce_lr") and not recipe.finalize.separate_runs:
             out.append((key, "finalize.separate_runs is false (no ReduceLROnPlateau runs)"))

@@ -1,5 +1,9 @@
 """Windows of per-frame vectors (features, scores or crops) with a mask.
 
+The runtime's per-track ring buffer and the offline window helpers, side by side because they
+follow one convention. numpy only: the bundle kinds (:mod:`fer_edge.kinds`) and the runtime
+(:mod:`fer_edge.deploy`) both import it.
+
 The runtime computes each frame's features once and reuses them across overlapping windows:
 a window is read out of the ring in time order, padded at the end with zeros and a zero
 mask, the convention the temporal heads are trained with. The offline paths (evaluation,
@@ -99,4 +103,4 @@ def windows(x: np.ndarray, length: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """
     step = max(1, length // 2)
     starts = range(0, max(1, len(x) - length + 1), step)
-    return [pad_window(x[s:s + length], length) for s in starts]
+    return [pad_window(x[s : s + length], length) for s in starts]
