@@ -19,7 +19,6 @@ Usage (one command; prints a Markdown table, writes JSON)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -146,11 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         result["detectors"][name] = fig
         print(f"{name}: done (load {load()})", flush=True)
     result["load_after"] = load()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(table(result))
     print(f"figures in {out}")
     return 0

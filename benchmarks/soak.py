@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -212,11 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames < 3000:
         parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")
     result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("track_lifetimes", "most_faces_at_once", "rss_growth_mb",
                                              "fps_first_window", "fps_last_window", "checks")}, indent=1))
     print(f"soak {'OK' if result['ok'] else 'FAILED'}; figures in {out}")

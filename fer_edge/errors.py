@@ -6,7 +6,9 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+from collections.abc import Iterable
 from types import ModuleType
 
 
@@ -38,3 +40,36 @@ def require(module: str, extra: str, *, purpose: str = "") -> ModuleType:
             f"{module} is needed{why} but is not installed ({exc}); "
             f"install it with: pip install 'fer-edge[{extra}]'"
         ) from None
+
+
+def closest(word: object, choices: Iterable[object]) -> str | None:
+    """The choice most like ``word`` (difflib's ratio >= 0.6), or None: every "did you mean" uses it.
+
+    Example:
+        >>> closest("kfc", ["csrt", "kcf"])
+        'kcf'
+    """
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return close[0] if close else None
+
+
+def unknown_choice(what: str, value: object, known: Iterable[object], *, match: object = None,
+                   prefix: str = "", note: str = "") -> FerEdgeError:
+    """The one-line error for a name that is not one of ``known``, with a "did you mean".
+
+    Args:
+        what: what the name names (``"tracker"``, ``"key 'temporal.epoch'"``...).
+        value: the name given.
+        known: the names accepted, listed in the message.
+        match: what to compare with ``known`` when it is not ``value`` itself (a normalised form).
+        prefix: put first, e.g. the file the name came from (``"recipe.yaml: "``).
+        note: appended after the list of known names.
+
+    Example:
+        >>> str(unknown_choice("tracker", "kfc", ["csrt", "kcf"]))
+        "unknown tracker 'kfc'; did you mean 'kcf'? known: csrt, kcf"
+    """
+    known = [str(k) for k in known]
+    close = closest(value if match is None else match, known)
+    hint = f"; did you mean '{close}'?" if close else ";"
+    return FerEdgeError(f"{prefix}unknown {what} '{value}'{hint} known: {', '.join(known)}{note}")

@@ -13,7 +13,6 @@ converter takes over for layers the built-in reader does not know.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ import numpy as np
 
 from fer_edge.atomic import check_output
 from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import check_finite
 from fer_edge.labels import get_labels
 
@@ -62,9 +61,7 @@ def _convert(path: Path, converter: str) -> tuple[Any, Any, int, str]:
     from fer_edge.models.convert import to_openvino
 
     if converter not in CONVERTERS:
-        close = difflib.get_close_matches(str(converter), CONVERTERS, n=1)
-        raise FerEdgeError(f"unknown converter '{converter}'{f'; did you mean {close[0]!r}?' if close else ''} "
-                           f"known: {', '.join(CONVERTERS)}")
+        raise unknown_choice("converter", converter, CONVERTERS)
     if not path.is_file():
         raise FerEdgeError(f"model not found: {path}; check the path")
     if path.suffix not in (".keras", ".h5", ".hdf5"):
@@ -99,9 +96,9 @@ def _convert(path: Path, converter: str) -> tuple[Any, Any, int, str]:
 
 def _self_check(xml: Path, probe: np.ndarray, n_out: int) -> None:
     """Without Keras to compare with: the IR runs and gives finite scores of the right shape."""
-    from fer_edge.deploy.engine import core
+    from fer_edge.deploy.engine import compile_f32
 
-    result = core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(probe)
+    result = compile_f32(xml)(probe)
     got = np.asarray(next(iter(result.values())))  # 2022.3 keys results by port only
     if got.shape != (len(probe), n_out) or not np.isfinite(got).all():
         raise FerEdgeError(f"the converted model gives {got.shape} scores, non-finite or of the wrong shape; "
@@ -150,7 +147,7 @@ def import_keras(
         ...              mean=[0.5], std=[0.5])  # doctest: +SKIP
     """
     from fer_edge.deploy.ovcompat import save_ir
-    from fer_edge.models.convert import check_parity
+    from fer_edge.deploy.parity import check_parity
 
     path = Path(path)
     out = check_output(out, inputs=[path], force=force, folder=True)

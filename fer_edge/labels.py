@@ -6,7 +6,6 @@ The thesis uses BU-4DFE's six basic emotions; FER2013 adds ``neutral`` as its 7t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 THESIS = ("angry", "disgust", "fear", "happy", "sad", "surprise")
@@ -47,18 +46,13 @@ def get_labels(spec: str | Sequence[str]) -> tuple[str, ...]:
         >>> get_labels("happy,sad")
         ('happy', 'sad')
     """
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.errors import FerEdgeError, unknown_choice
 
     if isinstance(spec, str):
         if spec in LABEL_SETS:
             return LABEL_SETS[spec]
         if "," not in spec:
-            close = difflib.get_close_matches(spec, LABEL_SETS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise FerEdgeError(
-                f"unknown label set '{spec}'{hint} known: {', '.join(LABEL_SETS)} "
-                "(or give labels as a comma list)"
-            )
+            raise unknown_choice("label set", spec, LABEL_SETS, note=" (or give labels as a comma list)")
         spec = [s.strip() for s in spec.split(",")]
     labels = tuple(str(s) for s in spec)
     if not labels or any(not s for s in labels):

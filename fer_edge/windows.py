@@ -31,7 +31,6 @@ class RingBuffer:
         self._data = np.zeros((self.length, *item_shape), dtype=dtype)
         self._frames = np.full(self.length, -1, dtype=np.int64)
         self._count = 0  # items pushed in total
-        self.pushed_since_read = 0
 
     def __len__(self) -> int:
         return min(self._count, self.length)
@@ -41,7 +40,6 @@ class RingBuffer:
         self._data[slot] = item
         self._frames[slot] = frame
         self._count += 1
-        self.pushed_since_read += 1
 
     @property
     def frames(self) -> tuple[int, int] | None:
@@ -63,7 +61,6 @@ class RingBuffer:
             idx = (start + np.arange(n)) % self.length
             out[:n] = self._data[idx]
             mask[:n] = 1
-        self.pushed_since_read = 0
         return out, mask
 
     def mean(self) -> np.ndarray:

@@ -9,30 +9,20 @@ import numpy as np
 import pytest
 
 from fer_edge.bundle import load_bundle
-from fer_edge.data.synth import make_clip
 from fer_edge.deploy import EngineConfig, run_video
 from fer_edge.deploy.multi import stream_names
 from fer_edge.deploy.run import run_sources
-from fer_edge.video import VideoInfo, open_source, open_writer
+from fer_edge.video import VideoInfo, open_source
 from tests.ovmodels import cascade_bundle, frame_bundle
+from tests.videos import face_leaves_video, two_faces_video
 
 F32 = EngineConfig(precision="f32")
-
-
-def _write(path, frames, fps=25.0):
-    h, w = frames.shape[1:3]
-    with open_writer(path, fps, (w, h)) as writer:
-        for f in frames:
-            writer.write(f)
-    return path
 
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("multi")
-    one = make_clip("happy", subject="F001", frames=40, size=(320, 240), seed=3, gaps=[(15, 24)])
-    two = make_clip("surprise", subject="M001", frames=30, size=(480, 240), seed=5, second_face=True)
-    return _write(root / "one.avi", one.frames), _write(root / "two.avi", two.frames)
+    return face_leaves_video(root / "one.avi")[0], two_faces_video(root / "two.avi", frames=30)[0]
 
 
 def _frames(path) -> int:

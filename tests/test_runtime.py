@@ -9,35 +9,23 @@ import pytest
 
 from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
-from fer_edge.data.synth import make_clip
 from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig, run_video
 from fer_edge.deploy.events import EventWriter
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.errors import FerEdgeError
-from fer_edge.video import open_writer
 from fer_edge.windows import RingBuffer
 from tests.ovmodels import cascade_bundle, frame_bundle
-
-
-def _write(path, frames, fps=25.0):
-    h, w = frames.shape[1:3]
-    with open_writer(path, fps, (w, h)) as writer:
-        for f in frames:
-            writer.write(f)
-    return path
+from tests.videos import face_leaves_video, two_faces_video
 
 
 @pytest.fixture(scope="module")
 def clip_video(tmp_path_factory):
-    clip = make_clip("happy", subject="F001", frames=40, size=(320, 240), seed=3, gaps=[(15, 24)])
-    path = _write(tmp_path_factory.mktemp("v") / "clip.avi", clip.frames)
-    return path, clip
+    return face_leaves_video(tmp_path_factory.mktemp("v") / "clip.avi")
 
 
-@pytest.fixture(scope="module")
-def two_faces_video(tmp_path_factory):
-    clip = make_clip("surprise", subject="M001", frames=24, size=(480, 240), seed=5, second_face=True)
-    return _write(tmp_path_factory.mktemp("v2") / "two.avi", clip.frames), clip
+@pytest.fixture(scope="module", name="two_faces_video")
+def _two_faces_video(tmp_path_factory):
+    return two_faces_video(tmp_path_factory.mktemp("v2") / "two.avi", frames=24)
 
 
 def test_ring_buffer_order_and_mask():

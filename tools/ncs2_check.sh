@@ -12,16 +12,7 @@ set -euo pipefail
 # shellcheck source=tools/rootfs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
 
-PY="${PYTHON:-python3}"
-FRESH=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --python) PY="$2"; shift 2 ;;
-    --fresh) FRESH=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "ncs2_check.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+check_options ncs2_check.sh 11 "$@"
 need_root ncs2-check
 PY="$(abs_python "$PY")"
 cd "$REPO"

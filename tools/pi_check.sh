@@ -21,18 +21,8 @@ set -euo pipefail
 # shellcheck source=tools/rootfs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
 
-PY="${PYTHON:-python3}"
 CPUS="cortex-a72 cortex-a76"
-FRESH=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --python) PY="$2"; shift 2 ;;
-    --cpus) CPUS="$2"; shift 2 ;;
-    --fresh) FRESH=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
-    *) echo "pi_check.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
+check_options pi_check.sh 19 "$@"
 need_root pi-check
 PY="$(abs_python "$PY")"
 cd "$REPO"

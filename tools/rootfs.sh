@@ -10,6 +10,26 @@ _MOUNTS=()
 
 say() { printf '== %s\n' "$*" >&2; }
 
+check_options() {  # check_options NAME HELP_LINES "$@": --python (PY), --fresh (FRESH), --cpus (CPUS, if set)
+  local name="$1" help="$2"
+  shift 2
+  PY="${PYTHON:-python3}"
+  FRESH=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --python) PY="$2"; shift 2 ;;
+      --cpus) [ -n "${CPUS+set}" ] || break; CPUS="$2"; shift 2 ;;
+      --fresh) FRESH=1; shift ;;
+      -h|--help) sed -n "2,${help}p" "$0"; exit 0 ;;
+      *) break ;;
+    esac
+  done
+  if [ $# -gt 0 ]; then
+    echo "$name: unknown option '$1' (see --help)" >&2
+    exit 2
+  fi
+}
+
 need_root() {
   if [ "$(id -u)" != 0 ]; then
     echo "$1: needs root (chroot, mounts, debootstrap): run it with sudo" >&2

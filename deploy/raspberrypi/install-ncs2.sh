@@ -17,6 +17,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/raspberrypi/kit.sh disable=SC1091 # checked on its own
+source "$HERE/kit.sh"
 PREFIX="${FER_EDGE_NCS2_PREFIX:-$HOME/fer-edge-ncs2}"
 PYTHON="${PYTHON:-}"
 FROM="$(cd "$HERE/../.." && pwd)"
@@ -34,14 +36,11 @@ while [ $# -gt 0 ]; do
     --archive) ARCHIVE="$2"; shift 2 ;;
     --pip-openvino) PIP_OPENVINO=1; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    *) echo "install-ncs2.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) kit_bad_option install-ncs2.sh "$1" ;;
   esac
 done
 
-if [ ! -f "$FROM/setup.cfg" ] && [ "${FROM%.whl}" = "$FROM" ]; then
-  echo "install-ncs2.sh: $FROM is neither a fer-edge checkout nor a wheel: pass --from (make wheel builds one)" >&2
-  exit 1
-fi
+kit_check_from install-ncs2.sh "$FROM"
 
 arch="$(uname -m)"
 case "$arch" in

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/raspberrypi/kit.sh disable=SC1091 # checked on its own
+source "$HERE/kit.sh"
 PREFIX="${FER_EDGE_PREFIX:-$HOME/fer-edge-runtime}"
 FROM="$(cd "$HERE/../.." && pwd)"
 SERVICE=0
@@ -26,14 +28,11 @@ while [ $# -gt 0 ]; do
     --service) SERVICE=1; shift ;;
     --bundle) BUNDLE="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) kit_bad_option install.sh "$1" ;;
   esac
 done
 
-if [ ! -f "$FROM/setup.cfg" ] && [ "${FROM%.whl}" = "$FROM" ]; then
-  echo "install.sh: $FROM is neither a fer-edge checkout nor a wheel: pass --from (make wheel builds one)" >&2
-  exit 1
-fi
+kit_check_from install.sh "$FROM"
 mkdir -p "$PREFIX"
 PREFIX="$(cd "$PREFIX" && pwd)"
 if [ -d "$FROM" ] && case "$PREFIX/" in "$(cd "$FROM" && pwd)/"*) true ;; *) false ;; esac; then

@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.engine import HINTS, PRECISIONS, check_device, compile_checked, read_checked
+from fer_edge.deploy.engine import (
+    HINTS,
+    PRECISIONS,
+    check_device,
+    compile_checked,
+    inference_precision,
+    read_checked,
+)
+from fer_edge.deploy.timers import percentiles
 from fer_edge.errors import FerEdgeError
 
 
@@ -50,25 +58,15 @@ class Timing:
 
 
 def summarize(samples_ms: Sequence[float]) -> tuple[float, float, float]:
-    """``(median, p90, mean)`` of latency samples in ms.
+    """``(median, p90, mean)`` of latency samples in ms, by the runtime's one percentile
+    definition (:func:`fer_edge.deploy.timers.percentiles`).
 
     Example:
         >>> summarize([1.0, 2.0, 3.0, 4.0, 100.0])
         (3.0, 61.6, 22.0)
     """
-    a = np.asarray(samples_ms, dtype=np.float64)
-    if a.size == 0:
-        raise ValueError("no latency samples")
-    return (round(float(np.median(a)), 4), round(float(np.percentile(a, 90)), 4), round(float(a.mean()), 4))
-
-
-def inference_precision(compiled: Any) -> str:
-    """The precision a compiled model computes in (``bf16`` on AVX512_BF16 CPUs by default)."""
-    try:
-        value = compiled.get_property("INFERENCE_PRECISION_HINT")
-        return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-    except Exception:  # noqa: BLE001 - AUTO and some plugins don't report it
-        return "unknown"
+    median, p90 = percentiles(samples_ms, (50, 90))
+    return round(median, 4), round(p90, 4), round(float(np.mean(samples_ms)), 4)
 
 
 def static_shapes(model: Any, batch: int = 1, dims: Sequence[int] | None = None) -> dict[int, list[int]]:

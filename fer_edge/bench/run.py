@@ -19,7 +19,7 @@ from fer_edge.bench.latency import compile_model, make_inputs, measure_latency, 
 from fer_edge.bench.machine import machine_record
 from fer_edge.bench.report import BenchmarkReport, Row
 from fer_edge.bundle import PRECISIONS, Bundle, load_bundle
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.kinds import kind_of
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,7 @@ def select_precisions(bundles: Sequence[Bundle], wanted: str | Sequence[str]) ->
     wanted = [w.upper() for w in wanted] or ["ALL"]
     for w in wanted:
         if w != "ALL" and w not in PRECISIONS:
-            import difflib
-
-            close = difflib.get_close_matches(w, [*PRECISIONS, "ALL"], n=1)
-            hint = f"; did you mean '{close[0].lower()}'?" if close else ""
-            raise FerEdgeError(f"unknown precision '{w.lower()}'{hint} known: all, "
-                               + ", ".join(p.lower() for p in PRECISIONS))
+            raise unknown_choice("precision", w.lower(), ["all", *(p.lower() for p in PRECISIONS)])
     for b in bundles:
         roles = list(b.models)
         have = [p for p in bundle_precisions(b, roles[0]) if all(p in bundle_precisions(b, r) for r in roles)]

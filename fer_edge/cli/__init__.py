@@ -8,14 +8,13 @@ module level so ``fer-edge --help`` stays instant (TensorFlow takes ~35 s to imp
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import logging
 import re
 import sys
 
 from fer_edge import __version__
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, closest
 
 # Order is the order of the stages in the data flow.
 _VERBS: list[str] = ["assets", "import_model", "synth", "preprocess", "extract", "train", "evaluate", "fuse", "benchmark", "export", "optimize", "bundle", "demo"]
@@ -29,9 +28,9 @@ class _Parser(argparse.ArgumentParser):
         if match:
             wrong = match.group(1)
             choices = re.findall(r"'([^']*)'", match.group(2))
-            close = difflib.get_close_matches(wrong, choices, n=1)
+            close = closest(wrong, choices)
             if close:
-                message += f"; did you mean '{close[0]}'?"
+                message += f"; did you mean '{close}'?"
         match = re.search(r"unrecognized arguments: (.*)", message)
         if match:
             message += _option_hint(self, match.group(1).split())
@@ -49,9 +48,9 @@ def _option_hint(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
     hints = {}
     for arg in unknown:
         if arg.startswith("--"):
-            close = difflib.get_close_matches(arg.split("=")[0], known, n=1)
+            close = closest(arg.split("=")[0], known)
             if close:
-                hints[arg] = close[0]
+                hints[arg] = close
     if len(hints) == 1:
         return f"; did you mean '{next(iter(hints.values()))}'?"
     return "; did you mean " + ", ".join(f"'{v}' for '{k}'" for k, v in hints.items()) + "?" if hints else ""

@@ -16,6 +16,8 @@ EXAMPLES = [
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from fer_edge.faces.detect import DETECTORS
+
     p.add_argument("bundles", nargs="*", metavar="BUNDLE",
                    help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json")
     p.add_argument("--device", default="CPU", help="OpenVINO devices, comma-separated: CPU,GPU,NPU,AUTO (default CPU)")
@@ -28,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)")
     p.add_argument("--source", help="video, camera index or frame folder for the end-to-end rows; 'none' to skip "
                                     "(default: the sample video)")
-    p.add_argument("--detector", default="haar", choices=["haar", "haar-alt2", "blazeface", "blazeface-full"],
+    p.add_argument("--detector", default="haar", choices=list(DETECTORS),
                    help="face detector for the end-to-end rows (default haar)")
     p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
     p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")

@@ -18,8 +18,15 @@ EXAMPLES = [
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the options; a default not shown here is the dataclass' (PipelineConfig, EngineConfig,
+    StreamPolicy): argparse's None leaves it."""
+    from fer_edge.deploy import EngineConfig, PipelineConfig
     from fer_edge.deploy.engine import DEVICES, HINTS, PRECISIONS
+    from fer_edge.deploy.stream import StreamPolicy
+    from fer_edge.faces.detect import DETECTORS
     from fer_edge.faces.track import TRACKERS
+
+    pipe, stream = PipelineConfig, StreamPolicy
 
     p.add_argument("--source", action="append",
                    help="video file, camera index, frame folder or URL (default: the sample video); repeat it "
@@ -32,11 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", help="plain model only: label set (fer2013, thesis) or comma list, one per output")
     p.add_argument("--mean", type=float, nargs="+", help="plain model only: input = (x/255 - mean) / std (default 0)")
     p.add_argument("--std", type=float, nargs="+", help="plain model only: see --mean (default 1)")
-    p.add_argument("--device", default="CPU", help=f"OpenVINO device: {', '.join(DEVICES)} (default CPU)")
+    p.add_argument("--device", help=f"OpenVINO device: {', '.join(DEVICES)} (default {EngineConfig.device})")
     p.add_argument("--precision", help="bundle model variant: FP32, FP16, INT8 (default: the bundle's)")
     p.add_argument("--infer-precision", choices=list(PRECISIONS), type=str.lower,
                    help="OpenVINO inference precision hint (this CPU defaults to bf16)")
-    p.add_argument("--hint", choices=list(HINTS), default="latency", type=str.lower, help="OpenVINO performance hint")
+    p.add_argument("--hint", choices=list(HINTS), type=str.lower,
+                   help=f"OpenVINO performance hint (default {EngineConfig.hint})")
     p.add_argument("--cache-dir", help="OpenVINO model cache directory")
     p.add_argument("--out", help="folder for demo.mp4, events.jsonl and timing.json "
                                  "(default: runs/demo, runs/demo2 ... a new one per run)")
@@ -44,30 +52,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="annotated video (.mp4 or .avi)")
     p.add_argument("--events", help="events file (JSON Lines)")
     p.add_argument("--timing", help="timing file (JSON)")
-    p.add_argument("--detector", default="blazeface", choices=["haar", "haar-alt2", "blazeface", "blazeface-full"],
+    # The demo's own default (the runtime's, PipelineConfig.detector, is the thesis' haar).
+    p.add_argument("--detector", default="blazeface", choices=list(DETECTORS),
                    help="face detector (default blazeface: finds more faces, fewer false ones and is faster than "
                         "haar, the thesis' choice; see the README's detector table)")
     p.add_argument("--align", action="store_true",
                    help="rotate face crops so the eyes are level (for bundles trained on aligned crops; uses BlazeFace)")
-    p.add_argument("--tracker", default="medianflow", choices=list(TRACKERS), type=str.lower,
-                   help="face tracker (default medianflow: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)")
-    p.add_argument("--detect-every", type=int, default=10, help="detect every N frames (default 10)")
-    p.add_argument("--max-faces", type=int, default=8, help="most faces tracked at once (default 8)")
-    p.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels (default 40)")
-    p.add_argument("--detect-side", type=int, default=320,
-                   help="detect on a copy at most this many pixels wide/high (default 320)")
-    p.add_argument("--detect-scale", type=float, default=1.1,
-                   help="Haar pyramid step (default 1.1; 1.2 is ~2x faster, misses more faces)")
-    p.add_argument("--max-missed", type=int, default=5, help="missed detections before a track retires")
-    p.add_argument("--alpha", type=float, default=0.5, help="EMA smoothing in (0, 1]; 1 = none (default 0.5)")
+    p.add_argument("--tracker", choices=list(TRACKERS), type=str.lower,
+                   help=f"face tracker (default {pipe.tracker}: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)")
+    p.add_argument("--detect-every", type=int, help=f"detect every N frames (default {pipe.detect_every})")
+    p.add_argument("--max-faces", type=int, help=f"most faces tracked at once (default {pipe.max_faces})")
+    p.add_argument("--min-face", type=int, help=f"smallest face side in pixels (default {pipe.min_face})")
+    p.add_argument("--detect-side", type=int,
+                   help=f"detect on a copy at most this many pixels wide/high (default {pipe.detect_side})")
+    p.add_argument("--detect-scale", type=float,
+                   help=f"Haar pyramid step (default {pipe.detect_scale}; 1.2 is ~2x faster, misses more faces)")
+    p.add_argument("--max-missed", type=int,
+                   help=f"missed detections before a track retires (default {pipe.max_missed})")
+    p.add_argument("--alpha", type=float, help=f"EMA smoothing in (0, 1]; 1 = none (default {pipe.alpha})")
     p.add_argument("--stride", type=int, help="temporal head every N frames (default: the bundle's)")
     p.add_argument("--max-frames", type=int, help="stop after N frames")
     p.add_argument("--fps", type=float, help="source frame rate when it carries none (raw H.264, e.g. rpicam-vid); "
                    "also requested from cameras")
-    p.add_argument("--stream-timeout", type=float, default=5.0,
-                   help="camera/stream: seconds without a frame before reconnecting (default 5)")
-    p.add_argument("--reconnects", type=int, default=5,
-                   help="camera/stream: reconnect attempts in a row before giving up (default 5)")
+    p.add_argument("--stream-timeout", type=float,
+                   help=f"camera/stream: seconds without a frame before reconnecting (default {stream.read_timeout:g})")
+    p.add_argument("--reconnects", type=int,
+                   help=f"camera/stream: reconnects in a row before giving up (default {stream.max_reconnects})")
     p.add_argument("--no-show", action="store_true", help="do not open a window")
     p.add_argument("--force", action="store_true",
                    help="replace --output/--events/--timing files fer-edge did not write")
@@ -102,6 +112,7 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
 
     from fer_edge import defaults
     from fer_edge.atomic import check_output
+    from fer_edge.config import given
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
     from fer_edge.deploy.timers import format_table
@@ -110,13 +121,9 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     from fer_edge.video.source import camera_index
 
     # Before any model loads: a bad stream option or output is found in a second, not a minute.
-    stream = StreamPolicy(read_timeout=args.stream_timeout, max_reconnects=args.reconnects)
-    engine = EngineConfig(device=args.device, hint=args.hint, precision=args.infer_precision,
-                          cache_dir=args.cache_dir)
-    config = PipelineConfig(detector=args.detector, align=args.align, tracker=args.tracker, detect_every=args.detect_every, max_faces=args.max_faces,
-                            max_missed=args.max_missed, alpha=args.alpha, stride=args.stride,
-                            min_face=args.min_face, detect_side=args.detect_side, detect_scale=args.detect_scale,
-                            precision=args.precision)
+    stream = StreamPolicy(**given(StreamPolicy, args, read_timeout="stream_timeout", max_reconnects="reconnects"))
+    engine = EngineConfig(**given(EngineConfig, args, precision="infer_precision"))
+    config = PipelineConfig(**given(PipelineConfig, args))
     sources = [s if (i := camera_index(s)) is None else i
                for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]]
     threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)

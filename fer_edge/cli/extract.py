@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from fer_edge.cli import options
+
 NAME = "extract"
 HELP = "extract per-frame CNN features of every fold and the test set into HDF5 feature stores"
 EXAMPLES = [
@@ -24,13 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="override a recipe value, e.g. extract.batch_size=128 (repeatable)")
-    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded "
-                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+    options.add_executor(parser)
     parser.add_argument("--part", action="append", default=None,
                         help="only this part: test or fold-<i> (repeatable; default: all)")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if fer-edge did not create it")
+    options.add_force(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,17 +27,19 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options (defaults are those of :func:`write_dataset`)."""
+    from fer_edge.data.synth import BACKGROUNDS, LAYOUTS
+
     parser.add_argument("--out", required=True, help="output folder (created; clips are replaced)")
     parser.add_argument("--subjects", default="F001,F002,M001,M002",
                         help="comma list of subject ids, one face each (default: F001,F002,M001,M002)")
     parser.add_argument("--labels", default="thesis",
                         help="label set (thesis, fer2013) or comma list (default: thesis)")
-    parser.add_argument("--layout", default="avi", choices=["avi", "frames"],
+    parser.add_argument("--layout", default="avi", choices=list(LAYOUTS),
                         help="avi: <subject>_<label>.avi; frames: <subject>/<Label>/000.png (default: avi)")
     parser.add_argument("--frames", type=int, default=60, help="frames per clip (default: 60)")
     parser.add_argument("--size", type=_size, default=(320, 240), help="WIDTHxHEIGHT (default: 320x240)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate (default: 25)")
-    parser.add_argument("--background", default="plain", choices=["plain", "textured"],
+    parser.add_argument("--background", default="plain", choices=list(BACKGROUNDS),
                         help="background behind the faces (default: plain)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
     parser.add_argument("--force", action="store_true",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from fer_edge.cli import options
+
 NAME = "train"
 HELP = "train a spatial extractor, a cascade (temporal head) or a clip model from a recipe"
 EXAMPLES = [
@@ -41,12 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run only this cross-validation fold (repeatable): folds as independent jobs")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], type=str.lower,
                         help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
-    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded "
-                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+    options.add_executor(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if fer-edge did not create it")
+    options.add_force(parser)
 
 
 def run(args: argparse.Namespace) -> int:

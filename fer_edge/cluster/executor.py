@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,7 @@ def parse_spec(text: str | ExecutorSpec | None) -> ExecutorSpec:
     head, *options = [t.strip() for t in text.split(",")]
     kind, _, address = head.partition("=")
     if kind not in KINDS:
-        import difflib
-
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise FerEdgeError(f"unknown executor '{text}'{hint} use local, ray, ray=auto or ray=HOST:PORT")
+        raise unknown_choice("executor", text, ("local", "ray", "ray=auto", "ray=HOST:PORT"), match=kind)
     if kind == "local" and (address or options):
         raise FerEdgeError(f"executor '{text}': local takes no address or options; use ray=HOST:PORT")
     if address and address != "auto" and (":" not in address or not address.rpartition(":")[2].isdigit()):

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 OFFLINE = ("flip", "blur", "bright50", "bright20", "contrast2", "contrast17", "rot+8", "rot-8",
            "saltpepper")
@@ -124,11 +124,7 @@ def apply_offline(clip: np.ndarray, name: str, *, seed: int = 0) -> np.ndarray:
         return _rotate(clip, 8.0 if name == "rot+8" else -8.0)
     if name == "saltpepper":
         return _salt_pepper(clip, 0.01, seed)
-    import difflib
-
-    close = difflib.get_close_matches(name, OFFLINE, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise FerEdgeError(f"unknown offline transform '{name}'{hint} known: {', '.join(OFFLINE)}")
+    raise unknown_choice("offline transform", name, OFFLINE)
 
 
 def offline_variants(

@@ -15,14 +15,13 @@ are not media at all (``ground_truth.json``, notes) are listed in :attr:`Dataset
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, closest
 from fer_edge.labels import ALIASES, THESIS, canonical
 
 VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".wmv", ".m4v", ".mpg", ".mpeg")
@@ -106,8 +105,8 @@ def parse_subject(text: str) -> tuple[str, str] | None:
 def _emotion_problem(word: str, labels: Sequence[str]) -> str | None:
     label = canonical(word)
     if label is None:
-        close = difflib.get_close_matches(word.lower(), list(ALIASES), n=1)
-        hint = f" (did you mean '{ALIASES[close[0]]}'?)" if close else ""
+        close = closest(word.lower(), ALIASES)
+        hint = f" (did you mean '{ALIASES[close]}'?)" if close else ""
         return f"unknown emotion '{word}'{hint}; known: {', '.join(labels)}"
     if label not in labels:
         return f"emotion '{label}' is not in the label set ({', '.join(labels)})"

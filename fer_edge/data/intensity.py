@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 METHODS = ("flow", "diff")
 
@@ -80,11 +80,7 @@ def estimate_intensity(
         True
     """
     if method not in METHODS:
-        import difflib
-
-        close = difflib.get_close_matches(method, METHODS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise FerEdgeError(f"unknown intensity method '{method}'{hint} known: {', '.join(METHODS)}")
+        raise unknown_choice("intensity method", method, METHODS)
     frames = [_prepare(np.asarray(c), side) for c in crops]
     if not frames:
         raise FerEdgeError("cannot estimate intensity of an empty clip (0 frames)")

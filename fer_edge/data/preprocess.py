@@ -45,9 +45,10 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.atomic import mark
+from fer_edge.config import coerce_fields
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
 from fer_edge.data.clipwork import marker_path, safe_name, source_stamp
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import read_json, read_jsonl
 from fer_edge.labels import THESIS
 
@@ -97,6 +98,7 @@ class PreprocessConfig:
     detector: str = "haar"
 
     def __post_init__(self) -> None:
+        coerce_fields(self)  # CLI, recipe (data.preprocess) and Python callers alike
         from fer_edge.data.intensity import METHODS
         from fer_edge.faces.detect import DETECTORS
         from fer_edge.faces.track import TRACKERS
@@ -106,11 +108,7 @@ class PreprocessConfig:
                                    ("intensity", self.signal, ("openface", *METHODS)),
                                    ("detector", self.detector, tuple(DETECTORS))):
             if value not in known:
-                import difflib
-
-                close = difflib.get_close_matches(str(value), known, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise FerEdgeError(f"unknown {name} '{value}'{hint} known: {', '.join(known)}")
+                raise unknown_choice(name, value, known)
         if not 32 <= self.size <= 1024:
             raise FerEdgeError(f"size must be in 32..1024 px, got {self.size}")
         if not 0 <= self.pad_y <= 200 or self.detect_frames < 1 or self.workers < 1:

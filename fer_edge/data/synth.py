@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import numpy as np
 
 from fer_edge.atomic import write_text
 from fer_edge.data.synth_face import EXPRESSIONS, FaceTrack, make_subject, place_face, stable_int
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.labels import THESIS, canonical
 
 __all__ = [
@@ -116,10 +115,7 @@ def resolve_label(name: str) -> str:
     label = canonical(str(name))
     if label in EXPRESSIONS:
         return label
-    known = list(EXPRESSIONS)
-    close = difflib.get_close_matches(str(name).lower(), known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    raise FerEdgeError(f"unknown expression '{name}'; {hint}known: {', '.join(known)}")
+    raise unknown_choice("expression", name, EXPRESSIONS, match=str(name).lower())
 
 
 def clip_seed(seed: int, subject: str, label: str) -> int:
@@ -247,9 +243,7 @@ def make_clip(
     if not np.isfinite(fps) or fps <= 0:
         raise FerEdgeError(f"fps must be > 0, got {fps}")
     if background not in BACKGROUNDS:
-        close = difflib.get_close_matches(str(background), BACKGROUNDS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise FerEdgeError(f"unknown background '{background}'; {hint}use one of {', '.join(BACKGROUNDS)}")
+        raise unknown_choice("background", background, BACKGROUNDS)
     if not 0.05 <= face_scale <= 0.8:
         raise FerEdgeError(f"face_scale must be in [0.05, 0.8] (fraction of the frame height), got {face_scale}")
     box = face_scale * height
@@ -391,9 +385,7 @@ def write_dataset(
     from fer_edge.video import open_writer, write_frames
 
     if layout not in LAYOUTS:
-        close = difflib.get_close_matches(str(layout), LAYOUTS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise FerEdgeError(f"unknown layout '{layout}'; {hint}use one of {', '.join(LAYOUTS)}")
+        raise unknown_choice("layout", layout, LAYOUTS)
     if isinstance(labels, str) and labels not in LABEL_SETS and "," not in labels:
         names = [resolve_label(labels)]  # one label, e.g. --labels happy
     else:

@@ -8,7 +8,6 @@ which shifts outputs by ~1e-3; ``precision="f32"`` pins full precision.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +51,9 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if self.hint not in HINTS:
-            raise FerEdgeError(_unknown("performance hint", self.hint, HINTS))
+            raise unknown_choice("performance hint", self.hint, HINTS)
         if self.precision is not None and self.precision.lower() not in PRECISIONS:
-            raise FerEdgeError(_unknown("inference precision", self.precision, PRECISIONS))
-
-
-def _unknown(what: str, value: str, known) -> str:
-    close = difflib.get_close_matches(str(value), list(known), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown {what} '{value}'{hint} known: {', '.join(known)}"
+            raise unknown_choice("inference precision", self.precision, PRECISIONS)
 
 
 _CORE = None
@@ -101,7 +94,7 @@ def check_device(device: str) -> str:
     if base in ("AUTO", "MULTI", "HETERO"):
         return name
     if base not in DEVICES:
-        raise FerEdgeError(_unknown("device", device, DEVICES))
+        raise unknown_choice("device", device, DEVICES)
     if not any(p == name or p.split(".")[0] == name for p in present):
         raise FerEdgeError(
             f"device {name} is not present (present: {', '.join(present) or 'none'}); "
@@ -149,17 +142,9 @@ class CompiledModel:
     def inference_precision(self) -> str:
         """The precision the model's compute layers actually run in.
 
-        ``int8`` for a quantized model, ``bf16`` on AVX512_BF16 CPUs by default, and ``f32``
-        where an ``f16`` hint is not supported (Raspberry Pi 4's Cortex-A72 ignores it silently).
+        See :func:`inference_precision`.
         """
-        ran = executed_precision(self._compiled)
-        if ran:
-            return ran
-        try:
-            value = self._compiled.get_property("INFERENCE_PRECISION_HINT")
-            return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-        except Exception:  # noqa: BLE001 - not every plugin reports it
-            return "unknown"
+        return inference_precision(self._compiled)
 
     def probe(self) -> str | None:
         """Run one inference on zeros; the error's first line if it fails, else None."""
@@ -206,11 +191,32 @@ def executed_precision(compiled: Any) -> str | None:
     for op in ops:
         info = op.get_rt_info()
         if "layerType" in info and "runtimePrecision" in info and _text(info["layerType"]) in _COMPUTE_LAYERS:
-            counts[_text(info["runtimePrecision"]).lower()] += 1
+            ran = _text(info["runtimePrecision"]).lower()
+            if ran not in _INT8 and "outputPrecisions" in info:
+                # A layer with f16-compressed weights reports f16 here but computes in its output's type.
+                ran = _text(info["outputPrecisions"]).lower().split(",")[0].strip() or ran
+            counts[ran] += 1
     if not counts:
         return None
     top = counts.most_common(1)[0][0]
     return "int8" if top in _INT8 else top
+
+
+def inference_precision(compiled: Any) -> str:
+    """The precision an OpenVINO compiled model's compute layers actually run in.
+
+    ``int8`` for a quantized model, ``bf16`` on AVX512_BF16 CPUs by default, and ``f32``
+    where an ``f16`` hint is not supported (Raspberry Pi 4's Cortex-A72 ignores it silently);
+    the plugin's hint where it exposes no runtime model, ``unknown`` where it reports neither.
+    """
+    ran = executed_precision(compiled)
+    if ran:
+        return ran
+    try:
+        value = compiled.get_property("INFERENCE_PRECISION_HINT")
+        return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    except Exception:  # noqa: BLE001 - not every plugin reports it
+        return "unknown"
 
 
 def load_model(path: str | os.PathLike, config: EngineConfig | None = None, *,
@@ -274,3 +280,19 @@ def compile_checked(model: Any, device: str, properties: dict[str, Any], path: s
     except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
         raise FerEdgeError(f"cannot compile {path} for device {device}: {_first(exc)}; "
                            "try --device CPU or re-export the model") from None
+
+
+def compile_f32(model: Any, device: str = "CPU", *, threads: int | None = None) -> Any:
+    """Compile an ``openvino.Model`` or a model file with full f32 inference, through
+    :func:`compile_checked` (the CPU plugin would otherwise use BF16 on AVX512_BF16/AMX CPUs):
+    what parity checks, calibration and feature extraction compare against Keras with.
+
+    Args:
+        threads: caps the CPU plugin's inference threads (a cluster task's CPUs); None: all cores.
+    """
+    props: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper().startswith("CPU") else {}
+    if threads:
+        props["INFERENCE_NUM_THREADS"] = int(threads)
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    return compile_checked(model, device, props, model if isinstance(model, str) else model.friendly_name)

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from fer_edge.bundle import Bundle
+from fer_edge.config import coerce_fields
 from fer_edge.deploy.engine import CompiledModel, EngineConfig, load_model
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.deploy.timers import StageTimer
@@ -72,6 +73,7 @@ class PipelineConfig:
     align: bool = False
 
     def __post_init__(self) -> None:
+        coerce_fields(self)
         for name in ("detect_every", "max_faces", "max_missed", "min_face", "detect_side"):
             if int(getattr(self, name)) < 1:
                 raise FerEdgeError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.config import coerce_fields
 from fer_edge.errors import FerEdgeError
 from fer_edge.video import STREAM_PREFIXES, VideoInfo, open_source
 from fer_edge.video.source import camera_index
@@ -64,6 +65,7 @@ class StreamPolicy:
     max_backoff: float = 8.0
 
     def __post_init__(self) -> None:
+        coerce_fields(self)
         for name in ("read_timeout", "open_timeout"):
             # A day at most: queue.get(timeout=inf) overflows (and aborts in C++ code after it).
             if not 0 < getattr(self, name) <= 86_400:

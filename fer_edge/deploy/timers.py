@@ -13,6 +13,7 @@ the exact mean and count over the whole run.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -99,9 +100,10 @@ class StageTimer:
             ring = self._rings[stage]
             vals = ring.recent()
             n = max(int(frames), ring.count)
+            median, p90 = percentiles(vals, (50, 90))
             out[stage] = {
-                "median": round(float(np.median(vals)), 3),
-                "p90": round(float(np.percentile(vals, 90)), 3),
+                "median": round(median, 3),
+                "p90": round(p90, 3),
                 "mean": round(ring.total / ring.count, 3),
                 "count": int(ring.count),
                 "frame_mean": round(ring.total / n, 3),
@@ -116,10 +118,10 @@ def _frame_quantile(vals: np.ndarray, calls: int, frames: int, q: float) -> floa
     """Percentile ``q`` over frames of a stage timed ``calls`` times in ``frames`` frames (``vals``:
     its recent calls)."""
     if calls >= frames:
-        return float(np.percentile(vals, q)) * calls / frames
+        return percentiles(vals, (q,))[0] * calls / frames
     # At most one call per frame: the other frames took 0 ms. Keep the ring's share of zeros.
     zeros = int(round(vals.size * (frames - calls) / calls))
-    return float(np.percentile(np.concatenate([vals, np.zeros(zeros, vals.dtype)]), q))
+    return percentiles(np.concatenate([vals, np.zeros(zeros, vals.dtype)]), (q,))[0]
 
 
 def format_table(summary: dict[str, dict[str, float]]) -> str:
@@ -145,3 +147,18 @@ def format_table(summary: dict[str, dict[str, float]]) -> str:
     if summary:
         rows.append(f"| sum | {total:.2f} | | | | |")
     return "\n".join(rows)
+
+
+def percentiles(samples_ms: Sequence[float] | np.ndarray, qs: Sequence[float] = (50, 90)) -> tuple[float, ...]:
+    """The percentiles ``qs`` of latency samples: fer-edge's one definition (numpy's linear
+    interpolation), shared by the stage timers, ``fer-edge benchmark`` and ``fer-edge optimize``,
+    so their reports agree on the same samples.
+
+    Example:
+        >>> [round(p, 2) for p in percentiles([1.0, 2.0, 3.0, 4.0, 100.0])]
+        [3.0, 61.6]
+    """
+    a = np.asarray(samples_ms, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError("no latency samples")
+    return tuple(float(np.percentile(a, q)) for q in qs)

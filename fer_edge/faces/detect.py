@@ -8,7 +8,6 @@ numpy + OpenCV only: this module is imported by the edge runtime.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -16,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 __all__ = ["DETECTORS", "Box", "Detector", "HaarDetector", "create_detector", "register_detector"]
 
@@ -218,7 +217,5 @@ def create_detector(name: str = "haar", **kwargs: object) -> Detector:
     """
     key = name.strip().lower()
     if key not in DETECTORS:
-        close = difflib.get_close_matches(key, DETECTORS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise FerEdgeError(f"unknown face detector '{name}'; {hint}known: {', '.join(sorted(DETECTORS))}")
+        raise unknown_choice("face detector", name, sorted(DETECTORS), match=key)
     return DETECTORS[key](**kwargs)

@@ -16,14 +16,13 @@ numpy + OpenCV only: this module is imported by the edge runtime.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.faces.detect import Box
 
 __all__ = ["AUTO_MAX_BOX", "TRACKERS", "Tracker", "clip_box", "create_tracker"]
@@ -183,9 +182,7 @@ def create_tracker(name: str = "kcf", *, max_box: int | str | None = "auto") -> 
     """
     key = name.strip().lower().replace("-", "").replace("_", "")
     if key not in TRACKERS:
-        close = difflib.get_close_matches(key, TRACKERS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise FerEdgeError(f"unknown tracker '{name}'; {hint}known: {', '.join(TRACKERS)}")
+        raise unknown_choice("tracker", name, TRACKERS, match=key)
     if max_box == "auto":
         max_box = AUTO_MAX_BOX.get(key)
     elif isinstance(max_box, str):

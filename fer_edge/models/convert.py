@@ -1,4 +1,4 @@
-"""Keras models -> OpenVINO, and the check that the two agree.
+"""Keras models -> OpenVINO (the check that the two agree is :mod:`fer_edge.deploy.parity`).
 
 ``openvino.convert_model(keras_model)`` converts Conv, LSTM with masking and 1D-CNN models
 exactly (f32 hint: max diff ~1e-7); the SavedModel route is the fallback for models the direct
@@ -12,29 +12,12 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from fer_edge.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Parity:
-    """OpenVINO (f32 hint) vs Keras on the same inputs."""
-
-    max_abs_diff: float
-    argmax_agreement: float
-    samples: int
-
-    def as_dict(self) -> dict[str, float]:
-        return {"max_abs_diff": self.max_abs_diff, "argmax_agreement": self.argmax_agreement, "samples": self.samples}
 
 
 def to_openvino(model: Any) -> Any:
@@ -62,21 +45,6 @@ def to_openvino(model: Any) -> Any:
                     f"{culprits(model, str(direct) + str(fallback))}; "
                     "replace the unsupported layer or report it with the model summary"
                 ) from None
-
-
-def check_parity(keras_model: Any, xml: str | os.PathLike, inputs: np.ndarray | Sequence[np.ndarray]) -> Parity:
-    """The IR (CPU, f32 hint) against Keras on the same inputs (one array, or one per model input)."""
-    import openvino as ov
-
-    feed = [np.ascontiguousarray(x, dtype=np.float32) for x in ([inputs] if isinstance(inputs, np.ndarray) else inputs)]
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    got = np.asarray(compiled(feed)[0])
-    want = np.asarray(keras_model(feed if len(feed) > 1 else feed[0], training=False))
-    return Parity(
-        max_abs_diff=float(np.abs(got - want).max()),
-        argmax_agreement=float((got.argmax(-1) == want.argmax(-1)).mean()),
-        samples=int(len(feed[0])),
-    )
 
 
 # TensorFlow ops that a Keras layer class turns into, for naming the layer behind a failing op.

@@ -12,7 +12,6 @@ Listing models is cheap: the factory modules import Keras only inside the factor
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import os
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, closest, unknown_choice
 
 KINDS = ("spatial", "temporal", "clip", "frame")
 
@@ -87,7 +86,7 @@ def list_models(kind: str | None = None) -> list[str]:
     """
     _ensure_registered()
     if kind is not None and kind not in KINDS:
-        raise FerEdgeError(f"unknown model kind '{kind}'{_did_you_mean(kind, KINDS)} known: {', '.join(KINDS)}")
+        raise unknown_choice("model kind", kind, KINDS)
     return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
 
 
@@ -100,9 +99,7 @@ def get_model_spec(name: str) -> ModelSpec:
     """
     _ensure_registered()
     if name not in _REGISTRY:
-        raise FerEdgeError(
-            f"unknown model '{name}'{_did_you_mean(name, _REGISTRY)} known: {', '.join(sorted(_REGISTRY))}"
-        )
+        raise unknown_choice("model", name, sorted(_REGISTRY))
     return _REGISTRY[name]
 
 
@@ -123,10 +120,9 @@ def create_model(name: str, **kwargs: Any):
     if not takes_any:
         for key in kwargs:
             if key not in params:
-                raise FerEdgeError(
-                    f"model '{name}' has no option '{key}'{_did_you_mean(key, params)} "
-                    f"options: {', '.join(params)}"
-                )
+                close = closest(key, params)
+                hint = f"; did you mean '{close}'?" if close else ";"
+                raise FerEdgeError(f"model '{name}' has no option '{key}'{hint} options: {', '.join(params)}")
     return spec.factory(**kwargs)
 
 
@@ -156,6 +152,3 @@ def load_model(path: str | os.PathLike[str]):
         raise FerEdgeError(f"cannot load model {path} ({first}); re-save it or re-export the bundle") from None
 
 
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ";"

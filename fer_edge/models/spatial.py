@@ -18,12 +18,11 @@ DenseNet201 48000 (5x5x1920).
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, closest
 from fer_edge.models.registry import register_model
 
 DEFAULT_INPUT_SHAPE = (160, 160, 3)
@@ -98,8 +97,8 @@ def feature_extractor(model, layer: str = "flatten"):
 
     names = [lyr.name for lyr in model.layers]
     if layer not in names:
-        close = difflib.get_close_matches(layer, names, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ";"
+        close = closest(layer, names)
+        hint = f"; did you mean '{close}'?" if close else ";"
         raise FerEdgeError(
             f"model '{model.name}' has no layer '{layer}'{hint} feature layers are usually 'flatten' or 'dense'"
         )

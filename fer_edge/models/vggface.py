@@ -20,12 +20,11 @@ At 160x160 the ``flatten`` features are 12800 (VGG16, 5x5x512) and 2048 (ResNet5
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, closest
 from fer_edge.models.registry import register_model
 from fer_edge.models.spatial import DEFAULT_INPUT_SHAPE, _normalization, check_weights_path, classifier_head
 
@@ -211,8 +210,8 @@ def load_vggface_weights(model, h5_path: str | os.PathLike[str]) -> WeightLoadRe
     for layer in targets:
         original = by_keras_name.get(layer.name)
         if original is None:
-            close = difflib.get_close_matches(layer.name, list(by_keras_name), n=1)
-            hint = f" (closest: '{by_keras_name[close[0]]}')" if close else ""
+            close = closest(layer.name, by_keras_name)
+            hint = f" (closest: '{by_keras_name[close]}')" if close else ""
             raise FerEdgeError(
                 f"weights file {path} has no layer '{layer.name}'{hint}: it is not a keras-vggface file for "
                 f"'{model.name}' (notop files lack fc6/fc7/fc8/classifier: build with include_top=False)"

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 _EPS = 1e-7
@@ -240,11 +240,7 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
     known = {"pool", "filters", "learning_rate", "batch_size", "dropout"}
     for key in options:
         if key not in known:
-            import difflib
-
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ";"
-            raise FerEdgeError(f"unknown cascade student option '{key}'{hint} known: {', '.join(sorted(known))}")
+            raise unknown_choice("cascade student option", key, sorted(known))
     from fer_edge.models import load_model
 
     teacher_head = load_model(bundle.path / bundle.models["temporal"].keras)

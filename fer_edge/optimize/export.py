@@ -24,8 +24,9 @@ import numpy as np
 
 from fer_edge.atomic import check_output, temp_path
 from fer_edge.deploy.ovcompat import save_ir
-from fer_edge.errors import FerEdgeError, require
-from fer_edge.models.convert import check_parity, culprits, to_openvino
+from fer_edge.deploy.parity import check_parity
+from fer_edge.errors import FerEdgeError, require, unknown_choice
+from fer_edge.models.convert import culprits, to_openvino
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +111,9 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
         if role == "clip":
             return [np.stack([pad_window(c, length)[0] for c in data.clips[:4]])], "real"
         if role == "temporal":
-            import openvino as ov
+            from fer_edge.deploy.engine import compile_f32
 
-            spatial = ov.Core().compile_model(str(bundle.model_path("spatial", "FP32")), "CPU",
-                                              {"INFERENCE_PRECISION_HINT": "f32"})
+            spatial = compile_f32(bundle.model_path("spatial", "FP32"))
             pairs = [pad_window(infer(spatial, c[:length]), length) for c in data.clips[:4]]
             return [np.stack([f for f, _ in pairs]), np.stack([m for _, m in pairs])], "real"
     rng = np.random.default_rng(0)
@@ -154,15 +154,12 @@ def export_bundle(
         FerEdgeError: unknown format, a model without a Keras file, a conversion that fails
             (naming the op and the Keras layer) or a parity beyond ``tolerance``.
     """
-    import difflib
     import shutil
 
     from fer_edge.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
 
     if format not in FORMATS:
-        close = difflib.get_close_matches(str(format), FORMATS, n=1)
-        raise FerEdgeError(f"unknown export format '{format}'{f'; did you mean {close[0]!r}?' if close else ''} "
-                           f"known: {', '.join(FORMATS)}")
+        raise unknown_choice("export format", format, FORMATS)
     bundle = load_bundle(bundle_path)
     missing = [r for r, e in bundle.models.items() if not e.keras]
     if missing:

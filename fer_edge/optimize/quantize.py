@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, require
+from fer_edge.deploy.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
+from fer_edge.errors import FerEdgeError, require, unknown_choice
 from fer_edge.kinds import run_batched
 
 log = logging.getLogger(__name__)
@@ -57,13 +58,9 @@ def check_precision(precision: str) -> str:
         >>> check_precision("INT8")
         'int8'
     """
-    import difflib
-
     p = str(precision).lower().replace("_", "-")
     if p not in PRECISIONS:
-        close = difflib.get_close_matches(p, PRECISIONS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise FerEdgeError(f"unknown precision '{precision}'{hint} known: {', '.join(PRECISIONS)}")
+        raise unknown_choice("precision", precision, PRECISIONS, match=p)
     return p
 
 
@@ -176,14 +173,6 @@ def quantize_model(
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF errors are about the model
         raise _explain(exc, ov_model, role) from None
-
-
-def compile_f32(ov_model: Any, device: str = "CPU") -> Any:
-    """Compile with full f32 inference (the CPU plugin would use BF16 on AVX512_BF16/AMX CPUs)."""
-    from fer_edge.deploy.engine import core
-
-    props = {"INFERENCE_PRECISION_HINT": "f32"} if device.upper().startswith("CPU") else {}
-    return core().compile_model(ov_model, device, props)
 
 
 def as_model(compiled: Any) -> Callable[..., np.ndarray]:

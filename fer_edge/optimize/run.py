@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ from fer_edge.bundle import (
     staging,
     write_manifest,
 )
+from fer_edge.config import coerce_fields, load
 from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import check_finite, read_yaml
 from fer_edge.kinds import BundleKind, kind_of
 from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
@@ -90,15 +90,8 @@ class OptimizeConfig:
     force: bool = False
 
     def __post_init__(self) -> None:
+        coerce_fields(self)  # from Python too: "300" -> 300, nan refused
         self.precision = q.check_precision(self.precision)
-        # Recipe values arrive untyped from YAML: check each number's type and finiteness first.
-        for name in ("subset_size", "prune_epochs", "distill_epochs", "iterations", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise FerEdgeError(f"{name} must be an integer, got {value!r}")
-        for name in ("max_drop", "prune", "temperature", "alpha"):
-            if getattr(self, name) is not None:
-                setattr(self, name, check_finite(getattr(self, name), name))
         if self.subset_size < 1:
             raise FerEdgeError(f"--subset-size must be >= 1, got {self.subset_size}")
         if self.max_drop is not None and not 0.0 <= self.max_drop < 1.0:
@@ -110,8 +103,8 @@ class OptimizeConfig:
             raise FerEdgeError(f"--prune must be in (0, 0.9] (the fraction of channels removed), got {self.prune}")
         if not 0.0 <= self.alpha <= 1.0:
             raise FerEdgeError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.temperature <= 0:
-            raise FerEdgeError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.temperature < float("inf"):
+            raise FerEdgeError(f"temperature must be a finite number > 0, got {self.temperature}")
         for name in ("prune_epochs", "distill_epochs", "iterations"):
             if getattr(self, name) < 1:
                 raise FerEdgeError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -123,23 +116,7 @@ class OptimizeConfig:
         Example:
             >>> cfg = OptimizeConfig.from_yaml("optimize/int8.yaml", subset_size=100)  # doctest: +SKIP
         """
-        import difflib
-
-
-        path = Path(path)
-        if not path.is_file():
-            raise FerEdgeError(f"recipe {path} not found; see the recipes in optimize/")
-        data = read_yaml(path, "recipe") or {}
-        if not isinstance(data, dict):
-            raise FerEdgeError(f"{path}: a recipe is a mapping of option: value")
-        known = [f.name for f in fields(cls)]
-        for key in data:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ";"
-                raise FerEdgeError(f"{path}: unknown option '{key}'{hint} known: {', '.join(known)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+        return load(cls, path, overrides=overrides, see="optimize/*.yaml")
 
 
 def default_out(bundle: Path, precision: str) -> Path:

@@ -44,7 +44,8 @@ def export_model(model: Any, folder: Path, role: str, inputs: Sequence[np.ndarra
         >>> entry, parity = export_model(model, tmp, "temporal", [x, mask])  # doctest: +SKIP
     """
     from fer_edge.deploy.ovcompat import save_ir
-    from fer_edge.models.convert import check_parity, to_openvino
+    from fer_edge.deploy.parity import check_parity
+    from fer_edge.models.convert import to_openvino
 
     model.save(folder / f"{role}.keras")
     xml = save_ir(to_openvino(model), folder / f"{role}.xml")

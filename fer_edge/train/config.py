@@ -3,7 +3,8 @@
 Override order, stated once: **command line (``--set a.b=v``) > recipe file > the defaults
 below**. Every section is a dataclass with documented defaults and range checks; a key that
 does not exist is a one-line :class:`~fer_edge.errors.FerEdgeError` naming the file, the
-key and the closest known key.
+key and the closest known key. The loading itself (coercion, unknown keys, ``--set``) is
+:mod:`fer_edge.config`'s, shared with every other stage's config.
 
 Example:
     >>> recipe = load_recipe(None, overrides=["temporal.epochs=3", "name=demo"])
@@ -14,26 +15,19 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fer_edge.atomic import write_text
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import parse_yaml, read_yaml
+from fer_edge.config import check as _check
+from fer_edge.config import from_dict, parse_override, plain, read_recipe, set_dotted
+from fer_edge.errors import unknown_choice
 
 # Section 3.3.1 / table 3.6: the mean of the six per-emotion *median* human accuracies on the
 # 120 test videos ("happy: 90.63%, ... fear: 34% which yields an average of only 67.81%").
 THESIS_HUMAN_ACCURACY = 0.678
-
-
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise FerEdgeError(message)
 
 
 @dataclass
@@ -181,9 +175,7 @@ class ExtractConfig:
 
         for name in self.augment:
             if name not in OFFLINE:
-                close = difflib.get_close_matches(name, OFFLINE, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ";"
-                raise FerEdgeError(f"unknown extract.augment '{name}'{hint} known: {', '.join(OFFLINE)}")
+                raise unknown_choice("extract.augment", name, OFFLINE)
         _check(self.backend in ("openvino", "keras"), f"extract.backend must be openvino or keras, got '{self.backend}'")
         _check(self.dtype in ("float16", "float32"), f"extract.dtype must be float16 or float32, got '{self.dtype}'")
         _check(self.batch_size >= 1, "extract.batch_size must be >= 1")
@@ -277,9 +269,7 @@ class ThesisConfig:
         from fer_edge.train.protocol import TABLE_3_6
 
         if self.row is not None and self.row not in TABLE_3_6:
-            close = difflib.get_close_matches(self.row, list(TABLE_3_6), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ";"
-            raise FerEdgeError(f"thesis.row '{self.row}' is not a row of table 3.6{hint} rows: {', '.join(TABLE_3_6)}")
+            raise unknown_choice("thesis.row (a row of table 3.6)", self.row, TABLE_3_6)
 
 
 @dataclass
@@ -310,123 +300,7 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-ready form (saved next to every run as ``recipe.yaml``)."""
-        return _plain(dataclasses.asdict(self))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _unknown_key(key: str, known, where: str, source: str) -> FerEdgeError:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ";"
-    return FerEdgeError(f"{source}: unknown key '{where}{key}'{hint} known: {', '.join(known)}")
-
-
-def _coerce(value: Any, hint: Any, where: str, source: str) -> Any:
-    """Turn a YAML value into the annotated type (nested dataclasses, tuples, numbers)."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, where, source)
-            except (FerEdgeError, TypeError, ValueError):
-                continue
-        raise FerEdgeError(f"{source}: '{where}' has an invalid value {value!r}")
-    if dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):
-            return value
-        if not isinstance(value, dict):
-            raise FerEdgeError(f"{source}: '{where}' must be a mapping, got {value!r}")
-        return from_dict(hint, value, where=f"{where}.", source=source)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise FerEdgeError(f"{source}: '{where}' must be a list, got {value!r}")
-        item = args[0] if args else Any
-        items = [_coerce(v, item, where, source) for v in value]
-        return tuple(items) if origin is tuple else items
-    if origin is dict or hint is Any:
-        return value
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise FerEdgeError(f"{source}: '{where}' must be true or false, got {value!r}")
-    if hint in (int, float):
-        if isinstance(value, bool):
-            raise FerEdgeError(f"{source}: '{where}' must be a number, got {value!r}")
-        try:
-            number = float(value)  # YAML reads 1e-4 (no dot) as a string
-        except (TypeError, ValueError):
-            raise FerEdgeError(f"{source}: '{where}' must be a number, got {value!r}") from None
-        if hint is int:
-            if not math.isfinite(number) or number != int(number):
-                raise FerEdgeError(f"{source}: '{where}' must be an integer, got {value!r}")
-            return int(number)
-        if not math.isfinite(number):  # .nan/.inf pass every "x < lo" range check
-            raise FerEdgeError(f"{source}: '{where}' must be a finite number, got {value!r}")
-        return number
-    if hint is str:
-        if isinstance(value, (dict, list)):
-            raise FerEdgeError(f"{source}: '{where}' must be text, got {value!r}")
-        return str(value)
-    return value
-
-
-def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str = "recipe") -> Any:
-    """Build dataclass ``cls`` from a mapping; unknown keys get a "did you mean".
-
-    Example:
-        >>> from_dict(TemporalConfig, {"epochs": 3}).epochs
-        3
-    """
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in data.items():
-        if key not in names:
-            raise _unknown_key(str(key), names, where, source)
-        kwargs[key] = _coerce(value, hints[key], f"{where}{key}", source)
-    try:
-        return cls(**kwargs)
-    except FerEdgeError as exc:  # range checks know the value, not the file: name it
-        if str(exc).startswith(source):
-            raise
-        raise FerEdgeError(f"{source}: {exc}") from None
-
-
-def _set(tree: dict, dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise FerEdgeError(f"--set {dotted}: '{part}' is not a section")
-    node[parts[-1]] = value
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"temporal.epochs=5"`` -> ``("temporal.epochs", 5)`` (the value is read as YAML).
-
-    Example:
-        >>> parse_override("extract.augment=[flip, blur]")
-        ('extract.augment', ['flip', 'blur'])
-    """
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise FerEdgeError(f"--set expects KEY=VALUE (e.g. temporal.epochs=5), got '{text}'")
-    try:
-        value = parse_yaml(raw, f"--set {key.strip()}") if raw.strip() else None
-    except FerEdgeError:
-        value = raw
-    return key.strip(), value
+        return plain(dataclasses.asdict(self))
 
 
 def load_recipe(
@@ -448,19 +322,11 @@ def load_recipe(
         'cnn1d'
     """
 
-    data: dict[str, Any] = {}
-    source = "defaults"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        if not path.is_file():
-            raise FerEdgeError(f"recipe {path} does not exist; see the recipes in train/*.yaml")
-        data = read_yaml(path, "recipe") or {}
-        if not isinstance(data, dict):
-            raise FerEdgeError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
+    data: dict[str, Any] = read_recipe(path, see="train/*.yaml") if path is not None else {}
+    source = "defaults" if path is None else str(path)
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
     for key, value in items:
-        _set(data, key, value)
+        set_dotted(data, key, value)
         source = f"{source} (+ --set)" if "--set" not in source else source
     recipe = from_dict(Recipe, data, source=source)
     # Which keys the file and --set spelled out: fer_edge.train.usage refuses those a verb never reads.

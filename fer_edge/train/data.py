@@ -43,8 +43,8 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
         log.info("generating a synthetic dataset of %d subjects in %s", s.subjects, raw)
         write_dataset(raw, subjects=subjects, labels=list(recipe.label_names), frames=s.frames,
                       size=tuple(s.size), seed=s.seed, background=s.background, progress=progress)
+    from fer_edge.config import from_dict
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
-    from fer_edge.train.config import from_dict
 
     config = from_dict(PreprocessConfig, {"labels": list(recipe.label_names), "plot": False,
                                           "executor": recipe.executor, **data.preprocess},

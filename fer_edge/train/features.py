@@ -88,14 +88,10 @@ def make_runner(extractor: Any, backend: str = "openvino", *,
             return np.asarray(extractor(x, training=False))
 
         return run_keras
-    import openvino as ov
-
+    from fer_edge.deploy.engine import compile_f32
     from fer_edge.models.convert import to_openvino
 
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = int(threads)
-    compiled = ov.Core().compile_model(to_openvino(extractor), "CPU", config)
+    compiled = compile_f32(to_openvino(extractor), threads=threads)
     request = compiled.create_infer_request()
 
     def run_ov(x: np.ndarray) -> np.ndarray:

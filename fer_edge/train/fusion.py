@@ -14,7 +14,6 @@ The fused class is the arg-max (ties to the first-listed class). The result is a
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import check_finite, read_json
 from fer_edge.train.evaluate import Predictions
 
@@ -43,9 +42,7 @@ def fuse_scores(scores: Sequence[np.ndarray], method: str = "average",
         [[0.6, 0.8]]
     """
     if method not in METHODS:
-        close = difflib.get_close_matches(method, METHODS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ";"
-        raise FerEdgeError(f"unknown fusion method '{method}'{hint} known: {', '.join(METHODS)}")
+        raise unknown_choice("fusion method", method, METHODS)
     if len(scores) < 1:
         raise FerEdgeError("fusion needs at least one model's scores")
     stack = np.stack([np.asarray(s, np.float64) for s in scores])
