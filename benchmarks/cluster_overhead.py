@@ -2,7 +2,8 @@
 extraction frames/s with 2 Ray workers vs 1.
 
 Everything runs inside a private network namespace (``unshare -rn``; only loopback exists
-there), so the embedded Ray's servers never listen on a network address. Each measurement is
+there), so the embedded Ray's servers never listen on a network address; it has its own PID
+namespace too, so no Ray process outlives the benchmark, even a killed one. Each measurement is
 its own process (one Ray per process), on the same features and seeds:
 
 * ``cv-local``: :func:`fer_edge.train.crossval.cross_validate` with ``executor="local"``;
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if os.environ.get(INSIDE) != "1":  # re-run inside a loopback-only network namespace
         script = 'ip link set lo up && exec "$@"'
-        cmd = ["unshare", "-rn", "--", "sh", "-c", script, "sh", sys.executable, __file__, *raw]
+        cmd = ["unshare", "-rn", "--pid", "--mount-proc", "--kill-child", "--", "sh", "-c", script, "sh",
+               sys.executable, __file__, *raw]
         return subprocess.run(cmd, env={**os.environ, INSIDE: "1"}).returncode
     keep = [f"--{k}={getattr(args, k)}" for k in ("subjects", "frames", "crop", "epochs")]
     work = Path(tempfile.mkdtemp(prefix="fer-edge-cluster-bench-"))

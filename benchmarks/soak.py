@@ -20,6 +20,10 @@ Usage::
     python benchmarks/soak.py                    # 10,000 frames, tiny cascade bundle
     python benchmarks/soak.py --frames 3000 --bundle runs/fer
     python benchmarks/soak.py --frames 5000 --trace   # + tracemalloc and object-count diffs
+    python benchmarks/soak.py --frames 20000 --async  # inference as the pipelined runtime runs it
+
+``--async`` sends the models' calls through the pipelined runtime's shared batchers
+(``start_async``/``wait`` on pooled requests, per-call jobs), so their memory is soaked too.
 
 ``--trace`` compares a tracemalloc snapshot and the live objects by type at the end of warm-up
 with the end of the run and prints what grew (slow: use it to find a leak, not to time).
@@ -117,7 +121,8 @@ class _Tracer:
 
 
 def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000, window: int = 1000,
-         seed: int = 0, quiet_every: int = 1000, quiet: int = 120, trace: bool = False) -> dict:
+         seed: int = 0, quiet_every: int = 1000, quiet: int = 120, trace: bool = False,
+         asynchronous: bool = False) -> dict:
     """Run the soak and return its figures (see the module docstring)."""
     from fer_edge.bundle import load_bundle
     from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig
@@ -138,6 +143,10 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
     plan = np.tile(period, (-(-frames // quiet_every), 1))[:frames]
     canvas = np.full((480, 640, 3), 128, np.uint8)
     pipe = Pipeline(b, PipelineConfig(max_faces=4), EngineConfig(precision="f32"))
+    if asynchronous:
+        from fer_edge.deploy.multi import share_models
+
+        share_models([pipe])
     events = EventWriter(tmp / "events.jsonl")
     seen: set[int] = set()
     # np.full touches every page now: np.zeros pages would become resident while the run
@@ -173,7 +182,8 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
     last = window / times[frames - window:].sum()
     growth = rss["end"] - rss["after_warmup"]
     result = {
-        "frames": frames, "warmup": warmup, "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
+        "frames": frames, "warmup": warmup, "inference": "async" if asynchronous else "sync",
+        "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
         "track_lifetimes": len(seen), "most_faces_at_once": most_faces,
         "slot_appearances": int(sum(((plan[1:, s] >= 0) & (plan[:-1, s] < 0)).sum() for s in range(len(SLOTS)))),
         "rss_mb": {k: round(v, 2) for k, v in rss.items()}, "rss_growth_mb": round(growth, 2),
@@ -207,10 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--trace", action="store_true", help="print tracemalloc and object-count growth")
+    parser.add_argument("--async", dest="asynchronous", action="store_true",
+                        help="inference through the pipelined runtime's shared batchers")
     args = parser.parse_args(argv)
     if args.frames < 3000:
         parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")
-    result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace)
+    result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace,
+                  asynchronous=args.asynchronous)
     from fer_edge.atomic import write_json
 
     out = write_json(args.out, result)

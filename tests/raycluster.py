@@ -6,7 +6,14 @@ Ray's servers listen on every interface and advertise the machine's network addr
 construction. The head and a worker node are two ``ray start`` processes (one CPU each); the
 worker may see a folder masked by an empty tmpfs (its own mount namespace), which simulates a
 node that does not share the run folder. Every process started here carries a marker in its
-environment, and :meth:`LoopbackCluster.stop` kills exactly those, never anyone else's.
+environment, so the tests can find exactly those, never anyone else's.
+
+Nothing outlives the test process, even a SIGKILLed one whose finalizers never run: the
+namespace also has its own PID namespace, whose init is the ``sleep`` that holds it. Every
+command enters that PID namespace, and the kernel kills all of a PID namespace's processes
+when its init dies. The init dies with ``unshare`` (``--kill-child``), and ``unshare`` dies
+with the process that started it (``setpriv --pdeathsig KILL``). :meth:`LoopbackCluster.stop` takes
+the same path: it kills ``unshare``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,8 +34,8 @@ MARKER = "FER_EDGE_TEST_CLUSTER"
 
 def namespaces_available() -> str | None:
     """None when ``unshare -rn`` works here, else why not."""
-    if not shutil.which("unshare") or not shutil.which("nsenter"):
-        return "util-linux unshare/nsenter missing"
+    if not all(shutil.which(tool) for tool in ("unshare", "nsenter", "setpriv")):
+        return "util-linux unshare/nsenter/setpriv missing"
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
     return None if probe.returncode == 0 else f"unshare -rn failed: {probe.stderr.decode()[:200]}"
 
@@ -37,21 +43,23 @@ def namespaces_available() -> str | None:
 class LoopbackCluster:
     """Head + one worker node (``num_cpus=1`` each) on 127.0.0.1 inside a private namespace."""
 
-    def __init__(self, *, masked: Path | None = None) -> None:
+    def __init__(self, *, masked: Path | None = None, workers: int = 1) -> None:
         self.masked = masked
+        self.workers = workers
         self.marker = secrets.token_hex(6)
         self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: unix socket paths
         # Token auth with a token of its own: nothing read from or written to ~/.ray.
         self.env = {**os.environ, MARKER: self.marker, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
                     "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
                     "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_DETERMINISTIC_OPS": "1"}
-        self.holder: subprocess.Popen | None = None
+        self.holder: subprocess.Popen | None = None  # `unshare`
+        self.init = 0  # the namespace's init (`sleep`), as this machine numbers it
         self.address = ""
 
     @property
     def enter(self) -> list[str]:
-        """Prefix that runs a command inside the namespace."""
-        return ["nsenter", "-t", str(self.holder.pid), "-U", "-n", "--"]
+        """Prefix that runs a command inside the namespaces (nsenter forks it into the PID namespace)."""
+        return ["nsenter", "-t", str(self.init), "-U", "-n", "-m", "-p", "--"]
 
     def run(self, args: list[str], *, timeout: float, check: bool = True, **kw) -> subprocess.CompletedProcess:
         """Run ``args`` inside the namespace (output captured)."""
@@ -66,14 +74,19 @@ class LoopbackCluster:
                                 stderr=subprocess.STDOUT, **kw)
 
     def start(self) -> LoopbackCluster:
-        self.holder = subprocess.Popen(["unshare", "-rn", "--", "sh", "-c", "ip link set lo up && exec sleep 3600"],
-                                       env=self.env)
+        # --mount-proc: a /proc of the new PID namespace, so Ray's pid checks see its own numbering.
+        self.holder = subprocess.Popen(
+            ["setpriv", "--pdeathsig", "KILL", "--", "unshare", "-rn", "--pid", "--mount-proc", "--kill-child", "--",
+             "sh", "-c", "ip link set lo up && exec sleep 86400"], env=self.env)
         deadline = time.monotonic() + 30
         # `exec sleep` happens once loopback is up inside: wait for it.
-        while not Path(f"/proc/{self.holder.pid}/cmdline").read_bytes().startswith(b"sleep"):
+        while not self.init:
             if time.monotonic() > deadline or self.holder.poll() is not None:
                 raise RuntimeError("the private network namespace did not come up")
             time.sleep(0.1)
+            child = children(self.holder.pid)
+            if child and _cmdline(child[0]).startswith("sleep"):
+                self.init = child[0]
         ray = str(BIN / "ray")
         common = ["--num-cpus=1", "--disable-usage-stats", "--object-store-memory=100000000"]
         self.run([ray, "start", "--head", "--port=0", "--node-ip-address=127.0.0.1", "--node-name=head",
@@ -86,41 +99,54 @@ class LoopbackCluster:
             self.masked.mkdir(parents=True, exist_ok=True)
             script = f'mount -t tmpfs fer-edge-test "{self.masked}" && exec "$@"'
             worker = ["unshare", "-m", "--", "sh", "-c", script, "sh", *worker]
-        self.run(worker, timeout=240)
+        if self.workers:
+            self.run(worker, timeout=240)
         return self
 
     def processes(self) -> dict[int, str]:
         """``pid -> command line`` of every live process this cluster started."""
-        found = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                env = (entry / "environ").read_bytes().split(b"\0")
-                if f"{MARKER}={self.marker}".encode() in env:
-                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-        return found
+        return marked_processes(self.marker)
 
     def listening(self) -> str:
         """``ss -tln`` as seen inside the namespace."""
         return self.run(["ss", "-tln"], timeout=30).stdout
 
     def stop(self) -> None:
-        """Kill exactly the processes started here (TERM, then KILL), then the namespace holder."""
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
-            for pid in self.processes():
-                if self.holder is not None and pid == self.holder.pid:
-                    continue
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and len(self.processes()) > 1:
-                time.sleep(0.2)
+        """End the PID namespace (every process started here dies with its init), then wait for it."""
         if self.holder is not None:
             self.holder.kill()
             self.holder.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def marked_processes(marker: str) -> dict[int, str]:
+    """``pid -> command line`` of the live processes whose environment carries ``marker``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+            if f"{MARKER}={marker}".encode() in env:
+                found[int(entry.name)] = _cmdline(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (of its main thread)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

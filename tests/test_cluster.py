@@ -3,7 +3,9 @@
 The cluster (:mod:`raycluster`) lives in a private network namespace, so no byte leaves
 127.0.0.1. Its results must equal the ``--executor local`` run of the same recipe; a fold
 whose worker is SIGKILLed is retried to the same numbers; a node that cannot see the run
-folder is named in a one-line error.
+folder is named in a one-line error; Ctrl-C cancels the tasks and the rerun reuses the
+finished folds; the classifier search's trials run as Ray tasks and find what the local
+search finds; the cluster's processes die with a SIGKILLed test process.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ import pytest
 
 from fer_edge.cluster import parse_spec
 from fer_edge.errors import FerEdgeError
-
-from tests.raycluster import LoopbackCluster, namespaces_available
+from tests.raycluster import (
+    REPO,
+    LoopbackCluster,
+    children,
+    marked_processes,
+    namespaces_available,
+)
 
 LABELS = ["happy", "sad", "surprise"]
 SUBJECTS = ["F001", "F002", "F003", "F004", "M001", "M002", "M003"]
@@ -236,3 +243,181 @@ def test_embedded_ray_preprocess_equals_local(work, cluster, local_run):
     ours = (out / "index.jsonl").read_text().splitlines()
     assert [{k: v for k, v in json.loads(x).items() if k != "source"} for x in ours] == \
            [{k: v for k, v in json.loads(x).items() if k != "source"} for x in local]
+
+
+def _inner(proc, timeout: float = 30) -> int:
+    """The pid of the command a ``cluster.popen`` runs (nsenter forks it into the PID namespace)."""
+    deadline = time.monotonic() + timeout
+    while not children(proc.pid):
+        assert time.monotonic() < deadline and proc.poll() is None, "the command did not start"
+        time.sleep(0.05)
+    return children(proc.pid)[0]
+
+
+def _run_tasks(cluster: LoopbackCluster) -> dict[int, str]:
+    """The run's processes still alive: fer-edge drivers and the Ray workers of their tasks."""
+    return {pid: cmd for pid, cmd in cluster.processes().items()
+            if cmd.startswith("ray::fer-edge") or "fer_edge" in cmd}
+
+
+@_heavy
+def test_ctrl_c_cancels_the_tasks_and_the_rerun_reuses_finished_folds(work, cluster, ray_run):
+    import shutil
+
+    from fer_edge.atomic import MARKER
+
+    out = work / "sigint"
+    keep = {"features", "split.json", MARKER}  # the ray run's stores: this run only trains folds
+    shutil.copytree(ray_run, out, ignore=lambda folder, names: [] if Path(folder) != ray_run else
+                    [n for n in names if n not in keep])
+    argv = [sys.executable, "-m", "fer_edge", "train", "temporal", "--recipe", str(work / "ray.yaml"), "--out",
+            str(out), "--executor", f"ray={cluster.address}", "--quiet", "--fold", "0", "--fold", "1", "--fold", "2"]
+    proc = cluster.popen(argv)
+    try:
+        driver = _inner(proc)
+        deadline = time.monotonic() + 400
+        while proc.poll() is None and time.monotonic() < deadline:
+            if list(out.glob("cv/fold-*/result.json")):
+                break
+            time.sleep(0.2)
+        finished = {p: p.stat().st_mtime_ns for p in out.glob("cv/fold-*/result.json")}
+        assert finished and proc.poll() is None, "no fold finished while the run was going"
+        os.kill(driver, signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "fer-edge train: interrupted" in stdout, stdout[-3000:]
+    assert len(list(out.glob("cv/fold-*/result.json"))) < 3, "the interrupt came too late to test anything"
+    deadline = time.monotonic() + 60
+    while _run_tasks(cluster) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _run_tasks(cluster), _run_tasks(cluster)
+    done = cluster.run(argv, timeout=600)
+    assert "remaining folds" in done.stdout, done.stdout[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # reused, not trained again
+    results = [json.loads((out / "cv" / f"fold-{i}" / "result.json").read_text()) for i in range(3)]
+    _same_folds(results, _folds(ray_run)[:3])
+
+
+def _tune_data() -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+    y = np.arange(36) % 3
+    x = (rng.integers(0, 60, (36, 32, 32, 3)) + y[:, None, None, None] * 80).astype(np.uint8)
+    return x[:24], y[:24], x[24:], y[24:]
+
+
+def _tune(folder: Path, executor: str, seed: int = 0) -> dict:
+    """A 4-trial search in rounds of 2 over a tiny classifier (called here and by the Ray driver)."""
+    from fer_edge.train.config import TuneConfig
+    from fer_edge.train.tuning import search
+
+    # Round 1: random trials; round 2: the Gaussian process, with round 2's first trial pending
+    # ("hallucinated") while the second is proposed.
+    cfg = TuneConfig(trials=4, dense_layers=(1, 2), units=(8, 16), dropout=(0.2, 0.5), epochs=1, parallel=2,
+                     initial=2)
+    x, y, vx, vy = _tune_data()
+    return search(cfg, model="test_spatial", options={"input_shape": [32, 32, 3], "num_classes": 3}, train=(x, y),
+                  val=(vx, vy), folder=folder, seed=seed, batch_size=8, augment=True, executor=executor,
+                  progress=False)
+
+
+def _trials(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("trial-*.json"))]
+
+
+@pytest.fixture(scope="module")
+def tune_local(work):
+    folder = work / "tune-local"
+    return _tune(folder, "local"), folder
+
+
+@_heavy
+def test_tuner_search_resumes_from_finished_trials(tmp_path, tune_local):
+    import shutil
+
+    best, folder = tune_local
+    trials = _trials(folder)
+    assert [t["trial"] for t in trials] == ["0", "1", "2", "3"]
+    assert best in [{"dense_units": tuple(t["values"][f"units_{i}"] for i in range(t["values"]["dense_layers"])),
+                     "dropout": round(t["values"]["dropout"], 2)} for t in trials]
+    again = tmp_path / "tune"
+    shutil.copytree(folder, again)
+    for name in ("trial-1.json", "trial-3.json", "best.json"):  # as if Ctrl-C came in each round
+        (again / name).unlink()
+    kept = {p.name: p.stat().st_mtime_ns for p in again.glob("trial-*.json")}
+    assert _tune(again, "local") == best
+    assert {name: (again / name).stat().st_mtime_ns for name in kept} == kept  # replayed, not rerun
+    for a, b in zip(_trials(again), trials):  # the missing trials were proposed and scored again
+        assert a["values"] == b["values"] and a["val_accuracy"] == b["val_accuracy"]
+    with pytest.raises(FerEdgeError, match="another search's trial"):
+        _tune(again, "local", seed=1)
+
+
+_TUNE_DRIVER = """
+import sys
+from pathlib import Path
+from tests.test_cluster import _tune
+print("best", _tune(Path(sys.argv[1]), sys.argv[2]))
+"""
+
+
+@_heavy
+def test_tuner_trials_run_as_ray_tasks_and_find_the_local_result(work, cluster, tune_local):
+    best, local = tune_local
+    folder = work / "tune-ray"
+    proc = cluster.popen([sys.executable, "-c", _TUNE_DRIVER, str(folder), f"ray={cluster.address}"])
+    seen = set()
+    try:
+        deadline = time.monotonic() + 400
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen |= {cmd for cmd in cluster.processes().values() if cmd.startswith("ray::fer-edge:tuner trials")}
+            time.sleep(0.1)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and f"best {best}" in stdout, stdout[-3000:]
+    assert seen, "no trial was seen running as a Ray task"
+    ours, theirs = _trials(folder), _trials(local)
+    assert [t["values"] for t in ours] == [t["values"] for t in theirs]
+    for a, b in zip(ours, theirs):
+        # One TF thread per task vs the default here: float noise only, never a different trial.
+        np.testing.assert_allclose(a["history"]["val_loss"], b["history"]["val_loss"], atol=2e-3)
+        assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=1e-6)
+
+
+_HOLDER = """
+import sys, time
+from tests.raycluster import LoopbackCluster
+cluster = LoopbackCluster(workers=0).start()
+print(cluster.marker, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_cluster_processes_die_with_a_killed_test_process():
+    """A SIGKILLed pytest runs no finalizer: its cluster must still not outlive it."""
+    import subprocess
+
+    why = namespaces_available()
+    if why:
+        pytest.skip(f"no private network namespace for the test cluster: {why}")
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        marker = proc.stdout.readline().strip()
+        assert marker, "the cluster did not start"
+        started = marked_processes(marker)
+        assert any("gcs_server" in cmd for cmd in started.values()), started
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while marked_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not marked_processes(marker), marked_processes(marker)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

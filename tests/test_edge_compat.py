@@ -98,6 +98,26 @@ def test_myriad_is_a_device_when_the_plugin_sees_a_stick(monkeypatch):
         engine.check_device("MYRIAD")
 
 
+def test_openvino_2022_api_comes_from_openvino_runtime(monkeypatch):
+    """2022.x has Core, Model... in ``openvino.runtime`` only: the compat layer finds them there."""
+    import sys
+    import types
+
+    names = ("Core", "Model", "get_version")
+    runtime = types.ModuleType("openvino.runtime")
+    for name in names:
+        setattr(runtime, name, type(name, (), {}))
+    legacy = types.ModuleType("openvino")  # 2022.x: nothing at the top level
+    legacy.__path__ = []
+    legacy.runtime = runtime
+    monkeypatch.setitem(sys.modules, "openvino", legacy)
+    monkeypatch.setitem(sys.modules, "openvino.runtime", runtime)
+    spec = importlib.util.spec_from_file_location("ovcompat_2022", Path(ovcompat.__file__))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert all(getattr(module, name) is getattr(runtime, name) for name in names)
+
+
 def test_openvino_version_is_a_pair():
     major, minor = ovcompat.version()
     assert major >= 2022 and 0 <= minor < 100

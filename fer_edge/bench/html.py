@@ -12,7 +12,7 @@ from collections import OrderedDict
 from html import escape
 from typing import TYPE_CHECKING
 
-from fer_edge.bench.report import FOOTNOTE, machine_lines
+from fer_edge.bench.text import FOOTNOTE, machine_lines
 
 if TYPE_CHECKING:
     from fer_edge.bench.report import BenchmarkReport, Row

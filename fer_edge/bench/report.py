@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from fer_edge.atomic import write_text
+from fer_edge.bench.html import to_html
+from fer_edge.bench.text import FOOTNOTE, machine_lines
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json
 
@@ -91,8 +93,6 @@ class BenchmarkReport:
             >>> report.save("runs/bench")  # doctest: +SKIP
             {'json': 'runs/bench/benchmark.json', 'md': ..., 'html': ...}
         """
-        from fer_edge.bench.html import to_html
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         files = {"json": out / "benchmark.json", "md": out / "benchmark.md", "html": out / "benchmark.html"}
@@ -158,26 +158,6 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def machine_lines(machine: dict[str, Any]) -> list[str]:
-    """The machine record as short ``key: value`` lines."""
-    versions = machine.get("versions", {}) or {}
-    libs = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
-    cores = machine.get("cores")
-    usable = machine.get("cores_usable")
-    core_text = f"{usable} of {cores}" if usable and usable != cores else f"{cores}"
-    lines = [f"CPU: {machine.get('cpu', '?')} ({core_text} cores, {machine.get('arch', '?')}), "
-             f"{machine.get('memory_gb') or '?'} GB",
-             f"ISA: {', '.join(machine.get('isa') or []) or 'none reported'}",
-             f"OS: {machine.get('os', '?')}, Python {machine.get('python', '?')}",
-             f"Libraries: {libs or '?'}"]
-    devices = machine.get("devices") or {}
-    if devices:
-        lines.append("OpenVINO devices: " + ", ".join(f"{k} ({v})" for k, v in devices.items()))
-    if machine.get("tf_gpus") is not None:
-        lines.append("TensorFlow GPUs: " + (", ".join(machine["tf_gpus"]) or "none (baseline on CPU)"))
-    return lines
-
-
 def to_markdown(report: BenchmarkReport) -> str:
     """The report as Markdown: machine lines, then one table of every row.
 
@@ -200,14 +180,6 @@ def to_markdown(report: BenchmarkReport) -> str:
                    f"| {_num(r.accuracy, 4)} |")
     out += ["", FOOTNOTE, ""]
     return "\n".join(out)
-
-
-FOOTNOTE = ("Latency rows: warm-up, then median, mean and 90th percentile of timed iterations at batch 1; "
-            "FPS = 1000 / median. Throughput rows keep several requests in flight; FPS = completed inputs per "
-            "second. Video rows `per frame`: the runtime on the video, a stage's ms per frame counting frames it "
-            "skips as 0 (they add up to `video`); FPS = 1000 / mean, i.e. frames per second over the run. "
-            "`per call`: one run of a stage that does not run every frame (detection). "
-            "`infer` is the precision the plugin actually computed in.")
 
 
 @dataclass

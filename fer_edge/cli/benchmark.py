@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     from pathlib import Path
 
-    from fer_edge.bench.report import machine_lines
     from fer_edge.bench.run import benchmark
+    from fer_edge.bench.text import machine_lines
     from fer_edge.plainmodel import is_plain_model, temporary_bundle
     from fer_edge.runs import run_dir
 

@@ -6,9 +6,8 @@ calls into :mod:`fer_edge.train.experiment`.
 Scale: folds are independent jobs. Run ``--fold i`` for each fold on separate machines or
 GPUs (``CUDA_VISIBLE_DEVICES=i``) sharing the run folder; a last plain run (no ``--fold``)
 reuses every finished fold, then finalizes, evaluates and writes the bundle. Or let Ray
-dispatch them: ``--executor ray=HOST:PORT`` (one task per fold; docs/cluster.md). KerasTuner
-searches (``spatial.tune.trials``) run distributed when ``KERASTUNER_TUNER_ID``,
-``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` are set on the chief and workers.
+dispatch them: ``--executor ray=HOST:PORT`` (one task per fold; docs/cluster.md). The classifier
+search's trials (``spatial.tune.trials``, ``spatial.tune.parallel`` per round) go the same way.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import functools
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,7 @@ class RayExecutor:
                 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         self.ray = require("ray", "cluster", purpose="--executor ray")
         self._checked: set[str] = set()
+        self._shipped: tuple[weakref.ref, Any] | None = None  # the last function shipped, its object ref
         if not self.ray.is_initialized():
             self._connect()
 
@@ -180,10 +182,31 @@ class RayExecutor:
         remote = ray.remote(_pinned).options(num_cpus=self.spec.cpus, num_gpus=self._gpus(uses_tf),
                                              max_retries=self.spec.retries, retry_exceptions=False,
                                              name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}")
-        fn_ref = ray.put(fn)  # shipped once, not once per item
+        fn_ref = self._put(fn)
         cwd = os.getcwd()
         refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
         return self._gather(refs, desc)
+
+    def _put(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn`` in the object store: once per function, not per item, nor per call of a loop of
+        maps over the same function (a tuner's rounds carry their training frames in it).
+
+        Only a weak reference is kept: when the caller drops ``fn``, its copy in the store is freed.
+        """
+        if self._shipped is not None and self._shipped[0]() is fn:
+            return self._shipped[1]
+        ref = self.ray.put(fn)
+        try:
+            key = weakref.ref(fn)
+        except TypeError:  # not weak-referenceable: no reuse
+            return ref
+        self._shipped = (key, ref)
+        weakref.finalize(fn, self._forget, ref)
+        return ref
+
+    def _forget(self, ref: Any) -> None:
+        if self._shipped is not None and self._shipped[1] is ref:
+            self._shipped = None
 
     def _gather(self, refs: list, desc: str) -> list[Any]:
         from tqdm import tqdm

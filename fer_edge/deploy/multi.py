@@ -1,17 +1,21 @@
-"""The pipelined runtime: several streams, decode-ahead and writer threads, one set of models.
+"""The pipelined runtime: several streams, each in its own threads, one set of shared models.
 
-Per stream a reader thread decodes ahead into a bounded queue and a writer thread writes the
-events, draws and encodes the video from another bounded queue; the main thread takes the
-frames that are ready (never waiting for one stream: a stalled camera only stalls itself),
-detects/tracks and crops each, runs the frame model once on all their faces together and hands
-each stream its rows (:meth:`Pipeline.prepare` / :meth:`Pipeline.finish`). Each stream keeps its
-own tracks and buffers, so its events are the ones the sequential loop would write; frames stay
-in order within a stream (FIFO queues, one consumer each).
+Per stream three threads and two bounded queues: a reader decodes ahead, a worker detects,
+tracks, crops and keeps the stream's buffers (:meth:`Pipeline.step`, as the sequential loop),
+a writer writes the events, draws and encodes the video. The workers' model calls go to one
+:class:`~fer_edge.deploy.asyncinfer.InferBatcher` per model (frame and temporal/clip), which
+batches the faces of every stream that is waiting into one infer request (``start_async``, then
+``wait`` with the GIL released): while a request runs, the other streams decode, detect and
+draw (OpenCV and OpenVINO release the GIL, so that work uses the other cores). A stalled
+camera only stalls its own threads. Each stream keeps its own tracks and buffers and one frame
+in flight, so its events are the ones the sequential loop would write, in frame order.
 
 Timing is per stream: each stage's busy time (``decode`` in the reader, ``detect`` ... ``infer``
-in the main thread, ``draw``/``write`` in the writer; a batched inference is shared out by
-faces) and ``latency``, the end-to-end milliseconds from a frame being decoded to its events
-and video frame being written.
+in the worker, ``draw``/``write`` in the writer; ``infer`` is the stream's share of the shared
+requests' time, split by faces, without the time spent waiting for other streams' requests)
+and ``latency``, the end-to-end milliseconds from a frame being decoded to its events and video
+frame being written. Stages of different frames overlap, so the latency is not the sum of the
+stages, and the stage times do not add up to the wall time per frame either.
 
 numpy + OpenCV + OpenVINO only.
 """
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.deploy.asyncinfer import InferBatcher, SharedModel, WaitingTimer
 from fer_edge.deploy.events import EventWriter, face_event, note_event
 from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline
@@ -40,7 +45,7 @@ from fer_edge.video.source import camera_index
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StreamOutputs", "stream_names"]
+__all__ = ["StreamOutputs", "share_models", "stream_names"]
 
 
 @dataclass
@@ -79,16 +84,18 @@ def stream_names(sources: Sequence[Any]) -> list[str]:
 class _Reader(threading.Thread):
     """Decode ahead into a bounded queue; ``None`` marks the end of the stream."""
 
-    def __init__(self, name: str, src: Any, size: int, wake: threading.Event, timer) -> None:
+    def __init__(self, name: str, src: Any, size: int, timer, limit: int | None = None) -> None:
         super().__init__(name=f"fer-edge-read-{name}", daemon=True)
-        self.src, self.wake, self.timer = src, wake, timer
+        self.src, self.timer, self.limit = src, timer, limit
         self.queue: queue.Queue = queue.Queue(maxsize=size)
         self.stop = threading.Event()
 
     def run(self) -> None:
         end: Any = None
         try:
-            while not self.stop.is_set():
+            read = 0
+            while not self.stop.is_set() and (self.limit is None or read < self.limit):
+                read += 1  # no frame decoded past --max-frames: decode time counts frames used
                 start = time.perf_counter()
                 frame = self.src.read()
                 done = time.perf_counter()
@@ -96,7 +103,7 @@ class _Reader(threading.Thread):
                 notes = self.src.drain_notes() if isinstance(self.src, ResilientSource) else []
                 if frame is None or not self._put((frame, done, notes)):
                     break
-        except Exception as exc:  # noqa: BLE001 - ends this stream only; reported by the main thread
+        except Exception as exc:  # noqa: BLE001 - ends this stream only; its worker logs it
             end = exc
         self._put(end)
 
@@ -104,7 +111,6 @@ class _Reader(threading.Thread):
         while not self.stop.is_set():
             try:
                 self.queue.put(item, timeout=0.1)
-                self.wake.set()
                 return True
             except queue.Full:
                 continue
@@ -182,8 +188,8 @@ class _Writer(threading.Thread):
 
 
 class _Stream:
-    def __init__(self, name: str, source: Any, pipe: Pipeline, outputs: StreamOutputs, wake: threading.Event,
-                 policy, queue_size: int, fps: float | None = None) -> None:
+    def __init__(self, name: str, source: Any, pipe: Pipeline, outputs: StreamOutputs, policy,
+                 queue_size: int, fps: float | None = None, max_frames: int | None = None) -> None:
         self.name, self.source, self.pipe, self.outputs = name, source, pipe, outputs
         if hasattr(source, "read"):
             self.src = source
@@ -193,7 +199,8 @@ class _Stream:
         self.fps = info.fps if info.fps and info.fps > 0 else 30.0
         self.index = 0
         self.ended = False
-        self.reader = _Reader(name, self.src, queue_size, wake, pipe.timer)
+        self._ending = threading.Lock()
+        self.reader = _Reader(name, self.src, queue_size, pipe.timer, max_frames)
         self.writer = _Writer(name, outputs, self.fps, (info.width, info.height), pipe.timer)
         self.start = time.perf_counter()
         self.seconds = 0.0
@@ -204,11 +211,13 @@ class _Stream:
         self.writer.start()
 
     def end(self) -> None:
-        """Stop reading, let the writer finish what it was given."""
-        if not self.ended:
+        """Stop reading, let the writer finish what it was given (once; the worker or the main thread)."""
+        with self._ending:
+            if self.ended:
+                return
             self.ended = True
-            self.reader.stop.set()
-            self.writer.queue.put(None)
+        self.reader.stop.set()
+        self.writer.queue.put(None)
 
     def join(self) -> None:
         self.writer.join()
@@ -226,59 +235,105 @@ class _Stream:
             log.debug("closing %s failed", self.name, exc_info=True)
 
 
-def _infer_together(ready: list[tuple[_Stream, Any]], model) -> list[tuple[np.ndarray | None, float]]:
-    """One frame-model call over every prepared frame's faces; rows and a time share per frame."""
-    batches = [work.batch for _, work in ready]
-    sizes = [0 if b is None else len(b) for b in batches]
-    total = sum(sizes)
-    if total == 0 or model is None:
-        return [(b, 0.0) for b in batches]
-    x = np.concatenate([b for b in batches if b is not None])
-    start = time.perf_counter()
-    if model.input_shape and model.input_shape[0] == 1 and total > 1:  # a static batch of one
-        out = np.concatenate([model(x[i:i + 1]) for i in range(total)])
-    else:
-        out = model(x)
-    ms = (time.perf_counter() - start) * 1000.0
-    rows, at = [], 0
-    for n in sizes:
-        rows.append((out[at:at + n] if n else None, ms * n / total))
-        at += n
-    return rows
+class _Worker(threading.Thread):
+    """One stream's processing, in frame order: take a decoded frame, :meth:`Pipeline.step` it,
+    hand it to the writer. Its model calls go to the shared batchers, so a stream waiting for a
+    camera (or for its rows) holds up no other stream."""
+
+    def __init__(self, stream: _Stream, max_frames: int | None) -> None:
+        super().__init__(name=f"fer-edge-step-{stream.name}", daemon=True)
+        self.stream, self.max_frames = stream, max_frames
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        s = self.stream
+        try:
+            while not self.stop.is_set() and (self.max_frames is None or s.index < self.max_frames):
+                try:
+                    item = s.reader.queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if isinstance(item, BaseException):
+                    log.warning("%s: %s; the other streams go on", s.name, item)
+                    break
+                if item is None:
+                    break
+                frame, decoded, notes = item
+                faces = s.pipe.step(frame, s.index)
+                s.writer.queue.put((s.index, frame, faces, decoded, notes))
+                s.index += 1
+        except BaseException as exc:  # noqa: BLE001 - a bug: the main thread stops every stream and raises it
+            self.error = exc
+        finally:
+            s.end()
+
+
+def share_models(pipes: Sequence[Pipeline], requests: int = 0) -> list[InferBatcher]:
+    """Route the pipelines' model calls through one :class:`InferBatcher` per model.
+
+    ``pipes`` share ``pipes[0]``'s compiled models (``Pipeline(..., share=pipes[0])``); each
+    gets a :class:`WaitingTimer` (before any sample) and calls the batchers from its own
+    thread.
+
+    Example:
+        >>> batchers = share_models([pipe_a, pipe_b])  # doctest: +SKIP
+        >>> faces = pipe_a.step(frame, 0)  # from stream a's thread; batched with stream b's faces
+    """
+    batchers = {}
+    for role in ("frame_model", "head"):
+        model = getattr(pipes[0], role)
+        if model is not None:
+            batchers[role] = InferBatcher(model, requests)
+    for pipe in pipes:
+        pipe.timer = WaitingTimer(pipe.timer.window)
+        for role, batcher in batchers.items():
+            setattr(pipe, role, SharedModel(batcher, pipe.timer))
+    return list(batchers.values())
 
 
 def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
                   outputs: Sequence[StreamOutputs] | None = None, names: Sequence[str] | None = None,
                   max_frames: int | None = None, policy=None, stop=None, queue_size: int = 8,
-                  progress: bool = False, fps: float | None = None) -> list[dict[str, Any]]:
+                  progress: bool = False, fps: float | None = None, requests: int = 0) -> list[dict[str, Any]]:
     """Run every source through the pipelined runtime; one result dict per stream.
 
     ``stop`` is an object with a ``requested`` flag (the caller's signal handler); when it is
     set, reading stops and the frames already processed are written before returning. Each
     result has ``frames``, ``seconds``, ``frames_with_face``, ``tracks``, ``outputs``,
     ``pipe`` (the stream's :class:`Pipeline`, for its timer) and ``interrupted``.
+    ``requests``: infer requests per shared model (:class:`InferBatcher`; 0 = the plugin's choice).
     """
     names = list(names or stream_names(sources))
     outputs = list(outputs or [StreamOutputs() for _ in sources])
-    wake = threading.Event()
     streams: list[_Stream] = []
+    workers: list[_Worker] = []
     first: Pipeline | None = None
     bar = None
     try:
         for name, source, out in zip(names, sources, outputs):
             pipe = Pipeline(bundle, config, engine, share=first)
             first = first or pipe
-            streams.append(_Stream(name, source, pipe, out, wake, policy, queue_size, fps))
+            streams.append(_Stream(name, source, pipe, out, policy, queue_size, fps, max_frames))
+        share_models([s.pipe for s in streams], requests)
+        for s in streams:
+            s.reader.timer = s.writer.timer = s.pipe.timer
         if progress:
             from fer_edge.progress import progress as progress_bar
 
             bar = progress_bar(unit="frame", desc="demo")  # a bar on a terminal, log lines elsewhere
-        for s in streams:
+        workers = [_Worker(s, max_frames) for s in streams]
+        for s, w in zip(streams, workers):
             s.begin()
-        _schedule(streams, wake, first, max_frames, stop, bar)
+            w.start()
+        _supervise(streams, workers, stop, bar)
     except BaseException:
+        for w in workers:
+            w.stop.set()
         for s in streams:
             s.end()
+        for w in workers:
+            w.join()
         for s in streams:
             s.join()
             s.writer.close(ok=False)
@@ -301,42 +356,23 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
     return results
 
 
-def _schedule(streams: list[_Stream], wake: threading.Event, first: Pipeline, max_frames: int | None,
-              stop, bar) -> None:
-    """The main thread: take what is ready from every stream, infer together, hand on in order."""
-    active = list(streams)
-    while active and not (stop is not None and stop.requested):
-        wake.clear()
-        ready = []
-        for s in list(active):
-            try:
-                item = s.reader.queue.get_nowait()
-            except queue.Empty:
-                continue
-            if isinstance(item, BaseException):
-                log.warning("%s: %s; the other streams go on", s.name, item)
-                item = None
-            if item is None or (max_frames is not None and s.index >= max_frames):
-                s.end()
-                active.remove(s)
-                continue
-            ready.append((s, item))
-        if not ready:
-            wake.wait(0.05)
-            continue
-        prepared = [(s, s.pipe.prepare(item[0], s.index)) for s, item in ready]
-        rows = _infer_together(prepared, first.frame_model)
-        for (s, item), (_, work), (per_frame, ms) in zip(ready, prepared, rows):
-            faces = s.pipe.finish(work, per_frame, infer_ms=ms) if work.batch is not None else []
-            frame, decoded, notes = item
-            s.writer.queue.put((s.index, frame, faces, decoded, notes))
-            s.index += 1
-            if max_frames is not None and s.index >= max_frames:
-                s.end()
-                active.remove(s)
+def _supervise(streams: list[_Stream], workers: list[_Worker], stop, bar) -> None:
+    """The main thread: pass a stop request on, show progress, raise a worker's error."""
+    shown = 0
+    running = True
+    while running:
+        running = any(w.is_alive() for w in workers)
+        if stop is not None and stop.requested:
+            for w in workers:
+                w.stop.set()
+        for w in workers:
+            if w.error is not None:
+                raise w.error
         if bar is not None:
+            done = sum(s.writer.frames for s in streams)
             bar.set_postfix(faces=sum(s.writer.with_face for s in streams),
                             tracks=sum(len(s.writer.tracks) for s in streams), refresh=False)
-            bar.update(len(ready))
-    for s in streams:
-        s.end()
+            bar.update(done - shown)
+            shown = done
+        if running:
+            time.sleep(0.05)  # the signal handler runs in this thread: it must not block for long

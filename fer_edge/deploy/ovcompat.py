@@ -5,6 +5,8 @@ MYRIAD plugin (Neural Compute Stick 2), which ships Python bindings for 3.7-3.10
 
 * ``Core`` lives in ``openvino`` since 2023.1 and in ``openvino.runtime`` before (2022.x);
   ``openvino.runtime`` is gone in 2026.
+* ``InferRequest.start_async``/``wait``/``latency`` and the ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``
+  property, which the pipelined runtime's batcher uses, are the same in both.
 * ``opset13`` (2023.3+) vs ``openvino.runtime.opset10`` (2022.3) for building graphs (:func:`opset`).
 * Plugins reject properties they do not know (MYRIAD has no ``INFERENCE_PRECISION_HINT``);
   :func:`supported_properties` keeps the ones a device lists.

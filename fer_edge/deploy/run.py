@@ -114,8 +114,9 @@ def run_video(
     as ``rpicam-vid``'s carry none) and is requested from cameras.
 
     ``threads=1`` runs the sequential loop (decode, step, write one after the other; easiest
-    to debug); more runs the pipelined runtime of :mod:`fer_edge.deploy.multi` (decode-ahead
-    and writer threads), which writes the same events.
+    to debug); more runs the pipelined runtime of :mod:`fer_edge.deploy.multi` (decode-ahead,
+    worker and writer threads, inference on shared asynchronous requests), which writes the
+    same events.
 
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
@@ -239,12 +240,14 @@ def run_sources(
     stream: StreamPolicy | None = None,
     video: bool = True,
     fps: float | None = None,
+    requests: int = 0,
 ) -> list[RunReport]:
     """Several sources at once through the pipelined runtime (one set of compiled models).
 
     Each stream writes ``out/<stream>/demo.mp4``, ``events.jsonl`` and ``timing.json`` (or the
     given ``outputs``); a stalled stream never holds up the others. SIGINT/SIGTERM stop all
-    streams at a frame boundary and finalize what was written.
+    streams at a frame boundary and finalize what was written. ``requests``: OpenVINO infer
+    requests per shared model (0 = the plugin's optimal number for ``engine.hint``).
 
     Example:
         >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
@@ -262,7 +265,8 @@ def run_sources(
                        for n in names]
     with _StopOnSignal() as stop:
         results = run_pipelined(sources, bundle, config=config, engine=engine, outputs=outputs, names=names,
-                                max_frames=max_frames, policy=stream, stop=stop, progress=progress, fps=fps)
+                                max_frames=max_frames, policy=stream, stop=stop, progress=progress, fps=fps,
+                                requests=requests)
         reports = []
         for res, outs in zip(results, outputs):
             pipe = res["pipe"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from fer_edge.atomic import write_text
 from fer_edge.config import check as _check
-from fer_edge.config import from_dict, parse_override, plain, read_recipe, set_dotted
+from fer_edge.config import dotted_keys, from_dict, parse_override, plain, read_recipe, set_dotted
 from fer_edge.errors import unknown_choice
 
 # Section 3.3.1 / table 3.6: the mean of the six per-emotion *median* human accuracies on the
@@ -120,8 +120,9 @@ def _thesis_phases() -> list[PhaseConfig]:
 class TuneConfig:
     """KerasTuner Bayesian search over the classifier (phase 1); ``trials: 0`` switches it off.
 
-    Distributed search: set ``KERASTUNER_TUNER_ID`` (``chief`` / ``tuner0`` ...),
-    ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` on every process.
+    The oracle proposes ``parallel`` trials per round; they run through the recipe's executor
+    (``--executor ray``: as Ray tasks at once). The round size, not the executor, shapes the
+    search: the same recipe gives the same trials anywhere (:mod:`fer_edge.train.tuning`).
     """
 
     trials: int = 0
@@ -129,9 +130,13 @@ class TuneConfig:
     units: tuple[int, ...] = (256, 512, 1024)
     dropout: tuple[float, float] = (0.2, 0.9)
     epochs: int = 5
+    parallel: int = 1  # trials per round of the search (set it to the cluster's free task slots)
+    initial: int = 0  # random trials before the Gaussian process (0: KerasTuner's 3 x dimensions)
 
     def __post_init__(self) -> None:
         _check(self.trials >= 0, f"tune.trials must be >= 0, got {self.trials}")
+        _check(self.parallel >= 1 and self.initial >= 0,
+               f"tune.parallel must be >= 1 and tune.initial >= 0, got {self.parallel}, {self.initial}")
 
 
 @dataclass
@@ -330,18 +335,8 @@ def load_recipe(
         source = f"{source} (+ --set)" if "--set" not in source else source
     recipe = from_dict(Recipe, data, source=source)
     # Which keys the file and --set spelled out: fer_edge.train.usage refuses those a verb never reads.
-    recipe.given = (source, sorted(_dotted(data)))
+    recipe.given = (source, sorted(dotted_keys(data)))
     return recipe
-
-
-def _dotted(tree: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            keys += _dotted(value, f"{prefix}{key}.")
-        else:
-            keys.append(f"{prefix}{key}")
-    return keys
 
 
 def save_recipe(recipe: Recipe, path: str | os.PathLike, *, verb: str | None = None) -> Path:

@@ -6,9 +6,9 @@ learning rate, and trains with TensorBoard, ModelCheckpoint, CSVLogger, EarlySto
 ReduceLROnPlateau; a phase's ``dropout`` raises the classifier's drop rate (phase 3, "refining",
 adds regularisation in the thesis). A pretrained backbone must name its weights (a keras-vggface
 ``.h5``, ``imagenet`` or ``random``). An optional KerasTuner Bayesian search (``spatial.tune.trials``) picks the
-classifier (1-2 dense layers of 256/512/1024 units, dropout 0.2-0.9) before phase 1; it runs
-distributed when ``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT``
-are set (KerasTuner reads them itself).
+classifier (1-2 dense layers of 256/512/1024 units, dropout 0.2-0.9) before phase 1; its trials
+run through the recipe's executor (``--executor ray`` runs them as Ray tasks, see
+:mod:`fer_edge.train.tuning`).
 
 Training frames come from FER2013 (``spatial.source: fer2013``, as in the thesis) or from the
 training subjects' clips (``clips``: ``frames_per_clip`` frames evenly spaced in each trimmed
@@ -184,29 +184,6 @@ class _FrameBatches:
         return FrameBatches()
 
 
-def _tune(cfg, build, train, val, folder: Path) -> dict:
-    """KerasTuner Bayesian search over the classifier on the frozen base; best values."""
-    from fer_edge.errors import require
-
-    kt = require("keras_tuner", "train", purpose="the hyperparameter search")
-
-    def hypermodel(hp):
-        layers = hp.Int("dense_layers", min(cfg.tune.dense_layers), max(cfg.tune.dense_layers))
-        units = tuple(hp.Choice(f"units_{i}", list(cfg.tune.units)) for i in range(layers))
-        dropout = hp.Float("dropout", *cfg.tune.dropout, step=0.1)
-        model = build(dense_units=units, dropout=dropout)
-        set_trainable(model, 0)
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-
-    tuner = kt.BayesianOptimization(hypermodel, objective="val_accuracy", max_trials=cfg.tune.trials,
-                                    directory=str(folder), project_name="tuner", overwrite=False, seed=0)
-    tuner.search(train, validation_data=val, epochs=cfg.tune.epochs, verbose=1)
-    best = tuner.get_best_hyperparameters(1)[0].values
-    units = tuple(best[f"units_{i}"] for i in range(best["dense_layers"]))
-    return {"dense_units": units, "dropout": round(float(best["dropout"]), 2)}
-
-
 def _backbone(weights) -> dict | None:
     """Provenance of the starting weights, so a later protocol card can name the file it came from."""
     if weights is None or weights in ("random", "imagenet"):
@@ -269,7 +246,11 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     train = _FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
     val_data = (val[0].astype(np.float32), val[1]) if val is not None else None
     if cfg.tune.trials:
-        best = _tune(cfg, build, train, val_data, folder)
+        from fer_edge.train.tuning import search
+
+        best = search(cfg.tune, model=cfg.model, options=options, train=(x, y), val=val, folder=folder / "tuner",
+                      seed=recipe.seed, batch_size=cfg.batch_size, augment=cfg.online_augmentation,
+                      executor=recipe.executor, progress=progress)
         log.info("tuner: best classifier %s", best)
         options.update(best)
         model = build()

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from fer_edge.config import dotted_keys
 from fer_edge.errors import FerEdgeError
 
 # Sections each verb never reads (and the verb that does).
@@ -34,10 +35,8 @@ _TRAINING_ONLY = ("source", "fer2013", "frames_per_clip", "batch_size", "phases"
 def read_dict(recipe, verb: str) -> dict:
     """The recipe as a mapping of only what ``verb`` reads (saved as a run's ``recipe.yaml``, so
     that file runs again as it is)."""
-    from fer_edge.train.config import _dotted
-
     tree = recipe.to_dict()
-    for key, _ in unread_keys(recipe, verb, keys=_dotted(tree)):
+    for key, _ in unread_keys(recipe, verb, keys=dotted_keys(tree)):
         parts = key.split(".")
         node = tree
         for part in parts[:-1]:
