@@ -39,7 +39,7 @@ def main() -> None:
 
     from fer_edge import assets, defaults
     from fer_edge.kerasfile import convert_keras_file
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(assets.asset_path(*assets.DEFAULT_MODEL)))

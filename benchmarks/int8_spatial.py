@@ -19,7 +19,7 @@ import openvino as ov
 from fer_edge.data.synth import make_clip
 from fer_edge.faces.crop import crop_faces
 from fer_edge.models import create_model, feature_extractor
-from fer_edge.optimize.export import to_openvino
+from fer_edge.models.convert import to_openvino
 
 
 def crops() -> list[np.ndarray]:

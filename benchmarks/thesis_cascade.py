@@ -55,7 +55,7 @@ def build(side: int, root: Path) -> Path:
 
     from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, write_manifest
     from fer_edge.models import create_model, feature_extractor
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     keras.utils.set_random_seed(0)
     spatial = feature_extractor(create_model("vggface_vgg16", input_shape=(side, side, 3), num_classes=6), "flatten")

@@ -30,17 +30,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fer_edge import __version__
 from fer_edge.atomic import check_output, staging_dir, write_json
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json
+from fer_edge.kinds import KINDS
 
 FORMAT = 1
-KINDS = {
-    "frame": ("frame",),
-    "cascade": ("spatial", "temporal"),
-    "clip": ("clip",),
-}
 COLORS = {"RGB": 3, "BGR": 3, "GRAY": 1}
 PRECISIONS = ("FP32", "FP16", "BF16", "INT8", "INT8-WEIGHTS")
 MODEL_SUFFIXES = (".xml", ".keras", ".onnx")
@@ -59,6 +57,18 @@ class FrameSpec:
     @property
     def channels(self) -> int:
         return COLORS[self.color]
+
+    def normalise(self, pixels: np.ndarray) -> np.ndarray:
+        """0..255 pixels in the declared colour order -> the model's float32 ``(x / 255 - mean) / std``.
+
+        The one place of this rule: the runtime, evaluation and calibration all call it.
+
+        Example:
+            >>> FrameSpec((2, 2), "GRAY", (0.5,), (0.5,)).normalise(np.array([0, 255])).tolist()
+            [-1.0, 1.0]
+        """
+        x = np.asarray(pixels).astype(np.float32) * np.float32(1.0 / 255.0)
+        return (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
 
 
 @dataclass
@@ -288,18 +298,20 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
     win = data.get("window", {})
     if not isinstance(win, dict):
         raise _fail(root, "'window' must be an object")
+    length, stride = KINDS[kind].default_window
     window = WindowSpec(
-        length=_int(win.get("length", 100 if kind != "frame" else 1), root, "window.length"),
-        stride=_int(win.get("stride", 5 if kind != "frame" else 1), root, "window.stride"),
+        length=_int(win.get("length", length), root, "window.length"),
+        stride=_int(win.get("stride", stride), root, "window.stride"),
         min_frames=_int(win.get("min_frames", 1), root, "window.min_frames"),
     )
     if window.min_frames > window.length:
         raise _fail(root, f"'window.min_frames' ({window.min_frames}) exceeds 'window.length' ({window.length})")
 
     models_raw = _get(data, "models", dict, root)
-    missing = [r for r in KINDS[kind] if r not in models_raw]
+    roles = KINDS[kind].roles
+    missing = [r for r in roles if r not in models_raw]
     if missing:
-        raise _fail(root, f"a {kind} bundle needs models {', '.join(KINDS[kind])}; missing {', '.join(missing)}")
+        raise _fail(root, f"a {kind} bundle needs models {', '.join(roles)}; missing {', '.join(missing)}")
     models: dict[str, ModelEntry] = {}
     for role, raw in models_raw.items():
         where = f"models.{role}."
@@ -329,14 +341,13 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
             variants={p.upper(): _inside(root, f, f"{where}variants.{p}") for p, f in variants.items()},
             keras=_inside(root, raw["keras"], f"{where}keras") if raw.get("keras") else None,
         )
-    head = models.get("temporal") or models.get("frame") or models.get("clip")
-    if head is not None and head.output is not None and head.output != len(labels):
+    head = models[KINDS[kind].score_role]
+    if head.output is not None and head.output != len(labels):
         raise _fail(root, f"the model has {head.output} outputs but {len(labels)} labels are declared; "
                           "fix 'labels' or re-export with the right label set")
-    if kind == "cascade":
-        feat, temporal = models["spatial"].output, models["temporal"].input
-        if feat is not None and temporal and temporal[-1] != feat:
-            raise _fail(root, f"spatial model gives {feat} features but the temporal model takes {temporal[-1]}")
+    problem = KINDS[kind].check_models(models)
+    if problem:
+        raise _fail(root, problem)
     prov = data.get("provenance", {})
     if not isinstance(prov, dict):
         raise _fail(root, "'provenance' must be an object")

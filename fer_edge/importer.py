@@ -58,7 +58,7 @@ def _load_keras(path: Path, keras: Any):
 def _convert(path: Path, converter: str) -> tuple[Any, Any, int, str]:
     """``(openvino model, Keras model or None, parameter count, converter used)`` of a model file."""
     from fer_edge.kerasfile import UnsupportedLayer, convert_keras_file
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     if converter not in CONVERTERS:
         raise unknown_choice("converter", converter, CONVERTERS)
@@ -146,7 +146,8 @@ def import_keras(
         >>> import_keras("emotion_model.hdf5", "runs/fer", labels="fer2013",
         ...              mean=[0.5], std=[0.5])  # doctest: +SKIP
     """
-    from fer_edge.optimize.export import check_parity, save_ir
+    from fer_edge.deploy.ovcompat import save_ir
+    from fer_edge.deploy.parity import check_parity
 
     path = Path(path)
     out = check_output(out, inputs=[path], force=force, folder=True)

@@ -162,7 +162,7 @@ def test_builtin_matches_tensorflow_conversion_on_real_crops(xception):
     """The acceptance check: the default model's layer set, built-in vs TensorFlow's converter."""
     import keras
 
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     path, x, want = xception
     builtin, _ = convert_keras_file(path)

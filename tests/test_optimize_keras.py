@@ -50,10 +50,10 @@ def test_export_onnx(tiny):
 
 def test_conversion_error_names_op_and_layer():
     from fer_edge.models import create_model
-    from fer_edge.optimize.export import _culprits
+    from fer_edge.models.convert import culprits
 
     model = create_model("lstm", timesteps=4, features=8, units=4)
-    text = _culprits(model, "No conversion rule found for operations: TensorListReserve, TensorListStack")
+    text = culprits(model, "No conversion rule found for operations: TensorListReserve, TensorListStack")
     assert "op TensorListReserve" in text and "(LSTM)" in text
 
 

@@ -10,10 +10,10 @@ import pytest
 from fer_edge.bundle import load_bundle
 from fer_edge.cli import main
 from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig, run_video
-from fer_edge.deploy.buffers import RingBuffer
 from fer_edge.deploy.events import EventWriter
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.errors import FerEdgeError
+from fer_edge.windows import RingBuffer
 from tests.ovmodels import cascade_bundle, frame_bundle
 from tests.videos import face_leaves_video, two_faces_video
 

@@ -20,6 +20,7 @@ from fer_edge.bench.machine import machine_record
 from fer_edge.bench.report import BenchmarkReport, Row
 from fer_edge.bundle import PRECISIONS, Bundle, load_bundle
 from fer_edge.errors import FerEdgeError, unknown_choice
+from fer_edge.kinds import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmu
         rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
                         mode="latency",
                         inference_precision=t.inference_precision, iterations=t.iterations,
-                        accuracy=accuracy if role == _head(bundle) else None, **common))
+                        accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
         log.info("%s %s %s %s %s: %.3f ms median (%s)", bundle.name, role, precision, device, hint,
                  t.median_ms, t.inference_precision)
         if throughput:
@@ -132,10 +133,6 @@ def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmu
                             inference_precision=t.inference_precision, iterations=t.iterations,
                             requests=t.requests, **common))
     return rows
-
-
-def _head(bundle: Bundle) -> str:
-    return {"frame": "frame", "cascade": "temporal", "clip": "clip"}[bundle.kind]
 
 
 def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str, hint: str,

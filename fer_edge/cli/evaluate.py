@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
     if (target / "manifest.json").is_file():
         from fer_edge.bundle import load_bundle
-        from fer_edge.train.predict import data_from_bundle, predict_bundle
+        from fer_edge.data.clipset import data_from_bundle
+        from fer_edge.train.predict import predict_bundle
 
         bundle = load_bundle(target)
         data = data_from_bundle(bundle, preprocessed=args.data, split_file=args.split_file)

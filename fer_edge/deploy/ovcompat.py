@@ -11,7 +11,8 @@ MYRIAD plugin (Neural Compute Stick 2), which ships Python bindings for 3.7-3.10
 * Plugins reject properties they do not know (MYRIAD has no ``INFERENCE_PRECISION_HINT``);
   :func:`supported_properties` keeps the ones a device lists.
 * ``save_model`` (with ``compress_to_fp16``) arrived in 2023.0; 2022.x has ``serialize`` and a
-  separate FP16 compression pass (:func:`save_model` covers both).
+  separate FP16 compression pass (:func:`save_model` covers both; :func:`save_ir` writes
+  through temporary names, renamed when both files are complete).
 * MYRIAD exists only in 2022.x, and only in Intel's archives: the ``openvino==2022.3.*`` pip
   wheels have no MYRIAD plugin (:func:`myriad_hint` says which case applies).
 """
@@ -19,7 +20,11 @@ MYRIAD plugin (Neural Compute Stick 2), which ships Python bindings for 3.7-3.10
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
+
+from fer_edge.atomic import temp_path
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ except ImportError:  # 2022.x: the API lives in openvino.runtime only
 # opset13 since OpenVINO 2023.3; opset10 is the newest of 2022.3 LTS (the NCS2's last release).
 _OPSETS = ("openvino.opset13", "openvino.runtime.opset10")
 
-__all__ = ["Core", "MYRIAD_LAST", "Model", "get_version", "myriad_hint", "opset", "save_model",
+__all__ = ["Core", "MYRIAD_LAST", "Model", "get_version", "myriad_hint", "opset", "save_ir", "save_model",
            "supported_properties", "version"]
 
 
@@ -106,3 +111,14 @@ def save_model(model: Any, xml: str, *, compress_to_fp16: bool = False) -> None:
         serialize(model, xml)
         return
     _save(model, xml, compress_to_fp16=compress_to_fp16)
+
+
+def save_ir(ov_model: Any, xml: str | os.PathLike, *, fp16: bool = False) -> Path:
+    """Write IR ``.xml``/``.bin`` next to each other, atomically (both renamed at the end)."""
+    xml = Path(xml)
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(xml, keep_suffix=True)  # inside a staging folder: removed with it on failure
+    save_model(ov_model, str(tmp), compress_to_fp16=fp16)
+    os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
+    os.replace(tmp, xml)
+    return xml

@@ -12,6 +12,7 @@ Per frame::
     EMA(alpha) -> label
 
 Each frame's spatial features are computed once and reused by every overlapping window.
+What each bundle kind runs and buffers is :mod:`fer_edge.kinds`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import numpy as np
 
 from fer_edge.bundle import Bundle
 from fer_edge.config import coerce_fields
-from fer_edge.deploy.buffers import RingBuffer
 from fer_edge.deploy.engine import CompiledModel, EngineConfig, load_model
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.deploy.timers import StageTimer
 from fer_edge.errors import FerEdgeError
+from fer_edge.kinds import kind_of, softmax_if_needed
+from fer_edge.windows import RingBuffer
 
 
 @dataclass
@@ -113,14 +115,6 @@ class _TrackState:
     since_head: int = 0
 
 
-def _softmax_if_needed(x: np.ndarray) -> np.ndarray:
-    # Heads trained here end in softmax; imported ones may give logits.
-    if x.min() >= 0 and np.allclose(x.sum(-1), 1.0, atol=1e-2):
-        return x
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
 def _load(bundle: Bundle, role: str, precision: str | None, engine: EngineConfig) -> CompiledModel:
     """Compile a bundle's model; an INT8 one falls back to the bundle's FP32 (else FP16) variant
     when it cannot run on this CPU."""
@@ -146,13 +140,12 @@ class Pipeline:
         from fer_edge.faces.manager import TrackManager
 
         self.bundle = bundle
+        self.kind = kind = kind_of(bundle)
         self.config = config = config or PipelineConfig()
         self.engine = engine = engine or EngineConfig()
         self.timer = StageTimer()
         self.labels = list(bundle.labels)
         spec = bundle.frame
-        self._mean = np.asarray(spec.mean, np.float32)
-        self._std = np.asarray(spec.std, np.float32)
         self._size = spec.size
         self._crop_side = max(spec.size)
         self.stride = config.stride or bundle.window.stride
@@ -160,17 +153,15 @@ class Pipeline:
                                                max_side=config.detect_side, scale_factor=config.detect_scale)
         self.manager = TrackManager(detector, tracker=config.tracker, detect_every=config.detect_every,
                                     max_missed=config.max_missed, max_faces=config.max_faces)
-        role = {"frame": "frame", "cascade": "spatial", "clip": None}[bundle.kind]
         self.frame_model: CompiledModel | None = None
         self.head: CompiledModel | None = None
         if share is not None:  # another stream's compiled models (called from one thread only)
             self.frame_model, self.head = share.frame_model, share.head
         else:
-            if role:
-                self.frame_model = _load(bundle, role, config.precision, engine)
-            if bundle.kind in ("cascade", "clip"):
-                head_role = "temporal" if bundle.kind == "cascade" else "clip"
-                self.head = _load(bundle, head_role, config.precision, engine)
+            if kind.frame_role:
+                self.frame_model = _load(bundle, kind.frame_role, config.precision, engine)
+            if kind.head_role:
+                self.head = _load(bundle, kind.head_role, config.precision, engine)
         self._check_shapes()
         self.tracks: dict[int, _TrackState] = {}
         self._sides: dict[int, float] = {}  # locked crop side per track (cascade/clip)
@@ -185,7 +176,7 @@ class Pipeline:
     def _check_shapes(self) -> None:
         h, w = self._size
         c = self.bundle.frame.channels
-        for m, most in ((self.frame_model, 1), (self.head, 2 if self.bundle.kind == "cascade" else 1)):
+        for m, most in ((self.frame_model, 1), (self.head, self.kind.head_inputs)):
             if m is not None and m.num_inputs > most:
                 raise FerEdgeError(f"{m.path}: the model takes {m.num_inputs} inputs, the runtime feeds {most}; "
                                    "re-export it with one image input")
@@ -210,9 +201,7 @@ class Pipeline:
         return out.shape[1:]
 
     def _new_state(self, item_shape: tuple[int, ...]) -> _TrackState:
-        win = self.bundle.window
-        length = win.length if self.bundle.kind != "frame" else max(win.length, 1)
-        return _TrackState(RingBuffer(length, item_shape), EMA(self.config.alpha))
+        return _TrackState(RingBuffer(self.bundle.window.length, item_shape), EMA(self.config.alpha))
 
     def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]],
                    angles: list[float] | None = None) -> np.ndarray:
@@ -232,8 +221,7 @@ class Pipeline:
             crops = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops])[..., None]
         elif color == "RGB":
             crops = crops[..., ::-1]
-        x = crops.astype(np.float32) * np.float32(1.0 / 255.0)
-        return (x - self._mean) / self._std
+        return self.bundle.frame.normalise(crops)
 
     def step(self, frame: np.ndarray, index: int) -> list[FaceResult]:
         """Process one BGR frame; returns one result per visible face."""
@@ -261,7 +249,7 @@ class Pipeline:
             self._angles.pop(gone, None)
         if not tracks:
             return Prepared(index, [], None)
-        boxes = [t.box if self.bundle.kind == "frame" else self._locked_box(t) for t in tracks]
+        boxes = [self._locked_box(t) if self.kind.steady_crop else t.box for t in tracks]
         with self.timer("preprocess"):
             angles = self._eye_angles(frame, tracks, index) if self._eyes is not None else None
             batch = self.preprocess(frame, boxes, angles)
@@ -293,9 +281,7 @@ class Pipeline:
         if not work.tracks:
             return []
         start = time.perf_counter()
-        if self.bundle.kind == "frame":
-            per_frame = _softmax_if_needed(per_frame)
-        due = self._push(work.tracks, per_frame, work.index)
+        due = self._push(work.tracks, self.kind.buffer_items(per_frame), work.index)
         if due and self.head is not None:
             self._run_head(due)
         self.timer.add("infer", infer_ms + (time.perf_counter() - start) * 1000.0)
@@ -324,8 +310,9 @@ class Pipeline:
                 state = self.tracks[track.id] = self._new_state(item.shape)
             state.buffer.push(item, index)
             state.since_head += 1
-            if self.bundle.kind == "frame":
-                state.scores = state.ema.update(state.buffer.mean())
+            scores = self.kind.window_scores(state.buffer)
+            if scores is not None:  # no head: the buffer gives the scores
+                state.scores = state.ema.update(scores)
                 state.window = state.buffer.frames
             elif len(state.buffer) >= min_frames and (state.scores is None or state.since_head >= self.stride):
                 due.append(track.id)
@@ -338,7 +325,7 @@ class Pipeline:
             scores = np.concatenate([self._call_head(x[i:i + 1], m[i:i + 1]) for i in range(len(due))])
         else:
             scores = self._call_head(x, m)
-        scores = _softmax_if_needed(scores)
+        scores = softmax_if_needed(scores)
         for tid, s in zip(due, scores):
             state = self.tracks[tid]
             state.scores = state.ema.update(s)

@@ -78,12 +78,6 @@ class CalibrationData:
         return self.clips, self.labels
 
 
-def _normalise(bundle: Bundle, pixels: np.ndarray) -> np.ndarray:
-    mean = np.asarray(bundle.frame.mean, np.float32)
-    std = np.asarray(bundle.frame.std, np.float32)
-    return ((pixels.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
-
-
 def _fit_frames(bundle: Bundle, pixels: np.ndarray, what: str) -> np.ndarray:
     """Resize/convert raw ``(N, h, w, c)`` pixels to the bundle's frame, then normalise."""
     import cv2
@@ -108,7 +102,7 @@ def _fit_frames(bundle: Bundle, pixels: np.ndarray, what: str) -> np.ndarray:
     if pixels.shape[1:3] != (h, w):
         pixels = np.stack([cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=cv2.INTER_AREA)
                            for f in pixels]).reshape(len(pixels), h, w, c)
-    return _normalise(bundle, pixels)
+    return bundle.frame.normalise(pixels)
 
 
 def video_clips(bundle: Bundle, videos: list[Path], *, max_frames: int = 2000) -> list[np.ndarray]:
@@ -241,13 +235,14 @@ def load_calibration(
     if isinstance(info, dict) and info.get("preprocessed"):
         if not Path(info["preprocessed"]).is_dir():
             raise FerEdgeError(f"bundle {bundle.path} was trained on {info['preprocessed']}, which is gone; {HOW_TO}")
-        from fer_edge.train.predict import data_from_bundle
+        from fer_edge.data.clipset import data_from_bundle
 
         data = data_from_bundle(bundle)
         return _from_clipset(bundle, data, max_clips=max_clips, trimmed=bool(info.get("trimmed", True)), seed=seed)
     from fer_edge.assets import DEFAULT_BUNDLE, sample_video
+    from fer_edge.kinds import FrameKind, kind_of
 
-    if bundle.name == DEFAULT_BUNDLE and bundle.kind == "frame":
+    if bundle.name == DEFAULT_BUNDLE and isinstance(kind_of(bundle), FrameKind):
         folder = sample_video().parent
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         clips = video_clips(bundle, videos, max_frames=max_frames)
@@ -264,8 +259,8 @@ def _from_path(bundle: Bundle, path: Path, *, max_clips: int, max_frames: int, s
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return _check(CalibrationData(video_clips(bundle, [path], max_frames=max_frames), None, str(path)), bundle)
     if path.is_dir() and (path / "index.jsonl").is_file():
+        from fer_edge.data.clipset import ClipSet
         from fer_edge.data.preprocess import read_index
-        from fer_edge.train.data import ClipSet
 
         records = [r for r in read_index(path) if r.get("status") == "ok" and r.get("emotion") in bundle.labels]
         if not records:

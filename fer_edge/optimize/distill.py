@@ -143,14 +143,16 @@ def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, te
     """
     import keras
 
+    from fer_edge.kinds import kind_of
     from fer_edge.models import load_model
     from fer_edge.optimize.quantize import compile_f32
 
     options = dict(options or {})
-    if bundle.kind == "clip":
-        raise FerEdgeError("distillation needs a frame or cascade bundle (clip models have no spatial part); "
-                           "use --prune for clip models")
-    role = "frame" if bundle.kind == "frame" else "spatial"
+    kind = kind_of(bundle)
+    if kind.frame_role is None:
+        raise FerEdgeError(f"distillation needs a frame or cascade bundle ({kind.name} models have no spatial part); "
+                           f"use --prune for {kind.name} models")
+    role = kind.frame_role
     teacher_keras = load_model(bundle.path / bundle.models[role].keras) if bundle.models[role].keras else None
     if teacher_keras is None:
         raise FerEdgeError(f"bundle {bundle.path} has no Keras {role} model to compare the student with")
@@ -161,7 +163,7 @@ def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, te
 
     teacher_ir = {r: compile_f32(core().read_model(str(bundle.model_path(r, "FP32")))) for r in bundle.models}
     loss = distillation_loss(temperature, alpha)
-    if bundle.kind == "frame":
+    if kind.head_role is None:  # the frame model gives the scores: distil them frame by frame
         net = _wrap(_student(student, shape, n, options, role), bundle, shape, f"{student}_distilled")
         frames, labels = [], []
         for i, clip in enumerate(data.clips):
@@ -229,9 +231,11 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
     """
     import keras
 
+    from fer_edge.kinds import kind_of
     from fer_edge.models.temporal import cnn1d_head
     from fer_edge.optimize.evaluate import scores
-    from fer_edge.optimize.quantize import compile_f32, pad_window
+    from fer_edge.optimize.quantize import compile_f32
+    from fer_edge.windows import pad_window
 
     known = {"pool", "filters", "learning_rate", "batch_size", "dropout"}
     for key in options:
@@ -248,7 +252,7 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
     pairs = [pad_window(np.asarray(spatial_ir([c[:length]])[0]), length) for c in data.clips]
     feats = np.stack([f for f, _ in pairs]).astype(np.float32)
     masks = np.stack([m for _, m in pairs]).astype(np.float32)
-    teacher = np.stack([scores("cascade", teacher_ir, c, length) for c in data.clips]).astype(np.float32)
+    teacher = np.stack([scores(kind_of(bundle), teacher_ir, c, length) for c in data.clips]).astype(np.float32)
     n = len(bundle.labels)
     onehot = np.zeros((len(data.clips), n), np.float32)
     for i, y in enumerate(data.labels if data.labels is not None else [-1] * len(data.clips)):
@@ -271,6 +275,6 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
 
 
 def _to_ov(model: Any):
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     return to_openvino(model)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,101 +23,12 @@ from typing import Any
 import numpy as np
 
 from fer_edge.atomic import check_output, temp_path
+from fer_edge.deploy.ovcompat import save_ir
+from fer_edge.deploy.parity import check_parity
 from fer_edge.errors import FerEdgeError, require, unknown_choice
+from fer_edge.models.convert import culprits, to_openvino
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Parity:
-    """OpenVINO (f32 hint) vs Keras on the same inputs."""
-
-    max_abs_diff: float
-    argmax_agreement: float
-    samples: int
-
-    def as_dict(self) -> dict[str, float]:
-        return {"max_abs_diff": self.max_abs_diff, "argmax_agreement": self.argmax_agreement,
-                "samples": self.samples}
-
-
-def to_openvino(model: Any) -> Any:
-    """Convert a Keras model into an ``openvino.Model``.
-
-    Tries the direct conversion first and falls back to a SavedModel export.
-
-    Raises:
-        FerEdgeError: when neither route works, naming the first unsupported operation.
-    """
-    import openvino as ov
-
-    try:
-        return ov.convert_model(model)
-    except Exception as direct:  # noqa: BLE001 - any converter failure -> try the fallback
-        log.info("direct conversion failed (%s); trying the SavedModel route", str(direct).splitlines()[0])
-        with tempfile.TemporaryDirectory(prefix="fer-edge-savedmodel-") as tmp:
-            try:
-                model.export(tmp, format="tf_saved_model")
-                return ov.convert_model(tmp)
-            except Exception as fallback:  # noqa: BLE001
-                detail = str(fallback).strip().splitlines()
-                raise FerEdgeError(
-                    f"OpenVINO cannot convert model '{model.name}': {detail[-1][:200] if detail else fallback}"
-                    f"{_culprits(model, str(direct) + str(fallback))}; "
-                    "replace the unsupported layer or report it with the model summary"
-                ) from None
-
-
-def save_ir(ov_model: Any, xml: str | os.PathLike, *, fp16: bool = False) -> Path:
-    """Write IR ``.xml``/``.bin`` next to each other, atomically (both renamed at the end)."""
-    from fer_edge.deploy.ovcompat import save_model
-
-    xml = Path(xml)
-    xml.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(xml, keep_suffix=True)  # inside a staging folder: removed with it on failure
-    save_model(ov_model, str(tmp), compress_to_fp16=fp16)
-    os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
-    os.replace(tmp, xml)
-    return xml
-
-
-def check_parity(keras_model: Any, xml: str | os.PathLike, inputs: np.ndarray) -> Parity:
-    """Compare the IR (CPU, f32 hint) against Keras on ``inputs``."""
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    got = np.asarray(compiled(inputs)[0])
-    want = np.asarray(keras_model(inputs, training=False))
-    return Parity(
-        max_abs_diff=float(np.abs(got - want).max()),
-        argmax_agreement=float((got.argmax(-1) == want.argmax(-1)).mean()),
-        samples=int(len(inputs)),
-    )
-
-
-# TensorFlow ops that a Keras layer class turns into, for naming the layer behind a failing op.
-_OP_LAYERS = {"TensorList": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional"),
-              "While": ("LSTM", "GRU", "SimpleRNN", "ConvLSTM", "RNN", "Bidirectional")}
-
-
-def _culprits(model: Any, message: str) -> str:
-    """`` (op X; Keras layer(s) 'a', 'b')`` for the unsupported ops named in a converter message."""
-    import re
-
-    ops = sorted(set(re.findall(r"operations?:\s*([A-Za-z0-9_, ]+)", message)))
-    names = [o.strip() for group in ops for o in group.split(",") if o.strip()]
-    layers = []
-    for layer in getattr(model, "layers", []):
-        cls = type(layer).__name__
-        hit = any(key in op and any(c in cls for c in classes) for op in names for key, classes in _OP_LAYERS.items())
-        if hit or (layer.name and layer.name in message) or any(cls == op for op in names):
-            layers.append(f"'{layer.name}' ({cls})")
-    parts = []
-    if names:
-        parts.append(f"op {', '.join(names[:3])}")
-    if layers:
-        parts.append(f"Keras layer {', '.join(layers[:3])}")
-    return f" ({'; '.join(parts)})" if parts else ""
 
 
 # OpenVINO 2022.3 LTS, the last release with the NCS2 (MYRIAD) plugin, reads ONNX up to opset 15;
@@ -157,7 +67,7 @@ def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
         tmp.unlink(missing_ok=True)
         first = str(exc).strip().splitlines()
         raise FerEdgeError(f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
-                           f"{_culprits(keras_model, str(exc))}") from None
+                           f"{culprits(keras_model, str(exc))}") from None
     if onnx_opset(tmp) > ONNX_OPSET:
         tmp.unlink(missing_ok=True)
         raise FerEdgeError(f"ONNX export of '{keras_model.name}' wrote an opset above {ONNX_OPSET}, which "
@@ -191,7 +101,8 @@ class ExportResult:
 
 def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[np.ndarray], str]:
     """Real inputs for ``role`` from calibration data when there is some, else seeded random ones."""
-    from fer_edge.optimize.quantize import infer, pad_window
+    from fer_edge.optimize.quantize import infer
+    from fer_edge.windows import pad_window
 
     length = bundle.window.length
     if data is not None:
@@ -213,15 +124,6 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
         arrays.append((rng.random(shape) > 0.2).astype(np.float32) if "mask" in name or len(shape) == 2
                       else rng.uniform(0, 1 if role == "temporal" else 255, shape).astype(np.float32))
     return arrays, "random"
-
-
-def _parity(keras_model: Any, path: Path, inputs: list[np.ndarray]) -> Parity:
-    from fer_edge.deploy.engine import compile_f32
-
-    compiled = compile_f32(path)
-    got = np.asarray(compiled([np.ascontiguousarray(x) for x in inputs])[0])
-    want = np.asarray(keras_model(inputs if len(inputs) > 1 else inputs[0], training=False))
-    return Parity(float(np.abs(got - want).max()), float((got.argmax(-1) == want.argmax(-1)).mean()), len(got))
 
 
 def export_bundle(
@@ -294,7 +196,7 @@ def export_bundle(
                 if fp16:
                     save_ir(ov_model, tmp / f"{role}-fp16.xml", fp16=True)
                     variants["FP16"] = f"{role}-fp16.xml"
-            check = _parity(model, main, inputs)
+            check = check_parity(model, main, inputs)
             if not check.max_abs_diff <= tolerance:  # NaN fails too
                 raise FerEdgeError(f"{role}: exported model differs from Keras by {check.max_abs_diff:.2e} "
                                    f"(> {tolerance:g}); the conversion is not faithful, report this model")

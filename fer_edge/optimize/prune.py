@@ -187,11 +187,12 @@ def prune_bundle(bundle: Any, data: Any, ratio: float, *, epochs: int = 3, seed:
     """
     import keras
 
+    from fer_edge.kinds import kind_of
     from fer_edge.models import load_model
     from fer_edge.optimize.distill import distillation_loss
 
     ratio = check_ratio(ratio)
-    role = {"frame": "frame", "cascade": "spatial", "clip": "clip"}[bundle.kind]
+    role = kind_of(bundle).image_role
     entry = bundle.models[role]
     if role not in (models or {}) and not entry.keras:
         raise FerEdgeError(f"bundle {bundle.path} has no Keras file for its {role} model; pruning needs one")
@@ -199,7 +200,7 @@ def prune_bundle(bundle: Any, data: Any, ratio: float, *, epochs: int = 3, seed:
     pruned, keep = prune_model(original, ratio)
     keras.utils.set_random_seed(seed)
     if role == "clip":
-        from fer_edge.optimize.quantize import pad_window
+        from fer_edge.windows import pad_window
 
         x = np.stack([pad_window(c, bundle.window.length)[0] for c in data.clips])
     else:

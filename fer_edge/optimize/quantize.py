@@ -23,6 +23,7 @@ import numpy as np
 
 from fer_edge.deploy.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
 from fer_edge.errors import FerEdgeError, require, unknown_choice
+from fer_edge.kinds import run_batched
 
 log = logging.getLogger(__name__)
 
@@ -174,26 +175,16 @@ def quantize_model(
         raise _explain(exc, ov_model, role) from None
 
 
+def as_model(compiled: Any) -> Callable[..., np.ndarray]:
+    """A compiled OpenVINO model as a function of arrays that returns its first output
+    (the model type of :mod:`fer_edge.kinds`)."""
+
+    def run(*inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(compiled([np.ascontiguousarray(x) for x in inputs])[0])
+
+    return run
+
+
 def infer(compiled: Any, *inputs: np.ndarray, batch: int = 64) -> np.ndarray:
     """Run ``compiled`` on inputs with a leading batch axis, ``batch`` rows at a time."""
-    n = len(inputs[0])
-    out = [np.asarray(compiled([np.ascontiguousarray(x[i:i + batch]) for x in inputs])[0])
-           for i in range(0, n, batch)]
-    return np.concatenate(out) if out else np.zeros((0,), np.float32)
-
-
-def pad_window(x: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """First ``length`` steps of ``x`` zero-padded to ``length``, and the (length,) float mask."""
-    out = np.zeros((length, *x.shape[1:]), np.float32)
-    t = min(len(x), length)
-    out[:t] = x[:t]
-    mask = np.zeros(length, np.float32)
-    mask[:t] = 1.0
-    return out, mask
-
-
-def windows(x: np.ndarray, length: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Windows of ``length`` over a clip, half-overlapping (long video tracks give several)."""
-    step = max(1, length // 2)
-    starts = range(0, max(1, len(x) - length + 1), step)
-    return [pad_window(x[s:s + length], length) for s in starts]
+    return run_batched(as_model(compiled), *inputs, batch=batch)

@@ -34,6 +34,7 @@ from fer_edge.bundle import (
 )
 from fer_edge.config import coerce_fields, load
 from fer_edge.errors import FerEdgeError
+from fer_edge.kinds import BundleKind, kind_of
 from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
 from fer_edge.optimize.report import (
@@ -46,9 +47,6 @@ from fer_edge.optimize.report import (
 )
 
 log = logging.getLogger(__name__)
-
-ROLES = {"frame": ("frame",), "cascade": ("spatial", "temporal"), "clip": ("clip",)}
-
 
 @dataclass
 class OptimizeConfig:
@@ -145,23 +143,7 @@ def _compile_all(models: dict[str, Any]) -> dict[str, Any]:
     return {role: q.compile_f32(m) for role, m in models.items()}
 
 
-def _calibration_items(kind: str, role: str, data, upstream: dict[str, Any], length: int, limit: int,
-                       seed: int) -> list[list[np.ndarray]]:
-    """Batch-1 inputs of ``role``: frames, feature windows (via the optimized spatial model) or clips."""
-    if role in ("frame", "spatial"):
-        return [[f[None]] for f in data.frames(limit, seed=seed)]
-    if role == "temporal":
-        items = []
-        for clip in data.clips:
-            feats = q.infer(upstream["spatial"], clip)
-            items += [[f[None], m[None]] for f, m in q.windows(feats, length)]
-        return items[:limit] if len(items) <= limit else [items[i] for i in np.sort(
-            np.random.default_rng(seed).choice(len(items), limit, replace=False))]
-    return [[q.pad_window(w, length)[0][None]] for c in data.clips for w, _ in
-            ((x[: int(m.sum())], m) for x, m in q.windows(c, length))][:limit]
-
-
-def _validation_fn(kind: str, role: str, current: dict[str, Any], length: int):
+def _validation_fn(kind: BundleKind, role: str, current: dict[str, Any], length: int):
     """``(compiled_model, items) -> (metric, per-item correctness)`` with ``role`` swapped in."""
 
     def fn(compiled, items):
@@ -175,15 +157,17 @@ def _validation_fn(kind: str, role: str, current: dict[str, Any], length: int):
 def _precision_step(bundle: Bundle, base: dict[str, Any], data, val, cfg: OptimizeConfig,
                     report: OptimizeReport) -> dict[str, Any]:
     """The base FP32 models -> models of ``cfg.precision`` (role by role, upstream first)."""
-    kind, length = bundle.kind, bundle.window.length
+    kind, length = kind_of(bundle), bundle.window.length
     if cfg.precision in ("fp32", "fp16"):
         return dict(base)
     if cfg.precision == "int8-weights":
         return {role: q.to_precision(m, "int8-weights") for role, m in base.items()}
     current = _compile_all(base)
     out = {}
-    for role in ROLES[kind]:
-        items = _calibration_items(kind, role, data, current, length, cfg.subset_size, cfg.seed)
+    for role in kind.roles:
+        # Batch-1 inputs of ``role``: frames, or windows of what the (optimized) upstream models give.
+        upstream = {r: q.as_model(m) for r, m in current.items()}
+        items = kind.calibration_items(role, data, upstream, length, cfg.subset_size, cfg.seed)
         report.calibration_samples[role] = len(items)
         control = cfg.max_drop is not None and val is not None
         val_items = list(zip(val.clips, val.targets.tolist())) if control else None
@@ -240,14 +224,10 @@ def _latency_inputs(bundle: Bundle, data, base: dict[str, Any]) -> dict[str, lis
     frame = np.zeros((1, h, w, bundle.frame.channels), np.float32)
     if data is not None:
         frame = data.clips[0][:1]
-    length = bundle.window.length
-    inputs: dict[str, list[np.ndarray]] = {"frame": [frame], "spatial": [frame]}
-    if bundle.kind == "cascade":
-        feats = q.infer(q.compile_f32(base["spatial"]), np.repeat(frame, 1, 0))
-        inputs["temporal"] = [np.repeat(feats[None], length, 1), np.ones((1, length), np.float32)]
-    if bundle.kind == "clip":
-        inputs["clip"] = [q.pad_window(data.clips[0] if data is not None else frame, length)[0][None]]
-    return inputs
+    clip = data.clips[0] if data is not None else frame
+    # The models that feed another one (a cascade's spatial model gives the temporal head's features).
+    upstream = {r: q.as_model(q.compile_f32(m)) for r, m in base.items() if r != kind_of(bundle).score_role}
+    return kind_of(bundle).example_inputs(frame, clip, upstream, bundle.window.length)
 
 
 def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = None, **overrides: Any) -> OptimizeReport:
@@ -286,26 +266,27 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
     prec = q.MANIFEST_PRECISION[cfg.precision]
     report = OptimizeReport(bundle=str(out), source=str(bundle.path), precision=prec, device=cfg.device,
                             calibration=data.source if data else None)
-    roles = ROLES[bundle.kind]
+    kind = kind_of(bundle)
+    roles = kind.roles
     parent = {r: _fp32_model(bundle, r) for r in roles}
     length = bundle.window.length
     reference = _compile_all(parent)
-    val = ev.validation_set(bundle.kind, data, reference, length, seed=cfg.seed) if data else None
+    val = ev.validation_set(kind, data, reference, length, seed=cfg.seed) if data else None
     if val is not None:
         report.metric, report.validation_items = val.metric, len(val)
-    ref_acc = ev.accuracy(bundle.kind, reference, val, length) if val else None
+    ref_acc = ev.accuracy(kind, reference, val, length) if val else None
 
     keras_models = _keras_step(bundle, data, cfg, report) if (cfg.prune or cfg.distill) else {}
     base = dict(parent)
     if keras_models:
-        from fer_edge.optimize.export import to_openvino
+        from fer_edge.models.convert import to_openvino
 
         base.update({r: to_openvino(m) for r, m in keras_models.items()})
-    base_acc = ev.accuracy(bundle.kind, _compile_all(base), val, length) if (val and keras_models) else ref_acc
+    base_acc = ev.accuracy(kind, _compile_all(base), val, length) if (val and keras_models) else ref_acc
     optimized = _precision_step(bundle, base, data, val, cfg, report)
     if cfg.precision != "fp32":
         report.steps.append(prec + (f" (max drop {cfg.max_drop:g})" if cfg.max_drop is not None else ""))
-    opt_acc = ev.accuracy(bundle.kind, _compile_all(optimized), val, length) if val else None
+    opt_acc = ev.accuracy(kind, _compile_all(optimized), val, length) if val else None
     if cfg.max_drop is not None and val is not None:
         check = q.AccuracyCheck(val.metric, base_acc, opt_acc, len(val))
         report.accuracy_control = check.as_dict()
@@ -317,7 +298,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
 
     inputs = _latency_inputs(bundle, data, base)
     with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
-        from fer_edge.optimize.export import save_ir
+        from fer_edge.deploy.ovcompat import save_ir
 
         entries: dict[str, ModelEntry] = {}
         for role in roles:

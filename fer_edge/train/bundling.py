@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
+from fer_edge.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -36,30 +37,19 @@ def raw_pixels_frame(size: int, pad_y: int = 10) -> FrameSpec:
     return FrameSpec((size, size), "RGB", (0.0, 0.0, 0.0), (RAW_PIXELS_STD,) * 3, pad_y)
 
 
-def _parity(model: Any, xml: Path, inputs: Sequence[np.ndarray]) -> dict[str, float]:
-    """IR (CPU, f32 hint) vs Keras on the same inputs, for one- and two-input models."""
-    from fer_edge.deploy.engine import compile_f32
-
-    compiled = compile_f32(xml)
-    feed = [np.ascontiguousarray(x, dtype=np.float32) for x in inputs]
-    got = np.asarray(compiled(feed)[0])
-    want = np.asarray(model(feed if len(feed) > 1 else feed[0], training=False))
-    return {"max_abs_diff": float(np.abs(got - want).max()),
-            "argmax_agreement": float((got.argmax(-1) == want.argmax(-1)).mean()),
-            "samples": int(len(feed[0]))}
-
-
 def export_model(model: Any, folder: Path, role: str, inputs: Sequence[np.ndarray]) -> tuple[ModelEntry, dict]:
     """Save ``<role>.keras`` and ``<role>.xml/.bin`` (FP32) in ``folder``; returns entry + parity.
 
     Example:
         >>> entry, parity = export_model(model, tmp, "temporal", [x, mask])  # doctest: +SKIP
     """
-    from fer_edge.optimize.export import save_ir, to_openvino
+    from fer_edge.deploy.ovcompat import save_ir
+    from fer_edge.deploy.parity import check_parity
+    from fer_edge.models.convert import to_openvino
 
     model.save(folder / f"{role}.keras")
     xml = save_ir(to_openvino(model), folder / f"{role}.xml")
-    parity = _parity(model, xml, inputs)
+    parity = check_parity(model, xml, list(inputs)).as_dict()
     if not parity["max_abs_diff"] <= 1e-3:  # NaN fails too
         log.warning("%s: OpenVINO differs from Keras by %.2g", role, parity["max_abs_diff"])
     shape = [int(d) for d in model.inputs[0].shape[1:]]
@@ -142,13 +132,15 @@ def save_single_bundle(
         >>> save_single_bundle("runs/c3d", kind="clip", model=m, labels=THESIS, name="c3d",
         ...                    window=WindowSpec(100, 10, 16), samples=clips)  # doctest: +SKIP
     """
-    if kind not in ("frame", "clip"):
-        raise ValueError(f"kind must be frame or clip, got {kind}")
+    single = [k for k, spec in KINDS.items() if len(spec.roles) == 1]
+    if kind not in single:
+        raise ValueError(f"kind must be one of {', '.join(single)} (one model), got {kind}")
+    (role,) = KINDS[kind].roles
     size = int(model.inputs[0].shape[-2])
     with staging(out) as tmp:
-        entry, par = export_model(model, tmp, kind, [samples.astype(np.float32)])
-        prov = provenance(source, metrics=metrics or {}, parity={kind: par}, **extra)
-        _write(Bundle(tmp, name, kind, tuple(labels), raw_pixels_frame(size, pad_y), window, {kind: entry}, prov))
+        entry, par = export_model(model, tmp, role, [samples.astype(np.float32)])
+        prov = provenance(source, metrics=metrics or {}, parity={role: par}, **extra)
+        _write(Bundle(tmp, name, kind, tuple(labels), raw_pixels_frame(size, pad_y), window, {role: entry}, prov))
     from fer_edge.bundle import load_bundle
 
     return load_bundle(Path(out))

@@ -14,77 +14,14 @@ numpy/OpenCV only: no TensorFlow here.
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from fer_edge.atomic import write_json
+from fer_edge.data.clipset import ClipSet
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ClipSet:
-    """Usable clips of a preprocessed folder, their label set and the split.
-
-    Example:
-        >>> data = prepare_data(load_recipe("train/synthetic.yaml"))  # doctest: +SKIP
-        >>> len(data.part("test")), data.num_folds                    # doctest: +SKIP
-        (18, 5)
-    """
-
-    root: Path
-    records: list[dict]
-    labels: tuple[str, ...]
-    split: dict
-
-    @property
-    def num_folds(self) -> int:
-        return len(self.split["folds"])
-
-    def subjects(self, part: str) -> list[str]:
-        """Subject ids of a part (``test``, ``fold-<i>``, ``train-<i>``, ``train``)."""
-        folds = self.split["folds"]
-        if part == "test":
-            return list(self.split.get("test") or [])
-        if part == "train":
-            return [s for f in folds for s in f]
-        match = re.fullmatch(r"(fold|train)-(\d+)", part)
-        if not match or int(match.group(2)) >= len(folds):
-            raise FerEdgeError(f"unknown data part '{part}'; use test, train, fold-<i> or train-<i> "
-                               f"with i in 0..{len(folds) - 1}")
-        i = int(match.group(2))
-        if match.group(1) == "fold":
-            return list(folds[i])
-        return [s for j, f in enumerate(folds) if j != i for s in f]
-
-    def part(self, part: str) -> list[dict]:
-        """Records of the clips of a part, in dataset order."""
-        keep = set(self.subjects(part))
-        return [r for r in self.records if r["subject"] in keep]
-
-    def label_index(self, record: dict) -> int:
-        return self.labels.index(record["emotion"])
-
-    def load(self, record: dict, *, size: int | None = None, trimmed: bool = True) -> np.ndarray:
-        """A clip as RGB uint8 ``(T, size, size, 3)`` (the models' colour order)."""
-        from fer_edge.data.preprocess import load_clip
-
-        clip = load_clip(self.root, record, trimmed=trimmed)[..., ::-1]
-        return resize_clip(clip, size)
-
-
-def resize_clip(clip: np.ndarray, size: int | None) -> np.ndarray:
-    """Resize every frame to ``size x size`` (area interpolation, as the runtime does)."""
-    import cv2
-
-    if size is None or clip.shape[1:3] == (size, size):
-        return np.ascontiguousarray(clip)
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in clip])
 
 
 def _ensure_preprocessed(recipe, progress: bool) -> Path:

@@ -156,9 +156,9 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
 
 def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None] | None = None) -> TrainReport:
     """``fer-edge train spatial``: fine-tune and save the classifier as a ``frame`` bundle."""
+    from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_single_bundle
     from fer_edge.train.data import prepare_data
-    from fer_edge.train.predict import data_provenance
     start = time.perf_counter()
     preflight(recipe, "spatial")
     report = TrainReport("spatial", recipe.out, files={"model": str(Path(recipe.out) / "spatial" / "model.keras")})
@@ -208,9 +208,10 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
 
 def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models: dict, samples: dict,
                      progress: bool) -> None:
+    from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_cascade_bundle, save_single_bundle
     from fer_edge.train.evaluate import evaluate_predictions
-    from fer_edge.train.predict import data_provenance, predict_bundle
+    from fer_edge.train.predict import predict_bundle
 
     out = Path(recipe.out)
     metrics = {"val_accuracies": cv.val_accuracies, "mean_val_accuracy": cv.mean_val_accuracy,

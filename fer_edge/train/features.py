@@ -89,7 +89,7 @@ def make_runner(extractor: Any, backend: str = "openvino", *,
 
         return run_keras
     from fer_edge.deploy.engine import compile_f32
-    from fer_edge.optimize.export import to_openvino
+    from fer_edge.models.convert import to_openvino
 
     compiled = compile_f32(to_openvino(extractor), threads=threads)
     request = compiled.create_infer_request()
@@ -169,7 +169,7 @@ def extract_features(
     """Extract features of every part's clips (and the training folds' offline copies).
 
     Args:
-        data: a :class:`fer_edge.train.data.ClipSet`.
+        data: a :class:`fer_edge.data.clipset.ClipSet`.
         extractor: Keras model frames ``(N, H, W, 3)`` RGB 0..255 -> ``(N, F)``.
         out: folder of the stores.
         parts: ``test`` and ``fold-<i>`` names; default all folds and the test set.

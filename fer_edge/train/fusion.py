@@ -145,7 +145,8 @@ def load_member(path: str | os.PathLike, *, part: str = "test", preprocessed=Non
     path = Path(path)
     if (path / "manifest.json").is_file():
         from fer_edge.bundle import load_bundle
-        from fer_edge.train.predict import data_from_bundle, predict_bundle
+        from fer_edge.data.clipset import data_from_bundle
+        from fer_edge.train.predict import predict_bundle
 
         bundle = load_bundle(path)
         data = data_from_bundle(bundle, preprocessed=preprocessed, split_file=split_file)

@@ -199,7 +199,7 @@ def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None
     Args:
         recipe: the effective recipe.
         kind: the training verb.
-        data: the prepared :class:`~fer_edge.train.data.ClipSet`, when there is one (actual split,
+        data: the prepared :class:`~fer_edge.data.clipset.ClipSet`, when there is one (actual split,
             subjects and trimming sources); without it the card says what the recipe asks for.
         input_size, features: the spatial extractor's actual input side and feature count; without
             them they come from the recipe (``spatial.options.input_shape``) and the backbone.

@@ -147,7 +147,7 @@ class ClipBatches(keras.utils.PyDataset):
 
 
 class ClipTask:
-    """A clip model (C3D / ConvLSTM) on raw clips of a :class:`~fer_edge.train.data.ClipSet`."""
+    """A clip model (C3D / ConvLSTM) on raw clips of a :class:`~fer_edge.data.clipset.ClipSet`."""
 
     def __init__(self, recipe, data) -> None:
         self.cfg = recipe.clip

@@ -1,8 +1,14 @@
-"""Per-track ring buffers of per-frame vectors (features, scores or crops) with a mask.
+"""Windows of per-frame vectors (features, scores or crops) with a mask.
+
+The runtime's per-track ring buffer and the offline window helpers, side by side because they
+follow one convention. numpy only: the bundle kinds (:mod:`fer_edge.kinds`) and the runtime
+(:mod:`fer_edge.deploy`) both import it.
 
 The runtime computes each frame's features once and reuses them across overlapping windows:
 a window is read out of the ring in time order, padded at the end with zeros and a zero
-mask, the convention the temporal heads are trained with.
+mask, the convention the temporal heads are trained with. The offline paths (evaluation,
+calibration) cut whole clips into windows with :func:`pad_window` and :func:`windows`, the
+same convention.
 """
 
 from __future__ import annotations
@@ -67,3 +73,31 @@ class RingBuffer:
             idx = (start + np.arange(n)) % self.length
             return self._data[idx].mean(axis=0)
         return self._data.mean(axis=0)
+
+
+def pad_window(x: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """First ``length`` steps of ``x`` zero-padded to ``length``, and the (length,) float mask.
+
+    Example:
+        >>> w, m = pad_window(np.ones((2, 3)), 4)
+        >>> w[:, 0].tolist(), m.tolist()
+        ([1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0])
+    """
+    out = np.zeros((length, *x.shape[1:]), np.float32)
+    t = min(len(x), length)
+    out[:t] = x[:t]
+    mask = np.zeros(length, np.float32)
+    mask[:t] = 1.0
+    return out, mask
+
+
+def windows(x: np.ndarray, length: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Windows of ``length`` over a clip, half-overlapping (long video tracks give several).
+
+    Example:
+        >>> [int(m.sum()) for _, m in windows(np.ones((10, 1)), 4)]
+        [4, 4, 4, 4]
+    """
+    step = max(1, length // 2)
+    starts = range(0, max(1, len(x) - length + 1), step)
+    return [pad_window(x[s : s + length], length) for s in starts]
