@@ -96,7 +96,7 @@ def _convert(path: Path, converter: str) -> tuple[Any, Any, int, str]:
 
 def _self_check(xml: Path, probe: np.ndarray, n_out: int) -> None:
     """Without Keras to compare with: the IR runs and gives finite scores of the right shape."""
-    from fer_edge.deploy.engine import compile_f32
+    from fer_edge.engine import compile_f32
 
     result = compile_f32(xml)(probe)
     got = np.asarray(next(iter(result.values())))  # 2022.3 keys results by port only
@@ -146,7 +146,7 @@ def import_keras(
         >>> import_keras("emotion_model.hdf5", "runs/fer", labels="fer2013",
         ...              mean=[0.5], std=[0.5])  # doctest: +SKIP
     """
-    from fer_edge.deploy.ovcompat import save_ir
+    from fer_edge.ovcompat import save_ir
     from fer_edge.deploy.parity import check_parity
 
     path = Path(path)

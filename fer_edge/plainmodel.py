@@ -28,7 +28,7 @@ def is_plain_model(path: str | os.PathLike) -> bool:
 
 def _inspect(path: Path) -> tuple[tuple[int, int, int], int | None, str]:
     """``((H, W, C), number of outputs or None, precision)`` of a one-input NHWC image model."""
-    from fer_edge.deploy.engine import core
+    from fer_edge.engine import core
 
     try:
         model = core().read_model(str(path))

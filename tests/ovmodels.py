@@ -87,7 +87,7 @@ RAW = FrameSpec((32, 32), "RGB", (0.0, 0.0, 0.0), (1 / 255,) * 3, 10)
 
 
 def _save_keras(model, folder: Path, role: str) -> ModelEntry:
-    from fer_edge.deploy.ovcompat import save_ir
+    from fer_edge.ovcompat import save_ir
     from fer_edge.models.convert import to_openvino
 
     model.save(folder / f"{role}.keras")

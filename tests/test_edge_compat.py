@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_edge.deploy import ovcompat
+from fer_edge import ovcompat
 from fer_edge.errors import FerEdgeError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_myriad_hint_names_the_case(monkeypatch, release, plugin, message):
 
 
 def test_myriad_is_a_device_when_the_plugin_sees_a_stick(monkeypatch):
-    import fer_edge.deploy.engine as engine
+    import fer_edge.engine as engine
 
     monkeypatch.setattr(engine, "available_devices", lambda: ["CPU", "MYRIAD"])
     assert engine.check_device("myriad") == "MYRIAD"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_edge.deploy.engine import EngineConfig, check_device, load_model
+from fer_edge.engine import EngineConfig, check_device, load_model
 from fer_edge.errors import FerEdgeError
 from tests.ovmodels import frame_bundle
 
@@ -18,7 +18,7 @@ def test_devices():
 
 
 def test_absent_device_names_present_ones(monkeypatch):
-    import fer_edge.deploy.engine as engine
+    import fer_edge.engine as engine
 
     monkeypatch.setattr(engine, "available_devices", lambda: ["CPU"])
     with pytest.raises(FerEdgeError, match=r"NPU is not present \(present: CPU\).*driver"):

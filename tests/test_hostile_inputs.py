@@ -1,7 +1,7 @@
 """Hostile inputs: invalid numbers, broken files, models the runtime cannot feed, files that
 point outside a bundle, side effects. Each case states the exit code (or the FerEdgeError) and
 the message it must give; CLI cases compare the file system before/after. Rules:
-``fer_edge.fileio`` (one loader per format, finite numbers), ``fer_edge.deploy.engine``
+``fer_edge.fileio`` (one loader per format, finite numbers), ``fer_edge.engine``
 (read/compile), ``fer_edge.bundle`` (files inside the bundle), ``fer_edge.telemetry``.
 """
 
@@ -157,7 +157,7 @@ def test_models_the_runtime_cannot_feed(tmp_path):
     import openvino as ov
     import openvino.opset13 as ops
 
-    from fer_edge.deploy.engine import load_model
+    from fer_edge.engine import load_model
 
     cases = {
         "rank2": ov.Model([ops.relu(x := ops.parameter([-1, 3], np.float32))], [x]),

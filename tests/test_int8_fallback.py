@@ -12,8 +12,8 @@ import openvino.opset13 as ops
 import pytest
 
 from fer_edge.bundle import load_bundle, write_manifest
-from fer_edge.deploy import engine
-from fer_edge.deploy.engine import EngineConfig, executed_precision, load_model
+from fer_edge import engine
+from fer_edge.engine import EngineConfig, executed_precision, load_model
 from fer_edge.deploy.pipeline import Pipeline
 from tests.ovmodels import frame_bundle, frame_model, save
 

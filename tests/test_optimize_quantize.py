@@ -26,7 +26,7 @@ def tiny(tmp_path_factory):
 
 
 def _ov(path, x):
-    from fer_edge.deploy.engine import EngineConfig, load_model
+    from fer_edge.engine import EngineConfig, load_model
 
     return load_model(path, EngineConfig(precision="f32"))(*x)
 

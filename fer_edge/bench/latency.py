@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.engine import (
+from fer_edge.engine import (
     HINTS,
     PRECISIONS,
     check_device,

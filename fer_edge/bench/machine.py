@@ -219,7 +219,7 @@ def versions() -> dict[str, str | None]:
 def openvino_devices() -> dict[str, str]:
     """OpenVINO device -> ``FULL_DEVICE_NAME`` (``{}`` when OpenVINO is missing or broken)."""
     try:
-        from fer_edge.deploy.engine import core
+        from fer_edge.engine import core
 
         ov_core = core()
         names = {}

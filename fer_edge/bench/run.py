@@ -143,7 +143,7 @@ def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str
     track, crop, models, smoothing); nothing is drawn or written, so the rows measure the
     processing a camera deployment pays for.
     """
-    from fer_edge.deploy.engine import EngineConfig
+    from fer_edge.engine import EngineConfig
     from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
     from fer_edge.video import open_source
 
@@ -245,7 +245,7 @@ def benchmark(
         ...                    source="face.mp4", out="runs/bench")  # doctest: +SKIP
         >>> report.rows[0].latency_ms  # {"median": ..., "p90": ...} in ms  # doctest: +SKIP
     """
-    from fer_edge.deploy.engine import check_device
+    from fer_edge.engine import check_device
 
     if iterations < 1 or warmup < 0 or frames < 1:
         raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")

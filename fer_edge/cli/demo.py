@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the options; a default not shown here is the dataclass' (PipelineConfig, EngineConfig,
     StreamPolicy): argparse's None leaves it."""
     from fer_edge.deploy import EngineConfig, PipelineConfig
-    from fer_edge.deploy.engine import DEVICES, HINTS, PRECISIONS
+    from fer_edge.engine import DEVICES, HINTS, PRECISIONS
     from fer_edge.deploy.stream import StreamPolicy
     from fer_edge.faces.detect import DETECTORS
     from fer_edge.faces.track import TRACKERS

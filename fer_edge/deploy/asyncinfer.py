@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.engine import CompiledModel
+from fer_edge.engine import CompiledModel
 from fer_edge.deploy.timers import StageTimer
 
 __all__ = ["InferBatcher", "SharedModel", "WaitingTimer"]
@@ -60,7 +60,7 @@ class InferBatcher:
     """Infer requests over ``model``, called from any number of threads; batches across them.
 
     Args:
-        model: a model compiled by :func:`fer_edge.deploy.engine.load_model`.
+        model: a model compiled by :func:`fer_edge.engine.load_model`.
         requests: infer requests that may run at once; 0 = :func:`optimal_requests`, which
             follows the compiled hint: more requests than the plugin runs at once would only
             queue inside it, in smaller batches. ``benchmarks/streams.py`` (8 streams, 2 shared

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.engine import compile_f32
+from fer_edge.engine import compile_f32
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 
 from fer_edge.bundle import Bundle
 from fer_edge.config import coerce_fields
-from fer_edge.deploy.engine import CompiledModel, EngineConfig, load_model
+from fer_edge.engine import CompiledModel, EngineConfig, load_model
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.deploy.timers import StageTimer
 from fer_edge.errors import FerEdgeError

@@ -16,7 +16,7 @@ from typing import Any
 
 from fer_edge.atomic import write_json
 from fer_edge.bundle import Bundle
-from fer_edge.deploy.engine import EngineConfig
+from fer_edge.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
 from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig

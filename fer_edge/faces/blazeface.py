@@ -210,7 +210,7 @@ class BlazeFaceDetector:
     def __init__(self, variant: str = "short", *, threshold: float | None = None, iou: float = 0.3,
                  min_size: tuple[int, int] = (0, 0), model: str | os.PathLike | None = None,
                  device: str = "CPU", **_: object) -> None:
-        from fer_edge.deploy.engine import EngineConfig, load_model
+        from fer_edge.engine import EngineConfig, load_model
 
         if variant not in SPECS:
             raise FerEdgeError(f"unknown BlazeFace variant '{variant}'; known: {', '.join(SPECS)}")

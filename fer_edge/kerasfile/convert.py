@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.ovcompat import Model, opset
+from fer_edge.ovcompat import Model, opset
 from fer_edge.errors import FerEdgeError
 from fer_edge.kerasfile.layers import CONVERTERS, Builder, Tensor, unsupported
 from fer_edge.kerasfile.reader import KerasFile, Ref, read_keras_file

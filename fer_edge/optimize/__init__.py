@@ -19,7 +19,7 @@ _LAZY = {
     "export_bundle": "fer_edge.optimize.export",
     "export_onnx": "fer_edge.optimize.export",
     "to_openvino": "fer_edge.models.convert",
-    "save_ir": "fer_edge.deploy.ovcompat",
+    "save_ir": "fer_edge.ovcompat",
     "check_parity": "fer_edge.deploy.parity",
     "quantize_model": "fer_edge.optimize.quantize",
     "load_calibration": "fer_edge.optimize.calibration",

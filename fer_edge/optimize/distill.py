@@ -159,7 +159,7 @@ def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, te
     shape = tuple(int(d) for d in teacher_keras.inputs[0].shape[1:])
     keras.utils.set_random_seed(seed)
     n = len(bundle.labels)
-    from fer_edge.deploy.engine import core
+    from fer_edge.engine import core
 
     teacher_ir = {r: compile_f32(core().read_model(str(bundle.model_path(r, "FP32")))) for r in bundle.models}
     loss = distillation_loss(temperature, alpha)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.atomic import check_output, temp_path
-from fer_edge.deploy.ovcompat import save_ir
+from fer_edge.ovcompat import save_ir
 from fer_edge.deploy.parity import check_parity
 from fer_edge.errors import FerEdgeError, require, unknown_choice
 from fer_edge.models.convert import culprits, to_openvino
@@ -111,7 +111,7 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
         if role == "clip":
             return [np.stack([pad_window(c, length)[0] for c in data.clips[:4]])], "real"
         if role == "temporal":
-            from fer_edge.deploy.engine import compile_f32
+            from fer_edge.engine import compile_f32
 
             spatial = compile_f32(bundle.model_path("spatial", "FP32"))
             pairs = [pad_window(infer(spatial, c[:length]), length) for c in data.clips[:4]]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.deploy.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
+from fer_edge.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
 from fer_edge.errors import FerEdgeError, require, unknown_choice
 from fer_edge.kinds import run_batched
 

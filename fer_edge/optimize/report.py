@@ -203,7 +203,7 @@ def measure_latency(path: str | os.PathLike, inputs: list[np.ndarray], *, device
         >>> lat, prec = measure_latency("b/frame.xml", [x[:1]], precision="f32")  # doctest: +SKIP
     """
     from fer_edge.bench.latency import measure_latency as measure
-    from fer_edge.deploy.engine import EngineConfig, load_model
+    from fer_edge.engine import EngineConfig, load_model
 
     # Compiled as the runtime will run it; timed by the benchmark's measurer (one p90 definition).
     model = load_model(path, EngineConfig(device=device, hint="latency", precision=precision))

@@ -127,7 +127,7 @@ def default_out(bundle: Path, precision: str) -> Path:
 
 
 def _fp32_model(bundle: Bundle, role: str) -> Any:
-    from fer_edge.deploy.engine import core
+    from fer_edge.engine import core
 
     entry = bundle.models[role]
     if entry.precision != "FP32" and "FP32" not in entry.variants:
@@ -298,7 +298,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
 
     inputs = _latency_inputs(bundle, data, base)
     with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
-        from fer_edge.deploy.ovcompat import save_ir
+        from fer_edge.ovcompat import save_ir
 
         entries: dict[str, ModelEntry] = {}
         for role in roles:

@@ -43,7 +43,7 @@ def export_model(model: Any, folder: Path, role: str, inputs: Sequence[np.ndarra
     Example:
         >>> entry, parity = export_model(model, tmp, "temporal", [x, mask])  # doctest: +SKIP
     """
-    from fer_edge.deploy.ovcompat import save_ir
+    from fer_edge.ovcompat import save_ir
     from fer_edge.deploy.parity import check_parity
     from fer_edge.models.convert import to_openvino
 

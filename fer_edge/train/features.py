@@ -88,7 +88,7 @@ def make_runner(extractor: Any, backend: str = "openvino", *,
             return np.asarray(extractor(x, training=False))
 
         return run_keras
-    from fer_edge.deploy.engine import compile_f32
+    from fer_edge.engine import compile_f32
     from fer_edge.models.convert import to_openvino
 
     compiled = compile_f32(to_openvino(extractor), threads=threads)

@@ -32,7 +32,7 @@ def predict_bundle(bundle, data, part: str = "test", *, batch_size: int = 64, tr
         >>> pred.scores.shape  # doctest: +SKIP
         (18, 6)
     """
-    from fer_edge.deploy.engine import EngineConfig, load_model
+    from fer_edge.engine import EngineConfig, load_model
     from fer_edge.train.evaluate import Predictions
 
     if tuple(bundle.labels) != tuple(data.labels):

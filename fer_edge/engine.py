@@ -63,7 +63,7 @@ def core():
     """The process-wide ``openvino.Core`` (creating one per model costs ~50 ms)."""
     global _CORE
     if _CORE is None:
-        from fer_edge.deploy.ovcompat import Core
+        from fer_edge.ovcompat import Core
 
         _CORE = Core()
     return _CORE
@@ -88,7 +88,7 @@ def check_device(device: str) -> str:
     present = available_devices()
     base = name.split(".")[0].split(":")[0]
     if base == "MYRIAD" and not any(p.split(".")[0] == "MYRIAD" for p in present):
-        from fer_edge.deploy.ovcompat import myriad_hint
+        from fer_edge.ovcompat import myriad_hint
 
         raise FerEdgeError(f"device MYRIAD is not available: {myriad_hint(core())}")
     if base in ("AUTO", "MULTI", "HETERO"):
@@ -273,7 +273,7 @@ def read_checked(path: str | os.PathLike) -> Any:
 
 def compile_checked(model: Any, device: str, properties: dict[str, Any], path: str | os.PathLike) -> Any:
     """``Core.compile_model`` with plugin errors (unknown HETERO devices, unsupported ops) as one line."""
-    from fer_edge.deploy.ovcompat import supported_properties
+    from fer_edge.ovcompat import supported_properties
 
     try:
         return core().compile_model(model, device, supported_properties(core(), device, properties))
