@@ -45,15 +45,25 @@ LABELS = ["happy", "sad", "surprise", "anger", "disgust", "fear"]
 def _recipe(work: Path, args):
     from fer_edge.train.config import load_recipe
 
-    return load_recipe(None, overrides={
-        "name": "bench-cluster", "out": str(work / "run"), "seed": 0, "labels": LABELS,
-        "data": {"preprocessed": str(work / "pre"), "split": {"k": 5, "test": 0.2, "seed": 0},
-                 "length": args.frames, "trimmed": False},
-        "spatial": {"model": "test_spatial", "weights": str(work / "spatial.keras")},
-        "extract": {"layer": "flatten", "augment": ["flip"], "batch_size": 64, "backend": "openvino"},
-        "temporal": {"model": "test_temporal", "epochs": args.epochs, "batch_size": 8, "learning_rate": 1e-3},
-        "finalize": {"patience": 3},
-    })
+    return load_recipe(
+        None,
+        overrides={
+            "name": "bench-cluster",
+            "out": str(work / "run"),
+            "seed": 0,
+            "labels": LABELS,
+            "data": {
+                "preprocessed": str(work / "pre"),
+                "split": {"k": 5, "test": 0.2, "seed": 0},
+                "length": args.frames,
+                "trimmed": False,
+            },
+            "spatial": {"model": "test_spatial", "weights": str(work / "spatial.keras")},
+            "extract": {"layer": "flatten", "augment": ["flip"], "batch_size": 64, "backend": "openvino"},
+            "temporal": {"model": "test_temporal", "epochs": args.epochs, "batch_size": 8, "learning_rate": 1e-3},
+            "finalize": {"patience": 3},
+        },
+    )
 
 
 def _prepare(work: Path, args) -> None:
@@ -64,12 +74,22 @@ def _prepare(work: Path, args) -> None:
 
     subjects = [f"{'F' if i % 2 else 'M'}{i // 2 + 1:03d}" for i in range(args.subjects)]
     write_preprocessed(work / "pre", subjects=subjects, labels=LABELS, frames=args.frames, crop=args.crop)
-    save_atomic(create_model("test_spatial", input_shape=(args.crop, args.crop, 3), num_classes=len(LABELS)),
-                work / "spatial.keras")
+    save_atomic(
+        create_model("test_spatial", input_shape=(args.crop, args.crop, 3), num_classes=len(LABELS)),
+        work / "spatial.keras",
+    )
     start = time.perf_counter()
     _, _, report = run_extract(_recipe(work, args), progress=False)
-    print(json.dumps({"step": "extract-local", "seconds": time.perf_counter() - start, "fps": report.fps,
-                      "frames": report.frames}))
+    print(
+        json.dumps(
+            {
+                "step": "extract-local",
+                "seconds": time.perf_counter() - start,
+                "fps": report.fps,
+                "frames": report.frames,
+            }
+        )
+    )
 
 
 def _child(step: str, work: Path, args) -> None:
@@ -79,8 +99,12 @@ def _child(step: str, work: Path, args) -> None:
         import ray
 
         start = time.perf_counter()
-        ray.init(num_cpus=int(step[-1]) if step.startswith("extract") else 2, include_dashboard=False,
-                 log_to_driver=False, logging_level="WARNING")
+        ray.init(
+            num_cpus=int(step[-1]) if step.startswith("extract") else 2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="WARNING",
+        )
         ray_start = time.perf_counter() - start
     executor = "local" if step == "cv-local" else "ray"
     if step.startswith("cv"):
@@ -91,31 +115,52 @@ def _child(step: str, work: Path, args) -> None:
         start = time.perf_counter()
         report = cross_validate(task, work / step, epochs=args.epochs, patience=3, progress=False, executor=executor)
         seconds = time.perf_counter() - start
-        print(json.dumps({"step": step, "seconds": seconds, "ray_start": ray_start,
-                          "val_accuracies": report.val_accuracies,
-                          "fold_seconds": [f.seconds for f in report.folds]}))
+        print(
+            json.dumps(
+                {
+                    "step": step,
+                    "seconds": seconds,
+                    "ray_start": ray_start,
+                    "val_accuracies": report.val_accuracies,
+                    "fold_seconds": [f.seconds for f in report.folds],
+                }
+            )
+        )
         return
-    from fer_edge.train.shards import extract_sharded
     from fer_edge.models import feature_extractor, load_model
     from fer_edge.train.data import prepare_data
+    from fer_edge.train.shards import extract_sharded
 
     data = prepare_data(recipe, progress=False)
     extractor = feature_extractor(load_model(work / "spatial.keras"), "flatten")
-    kw = dict(executor=executor, augment=["flip"], batch_size=64, length=args.frames, trimmed=False,
-              backend="openvino")
+    kw = dict(executor=executor, augment=["flip"], batch_size=64, length=args.frames, trimmed=False, backend="openvino")
     start = time.perf_counter()
     extract_sharded(data, extractor, work / f"{step}-warm", parts=["test"], **kw)  # workers load the model
     warm = time.perf_counter() - start
     start = time.perf_counter()
     report = extract_sharded(data, extractor, work / step, **kw)
     seconds = time.perf_counter() - start
-    print(json.dumps({"step": step, "seconds": seconds, "ray_start": ray_start, "warm_up": warm,
-                      "frames": report.frames, "fps": report.frames / seconds}))
+    print(
+        json.dumps(
+            {
+                "step": step,
+                "seconds": seconds,
+                "ray_start": ray_start,
+                "warm_up": warm,
+                "frames": report.frames,
+                "fps": report.frames / seconds,
+            }
+        )
+    )
 
 
 def _run(step: str, work: Path, argv: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", step, "--work", str(work), *argv],
-                         capture_output=True, text=True, timeout=3600)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", step, "--work", str(work), *argv],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or not lines:
         raise SystemExit(f"{step} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
@@ -138,23 +183,45 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if os.environ.get(INSIDE) != "1":  # re-run inside a loopback-only network namespace
         script = 'ip link set lo up && exec "$@"'
-        cmd = ["unshare", "-rn", "--pid", "--mount-proc", "--kill-child", "--", "sh", "-c", script, "sh",
-               sys.executable, __file__, *raw]
+        cmd = [
+            "unshare",
+            "-rn",
+            "--pid",
+            "--mount-proc",
+            "--kill-child",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            sys.executable,
+            __file__,
+            *raw,
+        ]
         return subprocess.run(cmd, env={**os.environ, INSIDE: "1"}).returncode
     keep = [f"--{k}={getattr(args, k)}" for k in ("subjects", "frames", "crop", "epochs")]
     work = Path(tempfile.mkdtemp(prefix="fer-edge-cluster-bench-"))
     load_before = os.getloadavg()[0]
     try:
-        rows = {r["step"]: r for r in (_run(step, work, keep) for step in
-                                        ("prepare", "cv-local", "cv-ray", "extract-ray-1", "extract-ray-2"))}
+        rows = {
+            r["step"]: r
+            for r in (
+                _run(step, work, keep) for step in ("prepare", "cv-local", "cv-ray", "extract-ray-1", "extract-ray-2")
+            )
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     local, ray = rows["cv-local"]["seconds"], rows["cv-ray"]["seconds"]
     result = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "load_before_after": [load_before, os.getloadavg()[0]]},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "load_before_after": [load_before, os.getloadavg()[0]],
+        },
         "settings": {k: v for k, v in vars(args).items() if k in ("subjects", "frames", "crop", "epochs")},
-        "cv_local_s": round(local, 1), "cv_ray_s": round(ray, 1), "ray_start_s": round(rows["cv-ray"]["ray_start"], 1),
+        "cv_local_s": round(local, 1),
+        "cv_ray_s": round(ray, 1),
+        "ray_start_s": round(rows["cv-ray"]["ray_start"], 1),
         "cv_overhead": round(ray / local - 1, 3),
         "cv_overhead_with_start": round((ray + rows["cv-ray"]["ray_start"]) / local - 1, 3),
         "same_val_accuracies": rows["cv-local"]["val_accuracies"] == rows["cv-ray"]["val_accuracies"],

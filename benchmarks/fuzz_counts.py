@@ -21,7 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fuzz_counts.json"
 SUITES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_fuzz_*.py")) + [
-    "tests/test_security.py", "tests/test_hostile_outputs.py", "tests/test_hostile_inputs.py"]
+    "tests/test_security.py",
+    "tests/test_hostile_outputs.py",
+    "tests/test_hostile_inputs.py",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -45,10 +45,15 @@ def main() -> None:
     p.add_argument("--model", default=str(assets.asset_path(*assets.DEFAULT_MODEL)))
     p.add_argument("--frames", type=int, default=120)
     args = p.parse_args()
-    lfw = np.stack([cv2.resize((f * 255).astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
-                    for f in skimage.data.lfw_subset()[:100]])[..., None]
+    lfw = np.stack(
+        [
+            cv2.resize((f * 255).astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
+            for f in skimage.data.lfw_subset()[:100]
+        ]
+    )[..., None]
     video = video_crops(str(defaults.sample_video()), args.frames)
     x = (np.concatenate([video, lfw]) / 255.0 - 0.5) / 0.5
+
     def compile_(m):
         return ov.Core().compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 
@@ -57,10 +62,14 @@ def main() -> None:
     via_tf = compile_(to_openvino(model))(x)[0]
     reference = np.asarray(model(x, training=False))
     print(f"{len(video)} video crops + {len(lfw)} LFW crops, {args.model}")
-    print(f"max |built-in - TensorFlow conversion| = {np.abs(builtin - via_tf).max():.2e}, "
-          f"argmax agreement {100 * np.mean(builtin.argmax(-1) == via_tf.argmax(-1)):.1f} %")
-    print(f"max |built-in - Keras| = {np.abs(builtin - reference).max():.2e}; "
-          f"max |TensorFlow conversion - Keras| = {np.abs(via_tf - reference).max():.2e}")
+    print(
+        f"max |built-in - TensorFlow conversion| = {np.abs(builtin - via_tf).max():.2e}, "
+        f"argmax agreement {100 * np.mean(builtin.argmax(-1) == via_tf.argmax(-1)):.1f} %"
+    )
+    print(
+        f"max |built-in - Keras| = {np.abs(builtin - reference).max():.2e}; "
+        f"max |TensorFlow conversion - Keras| = {np.abs(via_tf - reference).max():.2e}"
+    )
 
 
 if __name__ == "__main__":

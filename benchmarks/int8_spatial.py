@@ -61,9 +61,16 @@ def main() -> None:
     ov.save_model(ovm, d + "/a.xml", compress_to_fp16=False)
     ov.save_model(q, d + "/b.xml")
     size = (os.path.getsize(d + "/b.bin") + os.path.getsize(d + "/b.xml")) / (
-        os.path.getsize(d + "/a.bin") + os.path.getsize(d + "/a.xml"))
-    print("feature correlation INT8 vs FP32:", round(float(agree), 4), "size ratio:", round(size, 3),
-          "samples", len(frames))
+        os.path.getsize(d + "/a.bin") + os.path.getsize(d + "/a.xml")
+    )
+    print(
+        "feature correlation INT8 vs FP32:",
+        round(float(agree), 4),
+        "size ratio:",
+        round(size, 3),
+        "samples",
+        len(frames),
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def main() -> None:
             rows[f"{name} hint={hint or 'default'}"] = {**lat, "inference_precision": used}
     result = {
         "machine": {"cpu": platform.processor() or platform.machine(), "openvino": ov.get_version()},
-        "bundle": str(src), "frames": int(len(frames)),
+        "bundle": str(src),
+        "frames": int(len(frames)),
         "agreement": float((fp32.argmax(-1) == int8.argmax(-1)).mean()),
         "latency_ms": rows,
         "speedup_vs_fp32_f32": rows["fp32 hint=f32"]["median"] / rows["int8 hint=default"]["median"],

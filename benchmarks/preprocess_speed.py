@@ -48,10 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = work / "data"
         if not (root / "ground_truth.json").exists():
-            write_dataset(root, subjects=SUBJECT_POOL[: args.subjects], frames=args.frames,
-                          size=(w, h), seed=0)
-        truth = {Path(g["file"]).stem: g["intensity"]
-                 for g in json.loads((root / "ground_truth.json").read_text())}
+            write_dataset(root, subjects=SUBJECT_POOL[: args.subjects], frames=args.frames, size=(w, h), seed=0)
+        truth = {Path(g["file"]).stem: g["intensity"] for g in json.loads((root / "ground_truth.json").read_text())}
         runs = []
         for workers in (1, args.workers):
             out = work / f"out-{workers}"
@@ -60,26 +58,48 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             report = preprocess(root, out, config=config)
             wall = time.perf_counter() - t0
-            runs.append({"workers": workers, "clips": report.processed, "seconds": round(wall, 2),
-                         "clips_per_min": round(60 * report.processed / wall, 1),
-                         "usable": report.usable, "anomalies": len(report.anomalies)})
-            print(f"workers={workers}: {report.processed} clips in {wall:.1f} s = "
-                  f"{runs[-1]['clips_per_min']} clips/min ({report.usable} usable, "
-                  f"{len(report.anomalies)} anomalies)")
+            runs.append(
+                {
+                    "workers": workers,
+                    "clips": report.processed,
+                    "seconds": round(wall, 2),
+                    "clips_per_min": round(60 * report.processed / wall, 1),
+                    "usable": report.usable,
+                    "anomalies": len(report.anomalies),
+                }
+            )
+            print(
+                f"workers={workers}: {report.processed} clips in {wall:.1f} s = "
+                f"{runs[-1]['clips_per_min']} clips/min ({report.usable} usable, "
+                f"{len(report.anomalies)} anomalies)"
+            )
         t0 = time.perf_counter()
         again = preprocess(root, work / "out-1", config=PreprocessConfig(tracker=args.tracker, plot=False))
         rerun = {"processed": again.processed, "seconds": round(time.perf_counter() - t0, 2)}
         print(f"rerun: {again.processed} clips processed in {rerun['seconds']} s")
-        rs = [pearson(r["intensity"], truth[r["name"]]) for r in read_index(work / "out-1")
-              if r["status"] == "ok"]
+        rs = [pearson(r["intensity"], truth[r["name"]]) for r in read_index(work / "out-1") if r["status"] == "ok"]
         corr = {"clips": len(rs), "mean": round(float(np.mean(rs)), 4), "min": round(float(np.min(rs)), 4)}
-        print(f"built-in intensity vs ground truth: Pearson r mean {corr['mean']}, min {corr['min']} "
-              f"over {corr['clips']} clips")
-        result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                              "python": platform.python_version()},
-                  "dataset": {"subjects": args.subjects, "emotions": 6, "frames": args.frames,
-                              "size": [w, h], "tracker": args.tracker},
-                  "runs": runs, "rerun": rerun, "intensity_pearson": corr}
+        print(
+            f"built-in intensity vs ground truth: Pearson r mean {corr['mean']}, min {corr['min']} "
+            f"over {corr['clips']} clips"
+        )
+        result = {
+            "machine": {
+                "cpu": platform.processor() or platform.machine(),
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+            },
+            "dataset": {
+                "subjects": args.subjects,
+                "emotions": 6,
+                "frames": args.frames,
+                "size": [w, h],
+                "tracker": args.tracker,
+            },
+            "runs": runs,
+            "rerun": rerun,
+            "intensity_pearson": corr,
+        }
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     finally:

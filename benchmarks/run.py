@@ -56,8 +56,15 @@ def measure_runtime(args) -> dict[str, float]:
     from fer_edge.bundle import load_bundle
 
     bundle = load_bundle(defaults.default_bundle())
-    rows = video_rows(str(defaults.sample_video()), bundle, precision=bundle.models["frame"].precision,
-                      device="CPU", hint="default", frames=args.frames, engine="")
+    rows = video_rows(
+        str(defaults.sample_video()),
+        bundle,
+        precision=bundle.models["frame"].precision,
+        device="CPU",
+        hint="default",
+        frames=args.frames,
+        engine="",
+    )
     total = next(r for r in rows if r.stage == "video")
     return {"runtime_fps": total.fps, "runtime_frame_ms_p90": total.latency_ms["p90"]}
 
@@ -83,8 +90,15 @@ def measure_models(args) -> dict[str, float]:
     int8 = _find_int8(args)
     if int8 is not None:
         bundles.append(int8)
-    report = benchmark(bundles, hints=["default", "f32"], baseline="tf", source=None,
-                       iterations=args.iterations, throughput=True, out=Path(args.out) / "benchmark")
+    report = benchmark(
+        bundles,
+        hints=["default", "f32"],
+        baseline="tf",
+        source=None,
+        iterations=args.iterations,
+        throughput=True,
+        out=Path(args.out) / "benchmark",
+    )
     name = load_bundle(bundles[0]).name
     out: dict[str, float] = {}
     fp32 = _median(report, model=name, stage="frame", format="IR", precision="FP32", mode="latency", hint="default")
@@ -97,8 +111,11 @@ def measure_models(args) -> dict[str, float]:
         out["openvino_f32_vs_tf_speedup"] = round(tf / fp32_f32, 2)
     if fp32 and fp16:
         out["fp16_vs_fp32_latency_ratio"] = round(fp16 / fp32, 3)
-    int8_rows = [r for r in report.rows if r.precision == "INT8" and r.stage == "frame" and r.mode == "latency"
-                 and r.hint == "default"]
+    int8_rows = [
+        r
+        for r in report.rows
+        if r.precision == "INT8" and r.stage == "frame" and r.mode == "latency" and r.hint == "default"
+    ]
     if int8_rows and fp32:
         out["int8_vs_fp32_speedup"] = round(fp32 / int8_rows[0].latency_ms["median"], 2)
         fp32_size = next(r.size_mb for r in report.rows if r.model == name and r.precision == "FP32")
@@ -113,8 +130,13 @@ def _script(name: str, argv: list[str]) -> dict:
         raise Skip(f"benchmarks/{name} is not there yet")
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "out.json"
-        proc = subprocess.run([sys.executable, str(script), *argv, "--json", str(target)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(
+            [sys.executable, str(script), *argv, "--json", str(target)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if proc.returncode != 0 or not target.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             raise RuntimeError(f"{name} failed: {' | '.join(tail)}")
@@ -125,8 +147,11 @@ def measure_preprocess(args) -> dict[str, float]:
     data = _script("preprocess_speed.py", ["--subjects", "2", "--frames", "60", "--workers", "2"])
     one = next(r for r in data["runs"] if r["workers"] == 1)
     best = max(r["clips_per_min"] for r in data["runs"])
-    return {"preprocess_clips_per_min": one["clips_per_min"], "preprocess_clips_per_min_best": best,
-            "intensity_pearson_mean": data["intensity_pearson"]["mean"]}
+    return {
+        "preprocess_clips_per_min": one["clips_per_min"],
+        "preprocess_clips_per_min_best": best,
+        "intensity_pearson_mean": data["intensity_pearson"]["mean"],
+    }
 
 
 def measure_extract(args) -> dict[str, float]:
@@ -138,8 +163,12 @@ def measure_extract(args) -> dict[str, float]:
     return out
 
 
-MEASURES = {"runtime": measure_runtime, "models": measure_models, "preprocess": measure_preprocess,
-            "extract": measure_extract}
+MEASURES = {
+    "runtime": measure_runtime,
+    "models": measure_models,
+    "preprocess": measure_preprocess,
+    "extract": measure_extract,
+}
 
 
 def judge(goal: dict, value: float | None) -> tuple[str, str]:
@@ -220,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".goals.json.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps({"machine": machine.as_dict(), "values": values, "notes": notes, "goals": results},
-                              indent=2) + "\n")
+    tmp.write_text(
+        json.dumps({"machine": machine.as_dict(), "values": values, "notes": notes, "goals": results}, indent=2) + "\n"
+    )
     os.replace(tmp, out / "goals.json")
     print(f"written: {out / 'goals.json'}")
     return 1 if failed else 0

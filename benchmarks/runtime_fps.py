@@ -46,25 +46,39 @@ def main() -> None:
             best = None
             for _ in range(args.repeat):
                 report = run_video(
-                    str(video), bundle,
-                    config=PipelineConfig(tracker=cfg["tracker"], detect_every=args.detect_every,
-                                          precision=cfg["precision"]),
+                    str(video),
+                    bundle,
+                    config=PipelineConfig(
+                        tracker=cfg["tracker"], detect_every=args.detect_every, precision=cfg["precision"]
+                    ),
                     engine=EngineConfig(precision=cfg["infer"]),
-                    output=os.path.join(tmp, "out.mp4"), progress=False,
+                    output=os.path.join(tmp, "out.mp4"),
+                    progress=False,
                 )
                 if best is None or report.fps > best.fps:
                     best = report
-            rows.append({"tracker": cfg["tracker"], "model": cfg["precision"] or "FP32",
-                         "inference_precision": best.inference_precision, "frames": best.frames,
-                         "fps": round(best.fps, 1), "stages_ms": best.stages_mean_ms,
-                         "stages_median_ms": best.stages_ms})
+            rows.append(
+                {
+                    "tracker": cfg["tracker"],
+                    "model": cfg["precision"] or "FP32",
+                    "inference_precision": best.inference_precision,
+                    "frames": best.frames,
+                    "fps": round(best.fps, 1),
+                    "stages_ms": best.stages_mean_ms,
+                    "stages_median_ms": best.stages_ms,
+                }
+            )
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    result = {"machine": {"cpu": cpu, "cores": os.cpu_count(), "openvino": ov.__version__},
-              "video": video.name, "detect_every": args.detect_every, "rows": rows}
+    result = {
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "openvino": ov.__version__},
+        "video": video.name,
+        "detect_every": args.detect_every,
+        "rows": rows,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -74,8 +88,11 @@ def main() -> None:
     print("| tracker | model | infer | fps | " + " | ".join(f"{s} ms" for s in stages) + " |")
     print("| --- | --- | --- | ---: | " + " | ".join("---:" for _ in stages) + " |")
     for r in rows:
-        print(f"| {r['tracker']} | {r['model']} | {r['inference_precision']} | {r['fps']} | "
-              + " | ".join(f"{r['stages_ms'].get(s, 0):.2f}" for s in stages) + " |")
+        print(
+            f"| {r['tracker']} | {r['model']} | {r['inference_precision']} | {r['fps']} | "
+            + " | ".join(f"{r['stages_ms'].get(s, 0):.2f}" for s in stages)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,12 @@ def render_pool(seed: int = 0, clips: int = 6, frames: int = 40) -> list[np.ndar
 
     labels = ("happy", "sad", "surprise", "angry", "fear", "disgust")
     subjects = ("F001", "F002", "M001", "M002", "F003", "M003")
-    return [make_clip(labels[i % 6], subject=subjects[i % 6], frames=frames, size=(TILE, TILE),
-                      seed=seed + i, face_scale=0.55).frames for i in range(clips)]
+    return [
+        make_clip(
+            labels[i % 6], subject=subjects[i % 6], frames=frames, size=(TILE, TILE), seed=seed + i, face_scale=0.55
+        ).frames
+        for i in range(clips)
+    ]
 
 
 def schedule(frames: int, rng: np.random.Generator, *, quiet_every: int, quiet: int) -> np.ndarray:
@@ -72,10 +76,10 @@ def schedule(frames: int, rng: np.random.Generator, *, quiet_every: int, quiet: 
         t = int(rng.integers(0, 60))
         while t < frames:
             on = int(rng.integers(60, 160))
-            plan[t:t + on, s] = int(rng.integers(0, 1 << 20))
+            plan[t : t + on, s] = int(rng.integers(0, 1 << 20))
             t += on + int(rng.integers(40, 100))
     for start in range(quiet_every - quiet, frames, quiet_every):
-        plan[start:start + quiet] = -1
+        plan[start : start + quiet] = -1
     return plan
 
 
@@ -84,7 +88,7 @@ def compose(canvas: np.ndarray, pool: list[np.ndarray], row: np.ndarray, index: 
     for (x, y), pick in zip(SLOTS, row):
         if pick >= 0:
             clip = pool[pick % len(pool)]
-            frame[y:y + TILE, x:x + TILE] = clip[index % len(clip)]
+            frame[y : y + TILE, x : x + TILE] = clip[index % len(clip)]
     return frame
 
 
@@ -111,8 +115,11 @@ class _Tracer:
         tracemalloc.stop()
         types = Counter(type(o).__name__ for o in gc.get_objects())
         types.subtract(self.types)
-        grew = [{"kib": round(s.size_diff / 1024, 1), "blocks": s.count_diff,
-                 "where": s.traceback.format()[-2:]} for s in stats if s.size_diff > 0]
+        grew = [
+            {"kib": round(s.size_diff / 1024, 1), "blocks": s.count_diff, "where": s.traceback.format()[-2:]}
+            for s in stats
+            if s.size_diff > 0
+        ]
         for g in grew:
             print(f"  +{g['kib']} KiB in {g['blocks']} blocks at {' | '.join(x.strip() for x in g['where'])}")
         objects = {k: v for k, v in types.most_common(top) if v > 0}
@@ -120,9 +127,18 @@ class _Tracer:
         return {"tracemalloc_top": grew, "objects_grown": objects}
 
 
-def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000, window: int = 1000,
-         seed: int = 0, quiet_every: int = 1000, quiet: int = 120, trace: bool = False,
-         asynchronous: bool = False) -> dict:
+def soak(
+    frames: int = 10_000,
+    *,
+    bundle: str | None = None,
+    warmup: int = 1000,
+    window: int = 1000,
+    seed: int = 0,
+    quiet_every: int = 1000,
+    quiet: int = 120,
+    trace: bool = False,
+    asynchronous: bool = False,
+) -> dict:
     """Run the soak and return its figures (see the module docstring)."""
     from fer_edge.bundle import load_bundle
     from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig
@@ -174,33 +190,42 @@ def soak(frames: int = 10_000, *, bundle: str | None = None, warmup: int = 1000,
             quiet_checks.append({"frame": i, "live_tracks": len(pipe.manager.tracks), "buffers": len(pipe.tracks)})
         if (i + 1) % 1000 == 0:
             rss[f"frame_{i + 1}"] = rss_mb()
-            print(f"frame {i + 1}: {len(seen)} tracks so far, rss {rss_mb():.1f} MB, "
-                  f"{window / times[max(0, i + 1 - window):i + 1].sum():.0f} fps (last {window})", flush=True)
+            print(
+                f"frame {i + 1}: {len(seen)} tracks so far, rss {rss_mb():.1f} MB, "
+                f"{window / times[max(0, i + 1 - window) : i + 1].sum():.0f} fps (last {window})",
+                flush=True,
+            )
     rss["end"] = rss_mb()
     events.close()
-    first = window / times[warmup:warmup + window].sum()
-    last = window / times[frames - window:].sum()
+    first = window / times[warmup : warmup + window].sum()
+    last = window / times[frames - window :].sum()
     growth = rss["end"] - rss["after_warmup"]
     result = {
-        "frames": frames, "warmup": warmup, "inference": "async" if asynchronous else "sync",
+        "frames": frames,
+        "warmup": warmup,
+        "inference": "async" if asynchronous else "sync",
         "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
-        "track_lifetimes": len(seen), "most_faces_at_once": most_faces,
+        "track_lifetimes": len(seen),
+        "most_faces_at_once": most_faces,
         "slot_appearances": int(sum(((plan[1:, s] >= 0) & (plan[:-1, s] < 0)).sum() for s in range(len(SLOTS)))),
-        "rss_mb": {k: round(v, 2) for k, v in rss.items()}, "rss_growth_mb": round(growth, 2),
-        "fps_first_window": round(first, 1), "fps_last_window": round(last, 1),
+        "rss_mb": {k: round(v, 2) for k, v in rss.items()},
+        "rss_growth_mb": round(growth, 2),
+        "fps_first_window": round(first, 1),
+        "fps_last_window": round(last, 1),
         "fps_change": round(last / first - 1, 3),
         # CPU seconds of all threads per frame: less sensitive to other processes on the box.
-        "cpu_fps_first_window": round(window / cpu_times[warmup:warmup + window].sum(), 1),
-        "cpu_fps_last_window": round(window / cpu_times[frames - window:].sum(), 1),
+        "cpu_fps_first_window": round(window / cpu_times[warmup : warmup + window].sum(), 1),
+        "cpu_fps_last_window": round(window / cpu_times[frames - window :].sum(), 1),
         "ms_median": round(float(np.median(times)) * 1000, 3),
-        "quiet_checks": quiet_checks, "events": events.count,
+        "quiet_checks": quiet_checks,
+        "events": events.count,
     }
     if tracer is not None:
         result["trace"] = tracer.diff()
     result["checks"] = {
         "rss_growth_below_2mb": growth < 2,
-        "tracks_and_buffers_return_to_zero": bool(quiet_checks) and all(
-            q["live_tracks"] == 0 and q["buffers"] == 0 for q in quiet_checks),
+        "tracks_and_buffers_return_to_zero": bool(quiet_checks)
+        and all(q["live_tracks"] == 0 and q["buffers"] == 0 for q in quiet_checks),
         "fps_last_within_20pct_of_first": abs(last / first - 1) <= 0.2,
         "at_least_50_track_lifetimes": len(seen) >= 50,
         "up_to_4_faces": most_faces == 4,
@@ -217,18 +242,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--trace", action="store_true", help="print tracemalloc and object-count growth")
-    parser.add_argument("--async", dest="asynchronous", action="store_true",
-                        help="inference through the pipelined runtime's shared batchers")
+    parser.add_argument(
+        "--async",
+        dest="asynchronous",
+        action="store_true",
+        help="inference through the pipelined runtime's shared batchers",
+    )
     args = parser.parse_args(argv)
     if args.frames < 3000:
         parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")
-    result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace,
-                  asynchronous=args.asynchronous)
+    result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace, asynchronous=args.asynchronous)
     from fer_edge.atomic import write_json
 
     out = write_json(args.out, result)
-    print(json.dumps({k: result[k] for k in ("track_lifetimes", "most_faces_at_once", "rss_growth_mb",
-                                             "fps_first_window", "fps_last_window", "checks")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in (
+                    "track_lifetimes",
+                    "most_faces_at_once",
+                    "rss_growth_mb",
+                    "fps_first_window",
+                    "fps_last_window",
+                    "checks",
+                )
+            },
+            indent=1,
+        )
+    )
     print(f"soak {'OK' if result['ok'] else 'FAILED'}; figures in {out}")
     return 0 if result["ok"] else 1
 

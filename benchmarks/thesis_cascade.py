@@ -66,11 +66,19 @@ def build(side: int, root: Path) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     ov.save_model(int8, str(tmp / "spatial.xml"))
     ov.save_model(to_openvino(head), str(tmp / "temporal.xml"), compress_to_fp16=False)
-    bundle = Bundle(tmp, f"thesis-vggface-1dcnn-{side}", "cascade", LABELS,
-                    FrameSpec((side, side), "RGB", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), WindowSpec(100, 5, 16),
-                    {"spatial": ModelEntry("spatial.xml", "INT8", output=features, input=[side, side, 3]),
-                     "temporal": ModelEntry("temporal.xml", "FP32", output=6, input=[100, features])},
-                    provenance("benchmarks/thesis_cascade.py", weights="random (seed 0)"))
+    bundle = Bundle(
+        tmp,
+        f"thesis-vggface-1dcnn-{side}",
+        "cascade",
+        LABELS,
+        FrameSpec((side, side), "RGB", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+        WindowSpec(100, 5, 16),
+        {
+            "spatial": ModelEntry("spatial.xml", "INT8", output=features, input=[side, side, 3]),
+            "temporal": ModelEntry("temporal.xml", "FP32", output=6, input=[100, features]),
+        },
+        provenance("benchmarks/thesis_cascade.py", weights="random (seed 0)"),
+    )
     write_manifest(bundle)
     os.replace(tmp, root)
     return root
@@ -93,12 +101,22 @@ def main(argv: list[str] | None = None) -> int:
         for threads in (1, 2):
             start = time.perf_counter()
             report = run_video(video, bundle, max_frames=args.frames, threads=threads, progress=False)
-            row = {"side": side, "threads": threads, "fps": round(report.fps, 1), "frames": report.frames,
-                   "wall_s": round(time.perf_counter() - start, 1), "load": load(),
-                   "stages_mean_ms": report.stages_mean_ms, "precision": report.inference_precision}
+            row = {
+                "side": side,
+                "threads": threads,
+                "fps": round(report.fps, 1),
+                "frames": report.frames,
+                "wall_s": round(time.perf_counter() - start, 1),
+                "load": load(),
+                "stages_mean_ms": report.stages_mean_ms,
+                "precision": report.inference_precision,
+            }
             result["runs"].append(row)
-            print(f"VGGFace-VGG16 INT8 {side}x{side} + 1D-CNN, threads={threads}: {row['fps']} fps end to end "
-                  f"({report.frames} frames, one face; load {row['load']})", flush=True)
+            print(
+                f"VGGFace-VGG16 INT8 {side}x{side} + 1D-CNN, threads={threads}: {row['fps']} fps end to end "
+                f"({report.frames} frames, one face; load {row['load']})",
+                flush=True,
+            )
     from fer_edge.atomic import write_json
 
     out = write_json(args.out, result)

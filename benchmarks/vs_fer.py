@@ -82,8 +82,12 @@ def run_fer(python: Path, video: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
         fh.write(FER_LOOP)
     try:
-        proc = subprocess.run([str(python), fh.name, video], capture_output=True, text=True,
-                              env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2"})
+        proc = subprocess.run(
+            [str(python), fh.name, video],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
     finally:
         os.unlink(fh.name)
     if proc.returncode:
@@ -99,8 +103,14 @@ def run_ours(video: str, threads: int, write_video: bool) -> dict:
     bundle = load_bundle(defaults.default_bundle())
     with tempfile.TemporaryDirectory() as tmp:
         events = Path(tmp) / "events.jsonl"
-        report = run_video(video, bundle, events=events, output=Path(tmp) / "demo.mp4" if write_video else None,
-                           threads=threads, progress=False)
+        report = run_video(
+            video,
+            bundle,
+            events=events,
+            output=Path(tmp) / "demo.mp4" if write_video else None,
+            threads=threads,
+            progress=False,
+        )
         per_frame: dict[int, tuple[int, str | None]] = {}
         for line in events.read_text().splitlines():
             e = json.loads(line)
@@ -111,8 +121,12 @@ def run_ours(video: str, threads: int, write_video: bool) -> dict:
             if e["frame"] not in per_frame or area > per_frame[e["frame"]][0]:
                 per_frame[e["frame"]] = (area, e["label"])
     labels = [per_frame.get(i, (0, None))[1] for i in range(report.frames)]
-    return {"frames": report.frames, "seconds": report.seconds, "labels": labels,
-            "stages_mean_ms": report.stages_mean_ms}
+    return {
+        "frames": report.frames,
+        "seconds": report.seconds,
+        "labels": labels,
+        "stages_mean_ms": report.stages_mean_ms,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,9 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     video = args.video or str(defaults.sample_video())
     python = ensure_venv(Path(args.venv))
     result = {"video": Path(video).name, "threads": args.threads, "runs": {}}
-    for name, fn in (("fer", lambda: run_fer(python, video)),
-                     ("fer-edge", lambda: run_ours(video, args.threads, False)),
-                     ("fer-edge+video", lambda: run_ours(video, args.threads, True))):
+    for name, fn in (
+        ("fer", lambda: run_fer(python, video)),
+        ("fer-edge", lambda: run_ours(video, args.threads, False)),
+        ("fer-edge+video", lambda: run_ours(video, args.threads, True)),
+    ):
         before = load()
         r = fn()
         r["fps"] = round(r["frames"] / r["seconds"], 1)
@@ -137,13 +153,18 @@ def main(argv: list[str] | None = None) -> int:
         r["face_frames"] = sum(x is not None for x in r["labels"])
         r["load_before"], r["load_after"] = before, load()
         result["runs"][name] = {k: v for k, v in r.items() if k != "labels"}
-        print(f"{name}: {r['fps']} fps ({r['frames']} frames), flicker {r['flicker_per_100']} per 100 face "
-              f"frames ({r['face_frames']} face frames); load {before} -> {r['load_after']}", flush=True)
+        print(
+            f"{name}: {r['fps']} fps ({r['frames']} frames), flicker {r['flicker_per_100']} per 100 face "
+            f"frames ({r['face_frames']} face frames); load {before} -> {r['load_after']}",
+            flush=True,
+        )
     runs = result["runs"]
     result["speedup"] = round(runs["fer-edge"]["fps"] / runs["fer"]["fps"], 2)
     result["flicker_ratio"] = round(runs["fer-edge"]["flicker_per_100"] / max(runs["fer"]["flicker_per_100"], 1e-9), 3)
-    print(f"fer-edge / fer: {result['speedup']}x fps (goal >= 10x); flicker ratio {result['flicker_ratio']} "
-          "(goal <= 0.333)")
+    print(
+        f"fer-edge / fer: {result['speedup']}x fps (goal >= 10x); flicker ratio {result['flicker_ratio']} "
+        "(goal <= 0.333)"
+    )
     from fer_edge.atomic import write_json
 
     out = write_json(args.out, result)

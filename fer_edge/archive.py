@@ -59,10 +59,17 @@ class PackResult:
 def _safe_rel(name: str, what: str) -> str:
     """``name`` as a relative POSIX path that stays inside its folder, else an error."""
     parts = PurePosixPath(name).parts
-    if (not name or "\\" in name or "\x00" in name or name.startswith("/") or not parts
-            or any(p in ("", ".", "..") for p in parts)):
-        raise FerEdgeError(f"{what} {name!r} is not a plain relative path (absolute, '..' or odd characters); "
-                           "refusing the archive")
+    if (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith("/")
+        or not parts
+        or any(p in ("", ".", "..") for p in parts)
+    ):
+        raise FerEdgeError(
+            f"{what} {name!r} is not a plain relative path (absolute, '..' or odd characters); refusing the archive"
+        )
     return "/".join(parts)
 
 
@@ -73,8 +80,9 @@ def _bundle_files(root: Path) -> list[str]:
         if any(part.startswith(".") for part in PurePosixPath(rel).parts) or rel == SUMS:
             continue  # staging leftovers and hidden files are not the bundle; SUMS is rewritten
         if path.is_symlink() or not (path.is_dir() or path.is_file()):
-            raise FerEdgeError(f"{path} is a link or special file; a bundle packs regular files only, "
-                               "copy the target in instead")
+            raise FerEdgeError(
+                f"{path} is a link or special file; a bundle packs regular files only, copy the target in instead"
+            )
         if path.is_file():
             files.append(rel)
     return files
@@ -101,8 +109,7 @@ def _info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *,
-                force: bool = False) -> PackResult:
+def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *, force: bool = False) -> PackResult:
     """Write the bundle at ``path`` as a checksummed ``.tar.gz`` (default ``<bundle>.tar.gz``).
 
     Raises:
@@ -123,8 +130,11 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
 
     def write(tmp: Path) -> None:
         nonlocal total
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             tar.addfile(_info(f"{top}/{SUMS}", len(listing)), io.BytesIO(listing))
             for rel in files:
                 size = (root / rel).stat().st_size
@@ -161,10 +171,18 @@ def _parse_sums(text: bytes, archive: Path) -> dict[str, str]:
 def _member(member: tarfile.TarInfo, top: str, archive: Path) -> str:
     """The path of ``member`` inside the bundle; only regular files under ``top`` pass."""
     if not member.isreg():
-        kind = ("symlink" if member.issym() else "hardlink" if member.islnk() else
-                "directory" if member.isdir() else "device or fifo")
-        raise FerEdgeError(f"{archive}: member {member.name!r} is a {kind}; a bundle archive holds regular "
-                           "files only, refusing it")
+        kind = (
+            "symlink"
+            if member.issym()
+            else "hardlink"
+            if member.islnk()
+            else "directory"
+            if member.isdir()
+            else "device or fifo"
+        )
+        raise FerEdgeError(
+            f"{archive}: member {member.name!r} is a {kind}; a bundle archive holds regular files only, refusing it"
+        )
     rel = _safe_rel(member.name, "member")
     head, _, inside = rel.partition("/")
     if head != top or not inside:
@@ -184,8 +202,9 @@ def _copy(src, dst, size: int) -> str:
     return digest.hexdigest()
 
 
-def unpack_bundle(archive: str | os.PathLike, out: str | os.PathLike | None = None, *, force: bool = False,
-                  max_bytes: int = MAX_BYTES) -> Path:
+def unpack_bundle(
+    archive: str | os.PathLike, out: str | os.PathLike | None = None, *, force: bool = False, max_bytes: int = MAX_BYTES
+) -> Path:
     """Check and unpack an archive written by :func:`pack_bundle` into ``out``.
 
     ``out`` defaults to the archive's folder name in the current directory. An existing
@@ -202,16 +221,16 @@ def unpack_bundle(archive: str | os.PathLike, out: str | os.PathLike | None = No
         with tarfile.open(archive, mode="r|gz") as tar:
             return _unpack(tar, archive, out, force, max_bytes)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise FerEdgeError(f"{archive} is not a complete .tar.gz ({type(exc).__name__}: {str(exc)[:120]}); "
-                           "copy it again") from None
+        raise FerEdgeError(
+            f"{archive} is not a complete .tar.gz ({type(exc).__name__}: {str(exc)[:120]}); copy it again"
+        ) from None
 
 
 def _unpack(tar: tarfile.TarFile, archive: Path, out: str | os.PathLike | None, force: bool, max_bytes: int) -> Path:
     first = tar.next()
     top = PurePosixPath(first.name).parts[0] if first is not None and first.name else ""
     if first is None or not first.isreg() or first.name != f"{top}/{SUMS}" or first.size > _MAX_SUMS:
-        raise FerEdgeError(f"{archive} does not start with <folder>/{SUMS}; it was not written by "
-                           "fer-edge bundle pack")
+        raise FerEdgeError(f"{archive} does not start with <folder>/{SUMS}; it was not written by fer-edge bundle pack")
     top = _safe_rel(top, "archive folder")
     sums = _parse_sums(tar.extractfile(first).read(), archive)
     out = Path(out) if out is not None else Path(top)
@@ -232,19 +251,24 @@ def _unpack(tar: tarfile.TarFile, archive: Path, out: str | os.PathLike | None, 
             if rel in seen:
                 raise FerEdgeError(f"{archive}: member {rel!r} appears twice; refusing the archive")
             if member.size > max_bytes - written:
-                raise FerEdgeError(f"{archive} unpacks to more than {max_bytes / 2**30:.1f} GiB; refusing it "
-                                   "(not a bundle, or a damaged archive)")
+                raise FerEdgeError(
+                    f"{archive} unpacks to more than {max_bytes / 2**30:.1f} GiB; refusing it "
+                    "(not a bundle, or a damaged archive)"
+                )
             free = shutil.disk_usage(tmp).free
             if member.size > free - _DISK_MARGIN:
-                raise FerEdgeError(f"not enough disk space for {archive} at {out.parent.resolve()} "
-                                   f"({free / 2**20:.0f} MiB free); free some and try again")
+                raise FerEdgeError(
+                    f"not enough disk space for {archive} at {out.parent.resolve()} "
+                    f"({free / 2**20:.0f} MiB free); free some and try again"
+                )
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             with tar.extractfile(member) as src, open(dest, "xb") as dst:
                 digest = _copy(src, dst, member.size)
             if digest != sums[rel]:
-                raise FerEdgeError(f"{archive}: {rel} fails its sha256 check (tampered or damaged); "
-                                   "refusing the archive")
+                raise FerEdgeError(
+                    f"{archive}: {rel} fails its sha256 check (tampered or damaged); refusing the archive"
+                )
             os.chmod(dest, 0o644)
             seen.add(rel)
             written += member.size

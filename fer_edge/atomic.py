@@ -108,6 +108,7 @@ def _remove(path: Path) -> None:
 
 # --- the output policy ------------------------------------------------------------------------
 
+
 def is_special(path: PathLike) -> bool:
     """True for an existing device, FIFO or socket (anything not a regular file or folder)."""
     try:
@@ -146,8 +147,15 @@ def _flag(what: str) -> str:
     return f"pass --force to replace it or choose another {what}"
 
 
-def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), force: bool = False,
-                 folder: bool = False, replace: bool = True, what: str = "--out") -> Path:
+def check_output(
+    path: PathLike,
+    *,
+    inputs: Iterable[PathLike | None] = (),
+    force: bool = False,
+    folder: bool = False,
+    replace: bool = True,
+    what: str = "--out",
+) -> Path:
     """Apply the output policy to ``path`` before anything is written; returns it as a Path.
 
     Args:
@@ -220,8 +228,9 @@ def mark(folder: PathLike) -> Path:
     return folder
 
 
-def run_folder(folder: PathLike, *, inputs: Iterable[PathLike | None] = (), force: bool = False,
-               what: str = "--out") -> Path:
+def run_folder(
+    folder: PathLike, *, inputs: Iterable[PathLike | None] = (), force: bool = False, what: str = "--out"
+) -> Path:
     """Check and create a run folder fer-edge writes files into (resuming if it is ours).
 
     An existing folder is accepted when fer-edge created it or it is empty; other folders are
@@ -253,6 +262,7 @@ def new_run_folder(base: PathLike, *, limit: int = 10_000) -> Path:
 
 
 # --- atomic writers ---------------------------------------------------------------------------
+
 
 def _mkparent(path: Path) -> None:
     try:

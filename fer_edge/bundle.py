@@ -124,8 +124,9 @@ class Bundle:
         key = precision.upper()
         if key not in entry.variants:
             have = ", ".join([entry.precision, *entry.variants]) or "none"
-            raise FerEdgeError(f"bundle {self.path} has no {key} {role} model (has: {have}); "
-                               + variant_hint(self.path, key))
+            raise FerEdgeError(
+                f"bundle {self.path} has no {key} {role} model (has: {have}); " + variant_hint(self.path, key)
+            )
         return self.path / entry.variants[key]
 
     def manifest(self) -> dict[str, Any]:
@@ -176,8 +177,10 @@ def variant_hint(path: str | os.PathLike, precision: str, *, use: str = "--bundl
     sibling = variant_dir(path, precision)
     if (sibling / "manifest.json").is_file():
         return f"{sibling} has it: pass {use.format(sibling)}"
-    return (f"create it with: fer-edge optimize {path} --precision {precision.lower()} (writes {sibling}), "
-            f"then pass {use.format(sibling)}")
+    return (
+        f"create it with: fer-edge optimize {path} --precision {precision.lower()} (writes {sibling}), "
+        f"then pass {use.format(sibling)}"
+    )
 
 
 def provenance(source: str, **extra: Any) -> dict[str, Any]:
@@ -250,8 +253,11 @@ def _inside(root: Path, rel: Any, what: str) -> str:
         # OpenVINO reads the weights next to the .xml: that file must stay inside too.
         weights = (root / rel).with_suffix(".bin")
         if not weights.resolve().is_relative_to(root.resolve()):
-            raise _fail(root, f"{Path(rel).with_suffix('.bin')} resolves outside the bundle (symlink?); "
-                              "copy the weights into the bundle")
+            raise _fail(
+                root,
+                f"{Path(rel).with_suffix('.bin')} resolves outside the bundle (symlink?); "
+                "copy the weights into the bundle",
+            )
         if not weights.is_file():
             raise _fail(root, f"{rel} has no weights file {Path(rel).with_suffix('.bin')}; re-export the model")
     return rel
@@ -264,8 +270,11 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
         raise _fail(root, f"must be a JSON object, got {type(data).__name__}")
     fmt = _get(data, "format", int, root)
     if fmt != FORMAT:
-        raise _fail(root, f"format {fmt} is not supported by fer-edge {__version__} (reads format {FORMAT}); "
-                          "upgrade fer-edge or re-export the bundle")
+        raise _fail(
+            root,
+            f"format {fmt} is not supported by fer-edge {__version__} (reads format {FORMAT}); "
+            "upgrade fer-edge or re-export the bundle",
+        )
     name = _get(data, "name", str, root)
     kind = _get(data, "kind", str, root)
     if kind not in KINDS:
@@ -285,11 +294,17 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
     mean = fr.get("mean", [0.0] * COLORS[color])
     std = fr.get("std", [1.0] * COLORS[color])
     for key, vals in (("mean", mean), ("std", std)):
-        if (not isinstance(vals, list) or len(vals) != COLORS[color]
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                           and abs(v) <= 1e6 for v in vals)):
-            raise _fail(root, f"'frame.{key}' must be {COLORS[color]} numbers for {color} (finite, at most 1e6), "
-                              f"got {vals!r}")
+        if (
+            not isinstance(vals, list)
+            or len(vals) != COLORS[color]
+            or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= 1e6
+                for v in vals
+            )
+        ):
+            raise _fail(
+                root, f"'frame.{key}' must be {COLORS[color]} numbers for {color} (finite, at most 1e6), got {vals!r}"
+            )
     if any(not s > 0 for s in std):
         raise _fail(root, f"'frame.std' must be positive, got {std!r}")
     pad_y = _int(fr.get("pad_y", 10), root, "frame.pad_y", 0, 1000)
@@ -330,8 +345,10 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
         if output is not None:
             output = _int(output, root, f"{where}output", 1, 10_000_000)
         shape = raw.get("input")
-        if shape is not None and (not isinstance(shape, list) or not all(
-                isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
+        if shape is not None and (
+            not isinstance(shape, list)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+        ):
             raise _fail(root, f"'{where}input' must be a list of positive integers, got {shape!r}")
         models[role] = ModelEntry(
             file=_inside(root, raw.get("file"), f"{where}file"),
@@ -343,8 +360,11 @@ def parse_manifest(data: Any, root: str | os.PathLike) -> Bundle:
         )
     head = models[KINDS[kind].score_role]
     if head.output is not None and head.output != len(labels):
-        raise _fail(root, f"the model has {head.output} outputs but {len(labels)} labels are declared; "
-                          "fix 'labels' or re-export with the right label set")
+        raise _fail(
+            root,
+            f"the model has {head.output} outputs but {len(labels)} labels are declared; "
+            "fix 'labels' or re-export with the right label set",
+        )
     problem = KINDS[kind].check_models(models)
     if problem:
         raise _fail(root, problem)
@@ -362,8 +382,9 @@ def write_manifest(bundle: Bundle) -> Path:
 
 
 @contextlib.contextmanager
-def staging(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
-            force: bool = False, what: str = "--out") -> Iterator[Path]:
+def staging(
+    out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (), force: bool = False, what: str = "--out"
+) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces the bundle ``out`` only on success.
 
     ``out`` passes the output policy first (:func:`fer_edge.atomic.check_output`): an existing

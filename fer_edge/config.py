@@ -208,8 +208,9 @@ def read_recipe(path: str | os.PathLike, *, see: str) -> dict[str, Any]:
     return data
 
 
-def load(cls: type, path: str | os.PathLike | None, *, overrides: dict[str, Any] | None = None,
-         see: str = "the repository") -> Any:
+def load(
+    cls: type, path: str | os.PathLike | None, *, overrides: dict[str, Any] | None = None, see: str = "the repository"
+) -> Any:
     """``cls`` from recipe file ``path`` (None: the defaults) with ``overrides`` on top (None = not given).
 
     Example:

@@ -113,8 +113,9 @@ def _properties(config: EngineConfig, device: str) -> dict[str, Any]:
         try:
             os.makedirs(config.cache_dir, exist_ok=True)
         except OSError as exc:
-            raise FerEdgeError(f"--cache-dir {config.cache_dir}: cannot use it as a folder ({exc.strerror}); "
-                               "give a writable folder") from None
+            raise FerEdgeError(
+                f"--cache-dir {config.cache_dir}: cannot use it as a folder ({exc.strerror}); give a writable folder"
+            ) from None
         props["CACHE_DIR"] = str(config.cache_dir)
     return props
 
@@ -148,8 +149,10 @@ class CompiledModel:
 
     def probe(self) -> str | None:
         """Run one inference on zeros; the error's first line if it fails, else None."""
-        zeros = [np.zeros([d.get_length() if d.is_static else 1 for d in port.get_partial_shape()], np.float32)
-                 for port in self._compiled.inputs]
+        zeros = [
+            np.zeros([d.get_length() if d.is_static else 1 for d in port.get_partial_shape()], np.float32)
+            for port in self._compiled.inputs
+        ]
         try:
             self._request.infer(zeros)
         except Exception as exc:  # noqa: BLE001 - any failure means this model cannot run here
@@ -219,8 +222,9 @@ def inference_precision(compiled: Any) -> str:
         return "unknown"
 
 
-def load_model(path: str | os.PathLike, config: EngineConfig | None = None, *,
-               fallback: str | os.PathLike | None = None) -> CompiledModel:
+def load_model(
+    path: str | os.PathLike, config: EngineConfig | None = None, *, fallback: str | os.PathLike | None = None
+) -> CompiledModel:
     """Read and compile an IR (``.xml``) or ONNX model on the configured device.
 
     Args:
@@ -266,8 +270,10 @@ def read_checked(path: str | os.PathLike) -> Any:
     for i, port in enumerate(model.inputs):
         shape = port.get_partial_shape()
         if shape.rank.is_dynamic or shape.rank.get_length() < (3 if i == 0 else 2):
-            raise FerEdgeError(f"model {path} has input '{port.get_any_name() if port.get_names() else '?'}' "
-                               f"of shape {shape}; the runtime needs (N, ...) inputs of rank 3 or more: re-export it")
+            raise FerEdgeError(
+                f"model {path} has input '{port.get_any_name() if port.get_names() else '?'}' "
+                f"of shape {shape}; the runtime needs (N, ...) inputs of rank 3 or more: re-export it"
+            )
     return model
 
 
@@ -278,8 +284,9 @@ def compile_checked(model: Any, device: str, properties: dict[str, Any], path: s
     try:
         return core().compile_model(model, device, supported_properties(core(), device, properties))
     except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
-        raise FerEdgeError(f"cannot compile {path} for device {device}: {_first(exc)}; "
-                           "try --device CPU or re-export the model") from None
+        raise FerEdgeError(
+            f"cannot compile {path} for device {device}: {_first(exc)}; try --device CPU or re-export the model"
+        ) from None
 
 
 def compile_f32(model: Any, device: str = "CPU", *, threads: int | None = None) -> Any:

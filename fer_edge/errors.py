@@ -37,8 +37,7 @@ def require(module: str, extra: str, *, purpose: str = "") -> ModuleType:
     except ImportError as exc:
         why = f" for {purpose}" if purpose else ""
         raise FerEdgeError(
-            f"{module} is needed{why} but is not installed ({exc}); "
-            f"install it with: pip install 'fer-edge[{extra}]'"
+            f"{module} is needed{why} but is not installed ({exc}); install it with: pip install 'fer-edge[{extra}]'"
         ) from None
 
 
@@ -53,8 +52,9 @@ def closest(word: object, choices: Iterable[object]) -> str | None:
     return close[0] if close else None
 
 
-def unknown_choice(what: str, value: object, known: Iterable[object], *, match: object = None,
-                   prefix: str = "", note: str = "") -> FerEdgeError:
+def unknown_choice(
+    what: str, value: object, known: Iterable[object], *, match: object = None, prefix: str = "", note: str = ""
+) -> FerEdgeError:
     """The one-line error for a name that is not one of ``known``, with a "did you mean".
 
     Args:

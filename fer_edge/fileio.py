@@ -89,8 +89,14 @@ def parse_json(text: str, where: str, *, finite: bool = False) -> Any:
         raise FerEdgeError(f"{where}: not valid JSON ({_first_line(exc)})") from None
 
 
-def read_json(path: PathLike, what: str = "JSON file", *, max_bytes: int = MAX_BYTES,
-              expect: type | None = None, finite: bool = False) -> Any:
+def read_json(
+    path: PathLike,
+    what: str = "JSON file",
+    *,
+    max_bytes: int = MAX_BYTES,
+    expect: type | None = None,
+    finite: bool = False,
+) -> Any:
     """Read a JSON file; ``expect`` (e.g. ``dict``) checks the top-level type.
 
     Example:
@@ -132,8 +138,7 @@ def _yaml_loader():
         def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML API
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
-                raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed",
-                                                  event.start_mark)
+                raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", event.start_mark)
             return super().compose_node(parent, index)
 
     return NoAliasLoader
@@ -185,8 +190,9 @@ def load_npz(path: PathLike, what: str = "NPZ file") -> dict[str, Any]:
     return arrays
 
 
-def check_finite(value: Any, what: str, *, lo: float | None = None, hi: float | None = None,
-                 lo_open: bool = False) -> float:
+def check_finite(
+    value: Any, what: str, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False
+) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``), else a one-line error.
 
     Example:
@@ -225,6 +231,8 @@ def read_images(paths: list[PathLike], what: str = "image", *, color: bool = Tru
         first = images[0].shape[:2]
         for p, img in zip(paths, images):
             if img.shape[:2] != first:
-                raise FerEdgeError(f"{what} {p} is {img.shape[1]}x{img.shape[0]} but {paths[0]} is "
-                                   f"{first[1]}x{first[0]}; give images of one size")
+                raise FerEdgeError(
+                    f"{what} {p} is {img.shape[1]}x{img.shape[0]} but {paths[0]} is "
+                    f"{first[1]}x{first[0]}; give images of one size"
+                )
     return images

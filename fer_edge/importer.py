@@ -68,8 +68,9 @@ def _convert(path: Path, converter: str) -> tuple[Any, Any, int, str]:
         raise FerEdgeError(f"{path}: expected a .keras, .h5 or .hdf5 Keras model file")
     keras = None if converter == "builtin" else _optional_keras()
     if converter == "tensorflow" and keras is None:
-        raise FerEdgeError("--converter tensorflow needs Keras, which is not installed; "
-                           "install it with: pip install 'fer-edge[train]'")
+        raise FerEdgeError(
+            "--converter tensorflow needs Keras, which is not installed; install it with: pip install 'fer-edge[train]'"
+        )
     ov_model = info = None
     log.info("converting %s to OpenVINO IR", path.name)
     if converter != "tensorflow":
@@ -101,8 +102,9 @@ def _self_check(xml: Path, probe: np.ndarray, n_out: int) -> None:
     result = compile_f32(xml)(probe)
     got = np.asarray(next(iter(result.values())))  # 2022.3 keys results by port only
     if got.shape != (len(probe), n_out) or not np.isfinite(got).all():
-        raise FerEdgeError(f"the converted model gives {got.shape} scores, non-finite or of the wrong shape; "
-                           "report this model")
+        raise FerEdgeError(
+            f"the converted model gives {got.shape} scores, non-finite or of the wrong shape; report this model"
+        )
 
 
 def _dims(port: Any) -> list[int | None]:
@@ -146,16 +148,17 @@ def import_keras(
         >>> import_keras("emotion_model.hdf5", "runs/fer", labels="fer2013",
         ...              mean=[0.5], std=[0.5])  # doctest: +SKIP
     """
-    from fer_edge.ovcompat import save_ir
     from fer_edge.deploy.parity import check_parity
+    from fer_edge.ovcompat import save_ir
 
     path = Path(path)
     out = check_output(out, inputs=[path], force=force, folder=True)
     labels = get_labels(labels)
     ov_model, model, params, used = _convert(path, converter)
     if len(ov_model.inputs) != 1 or len(ov_model.outputs) != 1:
-        raise FerEdgeError(f"{path}: expected one image input and one output, got {len(ov_model.inputs)} "
-                           f"and {len(ov_model.outputs)}")
+        raise FerEdgeError(
+            f"{path}: expected one image input and one output, got {len(ov_model.inputs)} and {len(ov_model.outputs)}"
+        )
     shape = _dims(ov_model.inputs[0])
     if len(shape) != 4:
         raise FerEdgeError(f"{path}: expected one image input (N, H, W, C), got {tuple(shape)}")
@@ -164,8 +167,10 @@ def import_keras(
         raise FerEdgeError(f"{path}: input must have a fixed size and 1 or 3 channels, got {tuple(shape)}")
     n_out = _dims(ov_model.outputs[0])[-1]
     if n_out != len(labels):
-        raise FerEdgeError(f"{path} has {n_out} outputs but {len(labels)} labels were given "
-                           f"({', '.join(labels)}); pass the matching --labels")
+        raise FerEdgeError(
+            f"{path} has {n_out} outputs but {len(labels)} labels were given "
+            f"({', '.join(labels)}); pass the matching --labels"
+        )
     if frame_size is not None and tuple(frame_size) != (h, w):
         raise FerEdgeError(f"{path} takes {h}x{w} faces, not {frame_size[0]}x{frame_size[1]}; fix --frame")
     color = (color or ("GRAY" if c == 1 else "RGB")).upper()
@@ -187,8 +192,10 @@ def import_keras(
         if model is not None:
             parity = check_parity(model, tmp / "frame.xml", probe)
             if not parity.max_abs_diff <= 1e-3:  # NaN (a model that outputs NaN) fails too
-                raise FerEdgeError(f"OpenVINO output differs from Keras by {parity.max_abs_diff:.2e} "
-                                   "(> 1e-3): the conversion is not faithful; report this model")
+                raise FerEdgeError(
+                    f"OpenVINO output differs from Keras by {parity.max_abs_diff:.2e} "
+                    "(> 1e-3): the conversion is not faithful; report this model"
+                )
             model.save(tmp / "frame.keras")
         else:
             _self_check(tmp / "frame.xml", probe, len(labels))
@@ -203,13 +210,26 @@ def import_keras(
             labels=labels,
             frame=frame,
             window=window or WindowSpec(length=5, stride=1, min_frames=1),
-            models={"frame": ModelEntry("frame.xml", "FP32", output=len(labels), input=[h, w, c],
-                                        variants=variants, keras="frame.keras" if model is not None else None)},
-            provenance=provenance(str(path), parity=parity.as_dict() if parity else None, params=params,
-                                  converter=used),
+            models={
+                "frame": ModelEntry(
+                    "frame.xml",
+                    "FP32",
+                    output=len(labels),
+                    input=[h, w, c],
+                    variants=variants,
+                    keras="frame.keras" if model is not None else None,
+                )
+            },
+            provenance=provenance(
+                str(path), parity=parity.as_dict() if parity else None, params=params, converter=used
+            ),
         )
         write_manifest(bundle)
     bundle.path = out
-    log.info("imported %s -> %s (%s)", path, out,
-             f"parity max |diff| {parity.max_abs_diff:.1e}" if parity else "no Keras installed to compare with")
+    log.info(
+        "imported %s -> %s (%s)",
+        path,
+        out,
+        f"parity max |diff| {parity.max_abs_diff:.1e}" if parity else "no Keras installed to compare with",
+    )
     return bundle

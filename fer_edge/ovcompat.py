@@ -39,8 +39,18 @@ except ImportError:  # 2022.x: the API lives in openvino.runtime only
 # opset13 since OpenVINO 2023.3; opset10 is the newest of 2022.3 LTS (the NCS2's last release).
 _OPSETS = ("openvino.opset13", "openvino.runtime.opset10")
 
-__all__ = ["Core", "MYRIAD_LAST", "Model", "get_version", "myriad_hint", "opset", "save_ir", "save_model",
-           "supported_properties", "version"]
+__all__ = [
+    "Core",
+    "MYRIAD_LAST",
+    "Model",
+    "get_version",
+    "myriad_hint",
+    "opset",
+    "save_ir",
+    "save_model",
+    "supported_properties",
+    "version",
+]
 
 
 def opset() -> Any:
@@ -69,15 +79,21 @@ def myriad_hint(core: Any) -> str:
     """What to do when MYRIAD is not among ``core``'s devices: which of three cases this is."""
     release = version()
     if release > MYRIAD_LAST:
-        return ("MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2022.3 LTS in a "
-                f"separate environment ({NCS2_KIT}, see deploy/raspberrypi/README.md)")
+        return (
+            "MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2022.3 LTS in a "
+            f"separate environment ({NCS2_KIT}, see deploy/raspberrypi/README.md)"
+        )
     try:
         core.get_versions("MYRIAD")  # loads the plugin library; raises when it is not there
     except Exception:  # noqa: BLE001 - "not registered" / cannot load: the plugin is missing
-        return (f"this OpenVINO {release[0]}.{release[1]} has no MYRIAD plugin (the openvino pip wheels lack it): "
-                f"use the 2022.3.2 archive, which {NCS2_KIT} installs")
-    return ("the MYRIAD plugin is here but sees no Neural Compute Stick 2: plug it in (USB 03e7:2485), install "
-            f"the udev rules ({NCS2_KIT} does) and re-plug it")
+        return (
+            f"this OpenVINO {release[0]}.{release[1]} has no MYRIAD plugin (the openvino pip wheels lack it): "
+            f"use the 2022.3.2 archive, which {NCS2_KIT} installs"
+        )
+    return (
+        "the MYRIAD plugin is here but sees no Neural Compute Stick 2: plug it in (USB 03e7:2485), install "
+        f"the udev rules ({NCS2_KIT} does) and re-plug it"
+    )
 
 
 # Properties a plugin may not know; the rest (CACHE_DIR) are the Core's and always apply.

@@ -36,27 +36,37 @@ def _inspect(path: Path) -> tuple[tuple[int, int, int], int | None, str]:
         first = str(exc).strip().splitlines()
         raise FerEdgeError(f"cannot read model {path}: {first[0][:200] if first else exc}") from None
     if len(model.inputs) != 1:
-        raise FerEdgeError(f"{path} has {len(model.inputs)} inputs; a plain model must be a per-frame classifier "
-                           "with one (N, H, W, C) image input (wrap cascades with fer-edge export/optimize)")
+        raise FerEdgeError(
+            f"{path} has {len(model.inputs)} inputs; a plain model must be a per-frame classifier "
+            "with one (N, H, W, C) image input (wrap cascades with fer-edge export/optimize)"
+        )
     shape = model.inputs[0].get_partial_shape()
     dims = [d.get_length() if d.is_static else None for d in shape]
     if len(dims) != 4 or None in dims[1:] or dims[3] not in (1, 3):
         hint = " (channels-first NCHW? the runtime feeds NHWC)" if len(dims) == 4 and dims[1] in (1, 3) else ""
-        raise FerEdgeError(f"{path}: expected one image input (N, H, W, C) with fixed H, W and 1 or 3 channels, "
-                           f"got {shape}{hint}")
+        raise FerEdgeError(
+            f"{path}: expected one image input (N, H, W, C) with fixed H, W and 1 or 3 channels, got {shape}{hint}"
+        )
     last = model.outputs[0].get_partial_shape()[-1]
     # The variant label benchmark rows show: quantized IRs carry FakeQuantize, FP16 IRs f16 weights.
     kinds = {op.get_type_name() for op in model.get_ops()}
-    f16 = any(op.get_type_name() == "Constant" and op.get_output_element_type(0).get_type_name() == "f16"
-              for op in model.get_ops())
+    f16 = any(
+        op.get_type_name() == "Constant" and op.get_output_element_type(0).get_type_name() == "f16"
+        for op in model.get_ops()
+    )
     precision = "INT8" if "FakeQuantize" in kinds else "FP16" if f16 else "FP32"
     return (int(dims[1]), int(dims[2]), int(dims[3])), (last.get_length() if last.is_static else None), precision
 
 
 @contextlib.contextmanager
-def temporary_bundle(path: str | os.PathLike, labels: str | Sequence[str] | None, *,
-                     mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                     color: str | None = None) -> Iterator[Path]:
+def temporary_bundle(
+    path: str | os.PathLike,
+    labels: str | Sequence[str] | None,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    color: str | None = None,
+) -> Iterator[Path]:
     """A temporary ``frame`` bundle around a plain IR/ONNX model; yields its folder.
 
     Args:
@@ -78,13 +88,17 @@ def temporary_bundle(path: str | os.PathLike, labels: str | Sequence[str] | None
 
     path = Path(path)
     if not labels:
-        raise FerEdgeError(f"{path} is a plain model without a manifest: pass its class names with "
-                           "--labels (a set such as fer2013, or happy,sad,...)")
+        raise FerEdgeError(
+            f"{path} is a plain model without a manifest: pass its class names with "
+            "--labels (a set such as fer2013, or happy,sad,...)"
+        )
     names = get_labels(labels)
     (h, w, c), outputs, precision = _inspect(path)
     if outputs not in (None, len(names)):
-        raise FerEdgeError(f"{path} gives {outputs} scores but {len(names)} labels were given "
-                           f"({', '.join(names)}); pass the matching --labels")
+        raise FerEdgeError(
+            f"{path} gives {outputs} scores but {len(names)} labels were given "
+            f"({', '.join(names)}); pass the matching --labels"
+        )
     color = (color or ("GRAY" if c == 1 else "RGB")).upper()
     mean = tuple(float(m) for m in (mean if mean else [0.0] * c))
     std = tuple(float(s) for s in (std if std else [1.0] * c))
@@ -100,9 +114,18 @@ def temporary_bundle(path: str | os.PathLike, labels: str | Sequence[str] | None
                 raise FerEdgeError(f"{f} not found: an OpenVINO IR needs its .xml and .bin side by side")
             shutil.copy2(f, tmp / f.name)
         entry = ModelEntry(path.name, precision, output=len(names), input=[h, w, c])
-        write_manifest(Bundle(tmp, path.stem, "frame", tuple(names), FrameSpec((h, w), color, mean, std),
-                              WindowSpec(length=5, stride=1, min_frames=1), {"frame": entry},
-                              provenance(str(path), wrapped="plain model, temporary bundle")))
+        write_manifest(
+            Bundle(
+                tmp,
+                path.stem,
+                "frame",
+                tuple(names),
+                FrameSpec((h, w), color, mean, std),
+                WindowSpec(length=5, stride=1, min_frames=1),
+                {"frame": entry},
+                provenance(str(path), wrapped="plain model, temporary bundle"),
+            )
+        )
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

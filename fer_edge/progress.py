@@ -35,8 +35,15 @@ class LogProgress:
         >>> bar.close()
     """
 
-    def __init__(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
-                 unit: str = "it", every: float | None = None) -> None:
+    def __init__(
+        self,
+        iterable: Iterable | None = None,
+        *,
+        total: int | None = None,
+        desc: str = "",
+        unit: str = "it",
+        every: float | None = None,
+    ) -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
@@ -82,8 +89,16 @@ class LogProgress:
         self.close()
 
 
-def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
-             leave: bool = False, every: float | None = None, stream: Any = None) -> Any:
+def progress(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    leave: bool = False,
+    every: float | None = None,
+    stream: Any = None,
+) -> Any:
     """A tqdm bar when ``stream`` (default stderr) is a terminal, else a :class:`LogProgress`.
 
     Example:
@@ -98,8 +113,9 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
     if isatty is not None and isatty():
         from tqdm import tqdm
 
-        return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, dynamic_ncols=True, disable=quiet,
-                    file=stream)
+        return tqdm(
+            iterable, total=total, desc=desc, unit=unit, leave=leave, dynamic_ncols=True, disable=quiet, file=stream
+        )
     if quiet:
         every = float("inf")
     return LogProgress(iterable, total=total, desc=desc, unit=unit, every=every)

@@ -17,8 +17,13 @@ from fer_edge.atomic import MARKER, new_run_folder, run_folder
 
 
 @contextlib.contextmanager
-def run_dir(given: str | os.PathLike | None, default: str, *,
-            inputs: Iterable[str | os.PathLike | None] = (), force: bool = False) -> Iterator[Path]:
+def run_dir(
+    given: str | os.PathLike | None,
+    default: str,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    force: bool = False,
+) -> Iterator[Path]:
     """``--out`` as given (checked, marked), or the next free ``default`` folder, for the block.
 
     A default folder the block failed to write anything into is removed again (with the parents

@@ -119,7 +119,8 @@ def install(*, verbose: bool = False) -> None:
     for pattern in _FUTURE_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern, category=FutureWarning)
     if not any(isinstance(f, _QuietFinder) for f in sys.meta_path) and not any(
-            m in sys.modules for m in _QUIET_MODULES):
+        m in sys.modules for m in _QUIET_MODULES
+    ):
         sys.meta_path.insert(0, _QuietFinder())
     if "absl.logging" in sys.modules:
         sys.modules["absl.logging"].set_verbosity("error")

@@ -33,8 +33,9 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return out
 
 
-def run_cli(world: Path, argv: list[str], capsys, *, rc: int, message: str | None = None,
-            changes: tuple[str, ...] = ()) -> str:
+def run_cli(
+    world: Path, argv: list[str], capsys, *, rc: int, message: str | None = None, changes: tuple[str, ...] = ()
+) -> str:
     """Run ``fer-edge argv``; check the exit code, the one-line message and the file system.
 
     Args:
@@ -82,8 +83,17 @@ def make_world(root: Path) -> Path:
 
 
 def demo_argv(assets, *extra: str, bundle: Path | None = None, source: str | Path | None = None) -> list[str]:
-    return ["demo", "--bundle", str(bundle or assets[0]), "--source", str(source or assets[1]), "--no-show",
-            "--max-frames", "3", *extra]
+    return [
+        "demo",
+        "--bundle",
+        str(bundle or assets[0]),
+        "--source",
+        str(source or assets[1]),
+        "--no-show",
+        "--max-frames",
+        "3",
+        *extra,
+    ]
 
 
 # Fixtures shared by tests/test_hostile_*.py (imported there by name).

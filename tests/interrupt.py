@@ -53,8 +53,14 @@ RESULTS = ROOT / "benchmarks" / "results" / "interrupt.json"
 def _synth(work: Path, frames: int = 40) -> None:
     from fer_edge.data.synth import write_dataset
 
-    write_dataset(work / "data", subjects=["F001", "F002", "M001"], labels="happy,sad,surprise",
-                  frames=frames, size=(160, 120), seed=0)
+    write_dataset(
+        work / "data",
+        subjects=["F001", "F002", "M001"],
+        labels="happy,sad,surprise",
+        frames=frames,
+        size=(160, 120),
+        seed=0,
+    )
 
 
 LABELS = ["happy", "sad", "surprise"]
@@ -69,17 +75,29 @@ def _preprocessed(root: Path, frames: int) -> None:
 
 def _recipe(work: Path, *, frames: int, weights: str | None = None) -> dict:
     """A tiny recipe (6 subjects x 3 labels, 32 px, 2 folds, a few epochs) as a dict."""
-    spatial = {"model": "test_spatial", "options": {"input_shape": [32, 32, 3]}, "frames_per_clip": 3,
-               "validation": 0.25, "early_stopping": 0, "online_augmentation": True, "batch_size": 16,
-               "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}]}
+    spatial = {
+        "model": "test_spatial",
+        "options": {"input_shape": [32, 32, 3]},
+        "frames_per_clip": 3,
+        "validation": 0.25,
+        "early_stopping": 0,
+        "online_augmentation": True,
+        "batch_size": 16,
+        "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}],
+    }
     if weights:
         spatial["weights"] = weights
-    return {"name": "tiny", "seed": 0, "labels": LABELS,
-            "data": {"preprocessed": str(work / "pre"), "split": {"k": 2, "test": 0.34}, "length": frames},
-            "spatial": spatial,
-            "extract": {"layer": "flatten", "augment": ["flip", "blur"], "batch_size": 16},
-            "temporal": {"model": "test_temporal", "epochs": 4, "batch_size": 8, "learning_rate": 1e-3},
-            "finalize": {"patience": 2}, "window": {"stride": 2, "min_frames": 3}}
+    return {
+        "name": "tiny",
+        "seed": 0,
+        "labels": LABELS,
+        "data": {"preprocessed": str(work / "pre"), "split": {"k": 2, "test": 0.34}, "length": frames},
+        "spatial": spatial,
+        "extract": {"layer": "flatten", "augment": ["flip", "blur"], "batch_size": 16},
+        "temporal": {"model": "test_temporal", "epochs": 4, "batch_size": 8, "learning_rate": 1e-3},
+        "finalize": {"patience": 2},
+        "window": {"stride": 2, "min_frames": 3},
+    }
 
 
 def _write_yaml(path: Path, data: dict) -> None:
@@ -118,31 +136,62 @@ _LATENCY_MD = (".md", r"\| [\d.]+ / [\d.]+( \(\w+\))? \| [\d.]+ / [\d.]+( \(\w+\
 
 STAGES: dict[str, Stage] = {
     "preprocess": Stage(
-        "preprocess", _synth,
-        lambda work, out: ["preprocess", "--root", str(work / "data"), "--out", str(out), "--size", "48",
-                           "--no-plot"],
+        "preprocess",
+        _synth,
+        lambda work, out: ["preprocess", "--root", str(work / "data"), "--out", str(out), "--size", "48", "--no-plot"],
         volatile=("seconds", "created", "time", "clips_per_min"),
     ),
     "extract": Stage(
-        "extract", _extract_setup,
+        "extract",
+        _extract_setup,
         lambda work, out: ["extract", "--recipe", str(work / "recipe.yaml"), "--out", str(out)],
         volatile=("seconds", "created"),
     ),
     "train": Stage(
-        "train", _train_setup,
-        lambda work, out: ["train", "temporal", "--recipe", str(work / "recipe.yaml"), "--out", str(out),
-                           "--device", "cpu", "--quiet"],
+        "train",
+        _train_setup,
+        lambda work, out: [
+            "train",
+            "temporal",
+            "--recipe",
+            str(work / "recipe.yaml"),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
         volatile=("seconds", "created"),
         # the per-fold table's seconds column (wall time); IR tensor names that Keras numbers per
         # process ("keras_tensor_28": the spatial model is trained in this process or loaded)
         masks=(("folds.md", r"\| [\d.]+ \|$"), ("folds.csv", r",[\d.]+$"), (".xml", r"keras_tensor_\d+")),
     ),
     "optimize": Stage(
-        "optimize", _optimize_setup,
-        lambda work, out: ["optimize", str(work / "bundle"), "--precision", "int8", "--calibration",
-                           str(work / "calib.npz"), "--subset-size", "24", "--iterations", "20", "--out", str(out)],
-        volatile=("seconds", "created", "latency_f32_ms", "latency_default_ms", "default_precision", "speedup_f32",
-                  "speedup_default"),
+        "optimize",
+        _optimize_setup,
+        lambda work, out: [
+            "optimize",
+            str(work / "bundle"),
+            "--precision",
+            "int8",
+            "--calibration",
+            str(work / "calib.npz"),
+            "--subset-size",
+            "24",
+            "--iterations",
+            "20",
+            "--out",
+            str(out),
+        ],
+        volatile=(
+            "seconds",
+            "created",
+            "latency_f32_ms",
+            "latency_default_ms",
+            "default_precision",
+            "speedup_f32",
+            "speedup_default",
+        ),
         masks=(_LATENCY_MD,),
     ),
 }
@@ -153,11 +202,17 @@ def _cli(argv: list[str]) -> list[str]:
 
 
 def _env(stage: Stage) -> dict[str, str]:
-    env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",
-               TF_DETERMINISTIC_OPS="1", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        PYTHONHASHSEED="0",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_ENABLE_ONEDNN_OPTS="0",
+        TF_DETERMINISTIC_OPS="1",
+        CUDA_VISIBLE_DEVICES="-1",
+        PYTHONPATH=str(ROOT),
+    )
     env.update(stage.env)
     return env
-
 
 
 def _timed_run(argv: list[str], cwd: Path, env: dict, out: Path, timeout: float) -> tuple[int, float, float, str]:
@@ -191,8 +246,14 @@ def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeo
     if rc != 0:
         return {"stage": stage.name, "error": f"reference run failed (rc {rc}): {tail.strip()}"}
     os.replace(out, ref)
-    record = {"stage": stage.name, "reference_seconds": round(full, 2),
-              "first_output_after_s": round(first, 2), "kills": [], "half_written": [], "resumed_runs": []}
+    record = {
+        "stage": stage.name,
+        "reference_seconds": round(full, 2),
+        "first_output_after_s": round(first, 2),
+        "kills": [],
+        "half_written": [],
+        "resumed_runs": [],
+    }
     killed = attempts = 0
     while killed < kills and attempts < 6 * kills:
         attempts += 1
@@ -212,8 +273,9 @@ def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeo
             if out.exists():
                 problems = check_complete_files(out) + stale_files(ref, out, stage)
             files = len(listing(out)) if out.exists() else 0
-            record["kills"].append({"after_s": round(delay, 2), "final_named_files": files,
-                                    "half_written": len(problems)})
+            record["kills"].append(
+                {"after_s": round(delay, 2), "final_named_files": files, "half_written": len(problems)}
+            )
             record["half_written"] += [f"kill {killed}: {p}" for p in problems]
             continue
         # It finished before the kill: a resumed run; its outputs must already equal the
@@ -224,8 +286,7 @@ def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeo
             took = time.perf_counter() - began
             first, full = first * min(1.0, took / full), min(full, took)
         diff = compare(ref, out, stage) if out.exists() else {"missing": ["out/"]}
-        record["resumed_runs"].append({"rc": rc, "after_kills": killed, "equal": not any(diff.values()),
-                                       "diff": diff})
+        record["resumed_runs"].append({"rc": rc, "after_kills": killed, "equal": not any(diff.values()), "diff": diff})
         shutil.rmtree(out, ignore_errors=True)
     rc, seconds, _, tail = _timed_run(argv, work, env, out, timeout)
     record["final_rc"] = rc
@@ -235,9 +296,13 @@ def run_stage(stage: Stage, work: Path, *, kills: int, rng: random.Random, timeo
     record["diff"] = compare(ref, out, stage) if out.exists() else {"missing": ["out/"]}
     record["files"] = len(listing(ref))
     record["killed"] = killed
-    record["ok"] = (rc == 0 and not record["half_written"] and killed >= kills
-                    and not any(record["diff"].values())
-                    and all(r["equal"] and r["rc"] == 0 for r in record["resumed_runs"]))
+    record["ok"] = (
+        rc == 0
+        and not record["half_written"]
+        and killed >= kills
+        and not any(record["diff"].values())
+        and all(r["equal"] and r["rc"] == 0 for r in record["resumed_runs"])
+    )
     return record
 
 
@@ -263,10 +328,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: work folder kept: {work}")
         results.append(record)
         state = "OK" if record.get("ok") else "FAIL"
-        print(f"{name}: {state}; {record.get('killed', 0)}/{args.kills} runs killed, "
-              f"{len(record.get('resumed_runs', []))} resumed runs finished, "
-              f"{len(record.get('half_written', []))} half-written files seen, diff {record.get('diff')}"
-              + (f"; {record['error']}" if "error" in record else ""), flush=True)
+        print(
+            f"{name}: {state}; {record.get('killed', 0)}/{args.kills} runs killed, "
+            f"{len(record.get('resumed_runs', []))} resumed runs finished, "
+            f"{len(record.get('half_written', []))} half-written files seen, diff {record.get('diff')}"
+            + (f"; {record['error']}" if "error" in record else ""),
+            flush=True,
+        )
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -113,6 +113,7 @@ def _h5_digest(source) -> str:
 
     digest = hashlib.sha256()
     with h5py.File(source, "r") as f:
+
         def visit(name, obj):
             digest.update(name.encode())
             for key in sorted(obj.attrs):
@@ -120,8 +121,9 @@ def _h5_digest(source) -> str:
             if isinstance(obj, h5py.Dataset):
                 value = obj[()]
                 digest.update(f"{obj.dtype}{obj.shape}".encode())
-                digest.update(repr(value.tolist()).encode() if value.dtype == object else
-                              np.ascontiguousarray(value).tobytes())
+                digest.update(
+                    repr(value.tolist()).encode() if value.dtype == object else np.ascontiguousarray(value).tobytes()
+                )
 
         visit("/", f)
         f.visititems(visit)

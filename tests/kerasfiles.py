@@ -41,9 +41,14 @@ class Keras2File:
 
     def __init__(self, shape: tuple[int, int, int], seed: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
-        self.layers: list[dict] = [{"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
-                                    "config": {"batch_input_shape": [None, *shape], "dtype": "float32",
-                                               "sparse": False, "name": "input_1"}}]
+        self.layers: list[dict] = [
+            {
+                "class_name": "InputLayer",
+                "name": "input_1",
+                "inbound_nodes": [],
+                "config": {"batch_input_shape": [None, *shape], "dtype": "float32", "sparse": False, "name": "input_1"},
+            }
+        ]
         self.weights: dict[str, list[tuple[str, np.ndarray]]] = {}
         self.forward_fns: list[tuple[str, list[str], object]] = []
         self.counts: dict[str, int] = {}
@@ -53,8 +58,14 @@ class Keras2File:
         base = "".join("_" + c.lower() if c.isupper() else c for c in cls).lstrip("_").replace("2_d", "2d")
         self.counts[base] = self.counts.get(base, 0) + 1
         name = name or f"{base}_{self.counts[base]}"
-        self.layers.append({"class_name": cls, "name": name, "config": {"name": name, "trainable": True, **config},
-                            "inbound_nodes": [[[i, 0, 0, {}] for i in inputs]]})
+        self.layers.append(
+            {
+                "class_name": cls,
+                "name": name,
+                "config": {"name": name, "trainable": True, **config},
+                "inbound_nodes": [[[i, 0, 0, {}] for i in inputs]],
+            }
+        )
         self.weights[name] = [(f"{name}/{w}:0", np.asarray(a, np.float32)) for w, a in weights]
         self.forward_fns.append((name, inputs, fn))
         self.channels[name] = config.get("filters", self.channels[inputs[0]])
@@ -64,8 +75,16 @@ class Keras2File:
         fan_in = int(np.prod(shape[:-1]))
         return self.rng.normal(0, np.sqrt(2.0 / fan_in), shape).astype(np.float32)
 
-    def conv(self, x: str, filters: int, k: int, strides: int = 1, padding: str = "valid",
-             bias: bool = False, activation: str = "linear") -> str:
+    def conv(
+        self,
+        x: str,
+        filters: int,
+        k: int,
+        strides: int = 1,
+        padding: str = "valid",
+        bias: bool = False,
+        activation: str = "linear",
+    ) -> str:
         cin = self._channels(x)
         w = self._kernel(k, k, cin, filters)
         b = self.rng.normal(0, 0.1, filters).astype(np.float32)
@@ -74,8 +93,17 @@ class Keras2File:
         def fn(v):
             out = np.einsum("nhwcij,ijco->nhwo", _windows(v, k, strides, padding), w)
             return act(out + b if bias else out)
-        cfg = {"filters": filters, "kernel_size": [k, k], "strides": [strides, strides], "padding": padding,
-               "data_format": "channels_last", "dilation_rate": [1, 1], "activation": activation, "use_bias": bias}
+
+        cfg = {
+            "filters": filters,
+            "kernel_size": [k, k],
+            "strides": [strides, strides],
+            "padding": padding,
+            "data_format": "channels_last",
+            "dilation_rate": [1, 1],
+            "activation": activation,
+            "use_bias": bias,
+        }
         return self._add("Conv2D", [x], cfg, fn, [("kernel", w)] + ([("bias", b)] if bias else []))
 
     def separable(self, x: str, filters: int, k: int = 3) -> str:
@@ -85,9 +113,18 @@ class Keras2File:
         def fn(v):
             deep = np.einsum("nhwcij,ijcm->nhwcm", _windows(v, k, 1, "same"), dw).reshape(*v.shape[:3], cin)
             return np.einsum("nhwc,co->nhwo", deep, pw[0, 0])
-        cfg = {"filters": filters, "kernel_size": [k, k], "strides": [1, 1], "padding": "same",
-               "data_format": "channels_last", "dilation_rate": [1, 1], "depth_multiplier": 1,
-               "activation": "linear", "use_bias": False}
+
+        cfg = {
+            "filters": filters,
+            "kernel_size": [k, k],
+            "strides": [1, 1],
+            "padding": "same",
+            "data_format": "channels_last",
+            "dilation_rate": [1, 1],
+            "depth_multiplier": 1,
+            "activation": "linear",
+            "use_bias": False,
+        }
         return self._add("SeparableConv2D", [x], cfg, fn, [("depthwise_kernel", dw), ("pointwise_kernel", pw)])
 
     def batch_norm(self, x: str) -> str:
@@ -98,9 +135,15 @@ class Keras2File:
 
         def fn(v):
             return (v - mean) / np.sqrt(var + eps) * gamma + beta
+
         cfg = {"axis": -1, "momentum": 0.99, "epsilon": eps, "center": True, "scale": True}
-        return self._add("BatchNormalization", [x], cfg, fn,
-                         [("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var)])
+        return self._add(
+            "BatchNormalization",
+            [x],
+            cfg,
+            fn,
+            [("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var)],
+        )
 
     def activation(self, x: str, name: str, layer_name: str | None = None) -> str:
         return self._add("Activation", [x], {"activation": name}, _ACT[name], name=layer_name)
@@ -142,11 +185,18 @@ class Keras2File:
                 for i in inputs_of.get(name, []):
                     visit(i)
                 walk[name] = len(walk)
+
         visit(out)
         layers = sorted(self.layers, key=lambda layer: (-depth[layer["name"]], walk[layer["name"]]))
-        config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
-                                                          "input_layers": [["input_1", 0, 0]],
-                                                          "output_layers": [[out, 0, 0]]}}
+        config = {
+            "class_name": "Functional",
+            "config": {
+                "name": "model",
+                "layers": layers,
+                "input_layers": [["input_1", 0, 0]],
+                "output_layers": [[out, 0, 0]],
+            },
+        }
         with h5py.File(path, "w") as f:
             f.attrs["keras_version"] = "2.15.0"
             f.attrs["backend"] = "tensorflow"

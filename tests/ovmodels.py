@@ -25,8 +25,10 @@ def frame_model(size: int = 32, channels: int = 3, classes: int = 3, seed: int =
     rng = np.random.default_rng(seed)
     x = ops.parameter([-1, size, size, channels], np.float32, name="faces")
     pooled = ops.reduce_mean(x, ops.constant(np.array([1, 2], np.int64)), keep_dims=False)
-    logits = ops.add(ops.matmul(pooled, _const(rng.normal(size=(channels, classes)) * 4), False, False),
-                     _const(rng.normal(size=classes)))
+    logits = ops.add(
+        ops.matmul(pooled, _const(rng.normal(size=(channels, classes)) * 4), False, False),
+        _const(rng.normal(size=classes)),
+    )
     return ov.Model([ops.softmax(logits, -1)], [x], "tiny_frame")
 
 
@@ -55,27 +57,48 @@ def frame_bundle(root: Path, labels=("happy", "sad", "surprise"), size: int = 32
     root.mkdir(parents=True, exist_ok=True)
     save(frame_model(size, classes=len(labels)), root / "frame.xml")
     ov.save_model(frame_model(size, classes=len(labels)), str(root / "frame-fp16.xml"), compress_to_fp16=True)
-    bundle = Bundle(root, "tiny-frame", "frame", tuple(labels),
-                    FrameSpec((size, size), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
-                    WindowSpec(window, 1, 1),
-                    {"frame": ModelEntry("frame.xml", "FP32", output=len(labels), input=[size, size, 3],
-                                         variants={"FP16": "frame-fp16.xml"})},
-                    provenance("tests"))
+    bundle = Bundle(
+        root,
+        "tiny-frame",
+        "frame",
+        tuple(labels),
+        FrameSpec((size, size), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+        WindowSpec(window, 1, 1),
+        {
+            "frame": ModelEntry(
+                "frame.xml", "FP32", output=len(labels), input=[size, size, 3], variants={"FP16": "frame-fp16.xml"}
+            )
+        },
+        provenance("tests"),
+    )
     write_manifest(bundle)
     return bundle
 
 
-def cascade_bundle(root: Path, labels=("happy", "sad", "surprise"), size: int = 32, timesteps: int = 8,
-                   stride: int = 2, min_frames: int = 3) -> Bundle:
+def cascade_bundle(
+    root: Path,
+    labels=("happy", "sad", "surprise"),
+    size: int = 32,
+    timesteps: int = 8,
+    stride: int = 2,
+    min_frames: int = 3,
+) -> Bundle:
     root.mkdir(parents=True, exist_ok=True)
     save(spatial_model(size), root / "spatial.xml")
     save(temporal_model(timesteps, classes=len(labels)), root / "temporal.xml")
-    bundle = Bundle(root, "tiny-cascade", "cascade", tuple(labels),
-                    FrameSpec((size, size), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
-                    WindowSpec(timesteps, stride, min_frames),
-                    {"spatial": ModelEntry("spatial.xml", "FP32", output=8, input=[size, size, 3]),
-                     "temporal": ModelEntry("temporal.xml", "FP32", output=len(labels), input=[timesteps, 8])},
-                    provenance("tests"))
+    bundle = Bundle(
+        root,
+        "tiny-cascade",
+        "cascade",
+        tuple(labels),
+        FrameSpec((size, size), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+        WindowSpec(timesteps, stride, min_frames),
+        {
+            "spatial": ModelEntry("spatial.xml", "FP32", output=8, input=[size, size, 3]),
+            "temporal": ModelEntry("temporal.xml", "FP32", output=len(labels), input=[timesteps, 8]),
+        },
+        provenance("tests"),
+    )
     write_manifest(bundle)
     return bundle
 
@@ -87,13 +110,18 @@ RAW = FrameSpec((32, 32), "RGB", (0.0, 0.0, 0.0), (1 / 255,) * 3, 10)
 
 
 def _save_keras(model, folder: Path, role: str) -> ModelEntry:
-    from fer_edge.ovcompat import save_ir
     from fer_edge.models.convert import to_openvino
+    from fer_edge.ovcompat import save_ir
 
     model.save(folder / f"{role}.keras")
     save_ir(to_openvino(model), folder / f"{role}.xml")
-    return ModelEntry(f"{role}.xml", "FP32", output=int(model.outputs[0].shape[-1]),
-                      input=[int(d) for d in model.inputs[0].shape[1:]], keras=f"{role}.keras")
+    return ModelEntry(
+        f"{role}.xml",
+        "FP32",
+        output=int(model.outputs[0].shape[-1]),
+        input=[int(d) for d in model.inputs[0].shape[1:]],
+        keras=f"{role}.keras",
+    )
 
 
 def keras_frame_bundle(path: Path, seed: int = 0) -> Bundle:
@@ -103,8 +131,9 @@ def keras_frame_bundle(path: Path, seed: int = 0) -> Bundle:
     path.mkdir(parents=True)
     model = create_model("test_frame", num_classes=len(LABELS), seed=seed)
     entry = _save_keras(model, path, "frame")
-    bundle = Bundle(path, "tiny-frame", "frame", LABELS, RAW, WindowSpec(3, 1, 1), {"frame": entry},
-                    provenance("tests"))
+    bundle = Bundle(
+        path, "tiny-frame", "frame", LABELS, RAW, WindowSpec(3, 1, 1), {"frame": entry}, provenance("tests")
+    )
     write_manifest(bundle)
     return bundle
 

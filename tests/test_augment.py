@@ -30,7 +30,7 @@ def _same_on_every_frame(fn, clip):
     """fn(clip)[t] must equal fn(clip[t:t+1])[0] for every t: nothing varies with t."""
     out = fn(clip)
     for t in range(len(clip)):
-        np.testing.assert_array_equal(out[t], fn(clip[t:t + 1])[0])
+        np.testing.assert_array_equal(out[t], fn(clip[t : t + 1])[0])
     return out
 
 

@@ -45,35 +45,92 @@ def test_service_unit_is_filled_by_install():
     unit = (KIT / "fer-edge-demo.service").read_text()
     assert "ExecStart=@PREFIX@/camera-demo.sh" in unit and "User=@USER@" in unit
     install = (KIT / "install.sh").read_text()
-    assert 's|@USER@|$USER|g' in install and 's|@PREFIX@|$PREFIX|g' in install
+    assert "s|@USER@|$USER|g" in install and "s|@PREFIX@|$PREFIX|g" in install
 
 
 BASE = {"python": "3.11.2", "arch": "aarch64", "glibc": "2.36", "error": None, "fer_edge": "0.1.0"}
 
 
-@pytest.mark.parametrize("facts, ok, verdict", [
-    ({**BASE, "openvino": "2026.4.1", "devices": {"CPU": "ARM Cortex-A76"}, "ncs2_plugged": False},
-     True, "OpenVINO 2026.4.1 with fer-edge 0.1.0 on CPU"),
-    ({**BASE, "openvino": "2026.4.1", "devices": {"CPU": "x", "NPU": "Intel NPU"}, "ncs2_plugged": False},
-     True, "on CPU and NPU"),
-    ({**BASE, "openvino": "2026.4.1", "devices": {"CPU": "x"}, "ncs2_plugged": True},
-     False, "no MYRIAD plugin (removed in 2023.0)"),
-    ({**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x", "MYRIAD": "Intel Movidius Myriad X VPU"},
-      "ncs2_plugged": True, "fer_edge": None}, True, "with MYRIAD"),
-    ({**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x"}, "ncs2_plugged": True, "fer_edge": None,
-      "myriad_plugin": "2022.3.2"}, False, "does not see it"),
-    ({**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x"}, "ncs2_plugged": True, "myriad_plugin": None},
-     False, "no MYRIAD plugin (the openvino pip wheels lack it); an NCS2 is on USB"),
-    ({**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x"}, "ncs2_plugged": False, "myriad_plugin": None},
-     True, "no MYRIAD plugin (the openvino pip wheels lack it): CPU only"),
-    ({**BASE, "openvino": "2022.3.0", "devices": {"CPU": "x"}, "ncs2_plugged": False, "fer_edge": None,
-      "myriad_plugin": "2022.3.0"}, True, "no NCS2 plugged in"),
-    ({**BASE, "openvino": None, "devices": {}, "ncs2_plugged": True, "error": "No module named 'openvino'"},
-     False, "NCS2 is plugged in but this Python has no OpenVINO"),
-    ({**BASE, "openvino": None, "devices": {}, "ncs2_plugged": False, "error": "no openvino"}, False, "no openvino"),
-    ({**BASE, "openvino": "2025.1.0", "devices": {"CPU": "x"}, "ncs2_plugged": False, "fer_edge": None},
-     False, "fer-edge is not installed"),
-])
+@pytest.mark.parametrize(
+    "facts, ok, verdict",
+    [
+        (
+            {**BASE, "openvino": "2026.4.1", "devices": {"CPU": "ARM Cortex-A76"}, "ncs2_plugged": False},
+            True,
+            "OpenVINO 2026.4.1 with fer-edge 0.1.0 on CPU",
+        ),
+        (
+            {**BASE, "openvino": "2026.4.1", "devices": {"CPU": "x", "NPU": "Intel NPU"}, "ncs2_plugged": False},
+            True,
+            "on CPU and NPU",
+        ),
+        (
+            {**BASE, "openvino": "2026.4.1", "devices": {"CPU": "x"}, "ncs2_plugged": True},
+            False,
+            "no MYRIAD plugin (removed in 2023.0)",
+        ),
+        (
+            {
+                **BASE,
+                "openvino": "2022.3.2",
+                "devices": {"CPU": "x", "MYRIAD": "Intel Movidius Myriad X VPU"},
+                "ncs2_plugged": True,
+                "fer_edge": None,
+            },
+            True,
+            "with MYRIAD",
+        ),
+        (
+            {
+                **BASE,
+                "openvino": "2022.3.2",
+                "devices": {"CPU": "x"},
+                "ncs2_plugged": True,
+                "fer_edge": None,
+                "myriad_plugin": "2022.3.2",
+            },
+            False,
+            "does not see it",
+        ),
+        (
+            {**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x"}, "ncs2_plugged": True, "myriad_plugin": None},
+            False,
+            "no MYRIAD plugin (the openvino pip wheels lack it); an NCS2 is on USB",
+        ),
+        (
+            {**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x"}, "ncs2_plugged": False, "myriad_plugin": None},
+            True,
+            "no MYRIAD plugin (the openvino pip wheels lack it): CPU only",
+        ),
+        (
+            {
+                **BASE,
+                "openvino": "2022.3.0",
+                "devices": {"CPU": "x"},
+                "ncs2_plugged": False,
+                "fer_edge": None,
+                "myriad_plugin": "2022.3.0",
+            },
+            True,
+            "no NCS2 plugged in",
+        ),
+        (
+            {**BASE, "openvino": None, "devices": {}, "ncs2_plugged": True, "error": "No module named 'openvino'"},
+            False,
+            "NCS2 is plugged in but this Python has no OpenVINO",
+        ),
+        (
+            {**BASE, "openvino": None, "devices": {}, "ncs2_plugged": False, "error": "no openvino"},
+            False,
+            "no openvino",
+        ),
+        (
+            {**BASE, "openvino": "2025.1.0", "devices": {"CPU": "x"}, "ncs2_plugged": False, "fer_edge": None},
+            False,
+            "fer-edge is not installed",
+        ),
+    ],
+)
 def test_runtime_verdicts(facts, ok, verdict):
     got_ok, got_verdict, step = _load("check_runtime").diagnose(facts)
     assert got_ok is ok and verdict in got_verdict and step
@@ -81,11 +138,21 @@ def test_runtime_verdicts(facts, ok, verdict):
 
 def test_next_steps_name_commands_that_exist():
     check = _load("check_runtime")
-    cpu = {**BASE, "openvino": "2026.4.1", "devices": {"CPU": "x"}, "ncs2_plugged": False,
-           "fer_edge_cmd": "/home/pi/fer-edge-runtime/.venv/bin/fer-edge"}
+    cpu = {
+        **BASE,
+        "openvino": "2026.4.1",
+        "devices": {"CPU": "x"},
+        "ncs2_plugged": False,
+        "fer_edge_cmd": "/home/pi/fer-edge-runtime/.venv/bin/fer-edge",
+    }
     assert check.diagnose(cpu)[2].startswith("/home/pi/fer-edge-runtime/.venv/bin/fer-edge demo --source 0")
-    stick = {**BASE, "openvino": "2022.3.2", "devices": {"CPU": "x", "MYRIAD": "Myriad X"}, "ncs2_plugged": True,
-             "fer_edge_cmd": "fer-edge"}
+    stick = {
+        **BASE,
+        "openvino": "2022.3.2",
+        "devices": {"CPU": "x", "MYRIAD": "Myriad X"},
+        "ncs2_plugged": True,
+        "fer_edge_cmd": "fer-edge",
+    }
     step = check.diagnose(stick)[2]
     assert "fer-edge demo --device MYRIAD --bundle BUNDLE_ONNX" in step and "--format onnx --out BUNDLE_ONNX" in step
     assert "ncs2_demo" not in step and not (KIT / "ncs2_demo.py").exists()
@@ -104,8 +171,9 @@ def test_ncs2_usb_detection(tmp_path):
 
 
 def test_check_runtime_here():
-    proc = subprocess.run([sys.executable, str(KIT / "check_runtime.py"), "--json"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(KIT / "check_runtime.py"), "--json"], capture_output=True, text=True, timeout=120
+    )
     data = json.loads(proc.stdout)
     assert data["facts"]["openvino"] and "CPU" in data["facts"]["devices"]
     assert data["ok"] is True and proc.returncode == 0

@@ -52,8 +52,16 @@ def test_amx_server():
     info = parse_cpuinfo(SAPPHIRE_RAPIDS)
     assert info.model == "Intel(R) Xeon(R) Platinum 8480+"
     assert info.logical == 3 and info.physical == 2  # hyper-threads share core 0
-    for name in ("AVX2", "AVX-512F", "AVX-512 VNNI", "AVX-512 BF16", "AVX-512 FP16",
-                 "AMX-TILE", "AMX-INT8", "AMX-BF16"):
+    for name in (
+        "AVX2",
+        "AVX-512F",
+        "AVX-512 VNNI",
+        "AVX-512 BF16",
+        "AVX-512 FP16",
+        "AMX-TILE",
+        "AMX-INT8",
+        "AMX-BF16",
+    ):
         assert name in info.isa
     assert "AVX-VNNI" not in info.isa
 

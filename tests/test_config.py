@@ -81,19 +81,25 @@ def test_python39_annotations_are_evaluated_without_pep604():
 
 
 def test_unknown_choice_is_one_line():
-    assert str(unknown_choice("tracker", "kfc", ["csrt", "kcf"])) == \
-        "unknown tracker 'kfc'; did you mean 'kcf'? known: csrt, kcf"
+    assert (
+        str(unknown_choice("tracker", "kfc", ["csrt", "kcf"]))
+        == "unknown tracker 'kfc'; did you mean 'kcf'? known: csrt, kcf"
+    )
     assert str(unknown_choice("asset", "zzz", ["fer"], prefix="x.yaml: ")) == "x.yaml: unknown asset 'zzz'; known: fer"
 
 
-@pytest.mark.parametrize("argv, hint", [
-    (["demo", "--trackr", "kcf"], "did you mean '--tracker'?"),
-    (["preprocess", "--root", "r", "--out", "o", "--detect-fames=3"], "did you mean '--detect-frames'?"),
-    (["optimize", "--subset-sise", "3"], "did you mean '--subset-size'?"),
-])
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["demo", "--trackr", "kcf"], "did you mean '--tracker'?"),
+        (["preprocess", "--root", "r", "--out", "o", "--detect-fames=3"], "did you mean '--detect-frames'?"),
+        (["optimize", "--subset-sise", "3"], "did you mean '--subset-size'?"),
+    ],
+)
 def test_misspelt_long_option_is_one_line_with_the_suggestion(argv, hint, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "fer_edge", *argv], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fer_edge", *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and hint in lines[0], proc.stderr
 
@@ -117,9 +123,11 @@ def test_given_reads_mappings_too():
 
 def test_config_module_is_runtime_safe():
     """The runtime imports fer_edge.config: it must pull in no training, optimizing or TensorFlow code."""
-    code = ("import sys, fer_edge.config, fer_edge.deploy.pipeline, fer_edge.deploy.stream; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'nncf') "
-            "or m.startswith(('fer_edge.train', 'fer_edge.optimize', 'fer_edge.bench'))]; "
-            "print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys, fer_edge.config, fer_edge.deploy.pipeline, fer_edge.deploy.stream; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'nncf') "
+        "or m.startswith(('fer_edge.train', 'fer_edge.optimize', 'fer_edge.bench'))]; "
+        "print(bad); sys.exit(bool(bad))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -19,8 +19,15 @@ def _touch(path):
 
 
 def test_bu4dfe_video_names(tmp_path):
-    for name in ["M042_happy_tex.avi", "F001_Angry.avi", "f2_Surprise.mp4", "F003-Fear_tex.avi",
-                 "M001/Sad.avi", "notes.txt", "ground_truth.json"]:
+    for name in [
+        "M042_happy_tex.avi",
+        "F001_Angry.avi",
+        "f2_Surprise.mp4",
+        "F003-Fear_tex.avi",
+        "M001/Sad.avi",
+        "notes.txt",
+        "ground_truth.json",
+    ]:
         _touch(tmp_path / name)
     index = index_bu4dfe(tmp_path)
     got = {c.name: (c.subject, c.sex, c.emotion, c.kind) for c in index.clips}
@@ -44,14 +51,24 @@ def test_bu4dfe_frame_folders(tmp_path):
     _touch(tmp_path / "M002" / "Disgust" / "0.bmp")
     index = index_bu4dfe(tmp_path)
     assert [(c.name, c.kind) for c in index.clips] == [
-        ("F001_angry", "frames"), ("F001_happy", "frames"), ("M002_disgust", "frames")]
-    assert [p.name for p in list_frames(tmp_path / "F001" / "Angry")] == [
-        "000.jpg", "001.jpg", "002.jpg", "010.jpg"]
+        ("F001_angry", "frames"),
+        ("F001_happy", "frames"),
+        ("M002_disgust", "frames"),
+    ]
+    assert [p.name for p in list_frames(tmp_path / "F001" / "Angry")] == ["000.jpg", "001.jpg", "002.jpg", "010.jpg"]
 
 
 def test_bu4dfe_problems_are_listed_never_skipped(tmp_path):
-    for name in ["F001_Angry.avi", "F001_angry_tex.avi", "F002_Hapy.avi", "F003_neutral.avi",
-                 "X9_happy.avi", "F004.avi", "F005/Angry/0.png", "photos/0.png"]:
+    for name in [
+        "F001_Angry.avi",
+        "F001_angry_tex.avi",
+        "F002_Hapy.avi",
+        "F003_neutral.avi",
+        "X9_happy.avi",
+        "F004.avi",
+        "F005/Angry/0.png",
+        "photos/0.png",
+    ]:
         _touch(tmp_path / name)
     index = index_bu4dfe(tmp_path, exclude=["F005", "M999"])
     assert [c.name for c in index.clips] == ["F001_angry"]
@@ -87,10 +104,18 @@ def _fer_csv(path, rows):
 def test_fer2013_csv(tmp_path):
     rng = np.random.default_rng(0)
     good = [rng.integers(0, 256, 2304) for _ in range(4)]
-    _fer_csv(tmp_path / "fer.csv", [
-        (3, good[0], "Training"), (6, good[1], "PublicTest"), (0, good[2], "PrivateTest"),
-        (5, good[3], "Training"), (1, [1, 2, 3], "Training"), (9, good[0], "Training"),
-        (2, good[0], "Elsewhere")])
+    _fer_csv(
+        tmp_path / "fer.csv",
+        [
+            (3, good[0], "Training"),
+            (6, good[1], "PublicTest"),
+            (0, good[2], "PrivateTest"),
+            (5, good[3], "Training"),
+            (1, [1, 2, 3], "Training"),
+            (9, good[0], "Training"),
+            (2, good[0], "Elsewhere"),
+        ],
+    )
     data = read_csv(tmp_path / "fer.csv")
     assert data.images.shape == (4, 48, 48) and data.images.dtype == np.uint8
     np.testing.assert_array_equal(data.images[0].ravel(), good[0])
@@ -121,14 +146,17 @@ def test_fer2013_folders(tmp_path):
     data = load(tmp_path)
     assert len(data) == 4 and data.images.shape[1:] == (48, 48)
     assert sorted(zip(data.splits.tolist(), [FER2013[i] for i in data.labels])) == [
-        ("test", "neutral"), ("train", "happy"), ("train", "happy"), ("train", "surprise")]
+        ("test", "neutral"),
+        ("train", "happy"),
+        ("train", "happy"),
+        ("train", "surprise"),
+    ]
     assert any("unicorn" in p[0] for p in data.problems)
 
 
 def _openface_csv(path, values, *, extra_au45=9.0, frames=None):
     header = "frame, face_id, timestamp, confidence, success, AU01_r, AU12_r, AU45_r, AU01_c"
-    rows = [f"{i + 1}, 0, {i / 25:.3f}, 0.98, 1, {a}, {b}, {extra_au45}, 1"
-            for i, (a, b) in enumerate(values)]
+    rows = [f"{i + 1}, 0, {i / 25:.3f}, 0.98, 1, {a}, {b}, {extra_au45}, 1" for i, (a, b) in enumerate(values)]
     path.write_text(header + "\n" + "\n".join(rows) + "\n")
 
 

@@ -22,8 +22,14 @@ def _compare_events():
 
 
 def _face(frame, label, box=(10, 10, 50, 50), happy=0.9):
-    return {"frame": frame, "t": frame / 25, "track": 1, "box": list(box), "label": label,
-            "scores": {"happy": happy, "sad": round(1 - happy, 4)}}
+    return {
+        "frame": frame,
+        "t": frame / 25,
+        "track": 1,
+        "box": list(box),
+        "label": label,
+        "scores": {"happy": happy, "sad": round(1 - happy, 4)},
+    }
 
 
 def _jsonl(path, events):
@@ -74,15 +80,20 @@ def test_supported_properties_drops_plugin_hints_the_device_lacks():
     props = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "CACHE_DIR": "/tmp/c"}
     myriad = _FakeCore(supported=["PERFORMANCE_HINT", "DEVICE_ID"])
     assert ovcompat.supported_properties(myriad, "MYRIAD.1.2-ma2480", props) == {
-        "PERFORMANCE_HINT": "LATENCY", "CACHE_DIR": "/tmp/c"}
+        "PERFORMANCE_HINT": "LATENCY",
+        "CACHE_DIR": "/tmp/c",
+    }
     assert ovcompat.supported_properties(_FakeCore(), "AUTO", props) == props
 
 
-@pytest.mark.parametrize("release, plugin, message", [
-    ((2026, 4), False, "removed in OpenVINO 2023.0"),
-    ((2022, 3), False, "has no MYRIAD plugin (the openvino pip wheels lack it)"),
-    ((2022, 3), True, "sees no Neural Compute Stick 2"),
-])
+@pytest.mark.parametrize(
+    "release, plugin, message",
+    [
+        ((2026, 4), False, "removed in OpenVINO 2023.0"),
+        ((2022, 3), False, "has no MYRIAD plugin (the openvino pip wheels lack it)"),
+        ((2022, 3), True, "sees no Neural Compute Stick 2"),
+    ],
+)
 def test_myriad_hint_names_the_case(monkeypatch, release, plugin, message):
     monkeypatch.setattr(ovcompat, "version", lambda: release)
     assert message in ovcompat.myriad_hint(_FakeCore(myriad_plugin=plugin))
@@ -183,8 +194,10 @@ def test_runtime_modules_parse_as_python_3_9():
     """The NCS2 kit runs the runtime on Python 3.9: no syntax from 3.10+ in what it imports."""
     import ast
 
-    runtime = [ROOT / "fer_edge" / name for name in ("bundle.py", "errors.py", "defaults.py", "assets.py",
-                                                     "labels.py", "__init__.py", "__main__.py")]
+    runtime = [
+        ROOT / "fer_edge" / name
+        for name in ("bundle.py", "errors.py", "defaults.py", "assets.py", "labels.py", "__init__.py", "__main__.py")
+    ]
     for package in ("deploy", "faces", "video", "cli", "kerasfile"):
         runtime += sorted((ROOT / "fer_edge" / package).glob("*.py"))
     for path in runtime:

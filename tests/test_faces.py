@@ -218,8 +218,9 @@ def test_unknown_tracker_did_you_mean() -> None:
 def test_tracker_missing_from_opencv_build(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(cv2.legacy, "TrackerMOSSE_create")
     monkeypatch.delattr(cv2, "TrackerMOSSE_create", raising=False)
-    with pytest.raises(FerEdgeError,
-                       match=r"tracker 'mosse' is not in this OpenCV.*opencv-contrib-python-headless>=4\.12,<5"):
+    with pytest.raises(
+        FerEdgeError, match=r"tracker 'mosse' is not in this OpenCV.*opencv-contrib-python-headless>=4\.12,<5"
+    ):
         create_tracker("mosse")
 
 

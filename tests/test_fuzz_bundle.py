@@ -13,13 +13,25 @@ from fer_edge.bundle import Bundle, load_bundle, parse_manifest
 from tests import fuzzing
 from tests.ovmodels import cascade_bundle, frame_bundle
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                      st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
-json_value = st.recursive(json_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,6 +55,7 @@ def _paths(data):
         for key, value in items:
             out.append((path + (key,), node, key))
             walk(value, path + (key,))
+
     walk(data, ())
     return out
 
@@ -64,8 +77,27 @@ def mutated(draw, base: dict):
         elif action == "replace":
             parent[key] = draw(json_value)
         else:
-            parent[key] = draw(st.sampled_from([0, -1, 10**9, [10**6, 10**6], [], {}, "", "../../etc/passwd",
-                                                "/etc/passwd", "a" * 300, [1.5, "x"], 2, 99, "clip3d", True]))
+            parent[key] = draw(
+                st.sampled_from(
+                    [
+                        0,
+                        -1,
+                        10**9,
+                        [10**6, 10**6],
+                        [],
+                        {},
+                        "",
+                        "../../etc/passwd",
+                        "/etc/passwd",
+                        "a" * 300,
+                        [1.5, "x"],
+                        2,
+                        99,
+                        "clip3d",
+                        True,
+                    ]
+                )
+            )
     return data
 
 
@@ -77,8 +109,7 @@ def test_mutated_manifests_end_in_one_line_errors(bundles, kind):
     @SETTINGS
     @given(mutated(base))
     def check(data):
-        result = fuzzing.run_case("bundle_manifest", lambda: parse_manifest(data, bundle.path),
-                                  names="manifest.json")
+        result = fuzzing.run_case("bundle_manifest", lambda: parse_manifest(data, bundle.path), names="manifest.json")
         if isinstance(result, Bundle):  # accepted: it must be usable, all files inside the bundle
             for role in result.models:
                 assert result.model_path(role).resolve().is_relative_to(bundle.path.resolve())
@@ -87,8 +118,16 @@ def test_mutated_manifests_end_in_one_line_errors(bundles, kind):
 
 
 @SETTINGS
-@given(st.one_of(json_value, st.dictionaries(st.sampled_from(
-    ["format", "name", "kind", "labels", "frame", "window", "models", "provenance"]), json_value, max_size=8)))
+@given(
+    st.one_of(
+        json_value,
+        st.dictionaries(
+            st.sampled_from(["format", "name", "kind", "labels", "frame", "window", "models", "provenance"]),
+            json_value,
+            max_size=8,
+        ),
+    )
+)
 def test_random_json_manifests(bundles, data):
     fuzzing.run_case("bundle_manifest", lambda: parse_manifest(data, bundles["frame"].path), names="manifest.json")
 
@@ -117,6 +156,7 @@ def test_named_bad_manifests(bundles, case):
     else:
         data["frame"]["std"] = [float("nan")] * 3
     path = bundles["frame"].path
-    err = fuzzing.run_case("bundle_manifest", lambda: parse_manifest(json.loads(json.dumps(data)), path),
-                           names="manifest.json")
+    err = fuzzing.run_case(
+        "bundle_manifest", lambda: parse_manifest(json.loads(json.dumps(data)), path), names="manifest.json"
+    )
     assert not isinstance(err, Bundle), f"{case} was accepted"

@@ -12,12 +12,19 @@ from fer_edge.data.openface import AUIntensity, read_openface
 from fer_edge.data.store import FeatureStore, StoreWriter, read_store
 from tests import fuzzing
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-cell = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-5, 10).map(str),
-                 st.sampled_from(["", " ", "x", "1e400", "-nan", "0x10", "１", '"', "1,2", "\x00"]),
-                 st.text(max_size=6))
+cell = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-5, 10).map(str),
+    st.sampled_from(["", " ", "x", "1e400", "-nan", "0x10", "１", '"', "1,2", "\x00"]),
+    st.text(max_size=6),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,11 +40,19 @@ def work(tmp_path_factory):
 
 # --- OpenFace CSVs ---------------------------------------------------------------------------
 
+
 @st.composite
 def openface_csv(draw):
-    header = draw(st.lists(st.sampled_from(["frame", " success", " AU01_r", " AU04_r", " AU12_r", " AU45_r",
-                                            " AU01_c", "confidence", " timestamp"]),
-                           min_size=0, max_size=7, unique=True))
+    header = draw(
+        st.lists(
+            st.sampled_from(
+                ["frame", " success", " AU01_r", " AU04_r", " AU12_r", " AU45_r", " AU01_c", "confidence", " timestamp"]
+            ),
+            min_size=0,
+            max_size=7,
+            unique=True,
+        )
+    )
     rows = draw(st.lists(st.lists(cell, min_size=0, max_size=len(header) + 1), max_size=6))
     text = ",".join(header) + "\n" + "\n".join(",".join(r) for r in rows)
     return text.encode("utf-8", "surrogatepass") if draw(st.booleans()) else text.encode("utf-8", "replace")
@@ -69,19 +84,31 @@ GOOD = " ".join(["128"] * 2304)
 @st.composite
 def fer_row(draw):
     label = draw(st.one_of(st.integers(-3, 9).map(str), cell))
-    pixels = draw(st.one_of(
-        st.just(GOOD),
-        st.integers(0, 2400).map(lambda n: " ".join(["7"] * n)),  # wrong pixel count
-        st.lists(cell, max_size=5).map(" ".join),  # non-numeric
-        st.sampled_from([" ".join(["300"] * 2304), " ".join(["-1"] * 2304), " ".join(["1e3"] * 2304),
-                         " ".join(["99999999999999999999999"] * 2304), " ".join(["1.5"] * 2304)])))
+    pixels = draw(
+        st.one_of(
+            st.just(GOOD),
+            st.integers(0, 2400).map(lambda n: " ".join(["7"] * n)),  # wrong pixel count
+            st.lists(cell, max_size=5).map(" ".join),  # non-numeric
+            st.sampled_from(
+                [
+                    " ".join(["300"] * 2304),
+                    " ".join(["-1"] * 2304),
+                    " ".join(["1e3"] * 2304),
+                    " ".join(["99999999999999999999999"] * 2304),
+                    " ".join(["1.5"] * 2304),
+                ]
+            ),
+        )
+    )
     usage = draw(st.sampled_from(["Training", "PublicTest", "PrivateTest", "", "Holdout", "training "]))
     return f'{label},"{pixels}",{usage}'
 
 
 @SETTINGS
-@given(st.lists(fer_row(), max_size=5), st.sampled_from(["emotion,pixels,Usage", "emotion,pixels", "pixels,Usage",
-                                                        "Emotion , Pixels ,usage", ""]))
+@given(
+    st.lists(fer_row(), max_size=5),
+    st.sampled_from(["emotion,pixels,Usage", "emotion,pixels", "pixels,Usage", "Emotion , Pixels ,usage", ""]),
+)
 def test_fer2013_rows(work, rows, header):
     path = work / "fer2013.csv"
     path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -101,11 +128,12 @@ def test_fer2013_raw_bytes(work, data):
 
 def test_fer2013_huge_field(work):
     path = work / "huge.csv"
-    path.write_text("emotion,pixels,Usage\n0,\"" + "1 " * 200_000 + "\",Training\n", encoding="utf-8")
+    path.write_text('emotion,pixels,Usage\n0,"' + "1 " * 200_000 + '",Training\n', encoding="utf-8")
     fuzzing.run_case("fer2013_csv", lambda: read_csv(path), names=path)
 
 
 # --- HDF5 feature stores ---------------------------------------------------------------------
+
 
 def _good_store(path, classes=("happy", "sad", "surprise")):
     with StoreWriter(path, features=4, classes=list(classes), length=5, compression=0) as w:
@@ -133,8 +161,10 @@ def _rewrite(path, edit):
 STORE_EDITS = {
     "features as text": lambda f: (f.__delitem__("features"), f.create_dataset("features", data=np.array([b"x"] * 3))),
     "features 2-D": lambda f: (f.__delitem__("features"), f.create_dataset("features", data=np.zeros((3, 4)))),
-    "features int": lambda f: (f.__delitem__("features"),
-                               f.create_dataset("features", data=np.zeros((3, 5, 4), np.int64))),
+    "features int": lambda f: (
+        f.__delitem__("features"),
+        f.create_dataset("features", data=np.zeros((3, 5, 4), np.int64)),
+    ),
     "features group": lambda f: (f.__delitem__("features"), f.create_group("features")),
     "labels 1-D": lambda f: (f.__delitem__("labels"), f.create_dataset("labels", data=np.zeros(3))),
     "masks 3-D": lambda f: (f.__delitem__("masks"), f.create_dataset("masks", data=np.zeros((3, 5, 2)))),
@@ -164,7 +194,7 @@ def test_store_truncated_or_corrupt(work, fraction, how):
     if how == "truncate":
         data = data[:at]
     else:
-        data[at:at + 64] = bytes(b ^ 0xFF for b in data[at:at + 64])
+        data[at : at + 64] = bytes(b ^ 0xFF for b in data[at : at + 64])
     path.write_bytes(bytes(data))
     fuzzing.run_case("hdf5_store", lambda: _use(path), names=path)
 
@@ -177,9 +207,14 @@ def test_store_another_label_set_is_reported(work):
 
 # --- training recipes ------------------------------------------------------------------------
 
-yaml_scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(),
-                        st.sampled_from([".inf", "-.inf", ".nan", "1e400", "1e-4", "[1, 2]", "{a: 1}", "~", "yes"]),
-                        st.text(max_size=8))
+yaml_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(),
+    st.sampled_from([".inf", "-.inf", ".nan", "1e400", "1e-4", "[1, 2]", "{a: 1}", "~", "yes"]),
+    st.text(max_size=8),
+)
 
 
 @st.composite
@@ -191,8 +226,11 @@ def recipe_text(draw):
     for _ in range(draw(st.integers(1, 4))):
         section = draw(st.sampled_from(sorted(sections) + ["temporl", "bogus"]))
         cls = getattr(config, str(sections.get(section, "")), None)
-        keys = [f.name for f in __import__("dataclasses").fields(cls)] if isinstance(cls, type) and \
-            __import__("dataclasses").is_dataclass(cls) else ["x"]
+        keys = (
+            [f.name for f in __import__("dataclasses").fields(cls)]
+            if isinstance(cls, type) and __import__("dataclasses").is_dataclass(cls)
+            else ["x"]
+        )
         key = draw(st.sampled_from(keys + ["epoch"]))
         value = draw(yaml_scalar)
         lines.append(f"{section}:\n  {key}: {value!r}" if draw(st.booleans()) else f"{section}: {value!r}")
@@ -210,8 +248,22 @@ def test_recipes(work, text):
 
 
 @SETTINGS
-@given(st.sampled_from(["temporal.epochs", "spatial.batch", "data.frames", "split.k", "split.test", "seed",
-                        "window.length", "name", "temporal.model"]), yaml_scalar)
+@given(
+    st.sampled_from(
+        [
+            "temporal.epochs",
+            "spatial.batch",
+            "data.frames",
+            "split.k",
+            "split.test",
+            "seed",
+            "window.length",
+            "name",
+            "temporal.model",
+        ]
+    ),
+    yaml_scalar,
+)
 def test_recipe_overrides(work, key, value):
     from fer_edge.train.config import load_recipe
 

@@ -21,8 +21,12 @@ from fer_edge.video import VideoSource, open_source
 from tests import fuzzing
 from tests.ovmodels import frame_bundle
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,8 +79,16 @@ def _read_all(path):
 
 
 def _run(path, bundle, work, **kw):
-    return run_video(str(path), bundle, engine=EngineConfig(precision="f32"), output=work / "out.avi",
-                     events=work / "out.jsonl", progress=False, max_frames=kw.pop("max_frames", 6), **kw)
+    return run_video(
+        str(path),
+        bundle,
+        engine=EngineConfig(precision="f32"),
+        output=work / "out.avi",
+        events=work / "out.jsonl",
+        progress=False,
+        max_frames=kw.pop("max_frames", 6),
+        **kw,
+    )
 
 
 def _both(cls, path, bundle, work):
@@ -104,7 +116,7 @@ def test_truncated_avi(work, good_avi, bundle, fraction):
 def test_corrupted_avi_bytes(work, good_avi, bundle, at, junk):
     data = bytearray(good_avi.read_bytes())
     at %= len(data)
-    data[at:at + len(junk)] = junk
+    data[at : at + len(junk)] = junk
     path = work / "flipped.avi"
     path.write_bytes(bytes(data))
     _both("video", path, bundle, work)
@@ -120,8 +132,13 @@ def test_random_bytes_any_extension(work, bundle, data, ext):
 
 
 def test_zero_length_and_wrong_extension(work, good_avi, bundle):
-    for name, data in [("empty.mp4", b""), ("empty.avi", b""), ("text.avi", b"not a video\n" * 10),
-                       ("avi-named.png", good_avi.read_bytes()), ("avi-named.txt", good_avi.read_bytes())]:
+    for name, data in [
+        ("empty.mp4", b""),
+        ("empty.avi", b""),
+        ("text.avi", b"not a video\n" * 10),
+        ("avi-named.png", good_avi.read_bytes()),
+        ("avi-named.txt", good_avi.read_bytes()),
+    ]:
         path = work / name
         path.write_bytes(data)
         _both("video", path, bundle, work)
@@ -131,8 +148,9 @@ def test_zero_length_and_wrong_extension(work, good_avi, bundle):
     _both("video", work / "png-named.mp4", bundle, work)
 
 
-@pytest.mark.parametrize("case", ["1x1", "gray", pytest.param("4k", marks=pytest.mark.slow), "odd 7x5",
-                                  "broken fps header"])
+@pytest.mark.parametrize(
+    "case", ["1x1", "gray", pytest.param("4k", marks=pytest.mark.slow), "odd 7x5", "broken fps header"]
+)
 def test_odd_videos(work, bundle, case):
     if case == "1x1":
         path = _raw_writer(work / "one.avi", (1, 1), 3)
@@ -147,9 +165,9 @@ def test_odd_videos(work, bundle, case):
         data = bytearray(path.read_bytes())
         # AVI main header: dwMicroSecPerFrame = 0; stream header: dwScale = dwRate = 0.
         avih = data.find(b"avih") + 8
-        data[avih:avih + 4] = struct.pack("<I", 0)
+        data[avih : avih + 4] = struct.pack("<I", 0)
         strh = data.find(b"strh") + 8
-        data[strh + 20:strh + 28] = struct.pack("<II", 0, 0)
+        data[strh + 20 : strh + 28] = struct.pack("<II", 0, 0)
         path.write_bytes(bytes(data))
     out = _both("video", path, bundle, work)
     if case in ("gray", "4k", "broken fps header"):
@@ -184,13 +202,43 @@ def test_demo_cli_on_broken_and_odd_videos(work, bundle, capsys):
     """The CLI prints one line (no traceback) and exits non-zero on a broken video."""
     path = work / "cli-broken.mp4"
     path.write_bytes(b"\x00" * 1000)
-    rc = fuzzing.run_case("video", lambda: main(["demo", "--source", str(path), "--bundle", str(bundle.path),
-                                                 "--no-show", "--max-frames", "2", "--detector", "haar"]))
+    rc = fuzzing.run_case(
+        "video",
+        lambda: main(
+            [
+                "demo",
+                "--source",
+                str(path),
+                "--bundle",
+                str(bundle.path),
+                "--no-show",
+                "--max-frames",
+                "2",
+                "--detector",
+                "haar",
+            ]
+        ),
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "cli-broken.mp4" in err[0] and "Traceback" not in err[0]
     gray = _raw_writer(work / "cli-gray.avi", (96, 64), 3, color=False)
-    rc = fuzzing.run_case("video", lambda: main(["demo", "--source", str(gray), "--bundle", str(bundle.path),
-                                                 "--no-show", "--out", str(work / "cli-out"), "--detector", "haar"]))
+    rc = fuzzing.run_case(
+        "video",
+        lambda: main(
+            [
+                "demo",
+                "--source",
+                str(gray),
+                "--bundle",
+                str(bundle.path),
+                "--no-show",
+                "--out",
+                str(work / "cli-out"),
+                "--detector",
+                "haar",
+            ]
+        ),
+    )
     assert rc == 0 and (work / "cli-out" / "events.jsonl").is_file()
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- class 3: invalid accepted ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_manifest_mean_std_must_be_finite(tmp_path, assets, value):
     import shutil
@@ -44,11 +45,20 @@ def test_manifest_mean_std_must_be_finite(tmp_path, assets, value):
 
 def test_invalid_numbers_on_the_command_line(world, assets, capsys):
     run_cli(world, _demo(assets, "--max-frames", "-5"), capsys, rc=2, message=r"--max-frames must be >= 1")
-    run_cli(world, _demo(assets, "--stream-timeout", "inf"), capsys, rc=2,
-            message=r"stream read-timeout must be in \(0, 86400\] seconds, got inf")
-    run_cli(world, ["benchmark", str(assets[0]), "--device", ",,", "--source", "none", "--out", str(world / "b")],
-            capsys, rc=2,
-            message=r"--device names nothing")
+    run_cli(
+        world,
+        _demo(assets, "--stream-timeout", "inf"),
+        capsys,
+        rc=2,
+        message=r"stream read-timeout must be in \(0, 86400\] seconds, got inf",
+    )
+    run_cli(
+        world,
+        ["benchmark", str(assets[0]), "--device", ",,", "--source", "none", "--out", str(world / "b")],
+        capsys,
+        rc=2,
+        message=r"--device names nothing",
+    )
     with pytest.raises(SystemExit) as info:
         main(["import", "keras", "m.keras", "--out", str(world / "o"), "--mean", "nan"])
     assert info.value.code == 2 and "expected finite numbers" in capsys.readouterr().err
@@ -60,34 +70,62 @@ def test_fusion_weights_must_be_finite(world, capsys):
     labels = ("happy", "sad")
     for name in ("a", "b"):
         Predictions(["x", "y"], labels, np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])).save_csv(
-            world / name / "predictions.csv")
+            world / name / "predictions.csv"
+        )
     members = [str(world / "a" / "predictions.csv"), str(world / "b" / "predictions.csv")]
-    run_cli(world, ["fuse", *members, "--weights", "nan,1", "--out", str(world / "f")], capsys, rc=2,
-            message=r"--weights must be a finite number, got 'nan'", changes=("f",))
+    run_cli(
+        world,
+        ["fuse", *members, "--weights", "nan,1", "--out", str(world / "f")],
+        capsys,
+        rc=2,
+        message=r"--weights must be a finite number, got 'nan'",
+        changes=("f",),
+    )
     (world / "a" / "metrics.json").write_text("{not json")
-    run_cli(world, ["fuse", *members, "--out", str(world / "f")], capsys, rc=2,
-            message=r"metrics file .*metrics\.json: not valid JSON", changes=("f",))
+    run_cli(
+        world,
+        ["fuse", *members, "--out", str(world / "f")],
+        capsys,
+        rc=2,
+        message=r"metrics file .*metrics\.json: not valid JSON",
+        changes=("f",),
+    )
 
 
 # --- class 4: tracebacks at boundaries ------------------------------------------------------
 
+
 def test_odd_sources_and_devices(world, assets, capsys):
     run_cli(world, _demo(assets, source="²"), capsys, rc=2, message=r"video not found: ²")
-    run_cli(world, _demo(assets, source="20000000000000000000"), capsys, rc=2,
-            message=r"camera index 20000000000000000000 is out of range 0\.\.255")
+    run_cli(
+        world,
+        _demo(assets, source="20000000000000000000"),
+        capsys,
+        rc=2,
+        message=r"camera index 20000000000000000000 is out of range 0\.\.255",
+    )
     cache = world / "cache-file"
     cache.write_text("")
-    run_cli(world, _demo(assets, "--cache-dir", str(cache)), capsys, rc=2,
-            message=r"--cache-dir .*cache-file: cannot use it as a folder")
-    run_cli(world, _demo(assets, "--device", "HETERO:NOPE,CPU"), capsys, rc=2,
-            message=r"cannot compile .*frame\.xml for device HETERO:NOPE,CPU")
+    run_cli(
+        world,
+        _demo(assets, "--cache-dir", str(cache)),
+        capsys,
+        rc=2,
+        message=r"--cache-dir .*cache-file: cannot use it as a folder",
+    )
+    run_cli(
+        world,
+        _demo(assets, "--device", "HETERO:NOPE,CPU"),
+        capsys,
+        rc=2,
+        message=r"cannot compile .*frame\.xml for device HETERO:NOPE,CPU",
+    )
 
 
 def test_thin_image_as_source(world, assets, capsys):
     img = world / "thin.png"
     cv2.imwrite(str(img), np.full((5, 4000, 3), 128, np.uint8))
-    run_cli(world, _demo(assets, "--events", str(world / "e.jsonl"), source=img), capsys, rc=0,
-            changes=("e.jsonl",))
+    run_cli(world, _demo(assets, "--events", str(world / "e.jsonl"), source=img), capsys, rc=0, changes=("e.jsonl",))
     assert "no face" in (world / "e.jsonl").read_text()
 
 
@@ -98,14 +136,29 @@ def test_deep_json_everywhere(world, assets, capsys):
     b = world / "b"
     shutil.copytree(assets[0], b)
     (b / "manifest.json").write_text(deep)
-    run_cli(world, _demo(assets, bundle=b), capsys, rc=2,
-            message=r"bundle manifest .*manifest\.json: not valid JSON \(maximum recursion depth")
+    run_cli(
+        world,
+        _demo(assets, bundle=b),
+        capsys,
+        rc=2,
+        message=r"bundle manifest .*manifest\.json: not valid JSON \(maximum recursion depth",
+    )
     (world / "r.json").write_text(deep)
-    run_cli(world, ["benchmark", "compare", str(world / "r.json"), str(world / "r.json")], capsys, rc=2,
-            message=r"benchmark report .*r\.json: not valid JSON")
+    run_cli(
+        world,
+        ["benchmark", "compare", str(world / "r.json"), str(world / "r.json")],
+        capsys,
+        rc=2,
+        message=r"benchmark report .*r\.json: not valid JSON",
+    )
     (world / "schema.json").write_text('{"schema": "x", "machine": {}, "rows": []}')
-    run_cli(world, ["benchmark", "compare", str(world / "schema.json"), str(world / "schema.json")], capsys,
-            rc=2, message=r"'schema' must be an integer")
+    run_cli(
+        world,
+        ["benchmark", "compare", str(world / "schema.json"), str(world / "schema.json")],
+        capsys,
+        rc=2,
+        message=r"'schema' must be an integer",
+    )
 
 
 def test_non_utf8_and_broken_files(tmp_path):
@@ -189,6 +242,7 @@ def test_two_input_frame_model_is_refused(tmp_path, assets):
 
 # --- class 5: files that point outside ------------------------------------------------------
 
+
 def test_bin_symlink_out_of_bundle(tmp_path, assets):
     import shutil
 
@@ -203,13 +257,15 @@ def test_bin_symlink_out_of_bundle(tmp_path, assets):
 
 # --- class 6: side effects ------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_no_telemetry_writes_in_home(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
     env.pop("CI", None)
-    done = subprocess.run([sys.executable, "-c", "import fer_edge, openvino, nncf"], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", "import fer_edge, openvino, nncf"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert list(home.iterdir()) == [], list(home.iterdir())

@@ -28,18 +28,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- class 1: outputs that destroy or escape ------------------------------------------------
 
+
 def test_import_out_is_a_users_folder(world, capsys):
     model = world / "model.keras"
     model.write_bytes(b"not read: the output is refused first")
-    run_cli(world, ["import", "keras", str(model), "--out", str(world / "mine")], capsys, rc=2,
-            message=r"--out .*mine exists and was not created by fer-edge; pass --force")
+    run_cli(
+        world,
+        ["import", "keras", str(model), "--out", str(world / "mine")],
+        capsys,
+        rc=2,
+        message=r"--out .*mine exists and was not created by fer-edge; pass --force",
+    )
 
 
 def test_import_out_contains_the_input(world, capsys):
     model = world / "mine" / "model.keras"
     model.write_bytes(b"x")
-    run_cli(world, ["import", "keras", str(model), "--out", str(world / "mine")], capsys, rc=2,
-            message=r"--out .*mine contains the input .*model\.keras")
+    run_cli(
+        world,
+        ["import", "keras", str(model), "--out", str(world / "mine")],
+        capsys,
+        rc=2,
+        message=r"--out .*mine contains the input .*model\.keras",
+    )
 
 
 def test_optimize_out_is_the_parent_of_the_input(world, assets, capsys):
@@ -47,29 +58,68 @@ def test_optimize_out_is_the_parent_of_the_input(world, assets, capsys):
 
     bundle = world / "bundles" / "b"
     shutil.copytree(assets[0], bundle)
-    run_cli(world, ["optimize", str(bundle), "--precision", "fp16", "--out", str(world / "bundles")], capsys,
-            rc=2, message=r"--out .*bundles contains the input")
-    run_cli(world, ["optimize", str(bundle), "--precision", "fp16", "--force", "--out", str(bundle)], capsys,
-            rc=2, message=r"--out .*b is also an input")
+    run_cli(
+        world,
+        ["optimize", str(bundle), "--precision", "fp16", "--out", str(world / "bundles")],
+        capsys,
+        rc=2,
+        message=r"--out .*bundles contains the input",
+    )
+    run_cli(
+        world,
+        ["optimize", str(bundle), "--precision", "fp16", "--force", "--out", str(bundle)],
+        capsys,
+        rc=2,
+        message=r"--out .*b is also an input",
+    )
 
 
 def test_demo_outputs_refused_up_front(world, assets, capsys):
-    run_cli(world, _demo(assets, "--events", "/dev/null"), capsys, rc=2,
-            message=r"--events /dev/null is a device, FIFO or socket")
+    run_cli(
+        world,
+        _demo(assets, "--events", "/dev/null"),
+        capsys,
+        rc=2,
+        message=r"--events /dev/null is a device, FIFO or socket",
+    )
     os.mkfifo(world / "fifo.jsonl")
-    run_cli(world, _demo(assets, "--events", str(world / "fifo.jsonl"), "--force"), capsys, rc=2,
-            message=r"--events .*fifo\.jsonl is a device, FIFO or socket")
-    run_cli(world, _demo(assets, "--output", str(world / "mine")), capsys, rc=2,
-            message=r"--output .*mine is a folder; give a file name")
-    run_cli(world, _demo(assets, "--timing", str(world / "notes.txt")), capsys, rc=2,
-            message=r"--timing .*notes\.txt exists and was not written by fer-edge; pass --force")
-    run_cli(world, _demo(assets, "--out", str(world / "mine")), capsys, rc=2,
-            message=r"--out .*mine exists and was not created by fer-edge; pass --force")
-    run_cli(world, _demo(assets, "--events", str(world / "a.jsonl"), "--timing", str(world / "a.jsonl")), capsys,
-            rc=2, message=r"--output, --events and --timing must be three different files")
+    run_cli(
+        world,
+        _demo(assets, "--events", str(world / "fifo.jsonl"), "--force"),
+        capsys,
+        rc=2,
+        message=r"--events .*fifo\.jsonl is a device, FIFO or socket",
+    )
+    run_cli(
+        world,
+        _demo(assets, "--output", str(world / "mine")),
+        capsys,
+        rc=2,
+        message=r"--output .*mine is a folder; give a file name",
+    )
+    run_cli(
+        world,
+        _demo(assets, "--timing", str(world / "notes.txt")),
+        capsys,
+        rc=2,
+        message=r"--timing .*notes\.txt exists and was not written by fer-edge; pass --force",
+    )
+    run_cli(
+        world,
+        _demo(assets, "--out", str(world / "mine")),
+        capsys,
+        rc=2,
+        message=r"--out .*mine exists and was not created by fer-edge; pass --force",
+    )
+    run_cli(
+        world,
+        _demo(assets, "--events", str(world / "a.jsonl"), "--timing", str(world / "a.jsonl")),
+        capsys,
+        rc=2,
+        message=r"--output, --events and --timing must be three different files",
+    )
     # --force replaces the named file, and only it.
-    run_cli(world, _demo(assets, "--timing", str(world / "notes.txt"), "--force"), capsys, rc=0,
-            changes=("notes.txt",))
+    run_cli(world, _demo(assets, "--timing", str(world / "notes.txt"), "--force"), capsys, rc=0, changes=("notes.txt",))
     assert json.loads((world / "notes.txt").read_text())["frames"] == 3
 
 
@@ -99,21 +149,46 @@ def test_read_only_directory(world, assets, capsys):
     try:
         # root ignores permission bits: sysfs' root refuses new entries for everyone.
         target = locked if not os.access(locked, os.W_OK) else Path("/sys")
-        run_cli(world, _demo(assets, "--out", str(target / "run")), capsys, rc=2,
-                message=r"cannot create folder .*run \(.*\); choose a writable folder")
-        run_cli(world, _demo(assets, "--events", str(target / "e.jsonl"), "--force"), capsys, rc=2,
-                message=r"cannot write .*e\.jsonl \(.*\); choose a writable path")
+        run_cli(
+            world,
+            _demo(assets, "--out", str(target / "run")),
+            capsys,
+            rc=2,
+            message=r"cannot create folder .*run \(.*\); choose a writable folder",
+        )
+        run_cli(
+            world,
+            _demo(assets, "--events", str(target / "e.jsonl"), "--force"),
+            capsys,
+            rc=2,
+            message=r"cannot write .*e\.jsonl \(.*\); choose a writable path",
+        )
     finally:
         locked.chmod(0o755)
 
 
 def test_synth_refuses_users_folder_and_huge_sizes(world, capsys):
-    run_cli(world, ["synth", "--out", str(world / "mine"), "--frames", "2"], capsys, rc=2,
-            message=r"--out .*mine exists and was not created by fer-edge; pass --force")
-    run_cli(world, ["synth", "--out", str(world / "s"), "--size", "100000x100000"], capsys, rc=2,
-            message=r"frame size must be between 32x32 and 4096x4096")
-    run_cli(world, ["synth", "--out", str(world / "s"), "--size", "4096x4096", "--frames", "100000"], capsys,
-            rc=2, message=r"needs \d+\.\d GiB of memory")
+    run_cli(
+        world,
+        ["synth", "--out", str(world / "mine"), "--frames", "2"],
+        capsys,
+        rc=2,
+        message=r"--out .*mine exists and was not created by fer-edge; pass --force",
+    )
+    run_cli(
+        world,
+        ["synth", "--out", str(world / "s"), "--size", "100000x100000"],
+        capsys,
+        rc=2,
+        message=r"frame size must be between 32x32 and 4096x4096",
+    )
+    run_cli(
+        world,
+        ["synth", "--out", str(world / "s"), "--size", "4096x4096", "--frames", "100000"],
+        capsys,
+        rc=2,
+        message=r"needs \d+\.\d GiB of memory",
+    )
 
 
 def test_policy_unit_rules(tmp_path):
@@ -141,10 +216,12 @@ def test_policy_unit_rules(tmp_path):
 
 # --- class 2: hangs -------------------------------------------------------------------------
 
+
 def _cli_subprocess(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "fer_edge", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fer_edge", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.slow
@@ -173,10 +250,20 @@ def test_alias_bomb_yaml_is_refused(world, capsys):
         lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [{','.join(['*' + chr(96 + i)] * 9)}]")
     bomb.write_text("\n".join(lines) + "\n")
     assert bomb.stat().st_size < 700
-    run_cli(world, ["train", "temporal", "--recipe", str(bomb)], capsys, rc=2,
-            message=r"bomb\.yaml: not valid YAML \(YAML aliases \(\*name\) are not allowed at line 2\)")
-    run_cli(world, ["optimize", "--recipe", str(bomb), str(world)], capsys, rc=2,
-            message=r"bomb\.yaml: not valid YAML \(YAML aliases")
+    run_cli(
+        world,
+        ["train", "temporal", "--recipe", str(bomb)],
+        capsys,
+        rc=2,
+        message=r"bomb\.yaml: not valid YAML \(YAML aliases \(\*name\) are not allowed at line 2\)",
+    )
+    run_cli(
+        world,
+        ["optimize", "--recipe", str(bomb), str(world)],
+        capsys,
+        rc=2,
+        message=r"bomb\.yaml: not valid YAML \(YAML aliases",
+    )
 
 
 @pytest.mark.slow
@@ -191,6 +278,8 @@ def test_plots_cap_what_they_draw(tmp_path):
     png = cv2.imread(str(report.files["confusion"]))
     # Uncapped: a (1.1 * 150 + 2.5)-inch figure at 100 dpi, 16k pixels wide, 22k cell texts.
     assert png is not None and png.shape[1] <= 2000
+
+
 def test_new_run_folder_numbers_and_marks(tmp_path):
     from fer_edge.atomic import is_ours, new_run_folder
 

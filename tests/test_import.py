@@ -27,8 +27,22 @@ def keras_file(tmp_path_factory):
 
 
 def test_import_keras_writes_a_valid_bundle(tmp_path, keras_file, capsys):
-    rc = main(["import", "keras", str(keras_file), "--labels", "fer2013", "--gray", "--mean", "0.5",
-               "--std", "0.5", "--out", str(tmp_path / "b")])
+    rc = main(
+        [
+            "import",
+            "keras",
+            str(keras_file),
+            "--labels",
+            "fer2013",
+            "--gray",
+            "--mean",
+            "0.5",
+            "--std",
+            "0.5",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     assert rc == 0
     bundle = load_bundle(tmp_path / "b")
     assert bundle.kind == "frame" and bundle.frame.size == (32, 32) and bundle.frame.color == "GRAY"

@@ -11,15 +11,17 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 
-from fer_edge.bundle import load_bundle, write_manifest
 from fer_edge import engine
-from fer_edge.engine import EngineConfig, executed_precision, load_model
+from fer_edge.bundle import load_bundle, write_manifest
 from fer_edge.deploy.pipeline import Pipeline
+from fer_edge.engine import EngineConfig, executed_precision, load_model
 from tests.ovmodels import frame_bundle, frame_model, save
 
 # What OpenVINO's CPU plugin says at the first inference of an INT8 model on a Cortex-A72/A53.
-A72_ERROR = ("Exception from src/plugins/intel_cpu/src/node.cpp:740:\n"
-             "[CPU] Convolution node with name 'conv' Primitive descriptor was not found: object is not initialized")
+A72_ERROR = (
+    "Exception from src/plugins/intel_cpu/src/node.cpp:740:\n"
+    "[CPU] Convolution node with name 'conv' Primitive descriptor was not found: object is not initialized"
+)
 
 
 class _FailingRequest:
@@ -116,6 +118,7 @@ def _fake_quantized_conv() -> ov.Model:
     def fq(node, lo, hi, levels):
         lo, hi = ops.constant(np.float32(lo)), ops.constant(np.float32(hi))
         return ops.fake_quantize(node, lo, hi, lo, hi, levels)
+
     # NNCF's pattern: u8 activations (256 levels from 0), symmetric i8 weights (255 levels).
     w = fq(ops.constant(rng.normal(size=(16, 8, 3, 3)).astype(np.float32)), -2.0, 2.0, 255)
     y = ops.convolution(fq(x, 0.0, 4.0, 256), w, [1, 1], [1, 1], [1, 1], [1, 1])

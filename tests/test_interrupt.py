@@ -58,8 +58,10 @@ def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
     (out / "extra.json").write_text("{}", encoding="utf-8")
     assert harness.check_complete_files(out) == []  # every file parses...
     problems = harness.stale_files(ref, out, stage)  # ...but two are not what a finished run writes
-    assert problems == ["cv/log.csv: differs from the final content",
-                        "extra.json: not an output of the uninterrupted run"]
+    assert problems == [
+        "cv/log.csv: differs from the final content",
+        "extra.json: not an output of the uninterrupted run",
+    ]
 
 
 def test_resumed_hdf5_store_compares_by_content(tmp_path):
@@ -117,9 +119,27 @@ def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
     bundle = frame_bundle(tmp_path / "bundle")
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "fer_edge", "demo", "--source", str(long_video), "--bundle",
-                             str(bundle.path), "--no-show", "--out", str(out), "--detector", "haar"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fer_edge",
+            "demo",
+            "--source",
+            str(long_video),
+            "--bundle",
+            str(bundle.path),
+            "--no-show",
+            "--out",
+            str(out),
+            "--detector",
+            "haar",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     # Wait until frames are being processed (events reached the temporary file: past its buffer).
     while time.monotonic() < deadline and not any(p.stat().st_size for p in out.glob(".events.jsonl.tmp-*")):

@@ -61,6 +61,7 @@ def _edit(path: Path, out: Path, change) -> Path:
 def test_unsupported_layer_names_it_and_the_extra(tmp_path, xception, capsys):
     def to_lstm(layers):
         next(layer for layer in layers if layer["name"] == "conv2d_2")["class_name"] = "ConvLSTM2D"
+
     bad = _edit(xception[0], tmp_path / "bad.h5", to_lstm)
     with pytest.raises(UnsupportedLayer, match=r"layer 'conv2d_2' \(ConvLSTM2D\).*'train' extra"):
         convert_keras_file(bad)
@@ -70,11 +71,14 @@ def test_unsupported_layer_names_it_and_the_extra(tmp_path, xception, capsys):
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda layers: layers[1]["config"].update(padding="causal"), "padding=causal"),
-    (lambda layers: layers[1]["config"].update(data_format="channels_first"), "data_format=channels_first"),
-    (lambda layers: layers[-1]["config"].update(activation="hard_sigmoid"), "activation 'hard_sigmoid'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda layers: layers[1]["config"].update(padding="causal"), "padding=causal"),
+        (lambda layers: layers[1]["config"].update(data_format="channels_first"), "data_format=channels_first"),
+        (lambda layers: layers[-1]["config"].update(activation="hard_sigmoid"), "activation 'hard_sigmoid'"),
+    ],
+)
 def test_unsupported_options_are_named(tmp_path, xception, change, message):
     with pytest.raises(UnsupportedLayer, match=message):
         convert_keras_file(_edit(xception[0], tmp_path / "opt.h5", change))
@@ -98,10 +102,27 @@ def test_files_that_are_not_models(tmp_path, xception):
 
 
 def test_supported_layers_cover_the_default_model():
-    default = {"InputLayer", "Conv2D", "SeparableConv2D", "BatchNormalization", "Activation", "MaxPooling2D",
-               "Add", "GlobalAveragePooling2D"}
-    frame_models = {"Rescaling", "Dense", "Dropout", "Flatten", "DepthwiseConv2D", "ReLU", "ChannelNormalization",
-                    "AveragePooling2D", "Softmax"}
+    default = {
+        "InputLayer",
+        "Conv2D",
+        "SeparableConv2D",
+        "BatchNormalization",
+        "Activation",
+        "MaxPooling2D",
+        "Add",
+        "GlobalAveragePooling2D",
+    }
+    frame_models = {
+        "Rescaling",
+        "Dense",
+        "Dropout",
+        "Flatten",
+        "DepthwiseConv2D",
+        "ReLU",
+        "ChannelNormalization",
+        "AveragePooling2D",
+        "Softmax",
+    }
     assert default | frame_models <= set(SUPPORTED_LAYERS)
 
 
@@ -143,8 +164,20 @@ _DEFAULT_BUNDLE = textwrap.dedent("""
 def test_runtime_only_install_imports_the_default_model(tmp_path, xception):
     path, x, want = xception
     np.save(tmp_path / "crops.npy", x.astype(np.float32))
-    proc = subprocess.run([sys.executable, "-c", _BLOCK + _DEFAULT_BUNDLE, str(tmp_path / "home"), str(path),
-                           str(tmp_path / "crops.npy")], capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _BLOCK + _DEFAULT_BUNDLE,
+            str(tmp_path / "home"),
+            str(path),
+            str(tmp_path / "crops.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["heavy"] == []
@@ -207,11 +240,21 @@ def test_keras3_files_match_keras(tmp_path, suffix):
     from fer_edge.models import create_model
 
     x = face_crops(size=32, count=8, rgb=True)
-    sequential = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
-                                   keras.layers.Conv2D(4, 3, strides=2), keras.layers.Flatten(),
-                                   keras.layers.Dense(6, activation="softmax")])
-    models = {"wide": _wide_model(), "test_frame": create_model("test_frame"), "sequential": sequential,
-              "student": create_model("student", input_shape=(32, 32, 3), num_classes=6, width=0.25)}
+    sequential = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Conv2D(4, 3, strides=2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(6, activation="softmax"),
+        ]
+    )
+    models = {
+        "wide": _wide_model(),
+        "test_frame": create_model("test_frame"),
+        "sequential": sequential,
+        "student": create_model("student", input_shape=(32, 32, 3), num_classes=6, width=0.25),
+    }
     for name, model in models.items():
         path = tmp_path / f"{name}{suffix}"
         model.save(path)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from fer_edge.bench import latency
-from fer_edge.engine import EngineConfig, load_model
 from fer_edge.deploy.timers import StageTimer, percentiles
+from fer_edge.engine import EngineConfig, load_model
 from fer_edge.optimize import report
 from tests.ovmodels import frame_model, save
 
@@ -47,8 +47,9 @@ def test_percentiles_is_numpys_linear_definition():
 def test_benchmark_optimize_and_stage_timer_agree_on_the_same_samples(model, monkeypatch):
     x = np.zeros((1, 16, 16, 3), np.float32)
     monkeypatch.setattr(latency, "time", SimpleNamespace(perf_counter=_Clock(SAMPLES).perf_counter))
-    bench = latency.measure_latency(latency.compile_model(model, precision="f32"), [x], warmup=2,
-                                    iterations=len(SAMPLES))
+    bench = latency.measure_latency(
+        latency.compile_model(model, precision="f32"), [x], warmup=2, iterations=len(SAMPLES)
+    )
     monkeypatch.setattr(latency, "time", SimpleNamespace(perf_counter=_Clock(SAMPLES).perf_counter))
     opt, used = report.measure_latency(model, [x], precision="f32", warmup=2, iterations=len(SAMPLES))
     timer = StageTimer()

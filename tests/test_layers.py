@@ -19,11 +19,19 @@ RUNTIME_CONTRACTS = ("runtime", "tf-free-data", "tf-free-bench")
 
 
 def _lint_imports(cwd: Path, config: Path, contracts: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    code = ("import sys; from importlinter.cli import lint_imports; "
-            f"sys.exit(lint_imports(config_filename={str(config)!r}, limit_to_contracts={contracts!r}, "
-            "no_cache=True, no_logo=True))")
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(cwd)})
+    code = (
+        "import sys; from importlinter.cli import lint_imports; "
+        f"sys.exit(lint_imports(config_filename={str(config)!r}, limit_to_contracts={contracts!r}, "
+        "no_cache=True, no_logo=True))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(cwd)},
+    )
 
 
 def test_runtime_layer_contracts_hold():
@@ -42,9 +50,11 @@ def test_contract_sees_function_level_imports(tmp_path):
     (pkg / "helpers.py").write_text("def fit():\n    import layered.train\n")
     (pkg / "train.py").write_text("")
     config = tmp_path / ".importlinter"
-    config.write_text("[importlinter]\nroot_package = layered\n\n"
-                      "[importlinter:contract:runtime]\nname = runtime stays small\ntype = forbidden\n"
-                      "source_modules = layered.runtime\nforbidden_modules = layered.train\n")
+    config.write_text(
+        "[importlinter]\nroot_package = layered\n\n"
+        "[importlinter:contract:runtime]\nname = runtime stays small\ntype = forbidden\n"
+        "source_modules = layered.runtime\nforbidden_modules = layered.train\n"
+    )
     proc = _lint_imports(tmp_path, config)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "layered.runtime.engine -> layered.helpers" in proc.stdout, proc.stdout

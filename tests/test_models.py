@@ -65,8 +65,9 @@ def test_unknown_names_and_options_say_did_you_mean():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_BUILDS else n
-                                  for n in sorted(SMALL)])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_BUILDS else n for n in sorted(SMALL)]
+)
 def test_model_builds_and_round_trips_through_keras_file(name, tmp_path):
     model = create_model(name, **SMALL[name])
     arrays = _inputs(model)

@@ -42,8 +42,16 @@ def test_pipelined_events_equal_sequential(tmp_path, videos, kind):
         out = {}
         for threads in (1, 2):
             folder = tmp_path / f"{video.stem}-{threads}"
-            report = run_video(video, bundle, engine=F32, threads=threads, output=folder / "demo.avi",
-                               events=folder / "events.jsonl", timing=folder / "timing.json", progress=False)
+            report = run_video(
+                video,
+                bundle,
+                engine=F32,
+                threads=threads,
+                output=folder / "demo.avi",
+                events=folder / "events.jsonl",
+                timing=folder / "timing.json",
+                progress=False,
+            )
             out[threads] = (folder / "events.jsonl").read_text(), report
         assert out[1][0] == out[2][0] and out[1][0]
         assert out[1][1].frames == out[2][1].frames == _frames(video)
@@ -123,15 +131,21 @@ def test_a_stalled_stream_never_blocks_the_others(tmp_path, videos, given):
 
 def test_stream_names_are_unique_folder_names():
     assert stream_names(["x/a.mp4", "y/a.mp4", "a", 1, "rtsp://h:554/s?x=1"]) == [
-        "a", "a-2", "a-3", "cam1", "h-554-s-x-1"]
+        "a",
+        "a-2",
+        "a-3",
+        "cam1",
+        "h-554-s-x-1",
+    ]
     assert np.unique(stream_names(["v.mp4"] * 5)).size == 5
 
 
 @pytest.mark.slow
 def test_pipelined_timing_is_busy_time_not_wall_time(tmp_path, videos):
     bundle = load_bundle(cascade_bundle(tmp_path / "bundle").path)
-    reports = run_sources([videos[0], videos[1]], bundle, engine=F32, out=tmp_path / "out", progress=False,
-                          video=False, max_frames=20)
+    reports = run_sources(
+        [videos[0], videos[1]], bundle, engine=F32, out=tmp_path / "out", progress=False, video=False, max_frames=20
+    )
     for report, name in zip(reports, ["one", "two"]):
         timing = json.loads((tmp_path / "out" / name / "timing.json").read_text())
         stages = timing["stages"]
@@ -176,7 +190,7 @@ def test_batcher_gives_each_thread_its_own_rows(tmp_path, static_one, requests):
     batcher = InferBatcher(compiled, requests)  # 2: two leaders' batches run at once
     rng = np.random.default_rng(0)
     inputs = [rng.random((1 + i % 3, 16, 16, 3), dtype=np.float32) * 2 - 1 for i in range(24)]
-    want = [np.concatenate([compiled(x[j:j + 1]) for j in range(len(x))]) for x in inputs]
+    want = [np.concatenate([compiled(x[j : j + 1]) for j in range(len(x))]) for x in inputs]
     got: dict[int, tuple] = {}
     start = threading.Barrier(len(inputs))
 

@@ -15,7 +15,7 @@ def _literal(x: list[float]) -> tuple[int, int, bool]:
     """Algorithm 1 transcribed line by line with a cut mask, to cross-check ``trim``."""
     n = len(x)
     peak = max(x)
-    if any(v >= peak for v in x[max(0, n - 20):]):
+    if any(v >= peak for v in x[max(0, n - 20) :]):
         return 0, n, True
     cut = [False] * n
     min_intensity_allowed = 0.5 * peak

@@ -26,13 +26,15 @@ from tests.ovmodels import frame_bundle
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cli(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, pythonpath: list[str] = (),
-         timeout: int = 300) -> subprocess.CompletedProcess:
+def _cli(
+    args: list[str], cwd: Path, *, env: dict[str, str] | None = None, pythonpath: list[str] = (), timeout: int = 300
+) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "FER_EDGE_LOG_EVERY"))}
     full["PYTHONPATH"] = os.pathsep.join([*pythonpath, str(ROOT), full.get("PYTHONPATH", "")])
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "fer_edge", *args], cwd=cwd, env=full, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fer_edge", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,7 @@ def video(tmp_path_factory) -> Path:
 
 
 # 1. default outputs ------------------------------------------------------------------------------
+
 
 def test_next_run_dir_increments_and_failed_start_leaves_nothing(tmp_path):
     from fer_edge.atomic import new_run_folder
@@ -93,6 +96,7 @@ def test_demo_saves_to_runs_demo_then_demo2_and_says_so(tmp_path, video):
 
 # 2. TensorFlow noise ----------------------------------------------------------------------------
 
+
 @pytest.mark.tf
 @pytest.mark.slow
 def test_first_tensorflow_import_prints_no_cuda_or_absl_lines(tmp_path):
@@ -119,14 +123,18 @@ def _blocker(folder: Path) -> str:
         "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
         "            raise ModuleNotFoundError(f\"No module named '{name}'\")\n"
         "        return None\n"
-        "sys.meta_path.insert(0, _NoTF())\n")
+        "sys.meta_path.insert(0, _NoTF())\n"
+    )
     return str(folder)
 
 
 def test_tensorflow_import_error_is_one_line(tmp_path):
     (tmp_path / "m.h5").write_bytes(b"never read")
-    proc = _cli(["import", "keras", str(tmp_path / "m.h5"), "--labels", "fer2013", "--out", "b", "--converter",
-                 "tensorflow"], tmp_path, pythonpath=[_blocker(tmp_path / "site")])
+    proc = _cli(
+        ["import", "keras", str(tmp_path / "m.h5"), "--labels", "fer2013", "--out", "b", "--converter", "tensorflow"],
+        tmp_path,
+        pythonpath=[_blocker(tmp_path / "site")],
+    )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.strip().splitlines() if not line.startswith("INFO ")]
     assert len(errors) == 1 and "fer-edge[train]" in errors[0], proc.stderr
@@ -134,14 +142,30 @@ def test_tensorflow_import_error_is_one_line(tmp_path):
 
 # 3. benchmark without TensorFlow -----------------------------------------------------------------
 
+
 def test_benchmark_without_tensorflow_skips_the_baseline_and_writes_its_report(tmp_path):
     bundle = frame_bundle(tmp_path / "b")
     manifest = json.loads((bundle.path / "manifest.json").read_text())
     manifest["models"]["frame"]["keras"] = "frame.keras"  # asks for the TF baseline
     (bundle.path / "frame.keras").write_bytes(b"not read: TensorFlow is absent")
     (bundle.path / "manifest.json").write_text(json.dumps(manifest))
-    proc = _cli(["benchmark", str(bundle.path), "--source", "none", "--iterations", "3", "--warmup", "0",
-                 "--no-throughput", "--precision", "fp32"], tmp_path, pythonpath=[_blocker(tmp_path / "site")])
+    proc = _cli(
+        [
+            "benchmark",
+            str(bundle.path),
+            "--source",
+            "none",
+            "--iterations",
+            "3",
+            "--warmup",
+            "0",
+            "--no-throughput",
+            "--precision",
+            "fp32",
+        ],
+        tmp_path,
+        pythonpath=[_blocker(tmp_path / "site")],
+    )
     assert proc.returncode == 0, proc.stderr
     report = load_report(tmp_path / "runs" / "benchmark" / "benchmark.json")
     assert {r.format for r in report.rows} == {"IR"}
@@ -150,6 +174,7 @@ def test_benchmark_without_tensorflow_skips_the_baseline_and_writes_its_report(t
 
 
 # 6 + 8. statistics that agree; compare across hints ---------------------------------------------
+
 
 def test_stage_timer_per_frame_and_per_call():
     from fer_edge.deploy.timers import StageTimer, format_table
@@ -168,17 +193,27 @@ def test_stage_timer_per_frame_and_per_call():
 
 
 def _row(**kw) -> Row:
-    base = dict(stage="frame", model="m", format="IR", precision="FP32", device="CPU", batch=1,
-                latency_ms={"median": 1.0, "p90": 1.2, "mean": 1.1}, fps=1000.0, hint="default",
-                inference_precision="bf16")
+    base = dict(
+        stage="frame",
+        model="m",
+        format="IR",
+        precision="FP32",
+        device="CPU",
+        batch=1,
+        latency_ms={"median": 1.0, "p90": 1.2, "mean": 1.1},
+        fps=1000.0,
+        hint="default",
+        inference_precision="bf16",
+    )
     base.update(kw)
     return Row(**base)
 
 
 def test_compare_matches_across_hints_and_writes_out(tmp_path, capsys):
     a = BenchmarkReport({"cpu": "A"}, [_row(), _row(precision="FP16")])
-    b = BenchmarkReport({"cpu": "B"}, [_row(hint="f32", inference_precision="f32",
-                                            latency_ms={"median": 2.0, "p90": 2.5}, fps=500.0)])
+    b = BenchmarkReport(
+        {"cpu": "B"}, [_row(hint="f32", inference_precision="f32", latency_ms={"median": 2.0, "p90": 2.5}, fps=500.0)]
+    )
     a.save(tmp_path / "a")
     b.save(tmp_path / "b")
     assert main(["benchmark", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
@@ -192,9 +227,11 @@ def test_compare_matches_across_hints_and_writes_out(tmp_path, capsys):
 def test_benchmark_markdown_and_html_say_which_statistic():
     from fer_edge.bench.html import to_html
 
-    rows = [_row(), _row(mode="throughput", fps=3000.0, requests=4),
-            _row(stage="video:detect", mode="per frame", latency_ms={"median": 0.0, "p90": 4.0, "mean": 2.0},
-                 fps=500.0)]
+    rows = [
+        _row(),
+        _row(mode="throughput", fps=3000.0, requests=4),
+        _row(stage="video:detect", mode="per frame", latency_ms={"median": 0.0, "p90": 4.0, "mean": 2.0}, fps=500.0),
+    ]
     report = BenchmarkReport({"cpu": "x"}, rows)
     md = report.to_markdown()
     assert "| video:detect | per frame |" in md and "| 0.000 | 2.000 | 4.000 | 500.0 |" in md
@@ -205,6 +242,7 @@ def test_benchmark_markdown_and_html_say_which_statistic():
 
 
 # 9. small inconsistencies -----------------------------------------------------------------------
+
 
 def test_misspelt_options_get_a_did_you_mean(tmp_path):
     proc = _cli(["demo", "--trakcer", "kcf"], tmp_path)
@@ -223,8 +261,11 @@ def test_verbose_and_quiet_after_the_verb_and_device_case():
 
 @pytest.mark.slow
 def test_synth_writes_no_carriage_returns_off_a_terminal(tmp_path):
-    proc = _cli(["synth", "--out", "raw", "--subjects", "F001", "--frames", "3", "--size", "64x48"], tmp_path,
-                env={"FER_EDGE_LOG_EVERY": "0"})
+    proc = _cli(
+        ["synth", "--out", "raw", "--subjects", "F001", "--frames", "3", "--size", "64x48"],
+        tmp_path,
+        env={"FER_EDGE_LOG_EVERY": "0"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr and "synth: " in proc.stderr
 
@@ -232,27 +273,85 @@ def test_synth_writes_no_carriage_returns_off_a_terminal(tmp_path):
 def test_plain_ir_model_runs_in_demo_and_benchmark(tmp_path, video, capsys):
     bundle = frame_bundle(tmp_path / "b")
     xml = bundle.path / "frame.xml"
-    assert main(["demo", "--bundle", str(xml), "--labels", "happy,sad,surprise", "--mean", "0.5", "--std", "0.25",
-                 "--source", str(video), "--no-show", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--bundle",
+                str(xml),
+                "--labels",
+                "happy,sad,surprise",
+                "--mean",
+                "0.5",
+                "--std",
+                "0.25",
+                "--source",
+                str(video),
+                "--no-show",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert "happy" in (tmp_path / "run" / "events.jsonl").read_text()
-    assert main(["benchmark", str(xml), "--labels", "happy,sad,surprise", "--source", "none", "--baseline", "none",
-                 "--iterations", "2", "--warmup", "0", "--no-throughput", "--out", str(tmp_path / "bench")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                str(xml),
+                "--labels",
+                "happy,sad,surprise",
+                "--source",
+                "none",
+                "--baseline",
+                "none",
+                "--iterations",
+                "2",
+                "--warmup",
+                "0",
+                "--no-throughput",
+                "--out",
+                str(tmp_path / "bench"),
+            ]
+        )
+        == 0
+    )
     assert load_report(tmp_path / "bench").rows[0].model == "frame"
     capsys.readouterr()
     assert main(["benchmark", str(xml), "--source", "none", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "--labels" in err and len(err.strip().splitlines()) == 1
-    assert main(["demo", "--bundle", str(xml), "--labels", "happy,sad", "--no-show", "--source", str(video),
-                 "--out", str(tmp_path / "y")]) == 2
+    assert (
+        main(
+            [
+                "demo",
+                "--bundle",
+                str(xml),
+                "--labels",
+                "happy,sad",
+                "--no-show",
+                "--source",
+                str(video),
+                "--out",
+                str(tmp_path / "y"),
+            ]
+        )
+        == 2
+    )
     assert "gives 3 scores but 2 labels" in capsys.readouterr().err
 
 
 # 5. the INT8 hint meets the result ----------------------------------------------------------------
 
+
 def test_missing_precision_hint_names_the_optimized_sibling(tmp_path):
     bundle = frame_bundle(tmp_path / "fer")
-    with pytest.raises(FerEdgeError, match=r"optimize .*fer --precision int8 \(writes .*fer_int8\), then pass "
-                                           r"--bundle .*fer_int8"):
+    with pytest.raises(
+        FerEdgeError,
+        match=r"optimize .*fer --precision int8 \(writes .*fer_int8\), then pass "
+        r"--bundle .*fer_int8",
+    ):
         bundle.model_path("frame", "INT8")
     frame_bundle(tmp_path / "fer_int8")  # what `fer-edge optimize fer --precision int8` writes
     with pytest.raises(FerEdgeError, match=r"fer_int8 has it: pass --bundle .*fer_int8"):
@@ -261,9 +360,10 @@ def test_missing_precision_hint_names_the_optimized_sibling(tmp_path):
 
 # 7. overlay --------------------------------------------------------------------------------------
 
+
 def _ink_rows(img: np.ndarray) -> int:
     """Rows of the top-right FPS label that carry white text."""
-    return int(((img[: img.shape[0] // 5, -img.shape[1] // 4:] > 200).all(-1)).any(1).sum())
+    return int(((img[: img.shape[0] // 5, -img.shape[1] // 4 :] > 200).all(-1)).any(1).sum())
 
 
 def test_overlay_scales_with_the_frame_and_shows_values_and_fps():

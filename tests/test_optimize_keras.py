@@ -15,8 +15,12 @@ pytestmark = [pytest.mark.tf, pytest.mark.slow]  # Keras-backed bundles; prunes,
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("keras")
-    return {"frame": keras_frame_bundle(root / "frame"), "cascade": keras_cascade_bundle(root / "cascade"),
-            "npz": calibration_npz(root / "calib.npz"), "root": root}
+    return {
+        "frame": keras_frame_bundle(root / "frame"),
+        "cascade": keras_cascade_bundle(root / "cascade"),
+        "npz": calibration_npz(root / "calib.npz"),
+        "root": root,
+    }
 
 
 def test_export_openvino_equivalence(tiny):
@@ -106,9 +110,16 @@ def test_prune_skips_residual_branches():
 def test_prune_bundle_fine_tunes_and_quantizes(tiny):
     from fer_edge.optimize.run import optimize_bundle
 
-    report = optimize_bundle(tiny["frame"].path, precision="int8", prune=0.5, prune_epochs=3,
-                             calibration=str(tiny["npz"]), out=str(tiny["root"] / "pruned"), iterations=5,
-                             subset_size=64)
+    report = optimize_bundle(
+        tiny["frame"].path,
+        precision="int8",
+        prune=0.5,
+        prune_epochs=3,
+        calibration=str(tiny["npz"]),
+        out=str(tiny["root"] / "pruned"),
+        iterations=5,
+        subset_size=64,
+    )
     assert any(s.startswith("prune 0.5") for s in report.steps)
     assert [r.variant for r in report.rows] == ["parent", "prune", "int8"]
     assert report.rows[1].params < report.rows[0].params and report.rows[1].flops < report.rows[0].flops
@@ -131,8 +142,11 @@ def test_distillation_loss_matches_reference():
     np.testing.assert_allclose(got, distillation_loss_np(y, t, s, 3.0, 0.6), rtol=1e-5)
     # Identical distributions, alpha 1: zero loss; alpha 0 is plain cross-entropy.
     assert np.abs(np.asarray(distillation_loss(4.0, 1.0)(np.concatenate([y, t], -1), t))).max() < 1e-5
-    np.testing.assert_allclose(np.asarray(distillation_loss(4.0, 0.0)(np.concatenate([y, t], -1), s))[:4],
-                               -np.log(s[np.arange(4), [0, 1, 2, 3]]), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(distillation_loss(4.0, 0.0)(np.concatenate([y, t], -1), s))[:4],
+        -np.log(s[np.arange(4), [0, 1, 2, 3]]),
+        rtol=1e-5,
+    )
 
 
 def test_distill_cascade_compact_student(tiny):
@@ -159,8 +173,15 @@ def test_distill_cascade_compact_student(tiny):
 def test_optimize_distill_frame_bundle(tiny):
     from fer_edge.optimize.run import optimize_bundle
 
-    report = optimize_bundle(tiny["frame"].path, precision="fp16", distill="student", distill_epochs=2,
-                             student_options={"width": 0.25}, calibration=str(tiny["npz"]),
-                             out=str(tiny["root"] / "distilled"), iterations=5)
+    report = optimize_bundle(
+        tiny["frame"].path,
+        precision="fp16",
+        distill="student",
+        distill_epochs=2,
+        student_options={"width": 0.25},
+        calibration=str(tiny["npz"]),
+        out=str(tiny["root"] / "distilled"),
+        iterations=5,
+    )
     assert [r.variant for r in report.rows] == ["parent", "distill", "fp16"]
     assert report.rows[2].accuracy is not None and "distill student" in report.steps[0]

@@ -21,8 +21,12 @@ FAST = {"iterations": 5, "subset_size": 64}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("opt")
-    return {"frame": keras_frame_bundle(root / "frame"), "cascade": keras_cascade_bundle(root / "cascade"),
-            "npz": calibration_npz(root / "calib.npz"), "root": root}
+    return {
+        "frame": keras_frame_bundle(root / "frame"),
+        "cascade": keras_cascade_bundle(root / "cascade"),
+        "npz": calibration_npz(root / "calib.npz"),
+        "root": root,
+    }
 
 
 def _ov(path, x):
@@ -32,8 +36,10 @@ def _ov(path, x):
 
 
 def test_int8_frame_bundle_agrees_with_fp32(tiny, capsys):
-    report = optimize_bundle(tiny["frame"].path, OptimizeConfig(precision="int8", calibration=str(tiny["npz"]),
-                                                                out=str(tiny["root"] / "f_int8"), **FAST))
+    report = optimize_bundle(
+        tiny["frame"].path,
+        OptimizeConfig(precision="int8", calibration=str(tiny["npz"]), out=str(tiny["root"] / "f_int8"), **FAST),
+    )
     b = load_bundle(report.bundle)
     entry = b.models["frame"]
     assert entry.precision == "INT8" and entry.variants == {"FP32": "frame-fp32.xml"} and entry.keras
@@ -62,8 +68,10 @@ def test_int8_frame_bundle_agrees_with_fp32(tiny, capsys):
 
 def test_int8_cascade_with_accuracy_control(tiny):
     out = tiny["root"] / "c_int8"
-    report = optimize_bundle(tiny["cascade"].path, OptimizeConfig(
-        precision="int8", calibration=str(tiny["npz"]), out=str(out), max_drop=0.5, **FAST))
+    report = optimize_bundle(
+        tiny["cascade"].path,
+        OptimizeConfig(precision="int8", calibration=str(tiny["npz"]), out=str(out), max_drop=0.5, **FAST),
+    )
     b = load_bundle(out)
     assert {r: e.precision for r, e in b.models.items()} == {"spatial": "INT8", "temporal": "INT8"}
     assert report.accuracy_control["drop"] <= 0.5 and report.calibration_samples == {"spatial": 64, "temporal": 20}
@@ -83,16 +91,23 @@ def test_runtime_runs_optimized_bundle(tiny, tmp_path):
     for precision in (None, "FP32"):
         from fer_edge.deploy.pipeline import PipelineConfig
 
-        rep = run_video(str(video), load_bundle(out), config=PipelineConfig(precision=precision, detect_every=2),
-                        engine=EngineConfig(), events=tmp_path / "e.jsonl", progress=False)
+        rep = run_video(
+            str(video),
+            load_bundle(out),
+            config=PipelineConfig(precision=precision, detect_every=2),
+            engine=EngineConfig(),
+            events=tmp_path / "e.jsonl",
+            progress=False,
+        )
         assert rep.frames == 12 and rep.frames_with_face > 0
     assert load_bundle(out).models["spatial"].precision == "FP16"
 
 
 def test_fp16_and_int8_weights_need_no_data(tiny):
     for precision, tag in (("fp16", "FP16"), ("int8-weights", "INT8-WEIGHTS")):
-        report = optimize_bundle(tiny["frame"].path, precision=precision, out=str(tiny["root"] / precision),
-                                 iterations=5)
+        report = optimize_bundle(
+            tiny["frame"].path, precision=precision, out=str(tiny["root"] / precision), iterations=5
+        )
         b = load_bundle(report.bundle)
         assert b.models["frame"].precision == tag and report.calibration is None
         assert report.rows[-1].accuracy is None and report.rows[-1].size_mb > 0
@@ -116,10 +131,12 @@ def test_unmet_max_drop_writes_nothing(tiny, monkeypatch):
     const = ops.add(zero, ops.constant(np.eye(3, dtype=np.float32)[rare]))
     monkeypatch.setattr(quantize, "quantize_model", lambda *a, **k: ov.Model([const], [inp], "wrong"))
     out = tiny["root"] / "unmet"
-    with pytest.raises(FerEdgeError,
-                       match=r"agreement drop .* exceeds --max-drop 1\.00 \(best reached .*nothing written"):
-        optimize_bundle(tiny["frame"].path, precision="int8", calibration=str(unlabelled), out=str(out),
-                        max_drop=0.01, **FAST)
+    with pytest.raises(
+        FerEdgeError, match=r"agreement drop .* exceeds --max-drop 1\.00 \(best reached .*nothing written"
+    ):
+        optimize_bundle(
+            tiny["frame"].path, precision="int8", calibration=str(unlabelled), out=str(out), max_drop=0.01, **FAST
+        )
     assert not out.exists() and not list(tiny["root"].glob(".unmet*"))
 
 
@@ -151,8 +168,10 @@ def test_recipe_file_and_cli(tiny, tmp_path, capsys):
         OptimizeConfig.from_yaml(recipe)
     recipe.write_text("precision: fp16\niterations: 5\n")
     out = tmp_path / "cli"
-    assert main(["optimize", str(tiny["frame"].path), "--recipe", str(recipe), "--precision", "fp32",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["optimize", str(tiny["frame"].path), "--recipe", str(recipe), "--precision", "fp32", "--out", str(out)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "| parent |" in text and f"fer-edge demo --bundle {out}" in text
     assert load_bundle(out).models["frame"].precision == "FP32"

@@ -38,8 +38,7 @@ def test_outputs_index_and_plot(done, dataset):
     out, rc = done
     assert rc == 0
     records = read_index(out)
-    assert [r["name"] for r in records] == [f"{s}_{e}" for s in SUBJECTS
-                                            for e in ("happy", "sad", "surprise")]
+    assert [r["name"] for r in records] == [f"{s}_{e}" for s in SUBJECTS for e in ("happy", "sad", "surprise")]
     for r in records:
         assert r["status"] == "ok" and r["frames"] == N and len(r["boxes"]) == N
         assert len(r["intensity"]) == N and r["intensity_source"] == "builtin-flow"
@@ -58,16 +57,22 @@ def test_outputs_index_and_plot(done, dataset):
 
 def test_builtin_intensity_tracks_ground_truth(done, dataset):
     out, _ = done
-    truth = {g["file"].rsplit(".", 1)[0]: g["intensity"]
-             for g in json.loads((dataset / "ground_truth.json").read_text())}
+    truth = {
+        g["file"].rsplit(".", 1)[0]: g["intensity"] for g in json.loads((dataset / "ground_truth.json").read_text())
+    }
     rs = [pearson(r["intensity"], truth[r["name"]]) for r in read_index(out)]
     assert min(rs) >= 0.8, rs
 
 
 def test_rerun_does_nothing(done, dataset):
     out, _ = done
-    watched = [out / "index.jsonl", out / "summary.json", out / "clip_lengths.png",
-               *sorted((out / "records").iterdir()), *sorted((out / "clips" / "F001_happy").iterdir())]
+    watched = [
+        out / "index.jsonl",
+        out / "summary.json",
+        out / "clip_lengths.png",
+        *sorted((out / "records").iterdir()),
+        *sorted((out / "clips" / "F001_happy").iterdir()),
+    ]
     before = [p.stat().st_mtime_ns for p in watched]
     report = preprocess(dataset, out, config=PreprocessConfig(size=64))
     assert report.processed == 0 and report.skipped == 6
@@ -94,8 +99,7 @@ def test_killed_run_redoes_only_unmarked_or_changed_clips(done, dataset, tmp_pat
 
 
 def test_workers_give_the_same_records(dataset, tmp_path, done):
-    report = preprocess(dataset, tmp_path / "w2", config=PreprocessConfig(size=64, workers=2,
-                                                                           plot=False))
+    report = preprocess(dataset, tmp_path / "w2", config=PreprocessConfig(size=64, workers=2, plot=False))
     assert report.processed == 6
     assert read_index(tmp_path / "w2") == read_index(done[0])
 
@@ -113,8 +117,13 @@ def test_bad_input_reported_per_clip_and_run_continues(dataset, tmp_path, capsys
     import shutil
 
     root = tmp_path / "data"
-    shutil.copytree(dataset, root, ignore=lambda d, names: [n for n in names if not (
-        n.startswith("F001_happy") or n.startswith("F001_sad") or n.endswith(".json"))])
+    shutil.copytree(
+        dataset,
+        root,
+        ignore=lambda d, names: [
+            n for n in names if not (n.startswith("F001_happy") or n.startswith("F001_sad") or n.endswith(".json"))
+        ],
+    )
     (root / "F002_angry.avi").write_bytes(b"this is not a video")
     _blank_video(root / "F003_fear.avi")
     (root / "F004_Happpy.avi").write_bytes(b"")
@@ -128,8 +137,25 @@ def test_bad_input_reported_per_clip_and_run_continues(dataset, tmp_path, capsys
     (au / "F001_sad.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
     # The thesis' signal (OpenFace, the default with --au-dir): no silent fallback.
     strict = tmp_path / "strict"
-    assert main(["preprocess", "--root", str(root), "--out", str(strict), "--size", "48",
-                 "--au-dir", str(au), "--exclude", "M077", "--no-plot"]) == 0
+    assert (
+        main(
+            [
+                "preprocess",
+                "--root",
+                str(root),
+                "--out",
+                str(strict),
+                "--size",
+                "48",
+                "--au-dir",
+                str(au),
+                "--exclude",
+                "M077",
+                "--no-plot",
+            ]
+        )
+        == 0
+    )
     records = {r["name"]: r for r in read_index(strict)}
     assert records["F001_sad"]["intensity_source"] == "openface"
     assert records["F001_happy"]["status"] == "error" and "has 1 frames" in records["F001_happy"]["error"]
@@ -139,8 +165,24 @@ def test_bad_input_reported_per_clip_and_run_continues(dataset, tmp_path, capsys
     capsys.readouterr()
     # --intensity flow chosen explicitly: the built-in estimate stands in for missing/bad CSVs.
     out = tmp_path / "out"
-    rc = main(["preprocess", "--root", str(root), "--out", str(out), "--size", "48",
-               "--au-dir", str(au), "--intensity", "flow", "--exclude", "M077", "--no-plot"])
+    rc = main(
+        [
+            "preprocess",
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--size",
+            "48",
+            "--au-dir",
+            str(au),
+            "--intensity",
+            "flow",
+            "--exclude",
+            "M077",
+            "--no-plot",
+        ]
+    )
     assert rc == 0
     records = {r["name"]: r for r in read_index(out)}
     assert records["F002_angry"]["status"] == "error"
@@ -180,8 +222,9 @@ def test_config_checks():
 def test_frame_folder_layout(tmp_path):
     from fer_edge.data.synth import write_dataset
 
-    write_dataset(tmp_path / "data", subjects=["F001"], labels="happy", layout="frames", frames=80,
-                  size=(160, 120), seed=1)
+    write_dataset(
+        tmp_path / "data", subjects=["F001"], labels="happy", layout="frames", frames=80, size=(160, 120), seed=1
+    )
     report = preprocess(tmp_path / "data", tmp_path / "out", config=PreprocessConfig(size=48, plot=False))
     (record,) = report.records
     assert (record["name"], record["kind"], record["status"]) == ("F001_happy", "frames", "ok")

@@ -63,9 +63,15 @@ def test_event_writer_is_atomic(tmp_path):
 def test_frame_bundle_run(tmp_path, clip_video):
     path, clip = clip_video
     bundle = frame_bundle(tmp_path / "b")
-    report = run_video(str(path), load_bundle(bundle.path), engine=EngineConfig(precision="f32"),
-                       output=tmp_path / "o.mp4", events=tmp_path / "e.jsonl", timing=tmp_path / "t.json",
-                       progress=False)
+    report = run_video(
+        str(path),
+        load_bundle(bundle.path),
+        engine=EngineConfig(precision="f32"),
+        output=tmp_path / "o.mp4",
+        events=tmp_path / "e.jsonl",
+        timing=tmp_path / "t.json",
+        progress=False,
+    )
     assert report.frames == 40
     events = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
     by_frame = {}
@@ -150,8 +156,24 @@ def test_frame_size_mismatch_is_one_line(tmp_path):
 def test_cli_demo_outputs(tmp_path, clip_video, capsys):
     path, _ = clip_video
     bundle = frame_bundle(tmp_path / "b")
-    rc = main(["demo", "--source", str(path), "--bundle", str(bundle.path), "--out", str(tmp_path / "run"),
-               "--no-show", "--tracker", "kcf", "--precision", "FP16", "--detector", "haar"])
+    rc = main(
+        [
+            "demo",
+            "--source",
+            str(path),
+            "--bundle",
+            str(bundle.path),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-show",
+            "--tracker",
+            "kcf",
+            "--precision",
+            "FP16",
+            "--detector",
+            "haar",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "| detect |" in out and "next: fer-edge demo" in out

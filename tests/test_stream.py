@@ -148,9 +148,12 @@ def test_first_open_fails_with_one_line(opener):
 def test_no_reconnects_policy_and_backoff_sleeps(opener):
     waits = []
     opener.scripts = [["frame", "drop"], "refuse", "refuse"]
-    src = ResilientSource("rtsp://fake", StreamPolicy(read_timeout=0.2, open_timeout=0.5, max_reconnects=2,
-                                                       backoff=0.25, max_backoff=1.0),
-                          opener=opener, sleep=waits.append)
+    src = ResilientSource(
+        "rtsp://fake",
+        StreamPolicy(read_timeout=0.2, open_timeout=0.5, max_reconnects=2, backoff=0.25, max_backoff=1.0),
+        opener=opener,
+        sleep=waits.append,
+    )
     assert len(_frames(src)) == 1 and waits == [0.25, 0.5]
     opener.scripts = [["drop"]]
     src = ResilientSource("rtsp://fake", StreamPolicy(max_reconnects=0, **FAST), opener=opener)
@@ -163,8 +166,15 @@ def test_run_video_keeps_going_and_notes_events(tmp_path, monkeypatch, opener):
     opener.scripts = [["frame"] * 3 + ["stall"], ["drop"], ["frame"] * 4]
     monkeypatch.setattr(stream_mod, "open_source", opener)
     bundle = load_bundle(frame_bundle(tmp_path / "b").path)
-    report = run_video("rtsp://fake", bundle, engine=EngineConfig(precision="f32"), events=tmp_path / "e.jsonl",
-                       timing=tmp_path / "t.json", progress=False, stream=StreamPolicy(max_reconnects=2, **FAST))
+    report = run_video(
+        "rtsp://fake",
+        bundle,
+        engine=EngineConfig(precision="f32"),
+        events=tmp_path / "e.jsonl",
+        timing=tmp_path / "t.json",
+        progress=False,
+        stream=StreamPolicy(max_reconnects=2, **FAST),
+    )
     assert report.frames == 7 and not report.interrupted
     lines = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
     notes = [(e["frame"], e["note"]) for e in lines if e.get("note") not in (None, "no face")]
@@ -175,8 +185,11 @@ def test_run_video_keeps_going_and_notes_events(tmp_path, monkeypatch, opener):
         (3, "stream reconnected after 1 attempt"),
         (7, "stream dropped (no frame); reconnecting (1/2)"),
         (7, "reopen failed (cannot read any frame from stream rtsp://fake; check the URL); reconnecting (2/2)"),
-        (7, "reopen failed (cannot read any frame from stream rtsp://fake; check the URL); "
-            "giving up after 2 reconnect attempts"),
+        (
+            7,
+            "reopen failed (cannot read any frame from stream rtsp://fake; check the URL); "
+            "giving up after 2 reconnect attempts",
+        ),
     ]
     assert all(set(e) >= {"frame", "t", "track", "box", "label"} for e in lines)
     assert json.loads((tmp_path / "t.json").read_text())["frames"] == 7

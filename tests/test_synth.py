@@ -106,8 +106,9 @@ def test_clip_curve_starts_and_ends_neutral():
 
 
 def test_gaps_have_no_face(haar):
-    clip = make_clip("sad", subject="M002", frames=20, size=(200, 150), seed=1, gaps=[(4, 9), (15, 17)],
-                     background="textured")
+    clip = make_clip(
+        "sad", subject="M002", frames=20, size=(200, 150), seed=1, gaps=[(4, 9), (15, 17)], background="textured"
+    )
     absent = np.zeros(20, bool)
     absent[4:9] = absent[15:17] = True
     assert np.all(clip.boxes[absent] == -1)
@@ -120,8 +121,9 @@ def test_gaps_have_no_face(haar):
 
 
 def test_second_face_has_its_own_box_label_and_curve(haar):
-    clip = make_clip("happy", subject="F001", frames=12, size=(320, 240), seed=5, second_face=True,
-                     second_label="angry")
+    clip = make_clip(
+        "happy", subject="F001", frames=12, size=(320, 240), seed=5, second_face=True, second_label="angry"
+    )
     assert clip.boxes.shape == (12, 2, 4) and np.all(clip.boxes[..., 2] > 0)
     assert clip.labels == ["happy", "angry"] and clip.subjects[0] == "F001"
     assert subject_source(clip.subjects[1]) != subject_source("F001")
@@ -172,8 +174,7 @@ def test_write_dataset_avi_and_frames(tmp_path: Path):
     records = json.loads((tmp_path / "avi" / "ground_truth.json").read_text())
     assert [r["file"] for r in records] == [p.name for p in paths]
     for path, record in zip(paths, records):
-        again = make_clip(record["label"], subject=record["subject"], frames=8, size=(96, 72),
-                          seed=record["seed"])
+        again = make_clip(record["label"], subject=record["subject"], frames=8, size=(96, 72), seed=record["seed"])
         video = cv2.VideoCapture(str(path))
         decoded = []
         while True:
@@ -217,8 +218,25 @@ def test_cli_verb_writes_a_dataset(tmp_path: Path, capsys):
     from fer_edge.cli import main
 
     out = tmp_path / "synth"
-    code = main(["synth", "--out", str(out), "--subjects", "F001", "--labels", "sad,surprise",
-                 "--layout", "frames", "--frames", "6", "--size", "80x60", "--seed", "2"])
+    code = main(
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--subjects",
+            "F001",
+            "--labels",
+            "sad,surprise",
+            "--layout",
+            "frames",
+            "--frames",
+            "6",
+            "--size",
+            "80x60",
+            "--seed",
+            "2",
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in (out / "F001").iterdir()) == ["Sad", "Surprise"]
     assert len(json.loads((out / "ground_truth.json").read_text())) == 2

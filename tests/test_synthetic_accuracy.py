@@ -25,23 +25,49 @@ SIZE = 48
 
 def _preprocessed(root):
     """A preprocess-stage folder from the ground-truth boxes (no detection: fast), untrimmed."""
-    return write_preprocessed(root, subjects=SUBJECTS, labels=LABELS, frames=FRAMES, crop=SIZE, seed=0,
-                              per_clip_seed=True)
+    return write_preprocessed(
+        root, subjects=SUBJECTS, labels=LABELS, frames=FRAMES, crop=SIZE, seed=0, per_clip_seed=True
+    )
 
 
 def _recipe(tmp, pre, *, relative=True):
-    return load_recipe(None, overrides={
-        "name": "learnable", "out": str(tmp / ("run" if relative else "run-plain")), "labels": LABELS, "seed": 0,
-        "data": {"preprocessed": str(pre), "split": {"k": 3, "test": 0.25}, "length": FRAMES, "trimmed": False},
-        "spatial": {"model": "test_spatial", "options": {"input_shape": [SIZE, SIZE, 3], "dense_units": [32]},
-                    "frames_per_clip": 8, "validation": 0.2, "early_stopping": 0, "online_augmentation": True,
-                    "batch_size": 16, "phases": [{"epochs": 12, "learning_rate": 2e-3, "unfreeze": -1}]},
-        "extract": {"layer": "flatten", "augment": [], "batch_size": 64},
-        "temporal": {"model": "cnn1d", "epochs": 30, "batch_size": 8, "learning_rate": 2e-3, "augmented": False,
-                     "options": {"filters": [16, 16, 32, 32], "dropout": 0.2, "pooling": "max",
-                                 "relative": relative, "reference_frames": 2}},
-        "finalize": {"patience": 10}, "window": {"stride": 2, "min_frames": 4},
-    })
+    return load_recipe(
+        None,
+        overrides={
+            "name": "learnable",
+            "out": str(tmp / ("run" if relative else "run-plain")),
+            "labels": LABELS,
+            "seed": 0,
+            "data": {"preprocessed": str(pre), "split": {"k": 3, "test": 0.25}, "length": FRAMES, "trimmed": False},
+            "spatial": {
+                "model": "test_spatial",
+                "options": {"input_shape": [SIZE, SIZE, 3], "dense_units": [32]},
+                "frames_per_clip": 8,
+                "validation": 0.2,
+                "early_stopping": 0,
+                "online_augmentation": True,
+                "batch_size": 16,
+                "phases": [{"epochs": 12, "learning_rate": 2e-3, "unfreeze": -1}],
+            },
+            "extract": {"layer": "flatten", "augment": [], "batch_size": 64},
+            "temporal": {
+                "model": "cnn1d",
+                "epochs": 30,
+                "batch_size": 8,
+                "learning_rate": 2e-3,
+                "augmented": False,
+                "options": {
+                    "filters": [16, 16, 32, 32],
+                    "dropout": 0.2,
+                    "pooling": "max",
+                    "relative": relative,
+                    "reference_frames": 2,
+                },
+            },
+            "finalize": {"patience": 10},
+            "window": {"stride": 2, "min_frames": 4},
+        },
+    )
 
 
 def test_relative_cascade_learns_the_synthetic_classes_on_new_faces(tmp_path):

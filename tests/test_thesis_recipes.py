@@ -49,8 +49,9 @@ def test_card_of_each_cascade_recipe_matches_the_thesis(name):
 
 
 def test_card_marks_deviations_and_table_row():
-    recipe = _recipe("vggface_1dcnn", **{"spatial.options.input_shape": [160, 160, 3],
-                                         "data.preprocess.intensity": "flow"})
+    recipe = _recipe(
+        "vggface_1dcnn", **{"spatial.options.input_shape": [160, 160, 3], "data.preprocess.intensity": "flow"}
+    )
     card = protocol_card(recipe, kind="temporal")
     assert {line.item for line in card.deviations} == {"input size", "features", "trimming signal"}
     assert card.get("features").value == "flatten 12800"
@@ -71,15 +72,27 @@ def test_finetune_recipe_card_and_phase_three_regularises():
     assert any("not stated" in a for a in card.assumptions)
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], "spatial.weights runs/vggface_finetune/spatial/model.keras does not exist"),
-    (["--set", "clip.size=64"], "'clip.size' is not read by 'train temporal'"),
-    (["--set", "finalize.separate_runs=false"], "finalize.separate_runs is false"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], "spatial.weights runs/vggface_finetune/spatial/model.keras does not exist"),
+        (["--set", "clip.size=64"], "'clip.size' is not read by 'train temporal'"),
+        (["--set", "finalize.separate_runs=false"], "finalize.separate_runs is false"),
+    ],
+)
 def test_cascade_recipe_refuses_to_run_off_spec(tmp_path, capsys, monkeypatch, args, expected):
     monkeypatch.chdir(tmp_path)  # runs/... of the recipe does not exist here
-    rc = main(["train", "temporal", "--recipe", str(REPO / "train" / "vggface_1dcnn.yaml"),
-               "--out", str(tmp_path / "run"), *args])
+    rc = main(
+        [
+            "train",
+            "temporal",
+            "--recipe",
+            str(REPO / "train" / "vggface_1dcnn.yaml"),
+            "--out",
+            str(tmp_path / "run"),
+            *args,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and expected in err[0], err
 
@@ -87,8 +100,18 @@ def test_cascade_recipe_refuses_to_run_off_spec(tmp_path, capsys, monkeypatch, a
 def test_cascade_recipe_without_openface_csvs_says_what_to_provide(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model.keras").write_bytes(b"x")
-    rc = main(["train", "temporal", "--recipe", str(REPO / "train" / "vggface_1dcnn.yaml"), "--out",
-               str(tmp_path / "run"), "--set", f"spatial.weights={tmp_path / 'model.keras'}"])
+    rc = main(
+        [
+            "train",
+            "temporal",
+            "--recipe",
+            str(REPO / "train" / "vggface_1dcnn.yaml"),
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            f"spatial.weights={tmp_path / 'model.keras'}",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc != 0 and "data.preprocess.au_dir data/openface is not a folder" in err
     assert "--set data.preprocess.au_dir=PATH" in err and "\n" not in err
@@ -96,8 +119,9 @@ def test_cascade_recipe_without_openface_csvs_says_what_to_provide(tmp_path, cap
 
 def test_finetune_recipe_without_vggface_weights_names_the_key_and_file(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rc = main(["train", "spatial", "--recipe", str(REPO / "train" / "vggface_finetune.yaml"),
-               "--out", str(tmp_path / "run")])
+    rc = main(
+        ["train", "spatial", "--recipe", str(REPO / "train" / "vggface_finetune.yaml"), "--out", str(tmp_path / "run")]
+    )
     err = capsys.readouterr().err.strip()
     assert rc != 0 and "\n" not in err
     assert "--set spatial.options.weights=PATH" in err and "rcmalli_vggface_tf_notop_vgg16.h5" in err
@@ -142,14 +166,33 @@ def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, c
     write_dataset(raw, subjects=subjects, labels=labels, frames=40, size=(160, 120), seed=0)
     write_for_dataset(raw, tmp_path / "openface", skip=["M028_sad"], late_peak=["M012_happy"])
     create_model("test_spatial", input_shape=(32, 32, 3), num_classes=2).save(tmp_path / "standin.keras")
-    sets = {"labels": "[happy, sad]", "data.raw": raw, "data.preprocessed": tmp_path / "pre",
-            "data.preprocess.au_dir": tmp_path / "openface", "data.preprocess.size": 48, "data.length": 16,
-            "spatial.model": "test_spatial", "spatial.weights": tmp_path / "standin.keras",
-            "spatial.options.input_shape": "[32, 32, 3]", "extract.augment": "[flip, saltpepper]",
-            "extract.backend": "keras", "temporal.options": "{filters: [8, 8, 16, 16], dropout: 0.2}",
-            "temporal.epochs": 2, "temporal.batch_size": 8, "finalize.patience": 1, "finalize.reduce_lr_patience": 1}
-    argv = ["train", "temporal", "--recipe", str(REPO / "train" / "vggface_1dcnn.yaml"), "--out",
-            str(tmp_path / "run"), "--quiet"]
+    sets = {
+        "labels": "[happy, sad]",
+        "data.raw": raw,
+        "data.preprocessed": tmp_path / "pre",
+        "data.preprocess.au_dir": tmp_path / "openface",
+        "data.preprocess.size": 48,
+        "data.length": 16,
+        "spatial.model": "test_spatial",
+        "spatial.weights": tmp_path / "standin.keras",
+        "spatial.options.input_shape": "[32, 32, 3]",
+        "extract.augment": "[flip, saltpepper]",
+        "extract.backend": "keras",
+        "temporal.options": "{filters: [8, 8, 16, 16], dropout: 0.2}",
+        "temporal.epochs": 2,
+        "temporal.batch_size": 8,
+        "finalize.patience": 1,
+        "finalize.reduce_lr_patience": 1,
+    }
+    argv = [
+        "train",
+        "temporal",
+        "--recipe",
+        str(REPO / "train" / "vggface_1dcnn.yaml"),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    ]
     for key, value in sets.items():
         argv += ["--set", f"{key}={value}"]
     assert main(argv) == 0
@@ -192,18 +235,34 @@ def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
         usage = ("Training", "Training", "Training", "Training", "PublicTest", "PrivateTest")[i % 6]
         rows.append(f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
     (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
-    write_preprocessed(tmp_path / "pre", subjects=["F001", "F011", "F028", "F044", "M012", "M028"],
-                       labels=["happy", "sad"], frames=6)
-    phases = ("[{epochs: 1, learning_rate: 0.01, optimizer: sgd, unfreeze: 0}, "
-              "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2}, "
-              "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2, dropout: 0.6}]")
-    sets = {"data.preprocessed": tmp_path / "pre", "spatial.fer2013": tmp_path / "fer2013.csv",
-            "spatial.model": "test_spatial",
-            "spatial.options": "{input_shape: [32, 32, 3], dense_units: [16], dropout: 0.2}",
-            "spatial.tune.trials": 1, "spatial.tune.epochs": 1, "spatial.batch_size": 8, "spatial.phases": phases,
-            "spatial.frame_bundle": "false"}
-    argv = ["train", "spatial", "--recipe", str(REPO / "train" / "vggface_finetune.yaml"), "--out",
-            str(tmp_path / "run"), "--quiet"]
+    write_preprocessed(
+        tmp_path / "pre", subjects=["F001", "F011", "F028", "F044", "M012", "M028"], labels=["happy", "sad"], frames=6
+    )
+    phases = (
+        "[{epochs: 1, learning_rate: 0.01, optimizer: sgd, unfreeze: 0}, "
+        "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2}, "
+        "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2, dropout: 0.6}]"
+    )
+    sets = {
+        "data.preprocessed": tmp_path / "pre",
+        "spatial.fer2013": tmp_path / "fer2013.csv",
+        "spatial.model": "test_spatial",
+        "spatial.options": "{input_shape: [32, 32, 3], dense_units: [16], dropout: 0.2}",
+        "spatial.tune.trials": 1,
+        "spatial.tune.epochs": 1,
+        "spatial.batch_size": 8,
+        "spatial.phases": phases,
+        "spatial.frame_bundle": "false",
+    }
+    argv = [
+        "train",
+        "spatial",
+        "--recipe",
+        str(REPO / "train" / "vggface_finetune.yaml"),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    ]
     for key, value in sets.items():
         argv += ["--set", f"{key}={value}"]
     assert main(argv) == 0
@@ -217,8 +276,10 @@ def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
     assert {layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"} == {0.6}
 
 
-@pytest.mark.parametrize("name, verb", [("vggface_1dcnn", "temporal"), ("vggface_finetune", "spatial"),
-                                        ("c3d", "clip"), ("synthetic", "temporal")])
+@pytest.mark.parametrize(
+    "name, verb",
+    [("vggface_1dcnn", "temporal"), ("vggface_finetune", "spatial"), ("c3d", "clip"), ("synthetic", "temporal")],
+)
 def test_saved_effective_recipe_runs_again_as_it_is(tmp_path, name, verb):
     from fer_edge.train.config import save_recipe
 

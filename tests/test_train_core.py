@@ -19,6 +19,7 @@ LABELS = ("happy", "sad", "surprise")
 
 # --- recipes -----------------------------------------------------------------------------
 
+
 def test_every_recipe_loads():
     from pathlib import Path
 
@@ -40,14 +41,17 @@ def test_override_order_cli_over_file_over_defaults(tmp_path):
     assert parse_override("data.split={k: 3}") == ("data.split", {"k": 3})
 
 
-@pytest.mark.parametrize("text, message", [
-    ("temporal: {epoch: 3}", "unknown key 'temporal.epoch'; did you mean 'epochs'?"),
-    ("tempral: {epochs: 3}", "did you mean 'temporal'?"),
-    ("temporal: {epochs: many}", "'temporal.epochs' must be a number"),
-    ("extract: {augment: [flp]}", "did you mean 'flip'?"),
-    ("data: {split: {k: 1}}", "split.k must be >= 2"),
-    ("- a list", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("temporal: {epoch: 3}", "unknown key 'temporal.epoch'; did you mean 'epochs'?"),
+        ("tempral: {epochs: 3}", "did you mean 'temporal'?"),
+        ("temporal: {epochs: many}", "'temporal.epochs' must be a number"),
+        ("extract: {augment: [flp]}", "did you mean 'flip'?"),
+        ("data: {split: {k: 1}}", "split.k must be >= 2"),
+        ("- a list", "must be a mapping"),
+    ],
+)
 def test_recipe_mistakes_are_one_line(tmp_path, text, message):
     path = tmp_path / "r.yaml"
     path.write_text(text)
@@ -65,6 +69,7 @@ def test_cli_train_unknown_recipe_key(tmp_path, capsys):
 
 
 # --- finalize's epoch rule ---------------------------------------------------------------
+
 
 def test_finalize_epochs_thesis_example():
     # Section 3.2.4: folds stopped at epochs 9, 22, 4, 4, 16 -> the final model trains 11 epochs.
@@ -84,6 +89,7 @@ def test_early_stop_epoch_replays_keras_early_stopping():
 
 
 # --- fusion arithmetic (equations 3.1-3.3) -----------------------------------------------
+
 
 def test_fusion_equations():
     a = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]])
@@ -110,8 +116,9 @@ def test_fuse_aligns_clips_by_name_and_refuses_mismatch():
     result = fuse([Member("a", p1, 0.9), Member("b", p2, 0.3)], ["average", "weighted"])
     np.testing.assert_allclose(result.fused["average"].scores, [[0.4, 0.25, 0.35], [0.3, 0.6, 0.1]])
     assert result.fused["average"].y_pred.tolist() == [0, 1]
-    np.testing.assert_allclose(result.fused["weighted"].scores[0], (0.9 * np.array([0.6, 0.3, 0.1])
-                                                                    + 0.3 * np.array([0.2, 0.2, 0.6])) / 2)
+    np.testing.assert_allclose(
+        result.fused["weighted"].scores[0], (0.9 * np.array([0.6, 0.3, 0.1]) + 0.3 * np.array([0.2, 0.2, 0.6])) / 2
+    )
     p3 = _pred(["c1", "c3"], [0, 1], [[1, 0, 0], [0, 1, 0]])
     with pytest.raises(FerEdgeError, match="other clips"):
         fuse([Member("a", p1), Member("c", p3)], ["average"])
@@ -121,8 +128,9 @@ def test_fuse_aligns_clips_by_name_and_refuses_mismatch():
 
 # --- evaluation --------------------------------------------------------------------------
 
+
 def test_metrics_per_class():
-    p = _pred(["a", "b", "c", "d"], [0, 0, 1, 2], [[.9, .1, 0], [.2, .7, .1], [.1, .8, .1], [.3, .3, .4]])
+    p = _pred(["a", "b", "c", "d"], [0, 0, 1, 2], [[0.9, 0.1, 0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
     report = metrics(p)
     assert report.accuracy == 0.75
     assert report.confusion == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
@@ -133,11 +141,19 @@ def test_metrics_per_class():
 
 
 def test_evaluate_writes_pngs_error_table_and_round_trips(tmp_path, capsys):
-    p = _pred(["F001_happy", "F001_sad", "M001_surprise"], [0, 1, 2],
-              [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+    p = _pred(
+        ["F001_happy", "F001_sad", "M001_surprise"], [0, 1, 2], [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]]
+    )
     report = evaluate_predictions(p, tmp_path / "ev", reference=0.678, title="t")
-    for name in ("confusion.png", "confusion_normalized.png", "errors.csv", "errors.md", "report.md",
-                 "metrics.json", "predictions.csv"):
+    for name in (
+        "confusion.png",
+        "confusion_normalized.png",
+        "errors.csv",
+        "errors.md",
+        "report.md",
+        "metrics.json",
+        "predictions.csv",
+    ):
         assert (tmp_path / "ev" / name).stat().st_size > 0
     assert (tmp_path / "ev" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     errors = (tmp_path / "ev" / "errors.csv").read_text().splitlines()
@@ -155,8 +171,8 @@ def test_evaluate_writes_pngs_error_table_and_round_trips(tmp_path, capsys):
 
 
 def test_cli_fuse_predictions(tmp_path, capsys):
-    p1 = _pred(["c1", "c2", "c3"], [0, 1, 2], [[.6, .3, .1], [.5, .4, .1], [.2, .2, .6]])
-    p2 = _pred(["c1", "c2", "c3"], [0, 1, 2], [[.2, .5, .3], [.1, .8, .1], [.1, .1, .8]])
+    p1 = _pred(["c1", "c2", "c3"], [0, 1, 2], [[0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
+    p2 = _pred(["c1", "c2", "c3"], [0, 1, 2], [[0.2, 0.5, 0.3], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
     a, b = p1.save_csv(tmp_path / "a.csv"), p2.save_csv(tmp_path / "b.csv")
     rc = main(["fuse", str(a), str(b), "--weights", "0.5,0.9", "--out", str(tmp_path / "f")])
     out = capsys.readouterr().out

@@ -26,16 +26,29 @@ def _preprocessed(root, frames=10):
 
 
 def _recipe(tmp, pre):
-    return load_recipe(None, overrides={
-        "name": "tiny", "out": str(tmp / "run"), "labels": LABELS,
-        "data": {"preprocessed": str(pre), "split": {"k": 2, "test": 0.34}, "length": 8},
-        "spatial": {"model": "test_spatial", "options": {"input_shape": [32, 32, 3]}, "frames_per_clip": 3,
-                    "validation": 0.25, "early_stopping": 0, "online_augmentation": True, "batch_size": 16,
-                    "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}]},
-        "extract": {"layer": "flatten", "augment": ["flip"], "batch_size": 32},
-        "temporal": {"model": "test_temporal", "epochs": 3, "batch_size": 8, "learning_rate": 1e-3},
-        "finalize": {"patience": 2}, "window": {"stride": 2, "min_frames": 3},
-    })
+    return load_recipe(
+        None,
+        overrides={
+            "name": "tiny",
+            "out": str(tmp / "run"),
+            "labels": LABELS,
+            "data": {"preprocessed": str(pre), "split": {"k": 2, "test": 0.34}, "length": 8},
+            "spatial": {
+                "model": "test_spatial",
+                "options": {"input_shape": [32, 32, 3]},
+                "frames_per_clip": 3,
+                "validation": 0.25,
+                "early_stopping": 0,
+                "online_augmentation": True,
+                "batch_size": 16,
+                "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}],
+            },
+            "extract": {"layer": "flatten", "augment": ["flip"], "batch_size": 32},
+            "temporal": {"model": "test_temporal", "epochs": 3, "batch_size": 8, "learning_rate": 1e-3},
+            "finalize": {"patience": 2},
+            "window": {"stride": 2, "min_frames": 3},
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +78,17 @@ def test_cascade_bundle_has_keras_ir_and_metrics(trained):
 
     assert report.final_epochs == finalize_epochs(report.stop_epochs) == metrics["final_epochs"]
     assert bundle.provenance["data"]["split"] == json.loads((tmp / "run" / "split.json").read_text())
-    for name in ("cv/curves.png", "cv/folds.md", "cv/fold-0/log.csv", "evaluation/confusion.png",
-                 "evaluation/confusion_normalized.png", "evaluation/errors.csv", "final.keras",
-                 "features/test-features-256.h5", "features/fold-1-aug-features-256.h5"):
+    for name in (
+        "cv/curves.png",
+        "cv/folds.md",
+        "cv/fold-0/log.csv",
+        "evaluation/confusion.png",
+        "evaluation/confusion_normalized.png",
+        "evaluation/errors.csv",
+        "final.keras",
+        "features/test-features-256.h5",
+        "features/fold-1-aug-features-256.h5",
+    ):
         assert (tmp / "run" / name).is_file(), name
 
 
@@ -75,8 +96,12 @@ def test_rerun_reuses_finished_work(trained):
     from fer_edge.train.experiment import run_temporal
 
     tmp, recipe, report = trained
-    watched = [tmp / "run" / "cv" / "fold-0" / "result.json", tmp / "run" / "features" / "fold-0-features-256.h5",
-               tmp / "run" / "final.keras", tmp / "run" / "spatial" / "model.keras"]
+    watched = [
+        tmp / "run" / "cv" / "fold-0" / "result.json",
+        tmp / "run" / "features" / "fold-0-features-256.h5",
+        tmp / "run" / "final.keras",
+        tmp / "run" / "spatial" / "model.keras",
+    ]
     before = [p.stat().st_mtime_ns for p in watched]
     again = run_temporal(recipe, progress=False)
     assert [p.stat().st_mtime_ns for p in watched] == before
@@ -131,8 +156,13 @@ def test_trained_cascade_runs_in_the_runtime(trained, tmp_path):
     with open_writer(video, 25.0, (320, 240)) as writer:
         for f in clip.frames:
             writer.write(f)
-    result = run_video(str(video), load_bundle(report.bundle), engine=EngineConfig(precision="f32"),
-                       events=tmp_path / "e.jsonl", progress=False)
+    result = run_video(
+        str(video),
+        load_bundle(report.bundle),
+        engine=EngineConfig(precision="f32"),
+        events=tmp_path / "e.jsonl",
+        progress=False,
+    )
     assert result.frames == 16
     events = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
     scored = [e for e in events if e.get("scores")]
@@ -144,8 +174,14 @@ def test_too_few_subjects_for_k_folds(tmp_path):
     from fer_edge.train.data import prepare_data
 
     pre = _preprocessed(tmp_path / "pre", frames=3)
-    recipe = load_recipe(None, overrides={"out": str(tmp_path / "r"), "labels": LABELS,
-                                          "data": {"preprocessed": str(pre), "split": {"k": 5, "test": 0.34}}})
+    recipe = load_recipe(
+        None,
+        overrides={
+            "out": str(tmp_path / "r"),
+            "labels": LABELS,
+            "data": {"preprocessed": str(pre), "split": {"k": 5, "test": 0.34}},
+        },
+    )
     with pytest.raises(FerEdgeError, match="cannot make 5 subject folds from 4 subjects"):
         prepare_data(recipe)
 
@@ -167,21 +203,41 @@ def test_clip_model_trains_from_the_generator_into_a_clip_bundle(tmp_path):
     from fer_edge.train.tasks import ClipBatches
 
     pre = _preprocessed(tmp_path / "pre", frames=6)
-    recipe = load_recipe(None, overrides={
-        "name": "tiny-clip", "out": str(tmp_path / "run"), "labels": LABELS,
-        "data": {"preprocessed": str(pre), "split": {"k": 2, "test": 0.34}, "length": 8},
-        "clip": {"model": "test_clip", "size": 32, "epochs": 2, "batch_size": 4, "learning_rate": 1e-3,
-                 "online_augmentation": True},
-        "finalize": {"patience": 1}, "window": {"stride": 4, "min_frames": 4},
-    })
+    recipe = load_recipe(
+        None,
+        overrides={
+            "name": "tiny-clip",
+            "out": str(tmp_path / "run"),
+            "labels": LABELS,
+            "data": {"preprocessed": str(pre), "split": {"k": 2, "test": 0.34}, "length": 8},
+            "clip": {
+                "model": "test_clip",
+                "size": 32,
+                "epochs": 2,
+                "batch_size": 4,
+                "learning_rate": 1e-3,
+                "online_augmentation": True,
+            },
+            "finalize": {"patience": 1},
+            "window": {"stride": 4, "min_frames": 4},
+        },
+    )
     report = run_clip(recipe, progress=False)
     bundle = load_bundle(report.bundle)
     assert bundle.kind == "clip" and bundle.models["clip"].input == [8, 32, 32, 3]
     assert len(bundle.provenance["metrics"]["val_accuracies"]) == 2 and report.test_accuracy is not None
     from fer_edge.train.data import prepare_data
 
-    batches = ClipBatches(prepare_data(recipe), prepare_data(recipe).part("train"), size=32, length=8,
-                          batch_size=4, shuffle=True, augment=True, seed=0)
+    batches = ClipBatches(
+        prepare_data(recipe),
+        prepare_data(recipe).part("train"),
+        size=32,
+        length=8,
+        batch_size=4,
+        shuffle=True,
+        augment=True,
+        seed=0,
+    )
     x, y = batches[0]
     # 6 real frames, zero padding to T = 8; one batch at a time (bounded memory)
     assert x.shape == (4, 8, 32, 32, 3) and not x[:, 6:].any() and x[:, :6].any() and y.sum() == 4

@@ -70,8 +70,16 @@ def test_vgg16_uses_keras_vggface_layer_names():
 def test_resnet50_uses_keras_vggface_layer_names():
     model = create_model("vggface_resnet50", **SMALL)
     originals = [_original(n) for n in _weighted_names(model)]
-    for name in ("conv1/7x7_s2", "conv1/7x7_s2/bn", "conv2_1_1x1_reduce", "conv2_1_1x1_reduce/bn",
-                 "conv2_3_3x3/bn", "conv3_1_1x1_proj", "conv4_6_1x1_increase/bn", "conv5_3_1x1_increase"):
+    for name in (
+        "conv1/7x7_s2",
+        "conv1/7x7_s2/bn",
+        "conv2_1_1x1_reduce",
+        "conv2_1_1x1_reduce/bn",
+        "conv2_3_3x3/bn",
+        "conv3_1_1x1_proj",
+        "conv4_6_1x1_increase/bn",
+        "conv5_3_1x1_increase",
+    ):
         assert name in originals
     assert "conv2_2_1x1_proj" not in originals  # identity blocks have no projection
     # 1 stem conv+bn, 16 blocks x 3 conv+bn, 4 projections x conv+bn, plus the new head.
@@ -84,8 +92,12 @@ def test_resnet50_uses_keras_vggface_layer_names():
 def test_loader_assigns_every_vggface_layer_by_name(name, tmp_path):
     source = create_model(name, **SMALL)
     for layer in source.layers:  # distinctive values, BN statistics included
-        layer.set_weights([np.random.default_rng(7).normal(size=w.shape).astype("float32") * 0.05 + (i == 3)
-                           for i, w in enumerate(layer.get_weights())])
+        layer.set_weights(
+            [
+                np.random.default_rng(7).normal(size=w.shape).astype("float32") * 0.05 + (i == 3)
+                for i, w in enumerate(layer.get_weights())
+            ]
+        )
     fc6 = {"kernel": np.zeros((4, 3), "float32"), "bias": np.zeros(3, "float32")}
     path = tmp_path / "rcmalli_vggface_tf.h5"
     _write_keras2_h5(source, path, drop=("dense", "predictions"), extra=[("fc6", fc6)])
@@ -109,8 +121,9 @@ def test_weights_argument_loads_the_file(tmp_path):
     path = tmp_path / "w.h5"
     _write_keras2_h5(source, path, drop=("dense", "predictions"))
     built = create_model("vggface_vgg16", weights=str(path), **SMALL)
-    np.testing.assert_array_equal(built.get_layer("conv5_3").get_weights()[0],
-                                  source.get_layer("conv5_3").get_weights()[0])
+    np.testing.assert_array_equal(
+        built.get_layer("conv5_3").get_weights()[0], source.get_layer("conv5_3").get_weights()[0]
+    )
 
 
 def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
@@ -119,8 +132,9 @@ def test_shape_mismatch_names_the_first_bad_layer_and_assigns_nothing(tmp_path):
     _write_keras2_h5(source, path, reshape="conv3_2")
     target = create_model("vggface_vgg16", **SMALL)
     before = target.get_layer("conv1_1").get_weights()[0].copy()
-    with pytest.raises(FerEdgeError,
-                       match=r"layer 'conv3_2' in .*broken.h5.*shape \(3, 3, 256, 255\).*expects \(3, 3, 256, 256\)"):
+    with pytest.raises(
+        FerEdgeError, match=r"layer 'conv3_2' in .*broken.h5.*shape \(3, 3, 256, 255\).*expects \(3, 3, 256, 256\)"
+    ):
         load_vggface_weights(target, path)
     np.testing.assert_array_equal(target.get_layer("conv1_1").get_weights()[0], before)
 

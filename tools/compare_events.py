@@ -85,9 +85,17 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print("{}{}: labels {}/{} = {:.1%} (min {:.0%}), max score diff {:.4f}".format(
-            "OK " if ok else "FAIL ", args.name or args.other, result["same"], result["faces"], result["agree"],
-            args.min_agree, result["max_score_diff"]))
+        print(
+            "{}{}: labels {}/{} = {:.1%} (min {:.0%}), max score diff {:.4f}".format(
+                "OK " if ok else "FAIL ",
+                args.name or args.other,
+                result["same"],
+                result["faces"],
+                result["agree"],
+                args.min_agree,
+                result["max_score_diff"],
+            )
+        )
     return 0 if ok else 1
 
 

@@ -9,7 +9,6 @@ next command. Exit status: 0 = a usable combination, 1 = something to fix.
     python3 check_runtime.py --json     # the facts and the verdict as JSON
 """
 
-
 import glob
 import json
 import os
@@ -94,10 +93,8 @@ def gather():
     # The command to name in the next step: on PATH, else next to this Python (a venv not activated).
     beside = os.path.join(os.path.dirname(sys.executable), "fer-edge")
     on_path = shutil.which("fer-edge")
-    facts["fer_edge_cmd"] = "fer-edge" if on_path and os.path.realpath(on_path) == os.path.realpath(beside) \
-        else beside
+    facts["fer_edge_cmd"] = "fer-edge" if on_path and os.path.realpath(on_path) == os.path.realpath(beside) else beside
     return facts
-
 
 
 NCS2_KIT = "install-ncs2.sh (Python 3.9, OpenVINO 2022.3.2 archive)"
@@ -113,40 +110,73 @@ def diagnose(facts):
     cmd = facts.get("fer_edge_cmd") or "fer-edge"
     if ov is None:
         if plugged:
-            return (False, "an NCS2 is plugged in but this Python has no OpenVINO ({})".format(facts.get("error")),
-                    "run " + NCS2_KIT + ", then: ~/fer-edge-ncs2/run.sh check_runtime.py")
-        return (False, facts.get("error") or "OpenVINO is not installed",
-                "run install.sh (current OpenVINO, CPU) or " + NCS2_KIT)
+            return (
+                False,
+                "an NCS2 is plugged in but this Python has no OpenVINO ({})".format(facts.get("error")),
+                "run " + NCS2_KIT + ", then: ~/fer-edge-ncs2/run.sh check_runtime.py",
+            )
+        return (
+            False,
+            facts.get("error") or "OpenVINO is not installed",
+            "run install.sh (current OpenVINO, CPU) or " + NCS2_KIT,
+        )
     old = _version_tuple(ov) <= MYRIAD_LAST
     run_ncs2 = f"{cmd} demo --device MYRIAD --bundle BUNDLE_ONNX --source 0 --no-show --out runs/ncs2"
     if myriad:
         step = run_ncs2 if facts.get("fer_edge") else "install fer-edge here with " + NCS2_KIT
-        return (True, f"OpenVINO {ov} with MYRIAD (Neural Compute Stick 2): {devices[myriad[0]]}",
-                f"{step}; BUNDLE_ONNX from: {EXPORT}")
+        return (
+            True,
+            f"OpenVINO {ov} with MYRIAD (Neural Compute Stick 2): {devices[myriad[0]]}",
+            f"{step}; BUNDLE_ONNX from: {EXPORT}",
+        )
     if old and not facts.get("myriad_plugin"):
         verdict = "OpenVINO {} has no MYRIAD plugin (the openvino pip wheels lack it){}".format(
-            ov, "; an NCS2 is on USB" if plugged else "")
-        return (not plugged, verdict + ("" if plugged else ": CPU only ({})".format(", ".join(devices))),
-                "for the stick use Intel's 2022.3.2 archive: " + NCS2_KIT)
+            ov, "; an NCS2 is on USB" if plugged else ""
+        )
+        return (
+            not plugged,
+            verdict + ("" if plugged else ": CPU only ({})".format(", ".join(devices))),
+            "for the stick use Intel's 2022.3.2 archive: " + NCS2_KIT,
+        )
     if old and plugged:
-        return (False, f"OpenVINO {ov} has the MYRIAD plugin and an NCS2 is on USB, but the runtime does not see it"
-                , "install the udev rules (install-ncs2.sh does), re-plug the stick, add your user to "
-                "the 'users' group and log in again")
+        return (
+            False,
+            f"OpenVINO {ov} has the MYRIAD plugin and an NCS2 is on USB, but the runtime does not see it",
+            "install the udev rules (install-ncs2.sh does), re-plug the stick, add your user to "
+            "the 'users' group and log in again",
+        )
     if old:
-        return (True, "OpenVINO {} (2022.3 LTS) with the MYRIAD plugin, no NCS2 plugged in: CPU only ({})".format(
-                    ov, ", ".join(devices)), "plug the Neural Compute Stick 2 in, then: " + run_ncs2)
+        return (
+            True,
+            "OpenVINO {} (2022.3 LTS) with the MYRIAD plugin, no NCS2 plugged in: CPU only ({})".format(
+                ov, ", ".join(devices)
+            ),
+            "plug the Neural Compute Stick 2 in, then: " + run_ncs2,
+        )
     if plugged:
-        return (False, f"an NCS2 is plugged in but OpenVINO {ov} has no MYRIAD plugin (removed in 2023.0)",
-                "use the OpenVINO 2022.3 LTS environment: " + NCS2_KIT + ", then ~/fer-edge-ncs2/run.sh "
-                + run_ncs2.replace(cmd, "fer-edge", 1))
+        return (
+            False,
+            f"an NCS2 is plugged in but OpenVINO {ov} has no MYRIAD plugin (removed in 2023.0)",
+            "use the OpenVINO 2022.3 LTS environment: "
+            + NCS2_KIT
+            + ", then ~/fer-edge-ncs2/run.sh "
+            + run_ncs2.replace(cmd, "fer-edge", 1),
+        )
     if facts.get("fer_edge") is None:
-        return (False, "OpenVINO {} ({}) is here but fer-edge is not installed in this Python".format(
-                    ov, ", ".join(devices) or "no devices"), "run install.sh")
+        return (
+            False,
+            "OpenVINO {} ({}) is here but fer-edge is not installed in this Python".format(
+                ov, ", ".join(devices) or "no devices"
+            ),
+            "run install.sh",
+        )
     extra = [d for d in devices if not d.startswith("CPU")]
     where = "CPU" + (" and " + ", ".join(extra) if extra else "")
-    return (True, "OpenVINO {} with fer-edge {} on {} ({})".format(ov, facts["fer_edge"], where,
-                                                                  facts.get("arch")),
-            cmd + " demo --source 0 --no-show --out runs/camera" + (" --device " + extra[0] if extra else ""))
+    return (
+        True,
+        "OpenVINO {} with fer-edge {} on {} ({})".format(ov, facts["fer_edge"], where, facts.get("arch")),
+        cmd + " demo --source 0 --no-show --out runs/camera" + (" --device " + extra[0] if extra else ""),
+    )
 
 
 def main(argv=None):
@@ -156,11 +186,16 @@ def main(argv=None):
     if "--json" in argv:
         print(json.dumps({"facts": facts, "ok": ok, "verdict": verdict, "next": step}, indent=2))
     else:
-        print("Python {} ({}), {}, glibc {}".format(facts["python"], facts["python_exe"], facts["arch"],
-                                                    facts["glibc"] or "?"))
-        print("OpenVINO: {}; devices: {}".format(facts["openvino"] or "none",
-                                                 ", ".join(f"{k} ({v})" for k, v in facts["devices"].items())
-                                                 or "none"))
+        print(
+            "Python {} ({}), {}, glibc {}".format(
+                facts["python"], facts["python_exe"], facts["arch"], facts["glibc"] or "?"
+            )
+        )
+        print(
+            "OpenVINO: {}; devices: {}".format(
+                facts["openvino"] or "none", ", ".join(f"{k} ({v})" for k, v in facts["devices"].items()) or "none"
+            )
+        )
         print("Neural Compute Stick 2 on USB: {}".format("yes" if facts["ncs2_plugged"] else "no"))
         print(("OK: " if ok else "FIX: ") + verdict)
         print("next: " + step)

@@ -85,8 +85,10 @@ def keras_inputs(model, *, dims: Sequence[int] | None = None, seed: int = 0) -> 
             elif i > 0 and out and axis < out[0].ndim:
                 shape.append(out[0].shape[axis])
             else:
-                raise FerEdgeError(f"Keras input {i} of {model.name} has an unknown dimension {axis}; "
-                                   "record the input shape in the bundle manifest ('input')")
+                raise FerEdgeError(
+                    f"Keras input {i} of {model.name} has an unknown dimension {axis}; "
+                    "record the input shape in the bundle manifest ('input')"
+                )
         if i > 0 and len(shape) == 2:
             out.append(np.ones(shape, np.float32))
         else:
@@ -94,8 +96,15 @@ def keras_inputs(model, *, dims: Sequence[int] | None = None, seed: int = 0) -> 
     return out
 
 
-def measure_keras(path: str | os.PathLike, *, dims: Sequence[int] | None = None, warmup: int = 20,
-                  iterations: int = 200, device: str | None = None, seed: int = 0) -> KerasBaseline:
+def measure_keras(
+    path: str | os.PathLike,
+    *,
+    dims: Sequence[int] | None = None,
+    warmup: int = 20,
+    iterations: int = 200,
+    device: str | None = None,
+    seed: int = 0,
+) -> KerasBaseline:
     """Time a ``.keras`` model as a traced ``tf.function`` at batch 1.
 
     Args:
@@ -116,8 +125,9 @@ def measure_keras(path: str | os.PathLike, *, dims: Sequence[int] | None = None,
         device = "GPU" if gpus else "CPU"
     device = device.upper()
     if device == "GPU" and not gpus:
-        raise FerEdgeError("TensorFlow sees no GPU; run the baseline on the CPU (--baseline tf) or install "
-                           "a CUDA-enabled TensorFlow")
+        raise FerEdgeError(
+            "TensorFlow sees no GPU; run the baseline on the CPU (--baseline tf) or install a CUDA-enabled TensorFlow"
+        )
     if device not in ("CPU", "GPU"):
         raise FerEdgeError(f"the TensorFlow baseline runs on CPU or GPU, not {device}")
     name = f"/{device}:0"
@@ -143,7 +153,8 @@ def measure_keras(path: str | os.PathLike, *, dims: Sequence[int] | None = None,
             _ = out.numpy()  # wait for the device: GPU calls return before they finish
             samples.append((clock() - start) * 1000.0)
     median, p90, mean = summarize(samples)
-    timing = Timing(median, p90, mean, round(1000.0 / median, 2) if median > 0 else 0.0, iterations, 1, 1,
-                    "latency", "f32")
+    timing = Timing(
+        median, p90, mean, round(1000.0 / median, 2) if median > 0 else 0.0, iterations, 1, 1, "latency", "f32"
+    )
     full = f"{name} ({gpus[0]})" if device == "GPU" else name
     return KerasBaseline(timing, device, full, gpus, tf.__version__)

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
     from fer_edge.bench.report import BenchmarkReport, Row
 
 # Colour per model precision (colour-blind-friendly Okabe-Ito palette).
-COLORS = {"FP32": "#0072B2", "FP16": "#009E73", "BF16": "#56B4E9", "INT8": "#D55E00",
-          "INT8-WEIGHTS": "#E69F00", "MIXED": "#CC79A7"}
+COLORS = {
+    "FP32": "#0072B2",
+    "FP16": "#009E73",
+    "BF16": "#56B4E9",
+    "INT8": "#D55E00",
+    "INT8-WEIGHTS": "#E69F00",
+    "MIXED": "#CC79A7",
+}
 _OTHER = "#777777"
 
 _CSS = """
@@ -65,8 +71,10 @@ def bar_chart(title: str, rows: list[Row]) -> str:
     longest = max((max(v, w or 0.0) for v, w, _ in values), default=0.0) or 1.0
     height = top + row_h * len(rows) + 24
     width = label_w + bar_w + 190
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)} {"throughput" if unit == "FPS" else "latency"}">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)} {"throughput" if unit == "FPS" else "latency"}">'
+    ]
     for i, (r, (value, whisker, what)) in enumerate(zip(rows, values)):
         y = top + i * row_h
         w = max(1.0, bar_w * value / longest)
@@ -76,14 +84,20 @@ def bar_chart(title: str, rows: list[Row]) -> str:
         text = f"{r.label()}{hint}"
         p90 = f", p90 {whisker:.3f} ms" if whisker is not None else ""
         parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(text)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}">'
-                     f'<title>{escape(text)}: {value:.3f} {what}{p90}, {r.fps:.1f} FPS</title></rect>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}">'
+            f"<title>{escape(text)}: {value:.3f} {what}{p90}, {r.fps:.1f} FPS</title></rect>"
+        )
         if wp > w:
             cy = y + row_h / 2
-            parts.append(f'<line x1="{label_w + w:.1f}" y1="{cy}" x2="{label_w + wp:.1f}" y2="{cy}" '
-                         'stroke="#333" stroke-width="1"/>')
-            parts.append(f'<line x1="{label_w + wp:.1f}" y1="{cy - 4}" x2="{label_w + wp:.1f}" y2="{cy + 4}" '
-                         'stroke="#333" stroke-width="1"/>')
+            parts.append(
+                f'<line x1="{label_w + w:.1f}" y1="{cy}" x2="{label_w + wp:.1f}" y2="{cy}" '
+                'stroke="#333" stroke-width="1"/>'
+            )
+            parts.append(
+                f'<line x1="{label_w + wp:.1f}" y1="{cy - 4}" x2="{label_w + wp:.1f}" y2="{cy + 4}" '
+                'stroke="#333" stroke-width="1"/>'
+            )
         # The label names both numbers, so it cannot be read as the whisker's value.
         label = f"{value:.1f} FPS" if unit == "FPS" else f"{value:.3f} {what}{p90}"
         parts.append(f'<text x="{label_w + max(w, wp) + 6:.1f}" y="{y + 15}">{escape(label)}</text>')
@@ -97,19 +111,43 @@ def bar_chart(title: str, rows: list[Row]) -> str:
 
 
 def _table(rows: list[Row]) -> str:
-    head = ("stage", "mode", "model", "format", "precision", "infer", "device", "batch", "median ms", "mean ms",
-            "p90 ms", "FPS", "size MB", "accuracy")
+    head = (
+        "stage",
+        "mode",
+        "model",
+        "format",
+        "precision",
+        "infer",
+        "device",
+        "batch",
+        "median ms",
+        "mean ms",
+        "p90 ms",
+        "FPS",
+        "size MB",
+        "accuracy",
+    )
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in rows:
         mode = r.mode if r.requests <= 1 else f"{r.mode} x{r.requests}"
         infer = r.inference_precision if r.hint == "default" else f"{r.inference_precision} (pinned)"
         cells = [r.stage, mode, r.model, r.format, r.precision, infer, r.device]
         mean = r.latency_ms.get("mean")
-        nums = [str(r.batch), f"{r.latency_ms['median']:.3f}", "-" if mean is None else f"{mean:.3f}",
-                f"{r.latency_ms['p90']:.3f}", f"{r.fps:.1f}",
-                "-" if r.size_mb is None else f"{r.size_mb:.3f}", "-" if r.accuracy is None else f"{r.accuracy:.4f}"]
-        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
-                   + "".join(f'<td class="n">{escape(n)}</td>' for n in nums) + "</tr>")
+        nums = [
+            str(r.batch),
+            f"{r.latency_ms['median']:.3f}",
+            "-" if mean is None else f"{mean:.3f}",
+            f"{r.latency_ms['p90']:.3f}",
+            f"{r.fps:.1f}",
+            "-" if r.size_mb is None else f"{r.size_mb:.3f}",
+            "-" if r.accuracy is None else f"{r.accuracy:.4f}",
+        ]
+        out.append(
+            "<tr>"
+            + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
+            + "".join(f'<td class="n">{escape(n)}</td>' for n in nums)
+            + "</tr>"
+        )
     out.append("</table>")
     return "\n".join(out)
 
@@ -117,17 +155,26 @@ def _table(rows: list[Row]) -> str:
 def to_html(report: BenchmarkReport) -> str:
     """The whole report as one HTML page with inline CSS and SVG only."""
     used = sorted({r.precision.upper() for r in report.rows})
-    legend = "".join(f'<span><i class="sw" style="background:{COLORS.get(p, _OTHER)}"></i>{escape(p)}</span>'
-                     for p in used)
-    body = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            "<title>fer-edge benchmark</title>", f"<style>{_CSS}</style></head><body>",
-            "<h1>fer-edge benchmark</h1>", f"<p>Created {escape(report.created)}.</p>", "<ul>"]
+    legend = "".join(
+        f'<span><i class="sw" style="background:{COLORS.get(p, _OTHER)}"></i>{escape(p)}</span>' for p in used
+    )
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>fer-edge benchmark</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>fer-edge benchmark</h1>",
+        f"<p>Created {escape(report.created)}.</p>",
+        "<ul>",
+    ]
     body += [f"<li>{escape(line)}</li>" for line in machine_lines(report.machine)]
     body.append("</ul>")
     if report.rows:
-        body.append('<p class="legend">Bars: median latency per inference (model rows), mean ms per frame or per '
-                    'call (video rows), or FPS (throughput rows); whisker: p90. '
-                    f'Colour = model precision: {legend}</p>')
+        body.append(
+            '<p class="legend">Bars: median latency per inference (model rows), mean ms per frame or per '
+            "call (video rows), or FPS (throughput rows); whisker: p90. "
+            f"Colour = model precision: {legend}</p>"
+        )
     for title, rows in _stage_groups(report.rows).items():
         body.append(f"<h2>{escape(title)}</h2>")
         body.append(bar_chart(title, rows))

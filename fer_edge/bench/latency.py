@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.deploy.timers import percentiles
 from fer_edge.engine import (
     HINTS,
     PRECISIONS,
@@ -24,7 +25,6 @@ from fer_edge.engine import (
     inference_precision,
     read_checked,
 )
-from fer_edge.deploy.timers import percentiles
 from fer_edge.errors import FerEdgeError
 
 
@@ -92,8 +92,10 @@ def static_shapes(model: Any, batch: int = 1, dims: Sequence[int] | None = None)
             elif i > 0 and first is not None and axis < len(first):
                 out.append(first[axis])  # mask (B, T) follows features (B, T, F)
             else:
-                raise FerEdgeError(f"input {i} of {model.friendly_name} has a dynamic dimension {axis} "
-                                   f"({pshape}); record the input shape in the bundle manifest ('input')")
+                raise FerEdgeError(
+                    f"input {i} of {model.friendly_name} has a dynamic dimension {axis} "
+                    f"({pshape}); record the input shape in the bundle manifest ('input')"
+                )
         shapes[i] = out
         if i == 0:
             first = out
@@ -171,8 +173,9 @@ def _check_counts(warmup: int, iterations: int) -> None:
         raise FerEdgeError(f"need warmup >= 0 and iterations >= 1, got {warmup} and {iterations}")
 
 
-def measure_latency(compiled: Any, inputs: Sequence[np.ndarray] | None = None, *,
-                    warmup: int = 20, iterations: int = 200) -> Timing:
+def measure_latency(
+    compiled: Any, inputs: Sequence[np.ndarray] | None = None, *, warmup: int = 20, iterations: int = 200
+) -> Timing:
     """Synchronous latency: one request, one inference at a time (the real-time case).
 
     Example:
@@ -192,8 +195,17 @@ def measure_latency(compiled: Any, inputs: Sequence[np.ndarray] | None = None, *
         samples.append((clock() - start) * 1000.0)
     median, p90, mean = summarize(samples)
     batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
-    return Timing(median, p90, mean, round(1000.0 * batch / median, 2) if median > 0 else 0.0,
-                  iterations, batch, 1, "latency", inference_precision(compiled))
+    return Timing(
+        median,
+        p90,
+        mean,
+        round(1000.0 * batch / median, 2) if median > 0 else 0.0,
+        iterations,
+        batch,
+        1,
+        "latency",
+        inference_precision(compiled),
+    )
 
 
 def optimal_requests(compiled: Any) -> int:
@@ -204,8 +216,14 @@ def optimal_requests(compiled: Any) -> int:
         return 2
 
 
-def measure_throughput(compiled: Any, inputs: Sequence[np.ndarray] | None = None, *,
-                       requests: int | None = None, warmup: int = 20, iterations: int = 200) -> Timing:
+def measure_throughput(
+    compiled: Any,
+    inputs: Sequence[np.ndarray] | None = None,
+    *,
+    requests: int | None = None,
+    warmup: int = 20,
+    iterations: int = 200,
+) -> Timing:
     """Asynchronous throughput: an ``AsyncInferQueue`` keeps ``requests`` inferences in flight.
 
     Compile with ``hint="throughput"`` so the plugin creates several streams. The latency
@@ -241,8 +259,17 @@ def measure_throughput(compiled: Any, inputs: Sequence[np.ndarray] | None = None
     wall = clock() - start
     median, p90, mean = summarize(samples)
     batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
-    return Timing(median, p90, mean, round(iterations * batch / wall, 2) if wall > 0 else 0.0,
-                  iterations, batch, n, "throughput", inference_precision(compiled))
+    return Timing(
+        median,
+        p90,
+        mean,
+        round(iterations * batch / wall, 2) if wall > 0 else 0.0,
+        iterations,
+        batch,
+        n,
+        "throughput",
+        inference_precision(compiled),
+    )
 
 
 def model_size_mb(path: str | os.PathLike) -> float:

@@ -58,8 +58,7 @@ _DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "nncf": ("nncf",),
     "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-aarch64", "tensorflow-macos", "tf-nightly"),
     "keras": ("keras",),
-    "opencv": ("opencv-contrib-python-headless", "opencv-python-headless", "opencv-contrib-python",
-               "opencv-python"),
+    "opencv": ("opencv-contrib-python-headless", "opencv-python-headless", "opencv-contrib-python", "opencv-python"),
     "numpy": ("numpy",),
 }
 
@@ -117,10 +116,13 @@ class MachineRecord:
             'AMD EPYC (2 of 2 cores), AVX2, AVX-512F, AVX-512 VNNI, AVX-512 BF16; OpenVINO 2026.4.0'
         """
         notable = [i for i in self.isa if i not in ("SSE4.2", "AVX", "FMA", "AVX-512BW")]
-        cores = (f"{self.cores_usable} of {self.cores} cores" if self.cores_usable != self.cores
-                 else f"{self.cores} cores")
-        return (f"{self.cpu} ({cores}), {', '.join(notable) or 'no vector extensions found'}; "
-                f"OpenVINO {self.versions.get('openvino') or 'not installed'}")
+        cores = (
+            f"{self.cores_usable} of {self.cores} cores" if self.cores_usable != self.cores else f"{self.cores} cores"
+        )
+        return (
+            f"{self.cpu} ({cores}), {', '.join(notable) or 'no vector extensions found'}; "
+            f"OpenVINO {self.versions.get('openvino') or 'not installed'}"
+        )
 
 
 def parse_cpuinfo(text: str) -> CpuInfo:

@@ -80,8 +80,13 @@ class BenchmarkReport:
     outputs: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "created": self.created, "settings": self.settings,
-                "machine": self.machine, "rows": [asdict(r) for r in self.rows]}
+        return {
+            "schema": SCHEMA,
+            "created": self.created,
+            "settings": self.settings,
+            "machine": self.machine,
+            "rows": [asdict(r) for r in self.rows],
+        }
 
     def to_markdown(self) -> str:
         return to_markdown(self)
@@ -141,15 +146,19 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
     if not path.exists():
         raise FerEdgeError(f"benchmark report not found: {path}; create one with fer-edge benchmark --out DIR")
     data = read_json(path, "benchmark report")
-    if (not isinstance(data, dict) or not isinstance(data.get("rows"), list)
-            or not isinstance(data.get("machine"), dict)):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("rows"), list)
+        or not isinstance(data.get("machine"), dict)
+    ):
         raise FerEdgeError(f"{path}: not a fer-edge benchmark report (needs 'machine' and 'rows')")
     schema = data.get("schema", SCHEMA)
     if isinstance(schema, bool) or not isinstance(schema, int):
         raise FerEdgeError(f"{path}: 'schema' must be an integer, got {schema!r}")
     if schema > SCHEMA:
-        raise FerEdgeError(f"{path}: report schema {data['schema']} is newer than this fer-edge reads ({SCHEMA}); "
-                           "upgrade fer-edge")
+        raise FerEdgeError(
+            f"{path}: report schema {data['schema']} is newer than this fer-edge reads ({SCHEMA}); upgrade fer-edge"
+        )
     rows = [row_from_dict(r, f"{path} row {i}") for i, r in enumerate(data["rows"])]
     return BenchmarkReport(data["machine"], rows, data.get("settings", {}), data.get("created", ""))
 
@@ -168,16 +177,20 @@ def to_markdown(report: BenchmarkReport) -> str:
     out += [f"- {line}" for line in machine_lines(report.machine)]
     notes = report.settings.get("notes") or []
     out += [""] + [f"Note: {n}" for n in notes] + ([""] if notes else [])
-    out += ["| stage | mode | model | format | precision | infer | device | batch | median ms | mean ms | p90 ms "
-            "| FPS | size MB | accuracy |",
-            "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    out += [
+        "| stage | mode | model | format | precision | infer | device | batch | median ms | mean ms | p90 ms "
+        "| FPS | size MB | accuracy |",
+        "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in report.rows:
         mode = r.mode if r.requests <= 1 else f"{r.mode} x{r.requests}"
         infer = r.inference_precision if r.hint == "default" else f"{r.inference_precision} (pinned)"
-        out.append(f"| {r.stage} | {mode} | {r.model} | {r.format} | {r.precision} | {infer} | {r.device} "
-                   f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms.get('mean'), 3)} "
-                   f"| {_num(r.latency_ms['p90'], 3)} | {_num(r.fps, 1)} | {_num(r.size_mb, 3)} "
-                   f"| {_num(r.accuracy, 4)} |")
+        out.append(
+            f"| {r.stage} | {mode} | {r.model} | {r.format} | {r.precision} | {infer} | {r.device} "
+            f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms.get('mean'), 3)} "
+            f"| {_num(r.latency_ms['p90'], 3)} | {_num(r.fps, 1)} | {_num(r.size_mb, 3)} "
+            f"| {_num(r.accuracy, 4)} |"
+        )
     out += ["", FOOTNOTE, ""]
     return "\n".join(out)
 
@@ -215,6 +228,7 @@ def compare(a: BenchmarkReport, b: BenchmarkReport) -> list[Comparison]:
         >>> pairs = compare(load_report("laptop.json"), load_report("pi.json"))  # doctest: +SKIP
         >>> pairs[0].latency_ratio  # the Pi's median latency over the laptop's  # doctest: +SKIP
     """
+
     def loose(r: Row) -> tuple:
         return tuple(getattr(r, k) for k in KEY if k != "hint")
 
@@ -233,16 +247,20 @@ def compare(a: BenchmarkReport, b: BenchmarkReport) -> list[Comparison]:
     return pairs + [Comparison(r.key(), r, None) for r in left_a] + [Comparison(r.key(), None, r) for r in left_b]
 
 
-def format_comparison(a: BenchmarkReport, b: BenchmarkReport, pairs: list[Comparison] | None = None,
-                      names: tuple[str, str] = ("A", "B")) -> str:
+def format_comparison(
+    a: BenchmarkReport, b: BenchmarkReport, pairs: list[Comparison] | None = None, names: tuple[str, str] = ("A", "B")
+) -> str:
     """Side-by-side Markdown: both machines, then hints, median ms, FPS and B/A ratios per configuration."""
     pairs = compare(a, b) if pairs is None else pairs
     na, nb = names
-    out = [f"{na}: " + "; ".join(machine_lines(a.machine)[:2]),
-           f"{nb}: " + "; ".join(machine_lines(b.machine)[:2]), "",
-           f"| stage | mode | model | format | precision | device | {na} hint (infer) | {nb} hint (infer) "
-           f"| {na} ms | {nb} ms | {nb}/{na} latency | {na} FPS | {nb} FPS | {nb}/{na} FPS |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    out = [
+        f"{na}: " + "; ".join(machine_lines(a.machine)[:2]),
+        f"{nb}: " + "; ".join(machine_lines(b.machine)[:2]),
+        "",
+        f"| stage | mode | model | format | precision | device | {na} hint (infer) | {nb} hint (infer) "
+        f"| {na} ms | {nb} ms | {nb}/{na} latency | {na} FPS | {nb} FPS | {nb}/{na} FPS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for p in pairs:
         stage, model, fmt, precision, device, _batch, mode, _hint = p.key
         ha = f"{p.a.hint} ({p.a.inference_precision})" if p.a else "-"
@@ -251,11 +269,16 @@ def format_comparison(a: BenchmarkReport, b: BenchmarkReport, pairs: list[Compar
         mb = _num(_stat(p.b), 3) if p.b else "missing"
         fa = _num(p.a.fps, 1) if p.a else "-"
         fb = _num(p.b.fps, 1) if p.b else "-"
-        out.append(f"| {stage} | {mode} | {model} | {fmt} | {precision} | {device} | {ha} | {hb} | {ma} | {mb} "
-                   f"| {_num(p.latency_ratio)} | {fa} | {fb} | {_num(p.fps_ratio)} |")
+        out.append(
+            f"| {stage} | {mode} | {model} | {fmt} | {precision} | {device} | {ha} | {hb} | {ma} | {mb} "
+            f"| {_num(p.latency_ratio)} | {fa} | {fb} | {_num(p.fps_ratio)} |"
+        )
     matched = sum(1 for p in pairs if p.a and p.b)
-    out += ["", f"{matched} configuration(s) in both reports, {len(pairs) - matched} in only one. "
-                "ms: median (mean for video rows, the statistic their FPS comes from)."]
+    out += [
+        "",
+        f"{matched} configuration(s) in both reports, {len(pairs) - matched} in only one. "
+        "ms: median (mean for video rows, the statistic their FPS comes from).",
+    ]
     return "\n".join(out)
 
 
@@ -266,8 +289,13 @@ def _stat(r: Row) -> float:
     return r.latency_ms["median"]
 
 
-def save_comparison(a: BenchmarkReport, b: BenchmarkReport, out: str | os.PathLike,
-                    names: tuple[str, str] = ("A", "B"), sources: tuple[str, str] = ("", "")) -> dict[str, str]:
+def save_comparison(
+    a: BenchmarkReport,
+    b: BenchmarkReport,
+    out: str | os.PathLike,
+    names: tuple[str, str] = ("A", "B"),
+    sources: tuple[str, str] = ("", ""),
+) -> dict[str, str]:
     """Write ``compare.md`` and ``compare.json`` (pairs with both rows and the ratios) into ``out``.
 
     Example:
@@ -277,9 +305,21 @@ def save_comparison(a: BenchmarkReport, b: BenchmarkReport, out: str | os.PathLi
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pairs = compare(a, b)
-    data = {"schema": SCHEMA, "a": sources[0], "b": sources[1], "machines": {"a": a.machine, "b": b.machine},
-            "pairs": [{"a": None if p.a is None else asdict(p.a), "b": None if p.b is None else asdict(p.b),
-                       "latency_ratio": p.latency_ratio, "fps_ratio": p.fps_ratio} for p in pairs]}
+    data = {
+        "schema": SCHEMA,
+        "a": sources[0],
+        "b": sources[1],
+        "machines": {"a": a.machine, "b": b.machine},
+        "pairs": [
+            {
+                "a": None if p.a is None else asdict(p.a),
+                "b": None if p.b is None else asdict(p.b),
+                "latency_ratio": p.latency_ratio,
+                "fps_ratio": p.fps_ratio,
+            }
+            for p in pairs
+        ],
+    }
     files = {"md": out / "compare.md", "json": out / "compare.json"}
     head = f"# fer-edge benchmark compare\n\n{names[0]} = {sources[0]}, {names[1]} = {sources[1]}\n\n"
     _atomic_write(files["md"], head + format_comparison(a, b, pairs, names) + "\n")

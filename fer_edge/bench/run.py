@@ -64,8 +64,10 @@ def select_precisions(bundles: Sequence[Bundle], wanted: str | Sequence[str]) ->
         from fer_edge.bundle import variant_hint
 
         carried = "; ".join(f"{b.name}: {', '.join(bundle_precisions(b, next(iter(b.models))))}" for b in bundles)
-        raise FerEdgeError(f"no bundle carries precision {', '.join(wanted)} ({carried}); "
-                           + variant_hint(bundles[0].path, wanted[0], use="{} to fer-edge benchmark"))
+        raise FerEdgeError(
+            f"no bundle carries precision {', '.join(wanted)} ({carried}); "
+            + variant_hint(bundles[0].path, wanted[0], use="{} to fer-edge benchmark")
+        )
     return plan
 
 
@@ -105,8 +107,18 @@ def _ov_version() -> str:
     return f"OpenVINO {version('openvino')}"
 
 
-def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmup: int, iterations: int,
-                throughput: bool, requests: int | None, engine: str) -> list[Row]:
+def _model_rows(
+    bundle: Bundle,
+    precision: str,
+    device: str,
+    hint: str,
+    *,
+    warmup: int,
+    iterations: int,
+    throughput: bool,
+    requests: int | None,
+    engine: str,
+) -> list[Row]:
     rows = []
     accuracy = recorded_accuracy(bundle) if precision == next(iter(bundle.models.values())).precision else None
     for role, entry in bundle.models.items():
@@ -114,42 +126,84 @@ def _model_rows(bundle: Bundle, precision: str, device: str, hint: str, *, warmu
         if path.suffix == ".keras":
             continue
         pin = None if hint == "default" else hint
-        common = dict(stage=role, model=bundle.name, format=_formats(path), precision=precision, device=device,
-                      batch=1, size_mb=model_size_mb(path), hint=hint, engine=engine)
+        common = dict(
+            stage=role,
+            model=bundle.name,
+            format=_formats(path),
+            precision=precision,
+            device=device,
+            batch=1,
+            size_mb=model_size_mb(path),
+            hint=hint,
+            engine=engine,
+        )
         compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
         t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
-        rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
-                        mode="latency",
-                        inference_precision=t.inference_precision, iterations=t.iterations,
-                        accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
-        log.info("%s %s %s %s %s: %.3f ms median (%s)", bundle.name, role, precision, device, hint,
-                 t.median_ms, t.inference_precision)
+        rows.append(
+            Row(
+                latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
+                fps=t.fps,
+                mode="latency",
+                inference_precision=t.inference_precision,
+                iterations=t.iterations,
+                accuracy=accuracy if role == kind_of(bundle).score_role else None,
+                **common,
+            )
+        )
+        log.info(
+            "%s %s %s %s %s: %.3f ms median (%s)",
+            bundle.name,
+            role,
+            precision,
+            device,
+            hint,
+            t.median_ms,
+            t.inference_precision,
+        )
         if throughput:
             compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
-            t = measure_throughput(compiled, make_inputs(compiled), requests=requests, warmup=warmup,
-                                   iterations=iterations)
-            rows.append(Row(latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
-                            mode="throughput",
-                            inference_precision=t.inference_precision, iterations=t.iterations,
-                            requests=t.requests, **common))
+            t = measure_throughput(
+                compiled, make_inputs(compiled), requests=requests, warmup=warmup, iterations=iterations
+            )
+            rows.append(
+                Row(
+                    latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
+                    fps=t.fps,
+                    mode="throughput",
+                    inference_precision=t.inference_precision,
+                    iterations=t.iterations,
+                    requests=t.requests,
+                    **common,
+                )
+            )
     return rows
 
 
-def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str, hint: str,
-               frames: int, engine: str, detector: str = "haar") -> list[Row]:
+def video_rows(
+    source: str | int,
+    bundle: Bundle,
+    *,
+    precision: str,
+    device: str,
+    hint: str,
+    frames: int,
+    engine: str,
+    detector: str = "haar",
+) -> list[Row]:
     """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
 
     Every frame is decoded and stepped through :class:`~fer_edge.deploy.Pipeline` (detect or
     track, crop, models, smoothing); nothing is drawn or written, so the rows measure the
     processing a camera deployment pays for.
     """
-    from fer_edge.engine import EngineConfig
     from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
+    from fer_edge.engine import EngineConfig
     from fer_edge.video import open_source
 
     pin = None if hint == "default" else hint
-    pipe = Pipeline(bundle, PipelineConfig(precision=precision, detector=detector),
-                    EngineConfig(device=device, precision=pin))
+    pipe = Pipeline(
+        bundle, PipelineConfig(precision=precision, detector=detector), EngineConfig(device=device, precision=pin)
+    )
     src = open_source(source)
     totals: list[float] = []
     try:
@@ -168,21 +222,51 @@ def video_rows(source: str | int, bundle: Bundle, *, precision: str, device: str
     from fer_edge.bench.latency import summarize
 
     first = next(iter(bundle.models))
-    common = dict(model=bundle.name, format=_formats(bundle.model_path(first, precision)), precision=precision,
-                  device=device, batch=1, hint=hint, inference_precision=pipe.inference_precision, engine=engine)
+    common = dict(
+        model=bundle.name,
+        format=_formats(bundle.model_path(first, precision)),
+        precision=precision,
+        device=device,
+        batch=1,
+        hint=hint,
+        inference_precision=pipe.inference_precision,
+        engine=engine,
+    )
     median, p90, mean = summarize(totals)
     # Per frame, FPS = 1000 / mean ms: frames per second over the run, the same figure the mean gives.
-    rows = [Row(stage="video", latency_ms={"median": median, "p90": p90, "mean": mean},
-                fps=round(1000.0 / mean, 2) if mean > 0 else 0.0, iterations=len(totals), mode="per frame", **common)]
+    rows = [
+        Row(
+            stage="video",
+            latency_ms={"median": median, "p90": p90, "mean": mean},
+            fps=round(1000.0 / mean, 2) if mean > 0 else 0.0,
+            iterations=len(totals),
+            mode="per frame",
+            **common,
+        )
+    ]
     for stage, st in pipe.timer.summary(len(totals)).items():
         fm = st["frame_mean"]
-        rows.append(Row(stage=f"video:{stage}", mode="per frame", iterations=st["frames"],
-                        latency_ms={"median": st["frame_median"], "p90": st["frame_p90"], "mean": fm},
-                        fps=round(1000.0 / fm, 2) if fm > 0 else 0.0, **common))
+        rows.append(
+            Row(
+                stage=f"video:{stage}",
+                mode="per frame",
+                iterations=st["frames"],
+                latency_ms={"median": st["frame_median"], "p90": st["frame_p90"], "mean": fm},
+                fps=round(1000.0 / fm, 2) if fm > 0 else 0.0,
+                **common,
+            )
+        )
         if st["count"] != st["frames"]:  # skips frames (detect) or runs several times per frame
-            rows.append(Row(stage=f"video:{stage}", mode="per call", iterations=st["count"],
-                            latency_ms={"median": st["median"], "p90": st["p90"], "mean": st["mean"]},
-                            fps=round(1000.0 / st["mean"], 2) if st["mean"] > 0 else 0.0, **common))
+            rows.append(
+                Row(
+                    stage=f"video:{stage}",
+                    mode="per call",
+                    iterations=st["count"],
+                    latency_ms={"median": st["median"], "p90": st["p90"], "mean": st["mean"]},
+                    fps=round(1000.0 / st["mean"], 2) if st["mean"] > 0 else 0.0,
+                    **common,
+                )
+            )
     return rows
 
 
@@ -198,11 +282,25 @@ def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list
         base = measure_keras(path, dims=entry.input, warmup=warmup, iterations=iterations)
         gpus = base.tf_gpus
         t = base.timing
-        rows.append(Row(stage=role, model=bundle.name, format="Keras", precision="FP32", device=base.device,
-                        batch=1, latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms}, fps=t.fps,
-                        size_mb=model_size_mb(path), accuracy=None, mode="latency", hint="default",
-                        inference_precision="f32", iterations=t.iterations,
-                        engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}"))
+        rows.append(
+            Row(
+                stage=role,
+                model=bundle.name,
+                format="Keras",
+                precision="FP32",
+                device=base.device,
+                batch=1,
+                latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
+                fps=t.fps,
+                size_mb=model_size_mb(path),
+                accuracy=None,
+                mode="latency",
+                hint="default",
+                inference_precision="f32",
+                iterations=t.iterations,
+                engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}",
+            )
+        )
     return rows, gpus
 
 
@@ -262,8 +360,10 @@ def benchmark(
     notes: list[str] = []
     if baseline == "tf" and not tensorflow_available():
         # A runtime-only install (a Pi) measures OpenVINO; the baseline needs the train extra.
-        notes.append("TensorFlow baseline skipped: TensorFlow is not installed "
-                     "(pip install 'fer-edge[train]' to add it, or pass --baseline none)")
+        notes.append(
+            "TensorFlow baseline skipped: TensorFlow is not installed "
+            "(pip install 'fer-edge[train]' to add it, or pass --baseline none)"
+        )
         log.warning("%s", notes[-1])
         baseline = None
     devices = [check_device(d) for d in devices]
@@ -290,12 +390,29 @@ def benchmark(
         for kind, job in jobs:
             if kind == "models":
                 b, precision, device, hint = job
-                rows += _model_rows(b, precision, device, hint, warmup=warmup, iterations=iterations,
-                                    throughput=throughput, requests=requests, engine=engine)
+                rows += _model_rows(
+                    b,
+                    precision,
+                    device,
+                    hint,
+                    warmup=warmup,
+                    iterations=iterations,
+                    throughput=throughput,
+                    requests=requests,
+                    engine=engine,
+                )
             elif kind == "video":
                 b, precision, device, hint = job
-                rows += video_rows(source, b, precision=precision, device=device, hint=hint, frames=frames,
-                                   engine=engine, detector=detector)
+                rows += video_rows(
+                    source,
+                    b,
+                    precision=precision,
+                    device=device,
+                    hint=hint,
+                    frames=frames,
+                    engine=engine,
+                    detector=detector,
+                )
             else:
                 new, gpus = baseline_rows(job[0], warmup=warmup, iterations=iterations)
                 rows += new
@@ -305,10 +422,20 @@ def benchmark(
     finally:
         if bar is not None:
             bar.close()
-    settings = {"bundles": [str(b.path) for b in loaded], "devices": devices, "precisions": plan,
-                "hints": list(hints), "baseline": baseline or "none", "source": None if source is None else str(source),
-                "iterations": iterations, "warmup": warmup, "throughput": throughput, "requests": requests,
-                "frames": frames, "notes": notes}
+    settings = {
+        "bundles": [str(b.path) for b in loaded],
+        "devices": devices,
+        "precisions": plan,
+        "hints": list(hints),
+        "baseline": baseline or "none",
+        "source": None if source is None else str(source),
+        "iterations": iterations,
+        "warmup": warmup,
+        "throughput": throughput,
+        "requests": requests,
+        "frames": frames,
+        "notes": notes,
+    }
     report = BenchmarkReport(machine.as_dict(), rows, settings)
     if out is not None:
         report.save(out)

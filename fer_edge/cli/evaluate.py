@@ -25,11 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: <bundle>-eval-<split>)")
     parser.add_argument("--data", default=None, help="preprocessed folder (default: recorded in the bundle)")
     parser.add_argument("--split-file", default=None, help="split JSON (default: recorded in the bundle)")
-    parser.add_argument("--reference", type=float, default=0.678,
-                        help="accuracy to compare with (default: 0.678, the thesis' human agreement)")
+    parser.add_argument(
+        "--reference",
+        type=float,
+        default=0.678,
+        help="accuracy to compare with (default: 0.678, the thesis' human agreement)",
+    )
     parser.add_argument("--title", default=None, help="title of the plots and report")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if fer-edge did not create it")
+    parser.add_argument("--force", action="store_true", help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
         from fer_edge.defaults import default_bundle
 
         bundle = default_bundle()
-    result = export_bundle(bundle, args.out, format=args.format, fp16=not args.no_fp16,
-                           calibration=args.calibration, force=args.force)
+    result = export_bundle(
+        bundle, args.out, format=args.format, fp16=not args.no_fp16, calibration=args.calibration, force=args.force
+    )
     print(result.describe())
     print(f"next:   fer-edge demo --bundle {result.bundle} --no-show")
     return 0

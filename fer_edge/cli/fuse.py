@@ -23,14 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options."""
     parser.add_argument("members", nargs="*", help="bundle folders or predictions.csv files (two or more)")
     parser.add_argument("--recipe", default=None, help="take members and methods from a recipe's 'fusion' section")
-    parser.add_argument("--method", action="append", choices=["average", "weighted", "max"], default=None,
-                        help="fusion method (repeatable; default: all three)")
+    parser.add_argument(
+        "--method",
+        action="append",
+        choices=["average", "weighted", "max"],
+        default=None,
+        help="fusion method (repeatable; default: all three)",
+    )
     parser.add_argument("--weights", default=None, help="comma list, one per member (default: CV accuracies)")
     parser.add_argument("--split", default="test", help="data part bundles are scored on (default: test)")
     parser.add_argument("--out", default="runs/fusion", help="output folder (one subfolder per method)")
     parser.add_argument("--reference", type=float, default=0.678, help="accuracy to compare with")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if fer-edge did not create it")
+    parser.add_argument("--force", action="store_true", help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     for m in result.members:
         print(f"| {m.name} | {100 * metrics(m.predictions).accuracy:.2f} % |")
     for method, pred in result.fused.items():
-        report = evaluate_predictions(pred, Path(args.out) / method, reference=args.reference,
-                                      title=f"fusion {method}")
+        report = evaluate_predictions(pred, Path(args.out) / method, reference=args.reference, title=f"fusion {method}")
         print(f"| fusion {method} | {100 * report.accuracy:.2f} % |")
     print(f"outputs: {args.out}/<method>/ (report.md, confusion PNGs, errors, predictions.csv)")
     print(f"next: fer-edge evaluate {args.out}/{next(iter(result.fused))}/predictions.csv")

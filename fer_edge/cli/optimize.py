@@ -21,8 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", nargs="?", help="bundle directory (default: the FER2013 mini-Xception)")
     p.add_argument("--recipe", help="optimize/*.yaml with any of the options below (the command line wins)")
     p.add_argument("--precision", help="int8 | int8-weights | fp16 | fp32 (default int8)")
-    p.add_argument("--calibration", metavar="DATA",
-                   help="video(s), preprocessed folder, face-image folder or .npz (default: the bundle's data)")
+    p.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="video(s), preprocessed folder, face-image folder or .npz (default: the bundle's data)",
+    )
     p.add_argument("--subset-size", type=int, help="calibration samples per model (default 300)")
     p.add_argument("--max-drop", type=float, help="INT8 accuracy-control budget, absolute (0.01 = 1 point)")
     p.add_argument("--prune", type=float, metavar="RATIO", help="remove this fraction of conv channels, (0, 0.9]")
@@ -35,8 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, help="timed inferences per latency (default 200)")
     p.add_argument("--seed", type=int, help="seed (default 0)")
     p.add_argument("--out", help="output bundle (default: <bundle>_<precision>)")
-    p.add_argument("--force", action="store_true", default=None,
-                   help="replace --out even if it is not a fer-edge bundle")
+    p.add_argument(
+        "--force", action="store_true", default=None, help="replace --out even if it is not a fer-edge bundle"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +48,23 @@ def run(args: argparse.Namespace) -> int:
 
     from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
 
-    keys = ("precision", "calibration", "subset_size", "max_drop", "prune", "prune_epochs", "distill",
-            "distill_epochs", "temperature", "alpha", "device", "iterations", "seed", "out", "force")
+    keys = (
+        "precision",
+        "calibration",
+        "subset_size",
+        "max_drop",
+        "prune",
+        "prune_epochs",
+        "distill",
+        "distill_epochs",
+        "temperature",
+        "alpha",
+        "device",
+        "iterations",
+        "seed",
+        "out",
+        "force",
+    )
     given = {k: getattr(args, k) for k in keys}
     if args.recipe:
         config = OptimizeConfig.from_yaml(args.recipe, **given)

@@ -7,9 +7,13 @@ import argparse
 
 def add_executor(parser: argparse.ArgumentParser) -> None:
     """``--executor local|ray[=ADDRESS]`` (:mod:`fer_edge.cluster`); None = the recipe's or local."""
-    parser.add_argument("--executor", default=None, metavar="local|ray[=ADDRESS]",
-                        help="where the heavy loops run: local (default: this process), ray (embedded "
-                             "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)")
+    parser.add_argument(
+        "--executor",
+        default=None,
+        metavar="local|ray[=ADDRESS]",
+        help="where the heavy loops run: local (default: this process), ray (embedded "
+        "Ray on this machine), ray=auto or ray=HOST:PORT (join a cluster; docs/cluster.md)",
+    )
 
 
 def add_force(parser: argparse.ArgumentParser) -> None:

@@ -30,20 +30,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from fer_edge.data.synth import BACKGROUNDS, LAYOUTS
 
     parser.add_argument("--out", required=True, help="output folder (created; clips are replaced)")
-    parser.add_argument("--subjects", default="F001,F002,M001,M002",
-                        help="comma list of subject ids, one face each (default: F001,F002,M001,M002)")
-    parser.add_argument("--labels", default="thesis",
-                        help="label set (thesis, fer2013) or comma list (default: thesis)")
-    parser.add_argument("--layout", default="avi", choices=list(LAYOUTS),
-                        help="avi: <subject>_<label>.avi; frames: <subject>/<Label>/000.png (default: avi)")
+    parser.add_argument(
+        "--subjects",
+        default="F001,F002,M001,M002",
+        help="comma list of subject ids, one face each (default: F001,F002,M001,M002)",
+    )
+    parser.add_argument(
+        "--labels", default="thesis", help="label set (thesis, fer2013) or comma list (default: thesis)"
+    )
+    parser.add_argument(
+        "--layout",
+        default="avi",
+        choices=list(LAYOUTS),
+        help="avi: <subject>_<label>.avi; frames: <subject>/<Label>/000.png (default: avi)",
+    )
     parser.add_argument("--frames", type=int, default=60, help="frames per clip (default: 60)")
     parser.add_argument("--size", type=_size, default=(320, 240), help="WIDTHxHEIGHT (default: 320x240)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate (default: 25)")
-    parser.add_argument("--background", default="plain", choices=list(BACKGROUNDS),
-                        help="background behind the faces (default: plain)")
+    parser.add_argument(
+        "--background", default="plain", choices=list(BACKGROUNDS), help="background behind the faces (default: plain)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if fer-edge did not create it")
+    parser.add_argument("--force", action="store_true", help="write into --out even if fer-edge did not create it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
         progress=True,
     )
     seconds = time.perf_counter() - start
-    print(f"wrote {len(paths)} clips ({len(subjects)} subjects, {args.frames} frames, "
-          f"{args.size[0]}x{args.size[1]}) to {args.out} in {seconds:.1f} s; "
-          f"ground truth: {args.out}/ground_truth.json")
+    print(
+        f"wrote {len(paths)} clips ({len(subjects)} subjects, {args.frames} frames, "
+        f"{args.size[0]}x{args.size[1]}) to {args.out} in {seconds:.1f} s; "
+        f"ground truth: {args.out}/ground_truth.json"
+    )
     print(f"next: fer-edge preprocess --dataset bu4dfe --root {args.out} --out runs/pre")
     return 0

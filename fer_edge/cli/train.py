@@ -31,17 +31,37 @@ EXAMPLES = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options (defaults live in :mod:`fer_edge.train.config`)."""
-    parser.add_argument("action", choices=["spatial", "temporal", "clip"],
-                        help="spatial: fine-tune the per-frame CNN; temporal: features + CV of a head "
-                             "(cascade bundle); clip: C3D/ConvLSTM on raw clips (clip bundle)")
+    parser.add_argument(
+        "action",
+        choices=["spatial", "temporal", "clip"],
+        help="spatial: fine-tune the per-frame CNN; temporal: features + CV of a head "
+        "(cascade bundle); clip: C3D/ConvLSTM on raw clips (clip bundle)",
+    )
     parser.add_argument("--recipe", required=True, help="YAML recipe, e.g. train/synthetic.yaml")
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="override a recipe value, e.g. temporal.epochs=10 (repeatable; wins over the file)")
-    parser.add_argument("--fold", action="append", type=int, default=None, metavar="I",
-                        help="run only this cross-validation fold (repeatable): folds as independent jobs")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], type=str.lower,
-                        help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a recipe value, e.g. temporal.epochs=10 (repeatable; wins over the file)",
+    )
+    parser.add_argument(
+        "--fold",
+        action="append",
+        type=int,
+        default=None,
+        metavar="I",
+        help="run only this cross-validation fold (repeatable): folds as independent jobs",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "gpu"],
+        type=str.lower,
+        help="gpu: fail unless TensorFlow sees a GPU; cpu: hide GPUs (default: auto)",
+    )
     options.add_executor(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars / Keras epoch lines")
     options.add_force(parser)
@@ -84,10 +104,14 @@ def run(args: argparse.Namespace) -> int:
         report = experiment.run_clip(recipe, folds=args.fold, progress=progress, announce=print)
     print(report.describe())
     if report.pending_folds:
-        print(f"next: run the remaining folds (--fold {report.pending_folds[0]} ...), then "
-              f"fer-edge train {args.action} --recipe {args.recipe} to finalize")
+        print(
+            f"next: run the remaining folds (--fold {report.pending_folds[0]} ...), then "
+            f"fer-edge train {args.action} --recipe {args.recipe} to finalize"
+        )
     elif report.bundle:
         print(f"bundle: {report.bundle}")
-        print(f"next: fer-edge evaluate {report.bundle} --split test   |   "
-              f"fer-edge demo --bundle {report.bundle} --source VIDEO")
+        print(
+            f"next: fer-edge evaluate {report.bundle} --split test   |   "
+            f"fer-edge demo --bundle {report.bundle} --source VIDEO"
+        )
     return 0

@@ -27,13 +27,19 @@ def chunk_size(items: int, cpus: float) -> int:
     return max(1, min(MAX_CHUNK, math.ceil(items / max(1.0, 4 * cpus))))
 
 
-def map_chunks(fn: Callable[[Any], Any], items: Sequence[Any], *, executor: str, desc: str = "",
-               workdir: str | os.PathLike | None = None) -> list[Any]:
+def map_chunks(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    executor: str,
+    desc: str = "",
+    workdir: str | os.PathLike | None = None,
+) -> list[Any]:
     """``[fn(x) for x in items]``, in order, with chunks of items as the executor's tasks."""
     ex = executor_for(executor)
     items = list(items)
     cpus = ex.ray.cluster_resources().get("CPU", 1.0) / ex.spec.cpus if ex.distributed else 1.0
     size = chunk_size(len(items), cpus)
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     done = ex.map(functools.partial(_run_chunk, fn=fn), chunks, desc=desc, workdir=workdir)
     return [result for chunk in done for result in chunk]

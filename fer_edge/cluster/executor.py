@@ -56,8 +56,9 @@ class ExecutorSpec:
         if self.kind == "local":
             return "local"
         head = "ray" + (f"={self.address}" if self.address else "")
-        return ",".join([head, *([f"cpus={self.cpus}"] * (self.cpus != 1)),
-                         *([f"retries={self.retries}"] * (self.retries != 3))])
+        return ",".join(
+            [head, *([f"cpus={self.cpus}"] * (self.cpus != 1)), *([f"retries={self.retries}"] * (self.retries != 3))]
+        )
 
 
 def parse_spec(text: str | ExecutorSpec | None) -> ExecutorSpec:
@@ -103,8 +104,15 @@ class LocalExecutor:
     spec = ExecutorSpec()
     distributed = False
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
-            workdir: str | os.PathLike | None = None, uses_tf: bool = False) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        desc: str = "",
+        workdir: str | os.PathLike | None = None,
+        uses_tf: bool = False,
+    ) -> list[Any]:
         return [fn(item) for item in items]
 
 
@@ -124,8 +132,7 @@ def _pinned(fn: Callable[[Any], Any], item: Any, *, cpus: int, cwd: str, uses_tf
         os.environ.setdefault(key, value)
     n = str(cpus)
     # Read when TF / OpenMP / OpenBLAS start in this worker process (the first task it runs).
-    os.environ.update({THREADS_ENV: n, "OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n,
-                       "TF_NUM_INTEROP_THREADS": n})
+    os.environ.update({THREADS_ENV: n, "OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n})
     if uses_tf:
         _pin_tensorflow(cpus)
     if os.path.isdir(cwd):  # relative paths of a recipe mean the same on every node (shared storage)
@@ -163,15 +170,24 @@ class RayExecutor:
                 ray.init(address=self.spec.address, **kw)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise FerEdgeError(f"cannot join the Ray cluster at '{self.spec.address}' ({first[:160]}); "
-                               "start it with: ray start --head (see docs/cluster.md)") from None
+            raise FerEdgeError(
+                f"cannot join the Ray cluster at '{self.spec.address}' ({first[:160]}); "
+                "start it with: ray start --head (see docs/cluster.md)"
+            ) from None
         log.info("ray: %s", ray.cluster_resources())
 
     def _gpus(self, uses_tf: bool) -> int:
         return int(uses_tf and self.ray.cluster_resources().get("GPU", 0) >= 1)
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
-            workdir: str | os.PathLike | None = None, uses_tf: bool = False) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        desc: str = "",
+        workdir: str | os.PathLike | None = None,
+        uses_tf: bool = False,
+    ) -> list[Any]:
         """``[fn(x) for x in items]`` as Ray tasks; results in item order."""
         items = list(items)
         if not items:
@@ -179,9 +195,13 @@ class RayExecutor:
         if workdir is not None:
             self.check_storage(workdir)
         ray = self.ray
-        remote = ray.remote(_pinned).options(num_cpus=self.spec.cpus, num_gpus=self._gpus(uses_tf),
-                                             max_retries=self.spec.retries, retry_exceptions=False,
-                                             name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}")
+        remote = ray.remote(_pinned).options(
+            num_cpus=self.spec.cpus,
+            num_gpus=self._gpus(uses_tf),
+            max_retries=self.spec.retries,
+            retry_exceptions=False,
+            name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}",
+        )
         fn_ref = self._put(fn)
         cwd = os.getcwd()
         refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
@@ -241,10 +261,15 @@ class RayExecutor:
             if isinstance(cause, FerEdgeError):
                 raise FerEdgeError(str(cause)) from None
             raise
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                ray.exceptions.OutOfMemoryError) as exc:
-            raise FerEdgeError(f"a Ray task failed {self.spec.retries + 1} times ({type(exc).__name__}); "
-                               "finished work is kept: rerun the same command to resume") from None
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.OutOfMemoryError,
+        ) as exc:
+            raise FerEdgeError(
+                f"a Ray task failed {self.spec.retries + 1} times ({type(exc).__name__}); "
+                "finished work is kept: rerun the same command to resume"
+            ) from None
 
     def check_storage(self, folder: str | os.PathLike) -> None:
         """Every alive node must see ``folder`` (see :mod:`fer_edge.cluster.storage`)."""

@@ -58,20 +58,27 @@ def check_storage(ray, folder: str | os.PathLike) -> None:
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         probe = ray.remote(_probe)
-        refs = {probe.options(num_cpus=0, max_retries=1,
-                              scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(str(folder), token, n["NodeID"]): n for n in nodes}
+        refs = {
+            probe.options(
+                num_cpus=0, max_retries=1, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(folder), token, n["NodeID"]): n
+            for n in nodes
+        }
         try:
             answers = list(zip(refs.values(), ray.get(list(refs), timeout=TIMEOUT_S)))
         except ray.exceptions.GetTimeoutError:
-            raise FerEdgeError(f"the shared-storage check of {folder} got no answer from every node in "
-                               f"{TIMEOUT_S:.0f} s; check that the cluster's nodes are up (ray status)") from None
+            raise FerEdgeError(
+                f"the shared-storage check of {folder} got no answer from every node in "
+                f"{TIMEOUT_S:.0f} s; check that the cluster's nodes are up (ray status)"
+            ) from None
         for node, answer in answers:
             back = check / node["NodeID"]
             ok = answer["seen"] and back.is_file() and back.read_text(encoding="utf-8") == token
             if not ok:
-                raise FerEdgeError(f"node {_node_label(node)} on host {answer['host']} cannot see the run folder "
-                                   f"{folder}; put the run folder on storage every node mounts at the same path "
-                                   "(NFS, a shared volume; see docs/cluster.md)")
+                raise FerEdgeError(
+                    f"node {_node_label(node)} on host {answer['host']} cannot see the run folder "
+                    f"{folder}; put the run folder on storage every node mounts at the same path "
+                    "(NFS, a shared volume; see docs/cluster.md)"
+                )
     finally:
         shutil.rmtree(check, ignore_errors=True)

@@ -31,8 +31,7 @@ import numpy as np
 
 from fer_edge.errors import FerEdgeError, unknown_choice
 
-OFFLINE = ("flip", "blur", "bright50", "bright20", "contrast2", "contrast17", "rot+8", "rot-8",
-           "saltpepper")
+OFFLINE = ("flip", "blur", "bright50", "bright20", "contrast2", "contrast17", "rot+8", "rot-8", "saltpepper")
 """The nine offline transforms, in the thesis' order."""
 
 
@@ -55,8 +54,10 @@ def _rotate(clip: np.ndarray, degrees: float) -> np.ndarray:
     # border (constant 0), so the corners turn black as in the thesis' copies (section 3.2.4).
     h, w = clip.shape[1:3]
     m = cv2.getRotationMatrix2D((w // 2, h // 2), degrees, 1.0)
-    return _per_frame(clip, lambda f: cv2.warpAffine(
-        f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+    return _per_frame(
+        clip,
+        lambda f: cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0),
+    )
 
 
 def _salt_pepper(clip: np.ndarray, amount: float, seed: int) -> np.ndarray:
@@ -116,8 +117,9 @@ def apply_offline(clip: np.ndarray, name: str, *, seed: int = 0) -> np.ndarray:
     if name == "blur":
         return _per_frame(clip, lambda f: cv2.GaussianBlur(f, (3, 3), 0))
     if name in ("bright50", "bright20", "contrast2", "contrast17"):
-        alpha, beta = {"bright50": (1.0, 50), "bright20": (1.0, 20), "contrast2": (2.0, 0),
-                       "contrast17": (1.7, 50)}[name]
+        alpha, beta = {"bright50": (1.0, 50), "bright20": (1.0, 20), "contrast2": (2.0, 0), "contrast17": (1.7, 50)}[
+            name
+        ]
         # convertScaleAbs saturates to 0..255 like the thesis' OpenCV code.
         return _per_frame(clip, lambda f: cv2.convertScaleAbs(f, alpha=alpha, beta=beta))
     if name in ("rot+8", "rot-8"):
@@ -192,8 +194,7 @@ class OnlineParams:
         return asdict(self)
 
 
-def draw(rng: np.random.Generator, size: tuple[int, int], config: OnlineConfig = OnlineConfig()
-         ) -> OnlineParams:
+def draw(rng: np.random.Generator, size: tuple[int, int], config: OnlineConfig = OnlineConfig()) -> OnlineParams:
     """Draw one set of online parameters for a clip of frame ``size`` ``(w, h)``.
 
     Example:
@@ -203,7 +204,7 @@ def draw(rng: np.random.Generator, size: tuple[int, int], config: OnlineConfig =
     """
     w, h = size
     u = rng.uniform
-    zx, zy = (u(1 - config.zoom, 1 + config.zoom, 2) if config.zoom else (1.0, 1.0))
+    zx, zy = u(1 - config.zoom, 1 + config.zoom, 2) if config.zoom else (1.0, 1.0)
     return OnlineParams(
         theta=float(u(-config.rotation, config.rotation)),
         tx=float(u(-config.width_shift, config.width_shift) * w),
@@ -252,8 +253,7 @@ def apply_online(clip: np.ndarray, params: OnlineParams) -> np.ndarray:
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 
     def one(frame: np.ndarray) -> np.ndarray:
-        out = frame if identity else cv2.warpAffine(
-            frame, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        out = frame if identity else cv2.warpAffine(frame, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
         if params.flip:
             out = cv2.flip(out, 1)
         if params.brightness != 1.0:

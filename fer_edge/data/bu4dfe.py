@@ -194,8 +194,12 @@ def index_bu4dfe(
             elif ext not in IMAGE_EXTS:
                 index.ignored.append(str(here / f))
         if images and here == base:
-            index.problems.append(Problem(str(base), f"{len(images)} images directly in the root; "
-                                          "frames belong in <subject>/<Emotion>/ folders"))
+            index.problems.append(
+                Problem(
+                    str(base),
+                    f"{len(images)} images directly in the root; frames belong in <subject>/<Emotion>/ folders",
+                )
+            )
 
     for path, kind, stem, parent in candidates:
         parsed = _parse(path, stem, parent)
@@ -210,9 +214,13 @@ def index_bu4dfe(
         emotion = canonical(word)
         entry = ClipEntry(f"{subject}_{emotion}", subject, sex, emotion, str(path), kind)  # type: ignore[arg-type]
         if entry.name in found:
-            index.problems.append(Problem(
-                str(path), f"duplicate clip {entry.name} (already {found[entry.name].path}); "
-                "keep one copy per subject and emotion"))
+            index.problems.append(
+                Problem(
+                    str(path),
+                    f"duplicate clip {entry.name} (already {found[entry.name].path}); "
+                    "keep one copy per subject and emotion",
+                )
+            )
             continue
         found[entry.name] = entry
 

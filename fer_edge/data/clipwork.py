@@ -64,8 +64,9 @@ def _nearest(boxes: list, last) -> tuple:
     return min(boxes, key=lambda b: (b[0] + b[2] / 2 - cx) ** 2 + (b[1] + b[3] / 2 - cy) ** 2)
 
 
-def track_faces(frames: list[np.ndarray], *, tracker: str = "medianflow", detect_frames: int = 10,
-                detector=None) -> tuple[list[tuple], dict]:
+def track_faces(
+    frames: list[np.ndarray], *, tracker: str = "medianflow", detect_frames: int = 10, detector=None
+) -> tuple[list[tuple], dict]:
     """One face box per frame: Haar in the first frames, then an OpenCV tracker.
 
     Frames before the first detection reuse the first detected box (the thesis' subjects sit
@@ -88,13 +89,15 @@ def track_faces(frames: list[np.ndarray], *, tracker: str = "medianflow", detect
     detector = detector or HaarDetector()
     first, box = _find_face(frames, detector, detect_frames)
     if box is None:
-        raise FerEdgeError(f"no face found in the first {min(detect_frames, len(frames))} frames; "
-                           "check the video or raise --detect-frames")
+        raise FerEdgeError(
+            f"no face found in the first {min(detect_frames, len(frames))} frames; "
+            "check the video or raise --detect-frames"
+        )
     follower = create_tracker(tracker)
     follower.init(frames[first], box)
     boxes = [tuple(int(v) for v in box)] * (first + 1)
     lost = redetected = 0
-    for frame in frames[first + 1:]:
+    for frame in frames[first + 1 :]:
         ok, new = follower.update(frame)
         if not ok:
             found = detector.detect(frame)
@@ -126,8 +129,10 @@ def _au_csv(entry: ClipEntry, config) -> Path | None:
     stem = Path(entry.path).stem if entry.kind == "video" else entry.name
     csv = find_csv(config.au_dir, [stem, entry.name, f"{entry.subject}_{Path(entry.path).name}"])
     if csv is None and config.signal == "openface":
-        raise MissingAUError(f"no OpenFace CSV for {entry.name} in {config.au_dir} (looked for {stem}.csv): "
-                             "run FeatureExtraction -aus on it, or choose --intensity flow to estimate it")
+        raise MissingAUError(
+            f"no OpenFace CSV for {entry.name} in {config.au_dir} (looked for {stem}.csv): "
+            "run FeatureExtraction -aus on it, or choose --intensity flow to estimate it"
+        )
     return csv
 
 
@@ -159,11 +164,27 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
 
     params = config.clip_params()
     folder = f"clips/{entry.name}"
-    record = {"name": entry.name, "subject": entry.subject, "sex": entry.sex,
-              "emotion": entry.emotion, "source": entry.path, "kind": entry.kind,
-              "folder": folder, "status": "ok", "error": None, "warnings": [],
-              "frames": 0, "fps": None, "span": None, "anomaly": None, "intensity": None,
-              "intensity_source": None, "boxes": None, "tracking": None, "params": params}
+    record = {
+        "name": entry.name,
+        "subject": entry.subject,
+        "sex": entry.sex,
+        "emotion": entry.emotion,
+        "source": entry.path,
+        "kind": entry.kind,
+        "folder": folder,
+        "status": "ok",
+        "error": None,
+        "warnings": [],
+        "frames": 0,
+        "fps": None,
+        "span": None,
+        "anomaly": None,
+        "intensity": None,
+        "intensity_source": None,
+        "boxes": None,
+        "tracking": None,
+        "params": params,
+    }
     try:
         record["stamp"] = source_stamp(entry)
         csv = _au_csv(entry, config)
@@ -176,17 +197,22 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
         from fer_edge.faces.detect import create_detector
 
         detector = create_detector(getattr(config, "detector", "haar"))
-        boxes, stats = track_faces(frames, tracker=config.tracker, detect_frames=config.detect_frames,
-                                   detector=detector)
-        crops = np.stack([crop_face(f, b, size=config.size, pad_y=config.pad_y)
-                          for f, b in zip(frames, boxes)])
+        boxes, stats = track_faces(
+            frames, tracker=config.tracker, detect_frames=config.detect_frames, detector=detector
+        )
+        crops = np.stack([crop_face(f, b, size=config.size, pad_y=config.pad_y) for f, b in zip(frames, boxes)])
         del frames
         write_frames(out / folder, crops, ext=".png")
         intensity, source = _intensity(csv, crops, config, record["warnings"])
         span = trim(intensity)
-        record.update(boxes=[list(b) for b in boxes], tracking=stats, span=[span.start, span.stop],
-                      anomaly=span.anomaly, intensity=[round(float(v), 4) for v in intensity],
-                      intensity_source=source)
+        record.update(
+            boxes=[list(b) for b in boxes],
+            tracking=stats,
+            span=[span.start, span.stop],
+            anomaly=span.anomaly,
+            intensity=[round(float(v), 4) for v in intensity],
+            intensity_source=source,
+        )
     except MissingAUError as exc:
         record.update(status="error", error=str(exc), missing_au=True)
     except FerEdgeError as exc:
@@ -234,8 +260,9 @@ def _plot(path: Path, records: list[dict]) -> bool:
     return True
 
 
-def contact_sheet(frames: list[np.ndarray], intensity: list[float], *, columns: int = 6, thumb: int = 96,
-                  name: str = "") -> np.ndarray:
+def contact_sheet(
+    frames: list[np.ndarray], intensity: list[float], *, columns: int = 6, thumb: int = 96, name: str = ""
+) -> np.ndarray:
     """A review image of one clip: evenly spaced frames plus the peak, each with its frame number
     and intensity; the peak has a red frame and the last 20 frames a yellow bar (Algorithm 1's tail).
     """
@@ -246,26 +273,34 @@ def contact_sheet(frames: list[np.ndarray], intensity: list[float], *, columns: 
     picks = sorted(set(np.linspace(0, n - 1, min(n, 2 * columns - 1)).round().astype(int).tolist()) | {peak})
     rows = -(-len(picks) // columns)
     sheet = np.full((rows * (thumb + 18) + 24, columns * thumb, 3), 255, np.uint8)
-    cv2.putText(sheet, f"{name}: {n} frames, peak at {peak} (anomaly: peak within the last 20)", (4, 16),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        sheet,
+        f"{name}: {n} frames, peak at {peak} (anomaly: peak within the last 20)",
+        (4, 16),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     for k, t in enumerate(picks):
         r, c = divmod(k, columns)
         y, x = 24 + r * (thumb + 18), c * thumb
-        sheet[y:y + thumb, x:x + thumb] = cv2.resize(frames[t], (thumb, thumb), interpolation=cv2.INTER_AREA)
+        sheet[y : y + thumb, x : x + thumb] = cv2.resize(frames[t], (thumb, thumb), interpolation=cv2.INTER_AREA)
         if t == peak:
             cv2.rectangle(sheet, (x, y), (x + thumb - 1, y + thumb - 1), (0, 0, 255), 2)
         if t >= n - 20:
-            sheet[y + thumb:y + thumb + 3, x:x + thumb] = (0, 215, 255)
+            sheet[y + thumb : y + thumb + 3, x : x + thumb] = (0, 215, 255)
         value = f" {intensity[t]:.2f}" if t < len(intensity) else ""
-        cv2.putText(sheet, f"{t}{value}", (x + 2, y + thumb + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            sheet, f"{t}{value}", (x + 2, y + thumb + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA
+        )
     return sheet
 
 
 def write_review(out: Path, records: list[dict]) -> str | None:
     """``review/index.json`` and one contact sheet per anomaly (kept when already written)."""
     import cv2
-
 
     anomalies = [r for r in records if r["status"] == "ok" and r["anomaly"]]
     folder = out / "review"
@@ -280,10 +315,19 @@ def write_review(out: Path, records: list[dict]) -> str | None:
             image = contact_sheet([f for f in frames if f is not None], r.get("intensity") or [], name=r["name"])
             save_via(sheet, lambda tmp, image=image: cv2.imwrite(str(tmp), image), keep_suffix=True)
         curve = r.get("intensity") or [0]
-        index.append({"name": r["name"], "frames": r["frames"], "peak_frame": int(np.argmax(curve)),
-                      "intensity_source": r.get("intensity_source"), "sheet": f"review/{sheet.name}"})
-    note = ("Algorithm 1 anomalies (maximum intensity in the last 20 frames, thesis section 3.2.1): the thesis "
-            "reworked them by hand. Training leaves them out unless the recipe says data.anomalies: untrimmed.")
+        index.append(
+            {
+                "name": r["name"],
+                "frames": r["frames"],
+                "peak_frame": int(np.argmax(curve)),
+                "intensity_source": r.get("intensity_source"),
+                "sheet": f"review/{sheet.name}",
+            }
+        )
+    note = (
+        "Algorithm 1 anomalies (maximum intensity in the last 20 frames, thesis section 3.2.1): the thesis "
+        "reworked them by hand. Training leaves them out unless the recipe says data.anomalies: untrimmed."
+    )
     write_if_changed(folder / "index.json", json.dumps({"note": note, "clips": index}, indent=1) + "\n")
     return str(folder / "index.json")
 
@@ -291,13 +335,17 @@ def write_review(out: Path, records: list[dict]) -> str | None:
 def write_outputs(out: Path, report, config, summary: dict) -> dict[str, str]:
     """Write ``index.jsonl``, ``summary.json`` (``summary`` + the config) and the plot; returns their paths."""
     files = {}
-    index_text = "".join(json.dumps({k: v for k, v in r.items() if k != "params"}) + "\n"
-                         for r in report.records)
+    index_text = "".join(json.dumps({k: v for k, v in r.items() if k != "params"}) + "\n" for r in report.records)
     changed = write_if_changed(out / "index.jsonl", index_text)
     files["index"] = str(out / "index.jsonl")
-    summary = summary | {"config": {k: (list(v) if isinstance(v, tuple) else v)
-                                           for k, v in vars(config).items() if k not in ("workers", "executor")},
-                                 "trimming_signal": config.signal}
+    summary = summary | {
+        "config": {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(config).items()
+            if k not in ("workers", "executor")
+        },
+        "trimming_signal": config.signal,
+    }
     write_if_changed(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     files["summary"] = str(out / "summary.json")
     review = write_review(out, report.records)

@@ -25,8 +25,15 @@ from fer_edge.labels import FER2013, canonical, mapping
 
 SIDE = 48
 USAGE = {"training": "train", "publictest": "val", "privatetest": "test"}
-_FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "validation": "val",
-                  "test": "test", "publictest": "val", "privatetest": "test"}
+_FOLDER_SPLITS = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "validation": "val",
+    "test": "test",
+    "publictest": "val",
+    "privatetest": "test",
+}
 
 
 @dataclass
@@ -126,8 +133,9 @@ def read_csv(path: str | os.PathLike, *, limit: int | None = None) -> Fer2013:
                 labels.append(label)
                 splits.append(split)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise FerEdgeError(f"{path} is not a readable FER2013 CSV ({exc}); use the Kaggle fer2013.csv "
-                           "(UTF-8, emotion,pixels,Usage)") from None
+        raise FerEdgeError(
+            f"{path} is not a readable FER2013 CSV ({exc}); use the Kaggle fer2013.csv (UTF-8, emotion,pixels,Usage)"
+        ) from None
     if not labels:
         raise FerEdgeError(f"no readable row in {path} ({len(problems)} bad rows); is it fer2013.csv?")
     return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(splits), FER2013, problems)
@@ -175,8 +183,7 @@ def read_folders(root: str | os.PathLike, *, classes: Sequence[str] = FER2013) -
                 splits.append(split)
     if not labels:
         raise FerEdgeError(f"no FER2013 images under {root}; expected {root}/train/<class>/*.png")
-    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(splits),
-                   tuple(classes), problems)
+    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(splits), tuple(classes), problems)
 
 
 def load(path: str | os.PathLike, **kwargs) -> Fer2013:

@@ -86,7 +86,7 @@ def estimate_intensity(
         raise FerEdgeError("cannot estimate intensity of an empty clip (0 frames)")
     ref = np.median(np.stack(frames[: max(1, ref_frames)]), axis=0).astype(np.uint8)
     margin = int(round(side * (1 - inner) / 2))
-    sl = np.s_[margin:side - margin, margin:side - margin]
+    sl = np.s_[margin : side - margin, margin : side - margin]
     ref_f = ref.astype(np.float32)
     ys, xs = np.mgrid[sl]
     design = np.stack([np.ones(xs.size), xs.ravel() / side, ys.ravel() / side], axis=1)
@@ -95,8 +95,9 @@ def estimate_intensity(
         if method == "diff":
             values[t] = float(np.abs(frame.astype(np.float32) - ref_f)[sl].mean())
             continue
-        flow = cv2.calcOpticalFlowFarneback(ref, frame, None, pyr_scale=0.5, levels=2, winsize=9,
-                                            iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
+        flow = cv2.calcOpticalFlowFarneback(
+            ref, frame, None, pyr_scale=0.5, levels=2, winsize=9, iterations=3, poly_n=5, poly_sigma=1.1, flags=0
+        )
         region = flow[sl].reshape(-1, 2)
         if rigid == "affine":
             # Least-squares affine flow = the tracker's shift, scale and rotation drift.

@@ -86,19 +86,15 @@ def trim(
     """
     x = np.asarray(intensity, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
-        raise FerEdgeError(
-            f"intensity must be a non-empty 1-D sequence (one value per frame), got shape {x.shape}"
-        )
+        raise FerEdgeError(f"intensity must be a non-empty 1-D sequence (one value per frame), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         bad = int(np.flatnonzero(~np.isfinite(x))[0])
-        raise FerEdgeError(
-            f"intensity has a non-finite value at frame {bad}; fill failed frames (e.g. with 0) first"
-        )
+        raise FerEdgeError(f"intensity has a non-finite value at frame {bad}; fill failed frames (e.g. with 0) first")
     n = int(x.size)
     peak = float(x.max())
     # Any frame reaching the maximum inside the tail counts: ties are the end being as
     # expressive as the peak, which is exactly what the anomaly rule guards against.
-    if np.any(x[max(0, n - anomaly_tail):] >= peak):
+    if np.any(x[max(0, n - anomaly_tail) :] >= peak):
         return Span(0, n, True)
 
     limit = threshold * peak

@@ -83,9 +83,7 @@ def read_openface(path: str | os.PathLike, *, frames: int | None = None) -> AUIn
     success = np.ones(len(rows), dtype=bool)
     for r, row in enumerate(rows):
         if len(row) != width:
-            raise FerEdgeError(
-                f"{path}: line {r + 2} has {len(row)} cells, header has {width}; the CSV is truncated"
-            )
+            raise FerEdgeError(f"{path}: line {r + 2} has {len(row)} cells, header has {width}; the CSV is truncated")
         try:
             table[r] = [float(row[i]) for i in au_cols]
             if success_col is not None:

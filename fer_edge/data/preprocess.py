@@ -103,10 +103,12 @@ class PreprocessConfig:
         from fer_edge.faces.detect import DETECTORS
         from fer_edge.faces.track import TRACKERS
 
-        for name, value, known in (("dataset", self.dataset, DATASETS),
-                                   ("tracker", self.tracker, TRACKERS),
-                                   ("intensity", self.signal, ("openface", *METHODS)),
-                                   ("detector", self.detector, tuple(DETECTORS))):
+        for name, value, known in (
+            ("dataset", self.dataset, DATASETS),
+            ("tracker", self.tracker, TRACKERS),
+            ("intensity", self.signal, ("openface", *METHODS)),
+            ("detector", self.detector, tuple(DETECTORS)),
+        ):
             if value not in known:
                 raise unknown_choice(name, value, known)
         if not 32 <= self.size <= 1024:
@@ -117,12 +119,15 @@ class PreprocessConfig:
 
         parse_spec(self.executor)  # a typo fails before any work
         if self.au_dir is not None and not Path(self.au_dir).is_dir():
-            raise FerEdgeError(f"au_dir {self.au_dir} is not a folder: pass the folder of OpenFace 2.x "
-                               "FeatureExtraction CSVs (--au-dir, recipe data.preprocess.au_dir), or choose "
-                               "the built-in estimator explicitly (--intensity flow)")
+            raise FerEdgeError(
+                f"au_dir {self.au_dir} is not a folder: pass the folder of OpenFace 2.x "
+                "FeatureExtraction CSVs (--au-dir, recipe data.preprocess.au_dir), or choose "
+                "the built-in estimator explicitly (--intensity flow)"
+            )
         if self.signal == "openface" and self.au_dir is None:
-            raise FerEdgeError("intensity 'openface' needs the folder of OpenFace CSVs: pass --au-dir "
-                               "(recipe data.preprocess.au_dir)")
+            raise FerEdgeError(
+                "intensity 'openface' needs the folder of OpenFace CSVs: pass --au-dir (recipe data.preprocess.au_dir)"
+            )
 
     @property
     def signal(self) -> str:
@@ -134,8 +139,15 @@ class PreprocessConfig:
     def clip_params(self) -> dict:
         """The settings that change a clip's output: a marker must match them to be reused."""
         au = str(Path(self.au_dir).resolve()) if self.au_dir else None
-        params = {"format": FORMAT, "tracker": self.tracker, "size": self.size, "pad_y": self.pad_y,
-                  "detect_frames": self.detect_frames, "intensity": self.signal, "au_dir": au}
+        params = {
+            "format": FORMAT,
+            "tracker": self.tracker,
+            "size": self.size,
+            "pad_y": self.pad_y,
+            "detect_frames": self.detect_frames,
+            "intensity": self.signal,
+            "au_dir": au,
+        }
         if self.detector != "haar":  # (absent = Haar, so earlier outputs stay reusable)
             params["detector"] = self.detector
         return params
@@ -179,9 +191,11 @@ class PreprocessReport:
     def describe(self) -> str:
         """A few lines for the terminal."""
         rate = f", {60 * self.processed / self.seconds:.1f} clips/min" if self.processed and self.seconds else ""
-        lines = [f"preprocess: {self.usable} clips usable, {len(self.failed)} failed, "
-                 f"{len(self.anomalies)} anomalies; {self.processed} processed, {self.skipped} "
-                 f"already done{rate}"]
+        lines = [
+            f"preprocess: {self.usable} clips usable, {len(self.failed)} failed, "
+            f"{len(self.anomalies)} anomalies; {self.processed} processed, {self.skipped} "
+            f"already done{rate}"
+        ]
         problems = self.dataset.problems
         if problems:
             lines.append(f"  {len(problems)} dataset problem(s), e.g. {problems[0].path}: {problems[0].reason}")
@@ -291,8 +305,9 @@ def preprocess(
     seconds = time.perf_counter() - start
 
     ordered = [records[e.name] for e in index.clips]
-    report = PreprocessReport(str(out), ordered, index, processed=len(todo),
-                              skipped=len(index.clips) - len(todo), seconds=seconds)
+    report = PreprocessReport(
+        str(out), ordered, index, processed=len(todo), skipped=len(index.clips) - len(todo), seconds=seconds
+    )
     from fer_edge.data.clipwork import write_outputs
 
     report.files = write_outputs(out, report, config, to_json(report))
@@ -313,8 +328,10 @@ def read_index(out: str | os.PathLike) -> list[dict]:
     for number, record in enumerate(records, start=1):
         missing = [k for k in _OK_KEYS if k not in record] if record["status"] == "ok" else []
         if missing:
-            raise FerEdgeError(f"preprocess index {path}: record {number} lacks {', '.join(missing)}; "
-                               f"rerun: fer-edge preprocess --root DATA --out {out}")
+            raise FerEdgeError(
+                f"preprocess index {path}: record {number} lacks {', '.join(missing)}; "
+                f"rerun: fer-edge preprocess --root DATA --out {out}"
+            )
     return records
 
 
@@ -336,11 +353,13 @@ def load_clip(out: str | os.PathLike, record: dict, *, trimmed: bool = True) -> 
     root = Path(out).resolve()
     folder = (root / str(record.get("folder", ""))).resolve()
     if not folder.is_relative_to(root) or folder == root:
-        raise FerEdgeError(f"{out}/index.jsonl: clip {record.get('name')!r} points outside the folder "
-                           f"({record.get('folder')!r}); the index is damaged, rerun preprocess")
+        raise FerEdgeError(
+            f"{out}/index.jsonl: clip {record.get('name')!r} points outside the folder "
+            f"({record.get('folder')!r}); the index is damaged, rerun preprocess"
+        )
     files = list_frames(folder)
     if trimmed:
-        files = files[record["span"][0]:record["span"][1]]
+        files = files[record["span"][0] : record["span"][1]]
     frames = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
     if frames and all(f is not None for f in frames) and len({f.shape for f in frames}) > 1:
         raise FerEdgeError(f"frames of {record['name']} in {out} differ in size; rerun preprocess")
@@ -356,8 +375,11 @@ def to_json(report: PreprocessReport) -> dict:
     after = [r["span"][1] - r["span"][0] for r in ok]
 
     def stats(v: list[int]) -> dict:
-        return {"min": min(v), "median": float(np.median(v)), "max": max(v),
-                "at_most_100": int(sum(x <= 100 for x in v))} if v else {}
+        return (
+            {"min": min(v), "median": float(np.median(v)), "max": max(v), "at_most_100": int(sum(x <= 100 for x in v))}
+            if v
+            else {}
+        )
 
     return {
         "format": FORMAT,

@@ -68,11 +68,9 @@ def check_split(split: Split) -> None:
             raise FerEdgeError(f"{where} of the split is empty; use fewer folds or more subjects")
         for subject in members:
             if subject in seen:
-                place = "twice in " + where if seen[subject] == where else (
-                    f"in both {seen[subject]} and {where}")
+                place = "twice in " + where if seen[subject] == where else (f"in both {seen[subject]} and {where}")
                 raise FerEdgeError(
-                    f"subject {subject} is {place}; a subject must stay in one part of the "
-                    "split (remove the duplicate)"
+                    f"subject {subject} is {place}; a subject must stay in one part of the split (remove the duplicate)"
                 )
             seen[subject] = where
 
@@ -94,16 +92,14 @@ def group_kfold(subjects: Iterable[str], k: int = 5, *, seed: int | None = 0) ->
     if k < 2:
         raise FerEdgeError(f"k-fold needs k >= 2 folds, got {k}")
     if len(unique) < k:
-        raise FerEdgeError(
-            f"cannot make {k} subject folds from {len(unique)} subjects; use k <= {len(unique)}"
-        )
+        raise FerEdgeError(f"cannot make {k} subject folds from {len(unique)} subjects; use k <= {len(unique)}")
     if seed is not None:
         random.Random(seed).shuffle(unique)
     base, extra = divmod(len(unique), k)
     folds, at = [], 0
     for i in range(k):
         size = base + (1 if i < extra else 0)
-        folds.append(sorted(unique[at:at + size]) if seed is not None else unique[at:at + size])
+        folds.append(sorted(unique[at : at + size]) if seed is not None else unique[at : at + size])
         at += size
     check_split({"folds": folds})
     return folds
@@ -148,9 +144,7 @@ def make_split(
     return split
 
 
-def nested_splits(
-    subjects: Iterable[str], outer: int = 5, inner: int = 4, *, seed: int | None = 0
-) -> list[Split]:
+def nested_splits(subjects: Iterable[str], outer: int = 5, inner: int = 4, *, seed: int | None = 0) -> list[Split]:
     """Nested cross-validation (the thesis' Algorithm 2): one split per outer fold.
 
     Outer fold ``i`` is the test set of split ``i``; the other subjects are split into

@@ -101,16 +101,24 @@ class StoreWriter:
         from fer_edge import __version__
 
         if features <= 0 or length <= 0 or not classes:
-            raise FerEdgeError(f"store needs features > 0, length > 0 and classes (got {features}, "
-                               f"{length}, {list(classes)})")
+            raise FerEdgeError(
+                f"store needs features > 0, length > 0 and classes (got {features}, {length}, {list(classes)})"
+            )
         if dtype not in ("float16", "float32"):
             raise FerEdgeError(f"store dtype must be float16 or float32, got {dtype}")
         self.path = Path(path)
         self.partial = _partial(self.path)
         self.classes = [str(c) for c in classes]
         self.length, self.features, self.dtype = int(length), int(features), dtype
-        self.attrs = {"extractor": "", "layer": "", "augmentation": "none", **(attrs or {}),
-                      "fer_edge": __version__, "classes": self.classes, "length": self.length}
+        self.attrs = {
+            "extractor": "",
+            "layer": "",
+            "augmentation": "none",
+            **(attrs or {}),
+            "fer_edge": __version__,
+            "classes": self.classes,
+            "length": self.length,
+        }
         self._compression = compression
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self._open()
@@ -122,8 +130,9 @@ class StoreWriter:
                 and f["features"].shape[1:] == (self.length, self.features)
                 and str(f["features"].dtype) == self.dtype
                 and list(f.attrs.get("classes", [])) == self.classes
-                and all(str(f.attrs.get(k)) == str(v) for k, v in self.attrs.items()
-                        if k not in ("classes", "fer_edge"))
+                and all(
+                    str(f.attrs.get(k)) == str(v) for k, v in self.attrs.items() if k not in ("classes", "fer_edge")
+                )
             )
         except Exception:  # noqa: BLE001 - a damaged partial file is simply not reused
             return False
@@ -149,11 +158,17 @@ class StoreWriter:
         f = h5py.File(self.partial, "w")
         opts = {"compression": "gzip", "compression_opts": self._compression} if self._compression else {}
         c = len(self.classes)
-        f.create_dataset("features", (0, self.length, self.features), self.dtype,
-                         maxshape=(None, self.length, self.features),
-                         chunks=(1, self.length, self.features), **opts)
-        f.create_dataset("masks", (0, self.length), "uint8", maxshape=(None, self.length),
-                         chunks=(256, self.length), **opts)
+        f.create_dataset(
+            "features",
+            (0, self.length, self.features),
+            self.dtype,
+            maxshape=(None, self.length, self.features),
+            chunks=(1, self.length, self.features),
+            **opts,
+        )
+        f.create_dataset(
+            "masks", (0, self.length), "uint8", maxshape=(None, self.length), chunks=(256, self.length), **opts
+        )
         f.create_dataset("labels", (0, c), "float32", maxshape=(None, c), chunks=(256, c))
         f.create_dataset("names", (0,), h5py.string_dtype("utf-8"), maxshape=(None,), chunks=(256,))
         for key, value in self.attrs.items():
@@ -244,8 +259,10 @@ class FeatureStore:
             raise FerEdgeError(f"cannot read {self.path} ({str(exc)[:120]}); the file is damaged, rewrite it") from None
         classes = self.attrs.get("classes", list(range(f["labels"].shape[1])))
         if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__") or len(classes) != f["labels"].shape[1]:
-            raise FerEdgeError(f"{self.path}: attribute 'classes' ({classes!r}) does not match the "
-                               f"{f['labels'].shape[1]} label columns; rewrite the store")
+            raise FerEdgeError(
+                f"{self.path}: attribute 'classes' ({classes!r}) does not match the "
+                f"{f['labels'].shape[1]} label columns; rewrite the store"
+            )
         self.classes = [c.decode() if isinstance(c, bytes) else str(c) for c in classes]
 
     def _validate(self, f) -> None:
@@ -253,15 +270,18 @@ class FeatureStore:
         h5py = _h5py()
         missing = [k for k in _REQUIRED if not isinstance(f.get(k), h5py.Dataset)]
         if missing:
-            raise FerEdgeError(f"{self.path} is not a fer-edge feature store (missing datasets {missing}); "
-                               "write it with fer_edge.data.store.StoreWriter")
+            raise FerEdgeError(
+                f"{self.path} is not a fer-edge feature store (missing datasets {missing}); "
+                "write it with fer_edge.data.store.StoreWriter"
+            )
         ranks = {"features": 3, "masks": 2, "labels": 2, "names": 1}
         bad = [f"{k} {f[k].shape}" for k, r in ranks.items() if f[k].ndim != r]
-        bad += [f"{k} dtype {f[k].dtype}" for k in ("features", "masks", "labels")
-                if f[k].dtype.kind not in "fiub"]
+        bad += [f"{k} dtype {f[k].dtype}" for k in ("features", "masks", "labels") if f[k].dtype.kind not in "fiub"]
         if bad:
-            raise FerEdgeError(f"{self.path}: wrong dataset shape or type ({', '.join(bad)}); expected features "
-                               "(N, T, F) float, masks (N, T), labels (N, C), names (N,); rewrite the store")
+            raise FerEdgeError(
+                f"{self.path}: wrong dataset shape or type ({', '.join(bad)}); expected features "
+                "(N, T, F) float, masks (N, T), labels (N, C), names (N,); rewrite the store"
+            )
         n = f["features"].shape[0]
         if any(f[k].shape[0] != n for k in _REQUIRED) or f["masks"].shape[1] != f["features"].shape[1]:
             raise FerEdgeError(f"{self.path} has inconsistent dataset shapes; rewrite the store")
@@ -269,8 +289,7 @@ class FeatureStore:
     def _handle(self):
         if self._file is None or self._pid != os.getpid():
             if not self.path.is_file():
-                hint = " (an unfinished .partial exists: resume the extraction)" if _partial(
-                    self.path).exists() else ""
+                hint = " (an unfinished .partial exists: resume the extraction)" if _partial(self.path).exists() else ""
                 raise FerEdgeError(f"feature store {self.path} does not exist{hint}")
             try:
                 self._file = _h5py().File(self.path, "r")
@@ -315,8 +334,9 @@ class FeatureStore:
         try:
             parts = [f[k][uniq.tolist()][inverse][back] for k in ("features", "masks", "labels")]
         except (OSError, KeyError, RuntimeError) as exc:  # a damaged chunk is found only when read
-            raise FerEdgeError(f"cannot read rows of {self.path} ({str(exc)[:120]}); the file is damaged, "
-                               "rewrite it") from None
+            raise FerEdgeError(
+                f"cannot read rows of {self.path} ({str(exc)[:120]}); the file is damaged, rewrite it"
+            ) from None
         return parts[0].astype(np.float32), parts[1], parts[2]
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -44,8 +44,11 @@ def _dataset_class() -> type:
     cls = globals().get("StoreDataset")
     if cls is None:
         keras = require("keras", "train", purpose="loading feature stores for training")
-        cls = type("StoreDataset", (_StoreBatches, keras.utils.PyDataset),
-                   {"__doc__": _StoreBatches.__doc__, "__module__": __name__})
+        cls = type(
+            "StoreDataset",
+            (_StoreBatches, keras.utils.PyDataset),
+            {"__doc__": _StoreBatches.__doc__, "__module__": __name__},
+        )
         globals()["StoreDataset"] = cls
     return cls
 
@@ -83,8 +86,9 @@ class _StoreBatches:
             raise FerEdgeError(f"batch_size must be > 0, got {batch_size}")
         self.stores = _stores(paths)
         self.batch_size, self.shuffle, self.seed, self.with_mask = batch_size, shuffle, seed, with_mask
-        self._rows = np.array([(s, r) for s, st in enumerate(self.stores) for r in range(len(st))],
-                              dtype=np.int64).reshape(-1, 2)
+        self._rows = np.array(
+            [(s, r) for s, st in enumerate(self.stores) for r in range(len(st))], dtype=np.int64
+        ).reshape(-1, 2)
         self._epoch = 0
         self._order = self._make_order()
 
@@ -105,7 +109,7 @@ class _StoreBatches:
     def __getitem__(self, index: int):
         if not 0 <= index < len(self):
             raise IndexError(index)
-        rows = self._rows[self._order[index * self.batch_size:(index + 1) * self.batch_size]]
+        rows = self._rows[self._order[index * self.batch_size : (index + 1) * self.batch_size]]
         xs, ms, ys = [None] * len(rows), [None] * len(rows), [None] * len(rows)
         for s in np.unique(rows[:, 0]):
             pick = np.flatnonzero(rows[:, 0] == s)
@@ -136,8 +140,7 @@ def tf_dataset(
         TensorShape([8, 100, 512])
     """
     tf = require("tensorflow", "train", purpose="building a tf.data pipeline")
-    source = _dataset_class()(paths, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                          with_mask=with_mask)
+    source = _dataset_class()(paths, batch_size=batch_size, shuffle=shuffle, seed=seed, with_mask=with_mask)
     _, t, f = source.stores[0].shape
     c = len(source.classes)
     x_spec = tf.TensorSpec((None, t, f), tf.float32)

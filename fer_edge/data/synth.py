@@ -172,14 +172,25 @@ def _background(width: int, height: int, kind: str, rng: np.random.Generator) ->
     # the Haar cascade does not fire on it.
     coarse = rng.uniform(-35.0, 35.0, (4, 5, 3)).astype(np.float32)
     texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    grain = cv2.resize(rng.uniform(-6.0, 6.0, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32),
-                       (width, height), interpolation=cv2.INTER_LINEAR)
+    grain = cv2.resize(
+        rng.uniform(-6.0, 6.0, (height // 4 + 1, width // 4 + 1, 3)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_LINEAR,
+    )
     ramp = np.linspace(-12.0, 12.0, height, dtype=np.float32)[:, None, None]
     return np.clip(base + texture + grain + ramp, 0.0, 255.0)
 
 
-def _plan_face(label: str, subject: str, box: float, centre: tuple[float, float], frames: int,
-               rng: np.random.Generator, wobble: float, motion: float) -> FaceTrack:
+def _plan_face(
+    label: str,
+    subject: str,
+    box: float,
+    centre: tuple[float, float],
+    frames: int,
+    rng: np.random.Generator,
+    wobble: float,
+    motion: float,
+) -> FaceTrack:
     traits = make_subject(subject)
     side = max(int(round(box * traits.size)), _MIN_FACE)
     curve = intensity_curve(frames, rng) if EXPRESSIONS[label] else np.zeros(frames, np.float32)
@@ -248,13 +259,17 @@ def make_clip(
         raise FerEdgeError(f"face_scale must be in [0.05, 0.8] (fraction of the frame height), got {face_scale}")
     box = face_scale * height
     if box < _MIN_FACE:
-        raise FerEdgeError(f"faces of {box:.0f} px are too small to detect; use face_scale >= "
-                           f"{_MIN_FACE / height:.2f} or a taller frame")
+        raise FerEdgeError(
+            f"faces of {box:.0f} px are too small to detect; use face_scale >= "
+            f"{_MIN_FACE / height:.2f} or a taller frame"
+        )
     for gap in gaps:
         start, stop = (int(v) for v in gap)
         if not 0 <= start < stop <= frames:
-            raise FerEdgeError(f"gap {tuple(gap)} is outside the clip of {frames} frames; "
-                               "give (start, stop) with 0 <= start < stop <= frames")
+            raise FerEdgeError(
+                f"gap {tuple(gap)} is outside the clip of {frames} frames; "
+                "give (start, stop) with 0 <= start < stop <= frames"
+            )
 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
     r_face, r_second, r_scene, r_noise, r_light = streams
@@ -267,16 +282,20 @@ def make_clip(
         centres = [(0.30 * width, 0.50 * height), (0.73 * width, 0.52 * height)]
         second_margin = 0.85 * (margin - wobble - 2) + wobble + 2  # the second face is smaller
         if centres[1][0] - centres[0][0] < margin + second_margin or 0.27 * width < second_margin:
-            raise FerEdgeError(f"two faces of face_scale={face_scale} do not fit side by side in "
-                               f"{width}x{height}; use a wider frame or a smaller face_scale")
+            raise FerEdgeError(
+                f"two faces of face_scale={face_scale} do not fit side by side in "
+                f"{width}x{height}; use a wider frame or a smaller face_scale"
+            )
     else:
         centres = [(0.5 * width, 0.5 * height)]
     if margin > 0.5 * height:
         raise FerEdgeError(f"face_scale={face_scale} is too large for {width}x{height}; use <= 0.75")
     jitter = r_scene.uniform(-0.04, 0.04, 2) * (width, height)
     right = centres[1][0] - second_margin if second_face else width - margin
-    first_centre = (float(np.clip(centres[0][0] + jitter[0], margin, max(right - margin, margin))),
-                    float(np.clip(centres[0][1] + jitter[1], margin, height - margin)))
+    first_centre = (
+        float(np.clip(centres[0][0] + jitter[0], margin, max(right - margin, margin))),
+        float(np.clip(centres[0][1] + jitter[1], margin, height - margin)),
+    )
     faces = [_plan_face(label, subject, box, first_centre, frames, r_face, wobble, motion)]
     for start, stop in gaps:
         faces[0].present[int(start) : int(stop)] = False
@@ -299,8 +318,18 @@ def make_clip(
         np.clip(frame, 0.0, 255.0, out=frame)
         video[t] = (frame + 0.5).astype(np.uint8)
     intensities = np.stack([face.curve for face in faces], axis=1)
-    return SynthClip(video, boxes, faces[0].curve.copy(), label, subject, float(fps),
-                     [face.label for face in faces], [face.subject for face in faces], intensities, int(seed))
+    return SynthClip(
+        video,
+        boxes,
+        faces[0].curve.copy(),
+        label,
+        subject,
+        float(fps),
+        [face.label for face in faces],
+        [face.subject for face in faces],
+        intensities,
+        int(seed),
+    )
 
 
 def _other_subject(subject: str) -> str:
@@ -328,8 +357,10 @@ def _check_size(size: tuple[int, int], frames: int) -> tuple[int, int, int]:
         raise FerEdgeError(f"frame size must be between 32x32 and {MAX_SIDE}x{MAX_SIDE}, got {width}x{height}")
     need = frames * width * height * 3
     if need > MAX_CLIP_BYTES:
-        raise FerEdgeError(f"a clip of {frames} frames of {width}x{height} needs {need / 1024**3:.1f} GiB of "
-                           f"memory (limit {MAX_CLIP_BYTES / 1024**3:.0f} GiB); use fewer --frames or a smaller --size")
+        raise FerEdgeError(
+            f"a clip of {frames} frames of {width}x{height} needs {need / 1024**3:.1f} GiB of "
+            f"memory (limit {MAX_CLIP_BYTES / 1024**3:.0f} GiB); use fewer --frames or a smaller --size"
+        )
     return width, height, frames
 
 
@@ -411,8 +442,15 @@ def write_dataset(
     paths: list[Path] = []
     records: list[dict[str, object]] = []
     for subject, name in jobs:
-        clip = make_clip(name, subject=subject, frames=frames, size=size, fps=fps,
-                         seed=clip_seed(seed, subject, name), background=background)
+        clip = make_clip(
+            name,
+            subject=subject,
+            frames=frames,
+            size=size,
+            fps=fps,
+            seed=clip_seed(seed, subject, name),
+            background=background,
+        )
         if layout == "avi":
             path = root / f"{subject}_{name}.avi"
             with open_writer(path, fps, (clip.frames.shape[2], clip.frames.shape[1])) as writer:

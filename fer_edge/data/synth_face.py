@@ -366,8 +366,9 @@ def place_face(frame: np.ndarray, face: FaceTrack, t: int) -> np.ndarray:
     x1 = min(int(np.ceil(cx + s * (side - pc))) + 1, width)
     y1 = min(int(np.ceil(cy + s * (side - pc))) + 1, height)
     m = np.array([[s, 0.0, cx - s * pc - x0], [0.0, s, cy - s * pc - y0]], np.float64)
-    warped = cv2.warpAffine(patch, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    warped = cv2.warpAffine(
+        patch, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0)
+    )
     alpha = warped[..., 3:4]
     roi = frame[y0:y1, x0:x1]
     roi += alpha * (warped[..., :3] - roi)

@@ -15,9 +15,17 @@ from pathlib import Path
 import numpy as np
 
 
-def write_preprocessed(root: str | os.PathLike, *, subjects: Sequence[str], labels: Sequence[str],
-                       frames: int, crop: int = 32, size: tuple[int, int] = (160, 120), seed: int = 1,
-                       per_clip_seed: bool = False) -> Path:
+def write_preprocessed(
+    root: str | os.PathLike,
+    *,
+    subjects: Sequence[str],
+    labels: Sequence[str],
+    frames: int,
+    crop: int = 32,
+    size: tuple[int, int] = (160, 120),
+    seed: int = 1,
+    per_clip_seed: bool = False,
+) -> Path:
     """Write untrimmed face crops of synthetic clips and their index, as preprocessing would.
 
     Args:
@@ -41,13 +49,24 @@ def write_preprocessed(root: str | os.PathLike, *, subjects: Sequence[str], labe
     records = []
     for s in subjects:
         for label in labels:
-            clip = make_clip(label, subject=s, frames=frames, size=size,
-                             seed=clip_seed(seed, s, label) if per_clip_seed else seed)
+            clip = make_clip(
+                label, subject=s, frames=frames, size=size, seed=clip_seed(seed, s, label) if per_clip_seed else seed
+            )
             crops = np.stack([crop_face(f, tuple(b[0]), size=crop) for f, b in zip(clip.frames, clip.boxes)])
             name = f"{s}_{label}"
             write_frames(root / "clips" / name, crops, ext=".png")
-            records.append({"name": name, "subject": s, "emotion": label, "folder": f"clips/{name}",
-                            "status": "ok", "span": [0, frames], "frames": frames, "anomaly": False,
-                            "intensity": [float(v) for v in clip.intensity]})
+            records.append(
+                {
+                    "name": name,
+                    "subject": s,
+                    "emotion": label,
+                    "folder": f"clips/{name}",
+                    "status": "ok",
+                    "span": [0, frames],
+                    "frames": frames,
+                    "anomaly": False,
+                    "intensity": [float(v) for v in clip.intensity],
+                }
+            )
     (root / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return root

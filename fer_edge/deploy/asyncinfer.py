@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.engine import CompiledModel
 from fer_edge.deploy.timers import StageTimer
+from fer_edge.engine import CompiledModel
 
 __all__ = ["InferBatcher", "SharedModel", "WaitingTimer"]
 
@@ -122,17 +122,19 @@ class InferBatcher:
             for job in batch:
                 rows, ms = [], 0.0
                 for i in range(job.rows):
-                    out, took = self._infer(request, [x[i:i + 1] for x in job.inputs])
+                    out, took = self._infer(request, [x[i : i + 1] for x in job.inputs])
                     rows.append(out)
                     ms += took
                 job.out, job.ms = np.concatenate(rows), ms
             return
-        inputs = [batch[0].inputs[k] if len(batch) == 1 else np.concatenate([j.inputs[k] for j in batch])
-                  for k in range(self.model.num_inputs)]
+        inputs = [
+            batch[0].inputs[k] if len(batch) == 1 else np.concatenate([j.inputs[k] for j in batch])
+            for k in range(self.model.num_inputs)
+        ]
         out, ms = self._infer(request, inputs)
         total, at = len(out), 0
         for job in batch:
-            job.out, job.ms = out[at:at + job.rows], ms * job.rows / total
+            job.out, job.ms = out[at : at + job.rows], ms * job.rows / total
             at += job.rows
 
     @staticmethod

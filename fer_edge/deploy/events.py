@@ -46,8 +46,15 @@ class EventWriter:
         self.close()
 
 
-def face_event(frame: int, t: float, track: int, box, label: str | None, scores: dict[str, float] | None,
-               window: tuple[int, int] | None) -> dict[str, Any]:
+def face_event(
+    frame: int,
+    t: float,
+    track: int,
+    box,
+    label: str | None,
+    scores: dict[str, float] | None,
+    window: tuple[int, int] | None,
+) -> dict[str, Any]:
     """One face's event in the contract's key order."""
     return {
         "frame": int(frame),
@@ -62,5 +69,13 @@ def face_event(frame: int, t: float, track: int, box, label: str | None, scores:
 
 def note_event(frame: int, t: float, note: str) -> dict[str, Any]:
     """A line for a frame without faces or a stream event (stall, reconnect...)."""
-    return {"frame": int(frame), "t": round(float(t), 3), "track": None, "box": None, "label": None,
-            "scores": None, "window": None, "note": note}
+    return {
+        "frame": int(frame),
+        "t": round(float(t), 3),
+        "track": None,
+        "box": None,
+        "label": None,
+        "scores": None,
+        "window": None,
+        "note": note,
+    }

@@ -188,8 +188,17 @@ class _Writer(threading.Thread):
 
 
 class _Stream:
-    def __init__(self, name: str, source: Any, pipe: Pipeline, outputs: StreamOutputs, policy,
-                 queue_size: int, fps: float | None = None, max_frames: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        source: Any,
+        pipe: Pipeline,
+        outputs: StreamOutputs,
+        policy,
+        queue_size: int,
+        fps: float | None = None,
+        max_frames: int | None = None,
+    ) -> None:
         self.name, self.source, self.pipe, self.outputs = name, source, pipe, outputs
         if hasattr(source, "read"):
             self.src = source
@@ -292,10 +301,22 @@ def share_models(pipes: Sequence[Pipeline], requests: int = 0) -> list[InferBatc
     return list(batchers.values())
 
 
-def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
-                  outputs: Sequence[StreamOutputs] | None = None, names: Sequence[str] | None = None,
-                  max_frames: int | None = None, policy=None, stop=None, queue_size: int = 8,
-                  progress: bool = False, fps: float | None = None, requests: int = 0) -> list[dict[str, Any]]:
+def run_pipelined(
+    sources: Sequence[Any],
+    bundle,
+    *,
+    config=None,
+    engine=None,
+    outputs: Sequence[StreamOutputs] | None = None,
+    names: Sequence[str] | None = None,
+    max_frames: int | None = None,
+    policy=None,
+    stop=None,
+    queue_size: int = 8,
+    progress: bool = False,
+    fps: float | None = None,
+    requests: int = 0,
+) -> list[dict[str, Any]]:
     """Run every source through the pipelined runtime; one result dict per stream.
 
     ``stop`` is an object with a ``requested`` flag (the caller's signal handler); when it is
@@ -349,10 +370,19 @@ def run_pipelined(sources: Sequence[Any], bundle, *, config=None, engine=None,
                 other.writer.close(ok=False)
             raise s.writer.error
     for s in streams:
-        results.append({"name": s.name, "source": str(s.source), "frames": s.writer.frames,
-                        "seconds": s.seconds, "frames_with_face": s.writer.with_face,
-                        "tracks": len(s.writer.tracks), "outputs": s.writer.close(ok=True), "pipe": s.pipe,
-                        "interrupted": bool(stop is not None and stop.requested)})
+        results.append(
+            {
+                "name": s.name,
+                "source": str(s.source),
+                "frames": s.writer.frames,
+                "seconds": s.seconds,
+                "frames_with_face": s.writer.with_face,
+                "tracks": len(s.writer.tracks),
+                "outputs": s.writer.close(ok=True),
+                "pipe": s.pipe,
+                "interrupted": bool(stop is not None and stop.requested),
+            }
+        )
     return results
 
 
@@ -370,8 +400,11 @@ def _supervise(streams: list[_Stream], workers: list[_Worker], stop, bar) -> Non
                 raise w.error
         if bar is not None:
             done = sum(s.writer.frames for s in streams)
-            bar.set_postfix(faces=sum(s.writer.with_face for s in streams),
-                            tracks=sum(len(s.writer.tracks) for s in streams), refresh=False)
+            bar.set_postfix(
+                faces=sum(s.writer.with_face for s in streams),
+                tracks=sum(len(s.writer.tracks) for s in streams),
+                refresh=False,
+            )
             bar.update(done - shown)
             shown = done
         if running:

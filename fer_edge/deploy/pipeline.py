@@ -25,9 +25,9 @@ import numpy as np
 
 from fer_edge.bundle import Bundle
 from fer_edge.config import coerce_fields
-from fer_edge.engine import CompiledModel, EngineConfig, load_model
 from fer_edge.deploy.smoothing import EMA
 from fer_edge.deploy.timers import StageTimer
+from fer_edge.engine import CompiledModel, EngineConfig, load_model
 from fer_edge.errors import FerEdgeError
 from fer_edge.kinds import kind_of, softmax_if_needed
 from fer_edge.windows import RingBuffer
@@ -134,8 +134,15 @@ class Pipeline:
         >>> faces = pipe.step(frame, index=0)  # doctest: +SKIP
     """
 
-    def __init__(self, bundle: Bundle, config: PipelineConfig | None = None,
-                 engine: EngineConfig | None = None, *, detector=None, share: Pipeline | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        config: PipelineConfig | None = None,
+        engine: EngineConfig | None = None,
+        *,
+        detector=None,
+        share: Pipeline | None = None,
+    ) -> None:
         from fer_edge.faces.detect import create_detector
         from fer_edge.faces.manager import TrackManager
 
@@ -149,10 +156,19 @@ class Pipeline:
         self._size = spec.size
         self._crop_side = max(spec.size)
         self.stride = config.stride or bundle.window.stride
-        detector = detector or create_detector(config.detector, min_size=(config.min_face, config.min_face),
-                                               max_side=config.detect_side, scale_factor=config.detect_scale)
-        self.manager = TrackManager(detector, tracker=config.tracker, detect_every=config.detect_every,
-                                    max_missed=config.max_missed, max_faces=config.max_faces)
+        detector = detector or create_detector(
+            config.detector,
+            min_size=(config.min_face, config.min_face),
+            max_side=config.detect_side,
+            scale_factor=config.detect_scale,
+        )
+        self.manager = TrackManager(
+            detector,
+            tracker=config.tracker,
+            detect_every=config.detect_every,
+            max_missed=config.max_missed,
+            max_faces=config.max_faces,
+        )
         self.frame_model: CompiledModel | None = None
         self.head: CompiledModel | None = None
         if share is not None:  # another stream's compiled models (called from one thread only)
@@ -170,16 +186,21 @@ class Pipeline:
         if config.align:
             from fer_edge.faces.blazeface import BlazeFaceDetector
 
-            self._eyes = detector if isinstance(detector, BlazeFaceDetector) else BlazeFaceDetector(
-                "short", device=engine.device)
+            self._eyes = (
+                detector
+                if isinstance(detector, BlazeFaceDetector)
+                else BlazeFaceDetector("short", device=engine.device)
+            )
 
     def _check_shapes(self) -> None:
         h, w = self._size
         c = self.bundle.frame.channels
         for m, most in ((self.frame_model, 1), (self.head, self.kind.head_inputs)):
             if m is not None and m.num_inputs > most:
-                raise FerEdgeError(f"{m.path}: the model takes {m.num_inputs} inputs, the runtime feeds {most}; "
-                                   "re-export it with one image input")
+                raise FerEdgeError(
+                    f"{m.path}: the model takes {m.num_inputs} inputs, the runtime feeds {most}; "
+                    "re-export it with one image input"
+                )
         model = self.frame_model or self.head
         shape = model.input_shape
         want = (h, w, c)
@@ -187,8 +208,10 @@ class Pipeline:
         if all(g in (-1, x) for g, x in zip(got, want)):
             pass
         else:
-            raise FerEdgeError(f"{model.path}: model input {shape} does not fit the manifest's frame "
-                               f"{h}x{w}x{c}; fix 'frame' in {self.bundle.path / 'manifest.json'}")
+            raise FerEdgeError(
+                f"{model.path}: model input {shape} does not fit the manifest's frame "
+                f"{h}x{w}x{c}; fix 'frame' in {self.bundle.path / 'manifest.json'}"
+            )
         out = (self.head or self.frame_model).output_shape[-1]
         if out not in (-1, len(self.labels)):
             raise FerEdgeError(f"{self.bundle.path}: the model gives {out} scores for {len(self.labels)} labels")
@@ -203,8 +226,9 @@ class Pipeline:
     def _new_state(self, item_shape: tuple[int, ...]) -> _TrackState:
         return _TrackState(RingBuffer(self.bundle.window.length, item_shape), EMA(self.config.alpha))
 
-    def preprocess(self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]],
-                   angles: list[float] | None = None) -> np.ndarray:
+    def preprocess(
+        self, frame: np.ndarray, boxes: list[tuple[int, int, int, int]], angles: list[float] | None = None
+    ) -> np.ndarray:
         """Crops of ``boxes`` (rotated by ``angles`` degrees if given) as the model's NHWC float32 batch."""
         from fer_edge.faces.crop import crop_face_aligned, crop_faces
 
@@ -266,7 +290,7 @@ class Pipeline:
                 x, y, w, h = t.box
                 m = max(w, h) // 2  # margin: the detector wants some context around the face
                 x0, y0 = max(0, x - m), max(0, y - m)
-                found = self._eyes.detect_full(frame[y0:y + h + m, x0:x + w + m])
+                found = self._eyes.detect_full(frame[y0 : y + h + m, x0 : x + w + m])
                 angle = eye_angle(*found[0].eyes) if found else (seen[1] if seen else 0.0)
                 seen = self._angles[t.id] = (index, angle)
             out.append(seen[1])
@@ -322,7 +346,7 @@ class Pipeline:
         windows, masks = zip(*(self.tracks[i].buffer.window() for i in due))
         x, m = np.stack(windows), np.stack(masks)
         if self.head.input_shape and self.head.input_shape[0] == 1 and len(due) > 1:
-            scores = np.concatenate([self._call_head(x[i:i + 1], m[i:i + 1]) for i in range(len(due))])
+            scores = np.concatenate([self._call_head(x[i : i + 1], m[i : i + 1]) for i in range(len(due))])
         else:
             scores = self._call_head(x, m)
         scores = softmax_if_needed(scores)

@@ -16,11 +16,11 @@ from typing import Any
 
 from fer_edge.atomic import write_json
 from fer_edge.bundle import Bundle
-from fer_edge.engine import EngineConfig
 from fer_edge.deploy.events import EventWriter, face_event, note_event
 from fer_edge.deploy.overlay import draw_frame
 from fer_edge.deploy.pipeline import Pipeline, PipelineConfig
 from fer_edge.deploy.stream import ResilientSource, StreamPolicy, open_input
+from fer_edge.engine import EngineConfig
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,21 @@ class RunReport:
 
     def timing(self) -> dict[str, Any]:
         """The ``--timing`` file's content."""
-        return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
-                "stages_ms": self.stages_ms, "stages_p90_ms": self.stages_p90_ms,
-                # Detection runs every N frames: its median is 0, its mean is its real cost.
-                "stages_mean_ms": self.stages_mean_ms, "stages": self.stages,
-                "device": self.device, "inference_precision": self.inference_precision,
-                "source": self.source, "bundle": self.bundle, "interrupted": self.interrupted}
+        return {
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 2),
+            "stages_ms": self.stages_ms,
+            "stages_p90_ms": self.stages_p90_ms,
+            # Detection runs every N frames: its median is 0, its mean is its real cost.
+            "stages_mean_ms": self.stages_mean_ms,
+            "stages": self.stages,
+            "device": self.device,
+            "inference_precision": self.inference_precision,
+            "source": self.source,
+            "bundle": self.bundle,
+            "interrupted": self.interrupted,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,9 +138,17 @@ def run_video(
     if threads > 1:
         from fer_edge.deploy.multi import StreamOutputs
 
-        return run_sources([source], bundle, config=config, engine=engine, progress=progress, stream=stream,
-                           outputs=[StreamOutputs(output and str(output), events and str(events),
-                                                  timing and str(timing))], max_frames=max_frames, fps=fps)[0]
+        return run_sources(
+            [source],
+            bundle,
+            config=config,
+            engine=engine,
+            progress=progress,
+            stream=stream,
+            outputs=[StreamOutputs(output and str(output), events and str(events), timing and str(timing))],
+            max_frames=max_frames,
+            fps=fps,
+        )[0]
     # Signals only set a flag from here on: the loop stops at a frame boundary, so every
     # counted frame has its events and its video frame (a KeyboardInterrupt could land between).
     with _StopOnSignal() as stop:
@@ -212,13 +229,20 @@ def run_video(
             outputs["events"] = str(ev.close())
         summary = timer.summary(frames)
         report = RunReport(
-            source=str(source), bundle=str(bundle.path), device=engine.device,
-            inference_precision=pipe.inference_precision, frames=frames, seconds=seconds,
+            source=str(source),
+            bundle=str(bundle.path),
+            device=engine.device,
+            inference_precision=pipe.inference_precision,
+            frames=frames,
+            seconds=seconds,
             fps=frames / seconds if seconds > 0 else 0.0,
             stages_ms={k: v["median"] for k, v in summary.items()},
             stages_p90_ms={k: v["p90"] for k, v in summary.items()},
             stages_mean_ms={k: v["mean"] for k, v in summary.items()},
-            frames_with_face=with_face, tracks=len(stats_tracks), interrupted=interrupted, outputs=outputs,
+            frames_with_face=with_face,
+            tracks=len(stats_tracks),
+            interrupted=interrupted,
+            outputs=outputs,
             stages=summary,
         )
         if timing:
@@ -260,34 +284,59 @@ def run_sources(
     if outputs is None:
         outputs = [StreamOutputs()] * len(sources)
         if out is not None:
-            outputs = [StreamOutputs(str(Path(out) / n / "demo.mp4") if video else None,
-                                     str(Path(out) / n / "events.jsonl"), str(Path(out) / n / "timing.json"))
-                       for n in names]
+            outputs = [
+                StreamOutputs(
+                    str(Path(out) / n / "demo.mp4") if video else None,
+                    str(Path(out) / n / "events.jsonl"),
+                    str(Path(out) / n / "timing.json"),
+                )
+                for n in names
+            ]
     with _StopOnSignal() as stop:
-        results = run_pipelined(sources, bundle, config=config, engine=engine, outputs=outputs, names=names,
-                                max_frames=max_frames, policy=stream, stop=stop, progress=progress, fps=fps,
-                                requests=requests)
+        results = run_pipelined(
+            sources,
+            bundle,
+            config=config,
+            engine=engine,
+            outputs=outputs,
+            names=names,
+            max_frames=max_frames,
+            policy=stream,
+            stop=stop,
+            progress=progress,
+            fps=fps,
+            requests=requests,
+        )
         reports = []
         for res, outs in zip(results, outputs):
             pipe = res["pipe"]
             summary = pipe.timer.summary(res["frames"])
             seconds = res["seconds"]
             report = RunReport(
-                source=res["source"], bundle=str(bundle.path), device=engine.device,
-                inference_precision=pipe.inference_precision, frames=res["frames"], seconds=seconds,
+                source=res["source"],
+                bundle=str(bundle.path),
+                device=engine.device,
+                inference_precision=pipe.inference_precision,
+                frames=res["frames"],
+                seconds=seconds,
                 fps=res["frames"] / seconds if seconds > 0 else 0.0,
                 stages_ms={k: v["median"] for k, v in summary.items()},
                 stages_p90_ms={k: v["p90"] for k, v in summary.items()},
                 stages_mean_ms={k: v["mean"] for k, v in summary.items()},
-                frames_with_face=res["frames_with_face"], tracks=res["tracks"], interrupted=res["interrupted"],
-                outputs=res["outputs"], stages=summary)
+                frames_with_face=res["frames_with_face"],
+                tracks=res["tracks"],
+                interrupted=res["interrupted"],
+                outputs=res["outputs"],
+                stages=summary,
+            )
             if outs.timing:
                 write_json(outs.timing, {**report.timing(), "stream": res["name"], "pipelined": True})
                 report.outputs["timing"] = str(outs.timing)
             reports.append(report)
         if stop.requested:
-            log.warning("interrupted; finalized %s", ", ".join(f"{r['name']} after {r['frames']} frames"
-                                                               for r in results))
+            log.warning(
+                "interrupted; finalized %s", ", ".join(f"{r['name']} after {r['frames']} frames" for r in results)
+            )
     return reports
 
 

@@ -69,13 +69,15 @@ class StreamPolicy:
         for name in ("read_timeout", "open_timeout"):
             # A day at most: queue.get(timeout=inf) overflows (and aborts in C++ code after it).
             if not 0 < getattr(self, name) <= 86_400:
-                raise FerEdgeError(f"stream {name.replace('_', '-')} must be in (0, 86400] seconds, "
-                                   f"got {getattr(self, name)}")
+                raise FerEdgeError(
+                    f"stream {name.replace('_', '-')} must be in (0, 86400] seconds, got {getattr(self, name)}"
+                )
         if self.max_reconnects < 0:
             raise FerEdgeError(f"stream max-reconnects must be >= 0, got {self.max_reconnects}")
         if not 0 <= self.backoff <= self.max_backoff <= 3600:
-            raise FerEdgeError(f"stream backoff must satisfy 0 <= backoff <= max_backoff, got "
-                               f"{self.backoff} and {self.max_backoff}")
+            raise FerEdgeError(
+                f"stream backoff must satisfy 0 <= backoff <= max_backoff, got {self.backoff} and {self.max_backoff}"
+            )
 
     def wait(self, attempt: int) -> float:
         """Seconds to wait before re-open attempt ``attempt`` (1-based)."""
@@ -161,9 +163,14 @@ class ResilientSource:
         ['stream stalled for 3.0 s; reconnecting (1/5)', 'stream reconnected']
     """
 
-    def __init__(self, source: str | int, policy: StreamPolicy, *,
-                 opener: Callable[[str | int], Any] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        source: str | int,
+        policy: StreamPolicy,
+        *,
+        opener: Callable[[str | int], Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.source = source
         self.policy = policy
         self._opener = opener or open_source
@@ -177,8 +184,10 @@ class ResilientSource:
         self._worker = self._open()
         if self._worker is None:
             shown = source if isinstance(source, int) else f"'{source}'"
-            raise FerEdgeError(f"cannot open {shown} within {policy.open_timeout:g} s; check the camera "
-                               "or URL and the network (or allow a longer StreamPolicy.open_timeout)")
+            raise FerEdgeError(
+                f"cannot open {shown} within {policy.open_timeout:g} s; check the camera "
+                "or URL and the network (or allow a longer StreamPolicy.open_timeout)"
+            )
         self.info: VideoInfo = self._worker.source.info
 
     def _open(self) -> _Worker | None:
@@ -269,8 +278,9 @@ class ResilientSource:
         self.close()
 
 
-def open_stream(source: str | int, *, policy: StreamPolicy | None = None,
-                opener: Callable[[str | int], Any] | None = None) -> ResilientSource:
+def open_stream(
+    source: str | int, *, policy: StreamPolicy | None = None, opener: Callable[[str | int], Any] | None = None
+) -> ResilientSource:
     """Open a camera or stream URL with read timeouts and bounded reconnects.
 
     Args:

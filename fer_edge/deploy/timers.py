@@ -136,12 +136,16 @@ def format_table(summary: dict[str, dict[str, float]]) -> str:
         >>> print(format_table(t.summary()).splitlines()[2])
         | decode | 1.00 | 1.00 | 1 of 1 | 1.00 | 1.00 |
     """
-    rows = ["| stage | mean ms/frame | p90 ms/frame | calls (of frames) | mean ms/call | p90 ms/call |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| stage | mean ms/frame | p90 ms/frame | calls (of frames) | mean ms/call | p90 ms/call |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for stage, s in summary.items():
         frames = s.get("frames", s["count"])
-        rows.append(f"| {stage} | {s.get('frame_mean', s['mean']):.2f} | {s.get('frame_p90', s['p90']):.2f} | "
-                    f"{s['count']} of {frames} | {s['mean']:.2f} | {s['p90']:.2f} |")
+        rows.append(
+            f"| {stage} | {s.get('frame_mean', s['mean']):.2f} | {s.get('frame_p90', s['p90']):.2f} | "
+            f"{s['count']} of {frames} | {s['mean']:.2f} | {s['p90']:.2f} |"
+        )
     # ``latency`` (decode to written, pipelined runtime) spans the other stages: not a part of the sum.
     total = sum(s.get("frame_mean", s["mean"]) for stage, s in summary.items() if stage != LATENCY)
     if summary:

@@ -93,8 +93,9 @@ def anchors(side: int, strides: tuple[int, ...], per_cell: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchor_xy: np.ndarray, side: int,
-           threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode(
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchor_xy: np.ndarray, side: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw model outputs -> ``(boxes (K, 4) x0 y0 x1 y1, keypoints (K, 6, 2), scores (K,))``.
 
     Coordinates are fractions of the (letterboxed) input; only scores >= ``threshold`` are kept.
@@ -130,8 +131,9 @@ def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray,
-                 iou: float = 0.3) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def weighted_nms(
+    boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou: float = 0.3
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Merge overlapping detections: score-weighted mean of each cluster, best score kept.
 
     Clusters are built greedily from the best remaining detection (everything with IoU above
@@ -207,9 +209,17 @@ class BlazeFaceDetector:
         >>> det.detect(frame)  # [(x, y, w, h), ...], largest first  # doctest: +SKIP
     """
 
-    def __init__(self, variant: str = "short", *, threshold: float | None = None, iou: float = 0.3,
-                 min_size: tuple[int, int] = (0, 0), model: str | os.PathLike | None = None,
-                 device: str = "CPU", **_: object) -> None:
+    def __init__(
+        self,
+        variant: str = "short",
+        *,
+        threshold: float | None = None,
+        iou: float = 0.3,
+        min_size: tuple[int, int] = (0, 0),
+        model: str | os.PathLike | None = None,
+        device: str = "CPU",
+        **_: object,
+    ) -> None:
         from fer_edge.engine import EngineConfig, load_model
 
         if variant not in SPECS:
@@ -237,11 +247,14 @@ class BlazeFaceDetector:
         scale = side / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         left, top = (side - nw) // 2, (side - nh) // 2
-        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB) if frame_bgr.ndim == 3 else cv2.cvtColor(
-            frame_bgr, cv2.COLOR_GRAY2RGB)
+        rgb = (
+            cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+            if frame_bgr.ndim == 3
+            else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2RGB)
+        )
         small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         canvas = np.full((side, side, 3), -1.0, np.float32)  # black bars (MediaPipe pads with zeros)
-        canvas[top:top + nh, left:left + nw] = small.astype(np.float32) * np.float32(2.0 / 255.0) - 1.0
+        canvas[top : top + nh, left : left + nw] = small.astype(np.float32) * np.float32(2.0 / 255.0) - 1.0
         return canvas[None], scale, left, top
 
     def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -138,7 +138,7 @@ class HaarDetector:
             gray = frame_bgr if frame_bgr.ndim == 2 else np.ascontiguousarray(frame_bgr[..., 0])
         height, width = gray.shape[:2]
         if min(height, width) < 24:  # thinner than the cascade window: no face fits (and a 4000x5
-            return []                # frame would be downscaled to a side of 0)
+            return []  # frame would be downscaled to a side of 0)
         scale = 1.0
         if self.max_side and max(height, width) > self.max_side:
             scale = self.max_side / max(height, width)

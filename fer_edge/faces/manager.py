@@ -284,9 +284,7 @@ class TrackManager:
         for di, box in enumerate(detections):  # largest first, so big faces win the slots
             if di in matched_dets or len(self._states) >= self.max_faces:
                 continue
-            track = Track(
-                self._next_id, box, hits=0, missed=0, first_frame=index, last_frame=index, source="detect"
-            )
+            track = Track(self._next_id, box, hits=0, missed=0, first_frame=index, last_frame=index, source="detect")
             state = _State(track, None)
             if self._start_tracker(state, frame, box):
                 self._next_id += 1

@@ -19,5 +19,13 @@ from fer_edge.kerasfile.reader import KerasFile, LayerSpec, read_keras_file
 
 SUPPORTED_LAYERS = ("InputLayer", *sorted(CONVERTERS))
 
-__all__ = ["SUPPORTED_LAYERS", "KerasFile", "LayerSpec", "UnsupportedLayer", "build_model", "convert_keras_file",
-           "opset", "read_keras_file"]
+__all__ = [
+    "SUPPORTED_LAYERS",
+    "KerasFile",
+    "LayerSpec",
+    "UnsupportedLayer",
+    "build_model",
+    "convert_keras_file",
+    "opset",
+    "read_keras_file",
+]

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.ovcompat import Model, opset
 from fer_edge.errors import FerEdgeError
 from fer_edge.kerasfile.layers import CONVERTERS, Builder, Tensor, unsupported
 from fer_edge.kerasfile.reader import KerasFile, Ref, read_keras_file
+from fer_edge.ovcompat import Model, opset
 
 
 def _input(b: Builder, kf: KerasFile, ref: Ref) -> tuple[Any, Tensor]:
@@ -58,8 +58,10 @@ def build_model(kf: KerasFile) -> Any:
             tensors[(spec.name, i, 0)] = out
         if len(left) == len(pending):
             missing = sorted({r[0] for s, i in left for r in s.nodes[i] if r not in tensors})
-            raise FerEdgeError(f"cannot load Keras model {kf.path}: layers {', '.join(missing[:3])} are "
-                               "referenced but never computed (a nested model or a damaged config)")
+            raise FerEdgeError(
+                f"cannot load Keras model {kf.path}: layers {', '.join(missing[:3])} are "
+                "referenced but never computed (a nested model or a damaged config)"
+            )
         pending = left
     results = []
     for ref in kf.outputs:

@@ -31,7 +31,8 @@ def unsupported(spec: LayerSpec, what: str = "") -> UnsupportedLayer:
     detail = f" with {what}" if what else ""
     return UnsupportedLayer(
         f"layer '{spec.name}' ({spec.class_name}{detail}) is not supported by fer-edge's built-in Keras reader; "
-        "the 'train' extra (TensorFlow) converts it: pip install 'fer-edge[train]'")
+        "the 'train' extra (TensorFlow) converts it: pip install 'fer-edge[train]'"
+    )
 
 
 @dataclass
@@ -130,8 +131,10 @@ def _padding(spec: LayerSpec) -> str:
 
 def _weights(spec: LayerSpec, count: int) -> list[np.ndarray]:
     if len(spec.weights) != count:
-        raise FerEdgeError(f"layer '{spec.name}' ({spec.class_name}) has {len(spec.weights)} weight arrays, "
-                           f"expected {count}; the file is damaged or of an unknown layout")
+        raise FerEdgeError(
+            f"layer '{spec.name}' ({spec.class_name}) has {len(spec.weights)} weight arrays, "
+            f"expected {count}; the file is damaged or of an unknown layout"
+        )
     return spec.weights
 
 
@@ -240,8 +243,14 @@ def _merge(b: Builder, spec: LayerSpec, xs: list[Tensor], kind: str) -> Tensor:
     if kind == "concat":
         axis = int(spec.config.get("axis", -1)) % xs[0].rank
         return Tensor(b.op.concat(outs, _FIRST_AXIS[axis] if first else axis).output(0), first)
-    fn = {"add": b.op.add, "subtract": b.op.subtract, "multiply": b.op.multiply,
-          "maximum": b.op.maximum, "minimum": b.op.minimum, "average": b.op.add}[kind]
+    fn = {
+        "add": b.op.add,
+        "subtract": b.op.subtract,
+        "multiply": b.op.multiply,
+        "maximum": b.op.maximum,
+        "minimum": b.op.minimum,
+        "average": b.op.add,
+    }[kind]
     out = outs[0]
     for other in outs[1:]:
         out = fn(out, other).output(0)
@@ -283,8 +292,9 @@ def zero_padding2d(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     if isinstance(pad, int):
         pad = [pad, pad]
     (top, bottom), (left, right) = (_pair(p) for p in pad)
-    out = b.op.pad(b.first(xs[0], spec), b.const([0, 0, top, left], np.int64),
-                   b.const([0, 0, bottom, right], np.int64), "constant").output(0)
+    out = b.op.pad(
+        b.first(xs[0], spec), b.const([0, 0, top, left], np.int64), b.const([0, 0, bottom, right], np.int64), "constant"
+    ).output(0)
     return Tensor(out, True)
 
 
@@ -344,6 +354,15 @@ CONVERTERS: dict[str, Converter] = {
     "Softmax": softmax,
     "ELU": lambda b, s, xs: b.same(xs[0], b.op.elu(xs[0].out, float(s.config.get("alpha", 1.0)))),
     # Inference-time identities.
-    **{name: identity for name in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-                                   "AlphaDropout", "ActivityRegularization")},
+    **{
+        name: identity
+        for name in (
+            "Dropout",
+            "SpatialDropout2D",
+            "GaussianNoise",
+            "GaussianDropout",
+            "AlphaDropout",
+            "ActivityRegularization",
+        )
+    },
 }

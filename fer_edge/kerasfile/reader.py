@@ -96,8 +96,10 @@ def read_keras_file(path: str | Path) -> KerasFile:
     with h5:
         raw = h5.attrs.get("model_config")
         if raw is None:
-            raise FerEdgeError(f"cannot load Keras model {path}: it holds weights only (no model_config); "
-                               "save the whole model with model.save()")
+            raise FerEdgeError(
+                f"cannot load Keras model {path}: it holds weights only (no model_config); "
+                "save the whole model with model.save()"
+            )
         config = _json(raw, path)
         version = _text(h5.attrs.get("keras_version", ""))
         graph = _graph(path, config, version)
@@ -142,8 +144,10 @@ def _graph(path: Path, config: dict[str, Any], version: str) -> KerasFile:
     if cls == "Sequential":
         return _sequential(path, body, version)
     if cls not in ("Model", "Functional") or not isinstance(body, dict):
-        raise FerEdgeError(f"cannot load Keras model {path}: top-level class {cls} is not a Model, "
-                           "Functional or Sequential; the 'train' extra (TensorFlow) converts it")
+        raise FerEdgeError(
+            f"cannot load Keras model {path}: top-level class {cls} is not a Model, "
+            "Functional or Sequential; the 'train' extra (TensorFlow) converts it"
+        )
     layers: dict[str, LayerSpec] = {}
     for item in body["layers"]:
         name = item.get("name") or item["config"]["name"]
@@ -212,8 +216,9 @@ def _h5_weights(graph: KerasFile, group: Any) -> None:
         try:
             spec.weights = [np.asarray(sub[n], dtype=np.float32) for n in names]
         except KeyError as exc:
-            raise FerEdgeError(f"cannot load Keras model {graph.path}: weight {exc} of layer '{name}' "
-                               "is missing") from None
+            raise FerEdgeError(
+                f"cannot load Keras model {graph.path}: weight {exc} of layer '{name}' is missing"
+            ) from None
 
 
 def _snake(name: str) -> str:

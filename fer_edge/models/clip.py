@@ -114,8 +114,15 @@ def convlstm_model(
 
 
 @register_model("c3d", kind="clip")
-def c3d(input_shape=DEFAULT_CLIP_SHAPE, num_classes=6, filters=(16, 16, 32), kernel_size=3,
-        dense_units=(512, 512), dropout=0.0, padding="valid"):
+def c3d(
+    input_shape=DEFAULT_CLIP_SHAPE,
+    num_classes=6,
+    filters=(16, 16, 32),
+    kernel_size=3,
+    dense_units=(512, 512),
+    dropout=0.0,
+    padding="valid",
+):
     """C3D of figure 3.22: Conv3D 16/16/32 + max pooling, 2 x Dense 512, softmax."""
     # locals() is exactly the factory's parameters here: it is the first statement.
     return c3d_model(**locals())
@@ -134,6 +141,10 @@ def test_clip(input_shape=(8, 32, 32, 3), num_classes=6, seed=0):
 
     keras.utils.set_random_seed(seed)
     return c3d_model(
-        input_shape=input_shape, num_classes=num_classes, filters=(4, 4, 8), dense_units=(16,), padding="same",
+        input_shape=input_shape,
+        num_classes=num_classes,
+        filters=(4, 4, 8),
+        dense_units=(16,),
+        padding="same",
         name="test_clip",
     )

@@ -137,8 +137,9 @@ def load_model(path: str | os.PathLike[str]):
     """
     path = Path(path)
     if not path.is_file():
-        raise FerEdgeError(f"model file {path} does not exist; check the path "
-                           "(a bundle keeps it next to manifest.json)")
+        raise FerEdgeError(
+            f"model file {path} does not exist; check the path (a bundle keeps it next to manifest.json)"
+        )
     if path.suffix != ".keras":
         raise FerEdgeError(f"{path} is not a .keras file; save models with model.save('name.keras')")
     import keras
@@ -150,5 +151,3 @@ def load_model(path: str | os.PathLike[str]):
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FerEdgeError(f"cannot load model {path} ({first}); re-save it or re-export the bundle") from None
-
-

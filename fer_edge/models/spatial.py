@@ -30,8 +30,10 @@ DEFAULT_INPUT_SHAPE = (160, 160, 3)
 # keras-vggface's release files, which fer_edge.models.vggface loads (the with-top variants,
 # ``rcmalli_vggface_tf_vgg16.h5`` / ``_resnet50.h5``, load too: their fc/classifier layers are
 # reported unused).
-WEIGHTS_FILES = {"vggface_vgg16": "rcmalli_vggface_tf_notop_vgg16.h5",
-                 "vggface_resnet50": "rcmalli_vggface_tf_notop_resnet50.h5"}
+WEIGHTS_FILES = {
+    "vggface_vgg16": "rcmalli_vggface_tf_notop_vgg16.h5",
+    "vggface_resnet50": "rcmalli_vggface_tf_notop_resnet50.h5",
+}
 WEIGHTS_SOURCE = "https://github.com/rcmalli/keras-vggface/releases (v2.0)"
 
 # name -> (keras.applications class, mean, std, RGB->BGR), mean/std on the 0..255 scale
@@ -111,9 +113,11 @@ def _check_rate(what: str, rate: float) -> None:
 
 
 # Keras' own cache names of the no-top ImageNet files (keras.applications downloads them there).
-IMAGENET_FILES = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                  "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                  "densenet201": "densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5"}
+IMAGENET_FILES = {
+    "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "densenet201": "densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
 
 
 def keras_cache_file(name: str) -> Path:
@@ -128,7 +132,7 @@ def _require_imagenet_cache(key: str) -> None:
     if not path.is_file():
         raise FerEdgeError(
             f"weights 'imagenet' for {key} need {path} (Keras' cache; fer-edge never downloads at run time): "
-            f"fetch it once online with python -c \"import keras; keras.applications.{_APPLICATIONS[key][0]}"
+            f'fetch it once online with python -c "import keras; keras.applications.{_APPLICATIONS[key][0]}'
             f"(include_top=False)\", or pass a weights file, or 'random' to train from scratch"
         )
 

@@ -154,7 +154,7 @@ def cnn1d_head(
         raise FerEdgeError(f"pooling must be 'average' or 'max', got '{pooling}'")
     pools = len(filters) // pool_every if pool_every > 0 else 0
     if timesteps < 2**pools:
-        raise FerEdgeError(f"cnn1d with {pools} poolings needs timesteps >= {2 ** pools}, got {timesteps}")
+        raise FerEdgeError(f"cnn1d with {pools} poolings needs timesteps >= {2**pools}, got {timesteps}")
     features_in, mask_in = _inputs(timesteps, features)
     x = _masked_input(features_in, mask_in, relative, reference_frames)
     if input_dropout:
@@ -175,23 +175,51 @@ def cnn1d_head(
 
 
 @register_model("lstm", kind="temporal")
-def lstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128,
-         dropout=0.4, recurrent_dropout=0.0, unroll=False, relative=False, reference_frames=3):
+def lstm(
+    timesteps=DEFAULT_TIMESTEPS,
+    features=DEFAULT_FEATURES,
+    num_classes=6,
+    units=128,
+    dropout=0.4,
+    recurrent_dropout=0.0,
+    unroll=False,
+    relative=False,
+    reference_frames=3,
+):
     """LSTM(128) on masked features (thesis: input dropout 0.4)."""
     # locals() is exactly the factory's parameters here: it is the first statement.
     return recurrent_head(bidirectional=False, name="lstm", **locals())
 
 
 @register_model("bilstm", kind="temporal")
-def bilstm(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, units=128,
-           dropout=0.7, recurrent_dropout=0.0, unroll=False, relative=False, reference_frames=3):
+def bilstm(
+    timesteps=DEFAULT_TIMESTEPS,
+    features=DEFAULT_FEATURES,
+    num_classes=6,
+    units=128,
+    dropout=0.7,
+    recurrent_dropout=0.0,
+    unroll=False,
+    relative=False,
+    reference_frames=3,
+):
     """Bidirectional LSTM(128) on masked features (thesis: input dropout 0.7)."""
     return recurrent_head(bidirectional=True, name="bilstm", **locals())
 
 
 @register_model("cnn1d", kind="temporal")
-def cnn1d(timesteps=DEFAULT_TIMESTEPS, features=DEFAULT_FEATURES, num_classes=6, filters=(64, 64, 128, 128),
-          kernel_size=3, pooling="average", input_dropout=0.0, dropout=0.4, relative=False, reference_frames=3):
+def cnn1d(
+    timesteps=DEFAULT_TIMESTEPS,
+    features=DEFAULT_FEATURES,
+    num_classes=6,
+    filters=(64, 64, 128, 128),
+    kernel_size=3,
+    pooling="average",
+    input_dropout=0.0,
+    dropout=0.4,
+    relative=False,
+    reference_frames=3,
+):
     """The 1D-CNN of figure 3.27: 4 Conv1D, 2 max pools, 1 fully connected; mask-aware."""
     return cnn1d_head(name="cnn1d", **locals())
 
@@ -203,6 +231,10 @@ def test_temporal(timesteps=8, features=16, num_classes=6, seed=0):
 
     keras.utils.set_random_seed(seed)
     return cnn1d_head(
-        timesteps=timesteps, features=features, num_classes=num_classes, filters=(8, 8, 16, 16), dropout=0.1,
+        timesteps=timesteps,
+        features=features,
+        num_classes=num_classes,
+        filters=(8, 8, 16, 16),
+        dropout=0.1,
         name="test_temporal",
     )

@@ -85,8 +85,9 @@ def _resnet_block(x, filters, stage: int, block: int, strides=(2, 2)):
     f1, f2, f3 = filters
     prefix = f"conv{stage}_{block}"
     first = block == 1
-    y = keras.layers.Conv2D(f1, (1, 1), strides=strides if first else (1, 1), use_bias=False,
-                            name=f"{prefix}_1x1_reduce")(x)
+    y = keras.layers.Conv2D(
+        f1, (1, 1), strides=strides if first else (1, 1), use_bias=False, name=f"{prefix}_1x1_reduce"
+    )(x)
     y = keras.layers.BatchNormalization(axis=3, name=f"{prefix}_1x1_reduce_bn")(y)
     y = keras.layers.Activation("relu", name=f"{prefix}_1x1_reduce_relu")(y)
     y = keras.layers.Conv2D(f2, (3, 3), padding="same", use_bias=False, name=f"{prefix}_3x3")(y)
@@ -157,16 +158,18 @@ def _original_top(arch, inputs, x, input_shape):
 
 
 @register_model("vggface_vgg16", kind="spatial")
-def vggface_vgg16(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5,
-                  weights=None, include_top=False):
+def vggface_vgg16(
+    input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None, include_top=False
+):
     """VGGFace VGG16 (keras-vggface names) + classifier head; ``weights``: a keras-vggface .h5, or None/"random"."""
     # locals() is exactly the factory's parameters here: it is the first statement.
     return _vggface("vgg16", **locals())
 
 
 @register_model("vggface_resnet50", kind="spatial")
-def vggface_resnet50(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5,
-                     weights=None, include_top=False):
+def vggface_resnet50(
+    input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None, include_top=False
+):
     """VGGFace ResNet50 (keras-vggface names) + classifier head; ``weights``: a keras-vggface .h5, or None/"random"."""
     return _vggface("resnet50", **locals())
 
@@ -256,8 +259,9 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
     import numpy as np
 
     if not path.is_file():
-        raise FerEdgeError(f"VGGFace weights file {path} does not exist; "
-                           "download the keras-vggface .h5 and pass its path")
+        raise FerEdgeError(
+            f"VGGFace weights file {path} does not exist; download the keras-vggface .h5 and pass its path"
+        )
     try:
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
@@ -269,8 +273,9 @@ def _read_keras2_weights(path: Path) -> dict[str, list[tuple[str, object]]]:
             layers = {}
             for name in names:
                 if name not in root:
-                    raise FerEdgeError(f"{path} lists layer '{name}' but has no group for it: "
-                                       "the file is truncated or corrupt")
+                    raise FerEdgeError(
+                        f"{path} lists layer '{name}' but has no group for it: the file is truncated or corrupt"
+                    )
                 group = root[name]
                 weight_names = _attr_list(group, "weight_names") or []
                 if weight_names:
@@ -294,4 +299,3 @@ def _attr_list(group, key: str) -> list[str] | None:
     else:
         return None
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
-

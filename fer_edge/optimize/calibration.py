@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-HOW_TO = ("pass --calibration DATA (a video or folder of videos with faces, a preprocessed folder, "
-          "a folder of face images, or an .npz with frames/clips)")
+HOW_TO = (
+    "pass --calibration DATA (a video or folder of videos with faces, a preprocessed folder, "
+    "a folder of face images, or an .npz with frames/clips)"
+)
 
 
 @dataclass
@@ -94,14 +96,18 @@ def _fit_frames(bundle: Bundle, pixels: np.ndarray, what: str) -> np.ndarray:
         raise FerEdgeError(f"{what}: frames of {pixels.shape[2]}x{pixels.shape[1]} exceed 8192 px a side")
     if pixels.shape[-1] != c:
         if c == 1:
-            pixels = np.stack([cv2.cvtColor(np.ascontiguousarray(f, np.uint8), cv2.COLOR_RGB2GRAY)
-                               for f in pixels])[..., None]
+            pixels = np.stack([cv2.cvtColor(np.ascontiguousarray(f, np.uint8), cv2.COLOR_RGB2GRAY) for f in pixels])[
+                ..., None
+            ]
         else:
-            raise FerEdgeError(f"{what}: frames have {pixels.shape[-1]} channel(s) but the bundle takes "
-                               f"{bundle.frame.color}; give {c}-channel frames")
+            raise FerEdgeError(
+                f"{what}: frames have {pixels.shape[-1]} channel(s) but the bundle takes "
+                f"{bundle.frame.color}; give {c}-channel frames"
+            )
     if pixels.shape[1:3] != (h, w):
-        pixels = np.stack([cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=cv2.INTER_AREA)
-                           for f in pixels]).reshape(len(pixels), h, w, c)
+        pixels = np.stack(
+            [cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=cv2.INTER_AREA) for f in pixels]
+        ).reshape(len(pixels), h, w, c)
     return bundle.frame.normalise(pixels)
 
 
@@ -151,15 +157,18 @@ def _from_npz(bundle: Bundle, path: Path) -> tuple[list[np.ndarray], list[int] |
         frames = _fit_frames(bundle, data["frames"], str(path))
         clips = [f[None] for f in frames]
     else:
-        raise FerEdgeError(f"{path} has neither 'frames' nor 'clips' (has: {', '.join(data) or 'nothing'}); "
-                           "save frames (N, H, W, C) or clips (N, T, H, W, C) of 0..255 pixels")
+        raise FerEdgeError(
+            f"{path} has neither 'frames' nor 'clips' (has: {', '.join(data) or 'nothing'}); "
+            "save frames (N, H, W, C) or clips (N, T, H, W, C) of 0..255 pixels"
+        )
     if labels is not None:
         if len(labels) != len(clips):
             raise FerEdgeError(f"{path}: {len(labels)} labels for {len(clips)} items; give one label per item")
         bad = [v for v in labels if not 0 <= v < len(bundle.labels)]
         if bad:
-            raise FerEdgeError(f"{path}: label {bad[0]} is outside 0..{len(bundle.labels) - 1} "
-                               f"({', '.join(bundle.labels)})")
+            raise FerEdgeError(
+                f"{path}: label {bad[0]} is outside 0..{len(bundle.labels) - 1} ({', '.join(bundle.labels)})"
+            )
     return clips, labels
 
 

@@ -63,9 +63,11 @@ def distillation_loss(temperature: float = 4.0, alpha: float = 0.7):
     return loss
 
 
-def distillation_loss_np(onehot: np.ndarray, teacher: np.ndarray, student: np.ndarray,
-                         temperature: float = 4.0, alpha: float = 0.7) -> np.ndarray:
+def distillation_loss_np(
+    onehot: np.ndarray, teacher: np.ndarray, student: np.ndarray, temperature: float = 4.0, alpha: float = 0.7
+) -> np.ndarray:
     """The same loss in numpy (reference for tests and reports)."""
+
     def soft(p):
         z = np.log(np.clip(p, _EPS, 1.0)) / temperature
         e = np.exp(z - z.max(-1, keepdims=True))
@@ -74,7 +76,7 @@ def distillation_loss_np(onehot: np.ndarray, teacher: np.ndarray, student: np.nd
     st, ss = soft(teacher), soft(student)
     kl = (st * (np.log(np.clip(st, _EPS, 1)) - np.log(np.clip(ss, _EPS, 1)))).sum(-1)
     ce = -(onehot * np.log(np.clip(student, _EPS, 1.0))).sum(-1)
-    return alpha * temperature ** 2 * kl + (1 - alpha) * ce
+    return alpha * temperature**2 * kl + (1 - alpha) * ce
 
 
 @dataclass
@@ -97,14 +99,17 @@ def _student(name: str, input_shape: tuple, num_classes: int | None, options: di
 
     spec = get_model_spec(name)
     if spec.kind not in ("spatial", "frame"):
-        raise FerEdgeError(f"student '{name}' is a {spec.kind} model; the teacher's {kind} model takes images "
-                           f"{tuple(input_shape)}: pick a spatial/frame model such as 'student'")
+        raise FerEdgeError(
+            f"student '{name}' is a {spec.kind} model; the teacher's {kind} model takes images "
+            f"{tuple(input_shape)}: pick a spatial/frame model such as 'student'"
+        )
     opts = {"input_shape": tuple(input_shape), "num_classes": num_classes, **options}
     model = create_model(name, **opts)
     got = tuple(int(d) for d in model.inputs[0].shape[1:])
     if got != tuple(input_shape):
-        raise FerEdgeError(f"student '{name}' takes {got}, the teacher {tuple(input_shape)}; "
-                           "drop input_shape from the student options")
+        raise FerEdgeError(
+            f"student '{name}' takes {got}, the teacher {tuple(input_shape)}; drop input_shape from the student options"
+        )
     return model
 
 
@@ -126,9 +131,18 @@ def _wrap(student: Any, bundle: Any, input_shape: tuple, name: str, features: in
     return keras.Model(inputs, x, name=name)
 
 
-def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, temperature: float = 4.0,
-                   alpha: float = 0.7, seed: int = 0, options: dict | None = None,
-                   batch_size: int = 32) -> DistillResult:
+def distill_bundle(
+    bundle: Any,
+    data: Any,
+    student: str,
+    *,
+    epochs: int = 10,
+    temperature: float = 4.0,
+    alpha: float = 0.7,
+    seed: int = 0,
+    options: dict | None = None,
+    batch_size: int = 32,
+) -> DistillResult:
     """Train ``student`` on the teacher bundle's soft targets (and labels where present).
 
     Args:
@@ -150,8 +164,10 @@ def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, te
     options = dict(options or {})
     kind = kind_of(bundle)
     if kind.frame_role is None:
-        raise FerEdgeError(f"distillation needs a frame or cascade bundle ({kind.name} models have no spatial part); "
-                           f"use --prune for {kind.name} models")
+        raise FerEdgeError(
+            f"distillation needs a frame or cascade bundle ({kind.name} models have no spatial part); "
+            f"use --prune for {kind.name} models"
+        )
     role = kind.frame_role
     teacher_keras = load_model(bundle.path / bundle.models[role].keras) if bundle.models[role].keras else None
     if teacher_keras is None:
@@ -170,25 +186,39 @@ def distill_bundle(bundle: Any, data: Any, student: str, *, epochs: int = 10, te
             frames.append(clip)
             labels += [data.labels[i] if data.labels is not None else -1] * len(clip)
         x = np.concatenate(frames)
-        teacher = np.concatenate([np.asarray(teacher_ir["frame"]([x[i:i + 256]])[0]) for i in range(0, len(x), 256)])
+        teacher = np.concatenate([np.asarray(teacher_ir["frame"]([x[i : i + 256]])[0]) for i in range(0, len(x), 256)])
         train = net
     else:
         from fer_edge.models import get_model_spec
 
         if get_model_spec(student).kind not in ("spatial", "frame"):
-            raise FerEdgeError(f"student '{student}' is a {get_model_spec(student).kind} model; the teacher's "
-                               f"spatial model takes images {shape}: pick a spatial model such as 'student'")
-        return _distill_cascade(bundle, data, teacher_keras, teacher_ir, loss, epochs=epochs, seed=seed,
-                                options=options, name=student)
+            raise FerEdgeError(
+                f"student '{student}' is a {get_model_spec(student).kind} model; the teacher's "
+                f"spatial model takes images {shape}: pick a spatial model such as 'student'"
+            )
+        return _distill_cascade(
+            bundle, data, teacher_keras, teacher_ir, loss, epochs=epochs, seed=seed, options=options, name=student
+        )
     onehot = np.zeros((len(labels), n), np.float32)
     for i, y in enumerate(labels):
         if y >= 0:
             onehot[i, y] = 1.0
     train.compile(optimizer=keras.optimizers.Adam(2e-3), loss=loss)
-    hist = train.fit(x, np.concatenate([onehot, teacher], -1).astype(np.float32), epochs=epochs,
-                     batch_size=batch_size, shuffle=True, verbose=0)
-    return DistillResult({role: net}, student, int(teacher_keras.count_params()), int(net.count_params()),
-                         [float(v) for v in hist.history["loss"]])
+    hist = train.fit(
+        x,
+        np.concatenate([onehot, teacher], -1).astype(np.float32),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+    )
+    return DistillResult(
+        {role: net},
+        student,
+        int(teacher_keras.count_params()),
+        int(net.count_params()),
+        [float(v) for v in hist.history["loss"]],
+    )
 
 
 # Feature-window passes per requested epoch: the cascade head trains on cached features
@@ -206,23 +236,37 @@ def _pooled_spatial(teacher: Any, pool: int, name: str):
 
     names = [lyr.name for lyr in teacher.layers]
     if "flatten" not in names:
-        raise FerEdgeError(f"teacher spatial model '{teacher.name}' has no 'flatten' layer to pool; "
-                           "distil a cascade whose spatial model ends in flatten features")
+        raise FerEdgeError(
+            f"teacher spatial model '{teacher.name}' has no 'flatten' layer to pool; "
+            "distil a cascade whose spatial model ends in flatten features"
+        )
     fmap = teacher.get_layer("flatten").input
     if len(fmap.shape) != 4:
-        raise FerEdgeError(f"teacher features come from a {len(fmap.shape) - 1}-D map, not an image map; "
-                           "cannot pool it for a student")
+        raise FerEdgeError(
+            f"teacher features come from a {len(fmap.shape) - 1}-D map, not an image map; cannot pool it for a student"
+        )
     h, w = int(fmap.shape[1]), int(fmap.shape[2])
     if pool < 1 or h % pool or w % pool:
-        raise FerEdgeError(f"student pool {pool} must divide the teacher's {h}x{w} feature map; "
-                           f"try pool 1, 2 or a divisor of {h}")
+        raise FerEdgeError(
+            f"student pool {pool} must divide the teacher's {h}x{w} feature map; try pool 1, 2 or a divisor of {h}"
+        )
     x = keras.layers.AveragePooling2D(pool, name="student_pool")(fmap) if pool > 1 else fmap
     x = keras.layers.Flatten(name="student_features")(x)
     return keras.Model(teacher.inputs, x, name=name)
 
 
-def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dict, loss, *, epochs: int, seed: int,
-                     options: dict, name: str) -> DistillResult:
+def _distill_cascade(
+    bundle: Any,
+    data: Any,
+    teacher_keras: Any,
+    teacher_ir: dict,
+    loss,
+    *,
+    epochs: int,
+    seed: int,
+    options: dict,
+    name: str,
+) -> DistillResult:
     """Compact cascade: teacher base + pooled features, and a narrow relative 1D-CNN head.
 
     The head learns the teacher cascade's clip scores (and labels) from cached pooled features.
@@ -259,19 +303,42 @@ def _distill_cascade(bundle: Any, data: Any, teacher_keras: Any, teacher_ir: dic
         if y >= 0:
             onehot[i, y] = 1.0
     keras.utils.set_random_seed(seed)
-    head = cnn1d_head(timesteps=length, features=int(feats.shape[-1]), num_classes=n,
-                      filters=tuple(int(f) for f in options.get("filters", (16, 16, 32, 32))), pooling="max",
-                      relative=relative, reference_frames=ref, dropout=float(options.get("dropout", 0.3)),
-                      name=f"{name}_temporal")
+    head = cnn1d_head(
+        timesteps=length,
+        features=int(feats.shape[-1]),
+        num_classes=n,
+        filters=tuple(int(f) for f in options.get("filters", (16, 16, 32, 32))),
+        pooling="max",
+        relative=relative,
+        reference_frames=ref,
+        dropout=float(options.get("dropout", 0.3)),
+        name=f"{name}_temporal",
+    )
     head.compile(optimizer=keras.optimizers.Adam(float(options.get("learning_rate", 1e-3))), loss=loss)
-    hist = head.fit([feats, masks], np.concatenate([onehot, teacher], -1), epochs=epochs * HEAD_PASSES_PER_EPOCH,
-                    batch_size=int(options.get("batch_size", 16)), shuffle=True, verbose=0)
+    hist = head.fit(
+        [feats, masks],
+        np.concatenate([onehot, teacher], -1),
+        epochs=epochs * HEAD_PASSES_PER_EPOCH,
+        batch_size=int(options.get("batch_size", 16)),
+        shuffle=True,
+        verbose=0,
+    )
     params_teacher = int(teacher_keras.count_params()) + int(teacher_head.count_params())
     params_student = int(spatial.count_params()) + int(head.count_params())
-    log.info("distilled cascade: spatial %d -> %d params, head %d -> %d", teacher_keras.count_params(),
-             spatial.count_params(), teacher_head.count_params(), head.count_params())
-    return DistillResult({"spatial": spatial, "temporal": head}, name, params_teacher, params_student,
-                         [float(v) for v in hist.history["loss"]])
+    log.info(
+        "distilled cascade: spatial %d -> %d params, head %d -> %d",
+        teacher_keras.count_params(),
+        spatial.count_params(),
+        teacher_head.count_params(),
+        head.count_params(),
+    )
+    return DistillResult(
+        {"spatial": spatial, "temporal": head},
+        name,
+        params_teacher,
+        params_student,
+        [float(v) for v in hist.history["loss"]],
+    )
 
 
 def _to_ov(model: Any):

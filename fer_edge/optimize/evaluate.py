@@ -45,8 +45,15 @@ def predictions(kind: BundleKind, models: dict[str, Any], clips: list[np.ndarray
     return np.array([int(np.argmax(scores(kind, models, c, length))) for c in clips], dtype=np.int64)
 
 
-def validation_set(kind: BundleKind, data: CalibrationData, reference: dict[str, Any], length: int,
-                   *, limit: int = MAX_VALIDATION_ITEMS, seed: int = 0) -> ValidationSet:
+def validation_set(
+    kind: BundleKind,
+    data: CalibrationData,
+    reference: dict[str, Any],
+    length: int,
+    *,
+    limit: int = MAX_VALIDATION_ITEMS,
+    seed: int = 0,
+) -> ValidationSet:
     """Labelled clips as they are; unlabelled ones cut into the kind's items
     (:meth:`~fer_edge.kinds.BundleKind.unlabelled_items`), scored against FP32."""
     clips, labels = data.val()

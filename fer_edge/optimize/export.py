@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from fer_edge.atomic import check_output, temp_path
-from fer_edge.ovcompat import save_ir
 from fer_edge.deploy.parity import check_parity
 from fer_edge.errors import FerEdgeError, require, unknown_choice
 from fer_edge.models.convert import culprits, to_openvino
+from fer_edge.ovcompat import save_ir
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,16 @@ def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
     except Exception as exc:  # noqa: BLE001 - converter failures are about the model
         tmp.unlink(missing_ok=True)
         first = str(exc).strip().splitlines()
-        raise FerEdgeError(f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
-                           f"{culprits(keras_model, str(exc))}") from None
+        raise FerEdgeError(
+            f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
+            f"{culprits(keras_model, str(exc))}"
+        ) from None
     if onnx_opset(tmp) > ONNX_OPSET:
         tmp.unlink(missing_ok=True)
-        raise FerEdgeError(f"ONNX export of '{keras_model.name}' wrote an opset above {ONNX_OPSET}, which "
-                           "OpenVINO 2022.3 (NCS2) cannot read; upgrade tf2onnx/keras (optimize extra)")
+        raise FerEdgeError(
+            f"ONNX export of '{keras_model.name}' wrote an opset above {ONNX_OPSET}, which "
+            "OpenVINO 2022.3 (NCS2) cannot read; upgrade tf2onnx/keras (optimize extra)"
+        )
     os.replace(tmp, path)
     return path
 
@@ -93,9 +97,11 @@ class ExportResult:
         lines = [f"export {self.format}: {self.bundle}"]
         for role, files in self.files.items():
             p = self.parity.get(role, {})
-            lines.append(f"  {role}: {', '.join(files)}  (max |diff| {p.get('max_abs_diff', float('nan')):.1e}, "
-                         f"argmax agreement {100 * p.get('argmax_agreement', float('nan')):.1f} % on "
-                         f"{p.get('samples', 0)} {self.inputs} inputs)")
+            lines.append(
+                f"  {role}: {', '.join(files)}  (max |diff| {p.get('max_abs_diff', float('nan')):.1e}, "
+                f"argmax agreement {100 * p.get('argmax_agreement', float('nan')):.1f} % on "
+                f"{p.get('samples', 0)} {self.inputs} inputs)"
+            )
         return "\n".join(lines)
 
 
@@ -121,8 +127,11 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
     for inp in model.inputs:
         shape = [4, *[int(d) for d in inp.shape[1:]]]
         name = getattr(inp, "name", "")
-        arrays.append((rng.random(shape) > 0.2).astype(np.float32) if "mask" in name or len(shape) == 2
-                      else rng.uniform(0, 1 if role == "temporal" else 255, shape).astype(np.float32))
+        arrays.append(
+            (rng.random(shape) > 0.2).astype(np.float32)
+            if "mask" in name or len(shape) == 2
+            else rng.uniform(0, 1 if role == "temporal" else 255, shape).astype(np.float32)
+        )
     return arrays, "random"
 
 
@@ -163,8 +172,10 @@ def export_bundle(
     bundle = load_bundle(bundle_path)
     missing = [r for r, e in bundle.models.items() if not e.keras]
     if missing:
-        raise FerEdgeError(f"bundle {bundle.path} has no Keras file for {', '.join(missing)}; export needs the "
-                           ".keras models (fer-edge optimize works on the IR directly)")
+        raise FerEdgeError(
+            f"bundle {bundle.path} has no Keras file for {', '.join(missing)}; export needs the "
+            ".keras models (fer-edge optimize works on the IR directly)"
+        )
     out = Path(out) if out else bundle.path.with_name(f"{bundle.path.name}_{format}")
     out = check_output(out, inputs=[bundle.path, calibration], force=force, folder=True)
     from fer_edge.models import load_model
@@ -198,15 +209,17 @@ def export_bundle(
                     variants["FP16"] = f"{role}-fp16.xml"
             check = check_parity(model, main, inputs)
             if not check.max_abs_diff <= tolerance:  # NaN fails too
-                raise FerEdgeError(f"{role}: exported model differs from Keras by {check.max_abs_diff:.2e} "
-                                   f"(> {tolerance:g}); the conversion is not faithful, report this model")
+                raise FerEdgeError(
+                    f"{role}: exported model differs from Keras by {check.max_abs_diff:.2e} "
+                    f"(> {tolerance:g}); the conversion is not faithful, report this model"
+                )
             parity[role] = check.as_dict()
             files[role] = [main.name, *variants.values()]
-            entries[role] = ModelEntry(main.name, "FP32", output=entry.output, input=entry.input,
-                                       variants=variants, keras=entry.keras)
+            entries[role] = ModelEntry(
+                main.name, "FP32", output=entry.output, input=entry.input, variants=variants, keras=entry.keras
+            )
         prov = provenance(str(bundle.path), parent=bundle.provenance, export={"format": format, "parity": parity})
         if isinstance(bundle.provenance.get("data"), dict):
             prov["data"] = bundle.provenance["data"]
-        write_manifest(Bundle(tmp, bundle.name, bundle.kind, bundle.labels, bundle.frame, bundle.window,
-                              entries, prov))
+        write_manifest(Bundle(tmp, bundle.name, bundle.kind, bundle.labels, bundle.frame, bundle.window, entries, prov))
     return ExportResult(str(out), format, files, parity, "/".join(sorted(kinds)))

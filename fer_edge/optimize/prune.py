@@ -34,8 +34,22 @@ from fer_edge.errors import FerEdgeError
 log = logging.getLogger(__name__)
 
 # Layers whose output channel c depends only on input channel c.
-_PASS = {"BatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "MaxPooling2D", "AveragePooling2D",
-         "Dropout", "SpatialDropout2D", "ZeroPadding2D", "Cropping2D", "DepthwiseConv2D", "GaussianNoise"}
+_PASS = {
+    "BatchNormalization",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "PReLU",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Dropout",
+    "SpatialDropout2D",
+    "ZeroPadding2D",
+    "Cropping2D",
+    "DepthwiseConv2D",
+    "GaussianNoise",
+}
 # Layers that take any number of input channels (their weights are sliced on the input side).
 _SINKS = {"Conv2D", "SeparableConv2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dense"}
 
@@ -120,8 +134,10 @@ def prune_model(model: Any, ratio: float) -> tuple[Any, dict[str, np.ndarray]]:
                 norms = np.abs(kernel).reshape(-1, n).sum(0)
                 keep[layer.name] = np.sort(np.argsort(-norms, kind="stable")[:k])
     if not keep:
-        raise FerEdgeError(f"model '{model.name}' has no convolution that can be pruned (outputs feeding Add, "
-                           "Concatenate or the model output must keep their channels); try --distill instead")
+        raise FerEdgeError(
+            f"model '{model.name}' has no convolution that can be pruned (outputs feeding Add, "
+            "Concatenate or the model output must keep their channels); try --distill instead"
+        )
     config = model.get_config()
     for item in config["layers"]:
         # Saved build shapes hold the old channel counts; the functional rebuild infers new ones.
@@ -164,13 +180,22 @@ def prune_model(model: Any, ratio: float) -> tuple[Any, dict[str, np.ndarray]]:
         new.set_weights(weights)
         passes = cls in _PASS or cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten")
         out_keep[name] = in_keep if passes else None
-    log.info("pruned %s: %d conv layers, params %d -> %d", model.name, len(keep), model.count_params(),
-             pruned.count_params())
+    log.info(
+        "pruned %s: %d conv layers, params %d -> %d", model.name, len(keep), model.count_params(), pruned.count_params()
+    )
     return pruned, keep
 
 
-def prune_bundle(bundle: Any, data: Any, ratio: float, *, epochs: int = 3, seed: int = 0,
-                 models: dict[str, Any] | None = None, batch_size: int = 32) -> PruneResult:
+def prune_bundle(
+    bundle: Any,
+    data: Any,
+    ratio: float,
+    *,
+    epochs: int = 3,
+    seed: int = 0,
+    models: dict[str, Any] | None = None,
+    batch_size: int = 32,
+) -> PruneResult:
     """Prune the bundle's image model (``frame``/``spatial``/``clip`` CNN) and fine-tune it.
 
     Fine-tuning learns from the unpruned model: its soft targets for classifiers (plus labels
@@ -217,5 +242,6 @@ def prune_bundle(bundle: Any, data: Any, ratio: float, *, epochs: int = 3, seed:
     # An uncompiled copy: the saved .keras must not refer to the fine-tuning loss function.
     clean = pruned.__class__.from_config(pruned.get_config())
     clean.set_weights(pruned.get_weights())
-    return PruneResult({role: clean}, original.count_params(), pruned.count_params(), layers,
-                       [float(v) for v in hist.history["loss"]])
+    return PruneResult(
+        {role: clean}, original.count_params(), pruned.count_params(), layers, [float(v) for v in hist.history["loss"]]
+    )

@@ -47,8 +47,13 @@ class AccuracyCheck:
         return self.reference - self.optimized
 
     def as_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "reference": self.reference, "optimized": self.optimized,
-                "drop": self.drop, "items": self.items}
+        return {
+            "metric": self.metric,
+            "reference": self.reference,
+            "optimized": self.optimized,
+            "drop": self.drop,
+            "items": self.items,
+        }
 
 
 def check_precision(precision: str) -> str:
@@ -67,11 +72,17 @@ def check_precision(precision: str) -> str:
 def check_samples(n: int, what: str) -> None:
     """Warn below :data:`RECOMMENDED_SAMPLES`; refuse below one batch (:data:`MIN_SAMPLES`)."""
     if n < MIN_SAMPLES:
-        raise FerEdgeError(f"only {n} calibration sample(s) for the {what} model, fewer than one batch "
-                           f"({MIN_SAMPLES}); pass more data with --calibration DATA")
+        raise FerEdgeError(
+            f"only {n} calibration sample(s) for the {what} model, fewer than one batch "
+            f"({MIN_SAMPLES}); pass more data with --calibration DATA"
+        )
     if n < RECOMMENDED_SAMPLES:
-        log.warning("only %d calibration samples for the %s model (%d recommended): INT8 ranges may be "
-                    "less accurate", n, what, RECOMMENDED_SAMPLES)
+        log.warning(
+            "only %d calibration samples for the %s model (%d recommended): INT8 ranges may be less accurate",
+            n,
+            what,
+            RECOMMENDED_SAMPLES,
+        )
 
 
 class _Stderr:
@@ -104,10 +115,13 @@ def _explain(exc: Exception, ov_model: Any, role: str) -> FerEdgeError:
             # convert_model names nodes "<model>/<keras layer>/<op>"; the layer is the middle part.
             parts = name.split("/")
             layer = parts[1] if len(parts) > 2 else parts[0]
-            return FerEdgeError(f"NNCF cannot quantize op {op.get_type_name()} '{name}' (Keras layer '{layer}') "
-                                f"of the {role} model: {first}; use --precision fp16 or int8-weights for it")
-    return FerEdgeError(f"NNCF cannot quantize the {role} model: {first}; "
-                        "use --precision fp16 or int8-weights, or report the model")
+            return FerEdgeError(
+                f"NNCF cannot quantize op {op.get_type_name()} '{name}' (Keras layer '{layer}') "
+                f"of the {role} model: {first}; use --precision fp16 or int8-weights for it"
+            )
+    return FerEdgeError(
+        f"NNCF cannot quantize the {role} model: {first}; use --precision fp16 or int8-weights, or report the model"
+    )
 
 
 def to_precision(ov_model: Any, precision: str) -> Any:
@@ -166,8 +180,13 @@ def quantize_model(
             if max_drop is None or validation is None:
                 return nncf.quantize(ov_model.clone(), dataset, subset_size=subset)
             return nncf.quantize_with_accuracy_control(
-                ov_model.clone(), dataset, nncf.Dataset(list(validation)), validation_fn,
-                max_drop=float(max_drop), drop_type=nncf.DropType.ABSOLUTE, subset_size=subset,
+                ov_model.clone(),
+                dataset,
+                nncf.Dataset(list(validation)),
+                validation_fn,
+                max_drop=float(max_drop),
+                drop_type=nncf.DropType.ABSOLUTE,
+                subset_size=subset,
             )
     except FerEdgeError:
         raise

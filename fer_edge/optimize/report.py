@@ -95,16 +95,21 @@ class OptimizeReport:
                 f"{_x(r.speedup_f32)} | {_lat(r.latency_default_ms)}"
                 f"{f' ({r.default_precision})' if r.default_precision else ''} | {_x(r.speedup_default)} |"
             )
-        lines += ["", "speed-up: the parent's latency over the variant's, measured with the same inference "
-                      "precision hint (f32 pinned; or the plugin's default, which is bf16 on AVX512-BF16 CPUs)."]
+        lines += [
+            "",
+            "speed-up: the parent's latency over the variant's, measured with the same inference "
+            "precision hint (f32 pinned; or the plugin's default, which is bf16 on AVX512-BF16 CPUs).",
+        ]
         return "\n".join(lines) + "\n"
 
     def save(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write ``report.json`` and ``report.md`` into ``folder`` (atomically)."""
         folder = Path(folder)
         out = {}
-        for name, text in (("report.json", json.dumps(self.as_dict(), indent=2) + "\n"),
-                           ("report.md", self.markdown())):
+        for name, text in (
+            ("report.json", json.dumps(self.as_dict(), indent=2) + "\n"),
+            ("report.md", self.markdown()),
+        ):
             out[name] = write_text(folder / name, text)
         return out
 
@@ -151,8 +156,9 @@ def _static(ov_model: Any) -> Any:
     model = ov_model.clone()
     shapes = {}
     for port in model.inputs:
-        shapes[port.any_name] = ov.PartialShape([d if d.is_static else ov.Dimension(1)
-                                                 for d in port.get_partial_shape()])
+        shapes[port.any_name] = ov.PartialShape(
+            [d if d.is_static else ov.Dimension(1) for d in port.get_partial_shape()]
+        )
     model.reshape(shapes)
     return model
 
@@ -192,8 +198,15 @@ def ir_flops(ov_model: Any) -> int:
     return flops
 
 
-def measure_latency(path: str | os.PathLike, inputs: list[np.ndarray], *, device: str = "CPU",
-                    precision: str | None = None, iterations: int = 200, warmup: int = 20) -> tuple[dict, str]:
+def measure_latency(
+    path: str | os.PathLike,
+    inputs: list[np.ndarray],
+    *,
+    device: str = "CPU",
+    precision: str | None = None,
+    iterations: int = 200,
+    warmup: int = 20,
+) -> tuple[dict, str]:
     """Batch-1 synchronous latency of a model file with the latency hint.
 
     Returns:

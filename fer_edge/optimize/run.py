@@ -48,6 +48,7 @@ from fer_edge.optimize.report import (
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class OptimizeConfig:
     """Settings of one optimization run (CLI > recipe file > these defaults).
@@ -97,8 +98,9 @@ class OptimizeConfig:
         if self.max_drop is not None and not 0.0 <= self.max_drop < 1.0:
             raise FerEdgeError(f"--max-drop must be in [0, 1) (0.01 = 1 point), got {self.max_drop}")
         if self.max_drop is not None and self.precision != "int8":
-            raise FerEdgeError(f"--max-drop controls INT8 quantization; use it with --precision int8, "
-                               f"not {self.precision}")
+            raise FerEdgeError(
+                f"--max-drop controls INT8 quantization; use it with --precision int8, not {self.precision}"
+            )
         if self.prune is not None and not 0.0 < self.prune <= 0.9:
             raise FerEdgeError(f"--prune must be in (0, 0.9] (the fraction of channels removed), got {self.prune}")
         if not 0.0 <= self.alpha <= 1.0:
@@ -131,8 +133,10 @@ def _fp32_model(bundle: Bundle, role: str) -> Any:
 
     entry = bundle.models[role]
     if entry.precision != "FP32" and "FP32" not in entry.variants:
-        raise FerEdgeError(f"bundle {bundle.path} has no FP32 {role} model to optimize (has {entry.precision}); "
-                           "optimize the original bundle instead")
+        raise FerEdgeError(
+            f"bundle {bundle.path} has no FP32 {role} model to optimize (has {entry.precision}); "
+            "optimize the original bundle instead"
+        )
     path = bundle.model_path(role, "FP32")
     if path.suffix != ".xml":
         raise FerEdgeError(f"{path}: optimize needs OpenVINO IR; run fer-edge export {bundle.path} first")
@@ -154,8 +158,9 @@ def _validation_fn(kind: BundleKind, role: str, current: dict[str, Any], length:
     return fn
 
 
-def _precision_step(bundle: Bundle, base: dict[str, Any], data, val, cfg: OptimizeConfig,
-                    report: OptimizeReport) -> dict[str, Any]:
+def _precision_step(
+    bundle: Bundle, base: dict[str, Any], data, val, cfg: OptimizeConfig, report: OptimizeReport
+) -> dict[str, Any]:
     """The base FP32 models -> models of ``cfg.precision`` (role by role, upstream first)."""
     kind, length = kind_of(bundle), bundle.window.length
     if cfg.precision in ("fp32", "fp16"):
@@ -171,9 +176,16 @@ def _precision_step(bundle: Bundle, base: dict[str, Any], data, val, cfg: Optimi
         report.calibration_samples[role] = len(items)
         control = cfg.max_drop is not None and val is not None
         val_items = list(zip(val.clips, val.targets.tolist())) if control else None
-        out[role] = q.quantize_model(base[role], items, role=role, subset_size=cfg.subset_size,
-                                     max_drop=cfg.max_drop if control else None, validation=val_items,
-                                     validation_fn=_validation_fn(kind, role, current, length), seed=cfg.seed)
+        out[role] = q.quantize_model(
+            base[role],
+            items,
+            role=role,
+            subset_size=cfg.subset_size,
+            max_drop=cfg.max_drop if control else None,
+            validation=val_items,
+            validation_fn=_validation_fn(kind, role, current, length),
+            seed=cfg.seed,
+        )
         current[role] = q.compile_f32(out[role])
     return out
 
@@ -184,8 +196,16 @@ def _keras_step(bundle: Bundle, data, cfg: OptimizeConfig, report: OptimizeRepor
     if cfg.distill:
         from fer_edge.optimize.distill import distill_bundle
 
-        result = distill_bundle(bundle, data, cfg.distill, epochs=cfg.distill_epochs, temperature=cfg.temperature,
-                                alpha=cfg.alpha, seed=cfg.seed, options=cfg.student_options)
+        result = distill_bundle(
+            bundle,
+            data,
+            cfg.distill,
+            epochs=cfg.distill_epochs,
+            temperature=cfg.temperature,
+            alpha=cfg.alpha,
+            seed=cfg.seed,
+            options=cfg.student_options,
+        )
         changed.update(result.models)
         report.steps.append(f"distill {cfg.distill} ({result.describe()})")
     if cfg.prune:
@@ -197,26 +217,57 @@ def _keras_step(bundle: Bundle, data, cfg: OptimizeConfig, report: OptimizeRepor
     return changed
 
 
-def _latency(bundle_dir: Path, files: dict[str, str], inputs: dict[str, list[np.ndarray]], cfg: OptimizeConfig,
-             precision: str | None) -> tuple[dict[str, float], str]:
+def _latency(
+    bundle_dir: Path,
+    files: dict[str, str],
+    inputs: dict[str, list[np.ndarray]],
+    cfg: OptimizeConfig,
+    precision: str | None,
+) -> tuple[dict[str, float], str]:
     """Median/p90 of the bundle's models run one after the other (sum of per-model timings)."""
     total = {"median": 0.0, "p90": 0.0}
     used = ""
     for role, f in files.items():
-        lat, used = measure_latency(bundle_dir / f, inputs[role], device=cfg.device, precision=precision,
-                                    iterations=cfg.iterations, warmup=max(5, cfg.iterations // 10))
+        lat, used = measure_latency(
+            bundle_dir / f,
+            inputs[role],
+            device=cfg.device,
+            precision=precision,
+            iterations=cfg.iterations,
+            warmup=max(5, cfg.iterations // 10),
+        )
         total = {k: total[k] + lat[k] for k in total}
     return total, used
 
 
-def _row(name: str, precision: str, folder: Path, files: dict[str, str], ov_models: dict[str, Any], acc, ref_acc,
-         inputs, cfg: OptimizeConfig, params: int | None) -> Row:
+def _row(
+    name: str,
+    precision: str,
+    folder: Path,
+    files: dict[str, str],
+    ov_models: dict[str, Any],
+    acc,
+    ref_acc,
+    inputs,
+    cfg: OptimizeConfig,
+    params: int | None,
+) -> Row:
     lat32, _ = _latency(folder, files, inputs, cfg, "f32")
     latdef, used = _latency(folder, files, inputs, cfg, None)
     fmt = "onnx" if all(f.endswith(".onnx") for f in files.values()) else "openvino"
-    return Row(name, fmt, precision, files_size_mb(folder, list(files.values())), params,
-               sum(ir_flops(m) for m in ov_models.values()), acc,
-               None if acc is None or ref_acc is None else ref_acc - acc, lat32, latdef, used)
+    return Row(
+        name,
+        fmt,
+        precision,
+        files_size_mb(folder, list(files.values())),
+        params,
+        sum(ir_flops(m) for m in ov_models.values()),
+        acc,
+        None if acc is None or ref_acc is None else ref_acc - acc,
+        lat32,
+        latdef,
+        used,
+    )
 
 
 def _latency_inputs(bundle: Bundle, data, base: dict[str, Any]) -> dict[str, list[np.ndarray]]:
@@ -264,8 +315,13 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
             raise
         log.info("no data to measure accuracy on (%s); the report has no accuracy column", exc)
     prec = q.MANIFEST_PRECISION[cfg.precision]
-    report = OptimizeReport(bundle=str(out), source=str(bundle.path), precision=prec, device=cfg.device,
-                            calibration=data.source if data else None)
+    report = OptimizeReport(
+        bundle=str(out),
+        source=str(bundle.path),
+        precision=prec,
+        device=cfg.device,
+        calibration=data.source if data else None,
+    )
     kind = kind_of(bundle)
     roles = kind.roles
     parent = {r: _fp32_model(bundle, r) for r in roles}
@@ -294,7 +350,8 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
             raise FerEdgeError(
                 f"INT8 {val.metric} drop {100 * check.drop:.2f} points exceeds --max-drop {100 * cfg.max_drop:.2f} "
                 f"(best reached {100 * opt_acc:.2f} % vs FP32 {100 * base_acc:.2f} %); nothing written: "
-                "raise --max-drop, add calibration data, or use --precision fp16")
+                "raise --max-drop, add calibration data, or use --precision fp16"
+            )
 
     inputs = _latency_inputs(bundle, data, base)
     with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
@@ -320,36 +377,98 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
                 variants["FP32"] = f"{role}-fp32.xml"
             shape = [int(d.get_length()) for d in base[role].inputs[0].get_partial_shape()[1:]]
             out_dim = base[role].outputs[0].get_partial_shape()[-1]
-            entries[role] = ModelEntry(file, prec, output=int(out_dim.get_length()) if out_dim.is_static else None,
-                                       input=shape, variants=variants, keras=keras_file)
+            entries[role] = ModelEntry(
+                file,
+                prec,
+                output=int(out_dim.get_length()) if out_dim.is_static else None,
+                input=shape,
+                variants=variants,
+                keras=keras_file,
+            )
         params_parent = sum(ir_params(m) for m in parent.values())
         params_base = sum(ir_params(m) for m in base.values())
         parent_files = {r: str(bundle.model_path(r, "FP32").relative_to(bundle.path)) for r in roles}
         # The parent's temporal head takes the parent's feature size (a distilled student may differ).
-        report.rows.append(_row("parent", "FP32", bundle.path, parent_files, parent, ref_acc, ref_acc,
-                                _latency_inputs(bundle, data, parent), cfg, params_parent))
+        report.rows.append(
+            _row(
+                "parent",
+                "FP32",
+                bundle.path,
+                parent_files,
+                parent,
+                ref_acc,
+                ref_acc,
+                _latency_inputs(bundle, data, parent),
+                cfg,
+                params_parent,
+            )
+        )
         if keras_models:
-            report.rows.append(_row("+".join(s.split()[0] for s in report.steps if s.split()[0] in
-                                             ("distill", "prune")), "FP32", tmp,
-                                    {r: f"{r}-fp32.xml" for r in roles}, base, base_acc, ref_acc, inputs, cfg,
-                                    params_base))
+            report.rows.append(
+                _row(
+                    "+".join(s.split()[0] for s in report.steps if s.split()[0] in ("distill", "prune")),
+                    "FP32",
+                    tmp,
+                    {r: f"{r}-fp32.xml" for r in roles},
+                    base,
+                    base_acc,
+                    ref_acc,
+                    inputs,
+                    cfg,
+                    params_base,
+                )
+            )
         if cfg.precision != "fp32":
-            report.rows.append(_row(cfg.precision, prec, tmp, {r: e.file for r, e in entries.items()}, base, opt_acc,
-                                    ref_acc, inputs, cfg, params_base))
+            report.rows.append(
+                _row(
+                    cfg.precision,
+                    prec,
+                    tmp,
+                    {r: e.file for r, e in entries.items()},
+                    base,
+                    opt_acc,
+                    ref_acc,
+                    inputs,
+                    cfg,
+                    params_base,
+                )
+            )
         parent_row = report.rows[0]
         for row in report.rows:  # like with like: the same hint on both sides
             row.speedup_f32 = parent_row.latency_f32_ms["median"] / row.latency_f32_ms["median"]
             row.speedup_default = parent_row.latency_default_ms["median"] / row.latency_default_ms["median"]
         report.seconds = time.perf_counter() - start
-        prov = provenance(str(bundle.path), parent=bundle.provenance,
-                          optimize={"precision": prec, "steps": report.steps, "calibration": report.calibration,
-                                    "subset_size": cfg.subset_size, "max_drop": cfg.max_drop, "seed": cfg.seed},
-                          metrics={"metric": report.metric, "reference": ref_acc, "optimized": opt_acc
-                                   if cfg.precision != "fp32" else base_acc})
+        prov = provenance(
+            str(bundle.path),
+            parent=bundle.provenance,
+            optimize={
+                "precision": prec,
+                "steps": report.steps,
+                "calibration": report.calibration,
+                "subset_size": cfg.subset_size,
+                "max_drop": cfg.max_drop,
+                "seed": cfg.seed,
+            },
+            metrics={
+                "metric": report.metric,
+                "reference": ref_acc,
+                "optimized": opt_acc if cfg.precision != "fp32" else base_acc,
+            },
+        )
         if isinstance(bundle.provenance.get("data"), dict):
             prov["data"] = bundle.provenance["data"]  # so the new bundle can be evaluated/optimized again
-        write_manifest(Bundle(tmp, bundle.name + ("" if cfg.precision == "fp32" else f"-{cfg.precision}"),
-                              bundle.kind, bundle.labels, bundle.frame, bundle.window, entries, prov))
+        write_manifest(
+            Bundle(
+                tmp,
+                bundle.name + ("" if cfg.precision == "fp32" else f"-{cfg.precision}"),
+                bundle.kind,
+                bundle.labels,
+                bundle.frame,
+                bundle.window,
+                entries,
+                prov,
+            )
+        )
         report.save(tmp)
     log.info("optimized %s -> %s in %.0f s", bundle.path, out, report.seconds)
     return report

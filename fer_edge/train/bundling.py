@@ -43,9 +43,9 @@ def export_model(model: Any, folder: Path, role: str, inputs: Sequence[np.ndarra
     Example:
         >>> entry, parity = export_model(model, tmp, "temporal", [x, mask])  # doctest: +SKIP
     """
-    from fer_edge.ovcompat import save_ir
     from fer_edge.deploy.parity import check_parity
     from fer_edge.models.convert import to_openvino
+    from fer_edge.ovcompat import save_ir
 
     model.save(folder / f"{role}.keras")
     xml = save_ir(to_openvino(model), folder / f"{role}.xml")
@@ -105,8 +105,18 @@ def save_cascade_bundle(
         feats, mask = sample_features
         t_entry, t_par = export_model(temporal, tmp, "temporal", [feats.astype(np.float32), mask.astype(np.float32)])
         prov = provenance(source, metrics=metrics or {}, parity={"spatial": s_par, "temporal": t_par}, **extra)
-        _write(Bundle(tmp, name, "cascade", tuple(labels), raw_pixels_frame(size, pad_y), window,
-                      {"spatial": s_entry, "temporal": t_entry}, prov))
+        _write(
+            Bundle(
+                tmp,
+                name,
+                "cascade",
+                tuple(labels),
+                raw_pixels_frame(size, pad_y),
+                window,
+                {"spatial": s_entry, "temporal": t_entry},
+                prov,
+            )
+        )
     from fer_edge.bundle import load_bundle
 
     return load_bundle(out)

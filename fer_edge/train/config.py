@@ -55,8 +55,10 @@ class SplitConfig:
     file: str | None = None  # JSON {"test": [...], "folds": [[...], ...]} for method "file"
 
     def __post_init__(self) -> None:
-        _check(self.method in ("kfold", "thesis", "file"),
-               f"split.method must be kfold, thesis or file, got '{self.method}'")
+        _check(
+            self.method in ("kfold", "thesis", "file"),
+            f"split.method must be kfold, thesis or file, got '{self.method}'",
+        )
         _check(self.k >= 2, f"split.k must be >= 2, got {self.k}")
         _check(0 <= self.test < 1, f"split.test must be a fraction in [0, 1), got {self.test}")
         _check(self.method != "file" or bool(self.file), "split.method 'file' needs split.file")
@@ -85,8 +87,10 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check(self.length >= 1, f"data.length must be >= 1, got {self.length}")
-        _check(self.anomalies in ("exclude", "untrimmed"),
-               f"data.anomalies must be exclude or untrimmed, got '{self.anomalies}'")
+        _check(
+            self.anomalies in ("exclude", "untrimmed"),
+            f"data.anomalies must be exclude or untrimmed, got '{self.anomalies}'",
+        )
 
 
 @dataclass
@@ -112,8 +116,11 @@ class PhaseConfig:
 def _thesis_phases() -> list[PhaseConfig]:
     # Section 3.2.4: classifier on the frozen base (SGD), then the last 2 blocks, then a refinement
     # with more regularisation (a higher drop rate). Epochs and learning rates are not stated there.
-    return [PhaseConfig(20, 1e-2, "sgd", 0), PhaseConfig(20, 1e-4, "adam", 2),
-            PhaseConfig(10, 1e-4, "adam", 2, dropout=0.7)]
+    return [
+        PhaseConfig(20, 1e-2, "sgd", 0),
+        PhaseConfig(20, 1e-4, "adam", 2),
+        PhaseConfig(10, 1e-4, "adam", 2, dropout=0.7),
+    ]
 
 
 @dataclass
@@ -135,8 +142,10 @@ class TuneConfig:
 
     def __post_init__(self) -> None:
         _check(self.trials >= 0, f"tune.trials must be >= 0, got {self.trials}")
-        _check(self.parallel >= 1 and self.initial >= 0,
-               f"tune.parallel must be >= 1 and tune.initial >= 0, got {self.parallel}, {self.initial}")
+        _check(
+            self.parallel >= 1 and self.initial >= 0,
+            f"tune.parallel must be >= 1 and tune.initial >= 0, got {self.parallel}, {self.initial}",
+        )
 
 
 @dataclass
@@ -159,8 +168,13 @@ class SpatialConfig:
 
     def __post_init__(self) -> None:
         _check(self.source in ("clips", "fer2013"), f"spatial.source must be clips or fer2013, got '{self.source}'")
-        _check(self.source != "fer2013" or bool(self.fer2013), "spatial.source fer2013 needs spatial.fer2013 (CSV or folder)")
-        _check(self.frames_per_clip >= 1 and self.batch_size >= 1, "spatial frames_per_clip and batch_size must be >= 1")
+        _check(
+            self.source != "fer2013" or bool(self.fer2013),
+            "spatial.source fer2013 needs spatial.fer2013 (CSV or folder)",
+        )
+        _check(
+            self.frames_per_clip >= 1 and self.batch_size >= 1, "spatial frames_per_clip and batch_size must be >= 1"
+        )
         _check(bool(self.phases), "spatial.phases needs at least one phase")
         _check(0 <= self.validation < 1, f"spatial.validation must be in [0, 1), got {self.validation}")
 
@@ -181,7 +195,9 @@ class ExtractConfig:
         for name in self.augment:
             if name not in OFFLINE:
                 raise unknown_choice("extract.augment", name, OFFLINE)
-        _check(self.backend in ("openvino", "keras"), f"extract.backend must be openvino or keras, got '{self.backend}'")
+        _check(
+            self.backend in ("openvino", "keras"), f"extract.backend must be openvino or keras, got '{self.backend}'"
+        )
         _check(self.dtype in ("float16", "float32"), f"extract.dtype must be float16 or float32, got '{self.dtype}'")
         _check(self.batch_size >= 1, "extract.batch_size must be >= 1")
 
@@ -198,8 +214,10 @@ class TemporalConfig:
     augmented: bool = True  # add the offline copies of the training folds
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1 and self.batch_size >= 1 and self.learning_rate > 0,
-               "temporal epochs and batch_size must be >= 1 and learning_rate > 0")
+        _check(
+            self.epochs >= 1 and self.batch_size >= 1 and self.learning_rate > 0,
+            "temporal epochs and batch_size must be >= 1 and learning_rate > 0",
+        )
 
 
 @dataclass
@@ -215,8 +233,10 @@ class ClipConfig:
     online_augmentation: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.size >= 8 and self.epochs >= 1 and self.batch_size >= 1 and self.learning_rate > 0,
-               "clip size >= 8, epochs and batch_size >= 1, learning_rate > 0")
+        _check(
+            self.size >= 8 and self.epochs >= 1 and self.batch_size >= 1 and self.learning_rate > 0,
+            "clip size >= 8, epochs and batch_size >= 1, learning_rate > 0",
+        )
 
 
 @dataclass

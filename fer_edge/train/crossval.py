@@ -108,12 +108,28 @@ def finalize_epochs(stop_epochs: Sequence[int]) -> int:
     return max(1, int(math.floor(float(np.mean(stop_epochs)) + 0.5)))
 
 
-def _fit(task, model, train, val, epochs: int, folder: Path, *, early_stopping: int = 0,
-         reduce_lr: tuple[float, int] | None = None, progress: bool = True) -> dict[str, list[float]]:
+def _fit(
+    task,
+    model,
+    train,
+    val,
+    epochs: int,
+    folder: Path,
+    *,
+    early_stopping: int = 0,
+    reduce_lr: tuple[float, int] | None = None,
+    progress: bool = True,
+) -> dict[str, list[float]]:
     from fer_edge.train.kerasutil import callbacks
 
-    cbs = callbacks(folder, monitor_val=val is not None, checkpoint=val is not None,
-                    early_stopping=early_stopping, reduce_lr=reduce_lr, reduce_lr_on_train=val is None)
+    cbs = callbacks(
+        folder,
+        monitor_val=val is not None,
+        checkpoint=val is not None,
+        early_stopping=early_stopping,
+        reduce_lr=reduce_lr,
+        reduce_lr_on_train=val is None,
+    )
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=1 if progress else 0, callbacks=cbs)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
@@ -126,9 +142,17 @@ def _write_json(path: Path, data: Any) -> None:
     write_json(path, data, indent=1)
 
 
-def run_fold(task, fold: int, folder: str | os.PathLike, *, epochs: int, patience: int = 10,
-             early_stopping: int = 0, reduce_lr: tuple[float, int] | None = None,
-             progress: bool = True) -> FoldResult:
+def run_fold(
+    task,
+    fold: int,
+    folder: str | os.PathLike,
+    *,
+    epochs: int,
+    patience: int = 10,
+    early_stopping: int = 0,
+    reduce_lr: tuple[float, int] | None = None,
+    progress: bool = True,
+) -> FoldResult:
     """Train fold ``fold`` (or reuse its finished run); returns its :class:`FoldResult`.
 
     Example:
@@ -150,11 +174,28 @@ def run_fold(task, fold: int, folder: str | os.PathLike, *, epochs: int, patienc
     seed_everything(task.seed)
     start = time.perf_counter()
     model = task.build()
-    history = _fit(task, model, task.train_data(exclude=fold), task.val_data(fold), epochs, folder,
-                   early_stopping=early_stopping, reduce_lr=reduce_lr, progress=progress)
+    history = _fit(
+        task,
+        model,
+        task.train_data(exclude=fold),
+        task.val_data(fold),
+        epochs,
+        folder,
+        early_stopping=early_stopping,
+        reduce_lr=reduce_lr,
+        progress=progress,
+    )
     val = history.get("val_accuracy") or [0.0]
-    result = FoldResult(fold, len(val), history, float(max(val)), int(np.argmax(val)) + 1, float(val[-1]),
-                        early_stop_epoch(val, patience), time.perf_counter() - start)
+    result = FoldResult(
+        fold,
+        len(val),
+        history,
+        float(max(val)),
+        int(np.argmax(val)) + 1,
+        float(val[-1]),
+        early_stop_epoch(val, patience),
+        time.perf_counter() - start,
+    )
     _write_json(done, {**asdict(result), "epochs_requested": epochs})
     return result
 
@@ -164,8 +205,16 @@ def _fold_job(fold: int, *, task, folder: str, **kw) -> FoldResult:
     return run_fold(task, fold, Path(folder) / f"fold-{fold}", **kw)
 
 
-def cross_validate(task, folder: str | os.PathLike, *, epochs: int, folds: Sequence[int] | None = None,
-                   patience: int = 10, progress: bool = True, executor: str | None = None) -> CVReport:
+def cross_validate(
+    task,
+    folder: str | os.PathLike,
+    *,
+    epochs: int,
+    folds: Sequence[int] | None = None,
+    patience: int = 10,
+    progress: bool = True,
+    executor: str | None = None,
+) -> CVReport:
     """Run (or reuse) the given folds (default all) and summarise them.
 
     ``executor`` (see :mod:`fer_edge.cluster`): ``local`` runs the folds one after the other
@@ -181,8 +230,14 @@ def cross_validate(task, folder: str | os.PathLike, *, epochs: int, folds: Seque
     from fer_edge.cluster import executor_for
 
     ex = executor_for(executor)
-    job = functools.partial(_fold_job, task=task, folder=str(folder), epochs=epochs, patience=patience,
-                            progress=progress and not ex.distributed)
+    job = functools.partial(
+        _fold_job,
+        task=task,
+        folder=str(folder),
+        epochs=epochs,
+        patience=patience,
+        progress=progress and not ex.distributed,
+    )
     results = ex.map(job, folds, desc="cv folds", workdir=folder, uses_tf=True)
     report = CVReport(results)
     if len(results) == task.num_folds:
@@ -234,11 +289,28 @@ def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[
         plt.close(fig)
     files["curves"] = str(folder / "curves.png")
     header = ["fold", "max val accuracy", "epoch of max", "last val accuracy", "early-stop epoch", "seconds"]
-    table = [[str(r.fold), f"{r.best_val_accuracy:.4f}", str(r.best_epoch), f"{r.last_val_accuracy:.4f}",
-              str(r.stop_epoch), f"{r.seconds:.1f}"] for r in results]
+    table = [
+        [
+            str(r.fold),
+            f"{r.best_val_accuracy:.4f}",
+            str(r.best_epoch),
+            f"{r.last_val_accuracy:.4f}",
+            str(r.stop_epoch),
+            f"{r.seconds:.1f}",
+        ]
+        for r in results
+    ]
     accs = [r.best_val_accuracy for r in results]
-    table.append(["mean", f"{np.mean(accs):.4f}", "", f"{np.mean([r.last_val_accuracy for r in results]):.4f}",
-                  f"{np.mean([r.stop_epoch for r in results]):.1f}", ""])
+    table.append(
+        [
+            "mean",
+            f"{np.mean(accs):.4f}",
+            "",
+            f"{np.mean([r.last_val_accuracy for r in results]):.4f}",
+            f"{np.mean([r.stop_epoch for r in results]):.1f}",
+            "",
+        ]
+    )
     files["folds_csv"] = _write_rows(folder / "folds.csv", [header, *table])
     md = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     md += "".join("| " + " | ".join(row) + " |\n" for row in table)
@@ -258,20 +330,38 @@ def _es_job(item: tuple[int, int], *, task, folder: str, **kw) -> FoldResult:
     return run_fold(task, fold, Path(folder) / f"fold-{fold}", epochs=epochs, **kw)
 
 
-def stop_epochs(task, results: Sequence[FoldResult], folder: str | os.PathLike, cfg, *,
-                progress: bool = True, executor: str | None = None) -> list[int]:
+def stop_epochs(
+    task,
+    results: Sequence[FoldResult],
+    folder: str | os.PathLike,
+    cfg,
+    *,
+    progress: bool = True,
+    executor: str | None = None,
+) -> list[int]:
     """Every fold's early-stopping epoch: read off the CV logs, or from separate ES runs."""
     if not cfg.separate_runs:
         return [early_stop_epoch(r.history["val_accuracy"], cfg.patience) for r in results]
     from fer_edge.cluster import executor_for
 
     ex = executor_for(executor)
-    job = functools.partial(_es_job, task=task, folder=str(folder), patience=cfg.patience,
-                            early_stopping=cfg.patience, reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience),
-                            progress=progress and not ex.distributed)
+    job = functools.partial(
+        _es_job,
+        task=task,
+        folder=str(folder),
+        patience=cfg.patience,
+        early_stopping=cfg.patience,
+        reduce_lr=(cfg.reduce_lr_factor, cfg.reduce_lr_patience),
+        progress=progress and not ex.distributed,
+    )
     # Long enough for patience to trigger; the run stops itself.
-    runs = ex.map(job, [(r.fold, max(r.epochs, 1) + cfg.patience) for r in results], desc="finalize folds",
-                  workdir=folder, uses_tf=True)
+    runs = ex.map(
+        job,
+        [(r.fold, max(r.epochs, 1) + cfg.patience) for r in results],
+        desc="finalize folds",
+        workdir=folder,
+        uses_tf=True,
+    )
     return [es.best_epoch for es in runs]
 
 
@@ -285,8 +375,9 @@ def final_schedule(cfg) -> tuple[float, int] | None:
     return (cfg.reduce_lr_factor, cfg.reduce_lr_patience) if cfg.separate_runs else None
 
 
-def train_final(task, folder: str | os.PathLike, epochs: int, *, reduce_lr: tuple[float, int] | None = None,
-                progress: bool = True) -> Any:
+def train_final(
+    task, folder: str | os.PathLike, epochs: int, *, reduce_lr: tuple[float, int] | None = None, progress: bool = True
+) -> Any:
     """Train on all training folds for ``epochs`` (no validation); reuses ``final.keras``."""
     from fer_edge.models import load_model
     from fer_edge.train.kerasutil import save_atomic, seed_everything
@@ -302,8 +393,16 @@ def train_final(task, folder: str | os.PathLike, epochs: int, *, reduce_lr: tupl
             return load_model(path)
     seed_everything(task.seed)
     model = task.build()
-    history = _fit(task, model, task.train_data(exclude=None), None, epochs, folder / "final",
-                   reduce_lr=reduce_lr, progress=progress)
+    history = _fit(
+        task,
+        model,
+        task.train_data(exclude=None),
+        None,
+        epochs,
+        folder / "final",
+        reduce_lr=reduce_lr,
+        progress=progress,
+    )
     save_atomic(model, path)
     _write_json(meta, {"epochs": epochs, "reduce_lr": schedule, "history": history})
     return model

@@ -30,8 +30,9 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
     if (pre / "index.jsonl").is_file():
         return pre
     if not data.raw:
-        raise FerEdgeError(f"{pre} has no index.jsonl; run fer-edge preprocess --root DATA --out {pre} "
-                           "or set data.raw in the recipe")
+        raise FerEdgeError(
+            f"{pre} has no index.jsonl; run fer-edge preprocess --root DATA --out {pre} or set data.raw in the recipe"
+        )
     raw = Path(data.raw)
     if not raw.exists() or not any(raw.iterdir()):
         if data.synth is None:
@@ -41,14 +42,25 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
         s = data.synth
         subjects = [f"{'F' if i % 2 == 0 else 'M'}{i // 2 + 1:03d}" for i in range(s.subjects)]
         log.info("generating a synthetic dataset of %d subjects in %s", s.subjects, raw)
-        write_dataset(raw, subjects=subjects, labels=list(recipe.label_names), frames=s.frames,
-                      size=tuple(s.size), seed=s.seed, background=s.background, progress=progress)
+        write_dataset(
+            raw,
+            subjects=subjects,
+            labels=list(recipe.label_names),
+            frames=s.frames,
+            size=tuple(s.size),
+            seed=s.seed,
+            background=s.background,
+            progress=progress,
+        )
     from fer_edge.config import from_dict
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
 
-    config = from_dict(PreprocessConfig, {"labels": list(recipe.label_names), "plot": False,
-                                          "executor": recipe.executor, **data.preprocess},
-                       where="data.preprocess.", source="recipe")
+    config = from_dict(
+        PreprocessConfig,
+        {"labels": list(recipe.label_names), "plot": False, "executor": recipe.executor, **data.preprocess},
+        where="data.preprocess.",
+        source="recipe",
+    )
     report = preprocess(raw, pre, config=config, progress=progress)
     log.info(report.describe())
     return pre
@@ -81,7 +93,8 @@ def _check_trimming_signal(recipe, pre: Path, records: list[dict]) -> None:
         raise FerEdgeError(
             f"{pre}: {len(other)} clips (e.g. {other[0]}) were trimmed on '{_source(records, other[0])}', the recipe "
             "asks for OpenFace AU intensities (thesis 3.2.1): rerun fer-edge preprocess with --au-dir, or "
-            "--set data.preprocess.intensity=flow to accept the built-in estimate")
+            "--set data.preprocess.intensity=flow to accept the built-in estimate"
+        )
 
 
 def _source(records: list[dict], name: str) -> str:
@@ -98,14 +111,20 @@ def _without_anomalies(recipe, records: list[dict], split: dict) -> list[dict]:
     test = set(split.get("test") or [])
     left_out = [r["name"] for r in records if r.get("anomaly") and r["subject"] not in test]
     if left_out:
-        log.warning("%d anomalous clips left out of training (e.g. %s); see review/ of the preprocessed "
-                    "folder, or set data.anomalies: untrimmed", len(left_out), left_out[0])
+        log.warning(
+            "%d anomalous clips left out of training (e.g. %s); see review/ of the preprocessed "
+            "folder, or set data.anomalies: untrimmed",
+            len(left_out),
+            left_out[0],
+        )
     kept = [r for r in records if not (r.get("anomaly") and r["subject"] not in test)]
     for i, fold in enumerate(split["folds"]):
         if not any(r["subject"] in set(fold) for r in kept):
-            raise FerEdgeError(f"fold {i} has no clip left once Algorithm 1's anomalies are out ({len(left_out)} "
-                               "anomalies in all); review them (review/ of the preprocessed folder) or set "
-                               "data.anomalies: untrimmed")
+            raise FerEdgeError(
+                f"fold {i} has no clip left once Algorithm 1's anomalies are out ({len(left_out)} "
+                "anomalies in all); review them (review/ of the preprocessed folder) or set "
+                "data.anomalies: untrimmed"
+            )
     return kept
 
 
@@ -136,8 +155,10 @@ def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
     if saved.is_file():
         old = read_json(saved, "split file")
         if old != split:
-            raise FerEdgeError(f"{saved} holds another split than this recipe makes; use another --out "
-                               "or delete the run folder to start again")
+            raise FerEdgeError(
+                f"{saved} holds another split than this recipe makes; use another --out "
+                "or delete the run folder to start again"
+            )
     else:
         write_json(saved, split, indent=1)
     return ClipSet(pre, records, labels, split)

@@ -47,8 +47,10 @@ class Predictions:
         self.scores = np.asarray(self.scores, np.float64)
         n = len(self.names)
         if self.scores.shape != (n, len(self.labels)) or self.y_true.shape != (n,):
-            raise FerEdgeError(f"predictions need {n} names, ({n}, {len(self.labels)}) scores and {n} labels; "
-                               f"got scores {self.scores.shape}, labels {self.y_true.shape}")
+            raise FerEdgeError(
+                f"predictions need {n} names, ({n}, {len(self.labels)}) scores and {n} labels; "
+                f"got scores {self.scores.shape}, labels {self.y_true.shape}"
+            )
 
     @property
     def y_pred(self) -> np.ndarray:
@@ -141,12 +143,16 @@ class EvalReport:
             return ""
         diff = 100 * (self.accuracy - self.reference)
         word = "above" if diff >= 0 else "below"
-        return (f"accuracy {100 * self.accuracy:.1f} % is {abs(diff):.1f} points {word} the reference "
-                f"{100 * self.reference:.1f} %")
+        return (
+            f"accuracy {100 * self.accuracy:.1f} % is {abs(diff):.1f} points {word} the reference "
+            f"{100 * self.reference:.1f} %"
+        )
 
     def describe(self) -> str:
-        lines = [f"{self.title or 'evaluation'}: accuracy {100 * self.accuracy:.1f} % on {self.samples} clips, "
-                 f"macro F1 {self.macro_f1:.3f}"]
+        lines = [
+            f"{self.title or 'evaluation'}: accuracy {100 * self.accuracy:.1f} % on {self.samples} clips, "
+            f"macro F1 {self.macro_f1:.3f}"
+        ]
         if self.reference is not None:
             lines.append("  " + self.comparison())
         lines += [f"  {k}: {v}" for k, v in self.files.items()]
@@ -201,8 +207,14 @@ def _plot_confusion(m: np.ndarray, labels, path: Path, *, normalized: bool, titl
     for i in range(0 if big else n):
         for j in range(n):
             text = f"{data[i, j]:.2f}" if normalized else f"{int(data[i, j])}"
-            ax.text(j, i, text, ha="center", va="center",
-                    color="white" if data[i, j] > 0.6 * (1 if normalized else data.max()) else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                color="white" if data[i, j] > 0.6 * (1 if normalized else data.max()) else "black",
+            )
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     try:
@@ -219,8 +231,10 @@ def _write_text(path: Path, text: str) -> Path:
 def error_rows(pred: Predictions) -> list[list[str]]:
     """Misclassified clips: name, true, predicted, every class score (2 decimals)."""
     wrong = np.flatnonzero(pred.y_true != pred.y_pred)
-    return [[pred.names[i], pred.labels[pred.y_true[i]], pred.labels[pred.y_pred[i]],
-             *(f"{v:.2f}" for v in pred.scores[i])] for i in wrong]
+    return [
+        [pred.names[i], pred.labels[pred.y_true[i]], pred.labels[pred.y_pred[i]], *(f"{v:.2f}" for v in pred.scores[i])]
+        for i in wrong
+    ]
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -254,24 +268,35 @@ def evaluate_predictions(
     out = mark(out)  # a run folder: a rerun may replace what this one writes
     report = metrics(pred, reference=reference, title=title)
     m = np.asarray(report.confusion)
-    files = {"predictions": pred.save_csv(out / "predictions.csv"),
-             "confusion": _plot_confusion(m, pred.labels, out / "confusion.png", normalized=False, title=title),
-             "confusion_normalized": _plot_confusion(m, pred.labels, out / "confusion_normalized.png",
-                                                     normalized=True, title=title)}
+    files = {
+        "predictions": pred.save_csv(out / "predictions.csv"),
+        "confusion": _plot_confusion(m, pred.labels, out / "confusion.png", normalized=False, title=title),
+        "confusion_normalized": _plot_confusion(
+            m, pred.labels, out / "confusion_normalized.png", normalized=True, title=title
+        ),
+    }
     header = ["name", "true", "predicted", *pred.labels]
     rows = error_rows(pred)
     with open_atomic(out / "errors.csv", newline="") as fh:
         csv.writer(fh).writerows([header, *rows])
     files["errors_csv"] = out / "errors.csv"
-    files["errors_md"] = _write_text(out / "errors.md", f"# Misclassified clips ({len(rows)} of {report.samples})\n\n"
-                                     + _markdown_table(header, rows))
-    class_rows = [[label, f"{c['precision']:.2f}", f"{c['recall']:.2f}", f"{c['f1']:.2f}", str(int(c["support"]))]
-                  for label, c in report.classes.items()]
-    page = (f"# {title or 'Evaluation'}\n\naccuracy **{100 * report.accuracy:.2f} %** on {report.samples} clips, "
-            f"macro F1 {report.macro_f1:.3f}\n\n" + (report.comparison() + "\n\n" if reference is not None else "")
-            + _markdown_table(["class", "precision", "recall", "f1", "samples"], class_rows)
-            + "\n![confusion](confusion.png) ![normalized](confusion_normalized.png)\n\n"
-            + "## Misclassified clips\n\n" + _markdown_table(header, rows))
+    files["errors_md"] = _write_text(
+        out / "errors.md",
+        f"# Misclassified clips ({len(rows)} of {report.samples})\n\n" + _markdown_table(header, rows),
+    )
+    class_rows = [
+        [label, f"{c['precision']:.2f}", f"{c['recall']:.2f}", f"{c['f1']:.2f}", str(int(c["support"]))]
+        for label, c in report.classes.items()
+    ]
+    page = (
+        f"# {title or 'Evaluation'}\n\naccuracy **{100 * report.accuracy:.2f} %** on {report.samples} clips, "
+        f"macro F1 {report.macro_f1:.3f}\n\n"
+        + (report.comparison() + "\n\n" if reference is not None else "")
+        + _markdown_table(["class", "precision", "recall", "f1", "samples"], class_rows)
+        + "\n![confusion](confusion.png) ![normalized](confusion_normalized.png)\n\n"
+        + "## Misclassified clips\n\n"
+        + _markdown_table(header, rows)
+    )
     files["report"] = _write_text(out / "report.md", page)
     report.files = {k: str(v) for k, v in files.items()}
     files["metrics"] = _write_text(out / "metrics.json", json.dumps(report.as_dict(), indent=1) + "\n")

@@ -87,24 +87,27 @@ def preflight(recipe, verb: str) -> None:
         if sp.weights and not Path(sp.weights).is_file():
             raise FerEdgeError(
                 f"spatial.weights {sp.weights} does not exist: it is the fine-tuned spatial model (section 3.2.4), "
-                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH")
+                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH"
+            )
         if not sp.weights:
             require_weights_choice(sp.model, sp.options)
             backbone = sp.options.get("weights")
             if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
-                raise FerEdgeError(f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
-                                   "file with --set spatial.options.weights=PATH")
+                raise FerEdgeError(
+                    f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
+                    "file with --set spatial.options.weights=PATH"
+                )
     au_dir = recipe.data.preprocess.get("au_dir")
     index = Path(recipe.data.preprocessed) / "index.jsonl"
     if au_dir and not index.is_file() and not Path(str(au_dir)).is_dir():
         raise FerEdgeError(
             f"data.preprocess.au_dir {au_dir} is not a folder: the thesis trims on OpenFace 2.x AU intensities "
             "(section 3.2.1); run FeatureExtraction -aus on every video into one folder and pass "
-            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate")
+            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate"
+        )
 
 
-def _announce_card(recipe, kind: str, announce: Callable[[str], None] | None, report: TrainReport,
-                   **facts) -> None:
+def _announce_card(recipe, kind: str, announce: Callable[[str], None] | None, report: TrainReport, **facts) -> None:
     """Build, store and show the protocol card, before any training."""
     from fer_edge.train.protocol import protocol_card
 
@@ -122,15 +125,19 @@ def _load_spatial(recipe) -> Any:
     path = Path(recipe.spatial.weights)
     model = load_model(path)
     if recipe.spatial.model not in model.name:
-        raise FerEdgeError(f"spatial.weights {path} holds model '{model.name}', the recipe says spatial.model "
-                           f"'{recipe.spatial.model}'; point spatial.weights at a {recipe.spatial.model} model "
-                           "or --set spatial.model to match")
+        raise FerEdgeError(
+            f"spatial.weights {path} holds model '{model.name}', the recipe says spatial.model "
+            f"'{recipe.spatial.model}'; point spatial.weights at a {recipe.spatial.model} model "
+            "or --set spatial.model to match"
+        )
     want = recipe.spatial.options.get("input_shape")
     got = tuple(int(d) for d in model.inputs[0].shape[1:])
     if want is not None and tuple(int(d) for d in want) != got:
-        raise FerEdgeError(f"spatial.weights {path} takes {got} images, the recipe's spatial.options.input_shape "
-                           f"is {tuple(want)} (thesis: 224x224, section 3.2.4); "
-                           "fine-tune at that size or fix the recipe")
+        raise FerEdgeError(
+            f"spatial.weights {path} takes {got} images, the recipe's spatial.options.input_shape "
+            f"is {tuple(want)} (thesis: 224x224, section 3.2.4); "
+            "fine-tune at that size or fix the recipe"
+        )
     return model
 
 
@@ -143,8 +150,11 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
         model = _load_spatial(recipe)
         out = int(model.outputs[0].shape[-1])
         if "predictions" in [layer.name for layer in model.layers] and out != len(data.labels):
-            log.info("spatial model has %d classes (e.g. FER2013), the recipe %d: only its features are used",
-                     out, len(data.labels))
+            log.info(
+                "spatial model has %d classes (e.g. FER2013), the recipe %d: only its features are used",
+                out,
+                len(data.labels),
+            )
         return model, {"weights": recipe.spatial.weights}
     from fer_edge.train.finetune import train_spatial
 
@@ -159,6 +169,7 @@ def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None
     from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_single_bundle
     from fer_edge.train.data import prepare_data
+
     start = time.perf_counter()
     preflight(recipe, "spatial")
     report = TrainReport("spatial", recipe.out, files={"model": str(Path(recipe.out) / "spatial" / "model.keras")})
@@ -169,10 +180,18 @@ def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None
         size = int(model.inputs[0].shape[1])
         samples = np.concatenate([data.load(r, size=size)[:4] for r in data.part("train")[:4]])
         bundle = save_single_bundle(
-            Path(recipe.out) / "frame-bundle", kind="frame", model=model, labels=data.labels,
-            name=f"{recipe.name}-frame", window=WindowSpec(5, 1, 1), samples=samples,
-            pad_y=int(recipe.data.preprocess.get("pad_y", 10)), metrics=info,
-            source="fer-edge train spatial", data=data_provenance(data, length=5, trimmed=recipe.data.trimmed))
+            Path(recipe.out) / "frame-bundle",
+            kind="frame",
+            model=model,
+            labels=data.labels,
+            name=f"{recipe.name}-frame",
+            window=WindowSpec(5, 1, 1),
+            samples=samples,
+            pad_y=int(recipe.data.preprocess.get("pad_y", 10)),
+            metrics=info,
+            source="fer-edge train spatial",
+            data=data_provenance(data, length=5, trimmed=recipe.data.trimmed),
+        )
         report.bundle = str(bundle.path)
     report.seconds = time.perf_counter() - start
     return report
@@ -194,9 +213,18 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
     if before is not None:
         before(data, extractor)
     cfg = recipe.extract
-    kw = dict(parts=parts, augment=cfg.augment, layer=cfg.layer, batch_size=cfg.batch_size, backend=cfg.backend,
-              dtype=cfg.dtype, length=recipe.data.length, trimmed=recipe.data.trimmed, seed=recipe.seed,
-              progress=progress)
+    kw = dict(
+        parts=parts,
+        augment=cfg.augment,
+        layer=cfg.layer,
+        batch_size=cfg.batch_size,
+        backend=cfg.backend,
+        dtype=cfg.dtype,
+        length=recipe.data.length,
+        trimmed=recipe.data.trimmed,
+        seed=recipe.seed,
+        progress=progress,
+    )
     if recipe.executor == "local":
         report = extract_features(data, extractor, Path(recipe.out) / "features", **kw)
     else:  # one task per (part, copy, shard), merged at the end
@@ -206,35 +234,53 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
     return data, extractor, report
 
 
-def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models: dict, samples: dict,
-                     progress: bool) -> None:
+def _test_and_bundle(
+    recipe, data, kind: str, report: TrainReport, cv, *, models: dict, samples: dict, progress: bool
+) -> None:
     from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_cascade_bundle, save_single_bundle
     from fer_edge.train.evaluate import evaluate_predictions
     from fer_edge.train.predict import predict_bundle
 
     out = Path(recipe.out)
-    metrics = {"val_accuracies": cv.val_accuracies, "mean_val_accuracy": cv.mean_val_accuracy,
-               "final_epochs": report.final_epochs, "stop_epochs": report.stop_epochs,
-               "fold_epochs": [f.epochs for f in cv.folds]}
-    common = dict(labels=data.labels, name=recipe.name, window=_window(recipe),
-                  pad_y=int(recipe.data.preprocess.get("pad_y", 10)), metrics=metrics,
-                  data=data_provenance(data, length=recipe.data.length, trimmed=recipe.data.trimmed),
-                  recipe=recipe.to_dict())
+    metrics = {
+        "val_accuracies": cv.val_accuracies,
+        "mean_val_accuracy": cv.mean_val_accuracy,
+        "final_epochs": report.final_epochs,
+        "stop_epochs": report.stop_epochs,
+        "fold_epochs": [f.epochs for f in cv.folds],
+    }
+    common = dict(
+        labels=data.labels,
+        name=recipe.name,
+        window=_window(recipe),
+        pad_y=int(recipe.data.preprocess.get("pad_y", 10)),
+        metrics=metrics,
+        data=data_provenance(data, length=recipe.data.length, trimmed=recipe.data.trimmed),
+        recipe=recipe.to_dict(),
+    )
     # The bundle is built and evaluated under a temporary name and moved to bundle/ only with its
     # test score in the manifest: a killed run never leaves a bundle that looks finished.
     partial = out / ".bundle.partial"
     if kind == "temporal":
-        bundle = save_cascade_bundle(partial, spatial=models["spatial"], temporal=models["temporal"],
-                                     sample_frames=samples["frames"], sample_features=samples["features"],
-                                     source="fer-edge train temporal", **common)
+        bundle = save_cascade_bundle(
+            partial,
+            spatial=models["spatial"],
+            temporal=models["temporal"],
+            sample_frames=samples["frames"],
+            sample_features=samples["features"],
+            source="fer-edge train temporal",
+            **common,
+        )
     else:
-        bundle = save_single_bundle(partial, kind="clip", model=models["clip"], samples=samples["clips"],
-                                    source="fer-edge train clip", **common)
+        bundle = save_single_bundle(
+            partial, kind="clip", model=models["clip"], samples=samples["clips"], source="fer-edge train clip", **common
+        )
     if data.part("test"):
         pred = predict_bundle(bundle, data, "test", progress=progress)
-        ev = evaluate_predictions(pred, out / "evaluation", reference=recipe.reference_accuracy,
-                                  title=f"{recipe.name} (test)")
+        ev = evaluate_predictions(
+            pred, out / "evaluation", reference=recipe.reference_accuracy, title=f"{recipe.name} (test)"
+        )
         report.test_accuracy = ev.accuracy
         from fer_edge.train.protocol import table_3_6_line
 
@@ -249,8 +295,9 @@ def _test_and_bundle(recipe, data, kind: str, report: TrainReport, cv, *, models
     report.bundle = str(replace_folder(partial, out / "bundle"))
 
 
-def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = True,
-                 announce: Callable[[str], None] | None = None) -> TrainReport:
+def run_temporal(
+    recipe, *, folds: list[int] | None = None, progress: bool = True, announce: Callable[[str], None] | None = None
+) -> TrainReport:
     """``fer-edge train temporal``: extraction, CV, finalize, test evaluation, cascade bundle.
 
     With ``folds`` given, only those folds run (independent jobs) and the run stops there
@@ -270,13 +317,21 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
     report = TrainReport("temporal", str(out), files={"features": str(out / "features")})
 
     def card(data, extractor):
-        _announce_card(recipe, "temporal", announce, report, data=data, input_size=int(extractor.inputs[0].shape[1]),
-                       features=int(extractor.outputs[0].shape[-1]))
+        _announce_card(
+            recipe,
+            "temporal",
+            announce,
+            report,
+            data=data,
+            input_size=int(extractor.inputs[0].shape[1]),
+            features=int(extractor.outputs[0].shape[-1]),
+        )
 
     data, extractor, ext = run_extract(recipe, progress=progress, before=card)
     log.info(ext.describe())
-    task = TemporalTask(recipe, out / "features", features=ext.feature_size, folds=data.num_folds,
-                        extractor=extractor_id(extractor))
+    task = TemporalTask(
+        recipe, out / "features", features=ext.feature_size, folds=data.num_folds, extractor=extractor_id(extractor)
+    )
     done = _cross_validate_and_finalize(task, recipe, data, out, report, recipe.temporal.epochs, folds, progress)
     if done is None:
         report.seconds = time.perf_counter() - start
@@ -289,14 +344,23 @@ def run_temporal(recipe, *, folds: list[int] | None = None, progress: bool = Tru
 
     store = read_store(task.store_path(0))
     x, m, _ = store.batch(list(range(min(4, len(store)))))
-    _test_and_bundle(recipe, data, "temporal", report, cv, models={"spatial": extractor, "temporal": final},
-                     samples={"frames": frames, "features": (x, m)}, progress=progress)
+    _test_and_bundle(
+        recipe,
+        data,
+        "temporal",
+        report,
+        cv,
+        models={"spatial": extractor, "temporal": final},
+        samples={"frames": frames, "features": (x, m)},
+        progress=progress,
+    )
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainReport, epochs: int,
-                                 folds: list[int] | None, progress: bool):
+def _cross_validate_and_finalize(
+    task, recipe, data, out: Path, report: TrainReport, epochs: int, folds: list[int] | None, progress: bool
+):
     """Fold runs, then (once every fold is done) the curves, finalize's epoch rule and the final fit.
 
     Returns ``(cv, final_model)``, or None while folds are still pending (``--fold`` jobs): the
@@ -304,8 +368,15 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     """
     from fer_edge.train import crossval
 
-    crossval.cross_validate(task, out / "cv", epochs=epochs, folds=folds,
-                            patience=recipe.finalize.patience, progress=progress, executor=recipe.executor)
+    crossval.cross_validate(
+        task,
+        out / "cv",
+        epochs=epochs,
+        folds=folds,
+        patience=recipe.finalize.patience,
+        progress=progress,
+        executor=recipe.executor,
+    )
     results, missing = crossval.collect(out / "cv", data.num_folds)
     if missing:
         report.pending_folds = missing
@@ -314,15 +385,18 @@ def _cross_validate_and_finalize(task, recipe, data, out: Path, report: TrainRep
     cv = crossval.CVReport(results, crossval.summarize(results, out / "cv"))
     report.val_accuracies = cv.val_accuracies
     report.files.update(cv.files)
-    report.stop_epochs = crossval.stop_epochs(task, results, out / "finalize", recipe.finalize, progress=progress,
-                                              executor=recipe.executor)
+    report.stop_epochs = crossval.stop_epochs(
+        task, results, out / "finalize", recipe.finalize, progress=progress, executor=recipe.executor
+    )
     report.final_epochs = crossval.finalize_epochs(report.stop_epochs)
-    return cv, crossval.train_final(task, out, report.final_epochs,
-                                    reduce_lr=crossval.final_schedule(recipe.finalize), progress=progress)
+    return cv, crossval.train_final(
+        task, out, report.final_epochs, reduce_lr=crossval.final_schedule(recipe.finalize), progress=progress
+    )
 
 
-def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True,
-             announce: Callable[[str], None] | None = None) -> TrainReport:
+def run_clip(
+    recipe, *, folds: list[int] | None = None, progress: bool = True, announce: Callable[[str], None] | None = None
+) -> TrainReport:
     """``fer-edge train clip``: C3D / ConvLSTM with CV, finalize, test evaluation, clip bundle."""
     from fer_edge.train.data import prepare_data
 
@@ -341,7 +415,8 @@ def run_clip(recipe, *, folds: list[int] | None = None, progress: bool = True,
         return report
     cv, final = done
     clips, _ = task.val_data(0)[0]
-    _test_and_bundle(recipe, data, "clip", report, cv, models={"clip": final}, samples={"clips": clips[:2]},
-                     progress=progress)
+    _test_and_bundle(
+        recipe, data, "clip", report, cv, models={"clip": final}, samples={"clips": clips[:2]}, progress=progress
+    )
     report.seconds = time.perf_counter() - start
     return report

@@ -50,8 +50,10 @@ class ExtractReport:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def describe(self) -> str:
-        return (f"extract: {self.clips} clips ({self.frames} frames) in {self.seconds:.1f} s, "
-                f"{self.fps:.0f} frames/s, {self.skipped} already done; F = {self.feature_size}")
+        return (
+            f"extract: {self.clips} clips ({self.frames} frames) in {self.seconds:.1f} s, "
+            f"{self.fps:.0f} frames/s, {self.skipped} already done; F = {self.feature_size}"
+        )
 
 
 def extractor_id(model: Any) -> str:
@@ -77,13 +79,15 @@ def store_name(part: str, features: int, *, augmented: bool = False) -> str:
     return f"{part}{'-aug' if augmented else ''}-features-{features}.h5"
 
 
-def make_runner(extractor: Any, backend: str = "openvino", *,
-                threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def make_runner(
+    extractor: Any, backend: str = "openvino", *, threads: int | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``frames (N, H, W, 3) float32 -> features (N, F)`` on the chosen backend.
 
     ``threads`` caps OpenVINO's inference threads (a cluster task's CPUs); None: all cores.
     """
     if backend == "keras":
+
         def run_keras(x: np.ndarray) -> np.ndarray:
             return np.asarray(extractor(x, training=False))
 
@@ -119,10 +123,10 @@ def _batched(items: Iterator[tuple[str, int, np.ndarray]], run, batch_size: int)
 
     def flush():
         x = np.concatenate([c for _, _, c in pending]).astype(np.float32)
-        feats = np.concatenate([run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        feats = np.concatenate([run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
         at = 0
         for name, label, clip in pending:
-            yield name, label, feats[at:at + len(clip)]
+            yield name, label, feats[at : at + len(clip)]
             at += len(clip)
 
     for item in items:
@@ -217,8 +221,13 @@ def extract_features(
         for part, records, aug in jobs:
             path = out / store_name(part, feat, augmented=bool(aug))
             report.stores[part + ("-aug" if aug else "")] = str(path)
-            attrs = {"extractor": ident, "layer": layer, "augmentation": ",".join(aug) or "none",
-                     "part": part, "trimmed": int(trimmed)}
+            attrs = {
+                "extractor": ident,
+                "layer": layer,
+                "augmentation": ",".join(aug) or "none",
+                "part": part,
+                "trimmed": int(trimmed),
+            }
             if aug:
                 attrs["augment_format"] = AUGMENT_FORMAT
             names = [f"{r['name']}@{a}" for r in records for a in aug] if aug else [r["name"] for r in records]
@@ -227,8 +236,9 @@ def extract_features(
                 if bar:
                     bar.update(len(names))
                 continue
-            with StoreWriter(path, features=feat, classes=data.labels, length=length, dtype=dtype,
-                             attrs=attrs) as writer:
+            with StoreWriter(
+                path, features=feat, classes=data.labels, length=length, dtype=dtype, attrs=attrs
+            ) as writer:
                 done = writer.done
                 report.skipped += len(done)
                 if bar:
@@ -263,12 +273,18 @@ def extract_features(
 def check_store(store: Any, *, extractor: str | None, layer: str | None, labels: Sequence[str]) -> None:
     """Refuse a store made by another extractor, layer or label set (one line, with the fix)."""
     if list(store.classes) != list(labels):
-        raise FerEdgeError(f"{store.path} has labels {store.classes}, the recipe {list(labels)}; "
-                           "extract again with this recipe's label set")
+        raise FerEdgeError(
+            f"{store.path} has labels {store.classes}, the recipe {list(labels)}; "
+            "extract again with this recipe's label set"
+        )
     got = store.attrs.get("extractor")
     if extractor is not None and got != extractor:
-        raise FerEdgeError(f"{store.path} was extracted with '{got}', not the recipe's extractor '{extractor}'; "
-                           "run fer-edge extract again (or point features at the right folder)")
+        raise FerEdgeError(
+            f"{store.path} was extracted with '{got}', not the recipe's extractor '{extractor}'; "
+            "run fer-edge extract again (or point features at the right folder)"
+        )
     if layer is not None and store.attrs.get("layer") != layer:
-        raise FerEdgeError(f"{store.path} holds layer '{store.attrs.get('layer')}' features, the recipe wants "
-                           f"'{layer}'; run fer-edge extract again")
+        raise FerEdgeError(
+            f"{store.path} holds layer '{store.attrs.get('layer')}' features, the recipe wants "
+            f"'{layer}'; run fer-edge extract again"
+        )

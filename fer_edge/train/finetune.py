@@ -73,7 +73,7 @@ def _expressive_frames(record: dict, frames: int, count: int) -> np.ndarray:
     intensity = record.get("intensity")
     span = record.get("span") or [0, frames]
     if intensity is not None and len(intensity) >= span[1] and span[1] - span[0] == frames:
-        values = np.asarray(intensity[span[0]:span[1]], np.float64)
+        values = np.asarray(intensity[span[0] : span[1]], np.float64)
         return np.sort(np.argsort(-values, kind="stable")[:count])
     return np.unique(np.linspace(0, frames - 1, count).round().astype(int))
 
@@ -89,8 +89,12 @@ def fer2013_frames(path: str, labels, *, size: int) -> dict[str, tuple[np.ndarra
     for split in ("train", "val", "test"):
         sub = data.subset(split)
         if len(sub):
-            x = np.stack([cv2.cvtColor(cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR),
-                                       cv2.COLOR_GRAY2RGB) for im in sub.images])
+            x = np.stack(
+                [
+                    cv2.cvtColor(cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGB)
+                    for im in sub.images
+                ]
+            )
             out[split] = (x, sub.labels)
     if "train" not in out:
         raise FerEdgeError(f"{path} has no training rows; check the FER2013 copy")
@@ -107,8 +111,10 @@ def set_dropout(model: Any, rate: float) -> int:
 
     layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     if not layers:
-        raise FerEdgeError(f"model '{model.name}' has no Dropout layer to regularise; a phase 'dropout' "
-                           "needs a classifier head with dropout")
+        raise FerEdgeError(
+            f"model '{model.name}' has no Dropout layer to regularise; a phase 'dropout' "
+            "needs a classifier head with dropout"
+        )
     for layer in layers:
         layer.rate = float(rate)
     return len(layers)
@@ -170,7 +176,8 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
             # Hold out whole subjects, so validation faces are never seen in training.
             subjects = sorted(set(subject.tolist()))
             held = np.random.default_rng(recipe.seed).permutation(subjects)[
-                :max(1, round(len(subjects) * cfg.validation))]
+                : max(1, round(len(subjects) * cfg.validation))
+            ]
             pick = np.isin(subject, held)
             val, x, y = (x[pick], y[pick]), x[~pick], y[~pick]
     train = FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
@@ -178,9 +185,19 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     if cfg.tune.trials:
         from fer_edge.train.tuning import search
 
-        best = search(cfg.tune, model=cfg.model, options=options, train=(x, y), val=val, folder=folder / "tuner",
-                      seed=recipe.seed, batch_size=cfg.batch_size, augment=cfg.online_augmentation,
-                      executor=recipe.executor, progress=progress)
+        best = search(
+            cfg.tune,
+            model=cfg.model,
+            options=options,
+            train=(x, y),
+            val=val,
+            folder=folder / "tuner",
+            seed=recipe.seed,
+            batch_size=cfg.batch_size,
+            augment=cfg.online_augmentation,
+            executor=recipe.executor,
+            progress=progress,
+        )
         log.info("tuner: best classifier %s", best)
         options.update(best)
         model = build()
@@ -189,19 +206,41 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
         set_trainable(model, phase.unfreeze)
         if phase.dropout is not None:
             set_dropout(model, phase.dropout)
-        model.compile(optimizer=optimizer(phase.optimizer, phase.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer(phase.optimizer, phase.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         history = model.fit(
-            train, validation_data=val_data, epochs=phase.epochs, verbose=1 if progress else 0,
-            callbacks=callbacks(folder / f"phase-{i}", monitor_val=val_data is not None, checkpoint=False,
-                                early_stopping=cfg.early_stopping, reduce_lr=(0.5, 3)),
+            train,
+            validation_data=val_data,
+            epochs=phase.epochs,
+            verbose=1 if progress else 0,
+            callbacks=callbacks(
+                folder / f"phase-{i}",
+                monitor_val=val_data is not None,
+                checkpoint=False,
+                early_stopping=cfg.early_stopping,
+                reduce_lr=(0.5, 3),
+            ),
         )
         h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        phases.append({"phase": i, "unfreeze": phase.unfreeze, "dropout": phase.dropout,
-                       "epochs": len(h.get("loss", [])), "accuracy": h.get("accuracy", [None])[-1],
-                       "val_accuracy": max(h.get("val_accuracy", [0]) or [0])})
+        phases.append(
+            {
+                "phase": i,
+                "unfreeze": phase.unfreeze,
+                "dropout": phase.dropout,
+                "epochs": len(h.get("loss", [])),
+                "accuracy": h.get("accuracy", [None])[-1],
+                "val_accuracy": max(h.get("val_accuracy", [0]) or [0]),
+            }
+        )
     path = save_atomic(model, folder / "model.keras")
-    result = SpatialResult(str(path), phases[-1]["val_accuracy"] if val_data is not None else None, phases,
-                           backbone=_backbone(cfg.options.get("weights")))
+    result = SpatialResult(
+        str(path),
+        phases[-1]["val_accuracy"] if val_data is not None else None,
+        phases,
+        backbone=_backbone(cfg.options.get("weights")),
+    )
     write_json(done, result.__dict__, indent=1)
     return result

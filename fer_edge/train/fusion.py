@@ -28,8 +28,9 @@ from fer_edge.train.evaluate import Predictions
 METHODS = ("average", "weighted", "max")
 
 
-def fuse_scores(scores: Sequence[np.ndarray], method: str = "average",
-                weights: Sequence[float] | None = None) -> np.ndarray:
+def fuse_scores(
+    scores: Sequence[np.ndarray], method: str = "average", weights: Sequence[float] | None = None
+) -> np.ndarray:
     """Fuse ``n`` arrays of scores ``(N, C)`` by equation 3.1, 3.2 or 3.3.
 
     Example:
@@ -51,8 +52,9 @@ def fuse_scores(scores: Sequence[np.ndarray], method: str = "average",
     if method == "max":
         return stack.max(0)
     if weights is None or len(weights) != len(scores):
-        raise FerEdgeError(f"weighted fusion needs one weight per model ({len(scores)}), got "
-                           f"{0 if weights is None else len(weights)}")
+        raise FerEdgeError(
+            f"weighted fusion needs one weight per model ({len(scores)}), got {0 if weights is None else len(weights)}"
+        )
     # NaN/inf would silently rank every clip the same (a NaN weight scored 0.5 accuracy).
     w = np.array([check_finite(v, "a fusion weight", lo=0, hi=1e6) for v in weights], np.float64)
     if not w.any():
@@ -86,19 +88,24 @@ def align(members: Sequence[Member]) -> list[Member]:
     for m in members[1:]:
         p = m.predictions
         if tuple(p.labels) != tuple(first.labels):
-            raise FerEdgeError(f"{m.name} has labels {list(p.labels)}, {members[0].name} {list(first.labels)}; "
-                               "fuse models trained on the same label set")
+            raise FerEdgeError(
+                f"{m.name} has labels {list(p.labels)}, {members[0].name} {list(first.labels)}; "
+                "fuse models trained on the same label set"
+            )
         index = {n: i for i, n in enumerate(p.names)}
         missing = [n for n in first.names if n not in index]
         if missing or len(p.names) != len(first.names):
-            raise FerEdgeError(f"{m.name} scored other clips than {members[0].name} "
-                               f"(e.g. {missing[:1] or p.names[:1]}); "
-                               "evaluate every member on the same split")
+            raise FerEdgeError(
+                f"{m.name} scored other clips than {members[0].name} "
+                f"(e.g. {missing[:1] or p.names[:1]}); "
+                "evaluate every member on the same split"
+            )
         order = [index[n] for n in first.names]
         if (p.y_true[order] != first.y_true).any():
             raise FerEdgeError(f"{m.name} and {members[0].name} disagree on true labels; they used other data")
-        out.append(Member(m.name, Predictions(list(first.names), first.labels, first.y_true, p.scores[order]),
-                          m.weight))
+        out.append(
+            Member(m.name, Predictions(list(first.names), first.labels, first.y_true, p.scores[order]), m.weight)
+        )
     return out
 
 
@@ -118,8 +125,10 @@ def fuse(members: Sequence[Member], methods: Sequence[str] = METHODS) -> FusionR
             weights = [m.weight for m in members]
             if any(w is None for w in weights):
                 lacking = [m.name for m in members if m.weight is None]
-                raise FerEdgeError(f"weighted fusion needs a validation accuracy for {', '.join(lacking)}; "
-                                   "pass --weights or use bundles trained with cross-validation")
+                raise FerEdgeError(
+                    f"weighted fusion needs a validation accuracy for {', '.join(lacking)}; "
+                    "pass --weights or use bundles trained with cross-validation"
+                )
         scores = fuse_scores([m.predictions.scores for m in members], method, weights)
         result.fused[method] = Predictions(list(first.names), first.labels, first.y_true, scores)
     return result
@@ -137,8 +146,9 @@ def bundle_weight(bundle) -> float | None:
     return None
 
 
-def load_member(path: str | os.PathLike, *, part: str = "test", preprocessed=None, split_file=None,
-                progress: bool = False) -> Member:
+def load_member(
+    path: str | os.PathLike, *, part: str = "test", preprocessed=None, split_file=None, progress: bool = False
+) -> Member:
     """A fusion member from a bundle (scored now on ``part``) or a ``predictions.csv`` / evaluation folder."""
     from fer_edge.train.evaluate import load_predictions
 

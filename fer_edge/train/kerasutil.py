@@ -45,8 +45,10 @@ def check_gpu(device: str) -> None:
 
     gpus = tf.config.list_physical_devices("GPU")
     if device == "gpu" and not gpus:
-        raise FerEdgeError("a GPU was requested but TensorFlow sees none; install a CUDA build of "
-                           "TensorFlow (pip install 'tensorflow[and-cuda]') or use --device cpu")
+        raise FerEdgeError(
+            "a GPU was requested but TensorFlow sees none; install a CUDA build of "
+            "TensorFlow (pip install 'tensorflow[and-cuda]') or use --device cpu"
+        )
     if device == "cpu" and gpus:
         tf.config.set_visible_devices([], "GPU")
 
@@ -86,13 +88,19 @@ def callbacks(
     if monitor_val and checkpoint:
         out.append(_best_checkpoint(folder / "best.keras", monitor="val_accuracy"))
     if monitor_val and early_stopping:
-        out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=early_stopping,
-                                                 restore_best_weights=True))
+        out.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=early_stopping, restore_best_weights=True
+            )
+        )
     if reduce_lr and (monitor_val or reduce_lr_on_train):
         factor, patience = reduce_lr
         # Without a validation set (the final fit) the plateau is watched on training accuracy.
-        out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy" if monitor_val else "accuracy",
-                                                     mode="max", factor=factor, patience=patience))
+        out.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_accuracy" if monitor_val else "accuracy", mode="max", factor=factor, patience=patience
+            )
+        )
     return out
 
 
@@ -205,11 +213,12 @@ class FrameBatches:
                 return int(np.ceil(len(x) / batch_size))
 
             def __getitem__(self, i):
-                idx = self.order[i * batch_size:(i + 1) * batch_size]
+                idx = self.order[i * batch_size : (i + 1) * batch_size]
                 frames = x[idx]
                 if self.aug is not None:
-                    frames = np.stack([self.aug(f[None], index=int(j), epoch=self.epoch)[0]
-                                       for f, j in zip(frames, idx)])
+                    frames = np.stack(
+                        [self.aug(f[None], index=int(j), epoch=self.epoch)[0] for f, j in zip(frames, idx)]
+                    )
                 return frames.astype(np.float32), y[idx]
 
             def on_epoch_end(self):

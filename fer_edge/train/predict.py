@@ -23,8 +23,9 @@ from fer_edge.kinds import kind_of
 log = logging.getLogger(__name__)
 
 
-def predict_bundle(bundle, data, part: str = "test", *, batch_size: int = 64, trimmed: bool | None = None,
-                   progress: bool = False):
+def predict_bundle(
+    bundle, data, part: str = "test", *, batch_size: int = 64, trimmed: bool | None = None, progress: bool = False
+):
     """Scores of ``bundle`` for every clip of ``part``; returns :class:`Predictions`.
 
     Example:
@@ -51,8 +52,12 @@ def predict_bundle(bundle, data, part: str = "test", *, batch_size: int = 64, tr
 
         iterator = tqdm(records, desc=f"predict {part}", unit="clip")
     # The manifest's normalisation and the kind's scoring, exactly as the runtime applies them.
-    scores = [kind.score_clip(models, bundle.frame.normalise(data.load(r, size=size, trimmed=trimmed)), length,
-                              batch=batch_size) for r in iterator]
+    scores = [
+        kind.score_clip(
+            models, bundle.frame.normalise(data.load(r, size=size, trimmed=trimmed)), length, batch=batch_size
+        )
+        for r in iterator
+    ]
     names = [r["name"] for r in records]
     y = [data.label_index(r) for r in records]
     return Predictions(names, tuple(data.labels), np.asarray(y), np.asarray(scores).reshape(len(names), -1))

@@ -45,12 +45,12 @@ THESIS_COPIES = {"VGGFace + LSTM": 9, "VGGFace + BiLSTM": 3}
 # What the code itself assumes wherever the thesis is silent (recipes add their own).
 CODE_ASSUMPTIONS = {
     "final_lr": "the final fit has no validation set, so its ReduceLROnPlateau watches training accuracy "
-                "(section 3.2.4 says only 'if accuracy does not improve after 5 epochs')",
+    "(section 3.2.4 says only 'if accuracy does not improve after 5 epochs')",
     "stop_epoch": "a fold's stop epoch is the epoch of its best validation accuracy (the weights "
-                  "EarlyStopping keeps), as the 'Final model' table lists max accuracy with its epoch",
+    "EarlyStopping keeps), as the 'Final model' table lists max accuracy with its epoch",
     "rounding": "mean stop epoch rounded half up (9, 22, 4, 4, 16 -> 11; the thesis does not say how it rounds)",
     "anomalies": "Algorithm 1's anomalies were reworked by hand in the thesis; here they are left out of the "
-                 "folds and kept whole in the test set",
+    "folds and kept whole in the test set",
 }
 
 
@@ -73,8 +73,9 @@ class ProtocolCard:
     lines: list[CardLine] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
 
-    def add(self, item: str, value: Any, thesis: Any = None, where: str = "",
-            matches: bool | None | str = "auto") -> None:
+    def add(
+        self, item: str, value: Any, thesis: Any = None, where: str = "", matches: bool | None | str = "auto"
+    ) -> None:
         """One line; ``matches`` "auto" compares value and thesis as text, None means not comparable."""
         if matches == "auto":
             matches = None if thesis is None else str(value) == str(thesis)
@@ -91,15 +92,20 @@ class ProtocolCard:
         rows = [f"protocol card: {self.title}"]
         for line in self.lines:
             mark = {True: "= thesis", False: "DIFFERS from thesis", None: "thesis"}[line.matches]
-            thesis = f"  [{mark}: {line.thesis}, {line.where}]" if line.thesis is not None else (
-                f"  [{line.where}]" if line.where else "")
+            thesis = (
+                f"  [{mark}: {line.thesis}, {line.where}]"
+                if line.thesis is not None
+                else (f"  [{line.where}]" if line.where else "")
+            )
             rows.append(f"  {line.item}: {line.value}{thesis}")
         if self.assumptions:
             rows.append("  assumptions (the thesis is silent):")
             rows += [f"    - {a}" for a in self.assumptions]
         if self.deviations:
-            rows.append(f"  {len(self.deviations)} item(s) differ from the thesis: "
-                        + ", ".join(line.item for line in self.deviations))
+            rows.append(
+                f"  {len(self.deviations)} item(s) differ from the thesis: "
+                + ", ".join(line.item for line in self.deviations)
+            )
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -110,8 +116,10 @@ class ProtocolCard:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         files = {}
-        for name, text in (("protocol.json", json.dumps(self.to_dict(), indent=1) + "\n"),
-                           ("protocol.md", "```\n" + self.describe() + "\n```\n")):
+        for name, text in (
+            ("protocol.json", json.dumps(self.to_dict(), indent=1) + "\n"),
+            ("protocol.md", "```\n" + self.describe() + "\n```\n"),
+        ):
             write_text(folder / name, text)
             files[name.replace(".", "_")] = str(folder / name)
         return files
@@ -184,16 +192,26 @@ def _data_lines(card: ProtocolCard, recipe, data) -> None:
     if data is not None:
         sources = sorted({str(r.get("intensity_source")) for r in data.records})
         value += f"; clips trimmed on: {', '.join(sources)}"
-    card.add("trimming signal", value if recipe.data.trimmed else "none (data.trimmed: false)",
-             "mean OpenFace AUxx_r without AU45, Algorithm 1", "section 3.2.1",
-             matches=recipe.data.trimmed and signal == "openface")
-    card.add("anomalies", recipe.data.anomalies if recipe.data.trimmed else "used whole (untrimmed)",
-             "reworked by hand", "section 3.2.1", matches=None)
+    card.add(
+        "trimming signal",
+        value if recipe.data.trimmed else "none (data.trimmed: false)",
+        "mean OpenFace AUxx_r without AU45, Algorithm 1",
+        "section 3.2.1",
+        matches=recipe.data.trimmed and signal == "openface",
+    )
+    card.add(
+        "anomalies",
+        recipe.data.anomalies if recipe.data.trimmed else "used whole (untrimmed)",
+        "reworked by hand",
+        "section 3.2.1",
+        matches=None,
+    )
     card.add("frames per clip (T)", recipe.data.length, 100, "section 3.2.3")
 
 
-def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None,
-                  features: int | None = None) -> ProtocolCard:
+def protocol_card(
+    recipe, *, kind: str, data=None, input_size: int | None = None, features: int | None = None
+) -> ProtocolCard:
     """The card of ``recipe`` for ``kind`` (``spatial``, ``temporal`` or ``clip``).
 
     Args:
@@ -219,54 +237,102 @@ def protocol_card(recipe, *, kind: str, data=None, input_size: int | None = None
         card.add("input size", f"{size}x{size}", f"{THESIS_INPUT}x{THESIS_INPUT}", "section 3.2.4 (7x7x512 flatten)")
         card.add("backbone", sp.model, "vggface_vgg16", "table 3.4, section 3.3.2")
         if kind == "spatial" or not sp.weights:
-            card.add("backbone weights", _weights(sp.options.get("weights")),
-                     "keras-vggface VGGFace (face recognition)", "section 3.2.4", matches=None)
+            card.add(
+                "backbone weights",
+                _weights(sp.options.get("weights")),
+                "keras-vggface VGGFace (face recognition)",
+                "section 3.2.4",
+                matches=None,
+            )
         if kind == "spatial":
-            phases = "; ".join(f"{p.epochs} ep {p.optimizer} lr {p.learning_rate:g} unfreeze {p.unfreeze}"
-                               + (f" dropout {p.dropout}" if p.dropout is not None else "") for p in sp.phases)
+            phases = "; ".join(
+                f"{p.epochs} ep {p.optimizer} lr {p.learning_rate:g} unfreeze {p.unfreeze}"
+                + (f" dropout {p.dropout}" if p.dropout is not None else "")
+                for p in sp.phases
+            )
             card.add("fine-tuning data", sp.source, "fer2013", "section 3.2.4")
-            card.add("fine-tuning phases", phases,
-                     "classifier (SGD) -> last 2 blocks -> more regularisation", "section 3.2.4", matches=None)
-            card.add("classifier search", f"{sp.tune.trials} KerasTuner trials", "20 trials (Bayesian)",
-                     "section 3.2.4",
-                     matches=sp.tune.trials == 20)
+            card.add(
+                "fine-tuning phases",
+                phases,
+                "classifier (SGD) -> last 2 blocks -> more regularisation",
+                "section 3.2.4",
+                matches=None,
+            )
+            card.add(
+                "classifier search",
+                f"{sp.tune.trials} KerasTuner trials",
+                "20 trials (Bayesian)",
+                "section 3.2.4",
+                matches=sp.tune.trials == 20,
+            )
     if kind == "temporal":
         sp = recipe.spatial
-        card.add("spatial extractor", _weights(sp.weights) if sp.weights else "fine-tuned in this run",
-                 "VGGFace fine-tuned on FER2013", "section 3.3.2", matches=None)
+        card.add(
+            "spatial extractor",
+            _weights(sp.weights) if sp.weights else "fine-tuned in this run",
+            "VGGFace fine-tuned on FER2013",
+            "section 3.3.2",
+            matches=None,
+        )
         if sp.weights:
-            card.add("extractor's starting weights", _started_from(sp.weights),
-                     "keras-vggface VGGFace (face recognition)", "section 3.2.4", matches=None)
+            card.add(
+                "extractor's starting weights",
+                _started_from(sp.weights),
+                "keras-vggface VGGFace (face recognition)",
+                "section 3.2.4",
+                matches=None,
+            )
         feats = features or flatten_features(sp.model, size)
         card.add("features", f"{recipe.extract.layer} {feats}", f"flatten {THESIS_FEATURES}", "section 3.2.4")
         copies = list(recipe.extract.augment) if recipe.temporal.augmented else []
-        card.add("augmentation copies", f"{len(copies)}: {', '.join(copies) or 'none'}",
-                 THESIS_COPIES.get(row), "section 3.3.2", matches=(len(copies) == THESIS_COPIES[row])
-                 if row in THESIS_COPIES else None)
+        card.add(
+            "augmentation copies",
+            f"{len(copies)}: {', '.join(copies) or 'none'}",
+            THESIS_COPIES.get(row),
+            "section 3.3.2",
+            matches=(len(copies) == THESIS_COPIES[row]) if row in THESIS_COPIES else None,
+        )
         t = recipe.temporal
         card.add("head", f"{t.model} {json.dumps(t.options, sort_keys=True)}", None, "section 3.3.2")
-        card.add("cross-validation", f"Adam lr {t.learning_rate:g} fixed, batch {t.batch_size}, {t.epochs} epochs",
-                 "Adam lr 0.0001 fixed, batch 32, 40 epochs", "section 3.2.4")
+        card.add(
+            "cross-validation",
+            f"Adam lr {t.learning_rate:g} fixed, batch {t.batch_size}, {t.epochs} epochs",
+            "Adam lr 0.0001 fixed, batch 32, 40 epochs",
+            "section 3.2.4",
+        )
     if kind == "clip":
         c = recipe.clip
         card.add("input size", f"{recipe.data.length}x{c.size}x{c.size}x3", "100x160x160x3", "section 3.2.5")
-        card.add("cross-validation", f"Adam lr {c.learning_rate:g} fixed, batch {c.batch_size}, {c.epochs} epochs",
-                 None, "section 3.2.5")
+        card.add(
+            "cross-validation",
+            f"Adam lr {c.learning_rate:g} fixed, batch {c.batch_size}, {c.epochs} epochs",
+            None,
+            "section 3.2.5",
+        )
     if kind in ("temporal", "clip"):
         if fin.separate_runs:
-            value = (f"each fold re-run with EarlyStopping(patience {fin.patience}) + "
-                     f"ReduceLROnPlateau(x{fin.reduce_lr_factor:g} after {fin.reduce_lr_patience}); "
-                     "final fit on all training data, same LR schedule")
+            value = (
+                f"each fold re-run with EarlyStopping(patience {fin.patience}) + "
+                f"ReduceLROnPlateau(x{fin.reduce_lr_factor:g} after {fin.reduce_lr_patience}); "
+                "final fit on all training data, same LR schedule"
+            )
         else:
             value = f"stop epochs read off the fixed-LR CV logs (patience {fin.patience}); final fit at a fixed LR"
-        card.add("final model", value,
-                 "each fold re-run with EarlyStopping(patience 10) + ReduceLROnPlateau(x0.5 after 5); "
-                 "final fit on all training data, same LR schedule", "section 3.2.4 'Final model'")
+        card.add(
+            "final model",
+            value,
+            "each fold re-run with EarlyStopping(patience 10) + ReduceLROnPlateau(x0.5 after 5); "
+            "final fit on all training data, same LR schedule",
+            "section 3.2.4 'Final model'",
+        )
         rule = finalize_epochs(THESIS_FOLD_EPOCHS)
-        card.add("final epochs rule",
-                 f"mean of the folds' stop epochs: {', '.join(map(str, THESIS_FOLD_EPOCHS))} -> {rule}",
-                 f"{', '.join(map(str, THESIS_FOLD_EPOCHS))} -> 11", "section 3.2.4 'Final model'",
-                 matches=rule == 11)
+        card.add(
+            "final epochs rule",
+            f"mean of the folds' stop epochs: {', '.join(map(str, THESIS_FOLD_EPOCHS))} -> {rule}",
+            f"{', '.join(map(str, THESIS_FOLD_EPOCHS))} -> 11",
+            "section 3.2.4 'Final model'",
+            matches=rule == 11,
+        )
     if row:
         card.add("thesis test accuracy", f"{100 * TABLE_3_6[row]:.1f} %", None, "table 3.6")
     card.assumptions = list(recipe.thesis.assumptions)
@@ -289,5 +355,7 @@ def table_3_6_line(recipe, measured: float | None) -> str | None:
     if row is None or measured is None:
         return None
     diff = 100 * (measured - TABLE_3_6[row])
-    return (f"table 3.6, {row}: thesis {100 * TABLE_3_6[row]:.1f} % | measured {100 * measured:.1f} % "
-            f"({diff:+.1f} points) | human ground truth {100 * TABLE_3_6['Human ground truth']:.1f} %")
+    return (
+        f"table 3.6, {row}: thesis {100 * TABLE_3_6[row]:.1f} % | measured {100 * measured:.1f} % "
+        f"({diff:+.1f} points) | human ground truth {100 * TABLE_3_6['Human ground truth']:.1f} %"
+    )

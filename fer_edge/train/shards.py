@@ -68,8 +68,20 @@ def _store_attrs(base: dict, part: str, augment: Sequence[str]) -> dict:
     return attrs
 
 
-def _extract_shard(shard: Shard, *, data, model_path: str, feat: int, attrs: dict, backend: str,
-                   batch_size: int, dtype: str, length: int, trimmed: bool, seed: int) -> dict:
+def _extract_shard(
+    shard: Shard,
+    *,
+    data,
+    model_path: str,
+    feat: int,
+    attrs: dict,
+    backend: str,
+    batch_size: int,
+    dtype: str,
+    length: int,
+    trimmed: bool,
+    seed: int,
+) -> dict:
     """Write one shard (or reuse it); returns its counts."""
     from fer_edge.data.store import StoreWriter
     from fer_edge.train.features import _batched, _store_complete, _variants
@@ -81,8 +93,7 @@ def _extract_shard(shard: Shard, *, data, model_path: str, feat: int, attrs: dic
         return {"clips": 0, "frames": 0, "skipped": len(names)}
     run, size = _runner(model_path, backend)
     clips = frames = 0
-    with StoreWriter(path, features=feat, classes=data.labels, length=length, dtype=dtype,
-                     attrs=shard_attrs) as writer:
+    with StoreWriter(path, features=feat, classes=data.labels, length=length, dtype=dtype, attrs=shard_attrs) as writer:
         done = writer.done
 
         def items():
@@ -122,7 +133,7 @@ def _merge(final: Path, shards: list[Shard], *, feat: int, classes, attrs: dict,
                 if name in done:
                     continue
                 x, m, y = store[i]
-                writer.append(name, x[:int(m.sum())], y)
+                writer.append(name, x[: int(m.sum())], y)
             store.close()
 
 
@@ -136,10 +147,24 @@ def shard_size(clips: int, cpus: float) -> int:
     return max(1, min(MAX_SHARD, math.ceil(clips / max(1.0, 2 * cpus))))
 
 
-def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, parts: Sequence[str] | None = None,
-                    augment: Sequence[str] = (), layer: str = "flatten", batch_size: int = 64,
-                    backend: str = "openvino", dtype: str = "float16", length: int = 100, trimmed: bool = True,
-                    seed: int = 0, progress: bool = False, shard_clips: int | None = None):
+def extract_sharded(
+    data,
+    extractor: Any,
+    out: str | Path,
+    *,
+    executor: str,
+    parts: Sequence[str] | None = None,
+    augment: Sequence[str] = (),
+    layer: str = "flatten",
+    batch_size: int = 64,
+    backend: str = "openvino",
+    dtype: str = "float16",
+    length: int = 100,
+    trimmed: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+    shard_clips: int | None = None,
+):
     """:func:`fer_edge.train.features.extract_features` with shards as the executor's tasks.
 
     Example:
@@ -172,17 +197,38 @@ def extract_sharded(data, extractor: Any, out: str | Path, *, executor: str, par
             size = shard_clips or shard_size(len(records), cpus)
             n = math.ceil(len(records) / size)
             folder = out / ".shards" / path.stem
-            stores[path] = (attrs, [Shard(path.name, str(folder / f"shard-{k:04d}-of-{n:04d}.h5"), part,
-                                          tuple(records[k * size:(k + 1) * size]), aug) for k in range(n)])
+            stores[path] = (
+                attrs,
+                [
+                    Shard(
+                        path.name,
+                        str(folder / f"shard-{k:04d}-of-{n:04d}.h5"),
+                        part,
+                        tuple(records[k * size : (k + 1) * size]),
+                        aug,
+                    )
+                    for k in range(n)
+                ],
+            )
     if not stores:
         return report
     model_path = out / ".extractor" / f"{ident}.keras"
     if not model_path.is_file():
         save_atomic(extractor, model_path)
     start = time.perf_counter()
-    job = functools.partial(_extract_shard, data=data, model_path=str(model_path), feat=feat, attrs=base,
-                            backend=backend, batch_size=batch_size, dtype=dtype, length=length, trimmed=trimmed,
-                            seed=seed)
+    job = functools.partial(
+        _extract_shard,
+        data=data,
+        model_path=str(model_path),
+        feat=feat,
+        attrs=base,
+        backend=backend,
+        batch_size=batch_size,
+        dtype=dtype,
+        length=length,
+        trimmed=trimmed,
+        seed=seed,
+    )
     shards = [s for _, group in stores.values() for s in group]
     for counts in ex.map(job, shards, desc="extract", workdir=out, uses_tf=backend == "keras"):
         report.clips += counts["clips"]

@@ -45,8 +45,9 @@ class TemporalTask:
         >>> model = task.build()  # doctest: +SKIP
     """
 
-    def __init__(self, recipe, features_dir: str | Path, *, features: int, folds: int,
-                 extractor: str | None = None) -> None:
+    def __init__(
+        self, recipe, features_dir: str | Path, *, features: int, folds: int, extractor: str | None = None
+    ) -> None:
         from fer_edge.data.store import read_store
         from fer_edge.train.features import check_store, store_name
 
@@ -59,13 +60,14 @@ class TemporalTask:
         self.dir = Path(features_dir)
         self._paths: dict[tuple[int, bool], Path] = {}
         for i in range(folds):
-            for aug in ((False, True) if self.cfg.augmented and recipe.extract.augment else (False,)):
+            for aug in (False, True) if self.cfg.augmented and recipe.extract.augment else (False,):
                 path = self.dir / store_name(f"fold-{i}", self.features, augmented=aug)
                 store = read_store(path)
                 check_store(store, extractor=extractor, layer=recipe.extract.layer, labels=self.labels)
                 if store.shape[1] != self.length:
-                    raise FerEdgeError(f"{path} has T={store.shape[1]}, the recipe data.length={self.length}; "
-                                       "extract again")
+                    raise FerEdgeError(
+                        f"{path} has T={store.shape[1]}, the recipe data.length={self.length}; extract again"
+                    )
                 store.close()
                 self._paths[(i, aug)] = path
 
@@ -77,17 +79,26 @@ class TemporalTask:
         from fer_edge.models import create_model
         from fer_edge.train.kerasutil import optimizer
 
-        model = create_model(self.cfg.model, timesteps=self.length, features=self.features,
-                             num_classes=len(self.labels), **self.cfg.options)
-        model.compile(optimizer=optimizer("adam", self.cfg.learning_rate), loss="categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = create_model(
+            self.cfg.model,
+            timesteps=self.length,
+            features=self.features,
+            num_classes=len(self.labels),
+            **self.cfg.options,
+        )
+        model.compile(
+            optimizer=optimizer("adam", self.cfg.learning_rate), loss="categorical_crossentropy", metrics=["accuracy"]
+        )
         return model
 
     def _dataset(self, paths, shuffle: bool):
         from fer_edge.data.store_keras import StoreDataset
 
-        return _FloatMask(StoreDataset([str(p) for p in paths], batch_size=self.cfg.batch_size, shuffle=shuffle,
-                                       seed=self.seed, with_mask=True))
+        return _FloatMask(
+            StoreDataset(
+                [str(p) for p in paths], batch_size=self.cfg.batch_size, shuffle=shuffle, seed=self.seed, with_mask=True
+            )
+        )
 
     def train_data(self, exclude: int | None):
         """Folds other than ``exclude`` (all when None), with their offline copies."""
@@ -105,8 +116,19 @@ class ClipBatches(keras.utils.PyDataset):
     clip and epoch from ``(seed, epoch, index)``, applied identically to every frame.
     """
 
-    def __init__(self, data, records: list[dict], *, size: int, length: int, batch_size: int,
-                 shuffle: bool, augment: bool, seed: int, trimmed: bool = True) -> None:
+    def __init__(
+        self,
+        data,
+        records: list[dict],
+        *,
+        size: int,
+        length: int,
+        batch_size: int,
+        shuffle: bool,
+        augment: bool,
+        seed: int,
+        trimmed: bool = True,
+    ) -> None:
         super().__init__()
         from fer_edge.data.augment import OnlineAugmenter
 
@@ -129,15 +151,15 @@ class ClipBatches(keras.utils.PyDataset):
         return int(np.ceil(len(self.records) / self.batch_size))
 
     def __getitem__(self, i):
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         x = np.zeros((len(idx), self.length, self.size, self.size, 3), np.float32)
         y = np.zeros((len(idx), len(self.data.labels)), np.float32)
         for row, j in enumerate(idx):
             record = self.records[j]
-            clip = self.data.load(record, size=self.size, trimmed=self.trimmed)[:self.length]
+            clip = self.data.load(record, size=self.size, trimmed=self.trimmed)[: self.length]
             if self.aug is not None:
                 clip = self.aug(clip, index=int(j), epoch=self.epoch)
-            x[row, :len(clip)] = clip
+            x[row, : len(clip)] = clip
             y[row, self.data.label_index(record)] = 1
         return x, y
 
@@ -163,14 +185,23 @@ class ClipTask:
 
         shape = (self.length, self.cfg.size, self.cfg.size, 3)
         model = create_model(self.cfg.model, input_shape=shape, num_classes=len(self.data.labels), **self.cfg.options)
-        model.compile(optimizer=optimizer("adam", self.cfg.learning_rate), loss="categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer("adam", self.cfg.learning_rate), loss="categorical_crossentropy", metrics=["accuracy"]
+        )
         return model
 
     def _batches(self, records, *, train: bool) -> ClipBatches:
-        return ClipBatches(self.data, records, size=self.cfg.size, length=self.length,
-                           batch_size=self.cfg.batch_size, shuffle=train,
-                           augment=train and self.cfg.online_augmentation, seed=self.seed, trimmed=self.trimmed)
+        return ClipBatches(
+            self.data,
+            records,
+            size=self.cfg.size,
+            length=self.length,
+            batch_size=self.cfg.batch_size,
+            shuffle=train,
+            augment=train and self.cfg.online_augmentation,
+            seed=self.seed,
+            trimmed=self.trimmed,
+        )
 
     def train_data(self, exclude: int | None) -> ClipBatches:
         part = "train" if exclude is None else f"train-{exclude}"

@@ -61,8 +61,10 @@ def search_space(cfg) -> Any:
 def classifier(values: dict[str, Any]) -> dict[str, Any]:
     """A trial's values as the spatial model's options: ``{"dense_units": (...), "dropout": x}``."""
     layers = int(values["dense_layers"])
-    return {"dense_units": tuple(int(values[f"units_{i}"]) for i in range(layers)),
-            "dropout": round(float(values["dropout"]), 2)}
+    return {
+        "dense_units": tuple(int(values[f"units_{i}"]) for i in range(layers)),
+        "dropout": round(float(values["dropout"]), 2),
+    }
 
 
 def _trial_file(folder: str | os.PathLike, trial_id: str) -> Path:
@@ -77,13 +79,26 @@ def _finished(folder: str | os.PathLike, trial_id: str, values: dict) -> dict | 
         return None
     done = read_json(path, "tuner trial", expect=dict)
     if done.get("values") != values:
-        raise FerEdgeError(f"{path} holds another search's trial (the recipe's spatial.tune or seed changed); "
-                           f"delete {Path(folder)} to start the search again")
+        raise FerEdgeError(
+            f"{path} holds another search's trial (the recipe's spatial.tune or seed changed); "
+            f"delete {Path(folder)} to start the search again"
+        )
     return done
 
 
-def _trial_job(item: tuple[str, dict], *, folder: str, model: str, options: dict, data: tuple, epochs: int,
-               batch_size: int, augment: bool, seed: int, verbose: int) -> dict:
+def _trial_job(
+    item: tuple[str, dict],
+    *,
+    folder: str,
+    model: str,
+    options: dict,
+    data: tuple,
+    epochs: int,
+    batch_size: int,
+    augment: bool,
+    seed: int,
+    verbose: int,
+) -> dict:
     """One trial (an executor item; top level so Ray ships it by reference): build, fit, score."""
     from fer_edge.models import create_model
     from fer_edge.train.kerasutil import FrameBatches, seed_everything, set_trainable
@@ -106,9 +121,20 @@ def _trial_job(item: tuple[str, dict], *, folder: str, model: str, options: dict
     return result
 
 
-def search(cfg, *, model: str, options: dict, train: tuple[np.ndarray, np.ndarray],
-           val: tuple[np.ndarray, np.ndarray] | None, folder: str | os.PathLike, seed: int, batch_size: int,
-           augment: bool, executor: str | None = None, progress: bool = True) -> dict[str, Any]:
+def search(
+    cfg,
+    *,
+    model: str,
+    options: dict,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
+    folder: str | os.PathLike,
+    seed: int,
+    batch_size: int,
+    augment: bool,
+    executor: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Run (or resume) the Bayesian search of ``cfg`` (a ``TuneConfig``); the best classifier options.
 
     ``train``/``val`` are ``(frames, labels)``; the classifier trains on the frozen base with SGD
@@ -123,24 +149,37 @@ def search(cfg, *, model: str, options: dict, train: tuple[np.ndarray, np.ndarra
     from fer_edge.errors import require
 
     if val is None:
-        raise FerEdgeError("spatial.tune needs validation frames to score trials: set spatial.validation > 0 "
-                           "(clips) or use a FER2013 copy with PublicTest rows")
+        raise FerEdgeError(
+            "spatial.tune needs validation frames to score trials: set spatial.validation > 0 "
+            "(clips) or use a FER2013 copy with PublicTest rows"
+        )
     kt = require("keras_tuner", "train", purpose="the hyperparameter search")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # KerasTuner takes seed 0 for "no seed" (a random one): shift by one so every seed is a seed.
-    oracle = kt.oracles.BayesianOptimizationOracle(objective=kt.Objective("val_accuracy", "max"),
-                                                  max_trials=cfg.trials, num_initial_points=cfg.initial or None,
-                                                  seed=seed + 1)
+    oracle = kt.oracles.BayesianOptimizationOracle(
+        objective=kt.Objective("val_accuracy", "max"),
+        max_trials=cfg.trials,
+        num_initial_points=cfg.initial or None,
+        seed=seed + 1,
+    )
     # The same call KerasTuner's Tuner makes: where the oracle writes its own log.
     oracle._set_project_dir(str(folder), "keras-tuner")
     oracle.verbose = 0
     oracle.update_space(search_space(cfg))
     ex = executor_for(executor)
-    job = functools.partial(_trial_job, folder=str(folder), model=model, options=dict(options),
-                            data=(train[0], train[1], val[0].astype(np.float32), val[1]), epochs=cfg.epochs,
-                            batch_size=batch_size, augment=augment, seed=seed,
-                            verbose=int(progress and not ex.distributed))
+    job = functools.partial(
+        _trial_job,
+        folder=str(folder),
+        model=model,
+        options=dict(options),
+        data=(train[0], train[1], val[0].astype(np.float32), val[1]),
+        epochs=cfg.epochs,
+        batch_size=batch_size,
+        augment=augment,
+        seed=seed,
+        verbose=int(progress and not ex.distributed),
+    )
     scores: dict[str, dict] = {}
     while True:
         trials = [oracle.create_trial(f"slot-{slot}") for slot in range(cfg.parallel)]
@@ -162,6 +201,5 @@ def search(cfg, *, model: str, options: dict, train: tuple[np.ndarray, np.ndarra
     # Ties go to the earlier trial: the order does not depend on where the trials ran.
     best = max(sorted(scores.values(), key=lambda r: int(r["trial"])), key=lambda r: r["val_accuracy"])
     chosen = classifier(best["values"])
-    write_json(folder / "best.json", {"trial": best["trial"], "val_accuracy": best["val_accuracy"], **chosen},
-               indent=1)
+    write_json(folder / "best.json", {"trial": best["trial"], "val_accuracy": best["val_accuracy"], **chosen}, indent=1)
     return chosen

@@ -24,12 +24,28 @@ _SECTIONS = {
     "temporal": ("clip", "fusion"),
     "clip": ("spatial", "extract", "temporal", "fusion"),
 }
-_OWNER = {"spatial": "train spatial / temporal", "extract": "extract / train temporal",
-          "temporal": "train temporal", "clip": "train clip", "finalize": "train temporal / clip",
-          "window": "train temporal / clip", "fusion": "fuse", "reference_accuracy": "train temporal / clip"}
+_OWNER = {
+    "spatial": "train spatial / temporal",
+    "extract": "extract / train temporal",
+    "temporal": "train temporal",
+    "clip": "train clip",
+    "finalize": "train temporal / clip",
+    "window": "train temporal / clip",
+    "fusion": "fuse",
+    "reference_accuracy": "train temporal / clip",
+}
 # With spatial.weights set the spatial model is loaded, not trained: these keys are not read.
-_TRAINING_ONLY = ("source", "fer2013", "frames_per_clip", "batch_size", "phases", "online_augmentation",
-                  "early_stopping", "validation", "tune")
+_TRAINING_ONLY = (
+    "source",
+    "fer2013",
+    "frames_per_clip",
+    "batch_size",
+    "phases",
+    "online_augmentation",
+    "early_stopping",
+    "validation",
+    "tune",
+)
 
 
 def read_dict(recipe, verb: str) -> dict:
@@ -68,8 +84,9 @@ def unread_keys(recipe, verb: str, *, keys: list[str] | None = None) -> list[tup
                 out.append((key, "spatial.weights is set, so the spatial model is loaded, not trained"))
         elif head == "spatial" and rest == "fer2013" and recipe.spatial.source != "fer2013":
             out.append((key, "spatial.source is not fer2013"))
-        elif (head == "spatial" and rest.startswith("tune.") and rest != "tune.trials"
-              and not recipe.spatial.tune.trials):
+        elif (
+            head == "spatial" and rest.startswith("tune.") and rest != "tune.trials" and not recipe.spatial.tune.trials
+        ):
             out.append((key, "spatial.tune.trials is 0 (no search)"))
         elif key.startswith("finalize.reduce_lr") and not recipe.finalize.separate_runs:
             out.append((key, "finalize.separate_runs is false (no ReduceLROnPlateau runs)"))

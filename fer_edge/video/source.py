@@ -247,9 +247,7 @@ def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -
                 "(e.g. the 'video' group on Linux, camera permission on macOS/Windows), or try another index"
             )
         if kind == "stream":
-            raise FerEdgeError(
-                f"cannot read any frame from stream {shown}; check the URL, credentials and network"
-            )
+            raise FerEdgeError(f"cannot read any frame from stream {shown}; check the URL, credentials and network")
         raise FerEdgeError(
             f"cannot read any frame from {shown} (corrupt, empty or unsupported); "
             f"re-encode it, e.g. with ffmpeg -i {shown} -c:v mjpeg out.avi"
@@ -297,8 +295,10 @@ def camera_index(source: str | int) -> int | None:
             return None
         index = int(text)
     if not 0 <= index <= MAX_CAMERA:
-        raise FerEdgeError(f"camera index {index} is out of range 0..{MAX_CAMERA}; "
-                           "give a camera number such as 0, a video file or a URL")
+        raise FerEdgeError(
+            f"camera index {index} is out of range 0..{MAX_CAMERA}; "
+            "give a camera number such as 0, a video file or a URL"
+        )
     return index
 
 
@@ -341,8 +341,10 @@ def open_source(source: str | int | os.PathLike[str], *, fps: float | None = Non
     if not path.is_file():
         # A FIFO or device never ends (or blocks until a writer comes): live input is a camera
         # index or a stream URL.
-        raise FerEdgeError(f"{text} is a FIFO, device or socket, not a video file; "
-                           "for live input give a camera index (0) or a stream URL")
+        raise FerEdgeError(
+            f"{text} is a FIFO, device or socket, not a video file; "
+            "for live input give a camera index (0) or a stream URL"
+        )
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         # A single still image is a one-frame video (handy for quick checks).
         first = _imread(path)

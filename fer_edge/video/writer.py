@@ -125,9 +125,7 @@ def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FerEdgeError(
-            f"cannot create folder {path.parent} ({exc}); choose a writable output path"
-        ) from None
+        raise FerEdgeError(f"cannot create folder {path.parent} ({exc}); choose a writable output path") from None
     clean_stale(path)
     # Keep the real extension last: OpenCV picks the container from it.
     temp = temp_path(path, keep_suffix=True)
