@@ -161,8 +161,10 @@ def test_no_reconnects_policy_and_backoff_sleeps(opener):
     assert src.drain_notes() == ["stream dropped (no frame); not reconnecting"]
 
 
-def test_run_video_keeps_going_and_notes_events(tmp_path, monkeypatch, opener):
-    """End to end: the runtime on a flaky 'RTSP' stream writes the notes into its events file."""
+@pytest.mark.parametrize("threads", [1, 2], ids=["sequential", "pipelined"])
+def test_run_video_keeps_going_and_notes_events(tmp_path, monkeypatch, opener, threads):
+    """End to end: the runtime on a flaky 'RTSP' stream writes the notes into its events file,
+    those that come with the end of the stream included, in both loops."""
     opener.scripts = [["frame"] * 3 + ["stall"], ["drop"], ["frame"] * 4]
     monkeypatch.setattr(stream_mod, "open_source", opener)
     bundle = load_bundle(frame_bundle(tmp_path / "b").path)
@@ -174,6 +176,7 @@ def test_run_video_keeps_going_and_notes_events(tmp_path, monkeypatch, opener):
         timing=tmp_path / "t.json",
         progress=False,
         stream=StreamPolicy(max_reconnects=2, **FAST),
+        threads=threads,
     )
     assert report.frames == 7 and not report.interrupted
     lines = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]

@@ -387,8 +387,8 @@ def benchmark(
         bar = progress_bar(total=len(jobs), desc="benchmark", unit="config")
     rows: list[Row] = []
     try:
-        for kind, job in jobs:
-            if kind == "models":
+        for what, job in jobs:
+            if what == "models":
                 b, precision, device, hint = job
                 rows += _model_rows(
                     b,
@@ -401,7 +401,7 @@ def benchmark(
                     requests=requests,
                     engine=engine,
                 )
-            elif kind == "video":
+            elif what == "video":
                 b, precision, device, hint = job
                 rows += video_rows(
                     source,

@@ -164,9 +164,9 @@ def _smooth_path(frames: int, rng: np.random.Generator, amplitude: float) -> np.
     return amplitude * path / weights.sum()
 
 
-def _background(width: int, height: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+def _background(width: int, height: int, style: str, rng: np.random.Generator) -> np.ndarray:
     base = rng.uniform(70.0, 190.0, 3).astype(np.float32)
-    if kind == "plain":
+    if style == "plain":
         return np.broadcast_to(base, (height, width, 3)).astype(np.float32)
     # Low-frequency texture (walls, shelves, light falloff): no face-like high contrast, so
     # the Haar cascade does not fire on it.

@@ -101,7 +101,11 @@ class _Reader(threading.Thread):
                 done = time.perf_counter()
                 self.timer.add("decode", (done - start) * 1000.0)
                 notes = self.src.drain_notes() if isinstance(self.src, ResilientSource) else []
-                if frame is None or not self._put((frame, done, notes)):
+                if frame is None:
+                    if notes:  # why the stream ended (as the sequential loop writes it)
+                        self._put((None, done, notes))
+                    break
+                if not self._put((frame, done, notes)):
                     break
         except Exception as exc:  # noqa: BLE001 - ends this stream only; its worker logs it
             end = exc
@@ -150,12 +154,15 @@ class _Writer(threading.Thread):
             except BaseException as exc:  # noqa: BLE001 - re-raised by the main thread
                 self.error = exc
 
-    def _write(self, index: int, frame: np.ndarray, faces: list, decoded: float, notes: list[str]) -> None:
+    def _write(self, index: int, frame: np.ndarray | None, faces: list, decoded: float, notes: list[str]) -> None:
         t = index / self.fps
         ev = self.events
         if ev is not None:
             for note in notes:
                 ev.write(note_event(index, t, note))
+        if frame is None:  # notes that came with the end of the stream: no frame to count
+            return
+        if ev is not None:
             if not faces:
                 ev.write(note_event(index, t, "no face"))
             for f in faces:
@@ -269,6 +276,9 @@ class _Worker(threading.Thread):
                 if item is None:
                     break
                 frame, decoded, notes = item
+                if frame is None:
+                    s.writer.queue.put((s.index, None, [], decoded, notes))
+                    continue
                 faces = s.pipe.step(frame, s.index)
                 s.writer.queue.put((s.index, frame, faces, decoded, notes))
                 s.index += 1

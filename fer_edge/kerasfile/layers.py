@@ -217,30 +217,30 @@ def batch_norm(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     return b.same(t, b.op.add(x, b.per_channel(t, beta - mean * inv)))
 
 
-def _pool(b: Builder, spec: LayerSpec, xs: list[Tensor], kind: str) -> Tensor:
+def _pool(b: Builder, spec: LayerSpec, xs: list[Tensor], mode: str) -> Tensor:
     _channels_last(spec)
     size = _pair(spec.config.get("pool_size", 2))
     strides = _pair(spec.config.get("strides") or size)
     x, zeros, pad = b.first(xs[0], spec), [0, 0], _padding(spec)
-    if kind == "max":
+    if mode == "max":
         out = b.op.max_pool(x, strides, [1, 1], zeros, zeros, size, "floor", pad).output(0)
     else:  # Keras averages over the valid pixels only at the border: exclude_pad
         out = b.op.avg_pool(x, strides, zeros, zeros, size, True, "floor", pad).output(0)
     return Tensor(out, True)
 
 
-def _global(b: Builder, spec: LayerSpec, xs: list[Tensor], kind: str) -> Tensor:
+def _global(b: Builder, spec: LayerSpec, xs: list[Tensor], mode: str) -> Tensor:
     _channels_last(spec)
     keep = bool(spec.config.get("keepdims", False))
-    reduce = b.op.reduce_mean if kind == "mean" else b.op.reduce_max
+    reduce = b.op.reduce_mean if mode == "mean" else b.op.reduce_max
     out = reduce(b.first(xs[0], spec), b.const([2, 3], np.int64), keep).output(0)
     return Tensor(out, keep)
 
 
-def _merge(b: Builder, spec: LayerSpec, xs: list[Tensor], kind: str) -> Tensor:
+def _merge(b: Builder, spec: LayerSpec, xs: list[Tensor], mode: str) -> Tensor:
     first = all(t.rank == 4 for t in xs) and any(t.first for t in xs)
     outs = [b.first(t, spec) if first else b.last(t) for t in xs]
-    if kind == "concat":
+    if mode == "concat":
         axis = int(spec.config.get("axis", -1)) % xs[0].rank
         return Tensor(b.op.concat(outs, _FIRST_AXIS[axis] if first else axis).output(0), first)
     fn = {
@@ -250,11 +250,11 @@ def _merge(b: Builder, spec: LayerSpec, xs: list[Tensor], kind: str) -> Tensor:
         "maximum": b.op.maximum,
         "minimum": b.op.minimum,
         "average": b.op.add,
-    }[kind]
+    }[mode]
     out = outs[0]
     for other in outs[1:]:
         out = fn(out, other).output(0)
-    if kind == "average":
+    if mode == "average":
         out = b.op.multiply(out, b.const(1.0 / len(outs))).output(0)
     return Tensor(out, first)
 

@@ -90,7 +90,7 @@ def _fit_frames(bundle: Bundle, pixels: np.ndarray, what: str) -> np.ndarray:
         pixels = pixels[..., None]
     if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3) or 0 in pixels.shape:
         raise FerEdgeError(f"{what}: expected frames (N, H, W, 1|3), got shape {pixels.shape}")
-    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+    if np.issubdtype(pixels.dtype, np.floating) and not np.isfinite(pixels).all():
         raise FerEdgeError(f"{what}: frames hold NaN or infinite pixels; give 0..255 values")
     if pixels.shape[1] > 8192 or pixels.shape[2] > 8192:
         raise FerEdgeError(f"{what}: frames of {pixels.shape[2]}x{pixels.shape[1]} exceed 8192 px a side")

@@ -181,14 +181,14 @@ def ir_flops(ov_model: Any) -> int:
     model = _static(ov_model)
     flops = 0
     for op in model.get_ordered_ops():
-        kind = op.get_type_name()
-        if kind not in ("Convolution", "GroupConvolution", "MatMul"):
+        op_type = op.get_type_name()
+        if op_type not in ("Convolution", "GroupConvolution", "MatMul"):
             continue
         out = int(np.prod(list(op.get_output_shape(0))))
         w = list(op.input(1).get_shape())
-        if kind == "Convolution":
+        if op_type == "Convolution":
             flops += 2 * out * int(np.prod(w[1:]))
-        elif kind == "GroupConvolution":
+        elif op_type == "GroupConvolution":
             flops += 2 * out * int(np.prod(w[2:]))
         else:
             a = list(op.input(0).get_shape())

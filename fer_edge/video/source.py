@@ -228,10 +228,10 @@ def _open_folder(folder: Path, fps: float | None) -> VideoSource:
     return VideoSource(info, first, files=files)
 
 
-def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -> VideoSource:
+def _open_capture(target: str | int, source_type: str, shown: str, fps: float | None) -> VideoSource:
     with _quiet_opencv():
         capture = cv2.VideoCapture(target)
-        if kind == "camera" or str(target).lower().startswith("tcp://"):
+        if source_type == "camera" or str(target).lower().startswith("tcp://"):
             # A one-frame buffer keeps a live camera's latency low when processing is slower
             # (tcp:// is how a Pi's camera module arrives, via rpicam-vid).
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
@@ -241,12 +241,12 @@ def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -
         ok, first = capture.read() if opened else (False, None)
     if not ok or first is None:
         capture.release()
-        if kind == "camera":
+        if source_type == "camera":
             raise FerEdgeError(
                 f"cannot open camera {shown}; check that it is connected and that this user may use it "
                 "(e.g. the 'video' group on Linux, camera permission on macOS/Windows), or try another index"
             )
-        if kind == "stream":
+        if source_type == "stream":
             raise FerEdgeError(f"cannot read any frame from stream {shown}; check the URL, credentials and network")
         raise FerEdgeError(
             f"cannot read any frame from {shown} (corrupt, empty or unsupported); "
@@ -254,7 +254,7 @@ def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -
         )
     first = _to_bgr(first)
     frames: int | None = None
-    if kind == "file":
+    if source_type == "file":
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         frames = int(count) if np.isfinite(count) and count > 0 else None
     info = VideoInfo(
@@ -263,7 +263,7 @@ def _open_capture(target: str | int, kind: str, shown: str, fps: float | None) -
         frames=frames,
         width=int(first.shape[1]),
         height=int(first.shape[0]),
-        kind=kind,
+        kind=source_type,
     )
     return VideoSource(info, first, capture=capture)
 
