@@ -22,16 +22,7 @@ EXAMPLES = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options."""
-    parser.add_argument("--recipe", required=True, help="YAML recipe (sections data, spatial, extract)")
-    parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        dest="overrides",
-        help="override a recipe value, e.g. extract.batch_size=128 (repeatable)",
-    )
+    options.add_recipe(parser, "YAML recipe (sections data, spatial, extract)", "extract.batch_size=128")
     options.add_executor(parser)
     parser.add_argument(
         "--part", action="append", default=None, help="only this part: test or fold-<i> (repeatable; default: all)"

@@ -37,16 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="spatial: fine-tune the per-frame CNN; temporal: features + CV of a head "
         "(cascade bundle); clip: C3D/ConvLSTM on raw clips (clip bundle)",
     )
-    parser.add_argument("--recipe", required=True, help="YAML recipe, e.g. train/synthetic.yaml")
-    parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        dest="overrides",
-        help="override a recipe value, e.g. temporal.epochs=10 (repeatable; wins over the file)",
-    )
+    options.add_recipe(parser, "YAML recipe, e.g. train/synthetic.yaml", "temporal.epochs=10")
     parser.add_argument(
         "--fold",
         action="append",
