@@ -68,9 +68,9 @@ class InferBatcher:
             in all, ``throughput`` (two requests, one core each) 105 and 102: no clear winner, so
             the hint stays the user's (``--hint``, default ``latency``, best for one stream).
 
-    Example:
+    Example (from any thread; each caller returns with its own rows):
         >>> batcher = InferBatcher(load_model("frame.xml"))  # doctest: +SKIP
-        >>> rows, busy_ms = batcher(faces)  # from any thread; returns with its rows
+        >>> rows, busy_ms = batcher(faces)  # doctest: +SKIP
     """
 
     def __init__(self, model: CompiledModel, requests: int = 0) -> None:

@@ -295,9 +295,9 @@ def share_models(pipes: Sequence[Pipeline], requests: int = 0) -> list[InferBatc
     gets a :class:`WaitingTimer` (before any sample) and calls the batchers from its own
     thread.
 
-    Example:
+    Example (each step from its stream's thread; stream a's faces batch with stream b's):
         >>> batchers = share_models([pipe_a, pipe_b])  # doctest: +SKIP
-        >>> faces = pipe_a.step(frame, 0)  # from stream a's thread; batched with stream b's faces
+        >>> faces = pipe_a.step(frame, 0)  # doctest: +SKIP
     """
     batchers = {}
     for role in ("frame_model", "head"):
