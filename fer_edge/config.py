@@ -66,6 +66,11 @@ def _evaluate(annotation: Any, namespace: dict[str, Any]) -> Any:
     return evaluated[0] if len(evaluated) == 1 else typing.Union[tuple(evaluated)]
 
 
+# "X | None" is types.UnionType from Python 3.10 on; 3.9 (the Pi's OpenVINO 2022.3) has only
+# typing.Union, and a plain type's origin is None there too, so None must never match.
+_UNIONS = tuple(u for u in (typing.Union, getattr(types, "UnionType", None)) if u is not None)
+
+
 def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = True) -> Any:
     """``value`` as the annotated type ``hint`` (nested dataclasses, lists, tuples, numbers, text);
     ``finite=False`` lets ``nan``/``inf`` floats through to the range checks that follow.
@@ -75,7 +80,7 @@ def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = Tru
         300
     """
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, getattr(types, "UnionType", None)):
+    if origin is not None and origin in _UNIONS:
         return _union(value, args, where, source, finite)
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):

@@ -327,8 +327,11 @@ def test_ctrl_c_cancels_the_tasks_and_the_rerun_reuses_finished_folds(work, clus
     )
     argv = [
         sys.executable,
-        "-m",
-        "fer_edge",
+        "-c",
+        # A shell's background job (CI started with `&`, nohup) inherits SIGINT ignored, and Python
+        # then keeps it ignored: give the driver the handler an interactive `fer-edge` has.
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from fer_edge.cli import main; sys.exit(main(sys.argv[1:]))",
         "train",
         "temporal",
         "--recipe",

@@ -131,3 +131,15 @@ def test_config_module_is_runtime_safe():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_union_check_never_matches_a_plain_types_origin():
+    """On Python 3.9 ``types.UnionType`` is missing and ``get_origin(str)`` is None: a None among
+    the union origins made every plain field a union and refused it (found by make ncs2-check)."""
+    import typing
+
+    from fer_edge import config
+
+    assert None not in config._UNIONS
+    assert config.coerce("bu4dfe", str, "dataset", "PreprocessConfig") == "bu4dfe"
+    assert config.coerce(None, typing.Optional[int], "x", "y") is None

@@ -27,7 +27,7 @@ def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
     stage = harness.STAGES["preprocess"]
     record = harness.run_stage(stage, tmp_path, kills=2, rng=random.Random(1))
     assert record.get("error") is None, record
-    assert record["killed"] == 2 and record["final_rc"] == 0
+    assert record["killed"] == 2 and record["final_rc"] == 0, record.get("final_error") or record
     assert record["half_written"] == []
     assert record["diff"] == {"only_reference": [], "only_interrupted": [], "differ": []}
     assert record["files"] > 10 and all(r["equal"] for r in record["resumed_runs"])
@@ -38,7 +38,7 @@ def test_preprocess_killed_twice_resumes_to_the_same_outputs(tmp_path):
 def test_extract_killed_twice_resumes_to_the_same_stores(tmp_path):
     record = harness.run_stage(harness.STAGES["extract"], tmp_path, kills=2, rng=random.Random(3))
     assert record.get("error") is None, record
-    assert record["killed"] == 2 and record["final_rc"] == 0, record
+    assert record["killed"] == 2 and record["final_rc"] == 0, record.get("final_error") or record
     assert record["half_written"] == [], record["half_written"]
     assert record["diff"] == {"only_reference": [], "only_interrupted": [], "differ": []}
     # the fold and test stores (originals and offline copies), the split and the run-folder marker
