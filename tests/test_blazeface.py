@@ -212,3 +212,19 @@ def test_align_levels_the_eyes_of_a_tilted_face(cached_models, astronaut) -> Non
     crop = crop_face_aligned(tilted, found[0].box, angle, size=192)
     again = det.detect_full(cv2.copyMakeBorder(crop, 64, 64, 64, 64, cv2.BORDER_REPLICATE))
     assert again and abs(eye_angle(*again[0].eyes)) < 8
+
+
+def test_openvino_without_a_tflite_converter_says_so(tmp_path, monkeypatch):
+    """OpenVINO 2022.3 (the NCS2's) has no convert_model: no traceback, one line naming the fix,
+    and the demo's default detector becomes Haar when no converted copy is cached."""
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.faces import blazeface
+
+    monkeypatch.setattr(blazeface, "can_convert", lambda: False)
+    monkeypatch.setenv("FER_EDGE_HOME", str(tmp_path))
+    assert not blazeface.available()
+    tflite = tmp_path / "face_detection_short_range.tflite"
+    tflite.write_bytes(b"not converted here")
+    with pytest.raises(FerEdgeError, match="cannot convert .*--detector haar"):
+        blazeface._ir_path(tflite)
+    assert not (tmp_path / "face_detection_short_range.xml").exists()

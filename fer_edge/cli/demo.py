@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+
+log = logging.getLogger(__name__)
 
 NAME = "demo"
 HELP = "run the real-time runtime on a video, camera or frame folder (default: the sample video)"
@@ -71,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # The demo's own default (the runtime's, PipelineConfig.detector, is the thesis' haar).
     p.add_argument(
         "--detector",
-        default="blazeface",
+        default=None,
         choices=list(DETECTORS),
         help="face detector (default blazeface: finds more faces, fewer false ones and is faster than "
         "haar, the thesis' choice; see the README's detector table)",
@@ -167,6 +170,16 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     # Before any model loads: a bad stream option or output is found in a second, not a minute.
     stream = StreamPolicy(**given(StreamPolicy, args, read_timeout="stream_timeout", max_reconnects="reconnects"))
     engine = EngineConfig(**given(EngineConfig, args, precision="infer_precision"))
+    if args.detector is None:
+        from fer_edge.faces import blazeface
+
+        args.detector = "blazeface"
+        if not blazeface.available():  # OpenVINO 2022.3 (the NCS2's) cannot convert its .tflite
+            log.warning(
+                "OpenVINO %s cannot convert BlazeFace and no converted copy is cached: using --detector haar",
+                blazeface.ov_version(),
+            )
+            args.detector = "haar"
     config = PipelineConfig(**given(PipelineConfig, args))
     sources = [
         s if (i := camera_index(s)) is None else i

