@@ -169,9 +169,9 @@ def can_convert() -> bool:
 
 
 def ov_version() -> str:
-    import openvino as ov
+    from fer_edge.ovcompat import get_version
 
-    return str(getattr(ov, "__version__", "") or "?").split("-")[0]
+    return get_version().split("-")[0]
 
 
 def available(variant: str = "short") -> bool:
