@@ -132,6 +132,42 @@ def test_resume_after_kill_mid_write_drops_uncounted_row(tmp_path):
     assert store.names == ["c0", "c1", "c2"] and store[2][0][0, 0] == 2
 
 
+def _damage_chunk(partial, dataset: str, row: int) -> None:
+    """Overwrite the bytes of the chunk holding ``row`` of ``dataset``, as a flush torn by a
+    SIGKILL leaves it (a chunk index pointing at bytes that are no longer that chunk's)."""
+    with h5py.File(partial, "r") as f:
+        d = f[dataset]
+        info = d.id.get_chunk_info_by_coord((row,) + (0,) * (d.ndim - 1))
+    with open(partial, "r+b") as fh:
+        fh.seek(info.byte_offset)
+        fh.write(b"\xff" * info.size)
+
+
+@pytest.mark.parametrize("dataset, kept", [("features", 3), ("masks", 0)])
+def test_resume_copies_the_whole_rows_of_a_damaged_partial(tmp_path, dataset, kept):
+    """A killed writer's half-flushed HDF5 file is never appended to: its whole rows are kept
+    (up to the first damaged one), the store then completes to the same content."""
+    path = tmp_path / "s.h5"
+    rows = [(f"c{i}", _clip(i, 3 + i), i % 3) for i in range(5)]
+    w = StoreWriter(path, features=6, classes=CLASSES, length=8, compression=4)
+    for row in rows:
+        w.append(*row)
+    w.abort()
+    _damage_chunk(tmp_path / "s.h5.partial", dataset, 3)
+    w = StoreWriter(path, features=6, classes=CLASSES, length=8, compression=4)
+    assert w.count == kept and w.done == {f"c{i}" for i in range(kept)}
+    for row in rows[kept:]:
+        w.append(*row)
+    w.close()
+    assert not list(tmp_path.glob(".*")), "the fresh copy was renamed, not left behind"
+    store = read_store(path)
+    assert store.names == [name for name, _, _ in rows]
+    for i, (_, x, label) in enumerate(rows):
+        got, mask, y = store[i]
+        np.testing.assert_allclose(got[: len(x)], x, atol=2e-2)
+        assert mask.sum() == len(x) and y.argmax() == label
+
+
 def test_partial_with_other_settings_or_corrupt_starts_over(tmp_path):
     path = tmp_path / "s.h5"
     w = StoreWriter(path, features=6, classes=CLASSES, length=8, attrs={"extractor": "a"})

@@ -16,8 +16,11 @@ gzip-compressed, so a reader pulls single clips without loading the file.
 :class:`StoreWriter` writes ``<path>.partial`` and renames it to ``<path>`` only when closed
 successfully. After a crash, opening a writer with the same layout resumes the partial file:
 rows counted in the ``written`` attribute are kept (:attr:`StoreWriter.done` lists their names)
-and any row past it is discarded. numpy + h5py only: the Keras loader is in
-:mod:`fer_edge.data.store_keras`.
+and any row past it is discarded. HDF5 is not crash-safe (a SIGKILL during a flush can leave
+its B-trees and heaps half-updated, and appending to such a file fails or corrupts it), so a
+resume never appends to the killed file: it copies the counted rows that read back whole
+into a fresh file (stopping at the first damaged one) and continues there. numpy + h5py only:
+the Keras loader is in :mod:`fer_edge.data.store_keras`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.atomic import clean_stale, temp_path
 from fer_edge.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
@@ -139,23 +143,24 @@ class StoreWriter:
 
     def _open(self):
         h5py = _h5py()
-        if self.partial.exists():
-            try:
-                f = h5py.File(self.partial, "a")
-            except OSError as exc:
-                log.warning("cannot reopen %s (%s); starting the store again", self.partial, exc)
-                self.partial.unlink()
-            else:
-                if self._layout_matches(f):
-                    written = int(f.attrs.get("written", 0))
-                    for key in _REQUIRED:  # rows past `written` may be half-written: drop them
-                        f[key].resize(written, axis=0)
-                    log.info("resuming %s at clip %d", self.partial, written)
-                    return f
-                f.close()
-                log.warning("%s was written with other settings; starting it again", self.partial)
-                self.partial.unlink()
-        f = h5py.File(self.partial, "w")
+        clean_stale(self.partial)  # fresh copies of killed resumes
+        tmp = temp_path(self.partial)
+        try:
+            f = self._create(tmp)
+            kept = self._salvage(f) if self.partial.exists() else 0
+            f.attrs["written"] = kept
+            f.close()
+            os.replace(tmp, self.partial)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if kept:
+            log.info("resuming %s at clip %d", self.partial, kept)
+        return h5py.File(self.partial, "a")
+
+    def _create(self, path: Path):
+        h5py = _h5py()
+        f = h5py.File(path, "w")
         opts = {"compression": "gzip", "compression_opts": self._compression} if self._compression else {}
         c = len(self.classes)
         f.create_dataset(
@@ -173,9 +178,51 @@ class StoreWriter:
         f.create_dataset("names", (0,), h5py.string_dtype("utf-8"), maxshape=(None,), chunks=(256,))
         for key, value in self.attrs.items():
             f.attrs[key] = value
-        f.attrs["written"] = 0
-        f.flush()
         return f
+
+    def _salvage(self, dst) -> int:
+        """Copy the whole counted rows of the partial file into ``dst``; returns how many.
+
+        The partial file is only read. A row is whole when its features chunk exists (HDF5
+        reads a lost chunk back as zeros, without an error), its mask is 1s then 0s and not
+        empty, its label row is finite and not zero, and its name is not empty.
+        """
+        try:
+            src = _h5py().File(self.partial, "r")
+        except OSError as exc:
+            log.warning("cannot reopen %s (%s); starting the store again", self.partial, exc)
+            return 0
+        kept = 0
+        with src:
+            if not self._layout_matches(src):
+                log.warning("%s was written with other settings; starting it again", self.partial)
+                return 0
+            try:
+                written = min(int(src.attrs.get("written", 0)), *(src[k].shape[0] for k in _REQUIRED))
+            except Exception:  # noqa: BLE001 - damaged beyond reading its counter: start again
+                written = 0
+            for key in _REQUIRED:
+                dst[key].resize(written, axis=0)
+            for i in range(written):
+                try:
+                    whole = src["features"].id.get_chunk_info_by_coord((i, 0, 0)).byte_offset is not None
+                    row = {k: src[k][i] for k in _REQUIRED}
+                except Exception:  # noqa: BLE001 - h5py's errors on a damaged structure or chunk
+                    whole = False
+                if whole:
+                    mask, label = row["masks"], row["labels"]
+                    t = int(mask.sum())
+                    whole = t > 0 and bool(mask[:t].all()) and np.isfinite(label).all() and label.any()
+                    whole = whole and bool(row["names"])
+                if not whole:
+                    log.warning("%s: clip %d of %d is damaged; extracting from there again", self.partial, i, written)
+                    break
+                for key in _REQUIRED:
+                    dst[key][i] = row[key]
+                kept = i + 1
+        for key in _REQUIRED:
+            dst[key].resize(kept, axis=0)
+        return kept
 
     @property
     def count(self) -> int:
@@ -208,7 +255,9 @@ class StoreWriter:
         f["masks"][i] = mask
         f["labels"][i] = onehot
         f["names"][i] = name
-        # The counter moves last and is flushed: a crash before it leaves the row uncounted.
+        # The row reaches the file before the counter does: a crash before the second flush
+        # leaves the row uncounted, never a counted row with a lost chunk.
+        f.flush()
         f.attrs["written"] = i + 1
         f.flush()
 
