@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MARKER = "FER_EDGE_TEST_CLUSTER"
+# Inside the namespace: connect, wait until N nodes are alive, print them (one JSON line).
+_NODES = """
+import json, sys, time
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+deadline = time.monotonic() + float(sys.argv[3])
+while True:
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    if len(nodes) >= int(sys.argv[2]) or time.monotonic() > deadline:
+        break
+    time.sleep(0.5)
+print(json.dumps([{"name": n.get("NodeName"), "resources": n.get("Resources")} for n in nodes]))
+"""
 
 
 def namespaces_available() -> str | None:
@@ -73,7 +87,7 @@ class LoopbackCluster:
         """Run ``args`` inside the namespace (output captured)."""
         done = subprocess.run(
             self.enter + args,
-            env=self.env,
+            env=kw.pop("env", self.env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -150,7 +164,62 @@ class LoopbackCluster:
             worker = ["unshare", "-m", "--", "sh", "-c", script, "sh", *worker]
         if self.workers:
             self.run(worker, timeout=240)
+        # `ray start` returns once its processes run; a driver started before the worker node
+        # registered would see one node. Every test starts from the whole cluster.
+        nodes = self.nodes(wait_for=1 + self.workers, timeout=120)
+        if len(nodes) < 1 + self.workers:
+            raise RuntimeError(
+                f"the cluster has {len(nodes)} alive nodes, not {1 + self.workers}\n{self.diagnostics()}"
+            )
         return self
+
+    def nodes(self, *, wait_for: int = 0, timeout: float = 0) -> list[dict]:
+        """The alive nodes (name, resources), after waiting up to ``timeout`` s for ``wait_for`` of them."""
+        import json
+
+        done = self.run(
+            [sys.executable, "-c", _NODES, self.address, str(wait_for), str(timeout)], timeout=timeout + 120
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def run_logged(self, args: list[str], log: Path, *, timeout: float) -> str:
+        """Run ``args`` inside the namespace, its output streamed (unbuffered) into ``log``.
+
+        Past ``timeout`` the command is killed and the error holds its output, the alive nodes
+        and the tails of the Ray session logs: a hang explains itself. Returns the output.
+        """
+        env = {**self.env, "PYTHONUNBUFFERED": "1"}
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                self.enter + args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                rc = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                rc = None
+            finally:
+                if proc.poll() is None:  # nsenter and the command it forked share the process group
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        text = log.read_text(errors="replace")
+        if rc != 0:
+            why = f"timed out after {timeout:.0f} s" if rc is None else f"failed ({rc})"
+            raise RuntimeError(f"{args[:4]} {why}; its output:\n{text[-4000:]}\n{self.diagnostics()}")
+        return text
+
+    def diagnostics(self, lines: int = 15) -> str:
+        """The alive nodes and the last lines of every Ray session log (for a failure message)."""
+        parts = []
+        try:
+            parts.append(f"alive nodes: {self.nodes()}")
+        except Exception as exc:  # noqa: BLE001 - the cluster may be what broke
+            parts.append(f"alive nodes: unknown ({exc})"[:500])
+        logs = self.temp / "session_latest" / "logs"
+        for path in sorted(logs.glob("*")) if logs.is_dir() else []:
+            if path.is_file() and path.stat().st_size:
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {path.name}\n" + "\n".join(line[:300] for line in tail))
+        return "\n".join(parts)[-30000:]
 
     def processes(self) -> dict[int, str]:
         """``pid -> command line`` of every live process this cluster started."""

@@ -144,10 +144,11 @@ def _fer_edge(cluster: LoopbackCluster, *args: str, timeout: float = 600, check:
 def ray_run(work, cluster):
     out = work / "ray"
     recipe = _recipe(work / "ray.yaml", out, work / "raw")
-    done = _fer_edge(
-        cluster, "train", "temporal", "--recipe", str(recipe), "--executor", f"ray={cluster.address}", "--quiet"
-    )
-    assert "bundle:" in done.stdout, done.stdout[-2000:]
+    # Not --quiet, into a log: each stage's lines (and, without a terminal, the tasks' progress)
+    # show where a run that times out stood; the error then also holds the Ray session logs.
+    argv = ["train", "temporal", "--recipe", str(recipe), "--executor", f"ray={cluster.address}"]
+    text = cluster.run_logged([sys.executable, "-m", "fer_edge", *argv], work / "ray-run.log", timeout=600)
+    assert "bundle:" in text, text[-2000:]
     return out
 
 
@@ -269,6 +270,23 @@ def test_node_without_the_run_folder_is_named(work, cluster):
     error = done.stderr.strip().splitlines()[-1]
     assert "node worker-1" in error and "cannot see the run folder" in error and str(out) in error, done.stderr[-2000:]
     assert not list(out.glob("clips/*")), "no clip work may start before the check passes"
+
+
+@_heavy
+def test_tasks_no_node_can_run_stop_the_run_with_one_line(work, cluster):
+    """cpus=2 on 1-CPU nodes: the tasks could only pend forever; the run says so and stops."""
+    out = work / "too-big" / "pre"
+    done = cluster.run(
+        [sys.executable, "-m", "fer_edge", "preprocess", "--root", str(work / "raw"), "--out", str(out)]
+        + ["--size", "48", "--no-plot", "--executor", f"ray={cluster.address},cpus=2"],
+        timeout=300,
+        check=False,
+        env={**cluster.env, "FER_EDGE_RAY_WAIT_S": "10"},
+    )
+    assert done.returncode != 0
+    error = done.stderr.strip().splitlines()[-1]
+    assert "no alive node of the Ray cluster has the 2 CPUs" in error and "cpus=N" in error, done.stderr[-2000:]
+    assert "2 nodes alive, the largest with 1 CPUs" in error, error
 
 
 @_heavy

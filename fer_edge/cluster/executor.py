@@ -17,6 +17,9 @@ Spec grammar (CLI ``--executor``, recipe key ``executor:``)::
     ray=auto                    join the cluster ``ray start --head`` started on this node
     ray=HOST:PORT               join the cluster whose head (GCS) listens there
     ray=HOST:PORT,cpus=8,retries=2   CPUs per task (default 1), retries of a dead worker's task (3)
+
+Tasks that no alive node can run (``cpus=8`` on 4-CPU nodes) wait ``FER_EDGE_RAY_WAIT_S``
+seconds (default 60) for a node to join, then the run stops with one line saying so.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import functools
 import logging
 import os
 import sys
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +45,10 @@ KINDS = ("local", "ray")
 TASK_ENV = {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
 #: Set inside a task: the threads it may use (read by OpenVINO compile calls, see :func:`threads`).
 THREADS_ENV = "FER_EDGE_THREADS"
+#: Seconds tasks may wait for a node able to run them (one may join) before the run stops.
+INFEASIBLE_S = float(os.environ.get("FER_EDGE_RAY_WAIT_S", "60"))
+#: Seconds without a finished task before the driver says what it waits for (then again).
+STALL_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -195,9 +203,10 @@ class RayExecutor:
         if workdir is not None:
             self.check_storage(workdir)
         ray = self.ray
+        gpus = self._gpus(uses_tf)
         remote = ray.remote(_pinned).options(
             num_cpus=self.spec.cpus,
-            num_gpus=self._gpus(uses_tf),
+            num_gpus=gpus,
             max_retries=self.spec.retries,
             retry_exceptions=False,
             name=f"fer-edge:{desc or getattr(fn, '__name__', 'task')}",
@@ -205,7 +214,7 @@ class RayExecutor:
         fn_ref = self._put(fn)
         cwd = os.getcwd()
         refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
-        return self._gather(refs, desc)
+        return self._gather(refs, desc, gpus=gpus)
 
     def _put(self, fn: Callable[[Any], Any]) -> Any:
         """``fn`` in the object store: once per function, not per item, nor per call of a loop of
@@ -228,7 +237,7 @@ class RayExecutor:
         if self._shipped is not None and self._shipped[1] is ref:
             self._shipped = None
 
-    def _gather(self, refs: list, desc: str) -> list[Any]:
+    def _gather(self, refs: list, desc: str, *, gpus: int = 0) -> list[Any]:
         from tqdm import tqdm
 
         ray = self.ray
@@ -236,12 +245,47 @@ class RayExecutor:
         results: list[Any] = [None] * len(refs)
         pending = list(refs)
         bar = tqdm(total=len(refs), desc=f"{desc} (ray)", unit="task", disable=None)
+        # Without a terminal the bar is off: a log line now and then shows the run is alive.
+        now = time.monotonic()
+        progress = checked = now
+        logged = now if bar.disable else float("inf")
+        infeasible_since: float | None = None
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
                 for ref in done:
                     results[index[ref]] = self._result(ref)
                     bar.update(1)
+                now = time.monotonic()
+                if done:
+                    progress = now
+                if now - logged >= 30:
+                    log.info("%s (ray): %d/%d tasks done", desc, len(refs) - len(pending), len(refs))
+                    logged = now
+                if pending and now - checked >= 5:
+                    checked = now
+                    why = self._infeasible(self.spec.cpus, gpus)
+                    if why is None:
+                        infeasible_since = None
+                    elif infeasible_since is None:
+                        infeasible_since = now
+                        log.warning("ray: %s; waiting up to %.0f s for one to join", why, INFEASIBLE_S)
+                    elif now - infeasible_since >= INFEASIBLE_S:
+                        raise FerEdgeError(
+                            f"{why}; pass cpus=N (at most the largest node's CPUs) in --executor or add nodes "
+                            "(see ray status)"
+                        )
+                if pending and now - progress >= STALL_S:
+                    progress = now
+                    log.warning(
+                        "ray: no %s task finished in %.0f s (%d/%d done); free resources: %s; see ray status "
+                        "and the session logs",
+                        desc,
+                        STALL_S,
+                        len(refs) - len(pending),
+                        len(refs),
+                        ray.available_resources(),
+                    )
         except BaseException:
             # Ctrl-C or a failed task: stop the rest. Their outputs are written under temporary
             # names, so the next run resumes from what finished.
@@ -251,6 +295,18 @@ class RayExecutor:
         finally:
             bar.close()
         return results
+
+    def _infeasible(self, cpus: int, gpus: int) -> str | None:
+        """Why no alive node can ever run a task asking for ``cpus`` and ``gpus``, or None."""
+        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
+        if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
+            return None
+        largest = max((r.get("CPU", 0) for r in nodes), default=0)
+        asked = f"{cpus} CPUs" + (f" and {gpus} GPUs" if gpus else "")
+        return (
+            f"no alive node of the Ray cluster has the {asked} a task asks for "
+            f"({len(nodes)} nodes alive, the largest with {largest:g} CPUs)"
+        )
 
     def _result(self, ref) -> Any:
         ray = self.ray
