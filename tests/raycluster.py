@@ -193,10 +193,12 @@ class LoopbackCluster:
             proc = subprocess.Popen(
                 self.enter + args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+            stacks = ""
             try:
                 rc = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 rc = None
+                stacks = _stacks(children(proc.pid))
             finally:
                 if proc.poll() is None:  # nsenter and the command it forked share the process group
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -204,7 +206,7 @@ class LoopbackCluster:
         text = log.read_text(errors="replace")
         if rc != 0:
             why = f"timed out after {timeout:.0f} s" if rc is None else f"failed ({rc})"
-            raise RuntimeError(f"{args[:4]} {why}; its output:\n{text[-4000:]}\n{self.diagnostics()}")
+            raise RuntimeError(f"{args[:4]} {why}; its output:\n{text[-4000:]}\n{stacks}{self.diagnostics()}")
         return text
 
     def diagnostics(self, lines: int = 15) -> str:
@@ -215,7 +217,9 @@ class LoopbackCluster:
         except Exception as exc:  # noqa: BLE001 - the cluster may be what broke
             parts.append(f"alive nodes: unknown ({exc})"[:500])
         logs = self.temp / "session_latest" / "logs"
-        for path in sorted(logs.glob("*")) if logs.is_dir() else []:
+        # Task workers' logs (many) first, so a long message loses those, not the raylets' and the GCS's.
+        order = sorted(logs.glob("*"), key=lambda p: ("worker" not in p.name, p.name)) if logs.is_dir() else []
+        for path in order:
             if path.is_file() and path.stat().st_size:
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
                 parts.append(f"--- {path.name}\n" + "\n".join(line[:300] for line in tail))
@@ -253,6 +257,21 @@ def marked_processes(marker: str) -> dict[int, str]:
         except OSError:
             continue
     return found
+
+
+def _stacks(pids: list[int]) -> str:
+    """Every thread's Python stack of ``pids`` (py-spy, where installed): where a hung command waits."""
+    spy = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
+    if not spy:
+        return ""
+    out = []
+    for pid in pids:
+        try:
+            done = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60)
+            out.append(f"--- py-spy dump {pid}\n{done.stdout[-6000:]}{done.stderr[-500:]}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            out.append(f"--- py-spy dump {pid}: {exc}")
+    return "\n".join(out) + "\n"
 
 
 def children(pid: int) -> list[int]:
