@@ -143,7 +143,7 @@ def _damage_chunk(partial, dataset: str, row: int) -> None:
         fh.write(b"\xff" * info.size)
 
 
-@pytest.mark.parametrize("dataset, kept", [("features", 3), ("masks", 0)])
+@pytest.mark.parametrize("dataset, kept", [("features", 3), ("masks", 0), ("names", 0)])
 def test_resume_copies_the_whole_rows_of_a_damaged_partial(tmp_path, dataset, kept):
     """A killed writer's half-flushed HDF5 file is never appended to: its whole rows are kept
     (up to the first damaged one), the store then completes to the same content."""
