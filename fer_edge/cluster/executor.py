@@ -45,8 +45,9 @@ KINDS = ("local", "ray")
 TASK_ENV = {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
 #: Set inside a task: the threads it may use (read by OpenVINO compile calls, see :func:`threads`).
 THREADS_ENV = "FER_EDGE_THREADS"
-#: Seconds tasks may wait for a node able to run them (one may join) before the run stops.
-INFEASIBLE_S = float(os.environ.get("FER_EDGE_RAY_WAIT_S", "60"))
+#: Seconds tasks may wait for a node able to run them (one may join) before the run stops;
+#: ``FER_EDGE_RAY_WAIT_S`` overrides it.
+INFEASIBLE_S = 60.0
 #: Seconds without a finished task before the driver says what it waits for (then again).
 STALL_S = 120.0
 
@@ -250,6 +251,8 @@ class RayExecutor:
         progress = checked = now
         logged = now if bar.disable else float("inf")
         infeasible_since: float | None = None
+        raw = os.environ.get("FER_EDGE_RAY_WAIT_S", "")
+        wait = float(raw) if raw.replace(".", "", 1).isdigit() else INFEASIBLE_S
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
@@ -269,17 +272,18 @@ class RayExecutor:
                         infeasible_since = None
                     elif infeasible_since is None:
                         infeasible_since = now
-                        log.warning("ray: %s; waiting up to %.0f s for one to join", why, INFEASIBLE_S)
-                    elif now - infeasible_since >= INFEASIBLE_S:
+                        log.warning("ray: %s; waiting up to %.0f s for one to join", why, wait)
+                    elif now - infeasible_since >= wait:
                         raise FerEdgeError(
                             f"{why}; pass cpus=N (at most the largest node's CPUs) in --executor or add nodes "
                             "(see ray status)"
                         )
                 if pending and now - progress >= STALL_S:
                     progress = now
-                    log.warning(
-                        "ray: no %s task finished in %.0f s (%d/%d done); free resources: %s; see ray status "
-                        "and the session logs",
+                    # Long tasks are normal: information, not a warning; a hang is what it explains.
+                    log.info(
+                        "ray: no %s task finished in the last %.0f s (%d/%d done); free resources: %s; "
+                        "see ray status and the session logs if the cluster is idle",
                         desc,
                         STALL_S,
                         len(refs) - len(pending),
