@@ -182,30 +182,39 @@ class LoopbackCluster:
         )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def run_logged(self, args: list[str], log: Path, *, timeout: float) -> str:
+    def run_logged(self, args: list[str], log: Path, *, idle: float, timeout: float) -> str:
         """Run ``args`` inside the namespace, its output streamed (unbuffered) into ``log``.
 
-        Past ``timeout`` the command is killed and the error holds its output, the alive nodes
-        and the tails of the Ray session logs: a hang explains itself. Returns the output.
+        A command that writes nothing for ``idle`` s (a fer-edge driver logs its tasks' progress
+        every 30 s) or runs past ``timeout`` is killed, and the error holds its output, its
+        threads' stacks, the alive nodes and the tails of the Ray session logs: a hang explains
+        itself, while a slow run on a busy machine is left to finish. Returns the output.
         """
         env = {**self.env, "PYTHONUNBUFFERED": "1"}
         with open(log, "w") as out:
             proc = subprocess.Popen(
                 self.enter + args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-            stacks = ""
+            stacks, why = "", ""
+            start = last = time.monotonic()
+            size = 0
             try:
-                rc = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                rc = None
-                stacks = _stacks(children(proc.pid))
+                while (rc := proc.poll()) is None:
+                    time.sleep(1)
+                    now = time.monotonic()
+                    if log.stat().st_size != size:
+                        size, last = log.stat().st_size, now
+                    if now - last > idle or now - start > timeout:
+                        why = f"wrote nothing for {now - last:.0f} s" if now - last > idle else f"ran {timeout:.0f} s"
+                        stacks = _stacks(children(proc.pid))
+                        break
             finally:
                 if proc.poll() is None:  # nsenter and the command it forked share the process group
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
         text = log.read_text(errors="replace")
         if rc != 0:
-            why = f"timed out after {timeout:.0f} s" if rc is None else f"failed ({rc})"
+            why = why or f"failed ({rc})"
             raise RuntimeError(f"{args[:4]} {why}; its output:\n{text[-4000:]}\n{stacks}{self.diagnostics()}")
         return text
 
