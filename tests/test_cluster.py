@@ -44,7 +44,7 @@ def _heavy(fn):
 
 
 def test_executor_spec_parsing():
-    assert parse_spec("local").kind == "local"
+    assert parse_spec("local").backend == "local"
     assert parse_spec("ray").address is None
     assert parse_spec("ray=auto").address == "auto"
     spec = parse_spec("ray=127.0.0.1:6379,cpus=2,retries=1")

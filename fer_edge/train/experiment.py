@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 class TrainReport:
     """What a training run produced."""
 
-    kind: str
+    stage: str
     out: str
     bundle: str | None = None
     test_accuracy: float | None = None
@@ -51,7 +51,7 @@ class TrainReport:
     comparison: str | None = None  # the thesis' table 3.6 row next to the measured accuracy
 
     def describe(self) -> str:
-        lines = [f"train {self.kind}: {self.out} ({self.seconds:.0f} s)"]
+        lines = [f"train {self.stage}: {self.out} ({self.seconds:.0f} s)"]
         if self.val_accuracies:
             accs = ", ".join(f"{100 * a:.1f}" for a in self.val_accuracies)
             lines.append(f"  cross-validation: mean {100 * np.mean(self.val_accuracies):.1f} % [{accs}]")
@@ -107,11 +107,11 @@ def preflight(recipe, verb: str) -> None:
         )
 
 
-def _announce_card(recipe, kind: str, announce: Callable[[str], None] | None, report: TrainReport, **facts) -> None:
+def _announce_card(recipe, stage: str, announce: Callable[[str], None] | None, report: TrainReport, **facts) -> None:
     """Build, store and show the protocol card, before any training."""
     from fer_edge.train.protocol import protocol_card
 
-    card = protocol_card(recipe, kind=kind, **facts)
+    card = protocol_card(recipe, stage=stage, **facts)
     report.files.update(card.write(recipe.out))
     if announce is not None:
         announce(card.describe())
@@ -235,7 +235,7 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
 
 
 def _test_and_bundle(
-    recipe, data, kind: str, report: TrainReport, cv, *, models: dict, samples: dict, progress: bool
+    recipe, data, stage: str, report: TrainReport, cv, *, models: dict, samples: dict, progress: bool
 ) -> None:
     from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_cascade_bundle, save_single_bundle
@@ -262,7 +262,7 @@ def _test_and_bundle(
     # The bundle is built and evaluated under a temporary name and moved to bundle/ only with its
     # test score in the manifest: a killed run never leaves a bundle that looks finished.
     partial = out / ".bundle.partial"
-    if kind == "temporal":
+    if stage == "temporal":
         bundle = save_cascade_bundle(
             partial,
             spatial=models["spatial"],
