@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fer_edge.bench.latency import compile_model, make_inputs, measure_latency, measure_throughput, model_size_mb
+from fer_edge.bench.latency import (
+    Timing,
+    compile_model,
+    make_inputs,
+    measure_latency,
+    measure_throughput,
+    model_size_mb,
+)
 from fer_edge.bench.machine import machine_record
 from fer_edge.bench.report import BenchmarkReport, Row
 from fer_edge.bundle import PRECISIONS, Bundle, load_bundle
@@ -107,6 +114,19 @@ def _ov_version() -> str:
     return f"OpenVINO {version('openvino')}"
 
 
+def _timed_row(t: Timing, **fields: Any) -> Row:
+    """A report row of one measurement (``fields``: the model, device and settings measured)."""
+    return Row(
+        latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
+        fps=t.fps,
+        mode=t.mode,
+        inference_precision=t.inference_precision,
+        iterations=t.iterations,
+        requests=t.requests,
+        **fields,
+    )
+
+
 def _model_rows(
     bundle: Bundle,
     precision: str,
@@ -139,17 +159,7 @@ def _model_rows(
         )
         compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
         t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
-        rows.append(
-            Row(
-                latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
-                fps=t.fps,
-                mode="latency",
-                inference_precision=t.inference_precision,
-                iterations=t.iterations,
-                accuracy=accuracy if role == kind_of(bundle).score_role else None,
-                **common,
-            )
-        )
+        rows.append(_timed_row(t, accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
         log.info(
             "%s %s %s %s %s: %.3f ms median (%s)",
             bundle.name,
@@ -165,17 +175,7 @@ def _model_rows(
             t = measure_throughput(
                 compiled, make_inputs(compiled), requests=requests, warmup=warmup, iterations=iterations
             )
-            rows.append(
-                Row(
-                    latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
-                    fps=t.fps,
-                    mode="throughput",
-                    inference_precision=t.inference_precision,
-                    iterations=t.iterations,
-                    requests=t.requests,
-                    **common,
-                )
-            )
+            rows.append(_timed_row(t, **common))
     return rows
 
 
