@@ -32,7 +32,7 @@ from fer_edge.atomic import write_text
 from fer_edge.bench.html import to_html
 from fer_edge.bench.text import FOOTNOTE, machine_lines
 from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
+from fer_edge.fileio import file_in, read_json
 
 SCHEMA = 1
 KEY = ("stage", "model", "format", "precision", "device", "batch", "mode", "hint")
@@ -140,11 +140,9 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
         >>> load_report("runs/bench/benchmark.json").machine["cpu"]  # doctest: +SKIP
         'AMD EPYC'
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "benchmark.json"
-    if not path.exists():
-        raise FerEdgeError(f"benchmark report not found: {path}; create one with fer-edge benchmark --out DIR")
+    path = file_in(
+        path, "benchmark.json", "benchmark report not found: {path}; create one with fer-edge benchmark --out DIR"
+    )
     data = read_json(path, "benchmark report")
     if (
         not isinstance(data, dict)

@@ -230,13 +230,13 @@ def _plot(path: Path, records: list[dict]) -> bool:
     from fer_edge.errors import require
 
     try:
-        matplotlib = require("matplotlib", "train", purpose="the clip-length plot")
+        require("matplotlib", "train", purpose="the clip-length plot")
     except FerEdgeError as exc:
         log.warning("skipping %s: %s", path.name, exc)
         return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from fer_edge.plots import pyplot, save_figure
 
+    plt = pyplot()
     ok = [r for r in records if r["status"] == "ok"]
     before = np.array([r["frames"] for r in ok])
     after = np.array([r["span"][1] - r["span"][0] for r in ok])
@@ -252,11 +252,7 @@ def _plot(path: Path, records: list[dict]) -> bool:
     b.set(title="Frame length in groups", xlabel="frames", ylabel="clips")
     b.legend()
     fig.suptitle(f"{len(ok)} clips ({sum(r['anomaly'] for r in ok)} anomalies, untrimmed)")
-    fig.tight_layout()
-    try:
-        save_via(path, lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
