@@ -182,22 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child, Path(args.work), args) if args.child != "prepare" else _prepare(Path(args.work), args)
         return 0
     if os.environ.get(INSIDE) != "1":  # re-run inside a loopback-only network namespace
-        script = 'ip link set lo up && exec "$@"'
-        cmd = [
-            "unshare",
-            "-rn",
-            "--pid",
-            "--mount-proc",
-            "--kill-child",
-            "--",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            sys.executable,
-            __file__,
-            *raw,
-        ]
+        from fer_edge.cluster.loopback import loopback_only
+
+        cmd = loopback_only(sys.executable, __file__, *raw)
         return subprocess.run(cmd, env={**os.environ, INSIDE: "1"}).returncode
     keep = [f"--{k}={getattr(args, k)}" for k in ("subjects", "frames", "crop", "epochs")]
     work = Path(tempfile.mkdtemp(prefix="fer-edge-cluster-bench-"))
