@@ -101,7 +101,7 @@ def _recipe(path: Path, out: Path, raw: Path, **extra) -> Path:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     root = tmp_path_factory.mktemp("cluster")
     write_dataset(root / "raw", subjects=SUBJECTS, labels=LABELS, frames=10, size=(192, 144), seed=0)

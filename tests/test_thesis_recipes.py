@@ -156,7 +156,7 @@ def test_thesis_input_gives_25088_features():
 @pytest.mark.tf
 @pytest.mark.slow
 def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, capsys):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
     from fer_edge.models import create_model
 
     labels = ["happy", "sad"]
