@@ -26,11 +26,14 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fer_edge.atomic import write_text
 from fer_edge.bench.html import to_html
 from fer_edge.bench.text import FOOTNOTE, machine_lines
+
+if TYPE_CHECKING:
+    from fer_edge.bench.latency import Timing
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import file_in, read_json
 
@@ -59,6 +62,19 @@ class Row:
     requests: int = 1
     iterations: int = 0
     engine: str = ""
+
+    @classmethod
+    def timed(cls, t: Timing, **fields: Any) -> Row:
+        """The row of one measurement ``t``; ``fields`` name the model, device and settings measured."""
+        return cls(
+            latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
+            fps=t.fps,
+            mode=t.mode,
+            inference_precision=t.inference_precision,
+            iterations=t.iterations,
+            requests=t.requests,
+            **fields,
+        )
 
     def key(self) -> tuple:
         return tuple(getattr(self, k) for k in KEY)
