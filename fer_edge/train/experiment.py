@@ -30,6 +30,7 @@ import numpy as np
 
 from fer_edge.atomic import replace_folder
 from fer_edge.bundle import WindowSpec
+from fer_edge.train.usage import preflight
 
 log = logging.getLogger(__name__)
 
@@ -70,41 +71,6 @@ class TrainReport:
 def _window(recipe) -> WindowSpec:
     length = recipe.data.length
     return WindowSpec(length, min(recipe.window.stride, length), min(recipe.window.min_frames, length))
-
-
-def preflight(recipe, verb: str) -> None:
-    """Checks that cost nothing, before hours of preprocessing or training: keys the verb does not
-    read, the spatial weights file, the OpenFace CSV folder. Each failure is one line with the fix.
-    """
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.models.spatial import require_weights_choice
-    from fer_edge.train.usage import check_used
-
-    if verb != "extract":  # extract reads a temporal recipe's spatial/data/extract sections only
-        check_used(recipe, verb)
-    sp = recipe.spatial
-    if verb in ("spatial", "temporal", "extract"):
-        if sp.weights and not Path(sp.weights).is_file():
-            raise FerEdgeError(
-                f"spatial.weights {sp.weights} does not exist: it is the fine-tuned spatial model (section 3.2.4), "
-                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH"
-            )
-        if not sp.weights:
-            require_weights_choice(sp.model, sp.options)
-            backbone = sp.options.get("weights")
-            if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
-                raise FerEdgeError(
-                    f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
-                    "file with --set spatial.options.weights=PATH"
-                )
-    au_dir = recipe.data.preprocess.get("au_dir")
-    index = Path(recipe.data.preprocessed) / "index.jsonl"
-    if au_dir and not index.is_file() and not Path(str(au_dir)).is_dir():
-        raise FerEdgeError(
-            f"data.preprocess.au_dir {au_dir} is not a folder: the thesis trims on OpenFace 2.x AU intensities "
-            "(section 3.2.1); run FeatureExtraction -aus on every video into one folder and pass "
-            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate"
-        )
 
 
 def _announce_card(recipe, stage: str, announce: Callable[[str], None] | None, report: TrainReport, **facts) -> None:
