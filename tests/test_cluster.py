@@ -316,7 +316,7 @@ def _run_tasks(cluster: LoopbackCluster) -> dict[int, str]:
 def test_ctrl_c_cancels_the_tasks_and_the_rerun_reuses_finished_folds(work, cluster, ray_run):
     import shutil
 
-    from fer_edge.atomic import MARKER
+    from fer_edge.outputs import MARKER
 
     out = work / "sigint"
     keep = {"features", "split.json", MARKER}  # the ray run's stores: this run only trains folds

@@ -158,12 +158,12 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     from pathlib import Path
 
     from fer_edge import defaults
-    from fer_edge.atomic import check_output
     from fer_edge.config import given
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
     from fer_edge.deploy.timers import format_table
     from fer_edge.errors import FerEdgeError
+    from fer_edge.outputs import check_output
     from fer_edge.runs import run_dir
     from fer_edge.video.source import camera_index
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import check_output
 from fer_edge.bundle import (
     Bundle,
     ModelEntry,
@@ -40,6 +39,7 @@ from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
 from fer_edge.optimize.measure import latency_inputs, set_speedups, variant_row
 from fer_edge.optimize.report import OptimizeReport, ir_params
+from fer_edge.outputs import check_output
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import mark, open_atomic, write_text
+from fer_edge.atomic import open_atomic, write_text
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import file_in, read_csv
+from fer_edge.outputs import mark
 
 MAX_PLOT_CLASSES = 40
 """Confusion plots of more classes draw the colours only (no tick or cell labels)."""
