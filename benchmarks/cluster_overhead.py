@@ -92,6 +92,11 @@ def _prepare(work: Path, args) -> None:
     )
 
 
+def _result(step: str, seconds: float, ray_start: float, **measured) -> None:
+    """One child's result: a JSON line on stdout, which the parent reads back."""
+    print(json.dumps({"step": step, "seconds": seconds, "ray_start": ray_start, **measured}))
+
+
 def _child(step: str, work: Path, args) -> None:
     recipe = _recipe(work, args)
     ray_start = 0.0
@@ -115,16 +120,12 @@ def _child(step: str, work: Path, args) -> None:
         start = time.perf_counter()
         report = cross_validate(task, work / step, epochs=args.epochs, patience=3, progress=False, executor=executor)
         seconds = time.perf_counter() - start
-        print(
-            json.dumps(
-                {
-                    "step": step,
-                    "seconds": seconds,
-                    "ray_start": ray_start,
-                    "val_accuracies": report.val_accuracies,
-                    "fold_seconds": [f.seconds for f in report.folds],
-                }
-            )
+        _result(
+            step,
+            seconds,
+            ray_start,
+            val_accuracies=report.val_accuracies,
+            fold_seconds=[f.seconds for f in report.folds],
         )
         return
     from fer_edge.models import feature_extractor, load_model
@@ -140,18 +141,7 @@ def _child(step: str, work: Path, args) -> None:
     start = time.perf_counter()
     report = extract_sharded(data, extractor, work / step, **kw)
     seconds = time.perf_counter() - start
-    print(
-        json.dumps(
-            {
-                "step": step,
-                "seconds": seconds,
-                "ray_start": ray_start,
-                "warm_up": warm,
-                "frames": report.frames,
-                "fps": report.frames / seconds,
-            }
-        )
-    )
+    _result(step, seconds, ray_start, warm_up=warm, frames=report.frames, fps=report.frames / seconds)
 
 
 def _run(step: str, work: Path, argv: list[str]) -> dict:
@@ -182,22 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child, Path(args.work), args) if args.child != "prepare" else _prepare(Path(args.work), args)
         return 0
     if os.environ.get(INSIDE) != "1":  # re-run inside a loopback-only network namespace
-        script = 'ip link set lo up && exec "$@"'
-        cmd = [
-            "unshare",
-            "-rn",
-            "--pid",
-            "--mount-proc",
-            "--kill-child",
-            "--",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            sys.executable,
-            __file__,
-            *raw,
-        ]
+        from fer_edge.cluster.loopback import loopback_only
+
+        cmd = loopback_only(sys.executable, __file__, *raw)
         return subprocess.run(cmd, env={**os.environ, INSIDE: "1"}).returncode
     keep = [f"--{k}={getattr(args, k)}" for k in ("subjects", "frames", "crop", "epochs")]
     work = Path(tempfile.mkdtemp(prefix="fer-edge-cluster-bench-"))

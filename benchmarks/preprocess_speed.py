@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_edge.data.intensity import pearson  # noqa: E402
 from fer_edge.data.preprocess import PreprocessConfig, preprocess, read_index  # noqa: E402
-from fer_edge.data.synth import write_dataset  # noqa: E402
+from fer_edge.data.synth_dataset import write_dataset  # noqa: E402
 
 SUBJECT_POOL = ("F001", "F002", "F003", "M001", "M002", "M003", "F004", "M004", "F005", "M005")
 

@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from fer_edge import __version__
-from fer_edge.atomic import check_output, staging_dir, write_json
+from fer_edge.atomic import staging_dir, write_json
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json
 from fer_edge.kinds import KINDS
+from fer_edge.outputs import check_output
 
 FORMAT = 1
 COLORS = {"RGB": 3, "BGR": 3, "GRAY": 1}
@@ -387,7 +388,7 @@ def staging(
 ) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces the bundle ``out`` only on success.
 
-    ``out`` passes the output policy first (:func:`fer_edge.atomic.check_output`): an existing
+    ``out`` passes the output policy first (:func:`fer_edge.outputs.check_output`): an existing
     folder is replaced only if it is a bundle (or empty) or ``force``; never an input.
     A killed or failed export never leaves a half bundle at ``out``.
 

@@ -56,6 +56,20 @@ def check_regular(path: PathLike, what: str = "file") -> Path:
     return path
 
 
+def file_in(path: PathLike, name: str, missing: str) -> Path:
+    """``path``, or ``path/name`` when ``path`` is a folder (a run's output folder names its report).
+
+    Raises:
+        FerEdgeError: no such file; ``missing`` is the message, ``{path}`` in it the path looked at.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / name
+    if not path.is_file():
+        raise FerEdgeError(missing.format(path=path))
+    return path
+
+
 def read_bytes(path: PathLike, what: str = "file", *, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``."""
     path = check_regular(path, what)

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import check_output
 from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
 from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import check_finite
 from fer_edge.labels import get_labels
+from fer_edge.outputs import check_output
 
 log = logging.getLogger(__name__)
 

@@ -43,6 +43,7 @@ __all__ = [
     "Core",
     "MYRIAD_LAST",
     "Model",
+    "can_convert",
     "get_version",
     "myriad_hint",
     "opset",
@@ -50,6 +51,7 @@ __all__ = [
     "save_model",
     "supported_properties",
     "version",
+    "version_text",
 ]
 
 
@@ -67,12 +69,25 @@ def opset() -> Any:
     raise FerEdgeError("this OpenVINO has neither opset13 nor opset10 in its Python API; install openvino>=2022.3")
 
 
+def version_text() -> str:
+    """OpenVINO's release without the build suffix, e.g. ``2022.3.0``."""
+    return str(get_version()).split("-")[0]
+
+
 def version() -> tuple[int, int]:
     """OpenVINO's (major, minor) release, e.g. ``(2022, 3)`` or ``(2026, 4)``."""
-    text = str(get_version()).split("-")[0]
+    text = version_text()
     parts = [int("".join(c for c in p if c.isdigit()) or 0) for p in text.split(".")[:2]]
     parts += [0, 0]
     return parts[0], parts[1]
+
+
+def can_convert() -> bool:
+    """Whether this OpenVINO converts ``.tflite`` (and other frameworks' files) itself: 2023.1+;
+    the NCS2's 2022.3 does not."""
+    import openvino as ov
+
+    return hasattr(ov, "convert_model") and hasattr(ov, "save_model")
 
 
 def myriad_hint(core: Any) -> str:

@@ -2,7 +2,7 @@
 
 Like Ultralytics' ``runs/detect/predict2``: a command run without ``--out`` still saves its
 results, in a new folder each time, so a second run never overwrites the first one's files.
-An explicit ``--out`` goes through the output policy of :mod:`fer_edge.atomic` (a folder
+An explicit ``--out`` goes through the output policy of :mod:`fer_edge.outputs` (a folder
 fer-edge did not create is refused unless ``--force``).
 """
 
@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from fer_edge.atomic import MARKER, new_run_folder, run_folder
+from fer_edge.outputs import MARKER, new_run_folder, run_folder
 
 
 @contextlib.contextmanager

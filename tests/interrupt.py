@@ -51,7 +51,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "interrupt.json"
 
 
 def _synth(work: Path, frames: int = 40) -> None:
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     write_dataset(
         work / "data",

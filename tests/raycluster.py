@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from fer_edge.cluster.loopback import loopback_only
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MARKER = "FER_EDGE_TEST_CLUSTER"
@@ -106,21 +108,7 @@ class LoopbackCluster:
     def start(self) -> LoopbackCluster:
         # --mount-proc: a /proc of the new PID namespace, so Ray's pid checks see its own numbering.
         self.holder = subprocess.Popen(
-            [
-                "setpriv",
-                "--pdeathsig",
-                "KILL",
-                "--",
-                "unshare",
-                "-rn",
-                "--pid",
-                "--mount-proc",
-                "--kill-child",
-                "--",
-                "sh",
-                "-c",
-                "ip link set lo up && exec sleep 86400",
-            ],
+            ["setpriv", "--pdeathsig", "KILL", "--", *loopback_only("sleep", "86400")],
             env=self.env,
         )
         deadline = time.monotonic() + 30

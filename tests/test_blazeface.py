@@ -217,10 +217,11 @@ def test_align_levels_the_eyes_of_a_tilted_face(cached_models, astronaut) -> Non
 def test_openvino_without_a_tflite_converter_says_so(tmp_path, monkeypatch):
     """OpenVINO 2022.3 (the NCS2's) has no convert_model: no traceback, one line naming the fix,
     and the demo's default detector becomes Haar when no converted copy is cached."""
+    from fer_edge import ovcompat
     from fer_edge.errors import FerEdgeError
     from fer_edge.faces import blazeface
 
-    monkeypatch.setattr(blazeface, "can_convert", lambda: False)
+    monkeypatch.setattr(ovcompat, "can_convert", lambda: False)
     monkeypatch.setenv("FER_EDGE_HOME", str(tmp_path))
     assert not blazeface.available()
     tflite = tmp_path / "face_detection_short_range.tflite"

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from fer_edge.atomic import MARKER
 from fer_edge.bundle import load_bundle, parse_manifest, staging
 from fer_edge.errors import FerEdgeError
+from fer_edge.outputs import MARKER
 from tests.ovmodels import cascade_bundle, frame_bundle
 
 

@@ -46,7 +46,7 @@ def _heavy(fn):
 
 
 def test_executor_spec_parsing():
-    assert parse_spec("local").kind == "local"
+    assert parse_spec("local").backend == "local"
     assert parse_spec("ray").address is None
     assert parse_spec("ray=auto").address == "auto"
     spec = parse_spec("ray=127.0.0.1:6379,cpus=2,retries=1")
@@ -103,7 +103,7 @@ def _recipe(path: Path, out: Path, raw: Path, **extra) -> Path:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     root = tmp_path_factory.mktemp("cluster")
     write_dataset(root / "raw", subjects=SUBJECTS, labels=LABELS, frames=10, size=(192, 144), seed=0)
@@ -336,7 +336,7 @@ def _run_tasks(cluster: LoopbackCluster) -> dict[int, str]:
 def test_ctrl_c_cancels_the_tasks_and_the_rerun_reuses_finished_folds(work, cluster, ray_run):
     import shutil
 
-    from fer_edge.atomic import MARKER
+    from fer_edge.outputs import MARKER
 
     out = work / "sigint"
     keep = {"features", "split.json", MARKER}  # the ray run's stores: this run only trains folds

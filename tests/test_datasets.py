@@ -30,7 +30,7 @@ def test_bu4dfe_video_names(tmp_path):
     ]:
         _touch(tmp_path / name)
     index = index_bu4dfe(tmp_path)
-    got = {c.name: (c.subject, c.sex, c.emotion, c.kind) for c in index.clips}
+    got = {c.name: (c.subject, c.sex, c.emotion, c.media) for c in index.clips}
     assert got == {
         "F001_angry": ("F001", "F", "angry", "video"),
         "F002_surprise": ("F002", "F", "surprise", "video"),
@@ -50,7 +50,7 @@ def test_bu4dfe_frame_folders(tmp_path):
     _touch(tmp_path / "F001" / "Happy" / "0.png")
     _touch(tmp_path / "M002" / "Disgust" / "0.bmp")
     index = index_bu4dfe(tmp_path)
-    assert [(c.name, c.kind) for c in index.clips] == [
+    assert [(c.name, c.media) for c in index.clips] == [
         ("F001_angry", "frames"),
         ("F001_happy", "frames"),
         ("M002_disgust", "frames"),

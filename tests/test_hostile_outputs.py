@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_edge.atomic import MARKER, check_output, clean_stale, run_folder, temp_path
+from fer_edge.atomic import clean_stale, temp_path
 from fer_edge.errors import FerEdgeError
+from fer_edge.outputs import MARKER, check_output, run_folder
 from tests.hostile import _counts, assets, run_cli, snapshot, world  # noqa: F401 - shared fixtures, used by name
 from tests.hostile import demo_argv as _demo
 
@@ -281,7 +282,7 @@ def test_plots_cap_what_they_draw(tmp_path):
 
 
 def test_new_run_folder_numbers_and_marks(tmp_path):
-    from fer_edge.atomic import is_ours, new_run_folder
+    from fer_edge.outputs import is_ours, new_run_folder
 
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "mine.txt").write_text("x")

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from fer_edge.atomic import MARKER
+from fer_edge.outputs import MARKER
 from tests import interrupt as harness
 from tests.interrupt_files import digest
 from tests.ovmodels import frame_bundle

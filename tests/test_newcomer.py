@@ -51,7 +51,7 @@ def video(tmp_path_factory) -> Path:
 
 
 def test_next_run_dir_increments_and_failed_start_leaves_nothing(tmp_path):
-    from fer_edge.atomic import new_run_folder
+    from fer_edge.outputs import new_run_folder
     from fer_edge.runs import run_dir
 
     base = tmp_path / "runs" / "demo"

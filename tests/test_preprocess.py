@@ -20,7 +20,7 @@ N = 90  # long enough that the apex plateau ends before the last 20 frames (anom
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     root = tmp_path_factory.mktemp("bu4dfe")
     write_dataset(root, subjects=SUBJECTS, labels=LABELS, frames=N, size=(192, 144), seed=0)
@@ -220,7 +220,7 @@ def test_config_checks():
 
 
 def test_frame_folder_layout(tmp_path):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     write_dataset(
         tmp_path / "data", subjects=["F001"], labels="happy", layout="frames", frames=80, size=(160, 120), seed=1

@@ -156,7 +156,7 @@ def test_preprocess_clip_names_stay_inside(tmp_path):
 def test_preprocess_does_not_follow_planted_symlinks(tmp_path):
     """A symlink planted in --out where a clip folder goes is replaced, its target untouched."""
     from fer_edge.data.preprocess import PreprocessConfig, preprocess, read_index
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     root, out, victim = tmp_path / "data", tmp_path / "out", tmp_path / "victim"
     write_dataset(root, subjects=["F001"], labels="happy", frames=24, size=(160, 120), seed=0)
@@ -192,7 +192,7 @@ def test_dataset_names_cannot_escape(tmp_path):
     "kw", [dict(subjects=["../x"]), dict(subjects=["/abs"]), dict(labels="../happy"), dict(subjects=["a/b"])]
 )
 def test_synth_writer_refuses_escaping_names(tmp_path, kw):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
 
     with pytest.raises(FerEdgeError):
         write_dataset(tmp_path / "s", frames=8, **kw)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fer_edge.data.synth import clip_seed, intensity_curve, make_clip, write_dataset
+from fer_edge.data.synth import clip_seed, intensity_curve, make_clip
+from fer_edge.data.synth_dataset import write_dataset
 from fer_edge.data.synth_face import source_count, subject_source
 from fer_edge.errors import FerEdgeError
 from fer_edge.labels import THESIS

@@ -28,7 +28,7 @@ def _recipe(name, **over):
 def test_card_of_each_cascade_recipe_matches_the_thesis(name):
     recipe = _recipe(name)
     check_used(recipe, "temporal")
-    card = protocol_card(recipe, kind="temporal")
+    card = protocol_card(recipe, stage="temporal")
     assert card.get("input size").value == "224x224" and card.get("input size").matches
     assert card.get("features").value == "flatten 25088" and card.get("features").matches
     assert card.get("subjects left out").value == "F016"
@@ -52,7 +52,7 @@ def test_card_marks_deviations_and_table_row():
     recipe = _recipe(
         "vggface_1dcnn", **{"spatial.options.input_shape": [160, 160, 3], "data.preprocess.intensity": "flow"}
     )
-    card = protocol_card(recipe, kind="temporal")
+    card = protocol_card(recipe, stage="temporal")
     assert {line.item for line in card.deviations} == {"input size", "features", "trimming signal"}
     assert card.get("features").value == "flatten 12800"
     assert "DIFFERS from thesis" in card.describe()
@@ -67,7 +67,7 @@ def test_finetune_recipe_card_and_phase_three_regularises():
     assert [p.unfreeze for p in phases] == [0, 2, 2] and phases[0].optimizer == "sgd"
     # Phase 3 adds regularisation (a higher drop rate), not a lower learning rate (section 3.2.4).
     assert phases[2].dropout > recipe.spatial.options["dropout"] and phases[2].learning_rate == phases[1].learning_rate
-    card = protocol_card(recipe, kind="spatial")
+    card = protocol_card(recipe, stage="spatial")
     assert card.get("input size").value == "224x224" and card.get("classifier search").matches
     assert any("not stated" in a for a in card.assumptions)
 
@@ -156,7 +156,7 @@ def test_thesis_input_gives_25088_features():
 @pytest.mark.tf
 @pytest.mark.slow
 def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, capsys):
-    from fer_edge.data.synth import write_dataset
+    from fer_edge.data.synth_dataset import write_dataset
     from fer_edge.models import create_model
 
     labels = ["happy", "sad"]

@@ -73,8 +73,8 @@ fi
 as_user "$ROOT" "$NAME" "cd check && $HOME_IN/fer-edge-ncs2/run.sh fer-edge demo --bundle onnx --source sample.mp4 \
   --device MYRIAD --detector haar --no-show --out myriad" > "$WORK/myriad.log" 2>&1 && myriad_rc=0 || myriad_rc=$?
 versions="$(as_user "$ROOT" "$NAME" "$HOME_IN/fer-edge-ncs2/run.sh python -c \"import platform
-from fer_edge.ovcompat import get_version
-print('Python', platform.python_version(), '/ OpenVINO', get_version().split('-')[0])\"")"
+from fer_edge.ovcompat import version_text
+print('Python', platform.python_version(), '/ OpenVINO', version_text())\"")"
 
 result="$(python3 "$REPO/tools/compare_events.py" "$WORK/ref/events.jsonl" "$ROOT$HOME_IN/check/run/events.jsonl" \
   --name "Debian 11 / $versions ($ovsource) vs main runtime, CPU f32")" && ok=1 || ok=0

@@ -15,11 +15,16 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fer_edge.bench.latency import Timing, summarize
+from fer_edge.bench.latency import Timing, model_size_mb, summarize
+from fer_edge.bench.report import Row
 from fer_edge.errors import FerEdgeError, require
+
+if TYPE_CHECKING:
+    from fer_edge.bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +163,45 @@ def measure_keras(
     )
     full = f"{name} ({gpus[0]})" if device == "GPU" else name
     return KerasBaseline(timing, device, full, gpus, tf.__version__)
+
+
+def tensorflow_available() -> bool:
+    """True when TensorFlow and Keras can be found (without importing them).
+
+    Example:
+        >>> isinstance(tensorflow_available(), bool)
+        True
+    """
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "keras"))
+    except (ImportError, ValueError):  # a finder that refuses the name counts as absent
+        return False
+
+
+def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list[Row], list[str] | None]:
+    """TensorFlow rows for every model of the bundle that has a ``.keras`` file."""
+    rows, gpus = [], None
+    for role, entry in bundle.models.items():
+        if not entry.keras:
+            continue
+        path = bundle.path / entry.keras
+        base = measure_keras(path, dims=entry.input, warmup=warmup, iterations=iterations)
+        gpus = base.tf_gpus
+        t = base.timing
+        rows.append(
+            Row.timed(
+                t,
+                stage=role,
+                model=bundle.name,
+                format="Keras",
+                precision="FP32",
+                device=base.device,
+                batch=1,
+                size_mb=model_size_mb(path),
+                hint="default",
+                engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}",
+            )
+        )
+    return rows, gpus

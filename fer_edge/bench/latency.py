@@ -193,19 +193,27 @@ def measure_latency(
         start = clock()
         request.infer(inputs)
         samples.append((clock() - start) * 1000.0)
+    return _timing(compiled, inputs, samples, iterations, requests=1, wall=None)
+
+
+def _timing(
+    compiled: Any,
+    inputs: Sequence[np.ndarray],
+    samples: list[float],
+    iterations: int,
+    *,
+    requests: int,
+    wall: float | None,
+) -> Timing:
+    """The :class:`Timing` of ``samples`` (ms). FPS: from the median when one request at a time
+    (``wall`` None, latency mode), else completed inputs per ``wall`` second (throughput mode)."""
     median, p90, mean = summarize(samples)
     batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
-    return Timing(
-        median,
-        p90,
-        mean,
-        round(1000.0 * batch / median, 2) if median > 0 else 0.0,
-        iterations,
-        batch,
-        1,
-        "latency",
-        inference_precision(compiled),
-    )
+    if wall is None:
+        fps, mode = (round(1000.0 * batch / median, 2) if median > 0 else 0.0), "latency"
+    else:
+        fps, mode = (round(iterations * batch / wall, 2) if wall > 0 else 0.0), "throughput"
+    return Timing(median, p90, mean, fps, iterations, batch, requests, mode, inference_precision(compiled))
 
 
 def optimal_requests(compiled: Any) -> int:
@@ -256,20 +264,7 @@ def measure_throughput(
         queue.get_idle_request_id()  # wait for a free request first: latency = time in flight
         queue.start_async(inputs, clock())
     queue.wait_all()
-    wall = clock() - start
-    median, p90, mean = summarize(samples)
-    batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
-    return Timing(
-        median,
-        p90,
-        mean,
-        round(iterations * batch / wall, 2) if wall > 0 else 0.0,
-        iterations,
-        batch,
-        n,
-        "throughput",
-        inference_precision(compiled),
-    )
+    return _timing(compiled, inputs, samples, iterations, requests=n, wall=clock() - start)
 
 
 def model_size_mb(path: str | os.PathLike) -> float:

@@ -26,13 +26,16 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fer_edge.atomic import write_text
 from fer_edge.bench.html import to_html
 from fer_edge.bench.text import FOOTNOTE, machine_lines
+
+if TYPE_CHECKING:
+    from fer_edge.bench.latency import Timing
 from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
+from fer_edge.fileio import file_in, read_json
 
 SCHEMA = 1
 KEY = ("stage", "model", "format", "precision", "device", "batch", "mode", "hint")
@@ -59,6 +62,19 @@ class Row:
     requests: int = 1
     iterations: int = 0
     engine: str = ""
+
+    @classmethod
+    def timed(cls, t: Timing, **fields: Any) -> Row:
+        """The row of one measurement ``t``; ``fields`` name the model, device and settings measured."""
+        return cls(
+            latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
+            fps=t.fps,
+            mode=t.mode,
+            inference_precision=t.inference_precision,
+            iterations=t.iterations,
+            requests=t.requests,
+            **fields,
+        )
 
     def key(self) -> tuple:
         return tuple(getattr(self, k) for k in KEY)
@@ -140,11 +156,9 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
         >>> load_report("runs/bench/benchmark.json").machine["cpu"]  # doctest: +SKIP
         'AMD EPYC'
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "benchmark.json"
-    if not path.exists():
-        raise FerEdgeError(f"benchmark report not found: {path}; create one with fer-edge benchmark --out DIR")
+    path = file_in(
+        path, "benchmark.json", "benchmark report not found: {path}; create one with fer-edge benchmark --out DIR"
+    )
     data = read_json(path, "benchmark report")
     if (
         not isinstance(data, dict)

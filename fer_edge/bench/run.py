@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fer_edge.bench.baseline import baseline_rows, tensorflow_available
 from fer_edge.bench.latency import compile_model, make_inputs, measure_latency, measure_throughput, model_size_mb
 from fer_edge.bench.machine import machine_record
 from fer_edge.bench.report import BenchmarkReport, Row
@@ -86,21 +87,6 @@ def recorded_accuracy(bundle: Bundle) -> float | None:
     return None
 
 
-def tensorflow_available() -> bool:
-    """True when TensorFlow and Keras can be found (without importing them).
-
-    Example:
-        >>> isinstance(tensorflow_available(), bool)
-        True
-    """
-    import importlib.util
-
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "keras"))
-    except (ImportError, ValueError):  # a finder that refuses the name counts as absent
-        return False
-
-
 def _ov_version() -> str:
     from importlib.metadata import version
 
@@ -139,17 +125,7 @@ def _model_rows(
         )
         compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
         t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
-        rows.append(
-            Row(
-                latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
-                fps=t.fps,
-                mode="latency",
-                inference_precision=t.inference_precision,
-                iterations=t.iterations,
-                accuracy=accuracy if role == kind_of(bundle).score_role else None,
-                **common,
-            )
-        )
+        rows.append(Row.timed(t, accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
         log.info(
             "%s %s %s %s %s: %.3f ms median (%s)",
             bundle.name,
@@ -165,17 +141,7 @@ def _model_rows(
             t = measure_throughput(
                 compiled, make_inputs(compiled), requests=requests, warmup=warmup, iterations=iterations
             )
-            rows.append(
-                Row(
-                    latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
-                    fps=t.fps,
-                    mode="throughput",
-                    inference_precision=t.inference_precision,
-                    iterations=t.iterations,
-                    requests=t.requests,
-                    **common,
-                )
-            )
+            rows.append(Row.timed(t, **common))
     return rows
 
 
@@ -268,40 +234,6 @@ def video_rows(
                 )
             )
     return rows
-
-
-def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list[Row], list[str] | None]:
-    """TensorFlow rows for every model of the bundle that has a ``.keras`` file."""
-    from fer_edge.bench.baseline import measure_keras
-
-    rows, gpus = [], None
-    for role, entry in bundle.models.items():
-        if not entry.keras:
-            continue
-        path = bundle.path / entry.keras
-        base = measure_keras(path, dims=entry.input, warmup=warmup, iterations=iterations)
-        gpus = base.tf_gpus
-        t = base.timing
-        rows.append(
-            Row(
-                stage=role,
-                model=bundle.name,
-                format="Keras",
-                precision="FP32",
-                device=base.device,
-                batch=1,
-                latency_ms={"median": t.median_ms, "p90": t.p90_ms, "mean": t.mean_ms},
-                fps=t.fps,
-                size_mb=model_size_mb(path),
-                accuracy=None,
-                mode="latency",
-                hint="default",
-                inference_precision="f32",
-                iterations=t.iterations,
-                engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}",
-            )
-        )
-    return rows, gpus
 
 
 def benchmark(

@@ -158,12 +158,12 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     from pathlib import Path
 
     from fer_edge import defaults
-    from fer_edge.atomic import check_output
     from fer_edge.config import given
     from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
     from fer_edge.deploy.stream import StreamPolicy
     from fer_edge.deploy.timers import format_table
     from fer_edge.errors import FerEdgeError
+    from fer_edge.outputs import check_output
     from fer_edge.runs import run_dir
     from fer_edge.video.source import camera_index
 
@@ -171,13 +171,14 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     stream = StreamPolicy(**given(StreamPolicy, args, read_timeout="stream_timeout", max_reconnects="reconnects"))
     engine = EngineConfig(**given(EngineConfig, args, precision="infer_precision"))
     if args.detector is None:
+        from fer_edge import ovcompat
         from fer_edge.faces import blazeface
 
         args.detector = "blazeface"
         if not blazeface.available():  # OpenVINO 2022.3 (the NCS2's) cannot convert its .tflite
             log.warning(
                 "OpenVINO %s cannot convert BlazeFace and no converted copy is cached: using --detector haar",
-                blazeface.ov_version(),
+                ovcompat.version_text(),
             )
             args.detector = "haar"
     config = PipelineConfig(**given(PipelineConfig, args))

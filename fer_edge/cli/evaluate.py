@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out or (target.parent if target.is_file() else target))
     else:
         raise FerEdgeError(f"{target} is neither a bundle (manifest.json) nor a predictions.csv")
-    from fer_edge.atomic import run_folder
+    from fer_edge.outputs import run_folder
 
     out = run_folder(out, inputs=[target, args.data, args.split_file], force=args.force)
     report = evaluate_predictions(pred, out, reference=args.reference, title=title)

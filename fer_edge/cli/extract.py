@@ -35,14 +35,15 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from fer_edge.train.config import load_recipe
-    from fer_edge.train.experiment import preflight, run_extract
+    from fer_edge.train.experiment import run_extract
+    from fer_edge.train.usage import preflight
 
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     overrides += [f"executor={args.executor}"] if args.executor else []
     recipe = load_recipe(args.recipe, overrides=overrides)
     preflight(recipe, "extract")  # weights file, OpenFace folder: one line before any work
-    from fer_edge.atomic import run_folder
     from fer_edge.cluster import parse_spec
+    from fer_edge.outputs import run_folder
 
     parse_spec(recipe.executor)
 

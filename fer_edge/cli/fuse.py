@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise FerEdgeError("fusion needs two or more members")
     if not 0 < args.reference <= 1:  # NaN fails too
         raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
-    from fer_edge.atomic import run_folder
+    from fer_edge.outputs import run_folder
 
     run_folder(args.out, inputs=args.members, force=args.force)
     members = [load_member(m, part=args.split, progress=True) for m in args.members]

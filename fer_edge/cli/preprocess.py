@@ -74,10 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print where its outputs are; non-zero only when nothing was usable."""
-    from fer_edge.atomic import run_folder
     from fer_edge.cluster import parse_spec
     from fer_edge.config import given
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
+    from fer_edge.outputs import run_folder
 
     run_folder(args.out, inputs=[args.root, args.au_dir], force=args.force)
 

@@ -1,6 +1,6 @@
 """``fer-edge synth``: write a deterministic synthetic face-video dataset with ground truth.
 
-Thin layer: arguments become keyword calls into :func:`fer_edge.data.synth.write_dataset`.
+Thin layer: arguments become keyword calls into :func:`fer_edge.data.synth_dataset.write_dataset`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options (defaults are those of :func:`write_dataset`)."""
-    from fer_edge.data.synth import BACKGROUNDS, LAYOUTS
+    from fer_edge.data.synth import BACKGROUNDS
+    from fer_edge.data.synth_dataset import LAYOUTS
 
     parser.add_argument("--out", required=True, help="output folder (created; clips are replaced)")
     parser.add_argument(
@@ -56,10 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the dataset and print where it is and what to run next."""
-    from fer_edge.atomic import run_folder
-    from fer_edge.data.synth import _check_size, write_dataset
+    from fer_edge.data.synth import check_size
+    from fer_edge.data.synth_dataset import write_dataset
+    from fer_edge.outputs import run_folder
 
-    _check_size(args.size, args.frames)  # before the folder is made
+    check_size(args.size, args.frames)  # before the folder is made
     run_folder(args.out, force=args.force)
 
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]

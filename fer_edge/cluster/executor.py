@@ -39,7 +39,7 @@ from fer_edge.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 
-KINDS = ("local", "ray")
+BACKENDS = ("local", "ray")
 #: Environment of every Ray task: the deterministic TF settings the CLI sets for itself (Ray
 #: workers inherit the raylet's environment, not the driver's).
 TASK_ENV = {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -56,13 +56,13 @@ STALL_S = 120.0
 class ExecutorSpec:
     """A parsed ``--executor`` value."""
 
-    kind: str = "local"
+    backend: str = "local"
     address: str | None = None  # None: embedded Ray; "auto" or "host:port": join a cluster
     cpus: int = 1
     retries: int = 3
 
     def __str__(self) -> str:
-        if self.kind == "local":
+        if self.backend == "local":
             return "local"
         head = "ray" + (f"={self.address}" if self.address else "")
         return ",".join(
@@ -75,18 +75,18 @@ def parse_spec(text: str | ExecutorSpec | None) -> ExecutorSpec:
 
     Example:
         >>> parse_spec("ray=127.0.0.1:6379,cpus=2")
-        ExecutorSpec(kind='ray', address='127.0.0.1:6379', cpus=2, retries=3)
-        >>> parse_spec(None).kind
+        ExecutorSpec(backend='ray', address='127.0.0.1:6379', cpus=2, retries=3)
+        >>> parse_spec(None).backend
         'local'
     """
     if isinstance(text, ExecutorSpec):
         return text
     text = (text or "local").strip()
     head, *options = [t.strip() for t in text.split(",")]
-    kind, _, address = head.partition("=")
-    if kind not in KINDS:
-        raise unknown_choice("executor", text, ("local", "ray", "ray=auto", "ray=HOST:PORT"), match=kind)
-    if kind == "local" and (address or options):
+    backend, _, address = head.partition("=")
+    if backend not in BACKENDS:
+        raise unknown_choice("executor", text, ("local", "ray", "ray=auto", "ray=HOST:PORT"), match=backend)
+    if backend == "local" and (address or options):
         raise FerEdgeError(f"executor '{text}': local takes no address or options; use ray=HOST:PORT")
     if address and address != "auto" and (":" not in address or not address.rpartition(":")[2].isdigit()):
         raise FerEdgeError(f"executor '{text}': the address must be auto or HOST:PORT (e.g. ray=10.0.0.5:6379)")
@@ -98,7 +98,7 @@ def parse_spec(text: str | ExecutorSpec | None) -> ExecutorSpec:
         values[key] = int(value)
     if values["cpus"] < 1:
         raise FerEdgeError(f"executor '{text}': cpus must be >= 1")
-    return ExecutorSpec(kind, address or None, values["cpus"], values["retries"])
+    return ExecutorSpec(backend, address or None, values["cpus"], values["retries"])
 
 
 def threads(default: int | None = None) -> int | None:
@@ -113,15 +113,8 @@ class LocalExecutor:
     spec = ExecutorSpec()
     distributed = False
 
-    def map(
-        self,
-        fn: Callable[[Any], Any],
-        items: Sequence[Any],
-        *,
-        desc: str = "",
-        workdir: str | os.PathLike | None = None,
-        uses_tf: bool = False,
-    ) -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], **options: Any) -> list[Any]:
+        """``[fn(x) for x in items]``; the options of :meth:`RayExecutor.map` change nothing here."""
         return [fn(item) for item in items]
 
 
@@ -354,6 +347,6 @@ def executor_for(spec: str | ExecutorSpec | None) -> LocalExecutor | RayExecutor
         [1, 4, 9]
     """
     parsed = parse_spec(spec)
-    if parsed.kind == "local":
+    if parsed.backend == "local":
         return LocalExecutor()
     return _ray_executor(parsed)

@@ -41,7 +41,7 @@ class ClipEntry:
         sex: ``F`` or ``M``.
         emotion: canonical label (``angry``).
         path: the video file or frame folder.
-        kind: ``"video"`` or ``"frames"``.
+        media: ``"video"`` or ``"frames"`` (saved as ``kind`` in the preprocessed index).
     """
 
     name: str
@@ -49,7 +49,7 @@ class ClipEntry:
     sex: str
     emotion: str
     path: str
-    kind: str
+    media: str
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def index_bu4dfe(
         excluded_ids[parsed[0] if parsed else item.strip()] = item
     index = DatasetIndex(root=str(base))
     found: dict[str, ClipEntry] = {}
-    candidates: list[tuple[Path, str, str, str]] = []  # path, kind, stem, parent
+    candidates: list[tuple[Path, str, str, str]] = []  # path, media, stem, parent
 
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort(key=_natural_key)
@@ -201,7 +201,7 @@ def index_bu4dfe(
                 )
             )
 
-    for path, kind, stem, parent in candidates:
+    for path, media, stem, parent in candidates:
         parsed = _parse(path, stem, parent)
         if isinstance(parsed, str):
             index.problems.append(Problem(str(path), parsed))
@@ -212,7 +212,7 @@ def index_bu4dfe(
             index.problems.append(Problem(str(path), why))
             continue
         emotion = canonical(word)
-        entry = ClipEntry(f"{subject}_{emotion}", subject, sex, emotion, str(path), kind)  # type: ignore[arg-type]
+        entry = ClipEntry(f"{subject}_{emotion}", subject, sex, emotion, str(path), media)  # type: ignore[arg-type]
         if entry.name in found:
             index.problems.append(
                 Problem(

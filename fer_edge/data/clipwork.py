@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def source_stamp(entry: ClipEntry) -> list:
     """Size and mtime of a clip's source (count and newest mtime for a frame folder)."""
     path = Path(entry.path)
-    if entry.kind == "frames":
+    if entry.media == "frames":
         files = list_frames(path)
         return [len(files), max((f.stat().st_mtime_ns for f in files), default=0)]
     st = path.stat()
@@ -126,7 +126,7 @@ def _au_csv(entry: ClipEntry, config) -> Path | None:
         return None
     from fer_edge.data.openface import find_csv
 
-    stem = Path(entry.path).stem if entry.kind == "video" else entry.name
+    stem = Path(entry.path).stem if entry.media == "video" else entry.name
     csv = find_csv(config.au_dir, [stem, entry.name, f"{entry.subject}_{Path(entry.path).name}"])
     if csv is None and config.signal == "openface":
         raise MissingAUError(
@@ -170,7 +170,7 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
         "sex": entry.sex,
         "emotion": entry.emotion,
         "source": entry.path,
-        "kind": entry.kind,
+        "kind": entry.media,
         "folder": folder,
         "status": "ok",
         "error": None,
@@ -230,13 +230,13 @@ def _plot(path: Path, records: list[dict]) -> bool:
     from fer_edge.errors import require
 
     try:
-        matplotlib = require("matplotlib", "train", purpose="the clip-length plot")
+        require("matplotlib", "train", purpose="the clip-length plot")
     except FerEdgeError as exc:
         log.warning("skipping %s: %s", path.name, exc)
         return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from fer_edge.plots import pyplot, save_figure
 
+    plt = pyplot()
     ok = [r for r in records if r["status"] == "ok"]
     before = np.array([r["frames"] for r in ok])
     after = np.array([r["span"][1] - r["span"][0] for r in ok])
@@ -252,11 +252,7 @@ def _plot(path: Path, records: list[dict]) -> bool:
     b.set(title="Frame length in groups", xlabel="frames", ylabel="clips")
     b.legend()
     fig.suptitle(f"{len(ok)} clips ({sum(r['anomaly'] for r in ok)} anomalies, untrimmed)")
-    fig.tight_layout()
-    try:
-        save_via(path, lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

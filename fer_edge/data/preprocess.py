@@ -44,13 +44,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import mark
 from fer_edge.config import coerce_fields
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
 from fer_edge.data.clipwork import marker_path, safe_name, source_stamp
 from fer_edge.errors import FerEdgeError, unknown_choice
 from fer_edge.fileio import read_json, read_jsonl
 from fer_edge.labels import THESIS
+from fer_edge.outputs import mark
 
 log = logging.getLogger(__name__)
 

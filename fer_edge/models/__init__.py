@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from fer_edge.models.registry import (
-    KINDS,
+    ROLES,
     create_model,
     get_model_spec,
     list_models,
@@ -37,7 +37,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "KINDS",
+    "ROLES",
     "WeightLoadReport",
     "create_model",
     "feature_extractor",

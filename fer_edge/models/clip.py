@@ -113,7 +113,7 @@ def convlstm_model(
     return keras.Model(inputs, outputs, name=name)
 
 
-@register_model("c3d", kind="clip")
+@register_model("c3d", role="clip")
 def c3d(
     input_shape=DEFAULT_CLIP_SHAPE,
     num_classes=6,
@@ -128,13 +128,13 @@ def c3d(
     return c3d_model(**locals())
 
 
-@register_model("convlstm", kind="clip")
+@register_model("convlstm", role="clip")
 def convlstm(input_shape=DEFAULT_CLIP_SHAPE, num_classes=6, filters=(8, 8), kernel_size=3, dropout=0.0):
     """ConvLSTM: 2 x ConvLSTM2D of 8 filters, Flatten, softmax."""
     return convlstm_model(**locals())
 
 
-@register_model("test_clip", kind="clip")
+@register_model("test_clip", role="clip")
 def test_clip(input_shape=(8, 32, 32, 3), num_classes=6, seed=0):
     """Tiny C3D for tests: 8x32x32x3 -> softmax."""
     import keras

@@ -22,7 +22,7 @@ from typing import Any
 
 from fer_edge.errors import FerEdgeError, closest, unknown_choice
 
-KINDS = ("spatial", "temporal", "clip", "frame")
+ROLES = ("spatial", "temporal", "clip", "frame")
 
 # Modules whose import registers models (cheap: no Keras at module level).
 _FACTORY_MODULES = (
@@ -36,10 +36,10 @@ _FACTORY_MODULES = (
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its name, kind, factory and one-line description."""
+    """A registered model: its name, role, factory and one-line description."""
 
     name: str
-    kind: str
+    role: str
     factory: Callable[..., Any]
     summary: str
 
@@ -47,26 +47,26 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, *, kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register_model(name: str, *, role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering a factory ``(**kw) -> keras.Model`` under ``name``.
 
     Args:
         name: the name users pass to :func:`create_model` and recipes use.
-        kind: one of ``spatial``, ``temporal``, ``clip``, ``frame``.
+        role: its place in a pipeline, one of ``spatial``, ``temporal``, ``clip``, ``frame``.
 
     Example:
-        >>> @register_model("my_head", kind="temporal")  # doctest: +SKIP
+        >>> @register_model("my_head", role="temporal")  # doctest: +SKIP
         ... def my_head(**kw):
         ...     return cnn1d(filters=(32, 32, 64, 64), **kw)
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
 
     def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"model name '{name}' is already registered")
         doc = inspect.getdoc(factory) or ""
-        _REGISTRY[name] = ModelSpec(name, kind, factory, doc.splitlines()[0] if doc else "")
+        _REGISTRY[name] = ModelSpec(name, role, factory, doc.splitlines()[0] if doc else "")
         return factory
 
     return decorate
@@ -77,24 +77,24 @@ def _ensure_registered() -> None:
         importlib.import_module(module)
 
 
-def list_models(kind: str | None = None) -> list[str]:
-    """Names of the registered models, sorted, optionally of one kind.
+def list_models(role: str | None = None) -> list[str]:
+    """Names of the registered models, sorted, optionally of one role.
 
     Example:
         >>> list_models("temporal")
         ['bilstm', 'cnn1d', 'lstm', 'test_temporal']
     """
     _ensure_registered()
-    if kind is not None and kind not in KINDS:
-        raise unknown_choice("model kind", kind, KINDS)
-    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
+    if role is not None and role not in ROLES:
+        raise unknown_choice("model kind", role, ROLES)
+    return sorted(n for n, s in _REGISTRY.items() if role is None or s.role == role)
 
 
 def get_model_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of ``name``, or a one-line error with a "did you mean".
 
     Example:
-        >>> get_model_spec("cnn1d").kind
+        >>> get_model_spec("cnn1d").role
         'temporal'
     """
     _ensure_registered()

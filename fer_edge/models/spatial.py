@@ -184,26 +184,26 @@ def _normalization(mean, std, reverse):
     return ChannelNormalization(mean=mean, std=std, reverse_channels=reverse, name="normalization")
 
 
-@register_model("vgg16", kind="spatial")
+@register_model("vgg16", role="spatial")
 def vgg16(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
     """VGG16 (keras.applications) + classifier head; ``weights`` None/"random", "imagenet" or a file."""
     # locals() is exactly the factory's parameters here: it is the first statement.
     return _application("vgg16", **locals())
 
 
-@register_model("resnet50", kind="spatial")
+@register_model("resnet50", role="spatial")
 def resnet50(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
     """ResNet50 (keras.applications) + classifier head; ``weights`` None/"random", "imagenet" or a file."""
     return _application("resnet50", **locals())
 
 
-@register_model("densenet201", kind="spatial")
+@register_model("densenet201", role="spatial")
 def densenet201(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None):
     """DenseNet201 (keras.applications) + classifier head; ``weights`` None/"random", "imagenet" or a file."""
     return _application("densenet201", **locals())
 
 
-@register_model("test_spatial", kind="spatial")
+@register_model("test_spatial", role="spatial")
 def test_spatial(input_shape=(32, 32, 3), num_classes=6, dense_units=(32,), dropout=0.2, seed=0):
     """Tiny VGG-style extractor for tests: 32x32x3 -> 256 ``flatten`` features (4x4x16)."""
     import keras
@@ -219,7 +219,7 @@ def test_spatial(input_shape=(32, 32, 3), num_classes=6, dense_units=(32,), drop
     )
 
 
-@register_model("test_frame", kind="frame")
+@register_model("test_frame", role="frame")
 def test_frame(input_shape=(32, 32, 3), num_classes=6, seed=0):
     """Tiny per-frame classifier for tests: 32x32x3 RGB -> ``num_classes`` softmax."""
     import keras

@@ -21,7 +21,7 @@ def _scaled(channels: int, width: float) -> int:
     return max(8, int(round(channels * width / 8)) * 8)
 
 
-@register_model("student", kind="spatial")
+@register_model("student", role="spatial")
 def student(input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, width=1.0, dense_units=(), dropout=0.2, seed=0):
     """Depthwise-separable student backbone (<= 1 M parameters at width 1.0) + head.
 

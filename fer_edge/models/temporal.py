@@ -174,7 +174,7 @@ def cnn1d_head(
     return keras.Model([features_in, mask_in], outputs, name=name)
 
 
-@register_model("lstm", kind="temporal")
+@register_model("lstm", role="temporal")
 def lstm(
     timesteps=DEFAULT_TIMESTEPS,
     features=DEFAULT_FEATURES,
@@ -191,7 +191,7 @@ def lstm(
     return recurrent_head(bidirectional=False, name="lstm", **locals())
 
 
-@register_model("bilstm", kind="temporal")
+@register_model("bilstm", role="temporal")
 def bilstm(
     timesteps=DEFAULT_TIMESTEPS,
     features=DEFAULT_FEATURES,
@@ -207,7 +207,7 @@ def bilstm(
     return recurrent_head(bidirectional=True, name="bilstm", **locals())
 
 
-@register_model("cnn1d", kind="temporal")
+@register_model("cnn1d", role="temporal")
 def cnn1d(
     timesteps=DEFAULT_TIMESTEPS,
     features=DEFAULT_FEATURES,
@@ -224,7 +224,7 @@ def cnn1d(
     return cnn1d_head(name="cnn1d", **locals())
 
 
-@register_model("test_temporal", kind="temporal")
+@register_model("test_temporal", role="temporal")
 def test_temporal(timesteps=8, features=16, num_classes=6, seed=0):
     """Tiny 1D-CNN head for tests: (8, 16) features + mask -> softmax."""
     import keras

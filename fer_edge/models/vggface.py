@@ -157,7 +157,7 @@ def _original_top(arch, inputs, x, input_shape):
     return keras.Model(inputs, x, name=f"vggface_{arch}")
 
 
-@register_model("vggface_vgg16", kind="spatial")
+@register_model("vggface_vgg16", role="spatial")
 def vggface_vgg16(
     input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None, include_top=False
 ):
@@ -166,7 +166,7 @@ def vggface_vgg16(
     return _vggface("vgg16", **locals())
 
 
-@register_model("vggface_resnet50", kind="spatial")
+@register_model("vggface_resnet50", role="spatial")
 def vggface_resnet50(
     input_shape=DEFAULT_INPUT_SHAPE, num_classes=7, dense_units=(1024,), dropout=0.5, weights=None, include_top=False
 ):

@@ -98,9 +98,9 @@ def _student(name: str, input_shape: tuple, num_classes: int | None, options: di
     from fer_edge.models import create_model, get_model_spec
 
     spec = get_model_spec(name)
-    if spec.kind not in ("spatial", "frame"):
+    if spec.role not in ("spatial", "frame"):
         raise FerEdgeError(
-            f"student '{name}' is a {spec.kind} model; the teacher's {kind} model takes images "
+            f"student '{name}' is a {spec.role} model; the teacher's {kind} model takes images "
             f"{tuple(input_shape)}: pick a spatial/frame model such as 'student'"
         )
     opts = {"input_shape": tuple(input_shape), "num_classes": num_classes, **options}
@@ -186,14 +186,14 @@ def distill_bundle(
             frames.append(clip)
             labels += [data.labels[i] if data.labels is not None else -1] * len(clip)
         x = np.concatenate(frames)
-        teacher = np.concatenate([np.asarray(teacher_ir["frame"]([x[i : i + 256]])[0]) for i in range(0, len(x), 256)])
+        teacher = np.concatenate([np.asarray(teacher_ir[role]([x[i : i + 256]])[0]) for i in range(0, len(x), 256)])
         train = net
     else:
         from fer_edge.models import get_model_spec
 
-        if get_model_spec(student).kind not in ("spatial", "frame"):
+        if get_model_spec(student).role not in ("spatial", "frame"):
             raise FerEdgeError(
-                f"student '{student}' is a {get_model_spec(student).kind} model; the teacher's "
+                f"student '{student}' is a {get_model_spec(student).role} model; the teacher's "
                 f"spatial model takes images {shape}: pick a spatial model such as 'student'"
             )
         return _distill_cascade(

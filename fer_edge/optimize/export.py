@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import check_output, temp_path
+from fer_edge.atomic import temp_path
 from fer_edge.deploy.parity import check_parity
 from fer_edge.errors import FerEdgeError, require, unknown_choice
 from fer_edge.models.convert import culprits, to_openvino
+from fer_edge.outputs import check_output
 from fer_edge.ovcompat import save_ir
 
 log = logging.getLogger(__name__)

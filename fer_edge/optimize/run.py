@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import check_output
 from fer_edge.bundle import (
     Bundle,
     ModelEntry,
@@ -37,14 +37,9 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.kinds import BundleKind, kind_of
 from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
-from fer_edge.optimize.report import (
-    OptimizeReport,
-    Row,
-    files_size_mb,
-    ir_flops,
-    ir_params,
-    measure_latency,
-)
+from fer_edge.optimize.measure import latency_inputs, set_speedups, variant_row
+from fer_edge.optimize.report import OptimizeReport, ir_params
+from fer_edge.outputs import check_output
 
 log = logging.getLogger(__name__)
 
@@ -217,70 +212,6 @@ def _keras_step(bundle: Bundle, data, cfg: OptimizeConfig, report: OptimizeRepor
     return changed
 
 
-def _latency(
-    bundle_dir: Path,
-    files: dict[str, str],
-    inputs: dict[str, list[np.ndarray]],
-    cfg: OptimizeConfig,
-    precision: str | None,
-) -> tuple[dict[str, float], str]:
-    """Median/p90 of the bundle's models run one after the other (sum of per-model timings)."""
-    total = {"median": 0.0, "p90": 0.0}
-    used = ""
-    for role, f in files.items():
-        lat, used = measure_latency(
-            bundle_dir / f,
-            inputs[role],
-            device=cfg.device,
-            precision=precision,
-            iterations=cfg.iterations,
-            warmup=max(5, cfg.iterations // 10),
-        )
-        total = {k: total[k] + lat[k] for k in total}
-    return total, used
-
-
-def _row(
-    name: str,
-    precision: str,
-    folder: Path,
-    files: dict[str, str],
-    ov_models: dict[str, Any],
-    acc,
-    ref_acc,
-    inputs,
-    cfg: OptimizeConfig,
-    params: int | None,
-) -> Row:
-    lat32, _ = _latency(folder, files, inputs, cfg, "f32")
-    latdef, used = _latency(folder, files, inputs, cfg, None)
-    fmt = "onnx" if all(f.endswith(".onnx") for f in files.values()) else "openvino"
-    return Row(
-        name,
-        fmt,
-        precision,
-        files_size_mb(folder, list(files.values())),
-        params,
-        sum(ir_flops(m) for m in ov_models.values()),
-        acc,
-        None if acc is None or ref_acc is None else ref_acc - acc,
-        lat32,
-        latdef,
-        used,
-    )
-
-
-def _latency_inputs(bundle: Bundle, data, base: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-    h, w = bundle.frame.size
-    frame = np.zeros((1, h, w, bundle.frame.channels), np.float32)
-    if data is not None:
-        frame = data.clips[0][:1]
-    clip = data.clips[0] if data is not None else frame
-    # The models that feed another one (a cascade's spatial model gives the temporal head's features).
-    upstream = {r: q.as_model(q.compile_f32(m)) for r, m in base.items() if r != kind_of(bundle).score_role}
-    return kind_of(bundle).example_inputs(frame, clip, upstream, bundle.window.length)
-
-
 def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = None, **overrides: Any) -> OptimizeReport:
     """Optimize every model of a bundle into a new bundle; returns the measured report.
 
@@ -353,7 +284,8 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
                 "raise --max-drop, add calibration data, or use --precision fp16"
             )
 
-    inputs = _latency_inputs(bundle, data, base)
+    inputs = latency_inputs(bundle, data, base)
+    row = functools.partial(variant_row, device=cfg.device, iterations=cfg.iterations)
     with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
         from fer_edge.ovcompat import save_ir
 
@@ -390,7 +322,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
         parent_files = {r: str(bundle.model_path(r, "FP32").relative_to(bundle.path)) for r in roles}
         # The parent's temporal head takes the parent's feature size (a distilled student may differ).
         report.rows.append(
-            _row(
+            row(
                 "parent",
                 "FP32",
                 bundle.path,
@@ -398,14 +330,13 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
                 parent,
                 ref_acc,
                 ref_acc,
-                _latency_inputs(bundle, data, parent),
-                cfg,
+                latency_inputs(bundle, data, parent),
                 params_parent,
             )
         )
         if keras_models:
             report.rows.append(
-                _row(
+                row(
                     "+".join(s.split()[0] for s in report.steps if s.split()[0] in ("distill", "prune")),
                     "FP32",
                     tmp,
@@ -414,13 +345,12 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
                     base_acc,
                     ref_acc,
                     inputs,
-                    cfg,
                     params_base,
                 )
             )
         if cfg.precision != "fp32":
             report.rows.append(
-                _row(
+                row(
                     cfg.precision,
                     prec,
                     tmp,
@@ -429,14 +359,10 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
                     opt_acc,
                     ref_acc,
                     inputs,
-                    cfg,
                     params_base,
                 )
             )
-        parent_row = report.rows[0]
-        for row in report.rows:  # like with like: the same hint on both sides
-            row.speedup_f32 = parent_row.latency_f32_ms["median"] / row.latency_f32_ms["median"]
-            row.speedup_default = parent_row.latency_default_ms["median"] / row.latency_default_ms["median"]
+        set_speedups(report.rows)
         report.seconds = time.perf_counter() - start
         prov = provenance(
             str(bundle.path),

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import open_atomic, save_via, write_json, write_text
+from fer_edge.atomic import open_atomic, write_json, write_text
 from fer_edge.errors import FerEdgeError
 from fer_edge.fileio import read_json
 
@@ -262,11 +262,9 @@ def collect(folder: str | os.PathLike, num_folds: int) -> tuple[list[FoldResult]
 
 def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[str, str]:
     """Epoch-wise mean curves across folds (PNG + CSV) and the per-fold table (CSV + Markdown)."""
-    import matplotlib
+    from fer_edge.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     folder = Path(folder)
     n = min(len(r.history.get("loss", [])) for r in results)
     keys = [k for k in ("accuracy", "val_accuracy", "loss", "val_loss") if all(k in r.history for r in results)]
@@ -282,11 +280,7 @@ def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[
         ax.set_xlabel("epoch")
         ax.set_title(f"{metric}, mean of {len(results)} folds")
         ax.legend()
-    fig.tight_layout()
-    try:
-        save_via(folder / "curves.png", lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
-    finally:
-        plt.close(fig)
+    save_figure(fig, folder / "curves.png")
     files["curves"] = str(folder / "curves.png")
     header = ["fold", "max val accuracy", "epoch of max", "last val accuracy", "early-stop epoch", "seconds"]
     table = [

@@ -37,7 +37,7 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
     if not raw.exists() or not any(raw.iterdir()):
         if data.synth is None:
             raise FerEdgeError(f"data.raw {raw} does not exist; point it at your dataset copy")
-        from fer_edge.data.synth import write_dataset
+        from fer_edge.data.synth_dataset import write_dataset
 
         s = data.synth
         subjects = [f"{'F' if i % 2 == 0 else 'M'}{i // 2 + 1:03d}" for i in range(s.subjects)]

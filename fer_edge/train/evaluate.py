@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import mark, open_atomic, save_via, write_text
+from fer_edge.atomic import open_atomic, write_text
 from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_csv
+from fer_edge.fileio import file_in, read_csv
+from fer_edge.outputs import mark
 
 MAX_PLOT_CLASSES = 40
 """Confusion plots of more classes draw the colours only (no tick or cell labels)."""
@@ -74,11 +75,7 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
     Example:
         >>> p = load_predictions("runs/x/evaluation/predictions.csv")  # doctest: +SKIP
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "predictions.csv"
-    if not path.is_file():
-        raise FerEdgeError(f"predictions file {path} does not exist; run fer-edge evaluate first")
+    path = file_in(path, "predictions.csv", "predictions file {path} does not exist; run fer-edge evaluate first")
     rows = read_csv(path, "predictions file")
     if not rows or rows[0][:3] != ["name", "true", "predicted"] or len(rows[0]) < 5:
         raise FerEdgeError(f"{path} is not a fer-edge predictions file (header name,true,predicted,<labels>)")
@@ -184,11 +181,9 @@ def metrics(pred: Predictions, *, reference: float | None = None, title: str = "
 
 
 def _plot_confusion(m: np.ndarray, labels, path: Path, *, normalized: bool, title: str) -> Path:
-    import matplotlib
+    from fer_edge.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     data = m.astype(np.float64)
     if normalized:
         rows = data.sum(1, keepdims=True)
@@ -216,12 +211,7 @@ def _plot_confusion(m: np.ndarray, labels, path: Path, *, normalized: bool, titl
                 color="white" if data[i, j] > 0.6 * (1 if normalized else data.max()) else "black",
             )
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    try:
-        save_via(path, lambda tmp: fig.savefig(tmp, dpi=100), keep_suffix=True)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -30,6 +30,7 @@ import numpy as np
 
 from fer_edge.atomic import replace_folder
 from fer_edge.bundle import WindowSpec
+from fer_edge.train.usage import preflight
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 class TrainReport:
     """What a training run produced."""
 
-    kind: str
+    stage: str
     out: str
     bundle: str | None = None
     test_accuracy: float | None = None
@@ -51,7 +52,7 @@ class TrainReport:
     comparison: str | None = None  # the thesis' table 3.6 row next to the measured accuracy
 
     def describe(self) -> str:
-        lines = [f"train {self.kind}: {self.out} ({self.seconds:.0f} s)"]
+        lines = [f"train {self.stage}: {self.out} ({self.seconds:.0f} s)"]
         if self.val_accuracies:
             accs = ", ".join(f"{100 * a:.1f}" for a in self.val_accuracies)
             lines.append(f"  cross-validation: mean {100 * np.mean(self.val_accuracies):.1f} % [{accs}]")
@@ -72,46 +73,11 @@ def _window(recipe) -> WindowSpec:
     return WindowSpec(length, min(recipe.window.stride, length), min(recipe.window.min_frames, length))
 
 
-def preflight(recipe, verb: str) -> None:
-    """Checks that cost nothing, before hours of preprocessing or training: keys the verb does not
-    read, the spatial weights file, the OpenFace CSV folder. Each failure is one line with the fix.
-    """
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.models.spatial import require_weights_choice
-    from fer_edge.train.usage import check_used
-
-    if verb != "extract":  # extract reads a temporal recipe's spatial/data/extract sections only
-        check_used(recipe, verb)
-    sp = recipe.spatial
-    if verb in ("spatial", "temporal", "extract"):
-        if sp.weights and not Path(sp.weights).is_file():
-            raise FerEdgeError(
-                f"spatial.weights {sp.weights} does not exist: it is the fine-tuned spatial model (section 3.2.4), "
-                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH"
-            )
-        if not sp.weights:
-            require_weights_choice(sp.model, sp.options)
-            backbone = sp.options.get("weights")
-            if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
-                raise FerEdgeError(
-                    f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
-                    "file with --set spatial.options.weights=PATH"
-                )
-    au_dir = recipe.data.preprocess.get("au_dir")
-    index = Path(recipe.data.preprocessed) / "index.jsonl"
-    if au_dir and not index.is_file() and not Path(str(au_dir)).is_dir():
-        raise FerEdgeError(
-            f"data.preprocess.au_dir {au_dir} is not a folder: the thesis trims on OpenFace 2.x AU intensities "
-            "(section 3.2.1); run FeatureExtraction -aus on every video into one folder and pass "
-            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate"
-        )
-
-
-def _announce_card(recipe, kind: str, announce: Callable[[str], None] | None, report: TrainReport, **facts) -> None:
+def _announce_card(recipe, stage: str, announce: Callable[[str], None] | None, report: TrainReport, **facts) -> None:
     """Build, store and show the protocol card, before any training."""
     from fer_edge.train.protocol import protocol_card
 
-    card = protocol_card(recipe, kind=kind, **facts)
+    card = protocol_card(recipe, stage=stage, **facts)
     report.files.update(card.write(recipe.out))
     if announce is not None:
         announce(card.describe())
@@ -235,7 +201,7 @@ def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[
 
 
 def _test_and_bundle(
-    recipe, data, kind: str, report: TrainReport, cv, *, models: dict, samples: dict, progress: bool
+    recipe, data, stage: str, report: TrainReport, cv, *, models: dict, samples: dict, progress: bool
 ) -> None:
     from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_cascade_bundle, save_single_bundle
@@ -262,7 +228,7 @@ def _test_and_bundle(
     # The bundle is built and evaluated under a temporary name and moved to bundle/ only with its
     # test score in the manifest: a killed run never leaves a bundle that looks finished.
     partial = out / ".bundle.partial"
-    if kind == "temporal":
+    if stage == "temporal":
         bundle = save_cascade_bundle(
             partial,
             spatial=models["spatial"],

@@ -116,6 +116,29 @@ def _variants(clip: np.ndarray, augment: Sequence[str], seed: int, name: str) ->
         yield transform, apply_offline(clip, transform, seed=clip_seed(seed, name))
 
 
+def store_attrs(base: dict, part: str, augment: Sequence[str]) -> dict:
+    """A store's (and its shards') attributes: ``base`` (extractor, layer, trimmed) + the part and copies."""
+    attrs = {**base, "augmentation": ",".join(augment) or "none", "part": part}
+    if augment:
+        attrs["augment_format"] = AUGMENT_FORMAT
+    return attrs
+
+
+def _clip_items(data, records, augment: Sequence[str], done, *, size: int, o: ExtractOptions):
+    """``(name, label, frames)`` of the records' clips (or their copies) not yet in ``done``."""
+    for r in records:
+        wanted = [f"{r['name']}@{a}" for a in augment] if augment else [r["name"]]
+        if all(n in done for n in wanted):
+            continue
+        clip = data.load(r, size=size, trimmed=o.trimmed)[: o.length]
+        label = data.label_index(r)
+        if not augment:
+            yield r["name"], label, clip
+        for a, copy in _variants(clip, augment, o.seed, r["name"]):  # seeded per clip
+            if f"{r['name']}@{a}" not in done:
+                yield f"{r['name']}@{a}", label, copy
+
+
 def _batched(items: Iterator[tuple[str, int, np.ndarray]], run, batch_size: int):
     """Pack frames of consecutive clips into full batches; yield ``(name, label, features)``."""
     pending: list[tuple[str, int, np.ndarray]] = []
@@ -154,28 +177,12 @@ def _store_complete(path: Path, attrs: dict, names: list[str]) -> bool:
         return False
 
 
-def extract_features(
-    data,
-    extractor: Any,
-    out: str | Path,
-    *,
-    parts: Sequence[str] | None = None,
-    augment: Sequence[str] = (),
-    layer: str = "flatten",
-    batch_size: int = 64,
-    backend: str = "openvino",
-    dtype: str = "float16",
-    length: int = 100,
-    trimmed: bool = True,
-    seed: int = 0,
-    progress: bool = False,
-) -> ExtractReport:
-    """Extract features of every part's clips (and the training folds' offline copies).
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How features are extracted; the keyword options of :func:`extract_features` and
+    :func:`fer_edge.train.shards.extract_sharded`.
 
-    Args:
-        data: a :class:`fer_edge.data.clipset.ClipSet`.
-        extractor: Keras model frames ``(N, H, W, 3)`` RGB 0..255 -> ``(N, F)``.
-        out: folder of the stores.
+    Attributes:
         parts: ``test`` and ``fold-<i>`` names; default all folds and the test set.
         augment: offline transforms applied to fold clips (not to the test set).
         layer: recorded in the store (what the extractor was cut at).
@@ -186,6 +193,32 @@ def extract_features(
         trimmed: use Algorithm 1's span of each clip.
         seed: run seed of the random transforms (salt and pepper: one seed per clip from it).
         progress: tqdm bar over clips.
+    """
+
+    parts: Sequence[str] | None = None
+    augment: Sequence[str] = ()
+    layer: str = "flatten"
+    batch_size: int = 64
+    backend: str = "openvino"
+    dtype: str = "float16"
+    length: int = 100
+    trimmed: bool = True
+    seed: int = 0
+    progress: bool = False
+
+    def part_names(self, data) -> list[str]:
+        """The parts to extract: the given ones, or every fold and the test set."""
+        return list(self.parts) if self.parts is not None else [f"fold-{i}" for i in range(data.num_folds)] + ["test"]
+
+
+def extract_features(data, extractor: Any, out: str | Path, **options: Any) -> ExtractReport:
+    """Extract features of every part's clips (and the training folds' offline copies).
+
+    Args:
+        data: a :class:`fer_edge.data.clipset.ClipSet`.
+        extractor: Keras model frames ``(N, H, W, 3)`` RGB 0..255 -> ``(N, F)``.
+        out: folder of the stores.
+        **options: the fields of :class:`ExtractOptions` (parts, augment, layer, batch_size, ...).
 
     Example:
         >>> report = extract_features(data, feature_extractor(model, "flatten"), "runs/x/features",
@@ -195,24 +228,24 @@ def extract_features(
     """
     from fer_edge.data.store import StoreWriter
 
+    o = ExtractOptions(**options)
     out = Path(out)
     size = int(extractor.inputs[0].shape[1])
     feat = int(extractor.outputs[0].shape[-1])
-    parts = list(parts) if parts is not None else [f"fold-{i}" for i in range(data.num_folds)] + ["test"]
-    ident = extractor_id(extractor)
+    base = {"extractor": extractor_id(extractor), "layer": o.layer, "trimmed": int(o.trimmed)}
     report = ExtractReport(feature_size=feat)
-    run = make_runner(extractor, backend)
+    run = make_runner(extractor, o.backend)
     jobs = []
-    for part in parts:
+    for part in o.part_names(data):
         records = data.part(part)
         if not records:
             continue
         jobs.append((part, records, ()))
-        if augment and part != "test":
-            jobs.append((part, records, tuple(augment)))
+        if o.augment and part != "test":
+            jobs.append((part, records, tuple(o.augment)))
     total = sum(len(r) * max(1, len(a)) for _, r, a in jobs)
     bar = None
-    if progress:
+    if o.progress:
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc="extract", unit="clip")
@@ -221,15 +254,7 @@ def extract_features(
         for part, records, aug in jobs:
             path = out / store_name(part, feat, augmented=bool(aug))
             report.stores[part + ("-aug" if aug else "")] = str(path)
-            attrs = {
-                "extractor": ident,
-                "layer": layer,
-                "augmentation": ",".join(aug) or "none",
-                "part": part,
-                "trimmed": int(trimmed),
-            }
-            if aug:
-                attrs["augment_format"] = AUGMENT_FORMAT
+            attrs = store_attrs(base, part, aug)
             names = [f"{r['name']}@{a}" for r in records for a in aug] if aug else [r["name"] for r in records]
             if _store_complete(path, attrs, names):
                 report.skipped += len(names)
@@ -237,27 +262,14 @@ def extract_features(
                     bar.update(len(names))
                 continue
             with StoreWriter(
-                path, features=feat, classes=data.labels, length=length, dtype=dtype, attrs=attrs
+                path, features=feat, classes=data.labels, length=o.length, dtype=o.dtype, attrs=attrs
             ) as writer:
                 done = writer.done
                 report.skipped += len(done)
                 if bar:
                     bar.update(len(done))
-
-                def items(records=records, aug=aug, done=done):
-                    for r in records:
-                        wanted = [f"{r['name']}@{a}" for a in aug] if aug else [r["name"]]
-                        if all(n in done for n in wanted):
-                            continue
-                        clip = data.load(r, size=size, trimmed=trimmed)[:length]
-                        label = data.label_index(r)
-                        if not aug:
-                            yield r["name"], label, clip
-                        for a, copy in _variants(clip, aug, seed, r["name"]):
-                            if f"{r['name']}@{a}" not in done:
-                                yield f"{r['name']}@{a}", label, copy
-
-                for name, label, features in _batched(items(), run, batch_size):
+                items = _clip_items(data, records, aug, done, size=size, o=o)
+                for name, label, features in _batched(items, run, o.batch_size):
                     writer.append(name, features, label)
                     report.clips += 1
                     report.frames += len(features)

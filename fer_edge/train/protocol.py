@@ -10,7 +10,7 @@ evaluation, :func:`table_3_6_line` prints the thesis' table 3.6 row next to the 
 
 Example:
     >>> from fer_edge.train.config import load_recipe
-    >>> card = protocol_card(load_recipe("train/vggface_1dcnn.yaml"), kind="temporal")  # doctest: +SKIP
+    >>> card = protocol_card(load_recipe("train/vggface_1dcnn.yaml"), stage="temporal")  # doctest: +SKIP
     >>> card.get("input size").value  # doctest: +SKIP
     '224x224'
 """
@@ -210,13 +210,13 @@ def _data_lines(card: ProtocolCard, recipe, data) -> None:
 
 
 def protocol_card(
-    recipe, *, kind: str, data=None, input_size: int | None = None, features: int | None = None
+    recipe, *, stage: str, data=None, input_size: int | None = None, features: int | None = None
 ) -> ProtocolCard:
-    """The card of ``recipe`` for ``kind`` (``spatial``, ``temporal`` or ``clip``).
+    """The card of ``recipe`` for training stage ``stage`` (``spatial``, ``temporal`` or ``clip``).
 
     Args:
         recipe: the effective recipe.
-        kind: the training verb.
+        stage: the training verb.
         data: the prepared :class:`~fer_edge.data.clipset.ClipSet`, when there is one (actual split,
             subjects and trimming sources); without it the card says what the recipe asks for.
         input_size, features: the spatial extractor's actual input side and feature count; without
@@ -226,17 +226,17 @@ def protocol_card(
     from fer_edge.train.crossval import finalize_epochs
 
     row = recipe.thesis.row
-    card = ProtocolCard(f"{recipe.name} (train {kind})" + (f", thesis table 3.6 row '{row}'" if row else ""))
-    if not (kind == "spatial" and recipe.spatial.source == "fer2013"):  # FER2013 runs don't train on BU-4DFE
+    card = ProtocolCard(f"{recipe.name} (train {stage})" + (f", thesis table 3.6 row '{row}'" if row else ""))
+    if not (stage == "spatial" and recipe.spatial.source == "fer2013"):  # FER2013 runs don't train on BU-4DFE
         _data_lines(card, recipe, data)
     fin = recipe.finalize
-    if kind in ("spatial", "temporal"):
+    if stage in ("spatial", "temporal"):
         sp = recipe.spatial
         shape = sp.options.get("input_shape") or (160, 160, 3)
         size = input_size or int(shape[0])
         card.add("input size", f"{size}x{size}", f"{THESIS_INPUT}x{THESIS_INPUT}", "section 3.2.4 (7x7x512 flatten)")
         card.add("backbone", sp.model, "vggface_vgg16", "table 3.4, section 3.3.2")
-        if kind == "spatial" or not sp.weights:
+        if stage == "spatial" or not sp.weights:
             card.add(
                 "backbone weights",
                 _weights(sp.options.get("weights")),
@@ -244,7 +244,7 @@ def protocol_card(
                 "section 3.2.4",
                 matches=None,
             )
-        if kind == "spatial":
+        if stage == "spatial":
             phases = "; ".join(
                 f"{p.epochs} ep {p.optimizer} lr {p.learning_rate:g} unfreeze {p.unfreeze}"
                 + (f" dropout {p.dropout}" if p.dropout is not None else "")
@@ -265,7 +265,7 @@ def protocol_card(
                 "section 3.2.4",
                 matches=sp.tune.trials == 20,
             )
-    if kind == "temporal":
+    if stage == "temporal":
         sp = recipe.spatial
         card.add(
             "spatial extractor",
@@ -300,7 +300,7 @@ def protocol_card(
             "Adam lr 0.0001 fixed, batch 32, 40 epochs",
             "section 3.2.4",
         )
-    if kind == "clip":
+    if stage == "clip":
         c = recipe.clip
         card.add("input size", f"{recipe.data.length}x{c.size}x{c.size}x3", "100x160x160x3", "section 3.2.5")
         card.add(
@@ -309,7 +309,7 @@ def protocol_card(
             None,
             "section 3.2.5",
         )
-    if kind in ("temporal", "clip"):
+    if stage in ("temporal", "clip"):
         if fin.separate_runs:
             value = (
                 f"each fold re-run with EarlyStopping(patience {fin.patience}) + "
@@ -336,7 +336,7 @@ def protocol_card(
     if row:
         card.add("thesis test accuracy", f"{100 * TABLE_3_6[row]:.1f} %", None, "table 3.6")
     card.assumptions = list(recipe.thesis.assumptions)
-    if kind in ("temporal", "clip"):
+    if stage in ("temporal", "clip"):
         keys = ["stop_epoch", "rounding"] + (["final_lr"] if fin.separate_runs else [])
         keys += ["anomalies"] if recipe.data.trimmed and recipe.data.anomalies == "exclude" else []
         card.assumptions += [CODE_ASSUMPTIONS[k] for k in keys]

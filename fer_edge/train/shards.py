@@ -18,13 +18,13 @@ import functools
 import math
 import shutil
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fer_edge.cluster.executor import executor_for, threads
 from fer_edge.errors import FerEdgeError
+from fer_edge.train.features import ExtractOptions, ExtractReport
 
 MAX_SHARD = 64
 _RUNNERS: dict[tuple, Any] = {}  # per worker process: (extractor id, backend, threads) -> runner
@@ -58,59 +58,25 @@ def _runner(model_path: str, backend: str):
     return _RUNNERS[key]
 
 
-def _store_attrs(base: dict, part: str, augment: Sequence[str]) -> dict:
-    """A store's (and its shards') attributes: the same as :mod:`fer_edge.train.features` writes."""
-    from fer_edge.train.features import AUGMENT_FORMAT
-
-    attrs = {**base, "augmentation": ",".join(augment) or "none", "part": part}
-    if augment:
-        attrs["augment_format"] = AUGMENT_FORMAT
-    return attrs
-
-
-def _extract_shard(
-    shard: Shard,
-    *,
-    data,
-    model_path: str,
-    feat: int,
-    attrs: dict,
-    backend: str,
-    batch_size: int,
-    dtype: str,
-    length: int,
-    trimmed: bool,
-    seed: int,
-) -> dict:
+def _extract_shard(shard: Shard, *, data, model_path: str, feat: int, attrs: dict, o: ExtractOptions) -> dict:
     """Write one shard (or reuse it); returns its counts."""
     from fer_edge.data.store import StoreWriter
-    from fer_edge.train.features import _batched, _store_complete, _variants
+    from fer_edge.train.features import _batched, _clip_items, _store_complete, store_attrs
 
     path = Path(shard.path)
     names = shard.names()
-    shard_attrs = _store_attrs(attrs, shard.part, shard.augment)
+    shard_attrs = store_attrs(attrs, shard.part, shard.augment)
     if _store_complete(path, shard_attrs, names):
         return {"clips": 0, "frames": 0, "skipped": len(names)}
-    run, size = _runner(model_path, backend)
+    run, size = _runner(model_path, o.backend)
     clips = frames = 0
-    with StoreWriter(path, features=feat, classes=data.labels, length=length, dtype=dtype, attrs=shard_attrs) as writer:
+    with StoreWriter(
+        path, features=feat, classes=data.labels, length=o.length, dtype=o.dtype, attrs=shard_attrs
+    ) as writer:
         done = writer.done
-
-        def items():
-            for r in shard.records:
-                wanted = [f"{r['name']}@{a}" for a in shard.augment] if shard.augment else [r["name"]]
-                if all(n in done for n in wanted):
-                    continue
-                clip = data.load(r, size=size, trimmed=trimmed)[:length]
-                label = data.label_index(r)
-                if not shard.augment:
-                    yield r["name"], label, clip
-                for a, copy in _variants(clip, shard.augment, seed, r["name"]):  # seeded per clip
-                    if f"{r['name']}@{a}" not in done:
-                        yield f"{r['name']}@{a}", label, copy
-
         skipped = len(done)
-        for name, label, features in _batched(items(), run, batch_size):
+        items = _clip_items(data, shard.records, shard.augment, done, size=size, o=o)
+        for name, label, features in _batched(items, run, o.batch_size):
             writer.append(name, features, label)
             clips += 1
             frames += len(features)
@@ -148,48 +114,36 @@ def shard_size(clips: int, cpus: float) -> int:
 
 
 def extract_sharded(
-    data,
-    extractor: Any,
-    out: str | Path,
-    *,
-    executor: str,
-    parts: Sequence[str] | None = None,
-    augment: Sequence[str] = (),
-    layer: str = "flatten",
-    batch_size: int = 64,
-    backend: str = "openvino",
-    dtype: str = "float16",
-    length: int = 100,
-    trimmed: bool = True,
-    seed: int = 0,
-    progress: bool = False,
-    shard_clips: int | None = None,
-):
+    data, extractor: Any, out: str | Path, *, executor: str, shard_clips: int | None = None, **options: Any
+) -> ExtractReport:
     """:func:`fer_edge.train.features.extract_features` with shards as the executor's tasks.
+
+    ``options`` are the fields of :class:`~fer_edge.train.features.ExtractOptions`;
+    ``shard_clips`` fixes the clips per shard (default :func:`shard_size`).
 
     Example:
         >>> extract_sharded(data, extractor, "runs/x/features", executor="ray")  # doctest: +SKIP
     """
-    from fer_edge.train.features import ExtractReport, _store_complete, extractor_id, store_name
+    from fer_edge.train.features import _store_complete, extractor_id, store_attrs, store_name
     from fer_edge.train.kerasutil import save_atomic
 
+    o = ExtractOptions(**options)
     out = Path(out).resolve()
     ex = executor_for(executor)
     feat = int(extractor.outputs[0].shape[-1])
     ident = extractor_id(extractor)
-    parts = list(parts) if parts is not None else [f"fold-{i}" for i in range(data.num_folds)] + ["test"]
     report = ExtractReport(feature_size=feat)
     cpus = ex.ray.cluster_resources().get("CPU", 1.0) / ex.spec.cpus if ex.distributed else 1.0
     stores: dict[Path, tuple[dict, list[Shard]]] = {}
-    base = {"extractor": ident, "layer": layer, "trimmed": int(trimmed)}
-    for part in parts:
+    base = {"extractor": ident, "layer": o.layer, "trimmed": int(o.trimmed)}
+    for part in o.part_names(data):
         records = data.part(part)
         if not records:
             continue
-        for aug in ((), tuple(augment)) if augment and part != "test" else ((),):
+        for aug in ((), tuple(o.augment)) if o.augment and part != "test" else ((),):
             path = out / store_name(part, feat, augmented=bool(aug))
             report.stores[part + ("-aug" if aug else "")] = str(path)
-            attrs = _store_attrs(base, part, aug)
+            attrs = store_attrs(base, part, aug)
             names = Shard(path.name, "", part, tuple(records), aug).names()
             if _store_complete(path, attrs, names):
                 report.skipped += len(names)
@@ -216,26 +170,14 @@ def extract_sharded(
     if not model_path.is_file():
         save_atomic(extractor, model_path)
     start = time.perf_counter()
-    job = functools.partial(
-        _extract_shard,
-        data=data,
-        model_path=str(model_path),
-        feat=feat,
-        attrs=base,
-        backend=backend,
-        batch_size=batch_size,
-        dtype=dtype,
-        length=length,
-        trimmed=trimmed,
-        seed=seed,
-    )
+    job = functools.partial(_extract_shard, data=data, model_path=str(model_path), feat=feat, attrs=base, o=o)
     shards = [s for _, group in stores.values() for s in group]
-    for counts in ex.map(job, shards, desc="extract", workdir=out, uses_tf=backend == "keras"):
+    for counts in ex.map(job, shards, desc="extract", workdir=out, uses_tf=o.backend == "keras"):
         report.clips += counts["clips"]
         report.frames += counts["frames"]
         report.skipped += counts["skipped"]
     for path, (attrs, group) in stores.items():
-        _merge(path, group, feat=feat, classes=data.labels, attrs=attrs, length=length, dtype=dtype)
+        _merge(path, group, feat=feat, classes=data.labels, attrs=attrs, length=o.length, dtype=o.dtype)
         shutil.rmtree(out / ".shards" / path.stem, ignore_errors=True)
     shutil.rmtree(out / ".extractor", ignore_errors=True)  # ours; a rerun saves it again if needed
     try:

@@ -1,4 +1,5 @@
-"""Refuse recipe keys that the verb being run never reads.
+"""Checks that cost nothing, before hours of work: recipe keys the verb never reads
+(:func:`check_used`), missing weights files and OpenFace folders (:func:`preflight`).
 
 A recipe that says ``reduce_lr_factor: 0.5`` while the code ignores it looks like a
 reproduction and is not one. :func:`check_used` compares the keys a recipe spelled out (file
@@ -14,6 +15,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from fer_edge.config import dotted_keys
 from fer_edge.errors import FerEdgeError
@@ -107,3 +110,36 @@ def check_used(recipe, verb: str) -> None:
             key, why = unread[0]
             raise FerEdgeError(f"{source}: '{key}' is not read by '{command}' ({why}); remove it from the recipe")
         raise FerEdgeError(f"{source}: keys not read by '{command}': {listed}{more}; remove them from the recipe")
+
+
+def preflight(recipe, verb: str) -> None:
+    """Checks that cost nothing, before hours of preprocessing or training: keys the verb does not
+    read, the spatial weights file, the OpenFace CSV folder. Each failure is one line with the fix.
+    """
+    from fer_edge.models.spatial import require_weights_choice
+
+    if verb != "extract":  # extract reads a temporal recipe's spatial/data/extract sections only
+        check_used(recipe, verb)
+    sp = recipe.spatial
+    if verb in ("spatial", "temporal", "extract"):
+        if sp.weights and not Path(sp.weights).is_file():
+            raise FerEdgeError(
+                f"spatial.weights {sp.weights} does not exist: it is the fine-tuned spatial model (section 3.2.4), "
+                "made by fer-edge train spatial --recipe train/vggface_finetune.yaml; pass --set spatial.weights=PATH"
+            )
+        if not sp.weights:
+            require_weights_choice(sp.model, sp.options)
+            backbone = sp.options.get("weights")
+            if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
+                raise FerEdgeError(
+                    f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
+                    "file with --set spatial.options.weights=PATH"
+                )
+    au_dir = recipe.data.preprocess.get("au_dir")
+    index = Path(recipe.data.preprocessed) / "index.jsonl"
+    if au_dir and not index.is_file() and not Path(str(au_dir)).is_dir():
+        raise FerEdgeError(
+            f"data.preprocess.au_dir {au_dir} is not a folder: the thesis trims on OpenFace 2.x AU intensities "
+            "(section 3.2.1); run FeatureExtraction -aus on every video into one folder and pass "
+            "--set data.preprocess.au_dir=PATH, or --set data.preprocess.intensity=flow for the built-in estimate"
+        )
