@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 from tests.interrupt_files import Stage, check_complete_files, compare, listing, stale_files
+from tests.recipes import LABELS, SUBJECTS, tiny_spatial
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "interrupt.json"
@@ -63,10 +64,6 @@ def _synth(work: Path, frames: int = 40) -> None:
     )
 
 
-LABELS = ["happy", "sad", "surprise"]
-SUBJECTS = ["F001", "F002", "F003", "M001", "M002", "M003"]
-
-
 def _preprocessed(root: Path, frames: int) -> None:
     from fer_edge.data.synth_prep import write_preprocessed
 
@@ -75,16 +72,7 @@ def _preprocessed(root: Path, frames: int) -> None:
 
 def _recipe(work: Path, *, frames: int, weights: str | None = None) -> dict:
     """A tiny recipe (6 subjects x 3 labels, 32 px, 2 folds, a few epochs) as a dict."""
-    spatial = {
-        "model": "test_spatial",
-        "options": {"input_shape": [32, 32, 3]},
-        "frames_per_clip": 3,
-        "validation": 0.25,
-        "early_stopping": 0,
-        "online_augmentation": True,
-        "batch_size": 16,
-        "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}],
-    }
+    spatial = tiny_spatial()
     if weights:
         spatial["weights"] = weights
     return {

@@ -142,6 +142,22 @@ def _fer_edge(cluster: LoopbackCluster, *args: str, timeout: float = 600, check:
     return cluster.run([sys.executable, "-m", "fer_edge", *args], timeout=timeout, check=check)
 
 
+def _preprocess_args(work: Path, out: Path, executor: str) -> list[str]:
+    """``preprocess`` of the test's raw dataset into ``out`` at 48 px through ``executor``."""
+    return [
+        "preprocess",
+        "--root",
+        str(work / "raw"),
+        "--out",
+        str(out),
+        "--size",
+        "48",
+        "--no-plot",
+        "--executor",
+        executor,
+    ]
+
+
 @pytest.fixture(scope="module")
 def ray_run(work, cluster):
     out = work / "ray"
@@ -253,21 +269,7 @@ def test_killed_worker_fold_is_retried_to_the_same_result(work, cluster, ray_run
 @_heavy
 def test_node_without_the_run_folder_is_named(work, cluster):
     out = work / "isolated" / "pre"
-    done = _fer_edge(
-        cluster,
-        "preprocess",
-        "--root",
-        str(work / "raw"),
-        "--out",
-        str(out),
-        "--size",
-        "48",
-        "--no-plot",
-        "--executor",
-        f"ray={cluster.address}",
-        timeout=300,
-        check=False,
-    )
+    done = _fer_edge(cluster, *_preprocess_args(work, out, f"ray={cluster.address}"), timeout=300, check=False)
     assert done.returncode != 0
     error = done.stderr.strip().splitlines()[-1]
     assert "node worker-1" in error and "cannot see the run folder" in error and str(out) in error, done.stderr[-2000:]
@@ -279,8 +281,7 @@ def test_tasks_no_node_can_run_stop_the_run_with_one_line(work, cluster):
     """cpus=2 on 1-CPU nodes: the tasks could only pend forever; the run says so and stops."""
     out = work / "too-big" / "pre"
     done = cluster.run(
-        [sys.executable, "-m", "fer_edge", "preprocess", "--root", str(work / "raw"), "--out", str(out)]
-        + ["--size", "48", "--no-plot", "--executor", f"ray={cluster.address},cpus=2"],
+        [sys.executable, "-m", "fer_edge", *_preprocess_args(work, out, f"ray={cluster.address},cpus=2")],
         timeout=300,
         check=False,
         env={**cluster.env, "FER_EDGE_RAY_WAIT_S": "10"},
@@ -295,20 +296,7 @@ def test_tasks_no_node_can_run_stop_the_run_with_one_line(work, cluster):
 def test_embedded_ray_preprocess_equals_local(work, cluster, local_run):
     """``--executor ray`` with no cluster: an embedded Ray (inside the test's private namespace)."""
     out = work / "embedded-pre"
-    _fer_edge(
-        cluster,
-        "preprocess",
-        "--root",
-        str(work / "raw"),
-        "--out",
-        str(out),
-        "--size",
-        "48",
-        "--no-plot",
-        "--executor",
-        "ray",
-        timeout=600,
-    )
+    _fer_edge(cluster, *_preprocess_args(work, out, "ray"), timeout=600)
     local = (local_run / "pre" / "index.jsonl").read_text().splitlines()
     ours = (out / "index.jsonl").read_text().splitlines()
     assert [{k: v for k, v in json.loads(x).items() if k != "source"} for x in ours] == [

@@ -13,11 +13,9 @@ from fer_edge.data.synth_prep import write_preprocessed
 from fer_edge.errors import FerEdgeError
 from fer_edge.train.config import load_recipe
 from fer_edge.video import open_writer
+from tests.recipes import LABELS, SUBJECTS, tiny_spatial
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]  # trains Keras models (a shared fixture trains a cascade)
-
-LABELS = ["happy", "sad", "surprise"]
-SUBJECTS = ["F001", "F002", "F003", "M001", "M002", "M003"]
 
 
 def _preprocessed(root, frames=10):
@@ -33,16 +31,7 @@ def _recipe(tmp, pre):
             "out": str(tmp / "run"),
             "labels": LABELS,
             "data": {"preprocessed": str(pre), "split": {"k": 2, "test": 0.34}, "length": 8},
-            "spatial": {
-                "model": "test_spatial",
-                "options": {"input_shape": [32, 32, 3]},
-                "frames_per_clip": 3,
-                "validation": 0.25,
-                "early_stopping": 0,
-                "online_augmentation": True,
-                "batch_size": 16,
-                "phases": [{"epochs": 2, "learning_rate": 5e-3, "unfreeze": -1}],
-            },
+            "spatial": tiny_spatial(),
             "extract": {"layer": "flatten", "augment": ["flip"], "batch_size": 32},
             "temporal": {"model": "test_temporal", "epochs": 3, "batch_size": 8, "learning_rate": 1e-3},
             "finalize": {"patience": 2},
