@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_edge.errors import FerEdgeError, unknown_choice
+from fer_edge.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -232,17 +233,13 @@ class RayExecutor:
             self._shipped = None
 
     def _gather(self, refs: list, desc: str, *, gpus: int = 0) -> list[Any]:
-        from tqdm import tqdm
-
         ray = self.ray
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(refs)
         pending = list(refs)
-        bar = tqdm(total=len(refs), desc=f"{desc} (ray)", unit="task", disable=None)
-        # Without a terminal the bar is off: a log line now and then shows the run is alive.
-        now = time.monotonic()
-        progress = checked = now
-        logged = now if bar.disable else float("inf")
+        # A bar on a terminal, else a log line every 30 s: either shows the run is alive.
+        bar = progress(total=len(refs), desc=f"{desc} (ray)", unit="task")
+        finished = checked = time.monotonic()
         infeasible_since: float | None = None
         raw = os.environ.get("FER_EDGE_RAY_WAIT_S", "")
         wait = float(raw) if raw.replace(".", "", 1).isdigit() else INFEASIBLE_S
@@ -254,10 +251,7 @@ class RayExecutor:
                     bar.update(1)
                 now = time.monotonic()
                 if done:
-                    progress = now
-                if now - logged >= 30:
-                    log.info("%s (ray): %d/%d tasks done", desc, len(refs) - len(pending), len(refs))
-                    logged = now
+                    finished = now
                 if pending and now - checked >= 5:
                     checked = now
                     why = self._infeasible(self.spec.cpus, gpus)
@@ -271,8 +265,8 @@ class RayExecutor:
                             f"{why}; pass cpus=N (at most the largest node's CPUs) in --executor or add nodes "
                             "(see ray status)"
                         )
-                if pending and now - progress >= STALL_S:
-                    progress = now
+                if pending and now - finished >= STALL_S:
+                    finished = now
                     # Long tasks are normal: information, not a warning; a hang is what it explains.
                     log.info(
                         "ray: no %s task finished in the last %.0f s (%d/%d done); free resources: %s; "
