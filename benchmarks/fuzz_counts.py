@@ -1,6 +1,6 @@
 """Count the fuzz suites' cases per input class into ``benchmarks/results/fuzz_counts.json``.
 
-The fuzz tests (``tests/test_fuzz_*.py``, ``tests/test_security.py``, ``tests/test_hostile_*.py``)
+The fuzz tests (``tests/test_fuzz_*.py``, ``tests/robustness/test_security.py``, ``tests/test_hostile_*.py``)
 count how each case ended; a plain ``pytest`` run keeps the counts in memory only (tests never
 rewrite tracked files). This script runs them with ``FER_EDGE_FUZZ_COUNTS`` pointing at the
 results file, so the counts are merged there.
@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fuzz_counts.json"
 SUITES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_fuzz_*.py")) + [
-    "tests/test_security.py",
-    "tests/test_hostile_outputs.py",
-    "tests/test_hostile_inputs.py",
+    "tests/robustness/test_security.py",
+    "tests/robustness/test_hostile_outputs.py",
+    "tests/robustness/test_hostile_inputs.py",
 ]
 
 

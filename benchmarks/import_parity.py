@@ -18,8 +18,8 @@ import numpy as np
 
 
 def video_crops(video: str, frames: int, size: int = 64) -> np.ndarray:
-    from fer_edge.faces.crop import crop_faces
-    from fer_edge.faces.detect import create_detector
+    from fer_edge.runtime.faces.crop import crop_faces
+    from fer_edge.runtime.faces.detect import create_detector
 
     detector, cap, out = create_detector("haar"), cv2.VideoCapture(video), []
     for _ in range(frames):
@@ -37,9 +37,10 @@ def main() -> None:
     import openvino as ov
     import skimage.data
 
-    from fer_edge import assets, defaults
-    from fer_edge.kerasfile import convert_keras_file
-    from fer_edge.models.convert import to_openvino
+    from fer_edge.convert import defaults
+    from fer_edge.convert.keras import to_openvino
+    from fer_edge.convert.kerasfile import convert_keras_file
+    from fer_edge.core import assets
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(assets.asset_path(*assets.DEFAULT_MODEL)))

@@ -16,10 +16,10 @@ import nncf
 import numpy as np
 import openvino as ov
 
+from fer_edge.convert.keras import to_openvino
 from fer_edge.data.synth import make_clip
-from fer_edge.faces.crop import crop_faces
 from fer_edge.models import create_model, feature_extractor
-from fer_edge.models.convert import to_openvino
+from fer_edge.runtime.faces.crop import crop_faces
 
 
 def crops() -> list[np.ndarray]:

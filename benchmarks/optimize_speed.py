@@ -21,12 +21,12 @@ def main() -> None:
     args = parser.parse_args()
     import openvino as ov
 
-    from fer_edge.bundle import load_bundle
-    from fer_edge.defaults import default_bundle
+    from fer_edge.convert.defaults import default_bundle
     from fer_edge.optimize.calibration import load_calibration
     from fer_edge.optimize.quantize import compile_f32, infer
     from fer_edge.optimize.report import files_size_mb, measure_latency
     from fer_edge.optimize.run import optimize_bundle
+    from fer_edge.runtime.bundle import load_bundle
 
     src = Path(args.bundle) if args.bundle else default_bundle()
     out = Path("runs/bench") / f"{src.name}_int8"

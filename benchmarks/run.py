@@ -51,9 +51,9 @@ def _median(report, **match) -> float | None:
 
 
 def measure_runtime(args) -> dict[str, float]:
-    from fer_edge import defaults
-    from fer_edge.bench.run import video_rows
-    from fer_edge.bundle import load_bundle
+    from fer_edge.benchmark.runner import video_rows
+    from fer_edge.convert import defaults
+    from fer_edge.runtime.bundle import load_bundle
 
     bundle = load_bundle(defaults.default_bundle())
     rows = video_rows(
@@ -70,7 +70,7 @@ def measure_runtime(args) -> dict[str, float]:
 
 
 def _find_int8(args) -> Path | None:
-    from fer_edge import defaults
+    from fer_edge.convert import defaults
 
     if args.int8:
         return Path(args.int8)
@@ -82,9 +82,9 @@ def _find_int8(args) -> Path | None:
 
 
 def measure_models(args) -> dict[str, float]:
-    from fer_edge import defaults
-    from fer_edge.bench.run import benchmark
-    from fer_edge.bundle import load_bundle
+    from fer_edge.benchmark.runner import benchmark
+    from fer_edge.convert import defaults
+    from fer_edge.runtime.bundle import load_bundle
 
     bundles = [defaults.default_bundle()]
     int8 = _find_int8(args)
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - one broken part must not hide the others
             notes[part] = f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
             print(f"  {notes[part]}")
-    from fer_edge.bench.machine import machine_record
+    from fer_edge.benchmark.machine import machine_record
 
     machine = machine_record(devices=False)
     print(f"\nmachine: {machine.summary()}")

@@ -34,9 +34,9 @@ def main() -> None:
 
     import openvino as ov
 
-    from fer_edge import defaults
-    from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
+    from fer_edge.convert import defaults
+    from fer_edge.runtime import EngineConfig, PipelineConfig, run_video
+    from fer_edge.runtime.bundle import load_bundle
 
     bundle = load_bundle(defaults.default_bundle())
     video = defaults.sample_video()

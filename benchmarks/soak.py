@@ -140,14 +140,14 @@ def soak(
     asynchronous: bool = False,
 ) -> dict:
     """Run the soak and return its figures (see the module docstring)."""
-    from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import EngineConfig, Pipeline, PipelineConfig
-    from fer_edge.deploy.events import EventWriter, face_event, note_event
+    from fer_edge.runtime import EngineConfig, Pipeline, PipelineConfig
+    from fer_edge.runtime.bundle import load_bundle
+    from fer_edge.runtime.events import EventWriter, face_event, note_event
 
     rng = np.random.default_rng(seed)
     tmp = Path(tempfile.mkdtemp(prefix="fer-edge-soak-"))
     if bundle is None:
-        from tests.ovmodels import cascade_bundle
+        from tests.support.ovmodels import cascade_bundle
 
         b = load_bundle(cascade_bundle(tmp / "bundle", size=32, timesteps=16, stride=4, min_frames=4).path)
     else:
@@ -160,7 +160,7 @@ def soak(
     canvas = np.full((480, 640, 3), 128, np.uint8)
     pipe = Pipeline(b, PipelineConfig(max_faces=4), EngineConfig(precision="f32"))
     if asynchronous:
-        from fer_edge.deploy.multi import share_models
+        from fer_edge.runtime.multi import share_models
 
         share_models([pipe])
     events = EventWriter(tmp / "events.jsonl")
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames < 3000:
         parser.error("--frames must be >= 3000 (1,000 warm-up + two 1,000-frame windows)")
     result = soak(args.frames, bundle=args.bundle, seed=args.seed, trace=args.trace, asynchronous=args.asynchronous)
-    from fer_edge.atomic import write_json
+    from fer_edge.core.atomic import write_json
 
     out = write_json(args.out, result)
     print(

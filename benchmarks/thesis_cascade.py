@@ -34,7 +34,7 @@ def load() -> str:
 
 def calibration(side: int, count: int = 60) -> list[np.ndarray]:
     from fer_edge.data.synth import make_clip
-    from fer_edge.faces.crop import crop_faces
+    from fer_edge.runtime.faces.crop import crop_faces
 
     out = []
     for i in range(count // 3):
@@ -53,9 +53,9 @@ def build(side: int, root: Path) -> Path:
     import nncf
     import openvino as ov
 
-    from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, write_manifest
+    from fer_edge.convert.keras import to_openvino
     from fer_edge.models import create_model, feature_extractor
-    from fer_edge.models.convert import to_openvino
+    from fer_edge.runtime.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, write_manifest
 
     keras.utils.set_random_seed(0)
     spatial = feature_extractor(create_model("vggface_vgg16", input_shape=(side, side, 3), num_classes=6), "flatten")
@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from fer_edge import defaults
-    from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import run_video
+    from fer_edge.convert import defaults
+    from fer_edge.runtime import run_video
+    from fer_edge.runtime.bundle import load_bundle
 
     video = str(defaults.sample_video())
     result = {"video": Path(video).name, "frames": args.frames, "load_before": load(), "runs": []}
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({report.frames} frames, one face; load {row['load']})",
                 flush=True,
             )
-    from fer_edge.atomic import write_json
+    from fer_edge.core.atomic import write_json
 
     out = write_json(args.out, result)
     print(f"figures in {out}")

@@ -97,9 +97,9 @@ def run_fer(python: Path, video: str) -> dict:
 
 
 def run_ours(video: str, threads: int, write_video: bool, detector: str) -> dict:
-    from fer_edge import defaults
-    from fer_edge.bundle import load_bundle
-    from fer_edge.deploy import PipelineConfig, run_video
+    from fer_edge.convert import defaults
+    from fer_edge.runtime import PipelineConfig, run_video
+    from fer_edge.runtime.bundle import load_bundle
 
     bundle = load_bundle(defaults.default_bundle())
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default="blazeface", help="fer-edge's detector (default: the demo's)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from fer_edge import defaults
+    from fer_edge.convert import defaults
 
     video = args.video or str(defaults.sample_video())
     python = ensure_venv(Path(args.venv))
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         f"fer-edge / fer: {result['speedup']}x fps (goal >= 10x); flicker ratio {result['flicker_ratio']} "
         "(goal <= 0.333)"
     )
-    from fer_edge.atomic import write_json
+    from fer_edge.core.atomic import write_json
 
     out = write_json(args.out, result)
     print(f"figures in {out}")

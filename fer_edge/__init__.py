@@ -1,6 +1,6 @@
 """fer-edge: video facial expression recognition from research to the edge."""
 
-from fer_edge import telemetry as _telemetry
+from fer_edge.core import telemetry as _telemetry
 
 __version__ = "0.1.0"
 

@@ -95,7 +95,7 @@ if [ "$SERVICE" = 1 ]; then
   esac
   if [ -z "$BUNDLE" ]; then
     echo "== the default model (imported once, without TensorFlow)"
-    BUNDLE="$("$PREFIX/.venv/bin/python" -c 'from fer_edge.defaults import default_bundle; print(default_bundle())')"
+    BUNDLE="$("$PREFIX/.venv/bin/python" -c 'from fer_edge.convert.defaults import default_bundle; print(default_bundle())')"
   fi
   if [ ! -f "$BUNDLE/manifest.json" ]; then
     echo "install.sh: $BUNDLE is not a bundle (no manifest.json): pass --bundle DIR; the service is not installed" >&2

@@ -14,7 +14,7 @@ import re
 import sys
 
 from fer_edge import __version__
-from fer_edge.errors import FerEdgeError, closest
+from fer_edge.core.errors import FerEdgeError, closest
 
 # Order is the order of the stages in the data flow.
 _VERBS: list[str] = [
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from fer_edge import tfenv
+    from fer_edge.core import tfenv
 
     tfenv.install(verbose=args.verbose)
     if not getattr(args, "_run", None):

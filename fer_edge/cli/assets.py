@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fer_edge import assets
+    from fer_edge.core import assets
 
     root = assets.home()
     if args.action == "list":

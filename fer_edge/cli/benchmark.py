@@ -16,7 +16,7 @@ EXAMPLES = [
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from fer_edge.faces.detect import DETECTORS
+    from fer_edge.runtime.faces.detect import DETECTORS
 
     p.add_argument(
         "bundles",
@@ -68,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _split(text: str, what: str = "--device") -> list[str]:
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.core.errors import FerEdgeError
 
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
@@ -77,9 +77,9 @@ def _split(text: str, what: str = "--device") -> list[str]:
 
 
 def _compare(paths: list[str], out: str | None, force: bool) -> int:
-    from fer_edge.bench.report import format_comparison, load_report, save_comparison
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.runs import run_dir
+    from fer_edge.benchmark.report import format_comparison, load_report, save_comparison
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.runs import run_dir
 
     if len(paths) != 2:
         raise FerEdgeError(f"compare takes two reports, got {len(paths)}: fer-edge benchmark compare A.json B.json")
@@ -97,14 +97,14 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     from pathlib import Path
 
-    from fer_edge.bench.run import benchmark
-    from fer_edge.bench.text import machine_lines
-    from fer_edge.plainmodel import is_plain_model, temporary_bundle
-    from fer_edge.runs import run_dir
+    from fer_edge.benchmark.runner import benchmark
+    from fer_edge.benchmark.text import machine_lines
+    from fer_edge.convert.plainmodel import is_plain_model, temporary_bundle
+    from fer_edge.core.runs import run_dir
 
     if args.bundles and args.bundles[0] == "compare" and not Path("compare", "manifest.json").is_file():
         return _compare(args.bundles[1:], args.out, args.force)
-    from fer_edge import defaults
+    from fer_edge.convert import defaults
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
     source = args.source
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     elif source.lower() == "none":
         source = None
     else:
-        from fer_edge.video.source import camera_index
+        from fer_edge.runtime.video.source import camera_index
 
         index = camera_index(source)
         source = index if index is not None else source
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b for b in args.bundles
         ] or [defaults.default_bundle(wheel_dir=wheel_dir)]
         if args.labels and not any(is_plain_model(b) for b in args.bundles):
-            from fer_edge.errors import FerEdgeError
+            from fer_edge.core.errors import FerEdgeError
 
             raise FerEdgeError("--labels is for plain .xml/.onnx models; a bundle's manifest has its labels")
         out = stack.enter_context(run_dir(args.out, "runs/benchmark", inputs=[*args.bundles, source], force=args.force))

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer_edge.archive import pack_bundle, unpack_bundle
+    from fer_edge.runtime.archive import pack_bundle, unpack_bundle
 
     if args.action == "pack":
         result = pack_bundle(args.path, args.out, force=args.force)

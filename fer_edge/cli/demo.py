@@ -23,11 +23,11 @@ EXAMPLES = [
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the options; a default not shown here is the dataclass' (PipelineConfig, EngineConfig,
     StreamPolicy): argparse's None leaves it."""
-    from fer_edge.deploy import EngineConfig, PipelineConfig
-    from fer_edge.deploy.stream import StreamPolicy
-    from fer_edge.engine import DEVICES, HINTS, PRECISIONS
-    from fer_edge.faces.detect import DETECTORS
-    from fer_edge.faces.track import TRACKERS
+    from fer_edge.runtime import EngineConfig, PipelineConfig
+    from fer_edge.runtime.engine import DEVICES, HINTS, PRECISIONS
+    from fer_edge.runtime.faces.detect import DETECTORS
+    from fer_edge.runtime.faces.track import TRACKERS
+    from fer_edge.runtime.stream import StreamPolicy
 
     pipe, stream = PipelineConfig, StreamPolicy
 
@@ -134,10 +134,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fer_edge import defaults
-    from fer_edge.bundle import load_bundle
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.plainmodel import is_plain_model, temporary_bundle
+    from fer_edge.convert import defaults
+    from fer_edge.convert.plainmodel import is_plain_model, temporary_bundle
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.runtime.bundle import load_bundle
 
     if args.max_frames is not None and args.max_frames < 1:
         raise FerEdgeError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -157,22 +157,22 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     import contextlib
     from pathlib import Path
 
-    from fer_edge import defaults
-    from fer_edge.config import given
-    from fer_edge.deploy import EngineConfig, PipelineConfig, run_video
-    from fer_edge.deploy.stream import StreamPolicy
-    from fer_edge.deploy.timers import format_table
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.outputs import check_output
-    from fer_edge.runs import run_dir
-    from fer_edge.video.source import camera_index
+    from fer_edge.convert import defaults
+    from fer_edge.core.config import given
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.outputs import check_output
+    from fer_edge.core.runs import run_dir
+    from fer_edge.runtime import EngineConfig, PipelineConfig, run_video
+    from fer_edge.runtime.stream import StreamPolicy
+    from fer_edge.runtime.timers import format_table
+    from fer_edge.runtime.video.source import camera_index
 
     # Before any model loads: a bad stream option or output is found in a second, not a minute.
     stream = StreamPolicy(**given(StreamPolicy, args, read_timeout="stream_timeout", max_reconnects="reconnects"))
     engine = EngineConfig(**given(EngineConfig, args, precision="infer_precision"))
     if args.detector is None:
-        from fer_edge import ovcompat
-        from fer_edge.faces import blazeface
+        from fer_edge.runtime import ovcompat
+        from fer_edge.runtime.faces import blazeface
 
         args.detector = "blazeface"
         if not blazeface.available():  # OpenVINO 2022.3 (the NCS2's) cannot convert its .tflite
@@ -240,9 +240,9 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
 
 def _run_many(sources: list, bundle, config, engine, stream, args: argparse.Namespace) -> int:
     """Several ``--source``: one pipelined run, outputs per stream under ``--out`` (default runs/demoN)."""
-    from fer_edge.deploy.run import run_sources
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.runs import run_dir
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.runs import run_dir
+    from fer_edge.runtime.loop import run_sources
 
     if args.output or args.events or args.timing:
         raise FerEdgeError(

@@ -37,15 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the summary and the files."""
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.core.errors import FerEdgeError
     from fer_edge.train.evaluate import evaluate_predictions, load_predictions
 
     target = Path(args.target)
     if not 0 < args.reference <= 1:  # NaN fails too
         raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
     if (target / "manifest.json").is_file():
-        from fer_edge.bundle import load_bundle
         from fer_edge.data.clipset import data_from_bundle
+        from fer_edge.runtime.bundle import load_bundle
         from fer_edge.train.predict import predict_bundle
 
         bundle = load_bundle(target)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out or (target.parent if target.is_file() else target))
     else:
         raise FerEdgeError(f"{target} is neither a bundle (manifest.json) nor a predictions.csv")
-    from fer_edge.outputs import run_folder
+    from fer_edge.core.outputs import run_folder
 
     out = run_folder(out, inputs=[target, args.data, args.split_file], force=args.force)
     report = evaluate_predictions(pred, out, reference=args.reference, title=title)

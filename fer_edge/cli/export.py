@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     bundle = args.bundle
     if bundle is None:
-        from fer_edge.defaults import default_bundle
+        from fer_edge.convert.defaults import default_bundle
 
         bundle = default_bundle()
     result = export_bundle(

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, overrides=overrides)
     preflight(recipe, "extract")  # weights file, OpenFace folder: one line before any work
     from fer_edge.cluster import parse_spec
-    from fer_edge.outputs import run_folder
+    from fer_edge.core.outputs import run_folder
 
     parse_spec(recipe.executor)
 

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fuse, evaluate each method, print a comparison table."""
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.core.errors import FerEdgeError
     from fer_edge.train.evaluate import evaluate_predictions, metrics
     from fer_edge.train.fusion import fuse, load_member
 
@@ -54,12 +54,12 @@ def run(args: argparse.Namespace) -> int:
         raise FerEdgeError("fusion needs two or more members")
     if not 0 < args.reference <= 1:  # NaN fails too
         raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
-    from fer_edge.outputs import run_folder
+    from fer_edge.core.outputs import run_folder
 
     run_folder(args.out, inputs=args.members, force=args.force)
     members = [load_member(m, part=args.split, progress=True) for m in args.members]
     if args.weights:
-        from fer_edge.fileio import check_finite
+        from fer_edge.core.fileio import check_finite
 
         weights = [check_finite(w, "--weights", lo=0, hi=1e6) for w in args.weights.split(",")]
         if len(weights) != len(members):

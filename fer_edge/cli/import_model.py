@@ -61,9 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer_edge.bundle import WindowSpec
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.importer import import_keras
+    from fer_edge.convert.importer import import_keras
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.runtime.bundle import WindowSpec
 
     if not 1 <= args.window <= 100_000:
         raise FerEdgeError(f"--window must be in [1, 100000] frames, got {args.window}")

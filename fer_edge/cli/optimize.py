@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         config = OptimizeConfig(**{k: v for k, v in given.items() if v is not None})
     bundle = args.bundle
     if bundle is None:
-        from fer_edge.defaults import default_bundle
+        from fer_edge.convert.defaults import default_bundle
 
         bundle = default_bundle()
     report = optimize_bundle(bundle, config)

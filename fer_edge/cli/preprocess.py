@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the verb's options (defaults live in :class:`PreprocessConfig`; argparse's None leaves them)."""
     from fer_edge.data.intensity import METHODS
     from fer_edge.data.preprocess import DATASETS, PreprocessConfig
-    from fer_edge.faces.detect import DETECTORS
-    from fer_edge.faces.track import TRACKERS
+    from fer_edge.runtime.faces.detect import DETECTORS
+    from fer_edge.runtime.faces.track import TRACKERS
 
     cfg = PreprocessConfig
 
@@ -75,9 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print where its outputs are; non-zero only when nothing was usable."""
     from fer_edge.cluster import parse_spec
-    from fer_edge.config import given
+    from fer_edge.core.config import given
+    from fer_edge.core.outputs import run_folder
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
-    from fer_edge.outputs import run_folder
 
     run_folder(args.out, inputs=[args.root, args.au_dir], force=args.force)
 

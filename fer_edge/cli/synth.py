@@ -57,9 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the dataset and print where it is and what to run next."""
+    from fer_edge.core.outputs import run_folder
     from fer_edge.data.synth import check_size
     from fer_edge.data.synth_dataset import write_dataset
-    from fer_edge.outputs import run_folder
 
     check_size(args.size, args.frames)  # before the folder is made
     run_folder(args.out, force=args.force)

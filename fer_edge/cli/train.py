@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"executor={args.executor}")
     recipe = load_recipe(args.recipe, overrides=overrides)
     from fer_edge.cluster import parse_spec
-    from fer_edge.outputs import run_folder
+    from fer_edge.core.outputs import run_folder
 
     parse_spec(recipe.executor)  # a typo fails here, before any work
 

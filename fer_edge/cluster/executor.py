@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_edge.errors import FerEdgeError, unknown_choice
-from fer_edge.progress import progress
+from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class RayExecutor:
     distributed = True
 
     def __init__(self, spec: ExecutorSpec) -> None:
-        from fer_edge.errors import require
+        from fer_edge.core.errors import require
 
         self.spec = spec
         if "ray" not in sys.modules:

@@ -16,7 +16,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 
 CHECK_DIR = ".cluster-check"
 TIMEOUT_S = 120.0

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, unknown_choice
+from fer_edge.core.errors import FerEdgeError, unknown_choice
 
 OFFLINE = ("flip", "blur", "bright50", "bright20", "contrast2", "contrast17", "rot+8", "rot-8", "saltpepper")
 """The nine offline transforms, in the thesis' order."""

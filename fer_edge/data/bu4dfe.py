@@ -7,7 +7,7 @@ Two layouts are recognised, anywhere below the root:
 * frame folders ``<subject>/<Emotion>/000.jpg|png|bmp`` (BU-4DFE's own distribution).
 
 Subject ids are ``F``/``M`` + number (sex from the letter), normalised to three digits
-(``f1`` -> ``F001``). Emotion spellings go through :func:`fer_edge.labels.canonical`.
+(``f1`` -> ``F001``). Emotion spellings go through :func:`fer_edge.core.labels.canonical`.
 Nothing is skipped silently: malformed names, unknown or out-of-set emotions, duplicates and
 ``exclude`` entries that match nothing are listed in :attr:`DatasetIndex.problems`; files that
 are not media at all (``ground_truth.json``, notes) are listed in :attr:`DatasetIndex.ignored`.
@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError, closest
-from fer_edge.labels import ALIASES, THESIS, canonical
+from fer_edge.core.errors import FerEdgeError, closest
+from fer_edge.core.labels import ALIASES, THESIS, canonical
 
 VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".wmv", ".m4v", ".mpg", ".mpeg")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")

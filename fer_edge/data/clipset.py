@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import read_json
 
 
 @dataclass

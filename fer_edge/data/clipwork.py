@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import save_via, write_text
+from fer_edge.core.atomic import save_via, write_text
+from fer_edge.core.errors import FerEdgeError
 from fer_edge.data.bu4dfe import ClipEntry, list_frames
-from fer_edge.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def track_faces(
     Example:
         >>> boxes, stats = track_faces(frames, tracker="kcf")   # doctest: +SKIP
     """
-    from fer_edge.faces.detect import HaarDetector
-    from fer_edge.faces.track import create_tracker
+    from fer_edge.runtime.faces.detect import HaarDetector
+    from fer_edge.runtime.faces.track import create_tracker
 
     detector = detector or HaarDetector()
     first, box = _find_face(frames, detector, detect_frames)
@@ -159,8 +159,8 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
     Never raises for a bad clip: the error goes into the record (``status: "error"``).
     """
     from fer_edge.data.neutral import trim
-    from fer_edge.faces.crop import crop_face
-    from fer_edge.video import open_source, write_frames
+    from fer_edge.runtime.faces.crop import crop_face
+    from fer_edge.runtime.video import open_source, write_frames
 
     params = config.clip_params()
     folder = f"clips/{entry.name}"
@@ -194,7 +194,7 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
         if not frames:
             raise FerEdgeError("the video has no frames")
         record["frames"] = len(frames)
-        from fer_edge.faces.detect import create_detector
+        from fer_edge.runtime.faces.detect import create_detector
 
         detector = create_detector(getattr(config, "detector", "haar"))
         boxes, stats = track_faces(
@@ -227,14 +227,14 @@ def process_clip(entry: ClipEntry, config, out: Path) -> dict:
 
 
 def _plot(path: Path, records: list[dict]) -> bool:
-    from fer_edge.errors import require
+    from fer_edge.core.errors import require
 
     try:
         require("matplotlib", "train", purpose="the clip-length plot")
     except FerEdgeError as exc:
         log.warning("skipping %s: %s", path.name, exc)
         return False
-    from fer_edge.plots import pyplot, save_figure
+    from fer_edge.core.plots import pyplot, save_figure
 
     plt = pyplot()
     ok = [r for r in records if r["status"] == "ok"]

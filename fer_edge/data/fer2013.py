@@ -1,10 +1,10 @@
 """Read FER2013: the Kaggle CSV or its image-folder variant, as 48x48 grayscale arrays.
 
-* CSV (``fer2013.csv``): columns ``emotion`` (0-6, in :data:`fer_edge.labels.FER2013` order),
+* CSV (``fer2013.csv``): columns ``emotion`` (0-6, in :data:`fer_edge.core.labels.FER2013` order),
   ``pixels`` (2304 space-separated values) and ``Usage`` (``Training``, ``PublicTest``,
   ``PrivateTest``). Splits map to ``train``, ``val`` and ``test``.
 * Folders: ``<root>/train/<class>/*.png`` and ``<root>/test/<class>/*.png`` (class names such
-  as ``angry`` or ``surprised``; spellings go through :func:`fer_edge.labels.canonical`).
+  as ``angry`` or ``surprised``; spellings go through :func:`fer_edge.core.labels.canonical`).
 
 Rows or files that cannot be read are listed in :attr:`Fer2013.problems`, never dropped
 silently. :func:`to_labels` maps to another label set (e.g. the thesis' 6 by dropping neutral).
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
-from fer_edge.labels import FER2013, canonical, mapping
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.labels import FER2013, canonical, mapping
 
 SIDE = 48
 USAGE = {"training": "train", "publictest": "val", "privatetest": "test"}
@@ -202,7 +202,7 @@ def to_labels(data: Fer2013, classes: Sequence[str]) -> Fer2013:
     """Map to another label set, dropping samples whose class it lacks.
 
     Example:
-        >>> from fer_edge.labels import THESIS
+        >>> from fer_edge.core.labels import THESIS
         >>> d = Fer2013(np.zeros((3, 48, 48), np.uint8), np.array([3, 6, 5]),
         ...             np.array(["train"] * 3))
         >>> to_labels(d, THESIS).labels.tolist()

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, unknown_choice
+from fer_edge.core.errors import FerEdgeError, unknown_choice
 
 METHODS = ("flow", "diff")
 

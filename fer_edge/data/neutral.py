@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 
 MIN_FRAMES_END = 10
 """Frames always cut from the end (Algorithm 1, line 1)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 
 _AU_R = re.compile(r"^AU(\d+)_r$")
 LEFT_OUT = ("AU45_r",)

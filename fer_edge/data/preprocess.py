@@ -44,13 +44,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.config import coerce_fields
+from fer_edge.core.config import coerce_fields
+from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.fileio import read_json, read_jsonl
+from fer_edge.core.labels import THESIS
+from fer_edge.core.outputs import mark
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
 from fer_edge.data.clipwork import marker_path, safe_name, source_stamp
-from fer_edge.errors import FerEdgeError, unknown_choice
-from fer_edge.fileio import read_json, read_jsonl
-from fer_edge.labels import THESIS
-from fer_edge.outputs import mark
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         coerce_fields(self)  # CLI, recipe (data.preprocess) and Python callers alike
         from fer_edge.data.intensity import METHODS
-        from fer_edge.faces.detect import DETECTORS
-        from fer_edge.faces.track import TRACKERS
+        from fer_edge.runtime.faces.detect import DETECTORS
+        from fer_edge.runtime.faces.track import TRACKERS
 
         for name, value, known in (
             ("dataset", self.dataset, DATASETS),

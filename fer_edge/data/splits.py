@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 
 Split = dict[str, list]
 
@@ -56,7 +56,7 @@ def check_split(split: Split) -> None:
         >>> check_split({"test": ["F001"], "folds": [["F002"], ["F001"]]})
         Traceback (most recent call last):
         ...
-        fer_edge.errors.FerEdgeError: subject F001 is in both test and fold 1; ...
+        fer_edge.core.errors.FerEdgeError: subject F001 is in both test and fold 1; ...
     """
     if not isinstance(split, dict) or "folds" not in split:
         raise FerEdgeError("a split needs a 'folds' list (and optionally 'test'); see thesis_split()")

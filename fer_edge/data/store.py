@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import clean_stale, temp_path
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.atomic import clean_stale, temp_path
+from fer_edge.core.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
 
@@ -406,6 +406,6 @@ def read_store(path: str | os.PathLike) -> FeatureStore:
         >>> read_store("missing.h5")
         Traceback (most recent call last):
         ...
-        fer_edge.errors.FerEdgeError: feature store missing.h5 does not exist
+        fer_edge.core.errors.FerEdgeError: feature store missing.h5 does not exist
     """
     return FeatureStore(path)

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.core.errors import FerEdgeError, require
 from fer_edge.data.store import FeatureStore
-from fer_edge.errors import FerEdgeError, require
 
 
 def _stores(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[FeatureStore]:

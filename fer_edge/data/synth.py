@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.labels import THESIS, canonical
 from fer_edge.data.synth_face import EXPRESSIONS, FaceTrack, make_subject, place_face, stable_int
-from fer_edge.errors import FerEdgeError, unknown_choice
-from fer_edge.labels import THESIS, canonical
 
 __all__ = [
     "BACKGROUNDS",

@@ -14,10 +14,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from fer_edge.atomic import write_text
+from fer_edge.core.atomic import write_text
+from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.labels import THESIS
 from fer_edge.data.synth import check_size, clip_seed, make_clip, resolve_label
-from fer_edge.errors import FerEdgeError, unknown_choice
-from fer_edge.labels import THESIS
 
 __all__ = ["LAYOUTS", "write_dataset"]
 
@@ -72,8 +72,8 @@ def write_dataset(
         >>> [p.name for p in paths]  # doctest: +SKIP
         ['F001_happy.avi', 'F001_sad.avi', 'M001_happy.avi', 'M001_sad.avi']
     """
-    from fer_edge.labels import LABEL_SETS, get_labels
-    from fer_edge.video import open_writer, write_frames
+    from fer_edge.core.labels import LABEL_SETS, get_labels
+    from fer_edge.runtime.video import open_writer, write_frames
 
     if layout not in LAYOUTS:
         raise unknown_choice("layout", layout, LAYOUTS)
@@ -96,7 +96,7 @@ def write_dataset(
 
     jobs = [(s, name) for s in subjects for name in names]
     if progress:
-        from fer_edge.progress import progress as progress_bar
+        from fer_edge.core.progress import progress as progress_bar
 
         jobs = progress_bar(jobs, desc="synth", unit="clip", leave=True)  # log lines, not \r bars, off a TTY
     paths: list[Path] = []

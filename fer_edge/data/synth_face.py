@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_edge.errors import require
+from fer_edge.core.errors import require
 
 # Landmarks in face-box units (x right, y down; the box is the one Haar's frontal cascade
 # reports). Paired landmarks are given for the image-left side and mirrored.

@@ -42,8 +42,8 @@ def write_preprocessed(
         ...                    frames=10)  # doctest: +SKIP
     """
     from fer_edge.data.synth import clip_seed, make_clip
-    from fer_edge.faces.crop import crop_face
-    from fer_edge.video import write_frames
+    from fer_edge.runtime.faces.crop import crop_face
+    from fer_edge.runtime.video import write_frames
 
     root = Path(root)
     records = []

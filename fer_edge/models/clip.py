@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 from fer_edge.models.registry import register_model
 
 DEFAULT_CLIP_SHAPE = (100, 160, 160, 3)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_edge.errors import FerEdgeError, closest, unknown_choice
+from fer_edge.core.errors import FerEdgeError, closest, unknown_choice
 
 ROLES = ("spatial", "temporal", "clip", "frame")
 
@@ -107,7 +107,7 @@ def create_model(name: str, **kwargs: Any):
     """Build the registered model ``name`` with the factory's keyword options.
 
     Unknown names and unknown options are user mistakes: a one-line
-    :class:`~fer_edge.errors.FerEdgeError` with a "did you mean".
+    :class:`~fer_edge.core.errors.FerEdgeError` with a "did you mean".
 
     Example:
         >>> model = create_model("test_temporal", num_classes=3)  # doctest: +SKIP

@@ -22,7 +22,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError, closest
+from fer_edge.core.errors import FerEdgeError, closest
 from fer_edge.models.registry import register_model
 
 DEFAULT_INPUT_SHAPE = (160, 160, 3)

@@ -9,7 +9,7 @@ channel count (rounded to a multiple of 8, at least 8).
 
 from __future__ import annotations
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 from fer_edge.models.registry import register_model
 from fer_edge.models.spatial import DEFAULT_INPUT_SHAPE, classifier_head
 

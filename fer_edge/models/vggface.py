@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError, closest
+from fer_edge.core.errors import FerEdgeError, closest
 from fer_edge.models.registry import register_model
 from fer_edge.models.spatial import DEFAULT_INPUT_SHAPE, _normalization, check_weights_path, classifier_head
 

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.bundle import Bundle
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import load_npz
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import load_npz
+from fer_edge.runtime.bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,11 @@ def _fit_frames(bundle: Bundle, pixels: np.ndarray, what: str) -> np.ndarray:
 def video_clips(bundle: Bundle, videos: list[Path], *, max_frames: int = 2000) -> list[np.ndarray]:
     """One clip per face track of each video, cropped and normalised by the runtime's own code.
 
-    Uses :class:`fer_edge.deploy.pipeline.Pipeline`'s detector/tracker and ``preprocess``
+    Uses :class:`fer_edge.runtime.pipeline.Pipeline`'s detector/tracker and ``preprocess``
     so that calibration sees exactly the crops the runtime feeds the model.
     """
-    from fer_edge.deploy.pipeline import Pipeline
-    from fer_edge.video import open_source
+    from fer_edge.runtime.pipeline import Pipeline
+    from fer_edge.runtime.video import open_source
 
     pipe = Pipeline(bundle)
     clips: list[np.ndarray] = []
@@ -248,8 +248,8 @@ def load_calibration(
 
         data = data_from_bundle(bundle)
         return _from_clipset(bundle, data, max_clips=max_clips, trimmed=bool(info.get("trimmed", True)), seed=seed)
-    from fer_edge.assets import DEFAULT_BUNDLE, sample_video
-    from fer_edge.kinds import FrameKind, kind_of
+    from fer_edge.core.assets import DEFAULT_BUNDLE, sample_video
+    from fer_edge.runtime.kinds import FrameKind, kind_of
 
     if bundle.name == DEFAULT_BUNDLE and isinstance(kind_of(bundle), FrameKind):
         folder = sample_video().parent

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, unknown_choice
+from fer_edge.core.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
 _EPS = 1e-7
@@ -157,9 +157,9 @@ def distill_bundle(
     """
     import keras
 
-    from fer_edge.kinds import kind_of
     from fer_edge.models import load_model
     from fer_edge.optimize.quantize import compile_f32
+    from fer_edge.runtime.kinds import kind_of
 
     options = dict(options or {})
     kind = kind_of(bundle)
@@ -175,7 +175,7 @@ def distill_bundle(
     shape = tuple(int(d) for d in teacher_keras.inputs[0].shape[1:])
     keras.utils.set_random_seed(seed)
     n = len(bundle.labels)
-    from fer_edge.engine import core
+    from fer_edge.runtime.engine import core
 
     teacher_ir = {r: compile_f32(core().read_model(str(bundle.model_path(r, "FP32")))) for r in bundle.models}
     loss = distillation_loss(temperature, alpha)
@@ -275,11 +275,11 @@ def _distill_cascade(
     """
     import keras
 
-    from fer_edge.kinds import kind_of
     from fer_edge.models.temporal import cnn1d_head
     from fer_edge.optimize.evaluate import scores
     from fer_edge.optimize.quantize import compile_f32
-    from fer_edge.windows import pad_window
+    from fer_edge.runtime.kinds import kind_of
+    from fer_edge.runtime.windows import pad_window
 
     known = {"pool", "filters", "learning_rate", "batch_size", "dropout"}
     for key in options:
@@ -342,6 +342,6 @@ def _distill_cascade(
 
 
 def _to_ov(model: Any):
-    from fer_edge.models.convert import to_openvino
+    from fer_edge.convert.keras import to_openvino
 
     return to_openvino(model)

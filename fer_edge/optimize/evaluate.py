@@ -1,6 +1,6 @@
 """Accuracy of a bundle's OpenVINO models on calibration/validation clips, as the runtime computes it.
 
-Each clip is scored by its bundle kind (:meth:`fer_edge.kinds.BundleKind.score_clip`).
+Each clip is scored by its bundle kind (:meth:`fer_edge.runtime.kinds.BundleKind.score_clip`).
 Unlabelled data is scored as top-1 agreement with the FP32 reference, so ``--max-drop`` and
 the report still mean something for the default frame model (which ships without labelled data).
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.kinds import BundleKind
 from fer_edge.optimize.calibration import CalibrationData
 from fer_edge.optimize.quantize import as_model
+from fer_edge.runtime.kinds import BundleKind
 
 MAX_VALIDATION_ITEMS = 400
 
@@ -55,7 +55,7 @@ def validation_set(
     seed: int = 0,
 ) -> ValidationSet:
     """Labelled clips as they are; unlabelled ones cut into the kind's items
-    (:meth:`~fer_edge.kinds.BundleKind.unlabelled_items`), scored against FP32."""
+    (:meth:`~fer_edge.runtime.kinds.BundleKind.unlabelled_items`), scored against FP32."""
     clips, labels = data.val()
     if labels is not None:
         clips, targets = list(clips), np.asarray(labels, np.int64)

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import temp_path
-from fer_edge.deploy.parity import check_parity
-from fer_edge.errors import FerEdgeError, require, unknown_choice
-from fer_edge.models.convert import culprits, to_openvino
-from fer_edge.outputs import check_output
-from fer_edge.ovcompat import save_ir
+from fer_edge.convert.keras import culprits, to_openvino
+from fer_edge.convert.parity import check_parity
+from fer_edge.core.atomic import temp_path
+from fer_edge.core.errors import FerEdgeError, require, unknown_choice
+from fer_edge.core.outputs import check_output
+from fer_edge.runtime.ovcompat import save_ir
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class ExportResult:
 def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[np.ndarray], str]:
     """Real inputs for ``role`` from calibration data when there is some, else seeded random ones."""
     from fer_edge.optimize.quantize import infer
-    from fer_edge.windows import pad_window
+    from fer_edge.runtime.windows import pad_window
 
     length = bundle.window.length
     if data is not None:
@@ -118,7 +118,7 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
         if role == "clip":
             return [np.stack([pad_window(c, length)[0] for c in data.clips[:4]])], "real"
         if role == "temporal":
-            from fer_edge.engine import compile_f32
+            from fer_edge.runtime.engine import compile_f32
 
             spatial = compile_f32(bundle.model_path("spatial", "FP32"))
             pairs = [pad_window(infer(spatial, c[:length]), length) for c in data.clips[:4]]
@@ -166,7 +166,7 @@ def export_bundle(
     """
     import shutil
 
-    from fer_edge.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
+    from fer_edge.runtime.bundle import Bundle, ModelEntry, load_bundle, provenance, staging, write_manifest
 
     if format not in FORMATS:
         raise unknown_choice("export format", format, FORMATS)

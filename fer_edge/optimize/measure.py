@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.bundle import Bundle
-from fer_edge.kinds import kind_of
 from fer_edge.optimize import quantize as q
 from fer_edge.optimize.report import Row, files_size_mb, ir_flops, measure_latency
+from fer_edge.runtime.bundle import Bundle
+from fer_edge.runtime.kinds import kind_of
 
 
 def bundle_latency(

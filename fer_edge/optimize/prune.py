@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +212,9 @@ def prune_bundle(
     """
     import keras
 
-    from fer_edge.kinds import kind_of
     from fer_edge.models import load_model
     from fer_edge.optimize.distill import distillation_loss
+    from fer_edge.runtime.kinds import kind_of
 
     ratio = check_ratio(ratio)
     role = kind_of(bundle).image_role
@@ -225,7 +225,7 @@ def prune_bundle(
     pruned, keep = prune_model(original, ratio)
     keras.utils.set_random_seed(seed)
     if role == "clip":
-        from fer_edge.windows import pad_window
+        from fer_edge.runtime.windows import pad_window
 
         x = np.stack([pad_window(c, bundle.window.length)[0] for c in data.clips])
     else:

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
-from fer_edge.errors import FerEdgeError, require, unknown_choice
-from fer_edge.kinds import run_batched
+from fer_edge.core.errors import FerEdgeError, require, unknown_choice
+from fer_edge.runtime.engine import compile_f32  # noqa: F401 - the one f32 compile, used as q.compile_f32
+from fer_edge.runtime.kinds import run_batched
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def quantize_model(
 
 def as_model(compiled: Any) -> Callable[..., np.ndarray]:
     """A compiled OpenVINO model as a function of arrays that returns its first output
-    (the model type of :mod:`fer_edge.kinds`)."""
+    (the model type of :mod:`fer_edge.runtime.kinds`)."""
 
     def run(*inputs: np.ndarray) -> np.ndarray:
         return np.asarray(compiled([np.ascontiguousarray(x) for x in inputs])[0])

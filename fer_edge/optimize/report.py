@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import write_text
+from fer_edge.core.atomic import write_text
 
 
 @dataclass
@@ -215,8 +215,8 @@ def measure_latency(
     Example:
         >>> lat, prec = measure_latency("b/frame.xml", [x[:1]], precision="f32")  # doctest: +SKIP
     """
-    from fer_edge.bench.latency import measure_latency as measure
-    from fer_edge.engine import EngineConfig, load_model
+    from fer_edge.runtime.engine import EngineConfig, load_model
+    from fer_edge.runtime.latency import measure_latency as measure
 
     # Compiled as the runtime will run it; timed by the benchmark's measurer (one p90 definition).
     model = load_model(path, EngineConfig(device=device, hint="latency", precision=precision))

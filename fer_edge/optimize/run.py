@@ -24,7 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.bundle import (
+from fer_edge.core.config import coerce_fields, load
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.outputs import check_output
+from fer_edge.optimize import evaluate as ev
+from fer_edge.optimize import quantize as q
+from fer_edge.optimize.measure import latency_inputs, set_speedups, variant_row
+from fer_edge.optimize.report import OptimizeReport, ir_params
+from fer_edge.runtime.bundle import (
     Bundle,
     ModelEntry,
     load_bundle,
@@ -32,14 +39,7 @@ from fer_edge.bundle import (
     staging,
     write_manifest,
 )
-from fer_edge.config import coerce_fields, load
-from fer_edge.errors import FerEdgeError
-from fer_edge.kinds import BundleKind, kind_of
-from fer_edge.optimize import evaluate as ev
-from fer_edge.optimize import quantize as q
-from fer_edge.optimize.measure import latency_inputs, set_speedups, variant_row
-from fer_edge.optimize.report import OptimizeReport, ir_params
-from fer_edge.outputs import check_output
+from fer_edge.runtime.kinds import BundleKind, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,13 @@ class OptimizeConfig:
 
 def default_out(bundle: Path, precision: str) -> Path:
     """``<bundle>_int8`` etc. next to the input bundle."""
-    from fer_edge.bundle import variant_dir
+    from fer_edge.runtime.bundle import variant_dir
 
     return variant_dir(bundle, precision)
 
 
 def _fp32_model(bundle: Bundle, role: str) -> Any:
-    from fer_edge.engine import core
+    from fer_edge.runtime.engine import core
 
     entry = bundle.models[role]
     if entry.precision != "FP32" and "FP32" not in entry.variants:
@@ -266,7 +266,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
     keras_models = _keras_step(bundle, data, cfg, report) if (cfg.prune or cfg.distill) else {}
     base = dict(parent)
     if keras_models:
-        from fer_edge.models.convert import to_openvino
+        from fer_edge.convert.keras import to_openvino
 
         base.update({r: to_openvino(m) for r, m in keras_models.items()})
     base_acc = ev.accuracy(kind, _compile_all(base), val, length) if (val and keras_models) else ref_acc
@@ -287,7 +287,7 @@ def optimize_bundle(bundle_path: str | Path, config: OptimizeConfig | None = Non
     inputs = latency_inputs(bundle, data, base)
     row = functools.partial(variant_row, device=cfg.device, iterations=cfg.iterations)
     with staging(out, inputs=[bundle.path, cfg.calibration], force=cfg.force) as tmp:
-        from fer_edge.ovcompat import save_ir
+        from fer_edge.runtime.ovcompat import save_ir
 
         entries: dict[str, ModelEntry] = {}
         for role in roles:

@@ -5,7 +5,7 @@ training and optimization) and OpenVINO IR FP32 (``ModelEntry.file``, what the r
 with the IR's parity against Keras on real inputs recorded in the provenance.
 
 All fer-edge image and clip models take RGB pixels in ``[0, 255]`` and normalise inside. The
-runtime feeds ``(x / 255 - mean) / std`` (see :mod:`fer_edge.bundle`), so the manifest says
+runtime feeds ``(x / 255 - mean) / std`` (see :mod:`fer_edge.runtime.bundle`), so the manifest says
 ``mean 0, std 1/255``: the model receives the raw 0..255 values it was trained on.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
-from fer_edge.kinds import KINDS
+from fer_edge.runtime.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, staging, write_manifest
+from fer_edge.runtime.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ def export_model(model: Any, folder: Path, role: str, inputs: Sequence[np.ndarra
     Example:
         >>> entry, parity = export_model(model, tmp, "temporal", [x, mask])  # doctest: +SKIP
     """
-    from fer_edge.deploy.parity import check_parity
-    from fer_edge.models.convert import to_openvino
-    from fer_edge.ovcompat import save_ir
+    from fer_edge.convert.keras import to_openvino
+    from fer_edge.convert.parity import check_parity
+    from fer_edge.runtime.ovcompat import save_ir
 
     model.save(folder / f"{role}.keras")
     xml = save_ir(to_openvino(model), folder / f"{role}.xml")
@@ -117,7 +117,7 @@ def save_cascade_bundle(
                 prov,
             )
         )
-    from fer_edge.bundle import load_bundle
+    from fer_edge.runtime.bundle import load_bundle
 
     return load_bundle(out)
 
@@ -151,6 +151,6 @@ def save_single_bundle(
         entry, par = export_model(model, tmp, role, [samples.astype(np.float32)])
         prov = provenance(source, metrics=metrics or {}, parity={role: par}, **extra)
         _write(Bundle(tmp, name, kind, tuple(labels), raw_pixels_frame(size, pad_y), window, {role: entry}, prov))
-    from fer_edge.bundle import load_bundle
+    from fer_edge.runtime.bundle import load_bundle
 
     return load_bundle(Path(out))

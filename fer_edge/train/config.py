@@ -2,9 +2,9 @@
 
 Override order, stated once: **command line (``--set a.b=v``) > recipe file > the defaults
 below**. Every section is a dataclass with documented defaults and range checks; a key that
-does not exist is a one-line :class:`~fer_edge.errors.FerEdgeError` naming the file, the
+does not exist is a one-line :class:`~fer_edge.core.errors.FerEdgeError` naming the file, the
 key and the closest known key. The loading itself (coercion, unknown keys, ``--set``) is
-:mod:`fer_edge.config`'s, shared with every other stage's config.
+:mod:`fer_edge.core.config`'s, shared with every other stage's config.
 
 Example:
     >>> recipe = load_recipe(None, overrides=["temporal.epochs=3", "name=demo"])
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer_edge.atomic import write_text
-from fer_edge.config import check as _check
-from fer_edge.config import dotted_keys, from_dict, parse_override, plain, read_recipe, set_dotted
-from fer_edge.errors import unknown_choice
+from fer_edge.core.atomic import write_text
+from fer_edge.core.config import check as _check
+from fer_edge.core.config import dotted_keys, from_dict, parse_override, plain, read_recipe, set_dotted
+from fer_edge.core.errors import unknown_choice
 
 # Section 3.3.1 / table 3.6: the mean of the six per-emotion *median* human accuracies on the
 # 120 test videos ("happy: 90.63%, ... fear: 34% which yields an average of only 67.81%").
@@ -319,7 +319,7 @@ class Recipe:
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        from fer_edge.labels import get_labels
+        from fer_edge.core.labels import get_labels
 
         return tuple(get_labels(self.labels))
 

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import open_atomic, write_json, write_text
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
+from fer_edge.core.atomic import open_atomic, write_json, write_text
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def collect(folder: str | os.PathLike, num_folds: int) -> tuple[list[FoldResult]
 
 def summarize(results: Sequence[FoldResult], folder: str | os.PathLike) -> dict[str, str]:
     """Epoch-wise mean curves across folds (PNG + CSV) and the per-fold table (CSV + Markdown)."""
-    from fer_edge.plots import pyplot, save_figure
+    from fer_edge.core.plots import pyplot, save_figure
 
     plt = pyplot()
     folder = Path(folder)

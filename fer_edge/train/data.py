@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fer_edge.atomic import write_json
+from fer_edge.core.atomic import write_json
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import read_json
 from fer_edge.data.clipset import ClipSet
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
             background=s.background,
             progress=progress,
         )
-    from fer_edge.config import from_dict
+    from fer_edge.core.config import from_dict
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
 
     config = from_dict(

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.atomic import open_atomic, write_text
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import file_in, read_csv
-from fer_edge.outputs import mark
+from fer_edge.core.atomic import open_atomic, write_text
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import file_in, read_csv
+from fer_edge.core.outputs import mark
 
 MAX_PLOT_CLASSES = 40
 """Confusion plots of more classes draw the colours only (no tick or cell labels)."""
@@ -181,7 +181,7 @@ def metrics(pred: Predictions, *, reference: float | None = None, title: str = "
 
 
 def _plot_confusion(m: np.ndarray, labels, path: Path, *, normalized: bool, title: str) -> Path:
-    from fer_edge.plots import pyplot, save_figure
+    from fer_edge.core.plots import pyplot, save_figure
 
     plt = pyplot()
     data = m.astype(np.float64)

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import replace_folder
-from fer_edge.bundle import WindowSpec
+from fer_edge.core.atomic import replace_folder
+from fer_edge.runtime.bundle import WindowSpec
 from fer_edge.train.usage import preflight
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _announce_card(recipe, stage: str, announce: Callable[[str], None] | None, r
 
 def _load_spatial(recipe) -> Any:
     """``spatial.weights`` loaded, checked against the recipe's backbone and input size."""
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.core.errors import FerEdgeError
     from fer_edge.models import load_model
 
     path = Path(recipe.spatial.weights)
@@ -109,7 +109,7 @@ def _load_spatial(recipe) -> Any:
 
 def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     """The recipe's trained spatial classifier (trained now, reused, or ``spatial.weights``)."""
-    from fer_edge.errors import FerEdgeError
+    from fer_edge.core.errors import FerEdgeError
     from fer_edge.models import load_model
 
     if recipe.spatial.weights:
@@ -253,7 +253,7 @@ def _test_and_bundle(
         report.comparison = table_3_6_line(recipe, ev.accuracy)
         report.files.update({k: v for k, v in ev.files.items() if k in ("report", "confusion_normalized", "errors_md")})
         # The test score goes into the bundle's provenance (rewritten in place, atomically).
-        from fer_edge.bundle import write_manifest
+        from fer_edge.runtime.bundle import write_manifest
 
         bundle.provenance["metrics"]["test_accuracy"] = ev.accuracy
         bundle.provenance["metrics"]["test_samples"] = ev.samples

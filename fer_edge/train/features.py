@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ def make_runner(
             return np.asarray(extractor(x, training=False))
 
         return run_keras
-    from fer_edge.engine import compile_f32
-    from fer_edge.models.convert import to_openvino
+    from fer_edge.convert.keras import to_openvino
+    from fer_edge.runtime.engine import compile_f32
 
     compiled = compile_f32(to_openvino(extractor), threads=threads)
     request = compiled.create_infer_request()

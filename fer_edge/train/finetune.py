@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import write_json
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
+from fer_edge.core.atomic import write_json
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import read_json
 from fer_edge.train.kerasutil import FrameBatches, set_trainable
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _backbone(weights) -> dict | None:
     """Provenance of the starting weights, so a later protocol card can name the file it came from."""
     if weights is None or weights in ("random", "imagenet"):
         return {"weights": weights or "random"}
-    from fer_edge.assets import sha256
+    from fer_edge.core.assets import sha256
 
     return {"weights": str(weights), "sha256": sha256(weights)}
 

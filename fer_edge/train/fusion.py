@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, unknown_choice
-from fer_edge.fileio import check_finite, read_json
+from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.fileio import check_finite, read_json
 from fer_edge.train.evaluate import Predictions
 
 METHODS = ("average", "weighted", "max")
@@ -154,8 +154,8 @@ def load_member(
 
     path = Path(path)
     if (path / "manifest.json").is_file():
-        from fer_edge.bundle import load_bundle
         from fer_edge.data.clipset import data_from_bundle
+        from fer_edge.runtime.bundle import load_bundle
         from fer_edge.train.predict import predict_bundle
 
         bundle = load_bundle(path)

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import save_via
-from fer_edge.errors import FerEdgeError, require
+from fer_edge.core.atomic import save_via
+from fer_edge.core.errors import FerEdgeError, require
 
 
 def seed_everything(seed: int) -> Any:

@@ -8,7 +8,7 @@ over the clip. No TensorFlow.
 The data comes from the bundle's provenance (``data``: preprocessed folder, split, label
 set, T, trimming; :func:`fer_edge.data.clipset.data_from_bundle`), so ``fer-edge evaluate
 BUNDLE --split test`` needs nothing else; both can be overridden. How each bundle kind scores
-a clip is :meth:`fer_edge.kinds.BundleKind.score_clip`.
+a clip is :meth:`fer_edge.runtime.kinds.BundleKind.score_clip`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import logging
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError
-from fer_edge.kinds import kind_of
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.runtime.kinds import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def predict_bundle(
         >>> pred.scores.shape  # doctest: +SKIP
         (18, 6)
     """
-    from fer_edge.engine import EngineConfig, load_model
+    from fer_edge.runtime.engine import EngineConfig, load_model
     from fer_edge.train.evaluate import Predictions
 
     if tuple(bundle.labels) != tuple(data.labels):

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer_edge.assets import sha256
-from fer_edge.atomic import write_text
+from fer_edge.core.assets import sha256
+from fer_edge.core.atomic import write_text
 
 # Table 3.6 (section 3.3.2), test accuracy on the 120 test videos.
 TABLE_3_6 = {

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_edge.cluster.executor import executor_for, threads
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError
 from fer_edge.train.features import ExtractOptions, ExtractReport
 
 MAX_SHARD = 64

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.errors import FerEdgeError, require
+from fer_edge.core.errors import FerEdgeError, require
 
 keras = require("keras", "train", purpose="training")
 

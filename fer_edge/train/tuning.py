@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.atomic import write_json
-from fer_edge.errors import FerEdgeError
-from fer_edge.fileio import read_json
+from fer_edge.core.atomic import write_json
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def search_space(cfg) -> Any:
         >>> search_space(TuneConfig()).space[0].name  # doctest: +SKIP
         'dense_layers'
     """
-    from fer_edge.errors import require
+    from fer_edge.core.errors import require
 
     kt = require("keras_tuner", "train", purpose="the hyperparameter search")
     hp = kt.HyperParameters()
@@ -146,7 +146,7 @@ def search(
         {'dense_units': (512,), 'dropout': 0.5}
     """
     from fer_edge.cluster import executor_for
-    from fer_edge.errors import require
+    from fer_edge.core.errors import require
 
     if val is None:
         raise FerEdgeError(

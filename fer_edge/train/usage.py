@@ -11,15 +11,15 @@ Example:
     >>> check_used(load_recipe(None, overrides=["clip.size=64"]), "temporal")
     Traceback (most recent call last):
     ...
-    fer_edge.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' ...
+    fer_edge.core.errors.FerEdgeError: defaults (+ --set): 'clip.size' is not read by 'train temporal' ...
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fer_edge.config import dotted_keys
-from fer_edge.errors import FerEdgeError
+from fer_edge.core.config import dotted_keys
+from fer_edge.core.errors import FerEdgeError
 
 # Sections each verb never reads (and the verb that does).
 _SECTIONS = {

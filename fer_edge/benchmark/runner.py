@@ -1,0 +1,374 @@
+"""The benchmark stage: every model of every bundle, per precision, device and hint -> a report.
+
+Per bundle and model precision (FP32/FP16/INT8... as the manifest carries them), per device
+and inference-precision hint: sync batch-1 latency, then async throughput; the whole runtime
+on a video (per-stage and end-to-end per frame); the bundle's ``.keras`` models in TensorFlow
+as the baseline. TensorFlow is imported only when the baseline is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fer_edge.benchmark.baseline import baseline_rows, tensorflow_available
+from fer_edge.benchmark.machine import machine_record
+from fer_edge.benchmark.report import BenchmarkReport, Row
+from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.runtime.bundle import PRECISIONS, Bundle, load_bundle
+from fer_edge.runtime.kinds import kind_of
+from fer_edge.runtime.latency import compile_model, make_inputs, measure_latency, measure_throughput, model_size_mb
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("tf", "none")
+HINT_CHOICES = ("default", "f32", "bf16", "f16")
+
+
+def _formats(path: Path) -> str:
+    return {".xml": "IR", ".onnx": "ONNX", ".keras": "Keras"}.get(path.suffix, path.suffix.lstrip("."))
+
+
+def bundle_precisions(bundle: Bundle, role: str) -> list[str]:
+    """Precisions a bundle's model carries: its own first, then its variants.
+
+    Example:
+        >>> bundle_precisions(load_bundle("runs/fer"), "frame")  # doctest: +SKIP
+        ['FP32', 'FP16']
+    """
+    entry = bundle.models[role]
+    return [entry.precision, *[p for p in entry.variants if p != entry.precision]]
+
+
+def select_precisions(bundles: Sequence[Bundle], wanted: str | Sequence[str]) -> dict[str, list[str]]:
+    """Bundle path -> precisions to run. ``"all"`` = everything each bundle carries.
+
+    Raises:
+        FerEdgeError: an unknown precision, or one that no bundle carries.
+    """
+    plan: dict[str, list[str]] = {}
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    wanted = [w.upper() for w in wanted] or ["ALL"]
+    for w in wanted:
+        if w != "ALL" and w not in PRECISIONS:
+            raise unknown_choice("precision", w.lower(), ["all", *(p.lower() for p in PRECISIONS)])
+    for b in bundles:
+        roles = list(b.models)
+        have = [p for p in bundle_precisions(b, roles[0]) if all(p in bundle_precisions(b, r) for r in roles)]
+        plan[str(b.path)] = have if "ALL" in wanted else [p for p in wanted if p in have]
+    if not any(plan.values()):
+        from fer_edge.runtime.bundle import variant_hint
+
+        carried = "; ".join(f"{b.name}: {', '.join(bundle_precisions(b, next(iter(b.models))))}" for b in bundles)
+        raise FerEdgeError(
+            f"no bundle carries precision {', '.join(wanted)} ({carried}); "
+            + variant_hint(bundles[0].path, wanted[0], use="{} to fer-edge benchmark")
+        )
+    return plan
+
+
+def recorded_accuracy(bundle: Bundle) -> float | None:
+    """The test accuracy the bundle's provenance records for its own precision (None if none).
+
+    Example:
+        >>> recorded_accuracy(load_bundle("runs/synthetic"))  # doctest: +SKIP
+        0.9667
+    """
+    metrics = bundle.provenance.get("metrics") or {}
+    for key in ("test_accuracy", "accuracy", "val_accuracy"):
+        value = metrics.get(key) if isinstance(metrics, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return round(float(value), 4)
+    return None
+
+
+def _ov_version() -> str:
+    from importlib.metadata import version
+
+    return f"OpenVINO {version('openvino')}"
+
+
+def _model_rows(
+    bundle: Bundle,
+    precision: str,
+    device: str,
+    hint: str,
+    *,
+    warmup: int,
+    iterations: int,
+    throughput: bool,
+    requests: int | None,
+    engine: str,
+) -> list[Row]:
+    rows = []
+    accuracy = recorded_accuracy(bundle) if precision == next(iter(bundle.models.values())).precision else None
+    for role, entry in bundle.models.items():
+        path = bundle.model_path(role, precision)
+        if path.suffix == ".keras":
+            continue
+        pin = None if hint == "default" else hint
+        common = dict(
+            stage=role,
+            model=bundle.name,
+            format=_formats(path),
+            precision=precision,
+            device=device,
+            batch=1,
+            size_mb=model_size_mb(path),
+            hint=hint,
+            engine=engine,
+        )
+        compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
+        t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
+        rows.append(Row.timed(t, accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
+        log.info(
+            "%s %s %s %s %s: %.3f ms median (%s)",
+            bundle.name,
+            role,
+            precision,
+            device,
+            hint,
+            t.median_ms,
+            t.inference_precision,
+        )
+        if throughput:
+            compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
+            t = measure_throughput(
+                compiled, make_inputs(compiled), requests=requests, warmup=warmup, iterations=iterations
+            )
+            rows.append(Row.timed(t, **common))
+    return rows
+
+
+def video_rows(
+    source: str | int,
+    bundle: Bundle,
+    *,
+    precision: str,
+    device: str,
+    hint: str,
+    frames: int,
+    engine: str,
+    detector: str = "haar",
+) -> list[Row]:
+    """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
+
+    Every frame is decoded and stepped through :class:`~fer_edge.runtime.Pipeline` (detect or
+    track, crop, models, smoothing); nothing is drawn or written, so the rows measure the
+    processing a camera deployment pays for.
+    """
+    from fer_edge.runtime.engine import EngineConfig
+    from fer_edge.runtime.pipeline import Pipeline, PipelineConfig
+    from fer_edge.runtime.video import open_source
+
+    pin = None if hint == "default" else hint
+    pipe = Pipeline(
+        bundle, PipelineConfig(precision=precision, detector=detector), EngineConfig(device=device, precision=pin)
+    )
+    src = open_source(source)
+    totals: list[float] = []
+    try:
+        while len(totals) < frames:
+            start = time.perf_counter()
+            with pipe.timer("decode"):
+                frame = src.read()
+            if frame is None:
+                break
+            pipe.step(frame, len(totals))
+            totals.append((time.perf_counter() - start) * 1000.0)
+    finally:
+        src.close()
+    if not totals:
+        raise FerEdgeError(f"video {source} gave no frames; check the file or pass --source none")
+    from fer_edge.runtime.latency import summarize
+
+    first = next(iter(bundle.models))
+    common = dict(
+        model=bundle.name,
+        format=_formats(bundle.model_path(first, precision)),
+        precision=precision,
+        device=device,
+        batch=1,
+        hint=hint,
+        inference_precision=pipe.inference_precision,
+        engine=engine,
+    )
+    median, p90, mean = summarize(totals)
+    # Per frame, FPS = 1000 / mean ms: frames per second over the run, the same figure the mean gives.
+    rows = [
+        Row(
+            stage="video",
+            latency_ms={"median": median, "p90": p90, "mean": mean},
+            fps=round(1000.0 / mean, 2) if mean > 0 else 0.0,
+            iterations=len(totals),
+            mode="per frame",
+            **common,
+        )
+    ]
+    for stage, st in pipe.timer.summary(len(totals)).items():
+        fm = st["frame_mean"]
+        rows.append(
+            Row(
+                stage=f"video:{stage}",
+                mode="per frame",
+                iterations=st["frames"],
+                latency_ms={"median": st["frame_median"], "p90": st["frame_p90"], "mean": fm},
+                fps=round(1000.0 / fm, 2) if fm > 0 else 0.0,
+                **common,
+            )
+        )
+        if st["count"] != st["frames"]:  # skips frames (detect) or runs several times per frame
+            rows.append(
+                Row(
+                    stage=f"video:{stage}",
+                    mode="per call",
+                    iterations=st["count"],
+                    latency_ms={"median": st["median"], "p90": st["p90"], "mean": st["mean"]},
+                    fps=round(1000.0 / st["mean"], 2) if st["mean"] > 0 else 0.0,
+                    **common,
+                )
+            )
+    return rows
+
+
+def benchmark(
+    bundles: Sequence[str | os.PathLike | Bundle],
+    *,
+    devices: Sequence[str] = ("CPU",),
+    precisions: str | Sequence[str] = "all",
+    hints: Sequence[str] = ("default",),
+    baseline: str | None = "tf",
+    source: str | int | None = None,
+    iterations: int = 200,
+    warmup: int = 20,
+    throughput: bool = True,
+    requests: int | None = None,
+    frames: int = 300,
+    out: str | os.PathLike | None = None,
+    progress: bool = False,
+    detector: str = "haar",
+) -> BenchmarkReport:
+    """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
+
+    Args:
+        bundles: bundle directories (or loaded bundles); INT8/FP16 bundles from ``optimize`` too.
+        devices: OpenVINO devices (``CPU``, ``GPU``, ``NPU``, ``AUTO``).
+        precisions: ``"all"`` or model precisions (``FP32``, ``FP16``, ``INT8`` ...).
+        hints: inference-precision hints: ``default`` (the plugin's choice, BF16 on AVX512_BF16
+            CPUs) and/or ``f32``, ``bf16``, ``f16``.
+        baseline: ``"tf"`` for the TensorFlow/Keras rows, None or ``"none"`` to skip.
+        source: video file, camera index or frame folder for the end-to-end rows (None: skip).
+        iterations, warmup: timed and untimed inferences per configuration.
+        throughput: also measure async throughput.
+        requests: parallel requests in throughput mode (None: the plugin's optimum).
+        frames: most video frames for the end-to-end rows.
+        out: output folder (None: nothing written).
+        progress: show a progress bar.
+
+    Example:
+        >>> report = benchmark(["runs/fer", "runs/fer_int8"], hints=["default", "f32"],
+        ...                    source="face.mp4", out="runs/bench")  # doctest: +SKIP
+        >>> report.rows[0].latency_ms  # {"median": ..., "p90": ...} in ms  # doctest: +SKIP
+    """
+    from fer_edge.runtime.engine import check_device
+
+    if iterations < 1 or warmup < 0 or frames < 1:
+        raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")
+    if baseline in ("none", ""):
+        baseline = None
+    if baseline is not None and baseline not in BASELINES:
+        raise FerEdgeError(f"unknown baseline '{baseline}'; known: {', '.join(BASELINES)}")
+    for h in hints:
+        if h not in HINT_CHOICES:
+            raise FerEdgeError(f"unknown inference precision hint '{h}'; known: {', '.join(HINT_CHOICES)}")
+    if not bundles:
+        raise FerEdgeError("no bundle given; pass one or more bundle directories")
+    loaded = [b if isinstance(b, Bundle) else load_bundle(b) for b in bundles]
+    notes: list[str] = []
+    if baseline == "tf" and not tensorflow_available():
+        # A runtime-only install (a Pi) measures OpenVINO; the baseline needs the train extra.
+        notes.append(
+            "TensorFlow baseline skipped: TensorFlow is not installed "
+            "(pip install 'fer-edge[train]' to add it, or pass --baseline none)"
+        )
+        log.warning("%s", notes[-1])
+        baseline = None
+    devices = [check_device(d) for d in devices]
+    plan = select_precisions(loaded, precisions)
+    machine = machine_record()
+    engine = _ov_version()
+    jobs: list[tuple[str, Any]] = []
+    for b in loaded:
+        for precision in plan[str(b.path)]:
+            for device in devices:
+                for hint in hints:
+                    jobs.append(("models", (b, precision, device, hint)))
+                if source is not None:
+                    jobs.append(("video", (b, precision, device, hints[0])))
+        if baseline and any(e.keras for e in b.models.values()):
+            jobs.append(("baseline", (b,)))
+    bar = None
+    if progress:
+        from fer_edge.core.progress import progress as progress_bar
+
+        bar = progress_bar(total=len(jobs), desc="benchmark", unit="config")
+    rows: list[Row] = []
+    try:
+        for what, job in jobs:
+            if what == "models":
+                b, precision, device, hint = job
+                rows += _model_rows(
+                    b,
+                    precision,
+                    device,
+                    hint,
+                    warmup=warmup,
+                    iterations=iterations,
+                    throughput=throughput,
+                    requests=requests,
+                    engine=engine,
+                )
+            elif what == "video":
+                b, precision, device, hint = job
+                rows += video_rows(
+                    source,
+                    b,
+                    precision=precision,
+                    device=device,
+                    hint=hint,
+                    frames=frames,
+                    engine=engine,
+                    detector=detector,
+                )
+            else:
+                new, gpus = baseline_rows(job[0], warmup=warmup, iterations=iterations)
+                rows += new
+                machine.tf_gpus = gpus
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    settings = {
+        "bundles": [str(b.path) for b in loaded],
+        "devices": devices,
+        "precisions": plan,
+        "hints": list(hints),
+        "baseline": baseline or "none",
+        "source": None if source is None else str(source),
+        "iterations": iterations,
+        "warmup": warmup,
+        "throughput": throughput,
+        "requests": requests,
+        "frames": frames,
+        "notes": notes,
+    }
+    report = BenchmarkReport(machine.as_dict(), rows, settings)
+    if out is not None:
+        report.save(out)
+    return report

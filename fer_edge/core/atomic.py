@@ -1,0 +1,264 @@
+"""The one atomic-write convention.
+
+Every file or folder fer-edge writes goes to a temporary sibling ``.<name>.tmp-<pid>`` (or
+``.<stem>.tmp-<pid><suffix>`` where a library picks the format from the suffix) and is renamed
+over the target when complete; the temporary is removed on every failure path, and those left
+by killed runs (their pid is gone) are removed on the next write of the same output.
+
+What fer-edge may write or replace in the first place (the output policy: :func:`check_output`,
+:func:`run_folder`) is :mod:`fer_edge.core.outputs`; callers apply it before writing here.
+
+numpy-free and import-light: the edge runtime uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, Union
+
+from fer_edge.core.errors import FerEdgeError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def temp_path(path: PathLike, *, keep_suffix: bool = False) -> Path:
+    """The temporary sibling of ``path`` for this process.
+
+    Args:
+        path: the final output.
+        keep_suffix: keep the extension last (``.clip.tmp-12.mp4``) for writers that choose
+            the format from it (OpenCV, matplotlib, Keras).
+
+    Example:
+        >>> temp_path("runs/x/events.jsonl", keep_suffix=False).name
+        '.events.jsonl.tmp-...'
+    """
+    path = Path(path)
+    if keep_suffix and path.suffix:
+        return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid at all: leave it alone
+    return True
+
+
+def clean_stale(path: PathLike) -> list[Path]:
+    """Remove temporaries of ``path`` left by killed runs (pid no longer alive).
+
+    Returns:
+        The removed paths.
+    """
+    path = Path(path)
+    folder = path.parent
+    name, stem, suffix = path.name, path.stem, path.suffix
+    patterns = [re.compile(rf"^\.{re.escape(name)}\.(?:tmp|old)-(\d+)$")]
+    if suffix:
+        patterns.append(re.compile(rf"^\.{re.escape(stem)}\.tmp-(\d+){re.escape(suffix)}$"))
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        for pattern in patterns:
+            match = pattern.match(entry.name)
+            if match and not _alive(int(match.group(1))):
+                _remove(Path(entry.path))
+                removed.append(Path(entry.path))
+                break
+    return removed
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+
+
+def is_special(path: PathLike) -> bool:
+    """True for an existing device, FIFO or socket (anything not a regular file or folder)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+# --- atomic writers ---------------------------------------------------------------------------
+
+
+def _mkparent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise FerEdgeError(f"cannot write {path}: {path.parent} is a file, not a folder") from None
+    except OSError as exc:
+        raise FerEdgeError(f"cannot create folder {path.parent} ({exc.strerror}); choose a writable path") from None
+
+
+def _prepare_file(path: PathLike) -> Path:
+    """Before writing a file at ``path``: refuse a folder or special file there, create the
+    parent, and remove temporaries that killed runs left for it."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise FerEdgeError(f"cannot write {path}: it is a folder; choose a file name")
+    if is_special(path):
+        raise FerEdgeError(f"cannot write {path}: it is a device, FIFO or socket; choose a regular file")
+    _mkparent(path)
+    clean_stale(path)
+    return path
+
+
+def save_via(path: PathLike, save: Callable[[Path], Any], *, keep_suffix: bool = False) -> Path:
+    """Call ``save(temp)`` and rename the temporary over ``path``; the temp never outlives a failure.
+
+    Example:
+        >>> save_via("runs/x/curves.png", lambda p: fig.savefig(p), keep_suffix=True)  # doctest: +SKIP
+    """
+    path = _prepare_file(path)
+    tmp = temp_path(path, keep_suffix=keep_suffix)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FerEdgeError):
+            raise FerEdgeError(f"cannot write {path} ({exc.strerror or exc}); choose a writable path") from None
+        raise
+    return path
+
+
+def write_text(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return save_via(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return save_via(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_json(path: PathLike, data: Any, *, indent: int | None = 2) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically."""
+    return write_text(path, json.dumps(data, indent=indent) + "\n")
+
+
+@contextlib.contextmanager
+def open_atomic(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+    """``open()`` on the temporary; renamed over ``path`` when the block ends without error.
+
+    Example:
+        >>> with open_atomic("runs/x/errors.csv", newline="") as fh:  # doctest: +SKIP
+        ...     csv.writer(fh).writerows(rows)
+    """
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+    holder: list[IO] = []
+
+    def save(tmp: Path) -> None:
+        holder.append(open(tmp, mode, **kwargs))  # noqa: SIM115 - closed below, before the rename
+
+    path = _prepare_file(path)
+    tmp = temp_path(path)
+    try:
+        save(tmp)
+        with holder[0] as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        if holder and not holder[0].closed:
+            holder[0].close()
+        _remove(tmp)
+        raise
+
+
+class AtomicFile:
+    """A file written over a long run (events) and renamed on :meth:`close`; :meth:`abort` drops it."""
+
+    def __init__(self, path: PathLike, mode: str = "w", **kwargs: Any) -> None:
+        self.path = _prepare_file(path)
+        self.temp = temp_path(self.path)
+        if "b" not in mode:
+            kwargs.setdefault("encoding", "utf-8")
+        try:
+            self.fh: IO = open(self.temp, mode, **kwargs)  # noqa: SIM115 - closed in close/abort
+        except OSError as exc:
+            raise FerEdgeError(f"cannot write {self.path} ({exc.strerror}); choose a writable path") from None
+
+    def close(self) -> Path:
+        if not self.fh.closed:
+            self.fh.close()
+            os.replace(self.temp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        _remove(self.temp)
+
+
+@contextlib.contextmanager
+def staging_dir(out: PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling folder that replaces ``out`` only when the block succeeds.
+
+    The caller applies :func:`check_output` (``folder=True``) first; this only does the
+    mechanics: a killed or failed write never leaves a half folder at ``out``, nor the temp.
+
+    Example:
+        >>> with staging_dir("runs/my_bundle") as tmp:  # doctest: +SKIP
+        ...     (tmp / "frame.xml").write_text(...)
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FerEdgeError(f"cannot write folder {out}: a file of that name exists; choose another path")
+    _mkparent(out)
+    clean_stale(out)
+    tmp = temp_path(out)
+    _remove(tmp)
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise FerEdgeError(f"cannot write in {out.parent} ({exc.strerror}); choose a writable folder") from None
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    replace_folder(tmp, out)
+
+
+def replace_folder(src: PathLike, out: PathLike) -> Path:
+    """Move the finished folder ``src`` to ``out``, replacing what is there (via ``.<name>.old-<pid>``).
+
+    ``src`` is removed if the move fails; a kill between the two renames leaves the old folder
+    under its ``.old-`` name, which the next write of ``out`` cleans up.
+    """
+    src, out = Path(src), Path(out)
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    try:
+        if out.exists():
+            os.replace(out, old)
+        os.replace(src, out)
+    except OSError as exc:
+        _remove(src)
+        raise FerEdgeError(f"cannot replace {out} ({exc.strerror}); check its permissions") from None
+    _remove(old)
+    return out

@@ -1,0 +1,77 @@
+"""Label sets and the mappings between them, in one place.
+
+The thesis uses BU-4DFE's six basic emotions; FER2013 adds ``neutral`` as its 7th class
+(index 6). Mapping FER2013 -> thesis drops neutral and keeps the order of the other six.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+THESIS = ("angry", "disgust", "fear", "happy", "sad", "surprise")
+FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+LABEL_SETS: dict[str, tuple[str, ...]] = {
+    "thesis": THESIS,
+    "bu4dfe": THESIS,
+    "fer2013": FER2013,
+}
+
+# Spellings seen in dataset file names -> canonical label.
+ALIASES = {
+    "anger": "angry",
+    "angry": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "neutral": "neutral",
+}
+
+
+def get_labels(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """Resolve a label-set name (``thesis``, ``fer2013``...) or a comma list into labels.
+
+    Example:
+        >>> get_labels("fer2013")[-1]
+        'neutral'
+        >>> get_labels("happy,sad")
+        ('happy', 'sad')
+    """
+    from fer_edge.core.errors import FerEdgeError, unknown_choice
+
+    if isinstance(spec, str):
+        if spec in LABEL_SETS:
+            return LABEL_SETS[spec]
+        if "," not in spec:
+            raise unknown_choice("label set", spec, LABEL_SETS, note=" (or give labels as a comma list)")
+        spec = [s.strip() for s in spec.split(",")]
+    labels = tuple(str(s) for s in spec)
+    if not labels or any(not s for s in labels):
+        raise FerEdgeError(f"empty label in {list(labels)}; give non-empty names")
+    if len(set(labels)) != len(labels):
+        raise FerEdgeError(f"duplicate labels in {list(labels)}; each class needs its own name")
+    return labels
+
+
+def canonical(name: str) -> str | None:
+    """Canonical label for a spelling found in a file name, or None when unknown."""
+    return ALIASES.get(name.strip().lower())
+
+
+def mapping(src: Sequence[str], dst: Sequence[str]) -> dict[int, int]:
+    """Index map from one label set to another; classes missing from ``dst`` are dropped.
+
+    Example:
+        >>> mapping(FER2013, THESIS)[5], 6 in mapping(FER2013, THESIS)
+        (5, False)
+    """
+    return {i: dst.index(name) for i, name in enumerate(src) if name in dst}

@@ -1,0 +1,181 @@
+"""Write videos and frame folders atomically.
+
+Writers write to a temporary name next to the target and rename it when closed, so a crash
+never leaves a half-written video under the final name.
+
+numpy + OpenCV only: this module is imported by the edge runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_edge.core.atomic import clean_stale, is_special, staging_dir, temp_path
+from fer_edge.core.errors import FerEdgeError
+from fer_edge.runtime.video.source import IMAGE_EXTENSIONS, _quiet_opencv, _to_bgr
+
+__all__ = ["WRITER_FOURCC", "VideoWriter", "open_writer", "write_frames"]
+
+# The opencv-python wheels carry no H.264 encoder; mp4v and MJPG always work.
+WRITER_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
+class VideoWriter:
+    """Writes frames to a temporary file and renames it to :attr:`path` on :meth:`close`.
+
+    Use :func:`open_writer` to create one. As a context manager it closes on success and
+    aborts (deletes the temporary file) when the block raises.
+
+    Example:
+        >>> with open_writer("out.mp4", 30, (640, 360)) as writer:  # doctest: +SKIP
+        ...     writer.write(frame)
+    """
+
+    path: Path
+
+    def __init__(self, path: Path, temp: Path, writer: cv2.VideoWriter, size: tuple[int, int]) -> None:
+        self.path = path
+        self.temp = temp
+        self.size = size
+        self.frames_written = 0
+        self._writer: cv2.VideoWriter | None = writer
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one BGR ``uint8`` frame; other sizes are resized, gray/BGRA converted."""
+        if self._writer is None:
+            raise ValueError(f"writer for {self.path} is already closed")
+        if frame.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 BGR, got {frame.dtype}")
+        frame = _to_bgr(frame)
+        width, height = self.size
+        if frame.shape[1] != width or frame.shape[0] != height:
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        self._writer.write(np.ascontiguousarray(frame))
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish the file and move it to :attr:`path`; returns :attr:`path`."""
+        if self._writer is None:
+            return self.path
+        self._writer.release()
+        self._writer = None
+        os.replace(self.temp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary file; :attr:`path` is left untouched."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        # Never leave a temporary file behind if the writer is dropped without close().
+        with contextlib.suppress(Exception):
+            if self._writer is not None:
+                self.abort()
+
+
+def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> VideoWriter:
+    """Open a video writer for ``.mp4`` (mp4v) or ``.avi`` (MJPG).
+
+    Args:
+        path: output file; parent folders are created.
+        fps: frame rate, > 0.
+        size: ``(width, height)`` of the output; frames of another size are resized.
+
+    Raises:
+        FerEdgeError: unsupported extension, invalid fps/size, or OpenCV cannot open the file.
+
+    Example:
+        >>> with open_writer("runs/overlay.mp4", 25.0, (640, 360)) as out:  # doctest: +SKIP
+        ...     for _, frame in open_source("clip.mp4"):
+        ...         out.write(frame)
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in WRITER_FOURCC:
+        raise FerEdgeError(
+            f"cannot write video {path}: unsupported extension {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join(WRITER_FOURCC)} (this OpenCV build cannot write H.264)"
+        )
+    if not np.isfinite(fps) or fps <= 0:
+        raise FerEdgeError(f"cannot write video {path}: fps must be > 0, got {fps}")
+    width, height = (int(v) for v in size)
+    if width <= 0 or height <= 0:
+        raise FerEdgeError(f"cannot write video {path}: size must be positive (width, height), got {size}")
+    if path.is_dir() or is_special(path):
+        raise FerEdgeError(f"cannot write video {path}: it is a folder, device or FIFO; give a new file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FerEdgeError(f"cannot create folder {path.parent} ({exc}); choose a writable output path") from None
+    clean_stale(path)
+    # Keep the real extension last: OpenCV picks the container from it.
+    temp = temp_path(path, keep_suffix=True)
+    fourcc = cv2.VideoWriter_fourcc(*WRITER_FOURCC[suffix])
+    with _quiet_opencv():
+        writer = cv2.VideoWriter(str(temp), fourcc, float(fps), (width, height))
+    if not writer.isOpened():
+        writer.release()
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise FerEdgeError(f"cannot open video writer for {path}; check that the folder is writable")
+    return VideoWriter(path, temp, writer, (width, height))
+
+
+def write_frames(folder: str | os.PathLike[str], frames: Iterable[np.ndarray], ext: str = ".png") -> Path:
+    """Write frames as ``000.png, 001.png, ...`` into ``folder``, atomically.
+
+    The frames go to a temporary sibling folder that is renamed to ``folder`` when all are
+    written; an existing ``folder`` is replaced. Names are zero-padded to at least 3 digits
+    (more when there are over 1000 frames) so they sort both naturally and alphabetically.
+
+    Args:
+        folder: destination folder, e.g. ``data/F001/Happy``.
+        frames: BGR ``uint8`` frames (any iterable, consumed once).
+        ext: ``.png`` (lossless, the default, as in the thesis), ``.jpg``/``.jpeg`` or ``.bmp``.
+
+    Returns:
+        The folder path.
+
+    Example:
+        >>> write_frames("data/F001/Happy", [frame] * 10)  # doctest: +SKIP
+        PosixPath('data/F001/Happy')
+    """
+    folder = Path(folder).expanduser()
+    ext = ext if ext.startswith(".") else f".{ext}"
+    if ext.lower() not in IMAGE_EXTENSIONS:
+        raise FerEdgeError(f"cannot write frames as {ext!r}; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    with staging_dir(folder) as temp:
+        count = 0
+        # Stream the frames (a long clip need not fit in memory); widen the names afterwards
+        # in the rare case of more than 1000 frames.
+        for count, frame in enumerate(frames, start=1):
+            ok, data = cv2.imencode(ext, frame)
+            if not ok:
+                raise FerEdgeError(
+                    f"cannot encode frame {count - 1} for {folder} as {ext}; frames must be uint8 BGR images"
+                )
+            data.tofile(str(temp / f"{count - 1:03d}{ext}"))
+        digits = len(str(count - 1))
+        if digits > 3:
+            for i in range(count):
+                os.replace(temp / f"{i:03d}{ext}", temp / f"{i:0{digits}d}{ext}")
+    return folder

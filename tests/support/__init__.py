@@ -1,0 +1,1 @@
+"""Helpers the tests share: tiny models, media, hostile inputs, clusters."""
