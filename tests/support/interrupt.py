@@ -35,7 +35,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -46,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fer_edge.core.atomic import write_json
 from tests.support.interrupt_files import Stage, check_complete_files, compare, listing, stale_files
 from tests.support.recipes import LABELS, SUBJECTS, tiny_spatial
 
@@ -314,11 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; {record['error']}" if "error" in record else ""),
             flush=True,
         )
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"seed": args.seed, "kills_per_stage": args.kills, "stages": results}, indent=2) + "\n")
-    os.replace(tmp, path)
+    path = write_json(args.out, {"seed": args.seed, "kills_per_stage": args.kills, "stages": results})
     print(f"results: {path}")
     return 0 if all(r.get("ok") for r in results) else 1
 
