@@ -1,9 +1,9 @@
 """Count the fuzz suites' cases per input class into ``benchmarks/results/fuzz_counts.json``.
 
-The fuzz tests (``tests/test_fuzz_*.py``, ``tests/robustness/test_security.py``, ``tests/test_hostile_*.py``)
-count how each case ended; a plain ``pytest`` run keeps the counts in memory only (tests never
-rewrite tracked files). This script runs them with ``FER_EDGE_FUZZ_COUNTS`` pointing at the
-results file, so the counts are merged there.
+The fuzz tests (``tests/robustness/test_fuzz_*.py``, ``tests/robustness/test_security.py``,
+``tests/robustness/test_hostile_*.py``) count how each case ended; a plain ``pytest`` run keeps
+the counts in memory only (tests never rewrite tracked files). This script runs them with
+``FER_EDGE_FUZZ_COUNTS`` pointing at the results file, so the counts are merged there.
 
 Usage::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "fuzz_counts.json"
-SUITES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_fuzz_*.py")) + [
+SUITES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "robustness").glob("test_fuzz_*.py")) + [
     "tests/robustness/test_security.py",
     "tests/robustness/test_hostile_outputs.py",
     "tests/robustness/test_hostile_inputs.py",

@@ -25,7 +25,7 @@ def main() -> None:
     from fer_edge.optimize.calibration import load_calibration
     from fer_edge.optimize.quantize import compile_f32, infer
     from fer_edge.optimize.report import files_size_mb, measure_latency
-    from fer_edge.optimize.run import optimize_bundle
+    from fer_edge.optimize.stage import optimize_bundle
     from fer_edge.runtime.bundle import load_bundle
 
     src = Path(args.bundle) if args.bundle else default_bundle()

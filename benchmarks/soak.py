@@ -47,6 +47,51 @@ SLOTS = ((40, 40), (360, 40), (40, 260), (360, 260))  # top-left corners on a 64
 TILE = 200
 
 
+def tiny_cascade(root: Path, *, size: int = 32, timesteps: int = 16, features: int = 8, seed: int = 0) -> Path:
+    """A seeded, untrained cascade bundle built in code (no TensorFlow): the soak times the runtime,
+    so the models only need to depend on their input (pooled colour -> features -> 3 classes)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from fer_edge.runtime.bundle import Bundle, FrameSpec, ModelEntry, WindowSpec, provenance, write_manifest
+
+    rng = np.random.default_rng(seed)
+    labels = ("happy", "sad", "surprise")
+
+    def const(a):
+        return ops.constant(np.asarray(a, dtype=np.float32))
+
+    faces = ops.parameter([-1, size, size, 3], np.float32, name="faces")
+    pooled = ops.reduce_mean(faces, ops.constant(np.array([1, 2], np.int64)), keep_dims=False)
+    spatial = ops.relu(ops.matmul(pooled, const(rng.normal(size=(3, features))), False, False))
+    feats = ops.parameter([-1, timesteps, features], np.float32, name="features")
+    summed = ops.reduce_sum(feats, ops.constant(np.array([1], np.int64)), keep_dims=False)
+    logits = ops.matmul(summed, const(rng.normal(size=(features, len(labels)))), False, False)
+    root.mkdir(parents=True, exist_ok=True)
+    ov.save_model(ov.Model([spatial], [faces], "soak_spatial"), str(root / "spatial.xml"), compress_to_fp16=False)
+    ov.save_model(
+        ov.Model([ops.softmax(logits, -1)], [feats], "soak_temporal"),
+        str(root / "temporal.xml"),
+        compress_to_fp16=False,
+    )
+    write_manifest(
+        Bundle(
+            root,
+            "soak-cascade",
+            "cascade",
+            labels,
+            FrameSpec((size, size), "RGB", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+            WindowSpec(timesteps, 4, 4),
+            {
+                "spatial": ModelEntry("spatial.xml", "FP32", output=features, input=[size, size, 3]),
+                "temporal": ModelEntry("temporal.xml", "FP32", output=len(labels), input=[timesteps, features]),
+            },
+            provenance("benchmarks/soak.py"),
+        )
+    )
+    return root
+
+
 def rss_mb() -> float:
     """Resident memory of this process (VmRSS) in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -147,9 +192,7 @@ def soak(
     rng = np.random.default_rng(seed)
     tmp = Path(tempfile.mkdtemp(prefix="fer-edge-soak-"))
     if bundle is None:
-        from tests.support.ovmodels import cascade_bundle
-
-        b = load_bundle(cascade_bundle(tmp / "bundle", size=32, timesteps=16, stride=4, min_frames=4).path)
+        b = load_bundle(tiny_cascade(tmp / "bundle"))
     else:
         b = load_bundle(bundle)
     pool = render_pool(seed)
@@ -204,7 +247,7 @@ def soak(
         "frames": frames,
         "warmup": warmup,
         "inference": "async" if asynchronous else "sync",
-        "bundle": str(b.path) if bundle else "tiny cascade (tests/ovmodels)",
+        "bundle": str(b.path) if bundle else "tiny cascade (tiny_cascade)",
         "track_lifetimes": len(seen),
         "most_faces_at_once": most_faces,
         "slot_appearances": int(sum(((plan[1:, s] >= 0) & (plan[:-1, s] < 0)).sum() for s in range(len(SLOTS)))),

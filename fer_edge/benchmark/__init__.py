@@ -14,6 +14,7 @@ from __future__ import annotations
 from fer_edge.benchmark.machine import MachineRecord, machine_record, parse_cpuinfo
 from fer_edge.benchmark.report import BenchmarkReport, Comparison, Row, compare, format_comparison, load_report
 from fer_edge.benchmark.runner import benchmark
+from fer_edge.benchmark.writer import save_report
 from fer_edge.runtime.latency import Timing, compile_model, measure_latency, measure_throughput
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "measure_latency",
     "measure_throughput",
     "parse_cpuinfo",
+    "save_report",
 ]

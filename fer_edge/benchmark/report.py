@@ -1,4 +1,4 @@
-"""Benchmark reports: rows -> ``benchmark.json``, ``benchmark.md``, ``benchmark.html``; ``compare``.
+"""Benchmark reports: rows, their JSON and Markdown, ``compare``; the files are written by :mod:`writer`.
 
 Schema (docs/architecture.md, "Benchmark report")::
 
@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer_edge.benchmark.html import to_html
 from fer_edge.benchmark.text import FOOTNOTE, machine_lines
 from fer_edge.core.atomic import write_text
 
@@ -87,7 +86,7 @@ class Row:
 
 @dataclass
 class BenchmarkReport:
-    """Machine record + rows; renders to JSON, Markdown and HTML from the same rows."""
+    """Machine record + rows; JSON, Markdown and HTML come from the same rows (``writer.save_report``)."""
 
     machine: dict[str, Any]
     rows: list[Row] = field(default_factory=list)
@@ -106,26 +105,6 @@ class BenchmarkReport:
 
     def to_markdown(self) -> str:
         return to_markdown(self)
-
-    def save(self, out: str | os.PathLike) -> dict[str, str]:
-        """Write ``benchmark.json``, ``benchmark.md`` and ``benchmark.html`` into ``out``.
-
-        Example:
-            >>> report.save("runs/bench")  # doctest: +SKIP
-            {'json': 'runs/bench/benchmark.json', 'md': ..., 'html': ...}
-        """
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {"json": out / "benchmark.json", "md": out / "benchmark.md", "html": out / "benchmark.html"}
-        _atomic_write(files["json"], json.dumps(self.as_dict(), indent=2) + "\n")
-        _atomic_write(files["md"], to_markdown(self))
-        _atomic_write(files["html"], to_html(self))
-        self.outputs = {k: str(v) for k, v in files.items()}
-        return self.outputs
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    write_text(path, text)
 
 
 def row_from_dict(data: dict[str, Any], where: str = "row") -> Row:
@@ -336,6 +315,6 @@ def save_comparison(
     }
     files = {"md": out / "compare.md", "json": out / "compare.json"}
     head = f"# fer-edge benchmark compare\n\n{names[0]} = {sources[0]}, {names[1]} = {sources[1]}\n\n"
-    _atomic_write(files["md"], head + format_comparison(a, b, pairs, names) + "\n")
-    _atomic_write(files["json"], json.dumps(data, indent=2) + "\n")
+    write_text(files["md"], head + format_comparison(a, b, pairs, names) + "\n")
+    write_text(files["json"], json.dumps(data, indent=2) + "\n")
     return {k: str(v) for k, v in files.items()}

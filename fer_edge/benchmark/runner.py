@@ -18,6 +18,7 @@ from typing import Any
 from fer_edge.benchmark.baseline import baseline_rows, tensorflow_available
 from fer_edge.benchmark.machine import machine_record
 from fer_edge.benchmark.report import BenchmarkReport, Row
+from fer_edge.benchmark.writer import save_report
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.runtime.bundle import PRECISIONS, Bundle, load_bundle
 from fer_edge.runtime.kinds import kind_of
@@ -370,5 +371,5 @@ def benchmark(
     }
     report = BenchmarkReport(machine.as_dict(), rows, settings)
     if out is not None:
-        report.save(out)
+        save_report(report, out)
     return report

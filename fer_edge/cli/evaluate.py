@@ -1,6 +1,6 @@
 """``fer-edge evaluate``: metrics, confusion PNGs and the error table of a bundle or predictions.
 
-Thin layer over :mod:`fer_edge.train.predict` and :mod:`fer_edge.train.evaluate`. No
+Thin layer over :mod:`fer_edge.train.predict` and :mod:`fer_edge.train.metrics`. No
 TensorFlow: bundles run through OpenVINO, as in the runtime.
 """
 
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the summary and the files."""
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.train.evaluate import evaluate_predictions, load_predictions
+    from fer_edge.train.metrics import evaluate_predictions, load_predictions
 
     target = Path(args.target)
     if not 0 < args.reference <= 1:  # NaN fails too

@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fuse, evaluate each method, print a comparison table."""
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.train.evaluate import evaluate_predictions, metrics
     from fer_edge.train.fusion import fuse, load_member
+    from fer_edge.train.metrics import evaluate_predictions, metrics
 
     methods = args.method
     if args.recipe:

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
+    from fer_edge.optimize.stage import OptimizeConfig, optimize_bundle
 
     keys = (
         "precision",

@@ -16,6 +16,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from fer_edge.core.atomic import write_text
 from fer_edge.core.errors import FerEdgeError
 
 CHECK_DIR = ".cluster-check"
@@ -29,10 +30,8 @@ def _probe(folder: str, token: str, node_id: str) -> dict:
     try:
         seen = (check / "driver").read_text(encoding="utf-8") == token
         if seen:
-            tmp = check / f".{node_id}.tmp-{os.getpid()}"
-            tmp.write_text(token, encoding="utf-8")
-            os.replace(tmp, check / node_id)
-    except OSError:
+            write_text(check / node_id, token)
+    except (OSError, FerEdgeError):
         seen = False
     return {"node": node_id, "host": socket.gethostname(), "seen": seen}
 

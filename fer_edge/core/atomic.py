@@ -5,6 +5,9 @@ Every file or folder fer-edge writes goes to a temporary sibling ``.<name>.tmp-<
 over the target when complete; the temporary is removed on every failure path, and those left
 by killed runs (their pid is gone) are removed on the next write of the same output.
 
+Every rename of a finished temporary over its target happens here (:func:`commit`); the few
+other ``os.replace`` calls in ``fer_edge/`` are listed with their reason in docs/architecture.md.
+
 What fer-edge may write or replace in the first place (the output policy: :func:`check_output`,
 :func:`run_folder`) is :mod:`fer_edge.core.outputs`; callers apply it before writing here.
 
@@ -127,19 +130,46 @@ def _prepare_file(path: PathLike) -> Path:
     return path
 
 
-def save_via(path: PathLike, save: Callable[[Path], Any], *, keep_suffix: bool = False) -> Path:
+def commit(temp: PathLike, path: PathLike) -> Path:
+    """Rename the finished temporary ``temp`` over ``path`` (atomic on one filesystem).
+
+    For writers that hold their own handle over a long run (OpenCV's ``VideoWriter``, an HDF5
+    file, a Keras callback); one-shot writes use :func:`save_via` and the helpers on it.
+    An ``OSError`` is left to the caller, who knows what failing means there.
+    """
+    os.replace(temp, path)
+    return Path(path)
+
+
+def save_via(
+    path: PathLike, save: Callable[[Path], Any], *, keep_suffix: bool = False, companions: tuple[str, ...] = ()
+) -> Path:
     """Call ``save(temp)`` and rename the temporary over ``path``; the temp never outlives a failure.
+
+    Args:
+        path: the final output.
+        save: writes the file at the path it is given.
+        keep_suffix: see :func:`temp_path`.
+        companions: suffixes of files ``save`` writes beside the temporary under the same stem
+            (OpenVINO IR: ``(".bin",)`` beside the ``.xml``); each is renamed before ``path``, so
+            a present ``path`` always has them.
 
     Example:
         >>> save_via("runs/x/curves.png", lambda p: fig.savefig(p), keep_suffix=True)  # doctest: +SKIP
+        >>> save_via("b/frame.xml", lambda p: ov.save_model(m, str(p)), companions=(".bin",))  # doctest: +SKIP
     """
     path = _prepare_file(path)
-    tmp = temp_path(path, keep_suffix=keep_suffix)
+    for suffix in companions:
+        clean_stale(path.with_suffix(suffix))
+    tmp = temp_path(path, keep_suffix=keep_suffix or bool(companions))
     try:
         save(tmp)
-        os.replace(tmp, path)
+        for suffix in companions:
+            commit(tmp.with_suffix(suffix), path.with_suffix(suffix))
+        commit(tmp, path)
     except BaseException as exc:
-        _remove(tmp)
+        for leftover in (tmp, *(tmp.with_suffix(s) for s in companions)):
+            _remove(leftover)
         if isinstance(exc, OSError) and not isinstance(exc, FerEdgeError):
             raise FerEdgeError(f"cannot write {path} ({exc.strerror or exc}); choose a writable path") from None
         raise
@@ -182,7 +212,7 @@ def open_atomic(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
         save(tmp)
         with holder[0] as fh:
             yield fh
-        os.replace(tmp, path)
+        commit(tmp, path)
     except BaseException:
         if holder and not holder[0].closed:
             holder[0].close()
@@ -206,7 +236,7 @@ class AtomicFile:
     def close(self) -> Path:
         if not self.fh.closed:
             self.fh.close()
-            os.replace(self.temp, self.path)
+            commit(self.temp, self.path)
         return self.path
 
     def abort(self) -> None:

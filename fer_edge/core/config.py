@@ -1,7 +1,7 @@
 """Typed configs from mappings: the one path from YAML recipes, ``--set`` and CLI options to dataclasses.
 
 Every stage's settings are a dataclass with documented defaults and range checks in
-``__post_init__`` (training recipes, :class:`~fer_edge.optimize.run.OptimizeConfig`,
+``__post_init__`` (training recipes, :class:`~fer_edge.optimize.stage.OptimizeConfig`,
 :class:`~fer_edge.data.preprocess.PreprocessConfig`, :class:`~fer_edge.runtime.PipelineConfig`,
 :class:`~fer_edge.runtime.stream.StreamPolicy`). This module turns a mapping into one of them:
 unknown keys are refused with a "did you mean", values are coerced to the annotated types

@@ -83,11 +83,11 @@ def _salt_pepper(clip: np.ndarray, amount: float, seed: int) -> np.ndarray:
     return out
 
 
-def clip_seed(seed: int, name: str) -> int:
+def augment_seed(seed: int, name: str) -> int:
     """A clip's own seed for random copies, from the run seed and the clip name (stable across runs).
 
     Example:
-        >>> clip_seed(0, "F001_happy") == clip_seed(0, "F001_happy") != clip_seed(0, "F001_sad")
+        >>> augment_seed(0, "F001_happy") == augment_seed(0, "F001_happy") != augment_seed(0, "F001_sad")
         True
     """
     import zlib
@@ -101,7 +101,7 @@ def apply_offline(clip: np.ndarray, name: str, *, seed: int = 0) -> np.ndarray:
     Args:
         clip: uint8 ``(T, H, W)`` or ``(T, H, W, C)``.
         name: one of :data:`OFFLINE`.
-        seed: only ``saltpepper`` is random; pass one seed per clip (:func:`clip_seed`).
+        seed: only ``saltpepper`` is random; pass one seed per clip (:func:`augment_seed`).
 
     Returns:
         A new clip of the same shape and dtype.

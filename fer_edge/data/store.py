@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.core.atomic import clean_stale, temp_path
+from fer_edge.core.atomic import clean_stale, commit, temp_path
 from fer_edge.core.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class StoreWriter:
             kept = self._salvage(f) if self.partial.exists() else 0
             f.attrs["written"] = kept
             f.close()
-            os.replace(tmp, self.partial)
+            commit(tmp, self.partial)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -266,7 +266,7 @@ class StoreWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
-            os.replace(self.partial, self.path)
+            commit(self.partial, self.path)
         return self.path
 
     def abort(self) -> None:

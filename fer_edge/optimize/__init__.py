@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "OptimizeConfig": "fer_edge.optimize.run",
-    "optimize_bundle": "fer_edge.optimize.run",
+    "OptimizeConfig": "fer_edge.optimize.stage",
+    "optimize_bundle": "fer_edge.optimize.stage",
     "OptimizeReport": "fer_edge.optimize.report",
     "export_bundle": "fer_edge.optimize.export",
     "export_onnx": "fer_edge.optimize.export",

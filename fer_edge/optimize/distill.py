@@ -276,8 +276,8 @@ def _distill_cascade(
     import keras
 
     from fer_edge.models.temporal import cnn1d_head
-    from fer_edge.optimize.evaluate import scores
     from fer_edge.optimize.quantize import compile_f32
+    from fer_edge.optimize.validation import scores
     from fer_edge.runtime.kinds import kind_of
     from fer_edge.runtime.windows import pad_window
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from fer_edge.convert.keras import culprits, to_openvino
 from fer_edge.convert.parity import check_parity
-from fer_edge.core.atomic import temp_path
+from fer_edge.core.atomic import save_via
 from fer_edge.core.errors import FerEdgeError, require, unknown_choice
 from fer_edge.core.outputs import check_output
 from fer_edge.runtime.ovcompat import save_ir
@@ -56,29 +56,26 @@ def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
     """
     require("onnx", "optimize", purpose="ONNX export")
     require("tf2onnx", "optimize", purpose="ONNX export")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path, keep_suffix=True)
-    try:
-        # Keras' exporter refuses a loaded model that has never been called ("never called").
-        dummy = [np.zeros([1 if d is None else d for d in t.shape], np.float32) for t in keras_model.inputs]
-        keras_model(dummy if len(dummy) > 1 else dummy[0], training=False)
-        keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=ONNX_OPSET)
-    except Exception as exc:  # noqa: BLE001 - converter failures are about the model
-        tmp.unlink(missing_ok=True)
-        first = str(exc).strip().splitlines()
-        raise FerEdgeError(
-            f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
-            f"{culprits(keras_model, str(exc))}"
-        ) from None
-    if onnx_opset(tmp) > ONNX_OPSET:
-        tmp.unlink(missing_ok=True)
-        raise FerEdgeError(
-            f"ONNX export of '{keras_model.name}' wrote an opset above {ONNX_OPSET}, which "
-            "OpenVINO 2022.3 (NCS2) cannot read; upgrade tf2onnx/keras (optimize extra)"
-        )
-    os.replace(tmp, path)
-    return path
+
+    def save(tmp: Path) -> None:
+        try:
+            # Keras' exporter refuses a loaded model that has never been called ("never called").
+            dummy = [np.zeros([1 if d is None else d for d in t.shape], np.float32) for t in keras_model.inputs]
+            keras_model(dummy if len(dummy) > 1 else dummy[0], training=False)
+            keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=ONNX_OPSET)
+        except Exception as exc:  # noqa: BLE001 - converter failures are about the model
+            first = str(exc).strip().splitlines()
+            raise FerEdgeError(
+                f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
+                f"{culprits(keras_model, str(exc))}"
+            ) from None
+        if onnx_opset(tmp) > ONNX_OPSET:
+            raise FerEdgeError(
+                f"ONNX export of '{keras_model.name}' wrote an opset above {ONNX_OPSET}, which "
+                "OpenVINO 2022.3 (NCS2) cannot read; upgrade tf2onnx/keras (optimize extra)"
+            )
+
+    return save_via(path, save, keep_suffix=True)
 
 
 FORMATS = ("openvino", "onnx")

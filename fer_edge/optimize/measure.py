@@ -1,5 +1,5 @@
 """Measuring a variant for the optimization report: its models' latency one after the other
-(summed per-model timings), size, parameters, FLOPs and accuracy, as one :class:`Row`.
+(summed per-model timings), size, parameters, FLOPs and accuracy, as one :class:`VariantRow`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.optimize import quantize as q
-from fer_edge.optimize.report import Row, files_size_mb, ir_flops, measure_latency
+from fer_edge.optimize.report import VariantRow, files_size_mb, ir_flops, measure_latency
 from fer_edge.runtime.bundle import Bundle
 from fer_edge.runtime.kinds import kind_of
 
@@ -53,13 +53,13 @@ def variant_row(
     *,
     device: str,
     iterations: int,
-) -> Row:
+) -> VariantRow:
     """The report row of one variant: size, parameters, FLOPs, accuracy and its drop, latency with
     the f32 hint and with the plugin's default precision."""
     lat32, _ = bundle_latency(folder, files, inputs, "f32", device=device, iterations=iterations)
     latdef, used = bundle_latency(folder, files, inputs, None, device=device, iterations=iterations)
     fmt = "onnx" if all(f.endswith(".onnx") for f in files.values()) else "openvino"
-    return Row(
+    return VariantRow(
         name,
         fmt,
         precision,
@@ -86,7 +86,7 @@ def latency_inputs(bundle: Bundle, data, base: dict[str, Any]) -> dict[str, list
     return kind_of(bundle).example_inputs(frame, clip, upstream, bundle.window.length)
 
 
-def set_speedups(rows: list[Row]) -> None:
+def set_speedups(rows: list[VariantRow]) -> None:
     """Each row's speed-up over the first (the parent), like with like: the same hint on both sides."""
     parent = rows[0]
     for row in rows:

@@ -7,7 +7,7 @@ each hint the speed-up over the parent measured with that same hint (like with l
 
 Example:
     >>> report = OptimizeReport(bundle="runs/fer_int8", source="runs/fer", precision="int8")
-    >>> report.rows.append(Row("fp32", "openvino", "FP32", 0.22))
+    >>> report.rows.append(VariantRow("fp32", "openvino", "FP32", 0.22))
     >>> "| fp32 |" in report.markdown()
     True
 """
@@ -26,7 +26,7 @@ from fer_edge.core.atomic import write_text
 
 
 @dataclass
-class Row:
+class VariantRow:
     """One variant (a whole bundle: all its models) in the report."""
 
     variant: str
@@ -60,7 +60,7 @@ class OptimizeReport:
     steps: list[str] = field(default_factory=list)
     accuracy_control: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
-    rows: list[Row] = field(default_factory=list)
+    rows: list[VariantRow] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:

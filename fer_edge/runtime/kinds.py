@@ -9,7 +9,7 @@ runtime's per-track ring buffer)::
     clip     crops buffered as they are; clip model on a window of crops
 
 Nothing outside this module branches on the kind's name: callers ask ``kind_of(bundle)``.
-numpy only (and :mod:`fer_edge.runtime.windows`): no TensorFlow, no NNCF, nothing of ``deploy``.
+numpy only (and :mod:`fer_edge.runtime.windows`): no TensorFlow, no NNCF.
 
 Example:
     >>> kind = KINDS["cascade"]

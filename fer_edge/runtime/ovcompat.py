@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fer_edge.core.atomic import temp_path
+from fer_edge.core.atomic import save_via
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,4 @@ def save_model(model: Any, xml: str, *, compress_to_fp16: bool = False) -> None:
 
 def save_ir(ov_model: Any, xml: str | os.PathLike, *, fp16: bool = False) -> Path:
     """Write IR ``.xml``/``.bin`` next to each other, atomically (both renamed at the end)."""
-    xml = Path(xml)
-    xml.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(xml, keep_suffix=True)  # inside a staging folder: removed with it on failure
-    save_model(ov_model, str(tmp), compress_to_fp16=fp16)
-    os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
-    os.replace(tmp, xml)
-    return xml
+    return save_via(xml, lambda tmp: save_model(ov_model, str(tmp), compress_to_fp16=fp16), companions=(".bin",))

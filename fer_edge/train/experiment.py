@@ -205,7 +205,7 @@ def _test_and_bundle(
 ) -> None:
     from fer_edge.data.clipset import data_provenance
     from fer_edge.train.bundling import save_cascade_bundle, save_single_bundle
-    from fer_edge.train.evaluate import evaluate_predictions
+    from fer_edge.train.metrics import evaluate_predictions
     from fer_edge.train.predict import predict_bundle
 
     out = Path(recipe.out)

@@ -110,10 +110,10 @@ AUGMENT_FORMAT = 2
 
 
 def _variants(clip: np.ndarray, augment: Sequence[str], seed: int, name: str) -> Iterator[tuple[str, np.ndarray]]:
-    from fer_edge.data.augment import apply_offline, clip_seed
+    from fer_edge.data.augment import apply_offline, augment_seed
 
     for transform in augment:
-        yield transform, apply_offline(clip, transform, seed=clip_seed(seed, name))
+        yield transform, apply_offline(clip, transform, seed=augment_seed(seed, name))
 
 
 def store_attrs(base: dict, part: str, augment: Sequence[str]) -> dict:

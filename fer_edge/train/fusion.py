@@ -8,7 +8,7 @@ cross-validation accuracy, or any weights given)::
     max       f = max(f(x_1), ..., f(x_n))   element-wise      (3.3)
 
 The fused class is the arg-max (ties to the first-listed class). The result is a
-:class:`~fer_edge.train.evaluate.Predictions`, evaluated like any model and saved as
+:class:`~fer_edge.train.metrics.Predictions`, evaluated like any model and saved as
 ``predictions.csv``, which ``fer-edge evaluate`` and ``fer-edge fuse`` read again.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.core.fileio import check_finite, read_json
-from fer_edge.train.evaluate import Predictions
+from fer_edge.train.metrics import Predictions
 
 METHODS = ("average", "weighted", "max")
 
@@ -150,7 +150,7 @@ def load_member(
     path: str | os.PathLike, *, part: str = "test", preprocessed=None, split_file=None, progress: bool = False
 ) -> Member:
     """A fusion member from a bundle (scored now on ``part``) or a ``predictions.csv`` / evaluation folder."""
-    from fer_edge.train.evaluate import load_predictions
+    from fer_edge.train.metrics import load_predictions
 
     path = Path(path)
     if (path / "manifest.json").is_file():

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.core.atomic import save_via
+from fer_edge.core.atomic import commit, save_via
 from fer_edge.core.errors import FerEdgeError, require
 
 
@@ -115,7 +115,7 @@ def _csv_logger(path: Path) -> Any:
     class AtomicCSVLogger(keras.callbacks.CSVLogger):
         def on_train_end(self, logs=None):
             super().on_train_end(logs)
-            os.replace(self.filename, path)
+            commit(self.filename, path)
 
     return AtomicCSVLogger(str(_partial(path)))
 
@@ -140,7 +140,7 @@ def _best_checkpoint(path: Path, monitor: str) -> Any:
 
         def on_train_end(self, logs=None):
             if partial.exists():
-                os.replace(partial, path)
+                commit(partial, path)
 
     return BestCheckpoint()
 

@@ -34,7 +34,7 @@ def predict_bundle(
         (18, 6)
     """
     from fer_edge.runtime.engine import EngineConfig, load_model
-    from fer_edge.train.evaluate import Predictions
+    from fer_edge.train.metrics import Predictions
 
     if tuple(bundle.labels) != tuple(data.labels):
         raise FerEdgeError(f"bundle labels {list(bundle.labels)} differ from the data's {list(data.labels)}")

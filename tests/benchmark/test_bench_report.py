@@ -9,6 +9,7 @@ import pytest
 
 from fer_edge.benchmark.html import to_html
 from fer_edge.benchmark.report import KEY, BenchmarkReport, Row, compare, format_comparison, load_report
+from fer_edge.benchmark.writer import save_report
 from fer_edge.core.errors import FerEdgeError
 
 MACHINE_A = {
@@ -73,7 +74,7 @@ def test_json_schema_round_trip(tmp_path):
         _row(stage="video:detect", median=0.0, p90=8.0, fps=90.0),
     ]
     report = _report(MACHINE_A, rows)
-    out = report.save(tmp_path / "bench")
+    out = save_report(report, tmp_path / "bench")
     assert set(out) == {"json", "md", "html"}
     assert not list((tmp_path / "bench").glob(".*tmp*"))  # temporary names are gone
     data = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
@@ -128,7 +129,7 @@ def test_html_is_self_contained_and_escaped():
 
 def test_empty_report_still_renders(tmp_path):
     report = _report(MACHINE_A, [])
-    report.save(tmp_path)
+    save_report(report, tmp_path)
     assert "<svg" not in (tmp_path / "benchmark.html").read_text()
     assert load_report(tmp_path / "benchmark.json").rows == []
 

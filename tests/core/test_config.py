@@ -18,7 +18,7 @@ from fer_edge.runtime.stream import StreamPolicy
 
 
 def test_optimize_recipe_values_are_coerced_or_refused_naming_file_and_key(tmp_path, capsys):
-    from fer_edge.optimize.run import OptimizeConfig
+    from fer_edge.optimize.stage import OptimizeConfig
 
     recipe = tmp_path / "int8.yaml"
     recipe.write_text('precision: int8\nsubset_size: "300"\nmax_drop: 1e-2\n')

@@ -68,15 +68,15 @@ def test_rotations_turn_about_the_centre():
 
 
 def test_salt_and_pepper_is_fresh_per_frame_and_channel_and_seeded_per_clip(clip):
-    from fer_edge.data.augment import clip_seed
+    from fer_edge.data.augment import augment_seed
 
-    out = apply_offline(clip, "saltpepper", seed=clip_seed(0, "F001_happy"))
+    out = apply_offline(clip, "saltpepper", seed=augment_seed(0, "F001_happy"))
     hit = (out != clip) & ((out == 0) | (out == 255))
     assert not np.array_equal(hit[0], hit[1])  # another mask on the next frame
     assert not np.array_equal(hit[0, ..., 0], hit[0, ..., 1])  # and on the next channel
     assert not hit[:, -1].any() and not hit[:, :, -1].any()  # randint(0, i - 1) never hits the last row/col
-    again = apply_offline(clip, "saltpepper", seed=clip_seed(0, "F001_happy"))
-    other = apply_offline(clip, "saltpepper", seed=clip_seed(0, "F002_happy"))
+    again = apply_offline(clip, "saltpepper", seed=augment_seed(0, "F001_happy"))
+    other = apply_offline(clip, "saltpepper", seed=augment_seed(0, "F002_happy"))
     np.testing.assert_array_equal(out, again)
     assert not np.array_equal(out, other)
 

@@ -108,7 +108,7 @@ def test_prune_skips_residual_branches():
 
 
 def test_prune_bundle_fine_tunes_and_quantizes(tiny):
-    from fer_edge.optimize.run import optimize_bundle
+    from fer_edge.optimize.stage import optimize_bundle
 
     report = optimize_bundle(
         tiny["frame"].path,
@@ -171,7 +171,7 @@ def test_distill_cascade_compact_student(tiny):
 
 
 def test_optimize_distill_frame_bundle(tiny):
-    from fer_edge.optimize.run import optimize_bundle
+    from fer_edge.optimize.stage import optimize_bundle
 
     report = optimize_bundle(
         tiny["frame"].path,

@@ -9,7 +9,7 @@ import pytest
 
 from fer_edge.cli import main
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.optimize.run import OptimizeConfig, optimize_bundle
+from fer_edge.optimize.stage import OptimizeConfig, optimize_bundle
 from fer_edge.runtime.bundle import load_bundle
 from tests.support.ovmodels import calibration_npz, keras_cascade_bundle, keras_frame_bundle
 

@@ -11,8 +11,8 @@ from fer_edge.cli import main
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.train.config import load_recipe, parse_override
 from fer_edge.train.crossval import early_stop_epoch, finalize_epochs
-from fer_edge.train.evaluate import Predictions, evaluate_predictions, load_predictions, metrics
 from fer_edge.train.fusion import Member, fuse, fuse_scores
+from fer_edge.train.metrics import Predictions, evaluate_predictions, load_predictions, metrics
 
 LABELS = ("happy", "sad", "surprise")
 

@@ -65,7 +65,7 @@ def test_invalid_numbers_on_the_command_line(world, assets, capsys):
 
 
 def test_fusion_weights_must_be_finite(world, capsys):
-    from fer_edge.train.evaluate import Predictions
+    from fer_edge.train.metrics import Predictions
 
     labels = ("happy", "sad")
     for name in ("a", "b"):

@@ -1,7 +1,7 @@
 """Hostile outputs and hangs: each case states the exit code and the message it must give, and
 the file system is compared before/after (nothing outside the case's own outputs changes, no
 temporary file is left). Rules: ``fer_edge.core.atomic`` (outputs), ``fer_edge.runtime.video.source`` and
-``fer_edge.data.bu4dfe`` (FIFOs), ``fer_edge.core.fileio`` (YAML aliases), ``fer_edge.train.evaluate``
+``fer_edge.data.bu4dfe`` (FIFOs), ``fer_edge.core.fileio`` (YAML aliases), ``fer_edge.train.metrics``
 (plot caps).
 """
 
@@ -269,7 +269,7 @@ def test_alias_bomb_yaml_is_refused(world, capsys):
 
 @pytest.mark.slow
 def test_plots_cap_what_they_draw(tmp_path):
-    from fer_edge.train.evaluate import Predictions, evaluate_predictions
+    from fer_edge.train.metrics import Predictions, evaluate_predictions
 
     n = 150  # the issue's case had 600; above the cap every size takes the same path
     labels = tuple(f"c{i}" for i in range(n))

@@ -20,6 +20,7 @@ from tests.support.interrupt_files import digest
 from tests.support.ovmodels import frame_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
+FOLDS_HEAD = "| fold | max val accuracy | seconds |\n|---|---|---|\n"
 
 
 @pytest.mark.slow
@@ -52,8 +53,8 @@ def test_stale_or_partial_files_under_final_names_are_caught(tmp_path):
     for root, rows in ((ref, "epoch,loss\n0,1.0\n1,0.5\n"), (out, "epoch,loss\n0,1.0\n")):
         (root / "cv").mkdir(parents=True)
         (root / "cv" / "log.csv").write_text(rows, encoding="utf-8")
-        (root / "cv" / "folds.md").write_text("| 0 | 0.5000 | 12.3 |\n", encoding="utf-8")
-    (out / "cv" / "folds.md").write_text("| 0 | 0.5000 | 9.9 |\n", encoding="utf-8")  # wall time: masked
+        (root / "cv" / "folds.md").write_text(f"{FOLDS_HEAD}| 0 | 0.5000 | 12.3 |\n", encoding="utf-8")
+    (out / "cv" / "folds.md").write_text(f"{FOLDS_HEAD}| 0 | 0.5000 | 9.9 |\n", encoding="utf-8")  # wall time: masked
     (out / "cv" / ".log.partial.csv").write_text("epoch,lo", encoding="utf-8")  # temporary: allowed
     (out / "extra.json").write_text("{}", encoding="utf-8")
     assert harness.check_complete_files(out) == []  # every file parses...
@@ -159,3 +160,28 @@ def test_demo_finalizes_outputs_on_signal(tmp_path, long_video, sig):
         count += 1
     assert count == timing["frames"]
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "demo.mp4", "events.jsonl", "timing.json"]
+
+
+def test_optimize_report_timings_are_masked_by_rule_and_nothing_else(tmp_path):
+    """Two optimize reports that differ only in measured times compare equal; any other cell does not."""
+    from fer_edge.optimize.report import OptimizeReport, VariantRow
+
+    def report(folder, scale: float, accuracy: float = 0.9):
+        rows = [
+            VariantRow("fp32", "openvino", "FP32", 0.2, 1000, 2_000_000, 0.9, 0.0),
+            VariantRow("int8", "openvino", "INT8", 0.1, 1000, 2_000_000, accuracy, accuracy - 0.9),
+        ]
+        for i, r in enumerate(rows):
+            r.latency_f32_ms = {"median": scale * (i + 1), "p90": scale * (i + 2)}
+            r.latency_default_ms = {"median": scale * (i + 3), "p90": scale * (i + 4)}
+            r.default_precision = "bf16"
+            r.speedup_f32, r.speedup_default = 1.0 + scale * i, 1.0 + 2 * scale * i
+        rep = OptimizeReport(bundle="b_int8", source="b", precision="int8", rows=rows, seconds=scale * 10)
+        return rep.save(folder)
+
+    stage = harness.STAGES["optimize"]
+    a, b, c = report(tmp_path / "a", 1.0), report(tmp_path / "b", 1.7), report(tmp_path / "c", 1.0, accuracy=0.8)
+    for name in ("report.md", "report.json"):
+        assert a[name].read_text() != b[name].read_text()  # the times do differ...
+        assert digest(a[name], stage) == digest(b[name], stage)  # ...and are masked
+        assert digest(a[name], stage) != digest(c[name], stage)  # an accuracy is not a timing

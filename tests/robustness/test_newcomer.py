@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from fer_edge.benchmark.report import BenchmarkReport, Row, load_report
+from fer_edge.benchmark.writer import save_report
 from fer_edge.cli import build_parser, main
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.data.synth import make_clip
@@ -214,8 +215,8 @@ def test_compare_matches_across_hints_and_writes_out(tmp_path, capsys):
     b = BenchmarkReport(
         {"cpu": "B"}, [_row(hint="f32", inference_precision="f32", latency_ms={"median": 2.0, "p90": 2.5}, fps=500.0)]
     )
-    a.save(tmp_path / "a")
-    b.save(tmp_path / "b")
+    save_report(a, tmp_path / "a")
+    save_report(b, tmp_path / "b")
     assert main(["benchmark", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert "1 configuration(s) in both reports, 1 in only one." in out

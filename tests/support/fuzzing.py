@@ -65,7 +65,7 @@ def flush() -> None:
         classes[cls] = {"tried": sum(counter.values()), **dict(sorted(counter.items()))}
     data = {
         "note": "cases tried per input class and how each ended (handled, or a one-line FerEdgeError "
-        "naming the file); any other ending fails the fuzz tests (tests/test_fuzz_*.py)",
+        "naming the file); any other ending fails the fuzz tests (tests/robustness/test_fuzz_*.py)",
         "total": sum(c["tried"] for c in classes.values()),
         "classes": dict(sorted(classes.items())),
     }

@@ -184,7 +184,7 @@ def _item_summary(items) -> dict:
 def optimize_outputs(tmp: Path, bundle, *, max_drop: float | None = None) -> dict:
     """``fer-edge optimize --precision int8`` on an .npz: calibration items per role and the metrics."""
     from fer_edge.optimize import quantize as q
-    from fer_edge.optimize.run import optimize_bundle
+    from fer_edge.optimize.stage import optimize_bundle
     from tests.support.ovmodels import calibration_npz
 
     npz = tmp / "calib.npz"

@@ -1,4 +1,4 @@
-"""Helpers of the hostile-input suites (``tests/test_hostile_*.py``): run a verb, check its exit
+"""Helpers of the hostile-input suites (``tests/robustness/test_hostile_*.py``): run a verb, check its exit
 code, its one-line message and the file system before/after; a tiny bundle and video.
 
 The rules under test live in ``fer_edge.core.atomic`` (outputs), ``fer_edge.core.fileio`` (reading),
@@ -96,7 +96,7 @@ def demo_argv(assets, *extra: str, bundle: Path | None = None, source: str | Pat
     ]
 
 
-# Fixtures shared by tests/test_hostile_*.py (imported there by name).
+# Fixtures shared by tests/robustness/test_hostile_*.py (imported there by name).
 @pytest.fixture(scope="module", autouse=True)
 def _counts():
     yield

@@ -6,6 +6,7 @@ finished runs apart by content, not by wall-clock facts (see the harness' docstr
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -18,6 +19,51 @@ from pathlib import Path
 TEMP_MARKERS = (".tmp-", ".partial", ".part-", ".old-")
 TFEVENTS = "events.out.tfevents."
 
+# A timing, by rule rather than by today's columns: a Markdown/CSV column whose header names one
+# ("seconds", "ms, f32 hint", "speed-up, default hint", "fps", "latency ...") and a JSON key made of
+# such words ("latency_f32_ms", "speedup_default", "seconds") hold wall-clock facts, masked.
+TIMING_HEADER = re.compile(r"\b(ms|seconds?|latency|speed-?ups?|fps|clips per min)\b", re.IGNORECASE)
+TIMING_KEY = re.compile(r"(^|_)(ms|seconds|latency|speedup|fps)(_|$)")
+_MD_SEPARATOR = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
+MASK = "<timing>"
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def mask_timing_columns(text: str) -> str:
+    r"""Every Markdown table's cells under a timing header become ``<timing>``.
+
+    Example:
+        >>> mask_timing_columns("| fold | seconds |\n|---|---|\n| 0 | 12.3 |\n")
+        '| fold | seconds |\n|---|---|\n| 0 | <timing> |\n'
+    """
+    lines = text.split("\n")
+    timing: set[int] = set()
+    for i, line in enumerate(lines):
+        if not line.lstrip().startswith("|"):
+            timing = set()
+        elif i + 1 < len(lines) and _MD_SEPARATOR.match(lines[i + 1].strip()):
+            timing = {j for j, cell in enumerate(_cells(line)) if TIMING_HEADER.search(cell)}
+        elif timing and not _MD_SEPARATOR.match(line.strip()):
+            cells = _cells(line)
+            lines[i] = "| " + " | ".join(MASK if j in timing else c for j, c in enumerate(cells)) + " |"
+    return "\n".join(lines)
+
+
+def mask_timing_csv(text: str) -> str:
+    """A CSV's columns whose header names a timing become ``<timing>`` (a file without such a header is unchanged)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    timing = {j for j, cell in enumerate(rows[0]) if TIMING_HEADER.search(cell)} if rows else set()
+    if not timing:
+        return text
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [rows[0]] + [[MASK if j in timing else c for j, c in enumerate(row)] for row in rows[1:]]
+    )
+    return out.getvalue()
+
 
 @dataclass
 class Stage:
@@ -27,8 +73,10 @@ class Stage:
         name: stage name (``--stage``).
         prepare: builds the inputs under the work folder.
         command: ``(work, out) -> argv`` of ``fer-edge``.
-        volatile: JSON keys holding times/durations/latencies (dropped when comparing).
+        volatile: JSON keys holding other run-to-run facts (dropped when comparing); keys that
+            name a timing (:data:`TIMING_KEY`) are dropped in every stage.
         masks: ``(file name ending, regex)`` pairs; matches are masked (per line) before comparing.
+            Timing columns of Markdown tables and CSV files are masked in every stage.
         env: extra environment variables.
     """
 
@@ -100,7 +148,7 @@ def check_complete_files(out: Path) -> list[str]:
 
 def _strip(data, volatile: tuple[str, ...]):
     if isinstance(data, dict):
-        return {k: _strip(v, volatile) for k, v in data.items() if k not in volatile}
+        return {k: _strip(v, volatile) for k, v in data.items() if k not in volatile and not TIMING_KEY.search(k)}
     if isinstance(data, list):
         return [_strip(v, volatile) for v in data]
     return data
@@ -162,7 +210,7 @@ def _keras_digest(path: Path) -> str:
 def digest(path: Path, stage: Stage) -> str:
     if path.name.startswith(TFEVENTS):
         return "tfevents"  # wall times inside; compared by count (see _listing)
-    if path.suffix in (".json", ".jsonl") and stage.volatile:
+    if path.suffix in (".json", ".jsonl"):
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".json":
             items = [json.loads(text)]
@@ -175,8 +223,10 @@ def digest(path: Path, stage: Stage) -> str:
     if path.suffix == ".keras":
         return _keras_digest(path)
     masks = [pattern for ending, pattern in stage.masks if path.name.endswith(ending)]
-    if masks:
+    if masks or path.suffix in (".md", ".csv"):
         text = path.read_text(encoding="utf-8")
+        text = mask_timing_columns(text) if path.suffix == ".md" else text
+        text = mask_timing_csv(text) if path.suffix == ".csv" else text
         for pattern in masks:
             text = re.sub(pattern, "<masked>", text, flags=re.MULTILINE)
         return hashlib.sha256(text.encode()).hexdigest()

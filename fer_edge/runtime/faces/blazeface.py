@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_edge.core.atomic import save_via
 from fer_edge.core.errors import FerEdgeError
 
 log = logging.getLogger(__name__)
@@ -186,16 +186,12 @@ def _ir_path(tflite: Path) -> Path:
             f"{xml.with_suffix('.bin').name} into {xml.parent}, or use --detector haar"
         )
     log.info("converting %s to OpenVINO IR (once)", tflite.name)
-    tmp = tflite.parent / f".ir-{tflite.stem}-{os.getpid()}"
-    tmp.mkdir(exist_ok=True)
-    try:
-        ov.save_model(ov.convert_model(str(tflite)), str(tmp / xml.name), compress_to_fp16=False)
-        # .bin first: a present .xml then always has its weights.
-        os.replace(tmp / xml.with_suffix(".bin").name, xml.with_suffix(".bin"))
-        os.replace(tmp / xml.name, xml)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return xml
+
+    def save(tmp: Path) -> None:
+        ov.save_model(ov.convert_model(str(tflite)), str(tmp), compress_to_fp16=False)
+
+    # The .bin is renamed first: a present .xml always has its weights.
+    return save_via(xml, save, companions=(".bin",))
 
 
 def model_path(variant: str = "short", *, root: Path | None = None, wheel_dir: Path | None = None) -> Path:

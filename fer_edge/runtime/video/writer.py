@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_edge.core.atomic import clean_stale, is_special, staging_dir, temp_path
+from fer_edge.core.atomic import clean_stale, commit, is_special, staging_dir, temp_path
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.video.source import IMAGE_EXTENSIONS, _quiet_opencv, _to_bgr
 
@@ -65,7 +65,7 @@ class VideoWriter:
             return self.path
         self._writer.release()
         self._writer = None
-        os.replace(self.temp, self.path)
+        commit(self.temp, self.path)
         return self.path
 
     def abort(self) -> None:

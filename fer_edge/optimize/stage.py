@@ -27,8 +27,8 @@ import numpy as np
 from fer_edge.core.config import coerce_fields, load
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.core.outputs import check_output
-from fer_edge.optimize import evaluate as ev
 from fer_edge.optimize import quantize as q
+from fer_edge.optimize import validation as ev
 from fer_edge.optimize.measure import latency_inputs, set_speedups, variant_row
 from fer_edge.optimize.report import OptimizeReport, ir_params
 from fer_edge.runtime.bundle import (
