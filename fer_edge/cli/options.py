@@ -67,6 +67,15 @@ def number_list(text: str) -> list[float]:
     return values
 
 
+def flat_numbers(values: list[list[float]] | None, what: str) -> list[float] | None:
+    """The values of a ``nargs="+"`` :func:`number_list` option, flat; a comma inside a word gets a note."""
+    if values is None:
+        return None
+    if any(len(v) > 1 for v in values):
+        print(f"note: {what} a,b is deprecated and goes in the next release; write {what} a b", file=sys.stderr)
+    return [x for v in values for x in v]
+
+
 class _Deprecated(argparse.Action):
     """An old spelling kept for one release: stores like the new option, after a one-line note."""
 
