@@ -14,7 +14,7 @@ import re
 import sys
 
 from fer_edge import __version__
-from fer_edge.core.errors import FerEdgeError, closest
+from fer_edge.core.errors import FerEdgeError, closest, require
 
 # Order is the order of the stages in the data flow.
 _VERBS: list[str] = [
@@ -33,6 +33,14 @@ _VERBS: list[str] = [
     "demo",
     "completion",
 ]
+
+# Verbs that cannot start without an extra: checked before any work (a recipe's synth and
+# preprocess run minutes before extract would need Keras). Option-dependent needs (optimize
+# --precision int8 needs NNCF) are checked by the verb, also before any work.
+_NEEDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "extract": (("keras", "train", "feature extraction"),),
+    "train": (("keras", "train", "training"),),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2
+        for module, extra, purpose in _NEEDS.get(args.verb, ()):
+            require(module, extra, purpose=purpose)
         with cleanup_on_failure():  # a failed run leaves no empty folder it created
             return int(args._run(args) or 0)
     except FerEdgeError as exc:

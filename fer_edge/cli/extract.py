@@ -34,9 +34,6 @@ def run(args: argparse.Namespace) -> int:
     """Extract and print the stores and the speed."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fer_edge.core.errors import require
-
-    require("keras", "train", purpose="feature extraction")  # before a recipe's synth/preprocess run minutes
     from fer_edge.train.config import load_recipe
     from fer_edge.train.experiment import run_extract
     from fer_edge.train.usage import preflight
