@@ -91,6 +91,7 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     ):
         own = next((parser._option_string_actions[f] for f in flags if f in parser._option_string_actions), None)
         if own is not None:  # a verb's own --quiet (train): same dest, same meaning; give it both spellings
+            own.default = default  # and keep the value given before the verb
             for flag in flags:
                 if flag not in parser._option_string_actions:
                     own.option_strings.append(flag)

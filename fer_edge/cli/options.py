@@ -184,8 +184,11 @@ def _config_value(action: argparse.Action, key: str, value, source: str):  # noq
         text = str(item).lower() if isinstance(item, bool) else str(item)
         try:
             item = action.type(text) if action.type else text
-        except (argparse.ArgumentTypeError, ValueError) as exc:
+        except argparse.ArgumentTypeError as exc:
             raise FerEdgeError(f"{where}: {exc}") from None
+        except ValueError:
+            kind = getattr(action.type, "__name__", "value")
+            raise FerEdgeError(f"{where}: invalid {kind} value {text!r}") from None
         if action.choices is not None and item not in action.choices:
             from fer_edge.core.errors import unknown_choice
 

@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detector", choices=list(DETECTORS), help=f"face detector (default: {cfg.detector}, the thesis' choice)"
     )
-    parser.add_argument("--size", type=int, help=f"face crop side in px (default: {cfg.size})")
+    parser.add_argument(
+        "--size", type=options.size, help=f"face crop side: PX or PXxPX, the crops are square (default: {cfg.size})"
+    )
     parser.add_argument("--pad-y", type=int, help=f"px added to the detected box vertically (default: {cfg.pad_y})")
     parser.add_argument(
         "--detect-frames", type=int, help=f"look for a face in this many first frames (default: {cfg.detect_frames})"
@@ -79,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.core.outputs import run_folder
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
 
+    if args.size is not None:
+        from fer_edge.core.errors import FerEdgeError
+
+        if args.size[0] != args.size[1]:
+            raise FerEdgeError(f"--size {args.size[0]}x{args.size[1]}: face crops are square; give one side, e.g. 96")
+        args.size = args.size[0]
     run_folder(args.out, inputs=[args.root, args.au_dir], force=args.force)
 
     exclude = tuple(s.strip() for e in args.exclude for s in e.split(",") if s.strip())
