@@ -11,8 +11,6 @@ import argparse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from fer_edge.cli import build_parser
 from tests.cli.clirun import ROOT, cli, error_lines
 from tests.support.ovmodels import frame_bundle
