@@ -71,3 +71,13 @@ def test_failed_commands_leave_no_out_folder(tmp_path):
         assert proc.returncode != 0 and len(error_lines(proc.stderr)) >= 1, proc.stderr
         assert "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists(), sorted(str(p) for p in Path(tmp_path / "out").rglob("*"))
+
+
+def test_optimize_of_a_cached_bundle_writes_a_visible_run_folder(tmp_path):
+    home = tmp_path / "cache"
+    (tmp_path / "work").mkdir()
+    cached = frame_bundle(home / "bundles" / "tiny").path
+    proc = cli(["optimize", str(cached), "--precision", "fp16"], tmp_path / "work", env={"FER_EDGE_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "work" / "runs" / "tiny_fp16" / "manifest.json").is_file()
+    assert "bundle: runs/tiny_fp16" in proc.stdout and not (home / "bundles" / "tiny_fp16").exists()
