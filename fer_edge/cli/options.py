@@ -56,6 +56,19 @@ def size(text: str) -> tuple[int, int]:
     return width, int(match.group(2) or width)
 
 
+def square_size(text: str) -> int:
+    """``--size`` of a square (a face crop): ``PX`` or ``PXxPX``; returns the side.
+
+    Example:
+        >>> square_size("96"), square_size("96x96")
+        (96, 96)
+    """
+    width, height = size(text)
+    if width != height:
+        raise argparse.ArgumentTypeError(f"invalid size '{text}': the crops are square; give one side, e.g. {width}")
+    return width
+
+
 def number_list(text: str) -> list[float]:
     """One or more finite numbers in one word: ``0.5`` (or the comma list ``0.5,0.5``, old spelling)."""
     try:

@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector", choices=list(DETECTORS), help=f"face detector (default: {cfg.detector}, the thesis' choice)"
     )
     parser.add_argument(
-        "--size", type=options.size, help=f"face crop side: PX or PXxPX, the crops are square (default: {cfg.size})"
+        "--size",
+        type=options.square_size,
+        help=f"face crop side: PX or PXxPX, the crops are square (default: {cfg.size})",
     )
     parser.add_argument("--pad-y", type=int, help=f"px added to the detected box vertically (default: {cfg.pad_y})")
     parser.add_argument(
@@ -81,12 +83,6 @@ def run(args: argparse.Namespace) -> int:
     from fer_edge.core.outputs import run_folder
     from fer_edge.data.preprocess import PreprocessConfig, preprocess
 
-    if args.size is not None:
-        from fer_edge.core.errors import FerEdgeError
-
-        if args.size[0] != args.size[1]:
-            raise FerEdgeError(f"--size {args.size[0]}x{args.size[1]}: face crops are square; give one side, e.g. 96")
-        args.size = args.size[0]
     run_folder(args.out, inputs=[args.root, args.au_dir], force=args.force)
 
     exclude = tuple(s.strip() for e in args.exclude for s in e.split(",") if s.strip())
