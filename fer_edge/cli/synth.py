@@ -6,6 +6,7 @@ Thin layer: arguments become keyword calls into :func:`fer_edge.data.synth_datas
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 
 from fer_edge.cli import options
@@ -63,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
     require("skimage", "synth", purpose="synthetic faces")  # before any folder is made
     check_size(args.size, args.frames)
     subjects = parse_subjects(args.subjects)
+    from fer_edge.data.synth_face import source_count
+
+    if len(subjects) > source_count():
+        logging.getLogger(__name__).warning(
+            "%d subjects but %d distinct source faces: some subjects share a face (their traits differ)",
+            len(subjects),
+            source_count(),
+        )
     run_folder(args.out, force=args.force)
     start = time.perf_counter()
     paths = write_dataset(
