@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         frame_size=(args.frame[1], args.frame[0]) if args.frame else None,  # --size is WxH, the model HxW
         color=args.color,
-        mean=options.flat_numbers(args.mean, "--mean"),
-        std=options.flat_numbers(args.std, "--std"),
+        mean=options.flat_numbers(args.mean, "--mean", NAME),
+        std=options.flat_numbers(args.std, "--std", NAME),
         name=args.name,
         fp16=not args.no_fp16,
         window=WindowSpec(length=args.window, stride=1, min_frames=1),

@@ -80,12 +80,15 @@ def number_list(text: str) -> list[float]:
     return values
 
 
-def flat_numbers(values: list[list[float]] | None, what: str) -> list[float] | None:
+def flat_numbers(values: list[list[float]] | None, what: str, verb: str) -> list[float] | None:
     """The values of a ``nargs="+"`` :func:`number_list` option, flat; a comma inside a word gets a note."""
     if values is None:
         return None
     if any(len(v) > 1 for v in values):
-        print(f"note: {what} a,b is deprecated and goes in the next release; write {what} a b", file=sys.stderr)
+        print(
+            f"fer-edge {verb}: note: {what} a,b is deprecated and goes in the next release; write {what} a b",
+            file=sys.stderr,
+        )
     return [x for v in values for x in v]
 
 
@@ -129,7 +132,9 @@ def deprecate(parser: argparse.ArgumentParser, old: str, new: str, convert=None)
     if action is not None and new not in parser._option_string_actions:
         action.option_strings = [new if s == old else s for s in action.option_strings]
         parser._option_string_actions[new] = action
-    target = parser._option_string_actions[new]
+    target = parser._option_string_actions.get(new)
+    if target is None:
+        raise ValueError(f"{parser.prog} has neither {old} nor {new}")  # a stale RENAMED entry: a bug
     parser.add_argument(
         old, action=_Deprecated, dest=target.dest, new=target, convert=convert, default=argparse.SUPPRESS
     )

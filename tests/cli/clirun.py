@@ -58,6 +58,6 @@ def cli(
 
 
 def error_lines(stderr: str) -> list[str]:
-    """stderr without log lines (INFO/WARNING/DEBUG ...) and deprecation notes: what a user reads as the error."""
+    """stderr without log lines (INFO/WARNING/DEBUG ...): what a user reads as the error."""
     prefixes = ("INFO ", "DEBUG ", "WARNING ")
     return [line for line in stderr.strip().splitlines() if line.strip() and not line.startswith(prefixes)]
