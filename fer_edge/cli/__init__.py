@@ -40,6 +40,8 @@ _VERBS: list[str] = [
 _NEEDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "extract": (("keras", "train", "feature extraction"),),
     "train": (("keras", "train", "training"),),
+    "evaluate": (("matplotlib", "train", "the confusion plots"),),
+    "fuse": (("matplotlib", "train", "the confusion plots"),),
 }
 
 
