@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from fer_edge.core.atomic import temp_path, write_text
+from fer_edge.core.atomic import save_via, write_text
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.core.labels import THESIS
 from fer_edge.data.synth import check_size, clip_seed, make_clip, resolve_label
@@ -71,6 +73,15 @@ def _check_clip(path: Path, frames: int) -> None:
         os.close(null)
     if got != frames:
         raise OSError(errno.ENOSPC, f"a clip read back {got} of {frames} frames: is the disk full?")
+
+
+def _write_clip(path: Path, *, frames: Any, fps: float) -> None:
+    from fer_edge.runtime.video import open_writer
+
+    with open_writer(path, fps, (frames.shape[2], frames.shape[1])) as writer:
+        for frame in frames:
+            writer.write(frame)
+    _check_clip(path, len(frames))
 
 
 def _previous(root: Path) -> set[str]:
@@ -200,7 +211,7 @@ def _write_clips(
     background: str,
     progress: bool,
 ) -> list[Path]:
-    from fer_edge.runtime.video import open_writer, write_frames
+    from fer_edge.runtime.video import write_frames
 
     jobs = [(s, name) for s in subjects for name in names]
     if progress:
@@ -221,16 +232,8 @@ def _write_clips(
         )
         if layout == "avi":
             path = root / f"{subject}_{name}.avi"
-            # Written and checked under a staging name: OpenCV drops frames on a full disk without an error.
-            staging = temp_path(path, keep_suffix=True)
-            try:
-                with open_writer(staging, fps, (clip.frames.shape[2], clip.frames.shape[1])) as writer:
-                    for frame in clip.frames:
-                        writer.write(frame)
-                _check_clip(staging, len(clip.frames))
-                os.replace(staging, path)
-            finally:
-                staging.unlink(missing_ok=True)
+            # Written and checked under a temporary name: OpenCV drops frames on a full disk without an error.
+            save_via(path, functools.partial(_write_clip, frames=clip.frames, fps=fps), keep_suffix=True)
         else:
             path = write_frames(root / subject / name.capitalize(), clip.frames, ext=".png")
         paths.append(path)
