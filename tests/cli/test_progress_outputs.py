@@ -57,6 +57,7 @@ def _dead_port() -> int:
         return s.getsockname()[1]  # closed when the block ends: nothing listens there
 
 
+@pytest.mark.slow
 def test_failed_commands_leave_no_out_folder(tmp_path):
     bundle = str(frame_bundle(tmp_path / "tiny").path)
     cases = [
@@ -81,3 +82,14 @@ def test_optimize_of_a_cached_bundle_writes_a_visible_run_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "work" / "runs" / "tiny_fp16" / "manifest.json").is_file()
     assert "bundle: runs/tiny_fp16" in proc.stdout and not (home / "bundles" / "tiny_fp16").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_train_on_a_missing_gpu_leaves_no_out_folder(tmp_path):
+    hide = {"CUDA_VISIBLE_DEVICES": "-1", "HIP_VISIBLE_DEVICES": "-1"}  # TensorFlow sees no GPU, on any machine
+    args = ["train", "temporal", "--recipe", str(ROOT / "train" / "synthetic.yaml"), "--device", "GPU", "-o", "out/t"]
+    proc = cli(args, tmp_path, env=hide, timeout=300)
+    lines = error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1 and "TensorFlow sees none" in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()

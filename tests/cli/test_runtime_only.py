@@ -11,6 +11,8 @@ import argparse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from fer_edge.cli import build_parser
 from tests.cli.clirun import ROOT, cli, error_lines
 from tests.support.ovmodels import frame_bundle
@@ -52,6 +54,7 @@ def _run_all(jobs: list[tuple[str, list[str]]], cwd: Path) -> dict[str, object]:
         return dict(zip([name for name, _ in jobs], procs))
 
 
+@pytest.mark.slow
 def test_help_of_every_verb_in_a_runtime_only_install(tmp_path):
     procs = _run_all([(v, [v, "--help"]) for v in _verbs()] + [("", ["--help"])], tmp_path)
     for verb, proc in procs.items():
@@ -59,6 +62,7 @@ def test_help_of_every_verb_in_a_runtime_only_install(tmp_path):
         assert "examples:" in proc.stdout and proc.stderr == "", f"{verb}: {proc.stderr}"
 
 
+@pytest.mark.slow
 def test_a_mistake_in_every_verb_is_one_line_in_a_runtime_only_install(tmp_path):
     bundle = str(frame_bundle(tmp_path / "tiny").path)
     jobs = [(verb, [bundle if a == "BUNDLE" else a for a in args]) for verb, (args, _) in BAD.items()]

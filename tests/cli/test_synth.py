@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 
 from fer_edge.data.synth_dataset import parse_subjects, subject_ids
 from tests.cli.clirun import ROOT, cli, error_lines
@@ -23,6 +24,7 @@ def test_a_number_of_subjects_is_a_count_and_the_recipe_uses_the_same_ids():
     assert parse_subjects(" F001 , M003 ") == ["F001", "M003"]
 
 
+@pytest.mark.slow
 def test_synth_count_then_fewer_replaces_the_previous_clips(tmp_path):
     proc = cli(["synth", "--out", "raw", "--subjects", "3", *SMALL], tmp_path)
     assert proc.returncode == 0, proc.stderr
