@@ -169,3 +169,20 @@ def test_completion_from_the_parser():
         assert _complete(text, ["fer-edge", "-q", "bundle", "un"]) == ["unpack"]
         assert _complete(text, ["fer-edge", "demo", "--source", ""]) == []  # files, by bash's default
         assert set(_complete(text, ["fer-edge", "synth", "--"])) >= {"--subjects", "--config", "--log-file", "--quiet"}
+
+
+def test_demo_runs_from_a_config_file(tmp_path, capsys):
+    from fer_edge.data.synth import make_clip
+    from tests.support.ovmodels import frame_bundle
+    from tests.support.videos import write_video
+
+    video = write_video(tmp_path / "clip.avi", make_clip("happy", frames=6, size=(160, 120), seed=1).frames)
+    bundle = frame_bundle(tmp_path / "b").path
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(
+        f"source: [{video}]\nbundle: {bundle}\nno-show: true\nout: {tmp_path / 'run'}\n"
+        "detector: haar\nmax-frames: 4\nthreads: 1\n"
+    )
+    assert main(["demo", "--config", str(cfg), "--max-frames", "3"]) == 0  # the command line wins
+    assert capsys.readouterr().out.startswith("3 frames in")
+    assert (tmp_path / "run" / "events.jsonl").is_file() and (tmp_path / "run" / "demo.mp4").is_file()
