@@ -1,4 +1,4 @@
-"""Options several verbs share, worded once."""
+"""Options several verbs share, worded once; one spelling per idea (renames, -o); `--config` files of options."""
 
 from __future__ import annotations
 
