@@ -64,6 +64,15 @@ def run(args: argparse.Namespace) -> int:
     require("skimage", "synth", purpose="synthetic faces")  # before any folder is made
     check_size(args.size, args.frames)
     subjects = parse_subjects(args.subjects)
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.data.bu4dfe import parse_subject
+
+    odd = [s for s in subjects if parse_subject(s) is None]
+    if odd:  # preprocess --dataset bu4dfe reads the subject from the file name
+        raise FerEdgeError(
+            f"subject id '{odd[0]}' is not BU-4DFE style, so preprocess could not read its clips; "
+            "give F or M and a number (F001,M042) or a count (--subjects 10)"
+        )
     from fer_edge.data.synth_face import source_count
 
     if len(subjects) > source_count():

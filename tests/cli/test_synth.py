@@ -74,3 +74,10 @@ def test_synth_on_a_full_disk_is_one_line_and_leaves_no_cut_clip(tmp_path):
         cap.release()
         assert frames in (3, 40), (clip, frames)
     assert not [p for p in (tmp_path / "raw").iterdir() if ".tmp" in p.name]
+
+
+def test_subject_ids_preprocess_cannot_read_are_refused(tmp_path):
+    proc = cli(["synth", "--out", "raw", "--subjects", "alice,F002", *SMALL], tmp_path)
+    lines = error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1 and "'alice' is not BU-4DFE style" in lines[0], proc.stderr
+    assert not (tmp_path / "raw").exists()
