@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check
+.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check runtime-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ bench: $(VENV)/.test-installed
 FRAMES ?= 10000
 soak: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/soak.py --frames $(FRAMES)
+
+# Every verb in a real runtime-only venv (pip install -e . from the configured index, no extras):
+# the same checks `make test` runs against an emulated one (tests/cli/test_runtime_only.py).
+RUNTIME_VENV ?= build/runtime-venv
+runtime-check: $(VENV)/.test-installed
+	rm -rf $(RUNTIME_VENV)
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install -q --upgrade pip
+	$(RUNTIME_VENV)/bin/python -m pip install -q -e .
+	FER_EDGE_RUNTIME_PYTHON=$(abspath $(RUNTIME_VENV))/bin/python $(BIN)/python -m pytest -q tests/cli/test_runtime_only.py
 
 # Emulated edge checks (root, minutes; not in CI): see README "Edge checks by emulation".
 pi-check: $(VENV)/.demo-installed

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from fer_edge.cli import options
+
 NAME = "import"
 HELP = (
     "import a per-frame Keras classifier (.keras/.h5) as a frame bundle (OpenVINO IR FP32 + FP16); "
     "standard layers need no TensorFlow"
 )
 EXAMPLES = [
-    "fer-edge import keras emotion_model.hdf5 --labels fer2013 --frame 64x64 --gray "
-    "--mean 0.5 --std 0.5 --out runs/fer",
+    "fer-edge import keras emotion_model.hdf5 --labels fer2013 --size 64x64 --gray --mean 0.5 --std 0.5 --out runs/fer",
     "fer-edge import keras my_model.keras --labels thesis --out runs/mine",
 ]
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW like 64x64, got {text!r}") from None
-    return h, w
-
-
-def _floats(text: str) -> list[float]:
-    import math
-
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
-    return values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,12 +22,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="model file")
     p.add_argument("--out", required=True, help="bundle directory to write")
     p.add_argument("--labels", default="fer2013", help="label set (thesis, fer2013) or a comma list")
-    p.add_argument("--frame", type=_size, help="input size HxW (default: the model's)")
+    p.add_argument(
+        "--size", type=options.size, dest="frame", help="input size WIDTHxHEIGHT or PX (default: the model's)"
+    )
+    options.deprecate(p, "--frame", "--size", convert=lambda hw: (hw[1], hw[0]))  # was HxW
     color = p.add_mutually_exclusive_group()
     color.add_argument("--gray", action="store_const", const="GRAY", dest="color", help="grayscale input")
     color.add_argument("--bgr", action="store_const", const="BGR", dest="color", help="BGR input (default RGB)")
-    p.add_argument("--mean", type=_floats, help="normalisation mean(s) of x/255, e.g. 0.5")
-    p.add_argument("--std", type=_floats, help="normalisation std(s) of x/255, e.g. 0.5")
+    p.add_argument(
+        "--mean", type=options.number_list, nargs="+", help="normalisation mean(s) of x/255, one or one per channel"
+    )
+    p.add_argument("--std", type=options.number_list, nargs="+", help="normalisation std(s) of x/255, see --mean")
     p.add_argument("--window", type=int, default=5, help="frames averaged per prediction (default 5)")
     p.add_argument("--name", help="bundle name (default: the --out folder's name)")
     p.add_argument("--no-fp16", action="store_true", help="skip the FP16 variant")
@@ -72,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
         args.path,
         args.out,
         labels=args.labels,
-        frame_size=args.frame,
+        frame_size=(args.frame[1], args.frame[0]) if args.frame else None,  # --size is WxH, the model HxW
         color=args.color,
-        mean=args.mean,
-        std=args.std,
+        mean=options.flat_numbers(args.mean, "--mean", NAME),
+        std=options.flat_numbers(args.std, "--std", NAME),
         name=args.name,
         fp16=not args.no_fp16,
         window=WindowSpec(length=args.window, stride=1, min_frames=1),

@@ -41,7 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detector", choices=list(DETECTORS), help=f"face detector (default: {cfg.detector}, the thesis' choice)"
     )
-    parser.add_argument("--size", type=int, help=f"face crop side in px (default: {cfg.size})")
+    parser.add_argument(
+        "--size",
+        type=options.square_size,
+        help=f"face crop side: PX or PXxPX, the crops are square (default: {cfg.size})",
+    )
     parser.add_argument("--pad-y", type=int, help=f"px added to the detected box vertically (default: {cfg.pad_y})")
     parser.add_argument(
         "--detect-frames", type=int, help=f"look for a face in this many first frames (default: {cfg.detect_frames})"

@@ -11,6 +11,10 @@
   device node; opening a FIFO blocks until someone reads it), as is a folder where a file is
   expected and a file where a folder is expected.
 
+A command that fails leaves no folder it created behind: :func:`mark` records the folders it
+creates, and :func:`cleanup_on_failure` (the CLI wraps every verb in it) removes those that still
+hold nothing but the marker when the command ends in an error or Ctrl-C.
+
 How the outputs are then written (temporary names, renamed when complete) is
 :mod:`fer_edge.core.atomic`. numpy-free and import-light: the edge runtime uses it.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fer_edge.core.atomic import PathLike, is_special
@@ -126,10 +130,58 @@ def check_output(
     return path
 
 
+_created: list[list[Path]] = []
+"""Per running command (a stack: nested commands in one process), the folders it created, deepest first."""
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    folder = folder.absolute()
+    return [p for p in (folder, *folder.parents) if not p.exists()]
+
+
+def _record(created: list[Path]) -> None:
+    if _created and created:
+        _created[-1][:0] = created
+
+
+def discard_empty(folders: Iterable[Path]) -> None:
+    """Remove those of ``folders`` (deepest first) that hold nothing but :data:`MARKER`.
+
+    The one rule for "a failed run leaves no empty folder": only folders this run created are
+    passed here, and a folder with any other content (a partial, resumable run) is kept.
+    """
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            if {p.name for p in folder.iterdir()} - {MARKER}:
+                continue  # its parents hold it: kept too
+            (folder / MARKER).unlink(missing_ok=True)
+            folder.rmdir()
+
+
+@contextlib.contextmanager
+def cleanup_on_failure() -> Iterator[None]:
+    """Run folders created inside the block are removed again if it raises while they are empty.
+
+    Example:
+        >>> with cleanup_on_failure():  # doctest: +SKIP
+        ...     run_folder("runs/x")  # removed again if the block fails before writing into it
+    """
+    _created.append([])
+    try:
+        yield
+    except BaseException:
+        discard_empty(_created[-1])
+        raise
+    finally:
+        _created.pop()
+
+
 def mark(folder: PathLike) -> Path:
     """Create ``folder`` if needed and write :data:`MARKER` into it (it becomes a run folder)."""
     folder = Path(folder)
     try:
+        _record(_missing(folder))
         folder.mkdir(parents=True, exist_ok=True)
         marker = folder / MARKER
         if not marker.is_file():
@@ -162,11 +214,13 @@ def new_run_folder(base: PathLike, *, limit: int = 10_000) -> Path:
     base = Path(base)
     for i in range(1, limit + 1):
         folder = base if i == 1 else base.with_name(f"{base.name}{i}")
+        missing = _missing(folder)
         try:
             folder.mkdir(parents=True)
         except FileExistsError:
             continue
         except OSError as exc:
             raise FerEdgeError(f"cannot create folder {folder} ({exc.strerror}); choose a writable --out") from None
+        _record(missing)
         return mark(folder)
     raise FerEdgeError(f"{base} and {limit - 1} numbered siblings exist; pass --out or clean up old runs")

@@ -12,8 +12,14 @@ from fer_edge.core.atomic import save_via
 
 
 def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend (files only: works without a display)."""
-    import matplotlib
+    """``matplotlib.pyplot`` on the Agg backend (files only: works without a display).
+
+    Raises:
+        FerEdgeError: matplotlib is not installed (a runtime-only install): names the extra.
+    """
+    from fer_edge.core.errors import require
+
+    matplotlib = require("matplotlib", "train", purpose="figures")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

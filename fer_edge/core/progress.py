@@ -98,8 +98,12 @@ def progress(
     leave: bool = False,
     every: float | None = None,
     stream: Any = None,
+    disable: bool = False,
 ) -> Any:
     """A tqdm bar when ``stream`` (default stderr) is a terminal, else a :class:`LogProgress`.
+
+    Every progress display of fer-edge goes through here (a test checks that nothing else imports
+    tqdm). ``disable`` shows nothing (the counter still counts).
 
     Example:
         >>> for clip in progress(["a", "b"], desc="synth", unit="clip"):  # doctest: +SKIP
@@ -108,7 +112,9 @@ def progress(
     stream = sys.stderr if stream is None else stream
     # Quiet only when logging was set up above INFO (the CLI's -q): a library caller who never
     # configured logging still gets a bar on a terminal.
-    quiet = bool(logging.getLogger().handlers) and not logging.getLogger("fer_edge").isEnabledFor(logging.INFO)
+    quiet = disable or (
+        bool(logging.getLogger().handlers) and not logging.getLogger("fer_edge").isEnabledFor(logging.INFO)
+    )
     isatty = getattr(stream, "isatty", None)
     if isatty is not None and isatty():
         from tqdm import tqdm

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from fer_edge.core.outputs import MARKER, new_run_folder, run_folder
+from fer_edge.core.outputs import discard_empty, new_run_folder, run_folder
 
 
 @contextlib.contextmanager
@@ -36,15 +36,10 @@ def run_dir(
     if given:
         yield run_folder(given, inputs=inputs, force=force)
         return
-    new_parents = [p for p in Path(default).parents if not p.exists()]  # on a first run ``runs/`` too
+    new_parents = [p for p in Path(default).absolute().parents if not p.exists()]  # on a first run ``runs/`` too
     path = new_run_folder(default)
     try:
         yield path
     except BaseException:
-        if {p.name for p in path.iterdir()} <= {MARKER}:
-            (path / MARKER).unlink(missing_ok=True)
-            for folder in (path, *new_parents):  # deepest first
-                if any(folder.iterdir()):
-                    break
-                folder.rmdir()
+        discard_empty([path.absolute(), *new_parents])
         raise

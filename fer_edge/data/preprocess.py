@@ -243,7 +243,7 @@ def preprocess(
         root: dataset folder (see :func:`fer_edge.data.bu4dfe.index_bu4dfe`).
         out: output folder (created).
         config: settings.
-        progress: show a tqdm progress bar.
+        progress: show a progress bar (log lines off a terminal).
 
     Returns:
         A :class:`PreprocessReport`; ``report.usable == 0`` means nothing usable was produced.
@@ -278,11 +278,13 @@ def preprocess(
 
     start = time.perf_counter()
     if todo:
-        from tqdm import tqdm
+        from fer_edge.core.progress import progress as progress_bar
 
         jobs = [(entry, config, str(out)) for entry in todo]
         # A Ray executor shows its own bar over the clip chunks.
-        bar = tqdm(total=len(jobs), desc="preprocess", unit="clip", disable=not progress or config.executor != "local")
+        bar = progress_bar(
+            total=len(jobs), desc="preprocess", unit="clip", disable=not progress or config.executor != "local"
+        )
         try:
             if config.executor != "local":
                 from fer_edge.cluster.chunks import map_chunks

@@ -37,10 +37,10 @@ def _ensure_preprocessed(recipe, progress: bool) -> Path:
     if not raw.exists() or not any(raw.iterdir()):
         if data.synth is None:
             raise FerEdgeError(f"data.raw {raw} does not exist; point it at your dataset copy")
-        from fer_edge.data.synth_dataset import write_dataset
+        from fer_edge.data.synth_dataset import subject_ids, write_dataset
 
         s = data.synth
-        subjects = [f"{'F' if i % 2 == 0 else 'M'}{i // 2 + 1:03d}" for i in range(s.subjects)]
+        subjects = subject_ids(s.subjects)
         log.info("generating a synthetic dataset of %d subjects in %s", s.subjects, raw)
         write_dataset(
             raw,

@@ -192,7 +192,7 @@ class ExtractOptions:
         length: T, frames per clip (longer clips are truncated before extraction).
         trimmed: use Algorithm 1's span of each clip.
         seed: run seed of the random transforms (salt and pepper: one seed per clip from it).
-        progress: tqdm bar over clips.
+        progress: a bar over clips (log lines off a terminal).
     """
 
     parts: Sequence[str] | None = None
@@ -246,9 +246,9 @@ def extract_features(data, extractor: Any, out: str | Path, **options: Any) -> E
     total = sum(len(r) * max(1, len(a)) for _, r, a in jobs)
     bar = None
     if o.progress:
-        from tqdm import tqdm
+        from fer_edge.core.progress import progress
 
-        bar = tqdm(total=total, desc="extract", unit="clip")
+        bar = progress(total=total, desc="extract", unit="clip")
     start = time.perf_counter()
     try:
         for part, records, aug in jobs:

@@ -48,9 +48,9 @@ def predict_bundle(
     records = data.part(part)
     iterator = records
     if progress:
-        from tqdm import tqdm
+        from fer_edge.core.progress import progress as progress_bar
 
-        iterator = tqdm(records, desc=f"predict {part}", unit="clip")
+        iterator = progress_bar(records, desc=f"predict {part}", unit="clip")
     # The manifest's normalisation and the kind's scoring, exactly as the runtime applies them.
     scores = [
         kind.score_clip(

@@ -190,7 +190,7 @@ def test_cli_demo_outputs(tmp_path, clip_video, capsys):
     [
         (["demo", "--source", "missing.mp4"], "video not found"),
         (["demo", "--device", "MYRIAD"], "2022.3"),
-        (["demo", "--alpha", "2"], "alpha"),
+        (["demo", "--smoothing", "2"], "alpha"),
         (["demo", "--detect-every", "0"], "detect-every"),
         (["demo", "--precision", "INT8"], "no INT8 frame model"),
     ],

@@ -1,0 +1,1 @@
+"""CLI-wide checks: every verb, every option rule, a runtime-only install."""
