@@ -287,14 +287,15 @@ class ThesisConfig:
     them before training.
     """
 
-    row: str | None = None  # a row of table 3.6, e.g. "VGGFace + 1D-CNN"
+    row: str | None = None  # a row of table 3.6 ("VGGFace + 1D-CNN") or, for train spatial, 3.4 ("VGG16")
     assumptions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from fer_edge.train.protocol import TABLE_3_6
+        from fer_edge.train.thesis_tables import TABLE_3_4
 
-        if self.row is not None and self.row not in TABLE_3_6:
-            raise unknown_choice("thesis.row (a row of table 3.6)", self.row, TABLE_3_6)
+        if self.row is not None and self.row not in TABLE_3_6 and self.row not in TABLE_3_4:
+            raise unknown_choice("thesis.row (a row of table 3.4 or 3.6)", self.row, [*TABLE_3_4, *TABLE_3_6])
 
 
 @dataclass

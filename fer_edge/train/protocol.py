@@ -226,7 +226,8 @@ def protocol_card(
     from fer_edge.train.crossval import finalize_epochs
 
     row = recipe.thesis.row
-    card = ProtocolCard(f"{recipe.name} (train {stage})" + (f", thesis table 3.6 row '{row}'" if row else ""))
+    table = "3.6" if row in TABLE_3_6 else "3.4"
+    card = ProtocolCard(f"{recipe.name} (train {stage})" + (f", thesis table {table} row '{row}'" if row else ""))
     if not (stage == "spatial" and recipe.spatial.source == "fer2013"):  # FER2013 runs don't train on BU-4DFE
         _data_lines(card, recipe, data)
     fin = recipe.finalize
@@ -333,7 +334,7 @@ def protocol_card(
             "section 3.2.4 'Final model'",
             matches=rule == 11,
         )
-    if row:
+    if row in TABLE_3_6:
         card.add("thesis test accuracy", f"{100 * TABLE_3_6[row]:.1f} %", None, "table 3.6")
     card.assumptions = list(recipe.thesis.assumptions)
     if stage in ("temporal", "clip"):
@@ -352,7 +353,7 @@ def table_3_6_line(recipe, measured: float | None) -> str | None:
         'table 3.6, VGGFace + 1D-CNN: thesis 65.0 % | measured 60.0 % (-5.0 points) | human ground truth 67.8 %'
     """
     row = recipe.thesis.row
-    if row is None or measured is None:
+    if row not in TABLE_3_6 or measured is None:
         return None
     diff = 100 * (measured - TABLE_3_6[row])
     return (

@@ -227,24 +227,18 @@ def test_1dcnn_recipe_end_to_end_on_bu4dfe_layout_with_openface_csvs(tmp_path, c
 def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
     import numpy as np
 
-    from fer_edge.data.synth_prep import write_preprocessed
-
     rng = np.random.default_rng(0)
     rows = ["emotion,pixels,Usage"]
     for i in range(42):
         usage = ("Training", "Training", "Training", "Training", "PublicTest", "PrivateTest")[i % 6]
         rows.append(f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
     (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
-    write_preprocessed(
-        tmp_path / "pre", subjects=["F001", "F011", "F028", "F044", "M012", "M028"], labels=["happy", "sad"], frames=6
-    )
     phases = (
         "[{epochs: 1, learning_rate: 0.01, optimizer: sgd, unfreeze: 0}, "
         "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2}, "
         "{epochs: 1, learning_rate: 0.001, optimizer: adam, unfreeze: 2, dropout: 0.6}]"
     )
     sets = {
-        "data.preprocessed": tmp_path / "pre",
         "spatial.fer2013": tmp_path / "fer2013.csv",
         "spatial.model": "test_spatial",
         "spatial.options": "{input_shape: [32, 32, 3], dense_units: [16], dropout: 0.2}",

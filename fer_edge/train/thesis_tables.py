@@ -1,0 +1,113 @@
+"""The thesis' own numbers (tables 3.4, 3.5 and 3.7) and the side-by-side tables runs print.
+
+Table 3.6 (the cascade and clip models) lives with the protocol card
+(:data:`fer_edge.train.protocol.TABLE_3_6`), which prints it next to each run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "TABLE_3_4",
+    "TABLE_3_5",
+    "TABLE_3_7",
+    "TABLE_3_7_MEMBERS",
+    "markdown_table",
+    "side_by_side_3_5",
+    "side_by_side_3_7",
+]
+
+# Table 3.4 (section 3.2.4), FER2013 PrivateTest accuracy after fine-tuning with the last 2
+# convolution blocks unfrozen. DenseNet201 has no row: "no reasonable result was recorded".
+TABLE_3_4: dict[str, dict] = {
+    "VGG16": {"unfrozen": 2, "accuracy": 0.65, "params": 38_677_511, "note": "-"},
+    "ResNet50": {"unfrozen": 2, "accuracy": 0.63, "params": 24_189_959, "note": "strongly overfitted"},
+    "VGGFace": {"unfrozen": 2, "accuracy": 0.69, "params": 39_727_111, "note": "-"},
+    "DenseNet201": {
+        "unfrozen": 2,
+        "accuracy": None,
+        "params": None,
+        "note": "no row in table 3.4: 'no reasonable result was recorded with DenseNet201'",
+    },
+}
+
+# Table 3.5: the fine-tuned VGGFace per class on PrivateTest (precision, recall, F1, samples).
+TABLE_3_5: dict[str, tuple[float, float, float, int]] = {
+    "angry": (0.63, 0.61, 0.62, 491),
+    "disgust": (0.68, 0.69, 0.68, 55),
+    "fear": (0.53, 0.51, 0.52, 528),
+    "happy": (0.83, 0.91, 0.87, 879),
+    "neutral": (0.69, 0.66, 0.67, 626),
+    "sad": (0.54, 0.51, 0.53, 594),
+    "surprise": (0.79, 0.81, 0.80, 416),
+}
+
+# Table 3.7 (section 3.3.2): test accuracy of late fusion, per subset and method.
+TABLE_3_7: dict[str, dict[str, float]] = {
+    "LSTM + BiLSTM": {"average": 0.6333, "weighted": 0.6333, "max": 0.625},
+    "LSTM + BiLSTM + 1D-CNN": {"average": 0.6333, "weighted": 0.6333, "max": 0.625},
+    "C3D + ConvLSTM": {"average": 0.475, "weighted": 0.4667, "max": 0.4833},
+    "1D-CNN + C3D": {"average": 0.625, "weighted": 0.6583, "max": 0.6333},
+    "All": {"average": 0.6333, "weighted": 0.6417, "max": 0.625},
+}
+# The table 3.6 rows each subset fuses.
+TABLE_3_7_MEMBERS: dict[str, tuple[str, ...]] = {
+    "LSTM + BiLSTM": ("VGGFace + LSTM", "VGGFace + BiLSTM"),
+    "LSTM + BiLSTM + 1D-CNN": ("VGGFace + LSTM", "VGGFace + BiLSTM", "VGGFace + 1D-CNN"),
+    "C3D + ConvLSTM": ("C3D", "ConvLSTM"),
+    "1D-CNN + C3D": ("VGGFace + 1D-CNN", "C3D"),
+    "All": ("VGGFace + LSTM", "VGGFace + BiLSTM", "VGGFace + 1D-CNN", "C3D", "ConvLSTM"),
+}
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table.
+
+    Example:
+        >>> print(markdown_table(["a", "b"], [[1, 2]]), end="")
+        | a | b |
+        |---|---|
+        | 1 | 2 |
+    """
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def side_by_side_3_5(classes: Mapping[str, Mapping[str, float]]) -> str:
+    """Table 3.5: measured precision/recall/F1/samples per class next to the thesis' VGGFace values.
+
+    Example:
+        >>> print(side_by_side_3_5({"happy": {"precision": .8, "recall": .9, "f1": .85, "support": 10}}), end="")
+        | class | precision | recall | f1 | samples | thesis precision | thesis recall | thesis f1 | thesis samples |
+        |---|---|---|---|---|---|---|---|---|
+        | happy | 0.80 | 0.90 | 0.85 | 10 | 0.83 | 0.91 | 0.87 | 879 |
+    """
+    rows = []
+    for label, c in classes.items():
+        thesis = TABLE_3_5.get(label)
+        ours = [f"{c['precision']:.2f}", f"{c['recall']:.2f}", f"{c['f1']:.2f}", str(int(c["support"]))]
+        theirs = [f"{v:.2f}" for v in thesis[:3]] + [str(thesis[3])] if thesis else ["-"] * 4
+        rows.append([label, *ours, *theirs])
+    header = ["class", "precision", "recall", "f1", "samples"]
+    return markdown_table(header + [f"thesis {h}" for h in header[1:]], rows)
+
+
+def side_by_side_3_7(measured: Mapping[str, Mapping[str, float]]) -> str:
+    """Table 3.7 with each measured accuracy next to the thesis' (``thesis / measured``).
+
+    Example:
+        >>> print(side_by_side_3_7({"All": {"average": 0.6}}).splitlines()[-1])
+        | All | 63.3 % / 60.0 % | 64.2 % / - | 62.5 % / - |
+    """
+    methods = ("average", "weighted", "max")
+    rows = []
+    for subset, thesis in TABLE_3_7.items():
+        got = measured.get(subset, {})
+        rows.append([subset, *(f"{_pct(thesis[m])} / {_pct(got.get(m))}" for m in methods)])
+    return markdown_table(["subset (thesis / measured)", *methods], rows)
