@@ -219,7 +219,7 @@ def stratified_holdout(labels: np.ndarray, fraction: float, *, seed: int) -> np.
     a subject-disjoint split is impossible); every class with 2+ samples gives at least one.
 
     Example:
-        >>> stratified_holdout(np.array([0, 0, 0, 0, 1, 1]), 0.5, seed=0).sum()
+        >>> int(stratified_holdout(np.array([0, 0, 0, 0, 1, 1]), 0.5, seed=0).sum())
         3
     """
     labels = np.asarray(labels)
