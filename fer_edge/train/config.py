@@ -277,6 +277,13 @@ class FusionConfig:
 
     members: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=lambda: ["average", "weighted", "max"])
+    subset: str | None = None  # the row of table 3.7 it reproduces, e.g. "1D-CNN + C3D"
+
+    def __post_init__(self) -> None:
+        from fer_edge.train.thesis_tables import TABLE_3_7
+
+        if self.subset is not None and self.subset not in TABLE_3_7:
+            raise unknown_choice("fusion.subset (a row of table 3.7)", self.subset, TABLE_3_7)
 
 
 @dataclass

@@ -360,3 +360,51 @@ def table_3_6_line(recipe, measured: float | None) -> str | None:
         f"table 3.6, {row}: thesis {100 * TABLE_3_6[row]:.1f} % | measured {100 * measured:.1f} % "
         f"({diff:+.1f} points) | human ground truth {100 * TABLE_3_6['Human ground truth']:.1f} %"
     )
+
+
+def fusion_card(
+    title: str,
+    *,
+    members: list[tuple[str, float | None]],
+    methods: list[str],
+    split: str,
+    subset: str | None = None,
+    weights_given: bool = False,
+) -> ProtocolCard:
+    """The card of ``fer-edge fuse``: members, methods, the weights W_i and what is scored.
+
+    Example:
+        >>> card = fusion_card("f", members=[("a", 0.6), ("b", 0.5)], methods=["average"], split="test")
+        >>> card.get("scored on").matches
+        True
+    """
+    from fer_edge.train.fusion import METHODS
+    from fer_edge.train.thesis_tables import TABLE_3_7_MEMBERS
+
+    card = ProtocolCard(f"{title} (fuse)" + (f", thesis table 3.7 row '{subset}'" if subset else ""))
+    card.add(
+        "members",
+        ", ".join(name for name, _ in members),
+        ", ".join(TABLE_3_7_MEMBERS[subset]) if subset else "the models of table 3.6",
+        "table 3.7",
+        matches=None,
+    )
+    card.add(
+        "methods",
+        ", ".join(methods),
+        ", ".join(METHODS),
+        "section 3.2.6, equations 3.1-3.3",
+        matches=sorted(methods) == sorted(METHODS),
+    )
+    weights = ", ".join(f"{name} {'-' if w is None else f'{w:.3f}'}" for name, w in members)
+    source = "given with --weights" if weights_given else "each member's mean cross-validation accuracy"
+    card.add(
+        "weights W_i",
+        f"{source}: {weights}",
+        "W_i 'the performance of model i'",
+        "section 3.2.6, equation 3.2 (which performance is not said)",
+        matches=None,
+    )
+    card.add("scored on", split, "test", "section 3.3.2 (the 120 test videos)")
+    card.add("fused class", "arg-max of the fused scores, ties to the first-listed class", None, "section 3.2.6")
+    return card

@@ -6,7 +6,9 @@ Table 3.6 (the cascade and clip models) lives with the protocol card
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 __all__ = [
     "TABLE_3_4",
@@ -14,8 +16,10 @@ __all__ = [
     "TABLE_3_7",
     "TABLE_3_7_MEMBERS",
     "markdown_table",
+    "measured",
     "side_by_side_3_5",
     "side_by_side_3_7",
+    "thesis_tables",
 ]
 
 # Table 3.4 (section 3.2.4), FER2013 PrivateTest accuracy after fine-tuning with the last 2
@@ -111,3 +115,68 @@ def side_by_side_3_7(measured: Mapping[str, Mapping[str, float]]) -> str:
         got = measured.get(subset, {})
         rows.append([subset, *(f"{_pct(thesis[m])} / {_pct(got.get(m))}" for m in methods)])
     return markdown_table(["subset (thesis / measured)", *methods], rows)
+
+
+def _json(path: Path) -> dict:
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.fileio import read_json
+
+    if not path.is_file():
+        return {}
+    try:
+        return read_json(path, "run file", expect=dict)
+    except FerEdgeError:  # a broken file in a run folder is reported as "-", not fatal
+        return {}
+
+
+def measured(runs: str | os.PathLike) -> dict[str, dict]:
+    """What the run folders under ``runs`` measured, keyed by thesis table and row.
+
+    Table 3.4 from ``<run>/recipe.yaml``'s ``thesis.row`` and ``<run>/evaluation/metrics.json``;
+    table 3.6 from ``<run>/bundle/manifest.json`` (its recipe's row, its test accuracy); table 3.7
+    from ``<run>/fusion.json`` (written by ``fer-edge fuse``).
+    """
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.fileio import read_yaml
+    from fer_edge.train.protocol import TABLE_3_6
+
+    root = Path(runs)
+    if not root.is_dir():
+        raise FerEdgeError(f"{root} is not a folder of runs; pass the folder holding runs/<recipe>/ (e.g. runs)")
+    out: dict[str, dict] = {"3.4": {}, "3.6": {}, "3.7": {}}
+    for run in sorted(p for p in root.iterdir() if p.is_dir()):
+        manifest = _json(run / "bundle" / "manifest.json")
+        prov = manifest.get("provenance") or {}
+        row = ((prov.get("recipe") or {}).get("thesis") or {}).get("row")
+        acc = (prov.get("metrics") or {}).get("test_accuracy")
+        if row in TABLE_3_6 and acc is not None:
+            out["3.6"][row] = float(acc)
+        fusion = _json(run / "fusion.json")
+        if fusion.get("subset") in TABLE_3_7:
+            out["3.7"][fusion["subset"]] = {k: float(v) for k, v in (fusion.get("accuracy") or {}).items()}
+        if (run / "recipe.yaml").is_file() and (run / "evaluation" / "metrics.json").is_file():
+            try:
+                recipe = read_yaml(run / "recipe.yaml", "recipe")
+            except FerEdgeError:  # as above
+                continue
+            row = ((recipe or {}).get("thesis") or {}).get("row")
+            if row in TABLE_3_4:
+                out["3.4"][row] = float(_json(run / "evaluation" / "metrics.json").get("accuracy", "nan"))
+    return out
+
+
+def thesis_tables(runs: str | os.PathLike) -> str:
+    """Tables 3.4, 3.6 and 3.7 as Markdown: the thesis' figure, then what ``runs`` measured ("-": not run)."""
+    from fer_edge.train.protocol import TABLE_3_6
+
+    got = measured(runs)
+    t34 = [[row, _pct(t["accuracy"]), _pct(got["3.4"].get(row))] for row, t in TABLE_3_4.items()]
+    t36 = [[row, _pct(acc), _pct(got["3.6"].get(row))] for row, acc in TABLE_3_6.items()]
+    return (
+        "Table 3.4 (FER2013 PrivateTest)\n\n"
+        + markdown_table(["network", "thesis", "measured"], t34)
+        + "\nTable 3.6 (test videos)\n\n"
+        + markdown_table(["model", "thesis", "measured"], t36)
+        + "\nTable 3.7 (fusion, test videos)\n\n"
+        + side_by_side_3_7(got["3.7"])
+    )

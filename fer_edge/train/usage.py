@@ -141,6 +141,11 @@ def preflight(recipe, verb: str) -> None:
 
             check_learnable(sp)
             backbone = sp.options.get("weights")
+            if backbone == "imagenet":
+                from fer_edge.models.spatial import IMAGENET_FILES, require_imagenet_cache
+
+                if sp.model in IMAGENET_FILES:
+                    require_imagenet_cache(sp.model)
             if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
                 raise FerEdgeError(
                     f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
