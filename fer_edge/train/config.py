@@ -298,8 +298,7 @@ class ThesisConfig:
     assumptions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from fer_edge.train.protocol import TABLE_3_6
-        from fer_edge.train.thesis_tables import TABLE_3_4
+        from fer_edge.train.thesis_tables import TABLE_3_4, TABLE_3_6
 
         if self.row is not None and self.row not in TABLE_3_6 and self.row not in TABLE_3_4:
             raise unknown_choice("thesis.row (a row of table 3.4 or 3.6)", self.row, [*TABLE_3_4, *TABLE_3_6])

@@ -25,16 +25,8 @@ from typing import Any
 
 from fer_edge.core.assets import sha256
 from fer_edge.core.atomic import write_text
+from fer_edge.train.thesis_tables import TABLE_3_6
 
-# Table 3.6 (section 3.3.2), test accuracy on the 120 test videos.
-TABLE_3_6 = {
-    "VGGFace + LSTM": 0.625,
-    "VGGFace + BiLSTM": 0.625,
-    "VGGFace + 1D-CNN": 0.65,
-    "C3D": 0.50,
-    "ConvLSTM": 0.442,
-    "Human ground truth": 0.678,
-}
 # Section 3.2.4, "Final model": the folds' early-stopping epochs and the final run's 11 epochs.
 THESIS_FOLD_EPOCHS = (9, 22, 4, 4, 16)
 THESIS_INPUT = 224  # "The last max pooling layer has dimension of 7x7x512" (section 3.2.4)
