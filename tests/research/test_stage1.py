@@ -48,6 +48,7 @@ def test_stage1_runs_on_a_fer2013_csv_alone_and_writes_tables_3_4_and_3_5(tmp_pa
     assert "held out" in result["validation"] and "stratified" in result["validation"]
     assert result["val_accuracy"] is not None and result["val_accuracy"] > 0.5
     assert "validation: " in out and "held out" in out
+    assert "next: fer-edge train temporal --recipe train/vggface_1dcnn.yaml --set spatial.weights=" in out
     line = next(x for x in out.splitlines() if "table 3.4, VGGFace" in x)
     assert "thesis 69.0 %" in line and "on 70 PrivateTest faces" in line
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
