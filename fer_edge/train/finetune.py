@@ -82,10 +82,12 @@ def _expressive_frames(record: dict, frames: int, count: int) -> np.ndarray:
 def fer2013_frames(
     path: str, labels, *, size: int, validation: float = 0.0, seed: int = 0
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str]:
-    """FER2013 mapped to ``labels``, as RGB ``size x size`` uint8 per split (train/val/test), and
-    where the validation frames came from.
+    """FER2013 mapped to ``labels``, as RGB uint8 per split (train/val/test), and where the
+    validation frames came from.
 
-    The grey faces are copied into 3 channels (the thesis does not say how it fed them). Without
+    The grey faces are copied into 3 channels (the thesis does not say how it fed them); val and
+    test are resized to ``size x size``, train stays at 48 px (``FrameBatches(size=...)`` resizes
+    each batch, so the largest split never exists at 224 px in memory). Without
     PublicTest rows (the folder layout has train/ and test/ only) a seeded, class-stratified
     ``validation`` fraction of the training rows is held out; with ``validation`` 0 there is none.
     """
@@ -95,15 +97,16 @@ def fer2013_frames(
 
     data = fer2013.to_labels(fer2013.load(path), tuple(labels))
 
-    def rgb(images: np.ndarray) -> np.ndarray:
-        resized = (cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR) for im in images)
-        return np.stack([cv2.cvtColor(im, cv2.COLOR_GRAY2RGB) for im in resized])
+    def rgb(images: np.ndarray, side: int | None) -> np.ndarray:
+        if side is not None:
+            images = [cv2.resize(im, (side, side), interpolation=cv2.INTER_LINEAR) for im in images]
+        return np.stack([cv2.cvtColor(im, cv2.COLOR_GRAY2RGB) for im in images])
 
     out = {}
     for split in ("train", "val", "test"):
         sub = data.subset(split)
         if len(sub):
-            out[split] = (rgb(sub.images), sub.labels)
+            out[split] = (rgb(sub.images, None if split == "train" else size), sub.labels)
     if "train" not in out:
         raise FerEdgeError(f"{path} has no training rows; check the FER2013 copy")
     if "val" in out:
@@ -114,7 +117,7 @@ def fer2013_frames(
     held = fer2013.stratified_holdout(y, validation, seed=seed)
     if not held.any():
         return out, "none (too few training faces to hold any out)"
-    out["val"], out["train"] = (x[held], y[held]), (x[~held], y[~held])
+    out["val"], out["train"] = (rgb(x[held][..., 0], size), y[held]), (x[~held], y[~held])
     return out, (
         f"{int(held.sum())} training faces held out ({100 * validation:g} %, class-stratified, seed {seed}; "
         "FER2013 has no PublicTest rows here and records no subjects)"
@@ -244,7 +247,7 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
             val, x, y = (x[pick], y[pick]), x[~pick], y[~pick]
             val_source = f"{len(held)} training subjects held out ({', '.join(sorted(held.tolist()))})"
     log.info("spatial validation: %s", val_source)
-    train = FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
+    train = FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed, size=size)
     val_data = (val[0].astype(np.float32), val[1]) if val is not None else None
     if cfg.tune.trials:
         from fer_edge.train.tuning import search
@@ -262,6 +265,7 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
             executor=recipe.executor,
             progress=progress,
             learning_rate=cfg.phases[0].learning_rate if cfg.phases[0].optimizer == "sgd" else 1e-2,
+            size=size,
         )
         log.info("tuner: best classifier %s", best)
         options.update(best)

@@ -189,9 +189,13 @@ def set_trainable(model: Any, unfreeze: int) -> int:
 
 
 class FrameBatches:
-    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras)."""
+    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras).
 
-    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True):
+    With ``size``, frames stored smaller (FER2013's 48 px faces) are resized per batch to the
+    model's ``size x size``: 28,709 faces stay 200 MB instead of 4.3 GB at 224 px.
+    """
+
+    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True, size: int | None = None):
         import keras
 
         from fer_edge.data.augment import OnlineAugmenter
@@ -215,6 +219,10 @@ class FrameBatches:
             def __getitem__(self, i):
                 idx = self.order[i * batch_size : (i + 1) * batch_size]
                 frames = x[idx]
+                if size is not None and frames.shape[1:3] != (size, size):
+                    import cv2
+
+                    frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in frames])
                 if self.aug is not None:
                     frames = np.stack(
                         [self.aug(f[None], index=int(j), epoch=self.epoch)[0] for f, j in zip(frames, idx)]

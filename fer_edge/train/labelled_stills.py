@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 MIN_SIDE = 8  # smaller is no face crop (a 1-pixel image would be resized into a flat colour)
+MAX_SIDE = 512  # larger images are kept at this size: thousands of photos must fit in memory
 SPLIT_FOLDERS = ("test", "privatetest", "val", "validation", "publictest", "train", "training")
 
 
@@ -60,12 +61,18 @@ def _class_of(folder: Path, known: tuple[str, ...]) -> str:
 def _read_image(path: Path) -> tuple[np.ndarray | None, str]:
     import cv2
 
-    data = np.fromfile(str(path), np.uint8) if path.stat().st_size else np.zeros(0, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        return None, "not a readable image"
+    from fer_edge.core.fileio import read_image
+
+    try:
+        image = read_image(path, "image")
+    except FerEdgeError as exc:
+        return None, str(exc).replace(f"image {path} ", "").replace(f"{path} ", "") or "not readable"
     if min(image.shape[:2]) < MIN_SIDE:
         return None, f"{image.shape[1]}x{image.shape[0]} px is too small for a face crop (at least {MIN_SIDE} px)"
+    scale = MAX_SIDE / max(image.shape[:2])
+    if scale < 1:  # a photo, not a crop: kept small, the model sees a resized copy anyway
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return image, ""
 
 

@@ -115,7 +115,8 @@ def evaluate_fer2013_test(
         reference=thesis.get("accuracy"),
         title=f"{recipe.name} (FER2013 PrivateTest, figure 3.12)",
     )
-    unfrozen = max(p.unfreeze for p in recipe.spatial.phases)
+    levels = [p.unfreeze for p in recipe.spatial.phases]
+    unfrozen = -1 if -1 in levels else max(levels)
     report = Table34Report(row, ev.accuracy, ev.samples, int(model.count_params()), unfrozen)
     rows = [
         [

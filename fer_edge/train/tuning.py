@@ -99,6 +99,7 @@ def _trial_job(
     seed: int,
     verbose: bool,
     learning_rate: float,
+    size: int | None = None,
 ) -> dict:
     """One trial (an executor item; top level so Ray ships it by reference): build, fit, score."""
     from fer_edge.models import create_model
@@ -116,7 +117,7 @@ def _trial_job(
     # Phase 1's optimizer (SGD, momentum 0.9, its learning rate): a trial scores the classifier
     # phase 1 will train, not one under another optimizer.
     net.compile(optimizer=optimizer("sgd", learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train = FrameBatches(x, y, batch_size=batch_size, augment=augment, seed=seed)
+    train = FrameBatches(x, y, batch_size=batch_size, augment=augment, seed=seed, size=size)
     fit_verbose, extra = fit_verbosity(verbose)
     history = net.fit(train, validation_data=(val_x, val_y), epochs=epochs, verbose=fit_verbose, callbacks=extra)
     h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -139,6 +140,7 @@ def search(
     executor: str | None = None,
     progress: bool = True,
     learning_rate: float = 1e-2,
+    size: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the Bayesian search of ``cfg`` (a ``TuneConfig``); the best classifier options.
 
@@ -186,6 +188,7 @@ def search(
         seed=seed,
         verbose=bool(progress and not ex.distributed),
         learning_rate=float(learning_rate),
+        size=size,
     )
     scores: dict[str, dict] = {}
     while True:
