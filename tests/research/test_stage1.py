@@ -38,6 +38,7 @@ def _argv(tmp_path: Path, fer: Path, *extra: str) -> list[str]:
 
 
 @pytest.mark.tf
+@pytest.mark.slow
 def test_stage1_runs_on_a_fer2013_csv_alone_and_writes_tables_3_4_and_3_5(tmp_path, capsys):
     csv = write_csv(tmp_path / "fer2013.csv", {"train": 210, "test": 70})  # no PublicTest rows
     assert main(_argv(tmp_path, csv)) == 0
@@ -64,6 +65,7 @@ def test_stage1_runs_on_a_fer2013_csv_alone_and_writes_tables_3_4_and_3_5(tmp_pa
 
 
 @pytest.mark.tf
+@pytest.mark.slow
 def test_stage1_on_class_folders_without_validation_says_none(tmp_path, capsys):
     root = write_folders(tmp_path / "fer", {"train": 140, "test": 35}, names={"surprise": "surprised"})
     argv = _argv(tmp_path, root, "--set", "spatial.validation=0", "--set", "spatial.frame_bundle=false")
