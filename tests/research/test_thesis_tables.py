@@ -128,3 +128,31 @@ def test_reproduce_script_runs_every_table_3_6_and_3_7_recipe():
     for name in ["vggface_finetune", *RUN_DIR.values(), *FUSION.values()]:
         assert f"{name}" in script and (REPO / "train" / f"{name}.yaml").is_file()
     assert "fer-edge fuse --thesis-tables" in script
+
+
+def test_reproduce_script_passes_shellcheck_and_calls_every_step_in_order(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    script = REPO / "train" / "reproduce_tables_3_6_3_7.sh"
+    check = shutil.which("shellcheck") or str(Path(sys.executable).with_name("shellcheck"))
+    proc = subprocess.run([check, "-x", "--severity=style", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # A recording fer-edge on PATH: the script's calls, in order, with their arguments.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "fer-edge").write_text('#!/bin/sh\necho "$*" >> "$CALLS"\n')
+    (bin_dir / "fer-edge").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls")}
+    proc = subprocess.run(["bash", str(script), "w.h5", "my runs"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert [c.split()[0:2] for c in calls[:6]] == [["train", "spatial"]] + [["train", "temporal"]] * 3 + [
+        ["train", "clip"]
+    ] * 2
+    assert "spatial.weights=my runs/vggface_finetune/spatial/model.keras" in calls[1]
+    fuses = [c for c in calls if c.startswith("fuse --recipe")]
+    assert len(fuses) == 5 and fuses[3].endswith("my runs/vggface_1dcnn/bundle my runs/c3d/bundle")
+    assert calls[-1] == "fuse --thesis-tables my runs"
