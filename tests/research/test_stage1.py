@@ -62,6 +62,20 @@ def test_stage1_runs_on_a_fer2013_csv_alone_and_writes_tables_3_4_and_3_5(tmp_pa
     manifest = json.loads((run / "frame-bundle" / "manifest.json").read_text())
     assert manifest["labels"][-1] == "neutral"
     assert manifest["provenance"]["metrics"]["test_accuracy"] == metrics["accuracy"]
+    # the extractor it wrote is what a cascade recipe's spatial.weights consumes
+    from fer_edge.models import feature_extractor
+    from fer_edge.train.config import load_recipe
+    from fer_edge.train.experiment import _load_spatial
+
+    cascade = load_recipe(
+        REPO / "train" / "vggface_1dcnn.yaml",
+        overrides={
+            "spatial.weights": str(run / "spatial" / "model.keras"),
+            "spatial.model": "test_spatial",
+            "spatial.options.input_shape": [32, 32, 3],
+        },
+    )
+    assert feature_extractor(_load_spatial(cascade), cascade.extract.layer).output.shape[-1] == 256
 
 
 @pytest.mark.tf
