@@ -125,3 +125,9 @@ def test_epoch_lines_off_a_terminal_have_no_control_codes(caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "fer_edge.core.progress"]
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert all("\x1b" not in line and "\r" not in line and "accuracy" in line for line in lines)
+
+
+def test_missing_fer2013_copy_is_one_line_naming_it(tmp_path, capsys):
+    assert main(_argv(tmp_path, tmp_path / "nowhere.csv")) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere.csv does not exist" in err and "--set spatial.fer2013=" in err
