@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     # The protocol card (split, sizes, weights + sha256, trimming, copies, schedule, assumptions)
     # is printed and stored before any training.
     if args.action == "spatial":
-        report = experiment.run_spatial(recipe, progress=progress, announce=print)
+        from fer_edge.train.spatial_run import run_spatial
+
+        report = run_spatial(recipe, progress=progress, announce=print)
     elif args.action == "temporal":
         report = experiment.run_temporal(recipe, folds=args.fold, progress=progress, announce=print)
     else:

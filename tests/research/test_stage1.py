@@ -65,7 +65,7 @@ def test_stage1_runs_on_a_fer2013_csv_alone_and_writes_tables_3_4_and_3_5(tmp_pa
     # the extractor it wrote is what a cascade recipe's spatial.weights consumes
     from fer_edge.models import feature_extractor
     from fer_edge.train.config import load_recipe
-    from fer_edge.train.experiment import _load_spatial
+    from fer_edge.train.experiment import _load_spatial  # the loader temporal runs use
 
     cascade = load_recipe(
         REPO / "train" / "vggface_1dcnn.yaml",
