@@ -162,9 +162,9 @@ def random_base(model: str, options: dict) -> bool:
     return not takes_weights or options.get("weights") in (None, "random")
 
 
-def check_learnable(spatial) -> None:
+def check_learnable(spatial, *, warn: bool = True) -> None:
     """A frozen random base cannot learn: refuse phases that only ever train the classifier on one,
-    warn (one line) when the first phases do.
+    warn (one line, with ``warn``) when the first phases do.
 
     Raises:
         FerEdgeError: every phase has ``unfreeze: 0`` and the base starts from random weights.
@@ -178,7 +178,7 @@ def check_learnable(spatial) -> None:
             "its features never learn and it collapses to the majority class; set unfreeze: -1 in a phase, "
             "or start from pretrained spatial.options.weights"
         )
-    if frozen:
+    if frozen and warn:
         log.warning(
             "spatial phase(s) %s train only the classifier on a random %s base (unfreeze 0): wasted epochs; "
             "the later phases unfreeze it",

@@ -139,7 +139,7 @@ def preflight(recipe, verb: str) -> None:
             require_weights_choice(sp.model, sp.options)
             from fer_edge.train.finetune import check_learnable
 
-            check_learnable(sp)
+            check_learnable(sp, warn=False)  # train_spatial warns once, when it trains
             backbone = sp.options.get("weights")
             if backbone == "imagenet":
                 from fer_edge.models.spatial import IMAGENET_FILES, require_imagenet_cache
