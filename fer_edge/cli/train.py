@@ -25,6 +25,7 @@ EXAMPLES = [
     "fer-edge train temporal --recipe train/vggface_lstm.yaml --fold 2   # one fold as its own job",
     "fer-edge train temporal --recipe train/vggface_lstm.yaml --executor ray=10.0.0.5:6379   # folds on a Ray cluster",
     "fer-edge train spatial --recipe train/vggface_finetune.yaml --set spatial.tune.trials=20",
+    "fer-edge train spatial --recipe train/vgg16_finetune.yaml --set spatial.fer2013=data/fer2013   # table 3.4 row",
     "fer-edge train clip --recipe train/c3d.yaml --device gpu",
 ]
 
@@ -88,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     # The protocol card (split, sizes, weights + sha256, trimming, copies, schedule, assumptions)
     # is printed and stored before any training.
     if args.action == "spatial":
-        report = experiment.run_spatial(recipe, progress=progress, announce=print)
+        from fer_edge.train.spatial_run import run_spatial
+
+        report = run_spatial(recipe, progress=progress, announce=print)
     elif args.action == "temporal":
         report = experiment.run_temporal(recipe, folds=args.fold, progress=progress, announce=print)
     else:
@@ -98,6 +101,15 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"next: run the remaining folds (--fold {report.pending_folds[0]} ...), then "
             f"fer-edge train {args.action} --recipe {args.recipe} to finalize"
+        )
+    elif args.action == "spatial" and recipe.spatial.source == "fer2013":
+        # Stage 1 on its own: the extractor feeds the cascades; the frame bundle has no clip split.
+        if report.bundle:
+            print(f"bundle: {report.bundle}")
+            print(f"next: fer-edge evaluate {report.bundle} --images YOUR_LABELLED_FACES/")
+        print(
+            f"next: fer-edge train temporal --recipe train/vggface_1dcnn.yaml "
+            f"--set spatial.weights={report.files['model']}"
         )
     elif report.bundle:
         print(f"bundle: {report.bundle}")

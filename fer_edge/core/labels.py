@@ -34,6 +34,10 @@ ALIASES = {
     "surprise": "surprise",
     "surprised": "surprise",
     "neutral": "neutral",
+    # Not in the thesis' or FER2013's sets, but in CK+, AffectNet and RAF-DB's compound sets:
+    # known, so an evaluation reports such images apart instead of calling the folder unknown.
+    "contempt": "contempt",
+    "contemptuous": "contempt",
 }
 
 

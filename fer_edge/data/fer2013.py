@@ -212,3 +212,23 @@ def to_labels(data: Fer2013, classes: Sequence[str]) -> Fer2013:
     keep = np.array([int(i) in table for i in data.labels], dtype=bool)
     new = np.array([table[int(i)] for i in data.labels[keep]], dtype=np.int64)
     return Fer2013(data.images[keep], new, data.splits[keep], tuple(classes), list(data.problems))
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, *, seed: int) -> np.ndarray:
+    """A seeded, class-stratified validation mask over ``labels`` (FER2013 records no subjects, so
+    a subject-disjoint split is impossible); every class with 2+ samples gives at least one.
+
+    Example:
+        >>> int(stratified_holdout(np.array([0, 0, 0, 0, 1, 1]), 0.5, seed=0).sum())
+        3
+    """
+    labels = np.asarray(labels)
+    mask = np.zeros(labels.shape[0], bool)
+    rng = np.random.default_rng(seed)
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        if len(idx) < 2:
+            continue  # a lone sample stays in training
+        take = min(len(idx) - 1, max(1, round(len(idx) * fraction)))
+        mask[rng.permutation(idx)[:take]] = True
+    return mask

@@ -126,7 +126,8 @@ def keras_cache_file(name: str) -> Path:
     return Path(home) / "models" / name
 
 
-def _require_imagenet_cache(key: str) -> None:
+def require_imagenet_cache(key: str) -> None:
+    """Refuse ``weights: imagenet`` when Keras' cache lacks ``key``'s no-top file (naming it and how to get it)."""
     # No network at run time: "imagenet" must already be in Keras' cache, else one line saying how.
     path = keras_cache_file(IMAGENET_FILES[key])
     if not path.is_file():
@@ -167,7 +168,7 @@ def _application(
     # "imagenet" downloads (or reads Keras' cache); only ever when the user asks for it.
     weights = check_weights_path(weights, allowed=("imagenet",))
     if weights == "imagenet":
-        _require_imagenet_cache(key)
+        require_imagenet_cache(key)
     inputs = keras.Input(tuple(input_shape), name="image")
     x = _normalization(mean, std, reverse)(inputs)
     # input_tensor keeps the base's layers in this graph (not a nested model), so

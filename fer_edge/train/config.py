@@ -81,8 +81,10 @@ class DataConfig:
     length: int = 100  # T: frames per clip after truncation / zero padding (thesis: 100)
     trimmed: bool = True  # use Algorithm 1's span
     # Algorithm 1's anomalies (maximum in the last 20 frames) were "manually reworked" in the
-    # thesis (section 3.2.1): "exclude" keeps them out of training and testing (preprocess lists
-    # them under review/), "untrimmed" uses them whole. Only read when ``trimmed`` is true.
+    # thesis (section 3.2.1): "exclude" leaves the training subjects' anomalies out of the folds
+    # and keeps the test subjects' anomalies, used whole (untrimmed), so the test set stays whole
+    # (fer_edge.train.data; preprocess lists them under review/); "untrimmed" uses every anomaly
+    # whole, in training and test. Only read when ``trimmed`` is true.
     anomalies: str = "exclude"
 
     def __post_init__(self) -> None:
@@ -277,24 +279,39 @@ class FusionConfig:
 
     members: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=lambda: ["average", "weighted", "max"])
+    subset: str | None = None  # the row of table 3.7 it reproduces, e.g. "1D-CNN + C3D"
+
+    def __post_init__(self) -> None:
+        from fer_edge.train.thesis_tables import TABLE_3_7
+
+        if self.subset is not None and self.subset not in TABLE_3_7:
+            raise unknown_choice("fusion.subset (a row of table 3.7)", self.subset, TABLE_3_7)
 
 
 @dataclass
 class ThesisConfig:
-    """What a thesis recipe reproduces: its table 3.6 row, and where it had to assume.
+    """What a thesis recipe reproduces: its table 3.4/3.6 row, and where it had to assume.
 
-    ``assumptions`` lists every choice the thesis does not state; the protocol card prints
-    them before training.
+    ``assumptions`` lists every choice the thesis does not state, each as
+    ``"CHOICE (thesis says: PASSAGE)"``; the protocol card prints them before training.
     """
 
-    row: str | None = None  # a row of table 3.6, e.g. "VGGFace + 1D-CNN"
+    row: str | None = None  # a row of table 3.6 ("VGGFace + 1D-CNN") or, for train spatial, 3.4 ("VGG16")
     assumptions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from fer_edge.train.protocol import TABLE_3_6
+        from fer_edge.train.thesis_tables import TABLE_3_4, TABLE_3_6
 
-        if self.row is not None and self.row not in TABLE_3_6:
-            raise unknown_choice("thesis.row (a row of table 3.6)", self.row, TABLE_3_6)
+        if self.row is not None and self.row not in TABLE_3_6 and self.row not in TABLE_3_4:
+            raise unknown_choice("thesis.row (a row of table 3.4 or 3.6)", self.row, [*TABLE_3_4, *TABLE_3_6])
+        from fer_edge.train.thesis_passages import ASSUMPTION_FORMAT, split_assumption
+
+        for text in self.assumptions:
+            # The card prints each next to the passage it interprets: an assumption without one is silent.
+            _check(
+                split_assumption(str(text)) is not None,
+                f"thesis.assumptions: '{text}' names no thesis passage; write it as '{ASSUMPTION_FORMAT}'",
+            )
 
 
 @dataclass

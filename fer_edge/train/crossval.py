@@ -130,7 +130,10 @@ def _fit(
         reduce_lr=reduce_lr,
         reduce_lr_on_train=val is None,
     )
-    history = model.fit(train, validation_data=val, epochs=epochs, verbose=1 if progress else 0, callbacks=cbs)
+    from fer_edge.train.kerasutil import fit_verbosity
+
+    verbose, extra = fit_verbosity(progress)
+    history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, callbacks=cbs + extra)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 

@@ -128,6 +128,17 @@ def _without_anomalies(recipe, records: list[dict], split: dict) -> list[dict]:
     return kept
 
 
+def check_fer2013_copy(recipe) -> Path:
+    """Stage 1 on its own reads only ``spatial.fer2013`` (the Kaggle CSV or a class-folder copy)."""
+    path = Path(str(recipe.spatial.fer2013))
+    if not path.exists():
+        raise FerEdgeError(
+            f"spatial.fer2013 {path} does not exist; pass your FER2013 copy (fer2013.csv, or a folder with "
+            "train/<class>/ and test/<class>/) with --set spatial.fer2013=PATH"
+        )
+    return path
+
+
 def prepare_data(recipe, *, progress: bool = False) -> ClipSet:
     """Preprocessed clips + the saved split of a recipe (created on first use).
 

@@ -49,7 +49,8 @@ class TrainReport:
     seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
     pending_folds: list[int] = field(default_factory=list)
-    comparison: str | None = None  # the thesis' table 3.6 row next to the measured accuracy
+    comparison: str | None = None  # the thesis' table 3.4/3.6 row next to the measured accuracy
+    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [f"train {self.stage}: {self.out} ({self.seconds:.0f} s)"]
@@ -62,6 +63,7 @@ class TrainReport:
             lines.append(f"  test accuracy: {100 * self.test_accuracy:.1f} %")
         if self.comparison:
             lines.append(f"  {self.comparison}")
+        lines += [f"  {note}" for note in self.notes]
         if self.pending_folds:
             lines.append(f"  folds still to run: {self.pending_folds}")
         lines += [f"  {k}: {v}" for k, v in self.files.items()]
@@ -115,11 +117,12 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     if recipe.spatial.weights:
         model = _load_spatial(recipe)
         out = int(model.outputs[0].shape[-1])
-        if "predictions" in [layer.name for layer in model.layers] and out != len(data.labels):
+        labels = data.labels if data is not None else recipe.label_names
+        if "predictions" in [layer.name for layer in model.layers] and out != len(labels):
             log.info(
                 "spatial model has %d classes (e.g. FER2013), the recipe %d: only its features are used",
                 out,
-                len(data.labels),
+                len(labels),
             )
         return model, {"weights": recipe.spatial.weights}
     from fer_edge.train.finetune import train_spatial
@@ -127,40 +130,8 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     result = train_spatial(recipe, data, Path(recipe.out) / "spatial", progress=progress)
     if not Path(result.model_path).is_file():
         raise FerEdgeError(f"spatial model {result.model_path} is missing; delete {recipe.out}/spatial and rerun")
-    return load_model(result.model_path), {"val_accuracy": result.val_accuracy, "phases": result.phases}
-
-
-def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None] | None = None) -> TrainReport:
-    """``fer-edge train spatial``: fine-tune and save the classifier as a ``frame`` bundle."""
-    from fer_edge.data.clipset import data_provenance
-    from fer_edge.train.bundling import save_single_bundle
-    from fer_edge.train.data import prepare_data
-
-    start = time.perf_counter()
-    preflight(recipe, "spatial")
-    report = TrainReport("spatial", recipe.out, files={"model": str(Path(recipe.out) / "spatial" / "model.keras")})
-    data = prepare_data(recipe, progress=progress)
-    _announce_card(recipe, "spatial", announce, report, data=data)
-    model, info = spatial_model(recipe, data, progress=progress)
-    if recipe.spatial.frame_bundle and int(model.outputs[0].shape[-1]) == len(data.labels):
-        size = int(model.inputs[0].shape[1])
-        samples = np.concatenate([data.load(r, size=size)[:4] for r in data.part("train")[:4]])
-        bundle = save_single_bundle(
-            Path(recipe.out) / "frame-bundle",
-            kind="frame",
-            model=model,
-            labels=data.labels,
-            name=f"{recipe.name}-frame",
-            window=WindowSpec(5, 1, 1),
-            samples=samples,
-            pad_y=int(recipe.data.preprocess.get("pad_y", 10)),
-            metrics=info,
-            source="fer-edge train spatial",
-            data=data_provenance(data, length=5, trimmed=recipe.data.trimmed),
-        )
-        report.bundle = str(bundle.path)
-    report.seconds = time.perf_counter() - start
-    return report
+    info = {"val_accuracy": result.val_accuracy, "validation": result.validation, "phases": result.phases}
+    return load_model(result.model_path), info
 
 
 def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[Any, Any], None] | None = None):

@@ -42,6 +42,7 @@ class SpatialResult:
     phases: list[dict] = field(default_factory=list)
     reused: bool = False
     backbone: dict | None = None  # the pretrained weights it started from: path and sha256
+    validation: str | None = None  # where the validation frames came from ("none" when there were none)
 
 
 def clip_frames(data, part: str, *, size: int, frames_per_clip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,27 +79,49 @@ def _expressive_frames(record: dict, frames: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, frames - 1, count).round().astype(int))
 
 
-def fer2013_frames(path: str, labels, *, size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """FER2013 mapped to ``labels``, as RGB ``size x size`` uint8 per split (train/val/test)."""
+def fer2013_frames(
+    path: str, labels, *, size: int, validation: float = 0.0, seed: int = 0
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str]:
+    """FER2013 mapped to ``labels``, as RGB uint8 per split (train/val/test), and where the
+    validation frames came from.
+
+    The grey faces are copied into 3 channels (the thesis does not say how it fed them); val and
+    test are resized to ``size x size``, train stays at 48 px (``FrameBatches(size=...)`` resizes
+    each batch, so the largest split never exists at 224 px in memory). Without
+    PublicTest rows (the folder layout has train/ and test/ only) a seeded, class-stratified
+    ``validation`` fraction of the training rows is held out; with ``validation`` 0 there is none.
+    """
     import cv2
 
     from fer_edge.data import fer2013
 
     data = fer2013.to_labels(fer2013.load(path), tuple(labels))
+
+    def rgb(images: np.ndarray, side: int | None) -> np.ndarray:
+        if side is not None:
+            images = [cv2.resize(im, (side, side), interpolation=cv2.INTER_LINEAR) for im in images]
+        return np.stack([cv2.cvtColor(im, cv2.COLOR_GRAY2RGB) for im in images])
+
     out = {}
     for split in ("train", "val", "test"):
         sub = data.subset(split)
         if len(sub):
-            x = np.stack(
-                [
-                    cv2.cvtColor(cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2RGB)
-                    for im in sub.images
-                ]
-            )
-            out[split] = (x, sub.labels)
+            out[split] = (rgb(sub.images, None if split == "train" else size), sub.labels)
     if "train" not in out:
         raise FerEdgeError(f"{path} has no training rows; check the FER2013 copy")
-    return out
+    if "val" in out:
+        return out, f"PublicTest ({len(out['val'][1])} faces)"
+    if validation <= 0:
+        return out, "none (no PublicTest rows and spatial.validation is 0)"
+    x, y = out["train"]
+    held = fer2013.stratified_holdout(y, validation, seed=seed)
+    if not held.any():
+        return out, "none (too few training faces to hold any out)"
+    out["val"], out["train"] = (rgb(x[held][..., 0], size), y[held]), (x[~held], y[~held])
+    return out, (
+        f"{int(held.sum())} training faces held out ({100 * validation:g} %, class-stratified, seed {seed}; "
+        "FER2013 has no PublicTest rows here and records no subjects)"
+    )
 
 
 def set_dropout(model: Any, rate: float) -> int:
@@ -129,8 +152,46 @@ def _backbone(weights) -> dict | None:
     return {"weights": str(weights), "sha256": sha256(weights)}
 
 
+def random_base(model: str, options: dict) -> bool:
+    """True when ``model`` would start from random weights (no pretrained ``weights`` to load)."""
+    import inspect
+
+    from fer_edge.models.registry import get_model_spec
+
+    takes_weights = "weights" in inspect.signature(get_model_spec(model).factory).parameters
+    return not takes_weights or options.get("weights") in (None, "random")
+
+
+def check_learnable(spatial, *, warn: bool = True) -> None:
+    """A frozen random base cannot learn: refuse phases that only ever train the classifier on one,
+    warn (one line, with ``warn``) when the first phases do.
+
+    Raises:
+        FerEdgeError: every phase has ``unfreeze: 0`` and the base starts from random weights.
+    """
+    if not random_base(spatial.model, spatial.options):
+        return
+    frozen = [i for i, p in enumerate(spatial.phases, start=1) if p.unfreeze == 0]
+    if len(frozen) == len(spatial.phases):
+        raise FerEdgeError(
+            f"spatial.phases train only the classifier (unfreeze 0) on a randomly initialised {spatial.model} base: "
+            "its features never learn and it collapses to the majority class; set unfreeze: -1 in a phase, "
+            "or start from pretrained spatial.options.weights"
+        )
+    if frozen and warn:
+        log.warning(
+            "spatial phase(s) %s train only the classifier on a random %s base (unfreeze 0): wasted epochs; "
+            "the later phases unfreeze it",
+            ", ".join(map(str, frozen)),
+            spatial.model,
+        )
+
+
 def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) -> SpatialResult:
     """Fine-tune the recipe's spatial model phase by phase; reuses a finished run.
+
+    ``data`` is the recipe's :class:`~fer_edge.data.clipset.ClipSet` (``spatial.source: clips``) or
+    None (``fer2013``: the FER2013 copy alone, labels from ``recipe.labels``).
 
     Writes ``<folder>/model.keras`` (the classifier), per-phase CSV logs, TensorBoard runs
     and ``result.json``.
@@ -141,6 +202,7 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     from fer_edge.models import create_model
     from fer_edge.train.kerasutil import (
         callbacks,
+        fit_verbosity,
         optimizer,
         save_atomic,
         seed_everything,
@@ -157,9 +219,11 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     from fer_edge.models.spatial import require_weights_choice
 
     require_weights_choice(cfg.model, cfg.options)
+    check_learnable(cfg)
     seed_everything(recipe.seed)
+    labels = tuple(data.labels) if data is not None else recipe.label_names
     options = dict(cfg.options)
-    options.setdefault("num_classes", len(data.labels))
+    options.setdefault("num_classes", len(labels))
 
     def build(**over):
         return create_model(cfg.model, **{**options, **over})
@@ -167,11 +231,12 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     model = build()
     size = int(model.inputs[0].shape[1])
     if cfg.source == "fer2013":
-        sets = fer2013_frames(cfg.fer2013, data.labels, size=size)
+        sets, val_source = fer2013_frames(cfg.fer2013, labels, size=size, validation=cfg.validation, seed=recipe.seed)
         (x, y), val = sets["train"], sets.get("val")
     else:
         x, y, subject = clip_frames(data, "train", size=size, frames_per_clip=cfg.frames_per_clip)
         val = None
+        val_source = "none (spatial.validation is 0)"
         if cfg.validation > 0:
             # Hold out whole subjects, so validation faces are never seen in training.
             subjects = sorted(set(subject.tolist()))
@@ -180,7 +245,9 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
             ]
             pick = np.isin(subject, held)
             val, x, y = (x[pick], y[pick]), x[~pick], y[~pick]
-    train = FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed)
+            val_source = f"{len(held)} training subjects held out ({', '.join(sorted(held.tolist()))})"
+    log.info("spatial validation: %s", val_source)
+    train = FrameBatches(x, y, batch_size=cfg.batch_size, augment=cfg.online_augmentation, seed=recipe.seed, size=size)
     val_data = (val[0].astype(np.float32), val[1]) if val is not None else None
     if cfg.tune.trials:
         from fer_edge.train.tuning import search
@@ -197,6 +264,8 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
             augment=cfg.online_augmentation,
             executor=recipe.executor,
             progress=progress,
+            learning_rate=cfg.phases[0].learning_rate if cfg.phases[0].optimizer == "sgd" else 1e-2,
+            size=size,
         )
         log.info("tuner: best classifier %s", best)
         options.update(best)
@@ -211,18 +280,20 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+        verbose, extra = fit_verbosity(progress)
         history = model.fit(
             train,
             validation_data=val_data,
             epochs=phase.epochs,
-            verbose=1 if progress else 0,
+            verbose=verbose,
             callbacks=callbacks(
                 folder / f"phase-{i}",
                 monitor_val=val_data is not None,
                 checkpoint=False,
                 early_stopping=cfg.early_stopping,
                 reduce_lr=(0.5, 3),
-            ),
+            )
+            + extra,
         )
         h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         phases.append(
@@ -232,7 +303,8 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
                 "dropout": phase.dropout,
                 "epochs": len(h.get("loss", [])),
                 "accuracy": h.get("accuracy", [None])[-1],
-                "val_accuracy": max(h.get("val_accuracy", [0]) or [0]),
+                # None without validation frames: never a 0 that reads like a score.
+                "val_accuracy": max(h["val_accuracy"]) if h.get("val_accuracy") else None,
             }
         )
     path = save_atomic(model, folder / "model.keras")
@@ -241,6 +313,7 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
         phases[-1]["val_accuracy"] if val_data is not None else None,
         phases,
         backbone=_backbone(cfg.options.get("weights")),
+        validation=val_source,
     )
     write_json(done, result.__dict__, indent=1)
     return result

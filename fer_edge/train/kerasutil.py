@@ -189,9 +189,13 @@ def set_trainable(model: Any, unfreeze: int) -> int:
 
 
 class FrameBatches:
-    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras)."""
+    """Keras ``PyDataset`` of frames with seeded online augmentation (built lazily: Keras).
 
-    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True):
+    With ``size``, frames stored smaller (FER2013's 48 px faces) are resized per batch to the
+    model's ``size x size``: 28,709 faces stay 200 MB instead of 4.3 GB at 224 px.
+    """
+
+    def __new__(cls, x, y, *, batch_size: int, augment: bool, seed: int, shuffle: bool = True, size: int | None = None):
         import keras
 
         from fer_edge.data.augment import OnlineAugmenter
@@ -215,6 +219,10 @@ class FrameBatches:
             def __getitem__(self, i):
                 idx = self.order[i * batch_size : (i + 1) * batch_size]
                 frames = x[idx]
+                if size is not None and frames.shape[1:3] != (size, size):
+                    import cv2
+
+                    frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in frames])
                 if self.aug is not None:
                     frames = np.stack(
                         [self.aug(f[None], index=int(j), epoch=self.epoch)[0] for f, j in zip(frames, idx)]
@@ -226,3 +234,51 @@ class FrameBatches:
                 self.order = self._order()
 
         return FrameBatches()
+
+
+def fit_verbosity(progress: bool, *, stream: Any = None) -> tuple[int, list[Any]]:
+    """``(verbose, callbacks)`` for ``model.fit``: Keras' bar on a terminal, one plain log line per
+    epoch otherwise (no ANSI colours or carriage returns in a log file), nothing when not ``progress``.
+
+    Example:
+        >>> verbose, extra = fit_verbosity(False)
+        >>> verbose, extra
+        (0, [])
+    """
+    import sys
+
+    if not progress:
+        return 0, []
+    stream = sys.stdout if stream is None else stream
+    if getattr(stream, "isatty", lambda: False)():
+        return 1, []
+    return 0, [_epoch_logger()]
+
+
+def _epoch_logger() -> Any:
+    """A callback logging ``epoch 3/20: loss 0.912, accuracy 0.671, ... (14 s)`` through logging."""
+    import logging
+    import time
+
+    import keras
+
+    log = logging.getLogger("fer_edge.core.progress")
+
+    class EpochLogger(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            total = self.params.get("epochs") if self.params else None
+            items = ", ".join(f"{k} {float(v):.4g}" for k, v in sorted((logs or {}).items()) if _is_number(v))
+            log.info("epoch %d/%s: %s (%.0f s)", epoch + 1, total or "?", items, time.monotonic() - self.start)
+
+    return EpochLogger()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

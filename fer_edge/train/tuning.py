@@ -97,11 +97,13 @@ def _trial_job(
     batch_size: int,
     augment: bool,
     seed: int,
-    verbose: int,
+    verbose: bool,
+    learning_rate: float,
+    size: int | None = None,
 ) -> dict:
     """One trial (an executor item; top level so Ray ships it by reference): build, fit, score."""
     from fer_edge.models import create_model
-    from fer_edge.train.kerasutil import FrameBatches, seed_everything, set_trainable
+    from fer_edge.train.kerasutil import FrameBatches, fit_verbosity, optimizer, seed_everything, set_trainable
 
     trial_id, values = item
     done = _finished(folder, trial_id, values)
@@ -112,9 +114,12 @@ def _trial_job(
     x, y, val_x, val_y = data
     net = create_model(model, **{**options, **classifier(values)})
     set_trainable(net, 0)
-    net.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train = FrameBatches(x, y, batch_size=batch_size, augment=augment, seed=seed)
-    history = net.fit(train, validation_data=(val_x, val_y), epochs=epochs, verbose=verbose)
+    # Phase 1's optimizer (SGD, momentum 0.9, its learning rate): a trial scores the classifier
+    # phase 1 will train, not one under another optimizer.
+    net.compile(optimizer=optimizer("sgd", learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train = FrameBatches(x, y, batch_size=batch_size, augment=augment, seed=seed, size=size)
+    fit_verbose, extra = fit_verbosity(verbose)
+    history = net.fit(train, validation_data=(val_x, val_y), epochs=epochs, verbose=fit_verbose, callbacks=extra)
     h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     result = {"trial": trial_id, "values": values, "val_accuracy": max(h["val_accuracy"]), "history": h}
     write_json(_trial_file(folder, trial_id), result, indent=1)
@@ -134,11 +139,14 @@ def search(
     augment: bool,
     executor: str | None = None,
     progress: bool = True,
+    learning_rate: float = 1e-2,
+    size: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the Bayesian search of ``cfg`` (a ``TuneConfig``); the best classifier options.
 
-    ``train``/``val`` are ``(frames, labels)``; the classifier trains on the frozen base with SGD
-    for ``cfg.epochs`` epochs per trial and is scored by its best validation accuracy.
+    ``train``/``val`` are ``(frames, labels)``; the classifier trains on the frozen base with phase
+    1's SGD (momentum 0.9, ``learning_rate``) for ``cfg.epochs`` epochs per trial and is scored by
+    its best validation accuracy.
 
     Example:
         >>> search(recipe.spatial.tune, model="vggface_vgg16", options={}, train=(x, y), val=(vx, vy),
@@ -178,7 +186,9 @@ def search(
         batch_size=batch_size,
         augment=augment,
         seed=seed,
-        verbose=int(progress and not ex.distributed),
+        verbose=bool(progress and not ex.distributed),
+        learning_rate=float(learning_rate),
+        size=size,
     )
     scores: dict[str, dict] = {}
     while True:

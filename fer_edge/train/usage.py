@@ -81,6 +81,14 @@ def unread_keys(recipe, verb: str, *, keys: list[str] | None = None) -> list[tup
         head, _, rest = key.partition(".")
         if head in _SECTIONS.get(verb, ()):
             out.append((key, f"section '{head}' is for {_OWNER.get(head, 'another verb')}"))
+        elif (
+            head == "data"
+            and verb == "spatial"
+            and recipe.spatial.source == "fer2013"
+            and not recipe.spatial.weights
+            and key != "data.preprocess.pad_y"
+        ):
+            out.append((key, "spatial.source is fer2013: stage 1 reads the FER2013 copy alone, no clips"))
         elif head == "spatial" and recipe.spatial.weights and verb in ("temporal", "spatial"):
             sub = rest.split(".")[0]
             if sub in _TRAINING_ONLY or (sub == "options" and rest != "options.input_shape"):
@@ -129,7 +137,15 @@ def preflight(recipe, verb: str) -> None:
             )
         if not sp.weights:
             require_weights_choice(sp.model, sp.options)
+            from fer_edge.train.finetune import check_learnable
+
+            check_learnable(sp, warn=False)  # train_spatial warns once, when it trains
             backbone = sp.options.get("weights")
+            if backbone == "imagenet":
+                from fer_edge.models.spatial import IMAGENET_FILES, require_imagenet_cache
+
+                if sp.model in IMAGENET_FILES:
+                    require_imagenet_cache(sp.model)
             if backbone not in (None, "random", "imagenet") and not Path(str(backbone)).is_file():
                 raise FerEdgeError(
                     f"spatial.options.weights {backbone} does not exist; pass the downloaded weights "
