@@ -56,21 +56,53 @@ class PackResult:
     sha256: str
 
 
-def _safe_rel(name: str, what: str) -> str:
-    """``name`` as a relative POSIX path that stays inside its folder, else an error."""
+MAX_NAME = 1024  # bytes of a path inside the bundle; PATH_MAX is 4096 with the device's folder in front
+MAX_PART = 255  # bytes of one path component: the limit of ext4, tmpfs, FAT and exFAT
+
+
+def _safe_rel(name: str, what: str, fix: str = "refusing the archive") -> str:
+    """``name`` as a relative POSIX path that stays inside its folder and that every device can
+    write, else an error; the one name rule of :func:`pack_bundle` and :func:`unpack_bundle`.
+
+    Refused: absolute paths, ``.``/``..``/empty components, backslashes, control characters
+    (a newline would split a ``SHA256SUMS`` line), names that are not UTF-8, a component over
+    :data:`MAX_PART` bytes or a path over :data:`MAX_NAME` bytes.
+    """
+    shown = name.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:120]
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:  # a file name that is not UTF-8 on disk (surrogate escapes)
+        raise FerEdgeError(f"{what} {shown!r} is not UTF-8; {fix}") from None
     parts = PurePosixPath(name).parts
-    if (
-        not name
-        or "\\" in name
-        or "\x00" in name
-        or name.startswith("/")
-        or not parts
-        or any(p in ("", ".", "..") for p in parts)
-    ):
-        raise FerEdgeError(
-            f"{what} {name!r} is not a plain relative path (absolute, '..' or odd characters); refusing the archive"
-        )
+    problem = ""
+    if not name or name.startswith("/") or not parts or any(p in ("", ".", "..") for p in name.split("/")):
+        problem = "is not a plain relative path (absolute, '..' or empty parts)"
+    elif "\\" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "is not a plain relative path (a backslash or a control character such as a newline)"
+    elif size > MAX_NAME:
+        problem = f"is longer than {MAX_NAME} bytes"
+    elif any(len(p.encode("utf-8")) > MAX_PART for p in parts):
+        problem = f"has a part longer than {MAX_PART} bytes"
+    if problem:
+        raise FerEdgeError(f"{what} {shown!r} {problem}; {fix}")
     return "/".join(parts)
+
+
+def _check_tree(names: list[str], where: str, fix: str) -> None:
+    """The set of files a bundle archive may hold: at most :data:`MAX_MEMBERS`, and no name is
+    both a file and a folder (``a`` and ``a/b``); shared by pack and unpack."""
+    if len(names) > MAX_MEMBERS:
+        raise FerEdgeError(f"{where}: {len(names)} files is more than a bundle holds ({MAX_MEMBERS}); {fix}")
+    files = set(names)
+    for name in names:
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in files:
+                raise FerEdgeError(f"{where}: {folder!r} is both a file and a folder ({name!r}); {fix}")
+
+
+_PACK_FIX = "rename it (or move it out of the bundle) and pack again"
 
 
 def _bundle_files(root: Path) -> list[str]:
@@ -84,7 +116,8 @@ def _bundle_files(root: Path) -> list[str]:
                 f"{path} is a link or special file; a bundle packs regular files only, copy the target in instead"
             )
         if path.is_file():
-            files.append(rel)
+            files.append(_safe_rel(rel, f"{root}: file", _PACK_FIX))
+    _check_tree(files, str(root), "a bundle is a model, not a data set: move the extra files out")
     return files
 
 
@@ -117,7 +150,7 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     """
     bundle = load_bundle(path)
     root = bundle.path.resolve()
-    top = _safe_rel(root.name, "bundle folder")
+    top = _safe_rel(root.name, "bundle folder", _PACK_FIX)
     out = Path(out) if out else root.with_name(f"{root.name}.tar.gz")
     if out.resolve().is_relative_to(root):
         raise FerEdgeError(f"{out} is inside the bundle it packs; write it elsewhere")
@@ -163,8 +196,7 @@ def _parse_sums(text: bytes, archive: Path) -> dict[str, str]:
         if rel in sums or rel == SUMS:
             raise FerEdgeError(f"{archive}: {SUMS} lists {rel!r} twice; refusing the archive")
         sums[rel] = digest
-    if len(sums) > MAX_MEMBERS:
-        raise FerEdgeError(f"{archive}: {len(sums)} files is more than a bundle holds ({MAX_MEMBERS}); refusing it")
+    _check_tree(list(sums), str(archive), "refusing the archive")
     return sums
 
 
@@ -184,6 +216,8 @@ def _member(member: tarfile.TarInfo, top: str, archive: Path) -> str:
             f"{archive}: member {member.name!r} is a {kind}; a bundle archive holds regular files only, refusing it"
         )
     rel = _safe_rel(member.name, "member")
+    if member.size < 0:  # a pax header can say so; tarfile passes it through
+        raise FerEdgeError(f"{archive}: member {member.name!r} has a negative size; refusing the archive")
     head, _, inside = rel.partition("/")
     if head != top or not inside:
         raise FerEdgeError(f"{archive}: member {member.name!r} is outside the archive's folder {top!r}; refusing it")
@@ -223,6 +257,11 @@ def unpack_bundle(
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FerEdgeError(
             f"{archive} is not a complete .tar.gz ({type(exc).__name__}: {str(exc)[:120]}); copy it again"
+        ) from None
+    except OSError as exc:  # the device's disk: full, read-only, a quota
+        where = Path(out).parent if out is not None else Path.cwd()
+        raise FerEdgeError(
+            f"cannot unpack {archive} into {where} ({exc.strerror or exc}); free some space or choose another -o"
         ) from None
 
 
