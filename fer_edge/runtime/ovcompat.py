@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fer_edge.core.atomic import temp_path
+from fer_edge.core.atomic import temp_path, writing
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,8 @@ def save_ir(ov_model: Any, xml: str | os.PathLike, *, fp16: bool = False) -> Pat
     xml = Path(xml)
     xml.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(xml, keep_suffix=True)  # inside a staging folder: removed with it on failure
-    save_model(ov_model, str(tmp), compress_to_fp16=fp16)
-    os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
-    os.replace(tmp, xml)
+    with writing(xml):  # a full disk: one line, not OpenVINO's "basic_ios::clear: iostream error"
+        save_model(ov_model, str(tmp), compress_to_fp16=fp16)
+        os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
+        os.replace(tmp, xml)
     return xml

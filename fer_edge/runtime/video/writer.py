@@ -9,18 +9,23 @@ numpy + OpenCV only: this module is imported by the edge runtime.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer_edge.core.atomic import clean_stale, is_special, staging_dir, temp_path
+from fer_edge.core.atomic import clean_stale, is_special, staging_dir, temp_path, write_error, writing
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.video.source import IMAGE_EXTENSIONS, _quiet_opencv, _to_bgr
 
 __all__ = ["WRITER_FOURCC", "VideoWriter", "open_writer", "write_frames"]
+
+_CHECK_EVERY = 16  # frames between free-space checks (a statvfs call)
+_MIN_FREE = 1 << 20  # bytes: below this the next frames may not fit
 
 # The opencv-python wheels carry no H.264 encoder; mp4v and MJPG always work.
 WRITER_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
@@ -56,17 +61,54 @@ class VideoWriter:
         width, height = self.size
         if frame.shape[1] != width or frame.shape[0] != height:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        if self.frames_written % _CHECK_EVERY == 0:
+            self._check_space()
         self._writer.write(np.ascontiguousarray(frame))
         self.frames_written += 1
 
+    def _check_space(self) -> None:
+        """OpenCV drops a frame it cannot write with only a log line: stop before the disk is full."""
+        try:
+            free = shutil.disk_usage(self.temp.parent).free
+        except OSError:
+            return
+        if free < _MIN_FREE:
+            error = write_error(self.path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))  # before abort frees
+            self.abort()
+            raise error
+
     def close(self) -> Path:
-        """Finish the file and move it to :attr:`path`; returns :attr:`path`."""
+        """Finish the file and move it to :attr:`path`; returns :attr:`path`.
+
+        Raises:
+            FerEdgeError: the file on disk does not hold every frame written (OpenCV's writers
+                drop a failed write silently, e.g. on a full disk); the temporary is removed.
+        """
         if self._writer is None:
             return self.path
         self._writer.release()
         self._writer = None
-        os.replace(self.temp, self.path)
+        try:
+            with writing(self.path):
+                self._check_complete()
+                os.replace(self.temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.temp.unlink()
+            raise
         return self.path
+
+    def _check_complete(self) -> None:
+        """Read the finished file's frame count back (its index: no decoding) and compare."""
+        if not self.frames_written:
+            return
+        with _quiet_opencv():
+            cap = cv2.VideoCapture(str(self.temp))
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+        if count != self.frames_written:
+            # OpenCV kept no errno; write_error says what the disk has left.
+            raise write_error(self.path, RuntimeError(f"{count} of {self.frames_written} frames on disk"))
 
     def abort(self) -> None:
         """Stop writing and delete the temporary file; :attr:`path` is left untouched."""
