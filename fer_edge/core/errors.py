@@ -102,7 +102,7 @@ def reason(exc: BaseException) -> str:
     """The line of a library's error that says what is wrong, one line of at most 300 characters.
 
     OpenVINO puts where it failed first ("Exception from src/inference/src/cpp/core.cpp:84:",
-    "Check '...' failed at ...", "While validating node ...") and why last.
+    "Check '...' failed at ...", "While validating node ...", "Loading input model") and why last.
 
     Example:
         >>> reason(RuntimeError("Exception from src/core.cpp:84:\\nCheck 'x' failed at a.cpp:1:\\nFile does not exist"))
@@ -111,5 +111,5 @@ def reason(exc: BaseException) -> str:
     noise = ("Exception from ", "Check '", "While validating node", "[ GENERAL_ERROR ]")
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith(noise) and not ln.endswith(":")]
-    text = (useful or lines or [type(exc).__name__])[0]
+    text = (useful or lines or [type(exc).__name__])[-1]
     return text if len(text) <= 300 else text[:300] + "..."

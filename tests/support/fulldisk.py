@@ -54,7 +54,14 @@ def _namespaces() -> bool:
 
 
 def run_full(
-    argv: list[str], disk: Path, *, size_kb: int, cwd: Path, how: str = "tmpfs", timeout: float = 120
+    argv: list[str],
+    disk: Path,
+    *,
+    size_kb: int,
+    cwd: Path,
+    how: str = "tmpfs",
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
 ) -> FullRun:
     """Run ``fer-edge argv`` in ``cwd`` with ``disk`` (a folder) holding only ``size_kb`` KiB.
 
@@ -64,7 +71,7 @@ def run_full(
     disk.mkdir(parents=True, exist_ok=True)
     listing = disk.parent / f".{disk.name}.listing"
     cmd = [sys.executable, "-m", "fer_edge", *argv]
-    env = {**os.environ, "DISK": str(disk), "LISTING": str(listing)}
+    env = {**os.environ, **(env or {}), "DISK": str(disk), "LISTING": str(listing)}
     if how == "tmpfs" and _namespaces():
         proc = subprocess.run(
             ["unshare", "-rm", "--", "sh", "-c", _SCRIPT, "sh", str(size_kb), str(disk), *cmd],
