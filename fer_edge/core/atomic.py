@@ -344,6 +344,25 @@ def staging_dir(out: PathLike) -> Iterator[Path]:
     replace_folder(tmp, out)
 
 
+@contextlib.contextmanager
+def removed_on_failure(folder: PathLike) -> Iterator[Path]:
+    """A verb's output folder that does not exist yet is removed again if the block fails:
+    a failed verb leaves no folder it created (an existing folder is never touched).
+
+    Example:
+        >>> with removed_on_failure("runs/fusion") as out:  # doctest: +SKIP
+        ...     run_folder(out); fuse(...)
+    """
+    folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]
+    try:
+        yield folder
+    except BaseException:
+        if created:
+            _remove(created[-1])  # the topmost folder this run made, with what it wrote inside
+        raise
+
+
 def replace_folder(src: PathLike, out: PathLike) -> Path:
     """Move the finished folder ``src`` to ``out``, replacing what is there (via ``.<name>.old-<pid>``).
 

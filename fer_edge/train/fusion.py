@@ -22,10 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.core.errors import FerEdgeError, unknown_choice
-from fer_edge.core.fileio import check_finite, read_json
+from fer_edge.core.fileio import ANY, ListOf, Num, Obj, check_finite, check_schema, read_json
 from fer_edge.train.evaluate import Predictions
 
 METHODS = ("average", "weighted", "max")
+# metrics.json beside a predictions file: its fusion weight, if any (other keys are evaluate's report).
+METRICS = Obj(optional={"weight": (None, Num(0, 1e6))}, values=ANY)
+_ACCURACY = (None, Num(0, 1))
+BUNDLE_METRICS = Obj(
+    optional={"mean_val_accuracy": _ACCURACY, "val_accuracy": _ACCURACY, "val_accuracies": (None, ListOf(Num(0, 1)))},
+    values=ANY,
+)
 
 
 def fuse_scores(
@@ -136,7 +143,9 @@ def fuse(members: Sequence[Member], methods: Sequence[str] = METHODS) -> FusionR
 
 def bundle_weight(bundle) -> float | None:
     """A bundle's fusion weight: its mean cross-validation accuracy (else its validation accuracy)."""
-    m = bundle.provenance.get("metrics") or {}
+    m = check_schema(
+        bundle.provenance.get("metrics") or {}, BUNDLE_METRICS, f"bundle {bundle.path} manifest (provenance.metrics)"
+    )
     for key in ("mean_val_accuracy", "val_accuracy"):
         if isinstance(m.get(key), (int, float)):
             return float(m[key])
@@ -165,7 +174,6 @@ def load_member(
     weight = None
     metrics = (path if path.is_dir() else path.parent) / "metrics.json"
     if metrics.is_file():
-        weight = read_json(metrics, "metrics file", expect=dict).get("weight")
-        if weight is not None:
-            weight = check_finite(weight, f"'weight' in {metrics}", lo=0, hi=1e6)
+        data = check_schema(read_json(metrics, "metrics file"), METRICS, f"metrics file {metrics}")
+        weight = None if data.get("weight") is None else float(data["weight"])
     return Member(path.stem if path.is_file() else path.name, pred, weight)
