@@ -186,14 +186,23 @@ def read_csv(path: PathLike, what: str = "CSV file") -> list[list[str]]:
         raise FerEdgeError(f"{what} {path} is not a readable CSV ({_first_line(exc)})") from None
 
 
-def load_npz(path: PathLike, what: str = "NPZ file") -> dict[str, Any]:
-    """The numeric arrays of an ``.npz`` (no pickles, no object arrays)."""
+def load_npz(path: PathLike, what: str = "NPZ file", *, max_bytes: int = 4 << 30) -> dict[str, Any]:
+    """The numeric arrays of an ``.npz`` (no pickles, no object arrays, at most ``max_bytes``
+    unpacked: a compressed archive of zeros can claim terabytes)."""
     import numpy as np
 
     path = check_regular(path, what)
     try:
         with np.load(path, allow_pickle=False) as data:
+            unpacked = sum(info.file_size for info in data.zip.infolist()) if hasattr(data, "zip") else 0
+            if unpacked > max_bytes:
+                raise FerEdgeError(
+                    f"{what} {path} unpacks to {unpacked / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB "
+                    "this reader takes; give fewer frames"
+                )
             arrays = {key: data[key] for key in data.files}
+    except FerEdgeError:
+        raise
     except (ValueError, OSError, EOFError, KeyError) as exc:
         # numpy raises ValueError for object arrays when pickles are off.
         raise FerEdgeError(f"{what} {path} is not a readable numeric .npz ({_first_line(exc)})") from None

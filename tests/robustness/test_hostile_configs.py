@@ -156,3 +156,43 @@ def test_fer_edge_home_that_is_a_file(tmp_path, monkeypatch, capsys, action):
     line = _one_line(capsys)
     assert f"FER_EDGE_HOME={home} is not a folder" in line and "package index" not in line, line
     assert home.read_text() == "not a folder"
+
+
+def test_npz_that_unpacks_too_large(tmp_path):
+    """A calibration .npz is sized by what it unpacks to (zeros compress 1000:1), before loading."""
+    import numpy as np
+
+    from fer_edge.core.fileio import load_npz
+
+    np.savez_compressed(tmp_path / "zeros.npz", frames=np.zeros((8, 256, 256, 3), np.uint8))
+    assert (tmp_path / "zeros.npz").stat().st_size < 20_000
+    with pytest.raises(FerEdgeError, match=r"zeros\.npz unpacks to 2 MiB, over the 1 MiB this reader takes"):
+        load_npz(tmp_path / "zeros.npz", "calibration file", max_bytes=1 << 20)
+    assert load_npz(tmp_path / "zeros.npz")["frames"].shape == (8, 256, 256, 3)
+
+
+def _store(path: Path, *, names=None, labels=None, frames: int = 4) -> Path:
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "w") as f:
+        # chunked and never written: a header can claim any size at no cost on disk
+        f.create_dataset("features", (2, frames, 5), np.float32, chunks=(1, 1, 5))
+        f.create_dataset("masks", (2, frames), np.uint8, chunks=(1, 1))
+        f["labels"] = labels if labels is not None else np.eye(2, dtype=np.float32)
+        f["names"] = names if names is not None else np.array([b"c0", b"c1"])
+    return path
+
+
+def test_feature_stores(tmp_path):
+    import numpy as np
+
+    from fer_edge.data.store import FeatureStore
+
+    assert FeatureStore(_store(tmp_path / "ok.h5")).names == ["c0", "c1"]
+    with pytest.raises(FerEdgeError, match=r"features \(2, 1000000000, 5\) .* exceed 100000 frames"):
+        FeatureStore(_store(tmp_path / "huge.h5", frames=10**9))
+    with pytest.raises(FerEdgeError, match=r"labels must be one-hot values in 0\.\.1"):
+        FeatureStore(_store(tmp_path / "nan.h5", labels=np.full((2, 2), np.nan, np.float32)))
+    with pytest.raises(FerEdgeError, match=r"latin\.h5: a clip name is not UTF-8"):
+        _ = FeatureStore(_store(tmp_path / "latin.h5", names=np.array([b"caf\xe9", b"c1"]))).names
