@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fer_edge.core.assets import sha256
-from fer_edge.core.atomic import save_via
+from fer_edge.core.atomic import save_via, write_error
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.bundle import load_bundle, staging
 
@@ -258,11 +258,8 @@ def unpack_bundle(
         raise FerEdgeError(
             f"{archive} is not a complete .tar.gz ({type(exc).__name__}: {str(exc)[:120]}); copy it again"
         ) from None
-    except OSError as exc:  # the device's disk: full, read-only, a quota
-        where = Path(out).parent if out is not None else Path.cwd()
-        raise FerEdgeError(
-            f"cannot unpack {archive} into {where} ({exc.strerror or exc}); free some space or choose another -o"
-        ) from None
+    except OSError as exc:  # the device's disk: full, read-only, a quota, a file-size limit
+        raise write_error(Path(out) if out is not None else Path.cwd(), exc) from None
 
 
 def _unpack(tar: tarfile.TarFile, archive: Path, out: str | os.PathLike | None, force: bool, max_bytes: int) -> Path:

@@ -75,3 +75,14 @@ def test_optimize_on_a_full_disk(tmp_path, assets):
     line = run.one_line()
     assert re.search(rf"cannot write full/opt/frame(-fp16|-fp32)?\.(xml|bin): ({FULL})", line), line
     assert run.left == [], run.left  # the staging folder is gone, and no opt/ was made
+
+
+def test_bundle_unpack_on_a_full_disk(tmp_path, assets):
+    from fer_edge.runtime.archive import pack_bundle
+
+    archive = pack_bundle(assets[0], tmp_path / "b.tar.gz").archive
+    run = run_full(["bundle", "unpack", str(archive), "-o", "full/b"], tmp_path / "full", size_kb=4, cwd=tmp_path)
+    assert run.rc != 0
+    line = run.one_line()
+    assert re.search(rf"not enough disk space for .*b\.tar\.gz|cannot write full/b: ({FULL})", line), line
+    assert run.left == [], run.left
