@@ -38,8 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fuse, evaluate each method, print a comparison table."""
+    """Fuse, evaluate each method, print a comparison table; a failure leaves no --out it created."""
+    from fer_edge.core.atomic import removed_on_failure
+
+    with removed_on_failure(args.out):  # a refused member, weight or metrics.json: no folder left behind
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from fer_edge.core.errors import FerEdgeError
+    from fer_edge.train.evaluate import evaluate_predictions, metrics
+    from fer_edge.train.fusion import fuse, load_member
 
     methods = args.method
     if args.recipe:
@@ -52,17 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise FerEdgeError("fusion needs two or more members")
     if not 0 < args.reference <= 1:  # NaN fails too
         raise FerEdgeError(f"--reference is an accuracy in (0, 1], got {args.reference}")
-    from fer_edge.core.atomic import removed_on_failure
-
-    with removed_on_failure(args.out):  # a refused member or weight leaves no --out behind
-        return _fuse(args, methods)
-
-
-def _fuse(args: argparse.Namespace, methods: list[str] | None) -> int:
-    from fer_edge.core.errors import FerEdgeError
     from fer_edge.core.outputs import run_folder
-    from fer_edge.train.evaluate import evaluate_predictions, metrics
-    from fer_edge.train.fusion import fuse, load_member
 
     run_folder(args.out, inputs=args.members, force=args.force)
     members = [load_member(m, part=args.split, progress=True) for m in args.members]

