@@ -40,7 +40,6 @@ from fer_edge.runtime.bundle import load_bundle, staging
 SUMS = "SHA256SUMS"
 MAX_BYTES = 8 << 30  # no edge bundle comes near this; a larger archive is refused as a bomb
 MAX_MEMBERS = 10_000
-_MAX_SUMS = 1 << 20
 _DISK_MARGIN = 64 << 20  # leave the device this much free space
 _BLOCK = 1 << 20
 _LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")  # sha256sum's text and binary forms
@@ -58,6 +57,11 @@ class PackResult:
 
 MAX_NAME = 1024  # bytes of a path inside the bundle; PATH_MAX is 4096 with the device's folder in front
 MAX_PART = 255  # bytes of one path component: the limit of ext4, tmpfs, FAT and exFAT
+
+
+def _max_sums() -> int:
+    """The largest SHA256SUMS unpack reads: what pack writes for the most and longest names it allows."""
+    return MAX_MEMBERS * (64 + 2 + MAX_NAME + 1)
 
 
 def _safe_rel(name: str, what: str, fix: str = "refusing the archive") -> str:
@@ -265,7 +269,7 @@ def unpack_bundle(
 def _unpack(tar: tarfile.TarFile, archive: Path, out: str | os.PathLike | None, force: bool, max_bytes: int) -> Path:
     first = tar.next()
     top = PurePosixPath(first.name).parts[0] if first is not None and first.name else ""
-    if first is None or not first.isreg() or first.name != f"{top}/{SUMS}" or first.size > _MAX_SUMS:
+    if first is None or not first.isreg() or first.name != f"{top}/{SUMS}" or first.size > _max_sums():
         raise FerEdgeError(f"{archive} does not start with <folder>/{SUMS}; it was not written by fer-edge bundle pack")
     top = _safe_rel(top, "archive folder")
     sums = _parse_sums(tar.extractfile(first).read(), archive)

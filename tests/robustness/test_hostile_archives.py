@@ -126,3 +126,15 @@ def test_unpack_refuses_a_long_member_name(tmp_path, bundle):
     with pytest.raises(FerEdgeError, match="longer than 255 bytes"):
         unpack_bundle(evil, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)
+
+
+def test_many_long_names_round_trip(tmp_path, bundle):
+    """A SHA256SUMS of 1.1 MB (1,400 files of 746-byte names, inside the limits) unpacks: pack and
+    unpack share the bound (it was 1 MiB on unpack and none on pack)."""
+    deep = bundle.path / ("d" * 250) / ("e" * 250)
+    deep.mkdir(parents=True)
+    for i in range(1400):
+        (deep / f"{i:04d}{'f' * 240}").write_bytes(b"")
+    archive = pack_bundle(bundle.path, tmp_path / "b.tar.gz").archive
+    out = unpack_bundle(archive, tmp_path / "out")
+    assert len(list((out / ("d" * 250) / ("e" * 250)).iterdir())) == 1400
