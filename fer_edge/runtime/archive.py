@@ -161,6 +161,12 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     if out.exists() and not force:
         raise FerEdgeError(f"{out} exists; pass --force to replace it or choose another -o")
     files = _bundle_files(root)
+    size = sum((root / rel).stat().st_size for rel in files)
+    if size > MAX_BYTES:  # unpack refuses more, as a bomb
+        raise FerEdgeError(
+            f"{root} holds {size / 2**30:.1f} GiB, more than a bundle archive takes ({MAX_BYTES / 2**30:.0f} GiB); "
+            "move data out of the bundle"
+        )
     sums = {rel: sha256(root / rel) for rel in files}
     listing = "".join(f"{digest}  {rel}\n" for rel, digest in sums.items()).encode()
     total = 0

@@ -138,3 +138,11 @@ def test_many_long_names_round_trip(tmp_path, bundle):
     archive = pack_bundle(bundle.path, tmp_path / "b.tar.gz").archive
     out = unpack_bundle(archive, tmp_path / "out")
     assert len(list((out / ("d" * 250) / ("e" * 250)).iterdir())) == 1400
+
+
+def test_pack_refuses_more_bytes_than_unpack_takes(tmp_path, bundle, monkeypatch):
+    monkeypatch.setattr(archive_mod, "MAX_BYTES", 4096)  # the rule, not 8 GiB of files
+    (bundle.path / "data.bin").write_bytes(bytes(5000))
+    with pytest.raises(FerEdgeError, match=r"more than a bundle archive takes"):
+        pack_bundle(bundle.path, tmp_path / "b.tar.gz")
+    assert not (tmp_path / "b.tar.gz").exists() and not _leftovers(tmp_path)
