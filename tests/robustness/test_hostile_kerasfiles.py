@@ -196,3 +196,19 @@ def test_cli_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc != 0 and len(err.splitlines()) == 1 and "layer 'dense' (Dense)" in err, err
     assert not (tmp_path / "b").exists()
+
+
+def test_weights_declared_huge_are_not_read(tmp_path):
+    """An HDF5 dataset can declare 10^12 values in a few KB (chunks are allocated on write)."""
+    path = _crafted(tmp_path)
+    with h5py.File(path, "r+") as f:
+        del f["model_weights/dense/dense/kernel:0"]
+        f["model_weights/dense"].create_dataset("dense/kernel:0", (1_000_000, 1_000_000), np.float32, chunks=(1, 1024))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(FerEdgeError, match=r"layer 'dense' declares shape \(1000000, 1000000\), over 268,435,456"):
+        convert_keras_file(path)
+    with h5py.File(path, "r+") as f:
+        del f["model_weights/dense/dense/kernel:0"]
+        f["model_weights/dense"].create_dataset("dense/kernel:0", data=np.array([b"a", b"b"]))
+    with pytest.raises(FerEdgeError, match=r"a weight of layer 'dense' is not a numeric array"):
+        convert_keras_file(path)

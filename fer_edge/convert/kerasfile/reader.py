@@ -32,6 +32,7 @@ from fer_edge.core.errors import FerEdgeError
 # A .keras member larger than this is not a model this toolkit can run on a Pi anyway,
 # and reading it into memory would be the zip-bomb case.
 _MAX_MEMBER = 2 << 30
+MAX_WEIGHT = 1 << 28  # values in one weight array (1 GiB of float32); VGG-Face's largest has 103M
 
 Ref = tuple[str, int, int]  # (layer name, node index, tensor index)
 
@@ -250,11 +251,25 @@ def _h5_weights(graph: KerasFile, group: Any) -> None:
         what = f"the weight names of layer '{name}' are"
         names = [_text(n, graph.path, what) for n in sub.attrs.get("weight_names", [])]
         try:
-            spec.weights = [np.asarray(sub[n], dtype=np.float32) for n in names]
+            spec.weights = [_array(sub[n], graph.path, name) for n in names]
         except KeyError as exc:
             raise FerEdgeError(
                 f"cannot load Keras model {graph.path}: weight {exc} of layer '{name}' is missing"
             ) from None
+
+
+def _array(dataset: Any, path: Path, layer: str) -> np.ndarray:
+    """A weight array, sized from its header before it is read: an HDF5 dataset can declare
+    terabytes that were never written (chunks allocate on write), and reading would allocate them."""
+    shape = getattr(dataset, "shape", None)
+    if shape is None or getattr(dataset, "dtype", np.dtype(object)).kind not in "biuf":
+        raise FerEdgeError(f"cannot load Keras model {path}: a weight of layer '{layer}' is not a numeric array")
+    if int(np.prod(shape, dtype=np.float64)) > MAX_WEIGHT:
+        raise FerEdgeError(
+            f"cannot load Keras model {path}: a weight of layer '{layer}' declares shape {tuple(shape)}, "
+            f"over {MAX_WEIGHT:,} values; the file is damaged or crafted"
+        )
+    return np.asarray(dataset, dtype=np.float32)
 
 
 def _snake(name: str) -> str:
@@ -278,4 +293,4 @@ def _zip_weights(graph: KerasFile, h5: Any) -> None:
         key = base if count == 0 else f"{base}_{count}"
         if key in group and "vars" in group[key]:
             vars_ = group[key]["vars"]
-            spec.weights = [np.asarray(vars_[str(i)], dtype=np.float32) for i in range(len(vars_))]
+            spec.weights = [_array(vars_[str(i)], graph.path, spec.name) for i in range(len(vars_))]
