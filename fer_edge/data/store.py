@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LENGTH = 100
 MAX_FRAMES = 100_000  # timesteps a clip (a window is 100); a crafted header can claim billions
-MAX_FEATURES = 1 << 20  # features (or classes) per timestep; VGG-Face's flattened pool5 is 25,088
+MAX_FEATURES = 1 << 20  # features per timestep (VGG-Face's flattened pool5 is 25,088); labels hold 256x that
 _REQUIRED = ("features", "masks", "labels", "names")
 
 
@@ -337,10 +337,11 @@ class FeatureStore:
         if any(f[k].shape[0] != n for k in _REQUIRED) or f["masks"].shape[1] != f["features"].shape[1]:
             raise FerEdgeError(f"{self.path} has inconsistent dataset shapes; rewrite the store")
         _, t, width = f["features"].shape
-        if t > MAX_FRAMES or width > MAX_FEATURES or f["labels"].shape[1] > MAX_FEATURES:
+        if t > MAX_FRAMES or width > MAX_FEATURES or f["labels"].size > MAX_FEATURES * 256:
             raise FerEdgeError(
                 f"{self.path}: features {f['features'].shape} / labels {f['labels'].shape} exceed "
-                f"{MAX_FRAMES} frames or {MAX_FEATURES} features a clip (a damaged or crafted store); rewrite it"
+                f"{MAX_FRAMES} frames or {MAX_FEATURES} features a clip, or {MAX_FEATURES * 256} label values "
+                "(a damaged or crafted store); rewrite it"
             )
         labels = f["labels"][:]  # (N, C): small, and a NaN label would train silently into NaN
         if labels.size and not (np.isfinite(labels).all() and labels.min() >= 0 and labels.max() <= 1):

@@ -196,3 +196,20 @@ def test_feature_stores(tmp_path):
         FeatureStore(_store(tmp_path / "nan.h5", labels=np.full((2, 2), np.nan, np.float32)))
     with pytest.raises(FerEdgeError, match=r"latin\.h5: a clip name is not UTF-8"):
         _ = FeatureStore(_store(tmp_path / "latin.h5", names=np.array([b"caf\xe9", b"c1"]))).names
+
+
+def test_feature_store_declaring_a_billion_clips(tmp_path):
+    import h5py
+    import numpy as np
+
+    from fer_edge.data.store import FeatureStore
+
+    path = tmp_path / "many.h5"
+    with h5py.File(path, "w") as f:
+        n = 10**9
+        f.create_dataset("features", (n, 4, 5), np.float32, chunks=(1, 4, 5))
+        f.create_dataset("masks", (n, 4), np.uint8, chunks=(1, 4))
+        f.create_dataset("labels", (n, 2), np.float32, chunks=(1, 2))
+        f.create_dataset("names", (n,), h5py.string_dtype("utf-8"), chunks=(1024,))
+    with pytest.raises(FerEdgeError, match=r"labels \(1000000000, 2\) exceed"):
+        FeatureStore(path)  # its labels are read to check them: never 8 GB of them
