@@ -102,6 +102,8 @@ class VideoWriter:
         """Read the finished file's frame count back (its index: no decoding) and compare."""
         if not self.frames_written:
             return
+        if self.temp.suffix.lower() == ".mp4" and not _has_moov(self.temp):  # FFmpeg would log "moov atom not found"
+            raise write_error(self.path, RuntimeError("no moov atom"))
         with _quiet_opencv():
             cap = cv2.VideoCapture(str(self.temp))
             count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
@@ -132,6 +134,27 @@ class VideoWriter:
         with contextlib.suppress(Exception):
             if self._writer is not None:
                 self.abort()
+
+
+def _has_moov(path: Path) -> bool:
+    """Whether an MP4 has its index (the ``moov`` box, written last): walks the top-level boxes."""
+    try:
+        with open(path, "rb") as fh:
+            end, at = os.fstat(fh.fileno()).st_size, 0
+            while at + 8 <= end:
+                fh.seek(at)
+                head = fh.read(16)
+                size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if kind == b"moov":
+                    return True
+                if size == 1 and len(head) == 16:
+                    size = int.from_bytes(head[8:16], "big")
+                if size < 8:  # 0: "to the end of the file"; others: damaged
+                    return False
+                at += size
+    except OSError:
+        return False
+    return False
 
 
 def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> VideoWriter:
