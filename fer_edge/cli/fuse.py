@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fuse, evaluate each method, print a comparison table."""
+    """Fuse, evaluate each method, print a comparison table (a refused member leaves no --out: the CLI's
+    ``cleanup_on_failure`` removes the folder this run created)."""
     from fer_edge.core.errors import FerEdgeError
 
     if args.thesis_tables:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.errors import FerEdgeError, listing, unknown_choice
 from fer_edge.core.fileio import check_finite
 from fer_edge.core.labels import get_labels
 from fer_edge.core.outputs import check_output
@@ -169,7 +169,7 @@ def import_keras(
     if n_out != len(labels):
         raise FerEdgeError(
             f"{path} has {n_out} outputs but {len(labels)} labels were given "
-            f"({', '.join(labels)}); pass the matching --labels"
+            f"({listing(labels)}); pass the matching --labels"
         )
     if frame_size is not None and tuple(frame_size) != (h, w):
         raise FerEdgeError(f"{path} takes {h}x{w} faces, not {frame_size[0]}x{frame_size[1]}; fix --frame")

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError, listing, reason
 
 SUFFIXES = (".xml", ".onnx")
 
@@ -33,8 +33,7 @@ def _inspect(path: Path) -> tuple[tuple[int, int, int], int | None, str]:
     try:
         model = core().read_model(str(path))
     except Exception as exc:  # noqa: BLE001 - a corrupt file is the user's to fix
-        first = str(exc).strip().splitlines()
-        raise FerEdgeError(f"cannot read model {path}: {first[0][:200] if first else exc}") from None
+        raise FerEdgeError(f"cannot read model {path}: {reason(exc)}") from None
     if len(model.inputs) != 1:
         raise FerEdgeError(
             f"{path} has {len(model.inputs)} inputs; a plain model must be a per-frame classifier "
@@ -93,11 +92,15 @@ def temporary_bundle(
             "--labels (a set such as fer2013, or happy,sad,...)"
         )
     names = get_labels(labels)
+    files = [path] + ([path.with_suffix(".bin")] if path.suffix.lower() == ".xml" else [])
+    for f in files:
+        if not f.is_file():
+            raise FerEdgeError(f"{f} not found: an OpenVINO IR needs its .xml and .bin side by side")
     (h, w, c), outputs, precision = _inspect(path)
     if outputs not in (None, len(names)):
         raise FerEdgeError(
             f"{path} gives {outputs} scores but {len(names)} labels were given "
-            f"({', '.join(names)}); pass the matching --labels"
+            f"({listing(names)}); pass the matching --labels"
         )
     color = (color or ("GRAY" if c == 1 else "RGB")).upper()
     mean = tuple(float(m) for m in (mean if mean else [0.0] * c))
@@ -106,13 +109,22 @@ def temporary_bundle(
         mean, std = mean * 3, std * (3 if len(std) == 1 else 1)
     if len(mean) != c or len(std) != c:
         raise FerEdgeError(f"--mean/--std need 1 or {c} value(s) for {path}'s {c}-channel input")
-    tmp = Path(tempfile.mkdtemp(prefix="fer-edge-model-"))
     try:
-        files = [path] + ([path.with_suffix(".bin")] if path.suffix.lower() == ".xml" else [])
+        tmp = Path(tempfile.mkdtemp(prefix="fer-edge-model-"))
+    except OSError as exc:
+        raise FerEdgeError(
+            f"cannot make a temporary folder in {tempfile.gettempdir()} ({exc.strerror}); "
+            "point TMPDIR at a writable one"
+        ) from None
+    try:
         for f in files:
-            if not f.is_file():
-                raise FerEdgeError(f"{f} not found: an OpenVINO IR needs its .xml and .bin side by side")
-            shutil.copy2(f, tmp / f.name)
+            try:
+                shutil.copy2(f, tmp / f.name)
+            except OSError as exc:  # a full temporary folder: one line naming it, not a traceback
+                raise FerEdgeError(
+                    f"cannot copy {f} into the temporary folder {tmp.parent} ({exc.strerror}); "
+                    "free some space there or point TMPDIR at a larger disk"
+                ) from None
         entry = ModelEntry(path.name, precision, output=len(names), input=[h, w, c])
         write_manifest(
             Bundle(

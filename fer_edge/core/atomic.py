@@ -17,6 +17,7 @@ numpy-free and import-light: the edge runtime uses it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -105,6 +106,84 @@ def is_special(path: PathLike) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+# --- failed writes --------------------------------------------------------------------------
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _free(path: Path) -> str:
+    for folder in (path.parent, *path.parent.parents):
+        with contextlib.suppress(OSError):
+            return f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free there"
+    return "free space unknown"
+
+
+_TEMP = re.compile(r"^\.(.+)\.tmp-\d+(\.[^.]*)?$")
+
+
+def final_path(path: PathLike) -> Path:
+    """The output a temporary stands for: every ``.<name>.tmp-<pid>[.ext]`` part back to its name.
+
+    Example:
+        >>> str(final_path("runs/.opt.tmp-12/frame.xml"))
+        'runs/opt/frame.xml'
+    """
+    parts = []
+    for part in Path(path).parts:
+        match = _TEMP.match(part)
+        parts.append(match.group(1) + (match.group(2) or "") if match else part)
+    return Path(*parts) if parts else Path(path)
+
+
+def write_error(path: PathLike, exc: BaseException) -> FerEdgeError:
+    """The one line for a write of ``path`` that failed: a full disk or quota, a file-size limit,
+    a read-only or forbidden folder, or a library that hides the errno (OpenVINO's serialize says
+    only ``basic_ios::clear: iostream error``); it names the path and the fix."""
+    space = _free(Path(path))
+    path = final_path(path)
+    code = getattr(exc, "errno", None)
+    if code in _FULL:
+        return FerEdgeError(
+            f"cannot write {path}: no space left on the disk ({space}); free some space or write elsewhere"
+        )
+    if code == errno.EFBIG:
+        return FerEdgeError(
+            f"cannot write {path}: file too large for this file system or the file-size limit (ulimit -f); "
+            "write elsewhere or raise the limit"
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return FerEdgeError(f"cannot write {path} ({os.strerror(code)}); choose a writable path")
+    if isinstance(exc, OSError):
+        return FerEdgeError(f"cannot write {path} ({exc.strerror or exc}); choose a writable path")
+    return FerEdgeError(
+        f"cannot write {path}: the write failed ({space}; is the disk full?); free some space or write elsewhere"
+    )
+
+
+def _is_write_failure(exc: BaseException) -> bool:
+    # OpenVINO's C++ serializer throws std::ios_base::failure, which reaches Python as a
+    # RuntimeError with this text and no errno.
+    return isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and "iostream error" in str(exc))
+
+
+@contextlib.contextmanager
+def writing(path: PathLike) -> Iterator[None]:
+    """Turn a failed write of ``path`` inside the block into :func:`write_error`'s one line.
+
+    Example:
+        >>> with writing("runs/x/frame.xml"):  # doctest: +SKIP
+        ...     ov.save_model(model, tmp)
+    """
+    try:
+        yield
+    except FerEdgeError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        if not _is_write_failure(exc):
+            raise
+        raise write_error(path, exc) from None
+
+
 # --- atomic writers ---------------------------------------------------------------------------
 
 
@@ -163,10 +242,11 @@ def save_via(
         clean_stale(path.with_suffix(suffix))
     tmp = temp_path(path, keep_suffix=keep_suffix or bool(companions))
     try:
-        save(tmp)
-        for suffix in companions:
-            commit(tmp.with_suffix(suffix), path.with_suffix(suffix))
-        commit(tmp, path)
+        with writing(path):
+            save(tmp)
+            for suffix in companions:
+                commit(tmp.with_suffix(suffix), path.with_suffix(suffix))
+            commit(tmp, path)
     except BaseException as exc:
         for leftover in (tmp, *(tmp.with_suffix(s) for s in companions)):
             _remove(leftover)
@@ -209,13 +289,21 @@ def open_atomic(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
     path = _prepare_file(path)
     tmp = temp_path(path)
     try:
-        save(tmp)
-        with holder[0] as fh:
-            yield fh
-        commit(tmp, path)
+        with writing(path):
+            save(tmp)
+        try:
+            yield holder[0]
+        except OSError as exc:
+            if exc.errno in (*_FULL, errno.EFBIG):  # the block's writes to the file
+                raise write_error(path, exc) from None
+            raise
+        with writing(path):
+            holder[0].close()  # a full disk often shows only when the last buffer is flushed
+            commit(tmp, path)
     except BaseException:
         if holder and not holder[0].closed:
-            holder[0].close()
+            with contextlib.suppress(OSError):
+                holder[0].close()
         _remove(tmp)
         raise
 
@@ -228,20 +316,33 @@ class AtomicFile:
         self.temp = temp_path(self.path)
         if "b" not in mode:
             kwargs.setdefault("encoding", "utf-8")
-        try:
+        with writing(self.path):
             self.fh: IO = open(self.temp, mode, **kwargs)  # noqa: SIM115 - closed in close/abort
-        except OSError as exc:
-            raise FerEdgeError(f"cannot write {self.path} ({exc.strerror}); choose a writable path") from None
+
+    def write(self, data: Any) -> None:
+        """Append ``data``; a full disk is one line naming :attr:`path` (the temporary is dropped)."""
+        try:
+            with writing(self.path):
+                self.fh.write(data)
+        except FerEdgeError:
+            self.abort()
+            raise
 
     def close(self) -> Path:
         if not self.fh.closed:
-            self.fh.close()
-            commit(self.temp, self.path)
+            try:
+                with writing(self.path):
+                    self.fh.close()
+                    commit(self.temp, self.path)
+            except FerEdgeError:
+                self.abort()
+                raise
         return self.path
 
     def abort(self) -> None:
         if not self.fh.closed:
-            self.fh.close()
+            with contextlib.suppress(OSError):  # the close flushes; on a full disk that fails too
+                self.fh.close()
         _remove(self.temp)
 
 

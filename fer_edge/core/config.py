@@ -32,7 +32,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.errors import FerEdgeError, shorten, unknown_choice
 from fer_edge.core.fileio import parse_yaml, read_yaml
 
 
@@ -90,7 +90,11 @@ def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = Tru
         return from_dict(hint, value, where=f"{where}.", source=source)
     if origin in (list, tuple):
         return _sequence(value, origin, args, where, source, finite)
-    if origin is dict or hint is Any:
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise FerEdgeError(f"{source}: '{where}' must be a mapping, got {shorten(repr(value))}")
+        return value
+    if hint is Any:
         return value
     if hint is bool:
         if isinstance(value, bool):

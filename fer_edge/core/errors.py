@@ -72,4 +72,44 @@ def unknown_choice(
     known = [str(k) for k in known]
     close = closest(value if match is None else match, known)
     hint = f"; did you mean '{close}'?" if close else ";"
-    return FerEdgeError(f"{prefix}unknown {what} '{value}'{hint} known: {', '.join(known)}{note}")
+    return FerEdgeError(f"{prefix}unknown {what} '{shorten(value)}'{hint} known: {listing(known, 30)}{note}")
+
+
+def shorten(text: object, limit: int = 80) -> str:
+    """``text`` (``str()`` of it) cut to ``limit`` characters: a crafted file's value can be megabytes.
+
+    Example:
+        >>> shorten("x" * 1000, 10)
+        'xxxxxxxxxx... (1000 characters)'
+    """
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def listing(items: Iterable[object], limit: int = 10) -> str:
+    """``items`` joined by commas, the first ``limit`` of them and how many more: one line stays short.
+
+    Example:
+        >>> listing(range(25), 3)
+        '0, 1, 2, ... (22 more)'
+    """
+    items = [str(i) for i in items]
+    shown = ", ".join(shorten(i, 40) for i in items[:limit])
+    return shown if len(items) <= limit else f"{shown}, ... ({len(items) - limit} more)"
+
+
+def reason(exc: BaseException) -> str:
+    """The line of a library's error that says what is wrong, one line of at most 300 characters.
+
+    OpenVINO puts where it failed first ("Exception from src/inference/src/cpp/core.cpp:84:",
+    "Check '...' failed at ...", "While validating node ...", "Loading input model") and why last.
+
+    Example:
+        >>> reason(RuntimeError("Exception from src/core.cpp:84:\\nCheck 'x' failed at a.cpp:1:\\nFile does not exist"))
+        'File does not exist'
+    """
+    noise = ("Exception from ", "Check '", "While validating node", "[ GENERAL_ERROR ]")
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(noise) and not ln.endswith(":")]
+    text = (useful or lines or [type(exc).__name__])[-1]
+    return text if len(text) <= 300 else text[:300] + "..."

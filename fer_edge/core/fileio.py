@@ -21,10 +21,11 @@ import json
 import math
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError, shorten
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -185,14 +186,23 @@ def read_csv(path: PathLike, what: str = "CSV file") -> list[list[str]]:
         raise FerEdgeError(f"{what} {path} is not a readable CSV ({_first_line(exc)})") from None
 
 
-def load_npz(path: PathLike, what: str = "NPZ file") -> dict[str, Any]:
-    """The numeric arrays of an ``.npz`` (no pickles, no object arrays)."""
+def load_npz(path: PathLike, what: str = "NPZ file", *, max_bytes: int = 4 << 30) -> dict[str, Any]:
+    """The numeric arrays of an ``.npz`` (no pickles, no object arrays, at most ``max_bytes``
+    unpacked: a compressed archive of zeros can claim terabytes)."""
     import numpy as np
 
     path = check_regular(path, what)
     try:
         with np.load(path, allow_pickle=False) as data:
+            unpacked = sum(info.file_size for info in data.zip.infolist()) if hasattr(data, "zip") else 0
+            if unpacked > max_bytes:
+                raise FerEdgeError(
+                    f"{what} {path} unpacks to {unpacked / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB "
+                    "this reader takes; give fewer frames"
+                )
             arrays = {key: data[key] for key in data.files}
+    except FerEdgeError:
+        raise
     except (ValueError, OSError, EOFError, KeyError) as exc:
         # numpy raises ValueError for object arrays when pickles are off.
         raise FerEdgeError(f"{what} {path} is not a readable numeric .npz ({_first_line(exc)})") from None
@@ -250,3 +260,126 @@ def read_images(paths: list[PathLike], what: str = "image", *, color: bool = Tru
                     f"{first[1]}x{first[0]}; give images of one size"
                 )
     return images
+
+
+# --- schemas: the shape of what a file holds, checked before use -----------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    """A finite number in ``[lo, hi]``; ``integer`` refuses fractions."""
+
+    lo: float | None = None
+    hi: float | None = None
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A JSON array of ``min_len..max_len`` items, each matching ``item``."""
+
+    item: Any
+    min_len: int = 0
+    max_len: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A JSON object: ``required`` keys, ``optional`` ones checked when present, other keys
+    allowed (files carry notes); with ``values`` and no keys: any keys, each value matching it."""
+
+    required: dict[str, Any] = field(default_factory=dict)
+    optional: dict[str, Any] = field(default_factory=dict)
+    values: Any = None
+
+
+ANY = object()  # a schema that takes anything
+_NAMES = {bool: ("true or false", "booleans"), str: ("a string", "strings"), None: ("null", "nulls")}
+
+
+def _describe(schema: Any, plural: bool = False) -> str:
+    if isinstance(schema, tuple):  # any one of the options
+        return " or ".join(_describe(o, plural) for o in schema)
+    if isinstance(schema, Num) or schema in (int, float):
+        whole = schema is int or (isinstance(schema, Num) and schema.integer)
+        kind = ("integers" if plural else "an integer") if whole else ("numbers" if plural else "a number")
+        lo, hi = (schema.lo, schema.hi) if isinstance(schema, Num) else (None, None)
+        return kind + (f" in [{lo:g}, {hi:g}]" if lo is not None and hi is not None else f" >= {lo:g}" if lo else "")
+    if isinstance(schema, ListOf):
+        return f"{'lists' if plural else 'a list'} of {_describe(schema.item, True)}"
+    if isinstance(schema, Obj):
+        return "objects" if plural else "an object"
+    return _NAMES.get(schema, (str(schema), str(schema)))[plural]
+
+
+def _shown(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float, str)):
+        return shorten(repr(value), 40)
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+_MISSING = object()
+_Bad = tuple[str, str, Any]  # (key, what it must be, what is there)
+
+
+def _check(value: Any, schema: Any, key: str) -> _Bad | None:
+    """Where ``value`` departs from ``schema``: the key, what it must be, what is there; or None."""
+    if schema is ANY:
+        return None
+    if isinstance(schema, tuple):
+        failures = [_check(value, option, key) for option in schema]
+        if not all(failures):
+            return None
+        deepest = max(failures, key=lambda bad: len(bad[0]))  # inside the option the value took
+        return deepest if len(deepest[0]) > len(key) else (key, _describe(schema), value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(schema, Num) or schema in (int, float):
+        lo, hi = (schema.lo, schema.hi) if isinstance(schema, Num) else (None, None)
+        whole = schema is int or (isinstance(schema, Num) and schema.integer)
+        ok = number and not (whole and not isinstance(value, int))
+        ok = ok and (lo is None or value >= lo) and (hi is None or value <= hi)
+    elif isinstance(schema, ListOf):
+        if not isinstance(value, list) or not schema.min_len <= len(value) <= schema.max_len:
+            size = f" of {schema.min_len} to {schema.max_len} items" if schema.max_len < 1_000_000 else ""
+            size = (size or f" of at least {schema.min_len} item(s)") if isinstance(value, list) else ""
+            return key, f"{_describe(schema)}{size}", value
+        return next((bad for i, v in enumerate(value) if (bad := _check(v, schema.item, f"{key}[{i}]"))), None)
+    elif isinstance(schema, Obj):
+        if not isinstance(value, dict):
+            return key, "an object", value
+        prefix = f"{key}." if key else ""
+        for sub, want in schema.required.items():
+            if sub not in value:
+                return f"{prefix}{sub}", _describe(want), _MISSING
+        checks = [(k, schema.optional[k]) for k in schema.optional if k in value] + list(schema.required.items())
+        if schema.values is not None:
+            checks += [(k, schema.values) for k in value]
+        return next((bad for k, want in checks if (bad := _check(value[k], want, f"{prefix}{k}"))), None)
+    else:
+        ok = (value is None) if schema is None else isinstance(value, schema)
+    return None if ok else (key, _describe(schema), value)
+
+
+def check_schema(data: Any, schema: Any, where: str) -> Any:
+    """``data`` (parsed JSON/YAML/CSV) if it has the shape ``schema`` describes, else one line
+    naming ``where`` (the file) and the key: types, sizes and ranges, not just syntax.
+
+    Example:
+        >>> check_schema({"folds": 3}, Obj({"folds": ListOf(ListOf(str))}), "split file s.json")
+        Traceback (most recent call last):
+        ...
+        fer_edge.core.errors.FerEdgeError: split file s.json: 'folds' must be a list of lists of strings, got 3; ...
+    """
+    bad = _check(data, schema, "")
+    if bad is None:
+        return data
+    key, want, value = bad
+    if not key:
+        raise FerEdgeError(f"{where} must hold {want}, got {_shown(value)}; fix the file")
+    if value is _MISSING:
+        raise FerEdgeError(f"{where}: '{shorten(key, 80)}' is missing ({want}); fix the file")
+    raise FerEdgeError(f"{where}: '{shorten(key, 80)}' must be {want}, got {_shown(value)}; fix the file")

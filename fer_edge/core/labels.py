@@ -50,7 +50,7 @@ def get_labels(spec: str | Sequence[str]) -> tuple[str, ...]:
         >>> get_labels("happy,sad")
         ('happy', 'sad')
     """
-    from fer_edge.core.errors import FerEdgeError, unknown_choice
+    from fer_edge.core.errors import FerEdgeError, listing, unknown_choice
 
     if isinstance(spec, str):
         if spec in LABEL_SETS:
@@ -60,9 +60,12 @@ def get_labels(spec: str | Sequence[str]) -> tuple[str, ...]:
         spec = [s.strip() for s in spec.split(",")]
     labels = tuple(str(s) for s in spec)
     if not labels or any(not s for s in labels):
-        raise FerEdgeError(f"empty label in {list(labels)}; give non-empty names")
+        raise FerEdgeError(f"empty label in [{listing(map(repr, labels))}]; give non-empty names")
     if len(set(labels)) != len(labels):
-        raise FerEdgeError(f"duplicate labels in {list(labels)}; each class needs its own name")
+        from collections import Counter
+
+        twice = sorted(s for s, n in Counter(labels).items() if n > 1)
+        raise FerEdgeError(f"duplicate labels {listing(twice)} in {len(labels)} labels; each class needs its own name")
     return labels
 
 

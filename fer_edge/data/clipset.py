@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.core.fileio import read_json
 
 
 @dataclass
@@ -99,7 +98,7 @@ def data_from_bundle(
     """A :class:`ClipSet` for the data recorded in ``bundle``'s provenance (``fer-edge evaluate``
     and ``optimize`` read the data a bundle was trained on)."""
     from fer_edge.data.preprocess import read_index
-    from fer_edge.data.splits import check_split
+    from fer_edge.data.splits import check_split, read_split
 
     info = bundle.provenance.get("data") if isinstance(bundle.provenance.get("data"), dict) else {}
     root = preprocessed or info.get("preprocessed")
@@ -109,10 +108,11 @@ def data_from_bundle(
         )
     split = info.get("split")
     if split_file:
-        split = read_json(split_file, "split file", expect=dict)
+        split = read_split(split_file)
     if not split:
         raise FerEdgeError(f"bundle {bundle.path} records no split; pass --split-file SPLIT.json")
-    check_split(split)
+    if not split_file:
+        check_split(split, f"bundle {bundle.path} (provenance.data.split)")
     labels = tuple(bundle.labels)
     records = [r for r in read_index(root) if r.get("status") == "ok" and r["emotion"] in labels]
     return ClipSet(Path(root), records, labels, split)

@@ -8,7 +8,6 @@ of the ``AUxx_r`` columns except AU45 (blink), which adds noise.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterable
@@ -18,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import read_csv
 
 _AU_R = re.compile(r"^AU(\d+)_r$")
 LEFT_OUT = ("AU45_r",)
+AU_RANGE = (0.0, 5.0)  # OpenFace's AUxx_r intensity scale
 
 
 @dataclass
@@ -59,18 +60,13 @@ def read_openface(path: str | os.PathLike, *, frames: int | None = None) -> AUIn
         (120,)
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FerEdgeError(f"OpenFace CSV {path} does not exist; run FeatureExtraction -aus on the clip")
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                raise FerEdgeError(f"OpenFace CSV {path} is empty; rerun FeatureExtraction") from None
-            rows = [r for r in reader if any(cell.strip() for cell in r)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise FerEdgeError(f"{path} is not a readable OpenFace CSV ({exc}); rerun FeatureExtraction") from None
+    table_rows = read_csv(path, "OpenFace CSV")  # a regular UTF-8 file of bounded size, else one line
+    if not table_rows:
+        raise FerEdgeError(f"OpenFace CSV {path} is empty; rerun FeatureExtraction")
+    header = [h.strip() for h in table_rows[0]]
+    rows = [r for r in table_rows[1:] if any(cell.strip() for cell in r)]
     au_cols = [i for i, h in enumerate(header) if _AU_R.match(h) and h not in LEFT_OUT]
     if not au_cols:
         raise FerEdgeError(
@@ -97,6 +93,12 @@ def read_openface(path: str | os.PathLike, *, frames: int | None = None) -> AUIn
         )
     if not np.all(np.isfinite(table)):
         raise FerEdgeError(f"{path} has non-finite AU values; rerun OpenFace")
+    if table.size and not (table.min() >= AU_RANGE[0] and table.max() <= AU_RANGE[1]):
+        r, c = np.argwhere((table < AU_RANGE[0]) | (table > AU_RANGE[1]))[0]
+        raise FerEdgeError(
+            f"{path}: line {r + 2}, column {header[au_cols[c]]} is {table[r, c]:g}, outside OpenFace's "
+            f"{AU_RANGE[0]:g}..{AU_RANGE[1]:g} intensity scale; rerun OpenFace"
+        )
     # OpenFace writes zeros on failed frames, which read as neutral: that is what we want.
     return AUIntensity(table.mean(axis=1), table, [header[i] for i in au_cols], success, str(path))
 

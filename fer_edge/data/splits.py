@@ -11,12 +11,20 @@ twice; every function here calls it on what it returns.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable, Sequence
 
 from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.fileio import ListOf, Obj, check_schema, read_json
 
 Split = dict[str, list]
+
+_SUBJECT = str  # subject ids, "F001"
+SCHEMA = Obj(
+    required={"folds": ListOf(ListOf(_SUBJECT, max_len=100_000), min_len=1, max_len=1000)},
+    optional={"test": (None, ListOf(_SUBJECT, max_len=100_000))},
+)
 
 
 def _ids(prefix: str, first: int, last: int) -> list[str]:
@@ -49,8 +57,9 @@ def thesis_split() -> Split:
     return split
 
 
-def check_split(split: Split) -> None:
-    """Raise :class:`FerEdgeError` if a subject is in two places or a fold is empty.
+def check_split(split: Split, where: str = "split") -> None:
+    """Raise :class:`FerEdgeError` if ``split`` is not ``{"folds": [[ids]], "test": [ids]}``,
+    a subject is in two places or a fold is empty; ``where`` names its origin (a file).
 
     Example:
         >>> check_split({"test": ["F001"], "folds": [["F002"], ["F001"]]})
@@ -58,21 +67,33 @@ def check_split(split: Split) -> None:
         ...
         fer_edge.core.errors.FerEdgeError: subject F001 is in both test and fold 1; ...
     """
-    if not isinstance(split, dict) or "folds" not in split:
-        raise FerEdgeError("a split needs a 'folds' list (and optionally 'test'); see thesis_split()")
+    check_schema(split, SCHEMA, where)
+    origin = "" if where == "split" else f"{where}: "
     seen: dict[str, str] = {}
     parts = [("test", split.get("test") or [])]
     parts += [(f"fold {i}", fold) for i, fold in enumerate(split["folds"])]
-    for where, members in parts:
-        if where != "test" and not members:
-            raise FerEdgeError(f"{where} of the split is empty; use fewer folds or more subjects")
+    for part, members in parts:
+        if part != "test" and not members:
+            raise FerEdgeError(f"{origin}{part} of the split is empty; use fewer folds or more subjects")
         for subject in members:
             if subject in seen:
-                place = "twice in " + where if seen[subject] == where else (f"in both {seen[subject]} and {where}")
+                place = "twice in " + part if seen[subject] == part else (f"in both {seen[subject]} and {part}")
                 raise FerEdgeError(
-                    f"subject {subject} is {place}; a subject must stay in one part of the split (remove the duplicate)"
+                    f"{origin}subject {subject} is {place}; a subject must stay in one part of the split "
+                    "(remove the duplicate)"
                 )
-            seen[subject] = where
+            seen[subject] = part
+
+
+def read_split(path: str | os.PathLike) -> Split:
+    """A split file, checked (:func:`check_split`): one line naming the file and the key if not.
+
+    Example:
+        >>> read_split("splits/bu4dfe.json")  # doctest: +SKIP
+    """
+    split = read_json(path, "split file", max_bytes=64 << 20)
+    check_split(split, f"split file {path}")
+    return split
 
 
 def group_kfold(subjects: Iterable[str], k: int = 5, *, seed: int | None = 0) -> list[list[str]]:

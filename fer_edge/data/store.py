@@ -38,6 +38,8 @@ from fer_edge.core.errors import FerEdgeError
 log = logging.getLogger(__name__)
 
 DEFAULT_LENGTH = 100
+MAX_FRAMES = 100_000  # timesteps a clip (a window is 100); a crafted header can claim billions
+MAX_FEATURES = 1 << 20  # features per timestep (VGG-Face's flattened pool5 is 25,088); labels hold 256x that
 _REQUIRED = ("features", "masks", "labels", "names")
 
 
@@ -334,6 +336,16 @@ class FeatureStore:
         n = f["features"].shape[0]
         if any(f[k].shape[0] != n for k in _REQUIRED) or f["masks"].shape[1] != f["features"].shape[1]:
             raise FerEdgeError(f"{self.path} has inconsistent dataset shapes; rewrite the store")
+        _, t, width = f["features"].shape
+        if t > MAX_FRAMES or width > MAX_FEATURES or f["labels"].size > MAX_FEATURES * 256:
+            raise FerEdgeError(
+                f"{self.path}: features {f['features'].shape} / labels {f['labels'].shape} exceed "
+                f"{MAX_FRAMES} frames or {MAX_FEATURES} features a clip, or {MAX_FEATURES * 256} label values "
+                "(a damaged or crafted store); rewrite it"
+            )
+        labels = f["labels"][:]  # (N, C): small, and a NaN label would train silently into NaN
+        if labels.size and not (np.isfinite(labels).all() and labels.min() >= 0 and labels.max() <= 1):
+            raise FerEdgeError(f"{self.path}: labels must be one-hot values in 0..1 (found NaN or others); rewrite it")
 
     def _handle(self):
         if self._file is None or self._pid != os.getpid():
@@ -362,7 +374,10 @@ class FeatureStore:
             names = self._handle()["names"][:]
         except (OSError, KeyError, RuntimeError) as exc:
             raise FerEdgeError(f"cannot read names of {self.path} ({str(exc)[:120]}); rewrite it") from None
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        try:
+            return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        except UnicodeDecodeError as exc:
+            raise FerEdgeError(f"{self.path}: a clip name is not UTF-8 (byte {exc.start}); rewrite the store") from None
 
     @property
     def labels(self) -> np.ndarray:

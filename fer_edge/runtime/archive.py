@@ -33,14 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fer_edge.core.assets import sha256
-from fer_edge.core.atomic import save_via
+from fer_edge.core.atomic import save_via, write_error
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.bundle import load_bundle, staging
 
 SUMS = "SHA256SUMS"
 MAX_BYTES = 8 << 30  # no edge bundle comes near this; a larger archive is refused as a bomb
 MAX_MEMBERS = 10_000
-_MAX_SUMS = 1 << 20
 _DISK_MARGIN = 64 << 20  # leave the device this much free space
 _BLOCK = 1 << 20
 _LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")  # sha256sum's text and binary forms
@@ -56,21 +55,58 @@ class PackResult:
     sha256: str
 
 
-def _safe_rel(name: str, what: str) -> str:
-    """``name`` as a relative POSIX path that stays inside its folder, else an error."""
+MAX_NAME = 1024  # bytes of a path inside the bundle; PATH_MAX is 4096 with the device's folder in front
+MAX_PART = 255  # bytes of one path component: the limit of ext4, tmpfs, FAT and exFAT
+
+
+def _max_sums() -> int:
+    """The largest SHA256SUMS unpack reads: what pack writes for the most and longest names it allows."""
+    return MAX_MEMBERS * (64 + 2 + MAX_NAME + 1)
+
+
+def _safe_rel(name: str, what: str, fix: str = "refusing the archive") -> str:
+    """``name`` as a relative POSIX path that stays inside its folder and that every device can
+    write, else an error; the one name rule of :func:`pack_bundle` and :func:`unpack_bundle`.
+
+    Refused: absolute paths, ``.``/``..``/empty components, backslashes, control characters
+    (a newline would split a ``SHA256SUMS`` line), names that are not UTF-8, a component over
+    :data:`MAX_PART` bytes or a path over :data:`MAX_NAME` bytes.
+    """
+    shown = name.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:120]
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:  # a file name that is not UTF-8 on disk (surrogate escapes)
+        raise FerEdgeError(f"{what} {shown!r} is not UTF-8; {fix}") from None
     parts = PurePosixPath(name).parts
-    if (
-        not name
-        or "\\" in name
-        or "\x00" in name
-        or name.startswith("/")
-        or not parts
-        or any(p in ("", ".", "..") for p in parts)
-    ):
-        raise FerEdgeError(
-            f"{what} {name!r} is not a plain relative path (absolute, '..' or odd characters); refusing the archive"
-        )
+    problem = ""
+    if not name or name.startswith("/") or not parts or any(p in ("", ".", "..") for p in name.split("/")):
+        problem = "is not a plain relative path (absolute, '..' or empty parts)"
+    elif "\\" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "is not a plain relative path (a backslash or a control character such as a newline)"
+    elif size > MAX_NAME:
+        problem = f"is longer than {MAX_NAME} bytes"
+    elif any(len(p.encode("utf-8")) > MAX_PART for p in parts):
+        problem = f"has a part longer than {MAX_PART} bytes"
+    if problem:
+        raise FerEdgeError(f"{what} {shown!r} {problem}; {fix}")
     return "/".join(parts)
+
+
+def _check_tree(names: list[str], where: str, fix: str) -> None:
+    """The set of files a bundle archive may hold: at most :data:`MAX_MEMBERS`, and no name is
+    both a file and a folder (``a`` and ``a/b``); shared by pack and unpack."""
+    if len(names) > MAX_MEMBERS:
+        raise FerEdgeError(f"{where}: {len(names)} files is more than a bundle holds ({MAX_MEMBERS}); {fix}")
+    files = set(names)
+    for name in names:
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in files:
+                raise FerEdgeError(f"{where}: {folder!r} is both a file and a folder ({name!r}); {fix}")
+
+
+_PACK_FIX = "rename it (or move it out of the bundle) and pack again"
 
 
 def _bundle_files(root: Path) -> list[str]:
@@ -84,7 +120,8 @@ def _bundle_files(root: Path) -> list[str]:
                 f"{path} is a link or special file; a bundle packs regular files only, copy the target in instead"
             )
         if path.is_file():
-            files.append(rel)
+            files.append(_safe_rel(rel, f"{root}: file", _PACK_FIX))
+    _check_tree(files, str(root), "a bundle is a model, not a data set: move the extra files out")
     return files
 
 
@@ -117,13 +154,19 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
     """
     bundle = load_bundle(path)
     root = bundle.path.resolve()
-    top = _safe_rel(root.name, "bundle folder")
+    top = _safe_rel(root.name, "bundle folder", _PACK_FIX)
     out = Path(out) if out else root.with_name(f"{root.name}.tar.gz")
     if out.resolve().is_relative_to(root):
         raise FerEdgeError(f"{out} is inside the bundle it packs; write it elsewhere")
     if out.exists() and not force:
         raise FerEdgeError(f"{out} exists; pass --force to replace it or choose another -o")
     files = _bundle_files(root)
+    size = sum((root / rel).stat().st_size for rel in files)
+    if size > MAX_BYTES:  # unpack refuses more, as a bomb
+        raise FerEdgeError(
+            f"{root} holds {size / 2**30:.1f} GiB, more than a bundle archive takes ({MAX_BYTES / 2**30:.0f} GiB); "
+            "move data out of the bundle"
+        )
     sums = {rel: sha256(root / rel) for rel in files}
     listing = "".join(f"{digest}  {rel}\n" for rel, digest in sums.items()).encode()
     total = 0
@@ -163,8 +206,7 @@ def _parse_sums(text: bytes, archive: Path) -> dict[str, str]:
         if rel in sums or rel == SUMS:
             raise FerEdgeError(f"{archive}: {SUMS} lists {rel!r} twice; refusing the archive")
         sums[rel] = digest
-    if len(sums) > MAX_MEMBERS:
-        raise FerEdgeError(f"{archive}: {len(sums)} files is more than a bundle holds ({MAX_MEMBERS}); refusing it")
+    _check_tree(list(sums), str(archive), "refusing the archive")
     return sums
 
 
@@ -184,6 +226,8 @@ def _member(member: tarfile.TarInfo, top: str, archive: Path) -> str:
             f"{archive}: member {member.name!r} is a {kind}; a bundle archive holds regular files only, refusing it"
         )
     rel = _safe_rel(member.name, "member")
+    if member.size < 0:  # a pax header can say so; tarfile passes it through
+        raise FerEdgeError(f"{archive}: member {member.name!r} has a negative size; refusing the archive")
     head, _, inside = rel.partition("/")
     if head != top or not inside:
         raise FerEdgeError(f"{archive}: member {member.name!r} is outside the archive's folder {top!r}; refusing it")
@@ -224,12 +268,14 @@ def unpack_bundle(
         raise FerEdgeError(
             f"{archive} is not a complete .tar.gz ({type(exc).__name__}: {str(exc)[:120]}); copy it again"
         ) from None
+    except OSError as exc:  # the device's disk: full, read-only, a quota, a file-size limit
+        raise write_error(Path(out) if out is not None else Path.cwd(), exc) from None
 
 
 def _unpack(tar: tarfile.TarFile, archive: Path, out: str | os.PathLike | None, force: bool, max_bytes: int) -> Path:
     first = tar.next()
     top = PurePosixPath(first.name).parts[0] if first is not None and first.name else ""
-    if first is None or not first.isreg() or first.name != f"{top}/{SUMS}" or first.size > _MAX_SUMS:
+    if first is None or not first.isreg() or first.name != f"{top}/{SUMS}" or first.size > _max_sums():
         raise FerEdgeError(f"{archive} does not start with <folder>/{SUMS}; it was not written by fer-edge bundle pack")
     top = _safe_rel(top, "archive folder")
     sums = _parse_sums(tar.extractfile(first).read(), archive)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.core.errors import FerEdgeError, unknown_choice
+from fer_edge.core.errors import FerEdgeError, reason, unknown_choice
 
 log = logging.getLogger(__name__)
 
@@ -251,12 +251,6 @@ def load_model(
     return result
 
 
-def _first(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    # OpenVINO messages start with a C++ source location; the reason is usually the last line.
-    return (lines[-1] if lines else type(exc).__name__).strip()[:200]
-
-
 def read_checked(path: str | os.PathLike) -> Any:
     """``Core.read_model`` whose failures, and inputs the runtime cannot feed, are one-line errors.
 
@@ -266,7 +260,7 @@ def read_checked(path: str | os.PathLike) -> Any:
     try:
         model = core().read_model(str(path))
     except Exception as exc:  # noqa: BLE001 - a corrupt model is a user-facing problem
-        raise FerEdgeError(f"cannot read model {path}: {_first(exc)}; re-export it") from None
+        raise FerEdgeError(f"cannot read model {path}: {reason(exc)}; re-export it") from None
     for i, port in enumerate(model.inputs):
         shape = port.get_partial_shape()
         if shape.rank.is_dynamic or shape.rank.get_length() < (3 if i == 0 else 2):
@@ -285,7 +279,7 @@ def compile_checked(model: Any, device: str, properties: dict[str, Any], path: s
         return core().compile_model(model, device, supported_properties(core(), device, properties))
     except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
         raise FerEdgeError(
-            f"cannot compile {path} for device {device}: {_first(exc)}; try --device CPU or re-export the model"
+            f"cannot compile {path} for device {device}: {reason(exc)}; try --device CPU or re-export the model"
         ) from None
 
 

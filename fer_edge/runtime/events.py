@@ -30,7 +30,7 @@ class EventWriter:
         self.count = 0
 
     def write(self, event: dict[str, Any]) -> None:
-        self._file.fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
         self.count += 1
 
     def close(self) -> Path:

@@ -75,8 +75,7 @@ def _make_split(recipe, subjects: list[str]) -> dict:
     if cfg.method == "thesis":
         base = splits.thesis_split()
     else:
-        base = read_json(Path(cfg.file), "split file", expect=dict)
-        splits.check_split(base)
+        base = splits.read_split(Path(cfg.file))
     split, dropped = splits.restrict(base, subjects)
     if dropped:
         log.warning("%d subjects of the split are not in the data (e.g. %s)", len(dropped), dropped[0])

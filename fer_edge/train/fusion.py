@@ -28,6 +28,15 @@ from fer_edge.train.metrics import Predictions
 METHODS = ("average", "weighted", "max")
 
 
+def _schemas():
+    """(metrics.json beside a predictions file, a bundle's provenance.metrics): the keys fusion reads."""
+    from fer_edge.core.fileio import ANY, ListOf, Num, Obj
+
+    accuracy = (None, Num(0, 1))
+    bundle = {"mean_val_accuracy": accuracy, "val_accuracy": accuracy, "val_accuracies": (None, ListOf(Num(0, 1)))}
+    return Obj(optional={"weight": (None, Num(0, 1e6))}, values=ANY), Obj(optional=bundle, values=ANY)
+
+
 def fuse_scores(
     scores: Sequence[np.ndarray], method: str = "average", weights: Sequence[float] | None = None
 ) -> np.ndarray:
@@ -136,7 +145,10 @@ def fuse(members: Sequence[Member], methods: Sequence[str] = METHODS) -> FusionR
 
 def bundle_weight(bundle) -> float | None:
     """A bundle's fusion weight: its mean cross-validation accuracy (else its validation accuracy)."""
-    m = bundle.provenance.get("metrics") or {}
+    from fer_edge.core.fileio import check_schema
+
+    where = f"bundle {bundle.path} manifest (provenance.metrics)"
+    m = check_schema(bundle.provenance.get("metrics") or {}, _schemas()[1], where)
     for key in ("mean_val_accuracy", "val_accuracy"):
         if isinstance(m.get(key), (int, float)):
             return float(m[key])
@@ -165,7 +177,8 @@ def load_member(
     weight = None
     metrics = (path if path.is_dir() else path.parent) / "metrics.json"
     if metrics.is_file():
-        weight = read_json(metrics, "metrics file", expect=dict).get("weight")
-        if weight is not None:
-            weight = check_finite(weight, f"'weight' in {metrics}", lo=0, hi=1e6)
+        from fer_edge.core.fileio import check_schema
+
+        data = check_schema(read_json(metrics, "metrics file"), _schemas()[0], f"metrics file {metrics}")
+        weight = None if data.get("weight") is None else float(data["weight"])
     return Member(path.stem if path.is_file() else path.name, pred, weight)

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.convert.kerasfile.checks import check_weights, damaged
 from fer_edge.convert.kerasfile.layers import CONVERTERS, Builder, Tensor, unsupported
-from fer_edge.convert.kerasfile.reader import KerasFile, Ref, read_keras_file
-from fer_edge.core.errors import FerEdgeError
+from fer_edge.convert.kerasfile.reader import KerasFile, LayerSpec, Ref, read_keras_file
+from fer_edge.core.errors import FerEdgeError, reason, shorten
 from fer_edge.runtime.ovcompat import Model, opset
 
 
@@ -32,7 +33,34 @@ def build_model(kf: KerasFile) -> Any:
 
     Raises:
         UnsupportedLayer: for a layer class or option not in :data:`CONVERTERS`.
+        FerEdgeError: weights that do not fit the config or the layer's input.
     """
+    with damaged(kf.path):
+        return _build(kf)
+
+
+def _channels(t: Tensor) -> int | None:
+    """The Keras channel (last) axis of ``t``, None when dynamic."""
+    shape = t.out.get_partial_shape()
+    dim = shape[1] if t.first else shape[shape.rank.get_length() - 1]
+    return dim.get_length() if dim.is_static else None
+
+
+def _convert(b: Builder, spec: LayerSpec, inputs: list[Tensor]) -> Tensor:
+    convert = CONVERTERS.get(spec.class_name)
+    if convert is None:
+        raise unsupported(spec)
+    if inputs:
+        check_weights(spec, _channels(inputs[0]))
+    try:
+        return convert(b, spec, inputs)
+    except RuntimeError as exc:  # OpenVINO's shape inference: it names its own nodes, not the layer
+        raise FerEdgeError(
+            f"layer '{shorten(spec.name, 60)}' ({spec.class_name}) does not fit its input: {reason(exc)}"
+        ) from None
+
+
+def _build(kf: KerasFile) -> Any:
     b = Builder(opset())
     tensors: dict[Ref, Tensor] = {}
     params = []
@@ -48,11 +76,8 @@ def build_model(kf: KerasFile) -> Any:
             if not all(r in tensors for r in refs):
                 left.append((spec, i))
                 continue
-            convert = CONVERTERS.get(spec.class_name)
-            if convert is None:
-                raise unsupported(spec)
             inputs = [tensors[r] for r in refs]
-            out = convert(b, spec, inputs)
+            out = _convert(b, spec, inputs)
             if all(out is not x for x in inputs):  # an identity (Dropout) must not rename its input
                 out.out.get_node().set_friendly_name(spec.name if i == 0 else f"{spec.name}_{i}")
             tensors[(spec.name, i, 0)] = out

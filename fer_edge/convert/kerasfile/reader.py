@@ -26,11 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.convert.kerasfile.checks import check_config, check_input, damaged
 from fer_edge.core.errors import FerEdgeError
 
 # A .keras member larger than this is not a model this toolkit can run on a Pi anyway,
 # and reading it into memory would be the zip-bomb case.
 _MAX_MEMBER = 2 << 30
+MAX_WEIGHT = 1 << 28  # values in one weight array (1 GiB of float32); VGG-Face's largest has 103M
 
 Ref = tuple[str, int, int]  # (layer name, node index, tensor index)
 
@@ -78,11 +80,23 @@ def read_keras_file(path: str | Path) -> KerasFile:
         >>> sorted({s.class_name for s in kf.layers.values()})[:3]  # doctest: +SKIP
         ['Activation', 'Add', 'BatchNormalization']
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FerEdgeError(f"model not found: {path}; check the path")
+    with damaged(path):
+        graph = _read(path)
+        for spec in graph.layers.values():
+            check_config(spec)
+        for ref in graph.inputs:
+            if ref[0] not in graph.layers:
+                raise FerEdgeError(f"input '{ref[0]}' is not one of the layers")
+            check_input(graph.layers[ref[0]])
+    return graph
+
+
+def _read(path: Path) -> KerasFile:
+    import h5py
+
     if path.suffix == ".keras":
         config, weights_file, version = _open_zip(path)
         with h5py.File(weights_file, "r") as h5:
@@ -101,19 +115,33 @@ def read_keras_file(path: str | Path) -> KerasFile:
                 "save the whole model with model.save()"
             )
         config = _json(raw, path)
-        version = _text(h5.attrs.get("keras_version", ""))
+        version = _text(h5.attrs.get("keras_version", ""), path, "its keras_version is")
         graph = _graph(path, config, version)
         _h5_weights(graph, h5.get("model_weights", h5))
     return graph
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+def _text(value: Any, path: Path, what: str) -> str:
+    """An HDF5 attribute or zip member as text; ``what`` names it in the error ("its model config is")."""
+    if isinstance(value, np.void):  # an opaque attribute
+        value = value.tobytes()
+    if isinstance(value, np.bytes_):
+        value = bytes(value)
+    try:
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        text = str(value)
+        text.encode("utf-8")  # h5py hands undecodable bytes over as surrogate escapes
+        return text
+    except UnicodeError as exc:
+        raise FerEdgeError(f"cannot load Keras model {path}: {what} not UTF-8 text (byte {exc.start})") from None
 
 
 def _json(raw: Any, path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(_text(raw))
+        data = json.loads(_text(raw, path, "its model config is"))
+    except RecursionError:
+        raise FerEdgeError(f"cannot load Keras model {path}: its model config is nested too deeply") from None
     except ValueError:
         raise FerEdgeError(f"cannot load Keras model {path}: its model config is not valid JSON") from None
     if not isinstance(data, dict) or "class_name" not in data:
@@ -134,9 +162,17 @@ def _open_zip(path: Path) -> tuple[dict[str, Any], io.BytesIO, str]:
             if name in names and zf.getinfo(name).file_size > _MAX_MEMBER:
                 raise FerEdgeError(f"cannot load Keras model {path}: {name} is larger than 2 GiB")
         config = _json(zf.read("config.json"), path)
-        meta = json.loads(zf.read("metadata.json")) if "metadata.json" in names else {}
+        meta = _metadata(zf.read("metadata.json"), path) if "metadata.json" in names else {}
         weights = io.BytesIO(zf.read("model.weights.h5"))
     return config, weights, str(meta.get("keras_version", ""))
+
+
+def _metadata(raw: bytes, path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(_text(raw, path, "its metadata.json is"))
+    except (ValueError, RecursionError):
+        raise FerEdgeError(f"cannot load Keras model {path}: its metadata.json is not valid JSON") from None
+    return meta if isinstance(meta, dict) else {}
 
 
 def _graph(path: Path, config: dict[str, Any], version: str) -> KerasFile:
@@ -212,13 +248,28 @@ def _h5_weights(graph: KerasFile, group: Any) -> None:
         if name not in group:
             continue
         sub = group[name]
-        names = [_text(n) for n in sub.attrs.get("weight_names", [])]
+        what = f"the weight names of layer '{name}' are"
+        names = [_text(n, graph.path, what) for n in sub.attrs.get("weight_names", [])]
         try:
-            spec.weights = [np.asarray(sub[n], dtype=np.float32) for n in names]
+            spec.weights = [_array(sub[n], graph.path, name) for n in names]
         except KeyError as exc:
             raise FerEdgeError(
                 f"cannot load Keras model {graph.path}: weight {exc} of layer '{name}' is missing"
             ) from None
+
+
+def _array(dataset: Any, path: Path, layer: str) -> np.ndarray:
+    """A weight array, sized from its header before it is read: an HDF5 dataset can declare
+    terabytes that were never written (chunks allocate on write), and reading would allocate them."""
+    shape = getattr(dataset, "shape", None)
+    if shape is None or getattr(dataset, "dtype", np.dtype(object)).kind not in "biuf":
+        raise FerEdgeError(f"cannot load Keras model {path}: a weight of layer '{layer}' is not a numeric array")
+    if int(np.prod(shape, dtype=np.float64)) > MAX_WEIGHT:
+        raise FerEdgeError(
+            f"cannot load Keras model {path}: a weight of layer '{layer}' declares shape {tuple(shape)}, "
+            f"over {MAX_WEIGHT:,} values; the file is damaged or crafted"
+        )
+    return np.asarray(dataset, dtype=np.float32)
 
 
 def _snake(name: str) -> str:
@@ -242,4 +293,4 @@ def _zip_weights(graph: KerasFile, h5: Any) -> None:
         key = base if count == 0 else f"{base}_{count}"
         if key in group and "vars" in group[key]:
             vars_ = group[key]["vars"]
-            spec.weights = [np.asarray(vars_[str(i)], dtype=np.float32) for i in range(len(vars_))]
+            spec.weights = [_array(vars_[str(i)], graph.path, spec.name) for i in range(len(vars_))]

@@ -9,18 +9,23 @@ numpy + OpenCV only: this module is imported by the edge runtime.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer_edge.core.atomic import clean_stale, commit, is_special, staging_dir, temp_path
+from fer_edge.core.atomic import clean_stale, commit, is_special, staging_dir, temp_path, write_error, writing
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.video.source import IMAGE_EXTENSIONS, _quiet_opencv, _to_bgr
 
 __all__ = ["WRITER_FOURCC", "VideoWriter", "open_writer", "write_frames"]
+
+_CHECK_EVERY = 16  # frames between free-space checks (a statvfs call)
+_MIN_FREE = 1 << 20  # bytes: below this the next frames may not fit
 
 # The opencv-python wheels carry no H.264 encoder; mp4v and MJPG always work.
 WRITER_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
@@ -56,17 +61,56 @@ class VideoWriter:
         width, height = self.size
         if frame.shape[1] != width or frame.shape[0] != height:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        if self.frames_written % _CHECK_EVERY == 0:
+            self._check_space()
         self._writer.write(np.ascontiguousarray(frame))
         self.frames_written += 1
 
+    def _check_space(self) -> None:
+        """OpenCV drops a frame it cannot write with only a log line: stop before the disk is full."""
+        try:
+            free = shutil.disk_usage(self.temp.parent).free
+        except OSError:
+            return
+        if free < _MIN_FREE:
+            error = write_error(self.path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))  # before abort frees
+            self.abort()
+            raise error
+
     def close(self) -> Path:
-        """Finish the file and move it to :attr:`path`; returns :attr:`path`."""
+        """Finish the file and move it to :attr:`path`; returns :attr:`path`.
+
+        Raises:
+            FerEdgeError: the file on disk does not hold every frame written (OpenCV's writers
+                drop a failed write silently, e.g. on a full disk); the temporary is removed.
+        """
         if self._writer is None:
             return self.path
         self._writer.release()
         self._writer = None
-        commit(self.temp, self.path)
+        try:
+            with writing(self.path):
+                self._check_complete()
+                commit(self.temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.temp.unlink()
+            raise
         return self.path
+
+    def _check_complete(self) -> None:
+        """Read the finished file's frame count back (its index: no decoding) and compare."""
+        if not self.frames_written:
+            return
+        if self.temp.suffix.lower() == ".mp4" and not _has_moov(self.temp):  # FFmpeg would log "moov atom not found"
+            raise write_error(self.path, RuntimeError("no moov atom"))
+        with _quiet_opencv():
+            cap = cv2.VideoCapture(str(self.temp))
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+        if count != self.frames_written:
+            # OpenCV kept no errno; write_error says what the disk has left.
+            raise write_error(self.path, RuntimeError(f"{count} of {self.frames_written} frames on disk"))
 
     def abort(self) -> None:
         """Stop writing and delete the temporary file; :attr:`path` is left untouched."""
@@ -90,6 +134,27 @@ class VideoWriter:
         with contextlib.suppress(Exception):
             if self._writer is not None:
                 self.abort()
+
+
+def _has_moov(path: Path) -> bool:
+    """Whether an MP4 has its index (the ``moov`` box, written last): walks the top-level boxes."""
+    try:
+        with open(path, "rb") as fh:
+            end, at = os.fstat(fh.fileno()).st_size, 0
+            while at + 8 <= end:
+                fh.seek(at)
+                head = fh.read(16)
+                size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if kind == b"moov":
+                    return True
+                if size == 1 and len(head) == 16:
+                    size = int.from_bytes(head[8:16], "big")
+                if size < 8:  # 0: "to the end of the file"; others: damaged
+                    return False
+                at += size
+    except OSError:
+        return False
+    return False
 
 
 def open_writer(path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> VideoWriter:
