@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import json
 import os
@@ -72,7 +71,10 @@ def _check_clip(path: Path, frames: int) -> None:
         os.close(saved)
         os.close(null)
     if got != frames:
-        raise OSError(errno.ENOSPC, f"a clip read back {got} of {frames} frames: is the disk full?")
+        from fer_edge.core.atomic import write_error
+
+        # OpenCV kept no errno (a full disk or a file-size limit): write_error says what the disk has left.
+        raise write_error(path, RuntimeError(f"{got} of {frames} frames on disk"))
 
 
 def _write_clip(path: Path, *, frames: Any, fps: float) -> None:
