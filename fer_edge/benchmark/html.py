@@ -12,7 +12,7 @@ from collections import OrderedDict
 from html import escape
 from typing import TYPE_CHECKING
 
-from fer_edge.benchmark.text import FOOTNOTE, machine_lines
+from fer_edge.benchmark.text import FOOTNOTE, machine_lines, run_lines
 
 if TYPE_CHECKING:
     from fer_edge.benchmark.report import BenchmarkReport, Row
@@ -168,6 +168,7 @@ def to_html(report: BenchmarkReport) -> str:
         "<ul>",
     ]
     body += [f"<li>{escape(line)}</li>" for line in machine_lines(report.machine)]
+    body += [f"<li>{escape(line)}</li>" for line in run_lines(report.settings)]
     body.append("</ul>")
     if report.rows:
         body.append(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_edge.benchmark.baseline import baseline_rows, tensorflow_available
+from fer_edge.benchmark.identity import bundle_fingerprint, resolve_detector
 from fer_edge.benchmark.machine import machine_record
 from fer_edge.benchmark.report import BenchmarkReport, Row
 from fer_edge.core.errors import FerEdgeError, unknown_choice
@@ -251,7 +252,8 @@ def benchmark(
     frames: int = 300,
     out: str | os.PathLike | None = None,
     progress: bool = False,
-    detector: str = "haar",
+    detector: str | None = None,
+    label: str | None = None,
 ) -> BenchmarkReport:
     """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
 
@@ -269,6 +271,8 @@ def benchmark(
         frames: most video frames for the end-to-end rows.
         out: output folder (None: nothing written).
         progress: show a progress bar.
+        detector: face detector of the video rows (None: the demo's, BlazeFace where it runs).
+        label: this machine's name in fleet reports (default: the host name).
 
     Example:
         >>> report = benchmark(["runs/fer", "runs/fer_int8"], hints=["default", "f32"],
@@ -300,7 +304,12 @@ def benchmark(
         baseline = None
     devices = [check_device(d) for d in devices]
     plan = select_precisions(loaded, precisions)
-    machine = machine_record()
+    if source is not None:
+        detector, why = resolve_detector(detector)
+        if why:
+            notes.append(why)
+            log.warning("%s", why)
+    machine = machine_record(label=label)
     engine = _ov_version()
     jobs: list[tuple[str, Any]] = []
     for b in loaded:
@@ -366,6 +375,9 @@ def benchmark(
         "throughput": throughput,
         "requests": requests,
         "frames": frames,
+        "detector": detector if source is not None else None,
+        "label": machine.host,
+        "bundle_info": [bundle_fingerprint(b) for b in loaded],
         "notes": notes,
     }
     report = BenchmarkReport(machine.as_dict(), rows, settings)

@@ -12,6 +12,8 @@ EXAMPLES = [
     "fer-edge benchmark runs/fer/frame.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
     "fer-edge benchmark runs/fer_int8 --precision fp32,int8 --device cpu --source none --baseline none",
     "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json --out runs/compare",
+    "fer-edge benchmark merge nuc/benchmark.json pi/benchmark.json --reference nuc --out runs/fleet",
+    "fer-edge benchmark --executor ray=127.0.0.1:6379 --nodes all --source none --out runs/fleet",
 ]
 
 
@@ -22,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "bundles",
         nargs="*",
         metavar="BUNDLE",
-        help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json",
+        help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json; "
+        "or: merge REPORT... (many machines' reports -> one fleet matrix)",
     )
     p.add_argument("--device", default="CPU", help="OpenVINO devices, comma-separated: CPU,GPU,NPU,AUTO (default CPU)")
     p.add_argument(
@@ -48,9 +51,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--detector",
-        default="haar",
+        default=None,
         choices=list(DETECTORS),
-        help="face detector for the end-to-end rows (default haar)",
+        help="face detector for the end-to-end rows (default: the demo's, blazeface; haar where "
+        "this OpenVINO cannot run it); recorded in the report",
+    )
+    p.add_argument("--label", help="this machine's name in fleet reports (default: the host name)")
+    p.add_argument(
+        "--reference",
+        help="merge: the column speed-ups are against (machine label or 'LABEL DEVICE'; default the first)",
     )
     p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
     p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")
@@ -77,6 +86,7 @@ def _split(text: str, what: str = "--device") -> list[str]:
 
 
 def _compare(paths: list[str], out: str | None, force: bool) -> int:
+    from fer_edge.benchmark.merge import compare_html
     from fer_edge.benchmark.report import format_comparison, load_report, save_comparison
     from fer_edge.core.errors import FerEdgeError
     from fer_edge.core.runs import run_dir
@@ -88,6 +98,30 @@ def _compare(paths: list[str], out: str | None, force: bool) -> int:
     print(f"A = {paths[0]}, B = {paths[1]}; ratios are B/A (latency > 1: B is slower; FPS > 1: B is faster)")
     with run_dir(out, "runs/compare", inputs=paths, force=force) as folder:
         files = save_comparison(a, b, folder, sources=(paths[0], paths[1]))
+        files["html"] = compare_html(paths, folder)
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _merge(paths: list[str], out: str | None, reference: str | None, force: bool) -> int:
+    import logging
+
+    from fer_edge.benchmark.merge import merge_reports
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.runs import run_dir
+
+    if not paths:
+        raise FerEdgeError("merge takes benchmark reports: fer-edge benchmark merge A.json B.json ... --out DIR")
+    fleet = merge_reports(paths, reference=reference)
+    for path, reason in fleet.skipped:
+        logging.getLogger("fer_edge").warning("left out %s", reason if path in reason else f"{path}: {reason}")
+    with run_dir(out, "runs/fleet", inputs=paths, force=force) as folder:
+        files = fleet.save(folder)
+    print(
+        f"{len(fleet.columns)} column(s) x {len(fleet.keys)} configuration(s) from {len(paths) - len(fleet.skipped)} "
+        f"of {len(paths)} report(s); speed-ups against {fleet.columns[fleet.reference].name}"
+    )
     for kind, path in files.items():
         print(f"{kind}: {path}")
     return 0
@@ -104,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bundles and args.bundles[0] == "compare" and not Path("compare", "manifest.json").is_file():
         return _compare(args.bundles[1:], args.out, args.force)
+    if args.bundles and args.bundles[0] == "merge" and not Path("merge", "manifest.json").is_file():
+        return _merge(args.bundles[1:], args.out, args.reference, args.force)
     from fer_edge.convert import defaults
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
@@ -140,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             requests=args.requests,
             frames=args.frames,
             detector=args.detector,
+            label=args.label,
             out=out,
             progress=True,
         )

@@ -37,7 +37,9 @@ def test_kit_has_its_scripts():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck(script):
-    proc = subprocess.run([_shellcheck(), "-x", "--severity=style", str(script)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [_shellcheck(), "-x", "--severity=style", str(script)], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
