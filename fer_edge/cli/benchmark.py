@@ -57,6 +57,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "this OpenVINO cannot run it); recorded in the report",
     )
     p.add_argument("--label", help="this machine's name in fleet reports (default: the host name)")
+    from fer_edge.cli.options import add_executor
+
+    add_executor(p)
+    p.add_argument(
+        "--nodes",
+        nargs="+",
+        metavar="all|LABEL",
+        help="with --executor ray=HEAD: benchmark on every node (all) or the named ones (ray start --node-name), "
+        "one task pinned per node, and merge the reports (docs/fleet.md)",
+    )
     p.add_argument(
         "--reference",
         help="merge: the column speed-ups are against (machine label or 'LABEL DEVICE'; default the first)",
@@ -127,6 +137,51 @@ def _merge(paths: list[str], out: str | None, reference: str | None, force: bool
     return 0
 
 
+def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], source, wheel_dir) -> int:
+    from fer_edge.benchmark.fleet import run_fleet
+    from fer_edge.cluster.executor import parse_spec
+    from fer_edge.convert import defaults
+    from fer_edge.convert.plainmodel import is_plain_model
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.runs import run_dir
+
+    spec = parse_spec(args.executor)
+    if spec.backend != "ray" or spec.address is None:
+        raise FerEdgeError("--nodes needs a cluster: --executor ray=HOST:PORT or ray=auto (see docs/fleet.md)")
+    from fer_edge.cluster.executor import executor_for
+
+    executor_for(spec)  # join (or fail in one line) before fetching or packing anything
+    if any(is_plain_model(b) for b in args.bundles):
+        raise FerEdgeError("a fleet run takes bundles; make one from a plain model with fer-edge import first")
+    if isinstance(source, int):
+        raise FerEdgeError("a fleet run cannot use a camera index as --source; give a video file or none")
+    bundles = args.bundles or [defaults.default_bundle(wheel_dir=wheel_dir)]
+    with run_dir(args.out, "runs/fleet", inputs=[*args.bundles, source], force=args.force) as out:
+        fleet = run_fleet(
+            bundles,
+            executor=args.executor,
+            nodes=args.nodes or ["all"],
+            devices=devices,
+            out=out,
+            reference=args.reference,
+            source=source,
+            precisions=args.precision,
+            hints=hints,
+            baseline=args.baseline,
+            iterations=args.iterations,
+            warmup=args.warmup,
+            throughput=not args.no_throughput,
+            requests=args.requests,
+            frames=args.frames,
+            detector=args.detector,
+        )
+    print(f"{len(fleet.columns)} column(s): {', '.join(c.name for c in fleet.columns)}")
+    for path, reason in fleet.skipped:
+        print(f"left out {path}: {reason}")
+    print(f"results saved to {out}/ (fleet.html, fleet.md, fleet.json; nodes/<label>/benchmark.*)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import contextlib
     from pathlib import Path
@@ -154,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
         index = camera_index(source)
         source = index if index is not None else source
     devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
+    if args.nodes or args.executor:
+        return _fleet(args, devices, hints, source, wheel_dir)
     with contextlib.ExitStack() as stack:
         bundles = [
             stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b for b in args.bundles
