@@ -104,6 +104,7 @@ def _columns(reports: list[tuple[str, BenchmarkReport]]) -> tuple[list[Column], 
     columns: list[Column] = []
     rows: list[list[Row]] = []
     used: dict[str, int] = {}
+    keys: list[set[tuple]] = []
     for path, report in reports:
         label = report.machine.get("host") or report.settings.get("label") or Path(path).parent.name or path
         by_device: OrderedDict[str, list[Row]] = OrderedDict()
@@ -111,11 +112,21 @@ def _columns(reports: list[tuple[str, BenchmarkReport]]) -> tuple[list[Column], 
             by_device.setdefault(r.device, []).append(r)
         for device, device_rows in by_device.items():
             name = f"{label} {device}"
+            new = {r.key() for r in device_rows}
+            # One job per precision (PBS, Slurm): the reports of one machine and device that
+            # measured different configurations fill one column; a repeated measurement gets its own.
+            same = next((c for c, col in enumerate(columns) if col.name == name and not keys[c] & new), None)
+            if same is not None:
+                rows[same] += device_rows
+                keys[same] |= new
+                columns[same].source += f", {path}"
+                continue
             used[name] = used.get(name, 0) + 1
-            if used[name] > 1:  # two reports from one machine: keep both, numbered
+            if used[name] > 1:
                 name = f"{name} #{used[name]}"
             columns.append(Column(name, label, device, path, report.machine, report.settings))
             rows.append(device_rows)
+            keys.append(new)
     return columns, rows
 
 

@@ -149,8 +149,11 @@ def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], sourc
     if spec.backend != "ray" or spec.address is None:
         raise FerEdgeError("--nodes needs a cluster: --executor ray=HOST:PORT or ray=auto (see docs/fleet.md)")
     from fer_edge.cluster.executor import executor_for
+    from fer_edge.cluster.nodes import alive_nodes, select_nodes
 
-    executor_for(spec)  # join (or fail in one line) before fetching or packing anything
+    # Join the cluster and choose the nodes (or fail in one line) before fetching, packing or
+    # creating --out: a refused run leaves nothing behind.
+    select_nodes(alive_nodes(executor_for(spec).ray), args.nodes or ["all"], devices)
     if any(is_plain_model(b) for b in args.bundles):
         raise FerEdgeError("a fleet run takes bundles; make one from a plain model with fer-edge import first")
     if isinstance(source, int):

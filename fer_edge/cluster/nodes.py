@@ -44,14 +44,14 @@ def device_resource(device: str) -> str | None:
 
 
 def alive_nodes(ray: Any) -> list[Node]:
-    """The cluster's alive nodes, head first as Ray lists them."""
+    """The cluster's alive nodes, sorted by label (Ray lists them in no fixed order)."""
     out = []
     for n in ray.nodes():
         if not n.get("Alive"):
             continue
         address = str(n.get("NodeManagerAddress") or "")
         out.append(Node(str(n["NodeID"]), str(n.get("NodeName") or address), address, dict(n.get("Resources") or {})))
-    return out
+    return sorted(out, key=lambda n: (n.label, n.address, n.id))
 
 
 def select_nodes(
