@@ -17,6 +17,7 @@ from typing import Any
 
 from fer_edge.benchmark.baseline import baseline_rows, tensorflow_available
 from fer_edge.benchmark.identity import bundle_fingerprint, resolve_detector
+from fer_edge.benchmark.kerassource import keras_sources
 from fer_edge.benchmark.machine import machine_record
 from fer_edge.benchmark.report import BenchmarkReport, Row
 from fer_edge.core.errors import FerEdgeError, unknown_choice
@@ -237,6 +238,23 @@ def video_rows(
     return rows
 
 
+def _baseline_device(wanted: str, notes: list[str]) -> str:
+    """``CPU`` or ``GPU`` for the TensorFlow rows; a note when a GPU was asked for and none is visible."""
+    from fer_edge.benchmark.baseline import tf_gpus
+
+    wanted = wanted.upper()
+    if wanted not in ("AUTO", "CPU", "GPU"):
+        raise unknown_choice("baseline device", wanted.lower(), ["auto", "cpu", "gpu"])
+    gpus = tf_gpus() if wanted != "CPU" else []
+    if wanted == "GPU" and not gpus:
+        notes.append(
+            "TensorFlow baseline on the CPU: --baseline-device GPU, but TensorFlow sees no GPU "
+            "(a CUDA build: pip install 'tensorflow[and-cuda]'; check with nvidia-smi)"
+        )
+        log.warning("%s", notes[-1])
+    return "GPU" if gpus else "CPU"
+
+
 def benchmark(
     bundles: Sequence[str | os.PathLike | Bundle],
     *,
@@ -254,6 +272,7 @@ def benchmark(
     progress: bool = False,
     detector: str | None = None,
     label: str | None = None,
+    baseline_device: str = "auto",
 ) -> BenchmarkReport:
     """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
 
@@ -273,6 +292,8 @@ def benchmark(
         progress: show a progress bar.
         detector: face detector of the video rows (None: the demo's, BlazeFace where it runs).
         label: this machine's name in fleet reports (default: the host name).
+        baseline_device: where the TensorFlow baseline runs: ``auto`` (the GPU when TensorFlow
+            sees one), ``CPU`` or ``GPU`` (the CPU, with a note, when TensorFlow sees none).
 
     Example:
         >>> report = benchmark(["runs/fer", "runs/fer_int8"], hints=["default", "f32"],
@@ -319,14 +340,20 @@ def benchmark(
                     jobs.append(("models", (b, precision, device, hint)))
                 if source is not None:
                     jobs.append(("video", (b, precision, device, hints[0])))
-        if baseline and any(e.keras for e in b.models.values()):
-            jobs.append(("baseline", (b,)))
+        if baseline:
+            sources, why = keras_sources(b)
+            if why:
+                notes.append(why)
+                log.warning("%s", why)
+            else:
+                jobs.append(("baseline", (b, sources)))
     bar = None
     if progress:
         from fer_edge.core.progress import progress as progress_bar
 
         bar = progress_bar(total=len(jobs), desc="benchmark", unit="config")
     rows: list[Row] = []
+    tf_device: str | None = None
     try:
         for what, job in jobs:
             if what == "models":
@@ -355,9 +382,20 @@ def benchmark(
                     detector=detector,
                 )
             else:
-                new, gpus = baseline_rows(job[0], warmup=warmup, iterations=iterations)
+                if tf_device is None:
+                    tf_device = _baseline_device(baseline_device, notes)
+                try:
+                    new, gpus = baseline_rows(
+                        job[0], warmup=warmup, iterations=iterations, sources=job[1], device=tf_device
+                    )
+                except FerEdgeError as exc:
+                    if all(e.keras for e in job[0].models.values()):
+                        raise  # the bundle's own .keras copy is broken: the user's to fix
+                    notes.append(str(exc))  # a rebuilt one that does not match: said, not fatal
+                    log.warning("%s", exc)
+                    new, gpus = [], None
                 rows += new
-                machine.tf_gpus = gpus
+                machine.tf_gpus = gpus if gpus is not None else machine.tf_gpus
             if bar is not None:
                 bar.update(1)
     finally:
@@ -369,6 +407,7 @@ def benchmark(
         "precisions": plan,
         "hints": list(hints),
         "baseline": baseline or "none",
+        "baseline_device": tf_device,
         "source": None if source is None else str(source),
         "iterations": iterations,
         "warmup": warmup,

