@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from fer_edge.benchmark.matching import config_label, stat
+from fer_edge.benchmark.svg import text_width
 from fer_edge.benchmark.text import machine_lines, run_lines
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
 
 # Okabe-Ito, colour-blind friendly; a column's colour is the same in every chart.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
-FONT_PX = 12
-#: Upper bound of a character's advance at FONT_PX in common sans-serif fonts (digits ~0.56 em).
-CHAR_PX = 0.62 * FONT_PX
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -31,11 +29,6 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}
 .sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
 svg text{font-size:12px;font-family:inherit}.headline{font-size:1.05em;background:#f6f8fa;padding:.6em 1em}
 """
-
-
-def text_width(text: str) -> float:
-    """Estimated width in px of ``text`` at :data:`FONT_PX` (an upper bound for sans-serif fonts)."""
-    return len(text) * CHAR_PX
 
 
 def _color(c: int) -> str:

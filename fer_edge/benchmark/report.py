@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer_edge.benchmark.html import to_html
+from fer_edge.benchmark.html import shown_fps, to_html
 from fer_edge.benchmark.jsonout import dumps
 from fer_edge.benchmark.matching import KEY, match_rows
 from fer_edge.benchmark.schema import MAX_ROWS, check_machine, check_row, check_settings
@@ -210,7 +210,7 @@ def to_markdown(report: BenchmarkReport) -> str:
         out.append(
             f"| {r.stage} | {mode} | {r.model} | {r.format} | {r.precision} | {infer} | {r.device} "
             f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms.get('mean'), 3)} "
-            f"| {_num(r.latency_ms['p90'], 3)} | {_num(r.fps, 1)} | {_num(r.size_mb, 3)} "
+            f"| {_num(r.latency_ms['p90'], 3)} | {_num(shown_fps(r), 1)} | {_num(r.size_mb, 3)} "
             f"| {_num(r.accuracy, 4)} |"
         )
     out += ["", FOOTNOTE, ""]
