@@ -9,6 +9,7 @@ as the baseline. TensorFlow is imported only when the baseline is asked for.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -95,6 +96,32 @@ def _ov_version() -> str:
     return f"OpenVINO {version('openvino')}"
 
 
+#: Timed iterations of a ``-t SECONDS`` run: at least (a p90 needs samples), at most (memory).
+TIMED_MIN, TIMED_MAX = 10, 1_000_000
+#: Inferences that estimate one inference's time before a ``-t`` run sizes itself.
+PROBE = 5
+
+
+def check_seconds(seconds: float | None) -> None:
+    """``-t``: None or seconds in (0, 3600].
+
+    Raises:
+        FerEdgeError: one line with the value given.
+    """
+    if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= 3600):
+        raise FerEdgeError(f"-t must be seconds in (0, 3600], got {seconds}")
+
+
+def iterations_for(seconds: float, ms_each: float) -> int:
+    """Iterations that take about ``seconds`` at ``ms_each`` per iteration (``benchmark -t``).
+
+    Example:
+        >>> iterations_for(2.0, 0.5), iterations_for(0.001, 100.0)
+        (4000, 10)
+    """
+    return int(min(TIMED_MAX, max(TIMED_MIN, math.ceil(seconds * 1000.0 / max(ms_each, 1e-4)))))
+
+
 def _model_rows(
     bundle: Bundle,
     precision: str,
@@ -106,6 +133,7 @@ def _model_rows(
     throughput: bool,
     requests: int | None,
     engine: str,
+    seconds: float | None = None,
 ) -> list[Row]:
     rows = []
     accuracy = recorded_accuracy(bundle) if precision == next(iter(bundle.models.values())).precision else None
@@ -126,7 +154,12 @@ def _model_rows(
             engine=engine,
         )
         compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
-        t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
+        inputs = make_inputs(compiled)
+        n, first = iterations, warmup
+        if seconds is not None:  # -t: a short probe sizes the run to about `seconds`
+            n = iterations_for(seconds, measure_latency(compiled, inputs, warmup=warmup, iterations=PROBE).mean_ms)
+            first = 0
+        t = measure_latency(compiled, inputs, warmup=first, iterations=n)
         rows.append(Row.timed(t, accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
         log.info(
             "%s %s %s %s %s: %.3f ms median (%s)",
@@ -140,9 +173,12 @@ def _model_rows(
         )
         if throughput:
             compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
-            t = measure_throughput(
-                compiled, make_inputs(compiled), requests=requests, warmup=warmup, iterations=iterations
-            )
+            inputs = make_inputs(compiled)
+            n, first = iterations, warmup
+            if seconds is not None:
+                probe = measure_throughput(compiled, inputs, requests=requests, warmup=warmup, iterations=PROBE * 4)
+                n, first = iterations_for(seconds, 1000.0 / probe.fps if probe.fps else 1.0), 0
+            t = measure_throughput(compiled, inputs, requests=requests, warmup=first, iterations=n)
             rows.append(Row.timed(t, **common))
     return rows
 
@@ -157,6 +193,7 @@ def video_rows(
     frames: int,
     engine: str,
     detector: str = "haar",
+    seconds: float | None = None,
 ) -> list[Row]:
     """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
 
@@ -174,8 +211,9 @@ def video_rows(
     )
     src = open_source(source)
     totals: list[float] = []
+    deadline = None if seconds is None else time.perf_counter() + seconds
     try:
-        while len(totals) < frames:
+        while len(totals) < frames and (deadline is None or time.perf_counter() < deadline):
             start = time.perf_counter()
             with pipe.timer("decode"):
                 frame = src.read()
@@ -273,6 +311,7 @@ def benchmark(
     detector: str | None = None,
     label: str | None = None,
     baseline_device: str = "auto",
+    seconds: float | None = None,
 ) -> BenchmarkReport:
     """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
 
@@ -292,6 +331,9 @@ def benchmark(
         progress: show a progress bar.
         detector: face detector of the video rows (None: the demo's, BlazeFace where it runs).
         label: this machine's name in fleet reports (default: the host name).
+        seconds: time-based runs (``-t``, as benchmark_app): each model configuration runs for about
+            this long instead of ``iterations`` (a short probe sizes it), video rows stop after
+            it or ``frames``, whichever comes first; the TensorFlow rows keep ``iterations``.
         baseline_device: where the TensorFlow baseline runs: ``auto`` (the GPU when TensorFlow
             sees one), ``CPU`` or ``GPU`` (the CPU, with a note, when TensorFlow sees none).
 
@@ -302,6 +344,7 @@ def benchmark(
     """
     from fer_edge.runtime.engine import check_device
 
+    check_seconds(seconds)
     if iterations < 1 or warmup < 0 or frames < 1:
         raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")
     if baseline in ("none", ""):
@@ -368,6 +411,7 @@ def benchmark(
                     throughput=throughput,
                     requests=requests,
                     engine=engine,
+                    seconds=seconds,
                 )
             elif what == "video":
                 b, precision, device, hint = job
@@ -380,6 +424,7 @@ def benchmark(
                     frames=frames,
                     engine=engine,
                     detector=detector,
+                    seconds=seconds,
                 )
             else:
                 if tf_device is None:
@@ -410,6 +455,7 @@ def benchmark(
         "baseline_device": tf_device,
         "source": None if source is None else str(source),
         "iterations": iterations,
+        "seconds": seconds,
         "warmup": warmup,
         "throughput": throughput,
         "requests": requests,

@@ -11,6 +11,7 @@ EXAMPLES = [
     "fer-edge benchmark runs/fer runs/fer_int8 --infer-precision default,f32 --source none --baseline none",
     "fer-edge benchmark runs/fer/frame.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
     "fer-edge benchmark runs/fer_int8 --precision fp32,int8 --device cpu --source none --baseline none",
+    "fer-edge benchmark -t 10 --source none      # each configuration for ~10 s, as benchmark_app -t",
     "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json --out runs/compare",
     "fer-edge benchmark merge nuc/benchmark.json pi/benchmark.json --reference nuc --out runs/fleet",
     "fer-edge benchmark --executor ray=127.0.0.1:6379 --nodes all --source none --out runs/fleet",
@@ -81,6 +82,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
     p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")
+    p.add_argument(
+        "-t",
+        "--time",
+        type=float,
+        metavar="SECONDS",
+        help="time-based, as benchmark_app: run each configuration about SECONDS instead of --iterations",
+    )
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
     p.add_argument("--no-throughput", action="store_true", help="skip the async throughput rows")
     p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
@@ -186,6 +194,7 @@ def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], sourc
             frames=args.frames,
             detector=args.detector,
             baseline_device=args.baseline_device,
+            seconds=args.time,
         )
     print(f"{len(fleet.columns)} column(s): {', '.join(c.name for c in fleet.columns)}")
     for path, reason in fleet.skipped:
@@ -221,6 +230,9 @@ def run(args: argparse.Namespace) -> int:
         index = camera_index(source)
         source = index if index is not None else source
     devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
+    from fer_edge.benchmark.runner import check_seconds
+
+    check_seconds(args.time)  # before --out exists: a refused run leaves nothing behind
     if args.nodes or args.executor:
         return _fleet(args, devices, hints, source, wheel_dir)
     with contextlib.ExitStack() as stack:
@@ -247,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
             detector=args.detector,
             label=args.label,
             baseline_device=args.baseline_device,
+            seconds=args.time,
             out=out,
             progress=True,
         )
