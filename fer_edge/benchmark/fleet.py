@@ -63,8 +63,11 @@ def _node_benchmark(job: NodeJob) -> dict[str, Any]:
         report = benchmark(bundles, devices=job.devices, label=job.label, source=source, **job.options)
         data = report.as_dict()
         # The node's temporary paths mean nothing to the reader; the bundle names and hashes do.
-        data["settings"]["bundles"] = list(job.archives)
-        for info in data["settings"].get("bundle_info") or []:
+        settings = data["settings"]
+        settings["bundles"] = list(job.archives)
+        settings["precisions"] = dict(zip(job.archives, settings["precisions"].values()))
+        settings["source"] = None if job.source is None else Path(job.source[0]).name
+        for info in settings.get("bundle_info") or []:
             info["path"] = None
         return data
     finally:

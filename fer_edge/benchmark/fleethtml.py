@@ -11,7 +11,7 @@ from collections import OrderedDict
 from html import escape
 from typing import TYPE_CHECKING
 
-from fer_edge.benchmark.matching import config_label, stat
+from fer_edge.benchmark.matching import config_label, shown_fps, stat
 from fer_edge.benchmark.svg import text_width
 from fer_edge.benchmark.text import machine_lines, run_lines
 
@@ -61,8 +61,11 @@ def fleet_chart(fleet: FleetReport, indices: list[int], title: str) -> str:
     value_w = max((text_width(t) for *_, t in entries), default=0.0) + 12
     width = int(label_w + bar_w + value_w + 8)
     y, parts = top, []
+    by_row: dict[int, list[tuple]] = {}
+    for e in entries:
+        by_row.setdefault(e[0], []).append(e)
     for i in indices:
-        row = [e for e in entries if e[0] == i]
+        row = by_row.get(i, [])
         block = max(1, len(row)) * bar_h
         parts.append(
             f'<text x="{label_w - 6:.1f}" y="{y + block / 2 + 4:.1f}" text-anchor="end">{escape(labels[i])}</text>'
@@ -78,9 +81,14 @@ def fleet_chart(fleet: FleetReport, indices: list[int], title: str) -> str:
             )
             if whisker is not None:  # p90 drawn even when it is below the bar's end (the mean)
                 cy = by + bar_h / 2
+                if wp > w:
+                    parts.append(
+                        f'<line x1="{label_w + w:.1f}" y1="{cy}" x2="{label_w + wp:.1f}" y2="{cy}" '
+                        'stroke="#222" stroke-width="1"/>'
+                    )
                 parts.append(
                     f'<line x1="{label_w + wp:.1f}" y1="{cy - 5}" x2="{label_w + wp:.1f}" y2="{cy + 5}" '
-                    'stroke="#222" stroke-width="1.5"/>'
+                    f'stroke="{"#222" if wp > w else "#fff"}" stroke-width="2" class="p90"/>'
                 )
             end = label_w + max(w, wp) + 5
             parts.append(f'<text x="{end:.1f}" y="{by + bar_h - 3}">{escape(text)}</text>')
@@ -129,7 +137,8 @@ def _table(fleet: FleetReport) -> str:
                 continue
             s = fleet.speedup(i, c)
             speed = "" if s is None else f", x{s:.2f}"
-            cells.append(f'<td class="n">{stat(r):.3f} / {r.latency_ms["p90"]:.3f} ms, {r.fps:.1f} FPS{speed}</td>')
+            fps = "" if shown_fps(r) is None else f", {r.fps:.1f} FPS"
+            cells.append(f'<td class="n">{stat(r):.3f} / {r.latency_ms["p90"]:.3f} ms{fps}{speed}</td>')
         accuracy = "-" if acc is None else f"{acc:.4f}"
         out.append(f'<tr><td>{escape(config_label(key))}</td><td class="n">{accuracy}</td>{"".join(cells)}</tr>')
     out.append("</table>")

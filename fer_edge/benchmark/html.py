@@ -13,6 +13,7 @@ from dataclasses import replace
 from html import escape
 from typing import TYPE_CHECKING
 
+from fer_edge.benchmark.matching import shown_fps
 from fer_edge.benchmark.svg import text_width
 from fer_edge.benchmark.text import FOOTNOTE, machine_lines, run_lines
 
@@ -196,11 +197,6 @@ def headline(report: BenchmarkReport) -> list[str]:
 
 def _stat(r: Row) -> float:
     return r.latency_ms["mean"] if r.latency_ms.get("mean") is not None else r.latency_ms["median"]
-
-
-def shown_fps(r: Row) -> float | None:
-    """FPS worth printing: None for a video sub-stage (a part of a frame has no frame rate)."""
-    return None if r.stage.startswith("video:") else r.fps
 
 
 def _table(rows: list[Row]) -> str:

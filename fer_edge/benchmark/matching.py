@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KEY", "Match", "config_label", "match_rows", "stat"]
+__all__ = ["KEY", "Match", "config_label", "match_rows", "shown_fps", "stat"]
 
 #: What makes two rows the same configuration (a :class:`~fer_edge.benchmark.report.Row`'s ``key()``).
 KEY = ("stage", "model", "format", "precision", "device", "batch", "mode", "hint")
@@ -106,3 +106,8 @@ def config_label(key: tuple) -> str:
     extra = f" b{batch}" if batch != 1 else ""
     pinned = "" if hint == "default" else f" [{hint}]"
     return f"{stage} ({mode}): {model} {fmt} {precision}{extra}{pinned}"
+
+
+def shown_fps(r: Row) -> float | None:
+    """FPS worth printing: None for a video sub-stage (a part of a frame has no frame rate)."""
+    return None if r.stage.startswith("video:") else r.fps

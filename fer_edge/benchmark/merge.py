@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_edge.benchmark.jsonout import dumps
-from fer_edge.benchmark.matching import KEY, config_label, match_rows, stat
+from fer_edge.benchmark.matching import KEY, config_label, match_rows, shown_fps, stat
 from fer_edge.benchmark.report import SCHEMA, BenchmarkReport, Row, load_report
 from fer_edge.benchmark.text import machine_lines, run_lines
 from fer_edge.core.atomic import write_text
@@ -180,7 +180,8 @@ def fleet_markdown(fleet: FleetReport) -> str:
         out += [f"- Report: {c.source}", ""]
     ref = fleet.columns[fleet.reference].name
     out += [
-        f"Cells: p50 / p90 ms, FPS, speed-up against **{ref}** (its latency / the cell's; > 1 is faster).",
+        f"Cells: p50 / p90 ms, FPS (not for video sub-stages), speed-up against **{ref}** "
+        "(its latency / the cell's; > 1 is faster).",
         "",
         "| configuration | accuracy | " + " | ".join(c.name for c in fleet.columns) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in fleet.columns) + " |",
@@ -193,10 +194,9 @@ def fleet_markdown(fleet: FleetReport) -> str:
                 cells.append("not measured")
                 continue
             speed = fleet.speedup(i, c)
-            cells.append(
-                f"{_num(stat(r), 3)} / {_num(r.latency_ms['p90'], 3)}, {_num(r.fps, 1)} FPS"
-                + ("" if speed is None else f", x{speed:.2f}")
-            )
+            fps = "" if shown_fps(r) is None else f", {_num(r.fps, 1)} FPS"
+            tail = "" if speed is None else f", x{speed:.2f}"
+            cells.append(f"{_num(stat(r), 3)} / {_num(r.latency_ms['p90'], 3)}{fps}{tail}")
         out.append(f"| {config_label(key)} | {_num(accuracy, 4)} | " + " | ".join(cells) + " |")
     if fleet.skipped:
         out += ["", "Left out:"] + [f"- {p}: {r}" for p, r in fleet.skipped]

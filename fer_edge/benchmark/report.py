@@ -27,9 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer_edge.benchmark.html import shown_fps, to_html
+from fer_edge.benchmark.html import to_html
 from fer_edge.benchmark.jsonout import dumps
-from fer_edge.benchmark.matching import KEY, match_rows
+from fer_edge.benchmark.matching import KEY, match_rows, shown_fps
 from fer_edge.benchmark.schema import MAX_ROWS, check_machine, check_row, check_settings
 from fer_edge.benchmark.text import FOOTNOTE, machine_lines, run_lines
 from fer_edge.core.atomic import write_text
