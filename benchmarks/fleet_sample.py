@@ -45,7 +45,8 @@ def main() -> int:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
             for name in ("fleet.html", "fleet.md", "fleet.json"):
-                text = (run / name).read_text().replace(str(run), "runs/fleet").replace(tmp, "/tmp").replace(str(Path.home()), "~")
+                text = (run / name).read_text().replace(str(run), "runs/fleet").replace(tmp, "/tmp")
+                text = text.replace(str(Path.home()), "~")
                 (out / name).write_text(text)
     finally:
         cluster.stop()
