@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from fer_edge.benchmark.html import to_html
 from fer_edge.benchmark.jsonout import dumps
-from fer_edge.benchmark.matching import KEY, match_rows, shown_fps
+from fer_edge.benchmark.matching import KEY, match_rows
 from fer_edge.benchmark.schema import MAX_ROWS, check_machine, check_row, check_settings
 from fer_edge.benchmark.text import FOOTNOTE, machine_lines, run_lines
 from fer_edge.core.atomic import write_text
@@ -210,7 +210,7 @@ def to_markdown(report: BenchmarkReport) -> str:
         out.append(
             f"| {r.stage} | {mode} | {r.model} | {r.format} | {r.precision} | {infer} | {r.device} "
             f"| {r.batch} | {_num(r.latency_ms['median'], 3)} | {_num(r.latency_ms.get('mean'), 3)} "
-            f"| {_num(r.latency_ms['p90'], 3)} | {_num(shown_fps(r), 1)} | {_num(r.size_mb, 3)} "
+            f"| {_num(r.latency_ms['p90'], 3)} | {_num(r.fps, 1)} | {_num(r.size_mb, 3)} "
             f"| {_num(r.accuracy, 4)} |"
         )
     out += ["", FOOTNOTE, ""]

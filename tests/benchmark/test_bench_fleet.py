@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from fer_edge.cli import main
 from fer_edge.cluster.executor import check_temp_dir, parse_spec, probe_head
 from fer_edge.cluster.nodes import Node, select_nodes
 from fer_edge.core.errors import FerEdgeError
@@ -218,3 +219,11 @@ def test_no_head_at_the_address_is_one_line_before_any_work(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "no Ray head answers at 127.0.0.1:1" in lines[0], done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_nodes_without_a_cluster_is_one_line(tmp_path, capsys):
+    bundle = frame_bundle(tmp_path / "tiny")
+    code = main(["benchmark", str(bundle.path), "--nodes", "all", "--source", "none", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--nodes needs a cluster: --executor ray=HOST:PORT" in err[0]
+    assert not (tmp_path / "o").exists()

@@ -109,6 +109,9 @@ def test_hostile_reports_are_named_and_left_out(tmp_path):
             assert match in reasons[path] and "\n" not in reasons[path], (name, reasons[path])
     with pytest.raises(FerEdgeError, match="none of the 1"):
         merge_reports([paths["nan"][0]])
+    big = _save(tmp_path / "big", "big", [_row(model=f"m{i}") for i in range(10_000)])  # 10,000 rows
+    fleet = merge_reports([big, paths["good"][0], paths["nan"][0]])
+    assert len(fleet.keys) == 10_001 and [c.name for c in fleet.columns] == ["big CPU", "ok CPU"]
 
 
 def test_merge_cli_one_line_per_bad_report(tmp_path, capsys, caplog):
