@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from fer_edge.benchmark.baseline import baseline_rows, tensorflow_available
@@ -21,6 +19,7 @@ from fer_edge.benchmark.identity import bundle_fingerprint, resolve_detector
 from fer_edge.benchmark.kerassource import keras_sources
 from fer_edge.benchmark.machine import machine_record
 from fer_edge.benchmark.report import BenchmarkReport, Row
+from fer_edge.benchmark.videorows import model_format, video_rows
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.runtime.bundle import PRECISIONS, Bundle, load_bundle
 from fer_edge.runtime.kinds import kind_of
@@ -30,10 +29,6 @@ log = logging.getLogger(__name__)
 
 BASELINES = ("tf", "none")
 HINT_CHOICES = ("default", "f32", "bf16", "f16")
-
-
-def _formats(path: Path) -> str:
-    return {".xml": "IR", ".onnx": "ONNX", ".keras": "Keras"}.get(path.suffix, path.suffix.lstrip("."))
 
 
 def bundle_precisions(bundle: Bundle, role: str) -> list[str]:
@@ -145,7 +140,7 @@ def _model_rows(
         common = dict(
             stage=role,
             model=bundle.name,
-            format=_formats(path),
+            format=model_format(path),
             precision=precision,
             device=device,
             batch=1,
@@ -180,99 +175,6 @@ def _model_rows(
                 n, first = iterations_for(seconds, 1000.0 / probe.fps if probe.fps else 1.0), 0
             t = measure_throughput(compiled, inputs, requests=requests, warmup=first, iterations=n)
             rows.append(Row.timed(t, **common))
-    return rows
-
-
-def video_rows(
-    source: str | int,
-    bundle: Bundle,
-    *,
-    precision: str,
-    device: str,
-    hint: str,
-    frames: int,
-    engine: str,
-    detector: str = "haar",
-    seconds: float | None = None,
-) -> list[Row]:
-    """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
-
-    Every frame is decoded and stepped through :class:`~fer_edge.runtime.Pipeline` (detect or
-    track, crop, models, smoothing); nothing is drawn or written, so the rows measure the
-    processing a camera deployment pays for.
-    """
-    from fer_edge.runtime.engine import EngineConfig
-    from fer_edge.runtime.pipeline import Pipeline, PipelineConfig
-    from fer_edge.runtime.video import open_source
-
-    pin = None if hint == "default" else hint
-    pipe = Pipeline(
-        bundle, PipelineConfig(precision=precision, detector=detector), EngineConfig(device=device, precision=pin)
-    )
-    src = open_source(source)
-    totals: list[float] = []
-    deadline = None if seconds is None else time.perf_counter() + seconds
-    try:
-        while len(totals) < frames and (deadline is None or time.perf_counter() < deadline):
-            start = time.perf_counter()
-            with pipe.timer("decode"):
-                frame = src.read()
-            if frame is None:
-                break
-            pipe.step(frame, len(totals))
-            totals.append((time.perf_counter() - start) * 1000.0)
-    finally:
-        src.close()
-    if not totals:
-        raise FerEdgeError(f"video {source} gave no frames; check the file or pass --source none")
-    from fer_edge.runtime.latency import summarize
-
-    first = next(iter(bundle.models))
-    common = dict(
-        model=bundle.name,
-        format=_formats(bundle.model_path(first, precision)),
-        precision=precision,
-        device=device,
-        batch=1,
-        hint=hint,
-        inference_precision=pipe.inference_precision,
-        engine=engine,
-    )
-    median, p90, mean = summarize(totals)
-    # Per frame, FPS = 1000 / mean ms: frames per second over the run, the same figure the mean gives.
-    rows = [
-        Row(
-            stage="video",
-            latency_ms={"median": median, "p90": p90, "mean": mean},
-            fps=round(1000.0 / mean, 2) if mean > 0 else 0.0,
-            iterations=len(totals),
-            mode="per frame",
-            **common,
-        )
-    ]
-    for stage, st in pipe.timer.summary(len(totals)).items():
-        fm = st["frame_mean"]
-        rows.append(
-            Row(
-                stage=f"video:{stage}",
-                mode="per frame",
-                iterations=st["frames"],
-                latency_ms={"median": st["frame_median"], "p90": st["frame_p90"], "mean": fm},
-                fps=round(1000.0 / fm, 2) if fm > 0 else 0.0,
-                **common,
-            )
-        )
-        if st["count"] != st["frames"]:  # skips frames (detect) or runs several times per frame
-            rows.append(
-                Row(
-                    stage=f"video:{stage}",
-                    mode="per call",
-                    iterations=st["count"],
-                    latency_ms={"median": st["median"], "p90": st["p90"], "mean": st["mean"]},
-                    fps=round(1000.0 / st["mean"], 2) if st["mean"] > 0 else 0.0,
-                    **common,
-                )
-            )
     return rows
 
 

@@ -14,7 +14,8 @@ import threading
 import pytest
 
 from fer_edge.cli import main
-from fer_edge.cluster.executor import check_temp_dir, parse_spec, probe_head
+from fer_edge.cluster.address import check_temp_dir, probe_head
+from fer_edge.cluster.executor import parse_spec
 from fer_edge.cluster.nodes import Node, select_nodes
 from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.archive import pack_bundle
