@@ -10,6 +10,7 @@ cannot be read is named in one line and left out; the rest still merge.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,8 @@ from fer_edge.core.atomic import write_text
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 
 __all__ = ["Column", "FleetReport", "compare_html", "merge_reports"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -152,8 +155,12 @@ def merge_reports(paths: list[str], *, reference: str | None = None) -> FleetRep
             good.append((str(path), load_report(path)))
         except FerEdgeError as exc:
             skipped.append((str(path), str(exc)))
+    if not good and len(skipped) == 1:
+        raise FerEdgeError(skipped[0][1])
+    for path, reason in skipped:
+        log.warning("left out %s", reason if path in reason else f"{path}: {reason}")
     if not good:
-        raise FerEdgeError(f"none of the {len(paths)} report(s) could be read; see the lines above")
+        raise FerEdgeError(f"none of the {len(paths)} report(s) could be read (each named above)")
     columns, rows = _columns(good)
     matches = match_rows(rows, ignore=("device",))
     ref = 0

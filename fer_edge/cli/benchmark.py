@@ -131,7 +131,6 @@ def _compare(paths: list[str], out: str | None, force: bool) -> int:
 
 
 def _merge(paths: list[str], out: str | None, reference: str | None, force: bool) -> int:
-    import logging
 
     from fer_edge.benchmark.merge import merge_reports
     from fer_edge.core.errors import FerEdgeError
@@ -139,9 +138,7 @@ def _merge(paths: list[str], out: str | None, reference: str | None, force: bool
 
     if not paths:
         raise FerEdgeError("merge takes benchmark reports: fer-edge benchmark merge A.json B.json ... --out DIR")
-    fleet = merge_reports(paths, reference=reference)
-    for path, reason in fleet.skipped:
-        logging.getLogger("fer_edge").warning("left out %s", reason if path in reason else f"{path}: {reason}")
+    fleet = merge_reports(paths, reference=reference)  # logs a line per report it leaves out
     with run_dir(out, "runs/fleet", inputs=paths, force=force) as folder:
         files = fleet.save(folder)
     print(

@@ -107,8 +107,10 @@ def test_hostile_reports_are_named_and_left_out(tmp_path):
     for name, (path, match) in paths.items():
         if name != "good":
             assert match in reasons[path] and "\n" not in reasons[path], (name, reasons[path])
-    with pytest.raises(FerEdgeError, match="none of the 1"):
+    with pytest.raises(FerEdgeError, match="NaN"):  # one report: its own reason
         merge_reports([paths["nan"][0]])
+    with pytest.raises(FerEdgeError, match="none of the 2 report"):
+        merge_reports([paths["nan"][0], paths["newer"][0]])
     big = _save(tmp_path / "big", "big", [_row(model=f"m{i}") for i in range(10_000)])  # 10,000 rows
     fleet = merge_reports([big, paths["good"][0], paths["nan"][0]])
     assert len(fleet.keys) == 10_001 and [c.name for c in fleet.columns] == ["big CPU", "ok CPU"]
