@@ -11,6 +11,7 @@ from collections import OrderedDict
 from html import escape
 from typing import TYPE_CHECKING
 
+from fer_edge.benchmark.html import MODEL_INDEPENDENT, SHARED_TITLE
 from fer_edge.benchmark.matching import config_label, shown_fps, stat
 from fer_edge.benchmark.svg import text_width
 from fer_edge.benchmark.text import machine_lines, run_lines
@@ -39,38 +40,66 @@ def _groups(fleet: FleetReport) -> OrderedDict[str, list[int]]:
     groups: OrderedDict[str, list[int]] = OrderedDict()
     for i, key in enumerate(fleet.keys):
         stage, mode = key[0], key[6]
+        if stage in MODEL_INDEPENDENT:
+            continue  # one chart for them all: see _shared_bars
         groups.setdefault(stage if mode == "latency" else f"{stage} ({mode})", []).append(i)
     return groups
 
 
-def fleet_chart(fleet: FleetReport, indices: list[int], title: str) -> str:
-    """Grouped horizontal bars: per configuration, one bar per column with its value label."""
+# A chart's bars: (label of the group, [(column, value, p90 or None, value text), ...]).
+Bars = list[tuple[str, list[tuple[int, float, "float | None", str]]]]
+
+
+def _config_bars(fleet: FleetReport, indices: list[int]) -> tuple[Bars, bool]:
     throughput = all(fleet.keys[i][6] == "throughput" for i in indices)
-    bar_w, bar_h, gap, top = 420, 14, 10, 6
-    labels = {i: _config_text(fleet.keys[i]) for i in indices}
-    label_w = max(text_width(t) for t in labels.values()) + 12
-    entries = []
+    bars: Bars = []
     for i in indices:
+        row = []
         for c, r in enumerate(fleet.cells[i]):
             if r is None:
                 continue
             value = r.fps if throughput else stat(r)
             text = f"{r.fps:.1f} FPS" if throughput else f"{value:.3f} ms, p90 {r.latency_ms['p90']:.3f}"
-            entries.append((i, c, value, None if throughput else r.latency_ms["p90"], text))
-    longest = max((max(v, w or 0.0) for _, _, v, w, _ in entries), default=0.0) or 1.0
+            row.append((c, value, None if throughput else r.latency_ms["p90"], text))
+        bars.append((_config_text(fleet.keys[i]), row))
+    return bars, throughput
+
+
+def _shared_bars(fleet: FleetReport) -> Bars:
+    """Decode, detect and track do not depend on the model: per stage one bar per column, the
+    mean over the column's runs of every precision (a bar per precision would show noise)."""
+    by: OrderedDict[tuple, list[int]] = OrderedDict()
+    for i, key in enumerate(fleet.keys):
+        if key[0] in MODEL_INDEPENDENT:
+            by.setdefault((key[0], key[6]), []).append(i)
+    bars: Bars = []
+    for (stage, mode), indices in by.items():
+        row = []
+        for c in range(len(fleet.columns)):
+            cells = [fleet.cells[i][c] for i in indices if fleet.cells[i][c] is not None]
+            if cells:
+                value = sum(stat(r) for r in cells) / len(cells)
+                p90 = sum(r.latency_ms["p90"] for r in cells) / len(cells)
+                row.append((c, value, p90, f"{value:.3f} ms, p90 {p90:.3f} (mean of {len(cells)})"))
+        bars.append((f"{stage.split(':', 1)[1]} ({mode})", row))
+    return bars
+
+
+def fleet_chart(fleet: FleetReport, bars: Bars, title: str, *, throughput: bool = False) -> str:
+    """Grouped horizontal bars: per group, one bar per column with its value label; the SVG is as
+    wide as its longest texts, and the p90 tick is drawn also when it falls inside the bar."""
+    bar_w, bar_h, gap, top = 420, 14, 10, 6
+    label_w = max((text_width(label) for label, _ in bars), default=0.0) + 12
+    entries = [e for _, row in bars for e in row]
+    longest = max((max(v, w or 0.0) for _, v, w, _ in entries), default=0.0) or 1.0
     value_w = max((text_width(t) for *_, t in entries), default=0.0) + 12
     width = int(label_w + bar_w + value_w + 8)
     y, parts = top, []
-    by_row: dict[int, list[tuple]] = {}
-    for e in entries:
-        by_row.setdefault(e[0], []).append(e)
-    for i in indices:
-        row = by_row.get(i, [])
+    for label, row in bars:
         block = max(1, len(row)) * bar_h
-        parts.append(
-            f'<text x="{label_w - 6:.1f}" y="{y + block / 2 + 4:.1f}" text-anchor="end">{escape(labels[i])}</text>'
-        )
-        for k, (_, c, value, whisker, text) in enumerate(row):
+        ly = y + block / 2 + 4
+        parts.append(f'<text x="{label_w - 6:.1f}" y="{ly:.1f}" text-anchor="end">{escape(label)}</text>')
+        for k, (c, value, whisker, text) in enumerate(row):
             by = y + k * bar_h
             w = max(1.0, bar_w * value / longest)
             wp = bar_w * whisker / longest if whisker is not None else 0.0
@@ -162,7 +191,11 @@ def fleet_html(fleet: FleetReport) -> str:
         f"<p>Colour = machine/device: {legend}</p>",
     ]
     for title, indices in _groups(fleet).items():
-        body += [f"<h2>{escape(title)}</h2>", fleet_chart(fleet, indices, title)]
+        bars, throughput = _config_bars(fleet, indices)
+        body += [f"<h2>{escape(title)}</h2>", fleet_chart(fleet, bars, title, throughput=throughput)]
+    shared = _shared_bars(fleet)
+    if shared:
+        body += [f"<h2>{escape(SHARED_TITLE)}</h2>", fleet_chart(fleet, shared, SHARED_TITLE)]
     body += ["<h2>Matrix</h2>", "<p>Cells: p50 (mean for video rows) / p90 ms, FPS, speed-up.</p>", _table(fleet)]
     body.append("<h2>Machines</h2>")
     for col in fleet.columns:

@@ -123,4 +123,8 @@ def test_fleet_html_in_chromium(tmp_path):
         report.save(tmp_path / name)
     fleet = merge_reports([str(tmp_path / "a"), str(tmp_path / "b")])
     fleet.save(tmp_path / "fleet")
+    html = (tmp_path / "fleet" / "fleet.html").read_text()
+    shared = html.split(f"<h2>{SHARED_TITLE}</h2>")[1].split("</svg>")[0]
+    assert shared.count("<rect") == 3 * 2 and "(mean of 3)" in shared  # per stage a bar per column
+    assert "<h2>video:detect" not in html and "<h2>video:postprocess" in html
     _check_in_browser((tmp_path / "fleet" / "fleet.html").read_text(), tmp_path, "fleet")
