@@ -160,7 +160,11 @@ def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], sourc
 
     spec = parse_spec(args.executor)
     if spec.backend != "ray" or spec.address is None:
-        raise FerEdgeError("--nodes needs a cluster: --executor ray=HOST:PORT or ray=auto (see docs/fleet.md)")
+        given = "--nodes" if args.nodes else f"--executor {args.executor}"
+        raise FerEdgeError(
+            f"{given}: benchmark runs one task per node of a cluster: --executor ray=HOST:PORT or ray=auto "
+            "with --nodes all|LABEL (see docs/fleet.md)"
+        )
     from fer_edge.cluster.executor import executor_for
     from fer_edge.cluster.nodes import alive_nodes, select_nodes
 

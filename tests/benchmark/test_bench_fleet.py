@@ -226,5 +226,6 @@ def test_nodes_without_a_cluster_is_one_line(tmp_path, capsys):
     bundle = frame_bundle(tmp_path / "tiny")
     code = main(["benchmark", str(bundle.path), "--nodes", "all", "--source", "none", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "--nodes needs a cluster: --executor ray=HOST:PORT" in err[0]
+    assert code == 2 and len(err) == 1 and "--nodes: benchmark runs one task per node" in err[0]
+    assert "--executor ray=HOST:PORT" in err[0]
     assert not (tmp_path / "o").exists()
