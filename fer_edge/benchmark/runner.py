@@ -9,15 +9,17 @@ as the baseline. TensorFlow is imported only when the baseline is asked for.
 from __future__ import annotations
 
 import logging
+import math
 import os
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from fer_edge.benchmark.baseline import baseline_rows, tensorflow_available
+from fer_edge.benchmark.identity import bundle_fingerprint, resolve_detector
+from fer_edge.benchmark.kerassource import keras_sources
 from fer_edge.benchmark.machine import machine_record
 from fer_edge.benchmark.report import BenchmarkReport, Row
+from fer_edge.benchmark.videorows import model_format, video_rows
 from fer_edge.benchmark.writer import save_report
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.runtime.bundle import PRECISIONS, Bundle, load_bundle
@@ -28,10 +30,6 @@ log = logging.getLogger(__name__)
 
 BASELINES = ("tf", "none")
 HINT_CHOICES = ("default", "f32", "bf16", "f16")
-
-
-def _formats(path: Path) -> str:
-    return {".xml": "IR", ".onnx": "ONNX", ".keras": "Keras"}.get(path.suffix, path.suffix.lstrip("."))
 
 
 def bundle_precisions(bundle: Bundle, role: str) -> list[str]:
@@ -94,6 +92,32 @@ def _ov_version() -> str:
     return f"OpenVINO {version('openvino')}"
 
 
+#: Timed iterations of a ``-t SECONDS`` run: at least (a p90 needs samples), at most (memory).
+TIMED_MIN, TIMED_MAX = 10, 1_000_000
+#: Inferences that estimate one inference's time before a ``-t`` run sizes itself.
+PROBE = 5
+
+
+def check_seconds(seconds: float | None) -> None:
+    """``-t``: None or seconds in (0, 3600].
+
+    Raises:
+        FerEdgeError: one line with the value given.
+    """
+    if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= 3600):
+        raise FerEdgeError(f"-t must be seconds in (0, 3600], got {seconds}")
+
+
+def iterations_for(seconds: float, ms_each: float) -> int:
+    """Iterations that take about ``seconds`` at ``ms_each`` per iteration (``benchmark -t``).
+
+    Example:
+        >>> iterations_for(2.0, 0.5), iterations_for(0.001, 100.0)
+        (4000, 10)
+    """
+    return int(min(TIMED_MAX, max(TIMED_MIN, math.ceil(seconds * 1000.0 / max(ms_each, 1e-4)))))
+
+
 def _model_rows(
     bundle: Bundle,
     precision: str,
@@ -105,6 +129,7 @@ def _model_rows(
     throughput: bool,
     requests: int | None,
     engine: str,
+    seconds: float | None = None,
 ) -> list[Row]:
     rows = []
     accuracy = recorded_accuracy(bundle) if precision == next(iter(bundle.models.values())).precision else None
@@ -116,7 +141,7 @@ def _model_rows(
         common = dict(
             stage=role,
             model=bundle.name,
-            format=_formats(path),
+            format=model_format(path),
             precision=precision,
             device=device,
             batch=1,
@@ -125,7 +150,12 @@ def _model_rows(
             engine=engine,
         )
         compiled = compile_model(path, device=device, hint="latency", precision=pin, dims=entry.input)
-        t = measure_latency(compiled, make_inputs(compiled), warmup=warmup, iterations=iterations)
+        inputs = make_inputs(compiled)
+        n, first = iterations, warmup
+        if seconds is not None:  # -t: a short probe sizes the run to about `seconds`
+            n = iterations_for(seconds, measure_latency(compiled, inputs, warmup=warmup, iterations=PROBE).mean_ms)
+            first = 0
+        t = measure_latency(compiled, inputs, warmup=first, iterations=n)
         rows.append(Row.timed(t, accuracy=accuracy if role == kind_of(bundle).score_role else None, **common))
         log.info(
             "%s %s %s %s %s: %.3f ms median (%s)",
@@ -139,102 +169,31 @@ def _model_rows(
         )
         if throughput:
             compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
-            t = measure_throughput(
-                compiled, make_inputs(compiled), requests=requests, warmup=warmup, iterations=iterations
-            )
+            inputs = make_inputs(compiled)
+            n, first = iterations, warmup
+            if seconds is not None:
+                probe = measure_throughput(compiled, inputs, requests=requests, warmup=warmup, iterations=PROBE * 4)
+                n, first = iterations_for(seconds, 1000.0 / probe.fps if probe.fps else 1.0), 0
+            t = measure_throughput(compiled, inputs, requests=requests, warmup=first, iterations=n)
             rows.append(Row.timed(t, **common))
     return rows
 
 
-def video_rows(
-    source: str | int,
-    bundle: Bundle,
-    *,
-    precision: str,
-    device: str,
-    hint: str,
-    frames: int,
-    engine: str,
-    detector: str = "haar",
-) -> list[Row]:
-    """The runtime on a video: one row per pipeline stage plus ``video`` (a whole frame).
+def _baseline_device(wanted: str, notes: list[str]) -> str:
+    """``CPU`` or ``GPU`` for the TensorFlow rows; a note when a GPU was asked for and none is visible."""
+    from fer_edge.benchmark.baseline import tf_gpus
 
-    Every frame is decoded and stepped through :class:`~fer_edge.runtime.Pipeline` (detect or
-    track, crop, models, smoothing); nothing is drawn or written, so the rows measure the
-    processing a camera deployment pays for.
-    """
-    from fer_edge.runtime.engine import EngineConfig
-    from fer_edge.runtime.pipeline import Pipeline, PipelineConfig
-    from fer_edge.runtime.video import open_source
-
-    pin = None if hint == "default" else hint
-    pipe = Pipeline(
-        bundle, PipelineConfig(precision=precision, detector=detector), EngineConfig(device=device, precision=pin)
-    )
-    src = open_source(source)
-    totals: list[float] = []
-    try:
-        while len(totals) < frames:
-            start = time.perf_counter()
-            with pipe.timer("decode"):
-                frame = src.read()
-            if frame is None:
-                break
-            pipe.step(frame, len(totals))
-            totals.append((time.perf_counter() - start) * 1000.0)
-    finally:
-        src.close()
-    if not totals:
-        raise FerEdgeError(f"video {source} gave no frames; check the file or pass --source none")
-    from fer_edge.runtime.latency import summarize
-
-    first = next(iter(bundle.models))
-    common = dict(
-        model=bundle.name,
-        format=_formats(bundle.model_path(first, precision)),
-        precision=precision,
-        device=device,
-        batch=1,
-        hint=hint,
-        inference_precision=pipe.inference_precision,
-        engine=engine,
-    )
-    median, p90, mean = summarize(totals)
-    # Per frame, FPS = 1000 / mean ms: frames per second over the run, the same figure the mean gives.
-    rows = [
-        Row(
-            stage="video",
-            latency_ms={"median": median, "p90": p90, "mean": mean},
-            fps=round(1000.0 / mean, 2) if mean > 0 else 0.0,
-            iterations=len(totals),
-            mode="per frame",
-            **common,
+    wanted = wanted.upper()
+    if wanted not in ("AUTO", "CPU", "GPU"):
+        raise unknown_choice("baseline device", wanted.lower(), ["auto", "cpu", "gpu"])
+    gpus = tf_gpus() if wanted != "CPU" else []
+    if wanted == "GPU" and not gpus:
+        notes.append(
+            "TensorFlow baseline on the CPU: --baseline-device GPU, but TensorFlow sees no GPU "
+            "(a CUDA build: pip install 'tensorflow[and-cuda]'; check with nvidia-smi)"
         )
-    ]
-    for stage, st in pipe.timer.summary(len(totals)).items():
-        fm = st["frame_mean"]
-        rows.append(
-            Row(
-                stage=f"video:{stage}",
-                mode="per frame",
-                iterations=st["frames"],
-                latency_ms={"median": st["frame_median"], "p90": st["frame_p90"], "mean": fm},
-                fps=round(1000.0 / fm, 2) if fm > 0 else 0.0,
-                **common,
-            )
-        )
-        if st["count"] != st["frames"]:  # skips frames (detect) or runs several times per frame
-            rows.append(
-                Row(
-                    stage=f"video:{stage}",
-                    mode="per call",
-                    iterations=st["count"],
-                    latency_ms={"median": st["median"], "p90": st["p90"], "mean": st["mean"]},
-                    fps=round(1000.0 / st["mean"], 2) if st["mean"] > 0 else 0.0,
-                    **common,
-                )
-            )
-    return rows
+        log.warning("%s", notes[-1])
+    return "GPU" if gpus else "CPU"
 
 
 def benchmark(
@@ -252,7 +211,10 @@ def benchmark(
     frames: int = 300,
     out: str | os.PathLike | None = None,
     progress: bool = False,
-    detector: str = "haar",
+    detector: str | None = None,
+    label: str | None = None,
+    baseline_device: str = "auto",
+    seconds: float | None = None,
 ) -> BenchmarkReport:
     """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
 
@@ -270,6 +232,13 @@ def benchmark(
         frames: most video frames for the end-to-end rows.
         out: output folder (None: nothing written).
         progress: show a progress bar.
+        detector: face detector of the video rows (None: the demo's, BlazeFace where it runs).
+        label: this machine's name in fleet reports (default: the host name).
+        seconds: time-based runs (``-t``, as benchmark_app): each model configuration runs for about
+            this long instead of ``iterations`` (a short probe sizes it), video rows stop after
+            it or ``frames``, whichever comes first; the TensorFlow rows keep ``iterations``.
+        baseline_device: where the TensorFlow baseline runs: ``auto`` (the GPU when TensorFlow
+            sees one), ``CPU`` or ``GPU`` (the CPU, with a note, when TensorFlow sees none).
 
     Example:
         >>> report = benchmark(["runs/fer", "runs/fer_int8"], hints=["default", "f32"],
@@ -278,6 +247,7 @@ def benchmark(
     """
     from fer_edge.runtime.engine import check_device
 
+    check_seconds(seconds)
     if iterations < 1 or warmup < 0 or frames < 1:
         raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")
     if baseline in ("none", ""):
@@ -301,7 +271,12 @@ def benchmark(
         baseline = None
     devices = [check_device(d) for d in devices]
     plan = select_precisions(loaded, precisions)
-    machine = machine_record()
+    if source is not None:
+        detector, why = resolve_detector(detector)
+        if why:
+            notes.append(why)
+            log.warning("%s", why)
+    machine = machine_record(label=label)
     engine = _ov_version()
     jobs: list[tuple[str, Any]] = []
     for b in loaded:
@@ -311,14 +286,20 @@ def benchmark(
                     jobs.append(("models", (b, precision, device, hint)))
                 if source is not None:
                     jobs.append(("video", (b, precision, device, hints[0])))
-        if baseline and any(e.keras for e in b.models.values()):
-            jobs.append(("baseline", (b,)))
+        if baseline:
+            sources, why = keras_sources(b)
+            if why:
+                notes.append(why)
+                log.warning("%s", why)
+            else:
+                jobs.append(("baseline", (b, sources)))
     bar = None
     if progress:
         from fer_edge.core.progress import progress as progress_bar
 
         bar = progress_bar(total=len(jobs), desc="benchmark", unit="config")
     rows: list[Row] = []
+    tf_device: str | None = None
     try:
         for what, job in jobs:
             if what == "models":
@@ -333,6 +314,7 @@ def benchmark(
                     throughput=throughput,
                     requests=requests,
                     engine=engine,
+                    seconds=seconds,
                 )
             elif what == "video":
                 b, precision, device, hint = job
@@ -345,11 +327,23 @@ def benchmark(
                     frames=frames,
                     engine=engine,
                     detector=detector,
+                    seconds=seconds,
                 )
             else:
-                new, gpus = baseline_rows(job[0], warmup=warmup, iterations=iterations)
+                if tf_device is None:
+                    tf_device = _baseline_device(baseline_device, notes)
+                try:
+                    new, gpus = baseline_rows(
+                        job[0], warmup=warmup, iterations=iterations, sources=job[1], device=tf_device
+                    )
+                except FerEdgeError as exc:
+                    if all(e.keras for e in job[0].models.values()):
+                        raise  # the bundle's own .keras copy is broken: the user's to fix
+                    notes.append(str(exc))  # a rebuilt one that does not match: said, not fatal
+                    log.warning("%s", exc)
+                    new, gpus = [], None
                 rows += new
-                machine.tf_gpus = gpus
+                machine.tf_gpus = gpus if gpus is not None else machine.tf_gpus
             if bar is not None:
                 bar.update(1)
     finally:
@@ -361,12 +355,17 @@ def benchmark(
         "precisions": plan,
         "hints": list(hints),
         "baseline": baseline or "none",
+        "baseline_device": tf_device,
         "source": None if source is None else str(source),
         "iterations": iterations,
+        "seconds": seconds,
         "warmup": warmup,
         "throughput": throughput,
         "requests": requests,
         "frames": frames,
+        "detector": detector if source is not None else None,
+        "label": machine.host,
+        "bundle_info": [bundle_fingerprint(b) for b in loaded],
         "notes": notes,
     }
     report = BenchmarkReport(machine.as_dict(), rows, settings)

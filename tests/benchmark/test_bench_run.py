@@ -84,8 +84,10 @@ def test_benchmark_rows(bundles, video, tmp_path):
         iterations=5,
         warmup=1,
         frames=8,
+        detector="haar",  # no BlazeFace asset in tests; the default (the demo's) is checked in test_bench_merge
         out=tmp_path / "out",
     )
+    assert report.settings["detector"] == "haar"
     keys = {(r.stage, r.model, r.precision, r.mode, r.hint) for r in report.rows}
     for model, stages in (("tiny-frame", ["frame"]), ("tiny-cascade", ["spatial", "temporal"])):
         for stage in stages:
