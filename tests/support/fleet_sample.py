@@ -6,7 +6,7 @@ private network namespace whose only interface is loopback, see tests/support/ra
 so the columns differ only by noise and by sharing the CPU: the report shows the format, not a
 comparison of hardware. For a real one, start ``ray start`` on your own machines (docs/fleet.md).
 
-    nice -n 5 .venv/bin/python benchmarks/fleet_sample.py --out docs/fleet-sample
+    nice -n 5 .venv/bin/python -m tests.support.fleet_sample --out docs/fleet-sample
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fer_edge.convert.defaults import default_bundle, sample_video  # noqa: E402
-from tests.support.raycluster import LoopbackCluster  # noqa: E402
+from fer_edge.convert.defaults import default_bundle, sample_video
+from tests.support.raycluster import LoopbackCluster
 
 
 def main() -> int:
