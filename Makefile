@@ -55,6 +55,12 @@ FRAMES ?= 10000
 soak: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/soak.py --frames $(FRAMES)
 
+# Hundreds of 2- and 4-stream demos in fresh processes under CPU load, each with a watchdog
+# (a hang dumps every thread's stack and fails): see benchmarks/stress.py.
+RUNS ?= 300
+stress: $(VENV)/.demo-installed
+	$(BIN)/python benchmarks/stress.py --runs $(RUNS)
+
 # Emulated edge checks (root, minutes; not in CI): see README "Edge checks by emulation".
 pi-check: $(VENV)/.demo-installed
 	deploy/checks/pi_check.sh --python $(BIN)/python

@@ -36,6 +36,7 @@ _LAZY = {
     "demo_options": "fer_edge.runtime.demo",
     "read_events": "fer_edge.runtime.events",
     "open_bundle": "fer_edge.api",
+    "sample_video": "fer_edge.core.assets",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
