@@ -86,10 +86,10 @@ def _announce_card(recipe, stage: str, announce: Callable[[str], None] | None, r
 def _load_spatial(recipe) -> Any:
     """``spatial.weights`` loaded, checked against the recipe's backbone and input size."""
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
     path = Path(recipe.spatial.weights)
-    model = load_model(path)
+    model = load_keras_model(path)
     if recipe.spatial.model not in model.name:
         raise FerEdgeError(
             f"spatial.weights {path} holds model '{model.name}', the recipe says spatial.model "
@@ -110,7 +110,7 @@ def _load_spatial(recipe) -> Any:
 def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     """The recipe's trained spatial classifier (trained now, reused, or ``spatial.weights``)."""
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
     if recipe.spatial.weights:
         model = _load_spatial(recipe)
@@ -127,7 +127,7 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     result = train_spatial(recipe, data, Path(recipe.out) / "spatial", progress=progress)
     if not Path(result.model_path).is_file():
         raise FerEdgeError(f"spatial model {result.model_path} is missing; delete {recipe.out}/spatial and rerun")
-    return load_model(result.model_path), {"val_accuracy": result.val_accuracy, "phases": result.phases}
+    return load_keras_model(result.model_path), {"val_accuracy": result.val_accuracy, "phases": result.phases}
 
 
 def run_spatial(recipe, *, progress: bool = True, announce: Callable[[str], None] | None = None) -> TrainReport:
