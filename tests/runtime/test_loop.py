@@ -170,3 +170,12 @@ def test_make_demo_twice_writes_demo_then_demo2(tmp_path, tiny):
         os.chdir(cwd)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["demo", "demo2"]
     assert all((tmp_path / "runs" / d / "events.jsonl").is_file() for d in ("demo", "demo2"))
+
+
+def test_read_events_is_one_line_on_a_bad_file(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"frame": 0, "track": null, "note": "no face"}\n[1, 2]\n')
+    with pytest.raises(FerEdgeError, match=r"events.jsonl:2: not an event"):
+        read_events(path)
+    with pytest.raises(FerEdgeError, match="cannot read events"):
+        read_events(tmp_path / "missing.jsonl")
