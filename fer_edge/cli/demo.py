@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="annotated video (.mp4 or .avi)")
     p.add_argument("--events", help="events file (JSON Lines)")
     p.add_argument("--timing", help="timing file (JSON)")
-    # The demo's own default (the runtime's, PipelineConfig.detector, is the thesis' haar).
+    # The demo's default is fer_edge.runtime.demo's (PipelineConfig.detector, the loop's, is the thesis' haar).
     p.add_argument(
         "--detector",
         default=None,
