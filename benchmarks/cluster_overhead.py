@@ -128,12 +128,12 @@ def _child(step: str, work: Path, args) -> None:
             fold_seconds=[f.seconds for f in report.folds],
         )
         return
-    from fer_edge.models import feature_extractor, load_model
+    from fer_edge.models import feature_extractor, load_keras_model
     from fer_edge.train.data import prepare_data
     from fer_edge.train.shards import extract_sharded
 
     data = prepare_data(recipe, progress=False)
-    extractor = feature_extractor(load_model(work / "spatial.keras"), "flatten")
+    extractor = feature_extractor(load_keras_model(work / "spatial.keras"), "flatten")
     kw = dict(executor=executor, augment=["flip"], batch_size=64, length=args.frames, trimmed=False, backend="openvino")
     start = time.perf_counter()
     extract_sharded(data, extractor, work / f"{step}-warm", parts=["test"], **kw)  # workers load the model

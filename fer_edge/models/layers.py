@@ -3,7 +3,7 @@
 Every layer here is registered under the ``fer_edge`` package and has a ``get_config``
 covering all its arguments, so ``model.save("m.keras")`` followed by
 ``keras.models.load_model("m.keras", safe_mode=True)`` round-trips (no ``Lambda`` layers:
-safe mode refuses them). Importing this module registers the layers; :func:`load_model`
+safe mode refuses them). Importing this module registers the layers; :func:`~fer_edge.models.registry.load_keras_model`
 in :mod:`fer_edge.models.registry` does that for you.
 
 Masking convention for temporal heads: the model takes an explicit float mask ``(B, T)``

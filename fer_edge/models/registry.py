@@ -126,14 +126,14 @@ def create_model(name: str, **kwargs: Any):
     return spec.factory(**kwargs)
 
 
-def load_model(path: str | os.PathLike[str]):
+def load_keras_model(path: str | os.PathLike[str]):
     """Load a ``.keras`` model saved from a registry model, in Keras' safe mode.
 
     Registers the custom layers first, and turns a missing or unreadable file into a
     one-line error.
 
     Example:
-        >>> model = load_model("bundle/temporal.keras")  # doctest: +SKIP
+        >>> model = load_keras_model("bundle/temporal.keras")  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():

@@ -157,7 +157,7 @@ def distill_bundle(
     """
     import keras
 
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
     from fer_edge.optimize.quantize import compile_f32
     from fer_edge.runtime.kinds import kind_of
 
@@ -169,7 +169,7 @@ def distill_bundle(
             f"use --prune for {kind.name} models"
         )
     role = kind.frame_role
-    teacher_keras = load_model(bundle.path / bundle.models[role].keras) if bundle.models[role].keras else None
+    teacher_keras = load_keras_model(bundle.path / bundle.models[role].keras) if bundle.models[role].keras else None
     if teacher_keras is None:
         raise FerEdgeError(f"bundle {bundle.path} has no Keras {role} model to compare the student with")
     shape = tuple(int(d) for d in teacher_keras.inputs[0].shape[1:])
@@ -285,9 +285,9 @@ def _distill_cascade(
     for key in options:
         if key not in known:
             raise unknown_choice("cascade student option", key, sorted(known))
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
-    teacher_head = load_model(bundle.path / bundle.models["temporal"].keras)
+    teacher_head = load_keras_model(bundle.path / bundle.models["temporal"].keras)
     relative = any(lyr.name == "relative_features" for lyr in teacher_head.layers)
     ref = next((int(getattr(lyr, "frames", 3)) for lyr in teacher_head.layers if lyr.name == "relative_features"), 3)
     length = bundle.window.length

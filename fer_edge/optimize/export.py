@@ -176,7 +176,7 @@ def export_bundle(
         )
     out = Path(out) if out else bundle.path.with_name(f"{bundle.path.name}_{format}")
     out = check_output(out, inputs=[bundle.path, calibration], force=force, folder=True)
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
     from fer_edge.optimize.calibration import load_calibration
 
     try:
@@ -192,7 +192,7 @@ def export_bundle(
     with staging(out, inputs=[bundle.path, calibration], force=force) as tmp:
         entries = {}
         for role, entry in bundle.models.items():
-            model = load_model(bundle.path / entry.keras)
+            model = load_keras_model(bundle.path / entry.keras)
             shutil.copy2(bundle.path / entry.keras, tmp / entry.keras)
             inputs, kind = _parity_inputs(bundle, model, role, data)
             kinds.add(kind)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.optimize import quantize as q
-from fer_edge.optimize.report import VariantRow, files_size_mb, ir_flops, measure_latency
+from fer_edge.optimize.report import VariantRow, files_size_mb, ir_flops, measure_file_latency
 from fer_edge.runtime.bundle import Bundle
 from fer_edge.runtime.kinds import kind_of
 
@@ -28,7 +28,7 @@ def bundle_latency(
     total = {"median": 0.0, "p90": 0.0}
     used = ""
     for role, f in files.items():
-        lat, used = measure_latency(
+        lat, used = measure_file_latency(
             bundle_dir / f,
             inputs[role],
             device=device,

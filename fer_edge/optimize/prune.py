@@ -212,7 +212,7 @@ def prune_bundle(
     """
     import keras
 
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
     from fer_edge.optimize.distill import distillation_loss
     from fer_edge.runtime.kinds import kind_of
 
@@ -221,7 +221,7 @@ def prune_bundle(
     entry = bundle.models[role]
     if role not in (models or {}) and not entry.keras:
         raise FerEdgeError(f"bundle {bundle.path} has no Keras file for its {role} model; pruning needs one")
-    original = (models or {}).get(role) or load_model(bundle.path / entry.keras)
+    original = (models or {}).get(role) or load_keras_model(bundle.path / entry.keras)
     pruned, keep = prune_model(original, ratio)
     keras.utils.set_random_seed(seed)
     if role == "clip":

@@ -198,7 +198,7 @@ def ir_flops(ov_model: Any) -> int:
     return flops
 
 
-def measure_latency(
+def measure_file_latency(
     path: str | os.PathLike,
     inputs: list[np.ndarray],
     *,
@@ -213,7 +213,7 @@ def measure_latency(
         ``({"median": ms, "p90": ms}, inference precision the plugin used)``.
 
     Example:
-        >>> lat, prec = measure_latency("b/frame.xml", [x[:1]], precision="f32")  # doctest: +SKIP
+        >>> lat, prec = measure_file_latency("b/frame.xml", [x[:1]], precision="f32")  # doctest: +SKIP
     """
     from fer_edge.runtime.engine import EngineConfig, load_model
     from fer_edge.runtime.latency import measure_latency as measure

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.runtime.engine import CompiledModel
+from fer_edge.runtime.latency import optimal_requests
 from fer_edge.runtime.timers import StageTimer
 
 __all__ = ["InferBatcher", "SharedModel", "WaitingTimer"]
@@ -47,21 +48,12 @@ class _Job:
         self.taken = self.done = False  # in a leader's batch; its rows are back
 
 
-def optimal_requests(model: CompiledModel) -> int:
-    """The plugin's optimal number of parallel infer requests for how ``model`` was compiled
-    (CPU: 1 for the ``latency`` hint, one per CPU stream for ``throughput``); 1 if it does not say."""
-    try:
-        return max(1, int(model.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-    except Exception:  # noqa: BLE001 - not every plugin reports it
-        return 1
-
-
 class InferBatcher:
     """Infer requests over ``model``, called from any number of threads; batches across them.
 
     Args:
         model: a model compiled by :func:`fer_edge.runtime.engine.load_model`.
-        requests: infer requests that may run at once; 0 = :func:`optimal_requests`, which
+        requests: infer requests that may run at once; 0 = :func:`~fer_edge.runtime.latency.optimal_requests`, which
             follows the compiled hint: more requests than the plugin runs at once would only
             queue inside it, in smaller batches. ``benchmarks/streams.py`` (8 streams, 2 shared
             cores at load 10-13) measured ``latency`` (one request on both cores) 122 and 82 fps
@@ -77,7 +69,7 @@ class InferBatcher:
         self.model = model
         # A static batch of one takes the rows one request at a time.
         self._one = bool(model.input_shape) and model.input_shape[0] == 1
-        self.requests = requests or optimal_requests(model)
+        self.requests = requests or optimal_requests(model.compiled)
         self._free = [model.compiled.create_infer_request() for _ in range(self.requests)]
         self._pending: list[_Job] = []
         self._cond = threading.Condition()

@@ -66,7 +66,27 @@ def core():
         from fer_edge.runtime.ovcompat import Core
 
         _CORE = Core()
+        _build_numpy_tables()
     return _CORE
+
+
+def _build_numpy_tables() -> None:
+    """Build the OpenVINO bindings' numpy type tables now, in the thread creating the Core.
+
+    The bindings build them on first use in C++ function-local statics whose initializers call
+    numpy (Python code, which may hand the GIL to another thread half-way). A second thread that
+    reaches the same static meanwhile waits in ``__cxa_guard_acquire`` holding the GIL, and the
+    first can never take the GIL back: every thread hangs. Two stream workers' first
+    ``tensor.data`` at once did this in ~2 % of multi-stream demos (``make stress``). Built once
+    here, before any model is compiled (so before any request exists), they are read-only after.
+    """
+    try:
+        from openvino import Tensor, Type
+    except ImportError:  # OpenVINO 2022.3 (the NCS2's)
+        from openvino.runtime import Tensor, Type  # type: ignore[no-redef]
+
+    Tensor(np.zeros((1,), np.float32)).data  # noqa: B018 - the dtype -> element type table and back
+    Type.f32.to_dtype()
 
 
 def available_devices() -> list[str]:

@@ -79,3 +79,27 @@ def note_event(frame: int, t: float, note: str) -> dict[str, Any]:
         "window": None,
         "note": note,
     }
+
+
+def read_events(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The events of a run's ``events.jsonl``, one dict per line, in order.
+
+    Raises:
+        FerEdgeError: a missing file or a line that is not a JSON object.
+    """
+    from fer_edge.core.errors import FerEdgeError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FerEdgeError(f"cannot read events {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    events = []
+    for number, line in enumerate(lines, 1):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            raise FerEdgeError(f"{path}:{number}: not an event (one JSON object per line)")
+        events.append(event)
+    return events

@@ -216,12 +216,14 @@ def _timing(
     return Timing(median, p90, mean, fps, iterations, batch, requests, mode, inference_precision(compiled))
 
 
-def optimal_requests(compiled: Any) -> int:
-    """The plugin's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` (at least 2, so requests overlap)."""
+def optimal_requests(compiled: Any, at_least: int = 1) -> int:
+    """The plugin's optimal number of parallel infer requests for how ``compiled`` was compiled
+    (CPU: 1 for the ``latency`` hint, one per CPU stream for ``throughput``), never below
+    ``at_least``; ``at_least`` where the plugin does not say."""
     try:
-        return max(2, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-    except Exception:  # noqa: BLE001
-        return 2
+        return max(at_least, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+    except Exception:  # noqa: BLE001 - not every plugin reports it
+        return at_least
 
 
 def measure_throughput(
@@ -244,7 +246,7 @@ def measure_throughput(
 
     _check_counts(warmup, iterations)
     inputs = list(inputs) if inputs is not None else make_inputs(compiled)
-    n = requests or optimal_requests(compiled)
+    n = requests or optimal_requests(compiled, at_least=2)  # at least 2: requests overlap
     if n < 1:
         raise FerEdgeError(f"need at least one infer request, got {n}")
     queue = ov.AsyncInferQueue(compiled, n)

@@ -1,7 +1,10 @@
-"""Run the pipeline over a source: events, overlay video, timing, a report.
+"""The run loop's front: one :class:`RunOptions` in, one :class:`RunReport` per stream out.
 
-Outputs are written under temporary names and renamed at the end. Ctrl-C (SIGINT) and SIGTERM
-end the run early but still finalize the video, the events and the timing of the frames done.
+:func:`run` is the one entry (:func:`run_video` and :func:`run_sources` are its one-source and
+many-source spellings); :mod:`fer_edge.runtime.multi` runs the streams (sequentially with
+``threads=1``, else pipelined). Outputs are written under temporary names and renamed at the
+end. Ctrl-C (SIGINT) and SIGTERM end the run early but still finalize the video, the events and
+the timing of the frames done.
 """
 
 from __future__ import annotations
@@ -9,25 +12,110 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
 
 from fer_edge.core.atomic import write_json
+from fer_edge.core.errors import FerEdgeError
 from fer_edge.runtime.bundle import Bundle
 from fer_edge.runtime.engine import EngineConfig
-from fer_edge.runtime.events import EventWriter, face_event, note_event
-from fer_edge.runtime.overlay import draw_frame
-from fer_edge.runtime.pipeline import Pipeline, PipelineConfig
-from fer_edge.runtime.stream import ResilientSource, StreamPolicy, open_input
+from fer_edge.runtime.pipeline import PipelineConfig
+from fer_edge.runtime.stream import StreamPolicy
+from fer_edge.runtime.streamio import StreamOutputs, stream_names, stream_outputs
 
 log = logging.getLogger(__name__)
+
+__all__ = ["RunOptions", "RunReport", "Sink", "run", "run_sources", "run_video"]
+
+
+class Sink(Protocol):
+    """An observer of a run: gets every annotated frame of every stream, in frame order per stream.
+
+    ``publish`` is called by the stream's writer (the calling thread with ``threads=1``, the
+    stream's writer thread when pipelined: streams call it concurrently) after the overlay is
+    drawn and the video frame written; ``frame`` is the annotated BGR frame (copy it to keep
+    it), ``faces`` the frame's :class:`~fer_edge.runtime.pipeline.FaceResult` list, ``fps`` the
+    stream's frames per second so far (None for its first frame). An exception stops the run.
+    ``close`` is called once when the run ends (finished, interrupted or failed).
+    """
+
+    def publish(self, stream: str, frame: Any, faces: list, fps: float | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    """Everything a run needs besides its sources and bundle, carried whole from the CLI to the loop.
+
+    Attributes:
+        config: the pipeline's settings (detector, tracker, smoothing ...); None = :class:`PipelineConfig`.
+        engine: the OpenVINO settings; None = :class:`EngineConfig`.
+        stream: cameras and URLs: read timeout and reconnects; None = :class:`StreamPolicy`.
+        out: a folder: each stream writes ``out/<stream>/demo.mp4``, ``events.jsonl``, ``timing.json``.
+        output, events, timing: one source's annotated video, events and timing files (instead of ``out``).
+        outputs: each source's :class:`StreamOutputs` (instead of both).
+        video: with ``out``, write the annotated videos.
+        show: a window with the annotated video (``threads=1``, one source).
+        max_frames: stop each stream after this many frames.
+        fps: the sources' frame rate when they carry none (raw H.264); requested from cameras.
+        threads: 1 = the sequential loop (one thread: easiest to debug); 2+ = pipelined.
+        requests: pipelined: infer requests per shared model (0 = the plugin's optimal number).
+        progress: a progress bar on a terminal (log lines elsewhere).
+        sinks: :class:`Sink` objects that get every annotated frame (a live view, a recorder).
+    """
+
+    config: PipelineConfig | None = None
+    engine: EngineConfig | None = None
+    stream: StreamPolicy | None = None
+    out: str | os.PathLike | None = None
+    output: str | os.PathLike | None = None
+    events: str | os.PathLike | None = None
+    timing: str | os.PathLike | None = None
+    outputs: Sequence[StreamOutputs] | None = None
+    video: bool = True
+    show: bool = False
+    max_frames: int | None = None
+    fps: float | None = None
+    threads: int = 1
+    requests: int = 0
+    progress: bool = True
+    sinks: Sequence[Sink] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise FerEdgeError(f"--max-frames must be >= 1, got {self.max_frames}")
+        if self.threads < 1:
+            raise FerEdgeError(f"--threads must be >= 1, got {self.threads}")
+        if self.requests < 0:
+            raise FerEdgeError(f"requests must be >= 0, got {self.requests}")
+        self.config = self.config or PipelineConfig()
+        self.engine = self.engine or EngineConfig()
+        self.stream = self.stream or StreamPolicy()
+
+    def outputs_for(self, sources: Sequence[Any]) -> list[StreamOutputs]:
+        """Each source's files: ``outputs``, else ``output``/``events``/``timing`` (one source), else ``out``."""
+        single = (self.output, self.events, self.timing)
+        if self.outputs is not None:
+            if len(self.outputs) != len(sources):
+                raise FerEdgeError(f"{len(self.outputs)} outputs for {len(sources)} sources")
+            return list(self.outputs)
+        if any(single):
+            if len(sources) != 1:
+                raise FerEdgeError(
+                    "with several sources, give a folder (--out FOLDER: each stream writes FOLDER/<stream>/); "
+                    "--output/--events/--timing name a single stream's files"
+                )
+            return [StreamOutputs(*(str(p) if p else None for p in single))]
+        if self.out is not None:
+            return stream_outputs(self.out, stream_names(sources), video=self.video)
+        return [StreamOutputs() for _ in sources]
 
 
 @dataclass
 class RunReport:
-    """What a run did and how fast."""
+    """What a run did and how fast (one per stream)."""
 
     source: str
     bundle: str
@@ -45,6 +133,8 @@ class RunReport:
     outputs: dict[str, str] = field(default_factory=dict)
     # Per stage: per-call median/p90/mean/count and per-frame frame_mean/frame_p90 (StageTimer.summary).
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    stream: str = ""
+    threads: int = 1
 
     def timing(self) -> dict[str, Any]:
         """The ``--timing`` file's content."""
@@ -62,10 +152,38 @@ class RunReport:
             "source": self.source,
             "bundle": self.bundle,
             "interrupted": self.interrupted,
+            "stream": self.stream,
+            "pipelined": self.threads > 1,
         }
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _report(result: dict[str, Any], bundle: Bundle, options: RunOptions) -> RunReport:
+    """The one place a :class:`RunReport` is built (from a stream's result)."""
+    pipe = result["pipe"]
+    summary = pipe.timer.summary(result["frames"])
+    seconds = result["seconds"]
+    return RunReport(
+        source=result["source"],
+        bundle=str(bundle.path),
+        device=options.engine.device,
+        inference_precision=pipe.inference_precision,
+        frames=result["frames"],
+        seconds=seconds,
+        fps=result["frames"] / seconds if seconds > 0 else 0.0,
+        stages_ms={k: v["median"] for k, v in summary.items()},
+        stages_p90_ms={k: v["p90"] for k, v in summary.items()},
+        stages_mean_ms={k: v["mean"] for k, v in summary.items()},
+        frames_with_face=result["frames_with_face"],
+        tracks=result["tracks"],
+        interrupted=result["interrupted"],
+        outputs=dict(result["outputs"]),
+        stages=summary,
+        stream=result["name"],
+        threads=options.threads,
+    )
 
 
 class _StopOnSignal:
@@ -99,261 +217,83 @@ class _StopOnSignal:
         self._previous.clear()
 
 
-def run_video(
-    source: str | int,
-    bundle: Bundle,
-    *,
-    config: PipelineConfig | None = None,
-    engine: EngineConfig | None = None,
-    output: str | os.PathLike | None = None,
-    events: str | os.PathLike | None = None,
-    timing: str | os.PathLike | None = None,
-    show: bool = False,
-    max_frames: int | None = None,
-    progress: bool = True,
-    stream: StreamPolicy | None = None,
-    fps: float | None = None,
-    threads: int = 1,
-) -> RunReport:
-    """Process a video file, camera index, frame folder or stream end to end.
+def run(sources: Sequence[Any], bundle: Bundle, options: RunOptions | None = None) -> list[RunReport]:
+    """Run the pipeline over every source (file, camera index, frame folder, URL, or an object
+    with ``read()``/``info``/``close()``); one :class:`RunReport` per source, in order.
 
-    Cameras and stream URLs are read through :func:`fer_edge.runtime.stream.open_stream`
-    (read timeout, bounded reconnects, per ``stream``); what happens to them is written to the
-    events file as note lines. ``fps`` overrides the source's frame rate (raw H.264 streams such
-    as ``rpicam-vid``'s carry none) and is requested from cameras.
+    Example:
+        >>> options = RunOptions(out="runs/x", threads=2)
+        >>> reports = run(["a.mp4", "b.mp4"], load_bundle("runs/fer"), options)  # doctest: +SKIP
+        >>> [r.fps for r in reports]  # doctest: +SKIP
+    """
+    from fer_edge.runtime.multi import run_streams
 
-    ``threads=1`` runs the sequential loop (decode, step, write one after the other; easiest
-    to debug); more runs the pipelined runtime of :mod:`fer_edge.runtime.multi` (decode-ahead,
-    worker and writer threads, inference on shared asynchronous requests), which writes the
-    same events.
+    options = options or RunOptions()
+    if not sources:
+        raise FerEdgeError("no source to run")
+    outputs = options.outputs_for(sources)
+    sinks = list(options.sinks)
+    if options.show:
+        if options.threads == 1 and len(sources) == 1:
+            sinks.append(_Window())
+        else:
+            log.warning("a window is shown with one source and --threads 1 only; see the saved video")
+    try:
+        with _StopOnSignal() as stop:
+            results = run_streams(sources, bundle, outputs, replace(options, sinks=sinks), stop)
+    finally:
+        for sink in sinks:
+            sink.close()
+    reports = []
+    for result, outs in zip(results, outputs):
+        report = _report(result, bundle, options)
+        if outs.timing:
+            write_json(outs.timing, report.timing())
+            report.outputs["timing"] = str(outs.timing)
+        reports.append(report)
+    if stop.requested:
+        log.warning("interrupted; finalized %s", ", ".join(f"{r['name']} after {r['frames']} frames" for r in results))
+    return reports
+
+
+def run_video(source: str | int, bundle: Bundle, **options: Any) -> RunReport:
+    """One source end to end: ``run([source], bundle, RunOptions(**options))[0]``.
 
     Example:
         >>> report = run_video("face.mp4", load_bundle("runs/fer"), output="out.mp4",
         ...                    events="out.jsonl", timing="timing.json")  # doctest: +SKIP
         >>> report.fps  # frames per second, decode to write  # doctest: +SKIP
     """
-    from fer_edge.runtime.video import open_writer
-
-    engine = engine or EngineConfig()
-    if threads > 1:
-        from fer_edge.runtime.streamio import StreamOutputs
-
-        return run_sources(
-            [source],
-            bundle,
-            config=config,
-            engine=engine,
-            progress=progress,
-            stream=stream,
-            outputs=[StreamOutputs(output and str(output), events and str(events), timing and str(timing))],
-            max_frames=max_frames,
-            fps=fps,
-        )[0]
-    # Signals only set a flag from here on: the loop stops at a frame boundary, so every
-    # counted frame has its events and its video frame (a KeyboardInterrupt could land between).
-    with _StopOnSignal() as stop:
-        pipe = Pipeline(bundle, config, engine)
-        timer = pipe.timer
-        stats_tracks: set[int] = set()
-        frames = with_face = 0
-        writer = ev = None
-        bar = None
-        src = open_input(source, policy=stream, fps=fps)
-        info = src.info
-        fps_in = info.fps if info.fps and info.fps > 0 else 30.0
-        start = time.perf_counter()
-        try:
-            if output:
-                writer = open_writer(output, fps_in, (info.width, info.height))
-            if events:
-                ev = EventWriter(events)
-            if progress:
-                from fer_edge.core.progress import progress as progress_bar
-
-                total = info.frames if max_frames is None else min(info.frames or max_frames, max_frames)
-                bar = progress_bar(total=total or None, unit="frame", desc="demo")
-            start = time.perf_counter()
-            while (max_frames is None or frames < max_frames) and not stop.requested:
-                with timer("decode"):
-                    frame = src.read()
-                if ev is not None and isinstance(src, ResilientSource):
-                    for note in src.drain_notes():
-                        ev.write(note_event(frames, frames / fps_in, note))
-                if frame is None:
-                    break
-                index = frames
-                t = index / fps_in
-                faces = pipe.step(frame, index)
-                if ev is not None:
-                    if not faces:
-                        ev.write(note_event(index, t, "no face"))
-                    for f in faces:
-                        ev.write(face_event(index, t, f.track, f.box, f.label, f.scores, f.window))
-                if writer is not None or show:
-                    with timer("draw"):
-                        elapsed = time.perf_counter() - start
-                        draw_frame(frame, faces, frames / elapsed if elapsed > 0 else None)
-                if writer is not None:
-                    with timer("write"):
-                        writer.write(frame)
-                # Counted only once its events and video frame are written.
-                frames += 1
-                if faces:
-                    with_face += 1
-                    stats_tracks.update(f.track for f in faces)
-                if show:
-                    show = _show(frame)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(faces=with_face, tracks=len(stats_tracks), refresh=False)
-            interrupted = stop.requested
-        except KeyboardInterrupt:  # a second signal, or Ctrl-C outside the main thread
-            interrupted = True
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            if ev is not None:
-                ev.abort()
-            raise
-        finally:
-            src.close()
-            if bar is not None:
-                bar.close()
-        seconds = time.perf_counter() - start
-        if interrupted:
-            log.warning("interrupted after %d frames; finalizing outputs", frames)
-        outputs = {}
-        if writer is not None:
-            outputs["video"] = str(writer.close())
-        if ev is not None:
-            outputs["events"] = str(ev.close())
-        summary = timer.summary(frames)
-        report = RunReport(
-            source=str(source),
-            bundle=str(bundle.path),
-            device=engine.device,
-            inference_precision=pipe.inference_precision,
-            frames=frames,
-            seconds=seconds,
-            fps=frames / seconds if seconds > 0 else 0.0,
-            stages_ms={k: v["median"] for k, v in summary.items()},
-            stages_p90_ms={k: v["p90"] for k, v in summary.items()},
-            stages_mean_ms={k: v["mean"] for k, v in summary.items()},
-            frames_with_face=with_face,
-            tracks=len(stats_tracks),
-            interrupted=interrupted,
-            outputs=outputs,
-            stages=summary,
-        )
-        if timing:
-            write_json(timing, report.timing())
-            report.outputs["timing"] = str(timing)
-    return report
+    return run([source], bundle, RunOptions(**options))[0]
 
 
-def run_sources(
-    sources: list,
-    bundle: Bundle,
-    *,
-    config: PipelineConfig | None = None,
-    engine: EngineConfig | None = None,
-    out: str | os.PathLike | None = None,
-    outputs: list | None = None,
-    max_frames: int | None = None,
-    progress: bool = True,
-    stream: StreamPolicy | None = None,
-    video: bool = True,
-    fps: float | None = None,
-    requests: int = 0,
-) -> list[RunReport]:
-    """Several sources at once through the pipelined runtime (one set of compiled models).
-
-    Each stream writes ``out/<stream>/demo.mp4``, ``events.jsonl`` and ``timing.json`` (or the
-    given ``outputs``); a stalled stream never holds up the others. SIGINT/SIGTERM stop all
-    streams at a frame boundary and finalize what was written. ``requests``: OpenVINO infer
-    requests per shared model (0 = the plugin's optimal number for ``engine.hint``).
+def run_sources(sources: Sequence[Any], bundle: Bundle, **options: Any) -> list[RunReport]:
+    """Several sources at once, pipelined by default (one set of compiled models): ``run`` with
+    ``RunOptions(threads=2, **options)``; each stream writes ``out/<stream>/`` files.
 
     Example:
         >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
-        >>> [r.fps for r in reports]  # one per source  # doctest: +SKIP
     """
-    from fer_edge.runtime.multi import run_pipelined, stream_names
-    from fer_edge.runtime.streamio import StreamOutputs
-
-    engine = engine or EngineConfig()
-    names = stream_names(sources)
-    if outputs is None:
-        outputs = [StreamOutputs()] * len(sources)
-        if out is not None:
-            outputs = [
-                StreamOutputs(
-                    str(Path(out) / n / "demo.mp4") if video else None,
-                    str(Path(out) / n / "events.jsonl"),
-                    str(Path(out) / n / "timing.json"),
-                )
-                for n in names
-            ]
-    with _StopOnSignal() as stop:
-        results = run_pipelined(
-            sources,
-            bundle,
-            config=config,
-            engine=engine,
-            outputs=outputs,
-            names=names,
-            max_frames=max_frames,
-            policy=stream,
-            stop=stop,
-            progress=progress,
-            fps=fps,
-            requests=requests,
-        )
-        reports = []
-        for res, outs in zip(results, outputs):
-            pipe = res["pipe"]
-            summary = pipe.timer.summary(res["frames"])
-            seconds = res["seconds"]
-            report = RunReport(
-                source=res["source"],
-                bundle=str(bundle.path),
-                device=engine.device,
-                inference_precision=pipe.inference_precision,
-                frames=res["frames"],
-                seconds=seconds,
-                fps=res["frames"] / seconds if seconds > 0 else 0.0,
-                stages_ms={k: v["median"] for k, v in summary.items()},
-                stages_p90_ms={k: v["p90"] for k, v in summary.items()},
-                stages_mean_ms={k: v["mean"] for k, v in summary.items()},
-                frames_with_face=res["frames_with_face"],
-                tracks=res["tracks"],
-                interrupted=res["interrupted"],
-                outputs=res["outputs"],
-                stages=summary,
-            )
-            if outs.timing:
-                write_json(outs.timing, {**report.timing(), "stream": res["name"], "pipelined": True})
-                report.outputs["timing"] = str(outs.timing)
-            reports.append(report)
-        if stop.requested:
-            log.warning(
-                "interrupted; finalized %s", ", ".join(f"{r['name']} after {r['frames']} frames" for r in results)
-            )
-    return reports
+    return run(sources, bundle, RunOptions(**{"threads": 2, **options}))
 
 
-_WARNED_DISPLAY = False
+class _Window:
+    """The ``show`` sink: the annotated video in a window until the user presses q or Esc."""
 
+    def __init__(self) -> None:
+        self.open = True
 
-def _show(frame) -> bool:
-    """Show a frame in a window; False (stop showing) when OpenCV has no GUI or the user quit."""
-    global _WARNED_DISPLAY
-    import cv2
+    def publish(self, stream: str, frame: Any, faces: list, fps: float | None) -> None:  # noqa: ARG002
+        import cv2
 
-    try:
-        cv2.imshow("fer-edge", frame)
-        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
-    except cv2.error:
-        if not _WARNED_DISPLAY:
+        if not self.open:
+            return
+        try:
+            cv2.imshow("fer-edge", frame)
+            self.open = (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+        except cv2.error:
             log.warning("this OpenCV build has no display support (headless); use --output to see results")
-            _WARNED_DISPLAY = True
-        return False
+            self.open = False
+
+    def close(self) -> None:
+        pass

@@ -18,7 +18,7 @@ What each bundle kind runs and buffers is :mod:`fer_edge.runtime.kinds`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -374,13 +374,3 @@ class Pipeline:
         self.tracks.clear()
         self._sides.clear()
         self._angles.clear()
-
-
-@dataclass
-class RunStats:
-    """Counters a run accumulates for its report."""
-
-    frames: int = 0
-    frames_with_face: int = 0
-    tracks: set[int] = field(default_factory=set)
-    max_faces: int = 0

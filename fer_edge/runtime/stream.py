@@ -100,7 +100,7 @@ def is_live(source: Any) -> bool:
     return text.lower().startswith(STREAM_PREFIXES)
 
 
-class _Worker:
+class _SourceThread:
     """One daemon thread that owns one opened source and runs calls on it with a deadline."""
 
     def __init__(self, name: str) -> None:
@@ -190,10 +190,10 @@ class ResilientSource:
             )
         self.info: VideoInfo = self._worker.source.info
 
-    def _open(self) -> _Worker | None:
+    def _open(self) -> _SourceThread | None:
         """Open the source in a fresh worker; None on timeout. FerEdgeError passes through."""
         self._count += 1
-        worker = _Worker(f"fer-edge-stream-{self._count}")
+        worker = _SourceThread(f"fer-edge-stream-{self._count}")
 
         def job():
             worker.source = self._opener(self.source)

@@ -376,7 +376,7 @@ def train_final(
     task, folder: str | os.PathLike, epochs: int, *, reduce_lr: tuple[float, int] | None = None, progress: bool = True
 ) -> Any:
     """Train on all training folds for ``epochs`` (no validation); reuses ``final.keras``."""
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
     from fer_edge.train.kerasutil import save_atomic, seed_everything
 
     folder = Path(folder)
@@ -387,7 +387,7 @@ def train_final(
         done = read_json(meta, "final model record", expect=dict)
         if done.get("epochs") == epochs and done.get("reduce_lr") == schedule:
             log.info("final model already trained: %s", path)
-            return load_model(path)
+            return load_keras_model(path)
     seed_everything(task.seed)
     model = task.build()
     history = _fit(

@@ -88,10 +88,10 @@ def _announce_card(recipe, stage: str, announce: Callable[[str], None] | None, r
 def _load_spatial(recipe) -> Any:
     """``spatial.weights`` loaded, checked against the recipe's backbone and input size."""
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
     path = Path(recipe.spatial.weights)
-    model = load_model(path)
+    model = load_keras_model(path)
     if recipe.spatial.model not in model.name:
         raise FerEdgeError(
             f"spatial.weights {path} holds model '{model.name}', the recipe says spatial.model "
@@ -112,7 +112,7 @@ def _load_spatial(recipe) -> Any:
 def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     """The recipe's trained spatial classifier (trained now, reused, or ``spatial.weights``)."""
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
     if recipe.spatial.weights:
         model = _load_spatial(recipe)
@@ -131,7 +131,7 @@ def spatial_model(recipe, data, *, progress: bool = True) -> tuple[Any, dict]:
     if not Path(result.model_path).is_file():
         raise FerEdgeError(f"spatial model {result.model_path} is missing; delete {recipe.out}/spatial and rerun")
     info = {"val_accuracy": result.val_accuracy, "validation": result.validation, "phases": result.phases}
-    return load_model(result.model_path), info
+    return load_keras_model(result.model_path), info
 
 
 def run_extract(recipe, *, parts=None, progress: bool = True, before: Callable[[Any, Any], None] | None = None):

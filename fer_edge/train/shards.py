@@ -49,11 +49,11 @@ class Shard:
 def _runner(model_path: str, backend: str):
     key = (Path(model_path).name, backend, threads())  # the name is the weights' digest
     if key not in _RUNNERS:
-        from fer_edge.models import load_model
+        from fer_edge.models import load_keras_model
         from fer_edge.train.features import make_runner
 
         _RUNNERS.clear()  # one extractor per worker at a time: bounded memory
-        model = load_model(model_path)
+        model = load_keras_model(model_path)
         _RUNNERS[key] = (make_runner(model, backend, threads=threads()), int(model.inputs[0].shape[1]))
     return _RUNNERS[key]
 

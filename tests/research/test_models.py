@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.models import create_model, feature_extractor, list_models, load_model
+from fer_edge.models import create_model, feature_extractor, list_models, load_keras_model
 
 # Small but real configurations of every registry model (big backbones get their own test).
 SMALL = {
@@ -75,7 +75,7 @@ def test_model_builds_and_round_trips_through_keras_file(name, tmp_path):
     assert before.shape[0] == 2 and np.allclose(before.sum(-1), 1.0, atol=1e-5)
     path = tmp_path / f"{name}.keras"
     model.save(path)
-    loaded = load_model(path)  # safe_mode=True inside
+    loaded = load_keras_model(path)  # safe_mode=True inside
     np.testing.assert_allclose(_predict(loaded, arrays), before, rtol=1e-6, atol=1e-6)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 

@@ -124,9 +124,9 @@ def test_prune_bundle_fine_tunes_and_quantizes(tiny):
     assert [r.variant for r in report.rows] == ["parent", "prune", "int8"]
     assert report.rows[1].params < report.rows[0].params and report.rows[1].flops < report.rows[0].flops
     b = load_bundle(report.bundle)
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
-    student = load_model(b.path / b.models["frame"].keras)
+    student = load_keras_model(b.path / b.models["frame"].keras)
     assert student.get_layer("conv1").filters == 4
 
 

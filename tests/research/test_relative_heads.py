@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.models import create_model, load_model
+from fer_edge.models import create_model, load_keras_model
 
 pytestmark = pytest.mark.tf  # Keras models
 
@@ -72,7 +72,7 @@ def test_relative_head_round_trips_and_converts_to_openvino(name, tmp_path):
     x, mask = _batch(3)
     expected = _predict(model, x, mask)
     model.save(tmp_path / "m.keras")
-    loaded = load_model(tmp_path / "m.keras")
+    loaded = load_keras_model(tmp_path / "m.keras")
     assert loaded.get_layer("relative_features").frames == 2
     np.testing.assert_allclose(_predict(loaded, x, mask), expected, rtol=0, atol=1e-6)
     compiled = ov.Core().compile_model(ov.convert_model(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})

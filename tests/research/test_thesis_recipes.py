@@ -269,9 +269,9 @@ def test_finetune_recipe_end_to_end_with_a_stand_in_backbone(tmp_path, capsys):
     assert "backbone: test_spatial  [differs (thesis: vggface_vgg16" in out
     result = json.loads((tmp_path / "run" / "spatial" / "result.json").read_text())
     assert [p["dropout"] for p in result["phases"]] == [None, None, 0.6]
-    from fer_edge.models import load_model
+    from fer_edge.models import load_keras_model
 
-    model = load_model(tmp_path / "run" / "spatial" / "model.keras")
+    model = load_keras_model(tmp_path / "run" / "spatial" / "model.keras")
     assert {layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"} == {0.6}
 
 

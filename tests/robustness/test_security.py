@@ -47,12 +47,12 @@ def lambda_keras(tmp_path_factory):
 
 
 @pytest.mark.tf
-def test_registry_load_model_refuses_lambda(lambda_keras):
-    from fer_edge.models.registry import load_model
+def test_registry_load_keras_model_refuses_lambda(lambda_keras):
+    from fer_edge.models.registry import load_keras_model
 
     path, _ = lambda_keras
     with pytest.raises(FerEdgeError) as info:
-        load_model(path)
+        load_keras_model(path)
     msg = str(info.value)
     assert "\n" not in msg and "evil.keras" in msg and "safe" in msg.lower()
 
@@ -71,11 +71,11 @@ def test_import_refuses_lambda(lambda_keras, tmp_path, capsys):
 @pytest.mark.tf
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"\x00" * 100])
 def test_corrupt_keras_files_are_one_line_errors(tmp_path, content):
-    from fer_edge.models.registry import load_model
+    from fer_edge.models.registry import load_keras_model
 
     path = tmp_path / "broken.keras"
     path.write_bytes(content)
-    fuzzing.run_case("keras_model", lambda: load_model(path), names=path)
+    fuzzing.run_case("keras_model", lambda: load_keras_model(path), names=path)
 
 
 # --- a manifest cannot point outside its bundle --------------------------------------------

@@ -51,7 +51,7 @@ def test_benchmark_optimize_and_stage_timer_agree_on_the_same_samples(model, mon
         latency.compile_model(model, precision="f32"), [x], warmup=2, iterations=len(SAMPLES)
     )
     monkeypatch.setattr(latency, "time", SimpleNamespace(perf_counter=_Clock(SAMPLES).perf_counter))
-    opt, used = report.measure_latency(model, [x], precision="f32", warmup=2, iterations=len(SAMPLES))
+    opt, used = report.measure_file_latency(model, [x], precision="f32", warmup=2, iterations=len(SAMPLES))
     timer = StageTimer()
     for ms in SAMPLES:
         timer.add("infer", ms)
