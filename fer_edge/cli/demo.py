@@ -17,6 +17,8 @@ EXAMPLES = [
     "fer-edge demo --tracker kcf --detect-every 5 --precision FP16 --no-show",
     "fer-edge demo --source a.mp4 --source b.mp4 --source 0 --out runs/multi --no-show   # 3 streams",
     "fer-edge demo --detector haar --align --no-show",
+    "fer-edge demo --source 0 --serve --no-show --no-save        # watch at http://127.0.0.1:8080/",
+    "fer-edge demo --source 0 --serve 0.0.0.0:8080 --no-show    # from the LAN: open the URL printed (with its token)",
 ]
 
 
@@ -126,6 +128,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-show", action="store_true", help="do not open a window")
     p.add_argument(
+        "--serve",
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="[HOST:]PORT",
+        help="live view in a browser: each stream's annotated video, faces, events and FPS "
+        "(default 127.0.0.1:8080; a video file plays at its own frame rate). A non-loopback HOST "
+        "requires a token: one is generated and printed with the URL",
+    )
+    p.add_argument("--serve-token", help="the live view's token (default: generated for a non-loopback --serve)")
+    p.add_argument(
         "--force", action="store_true", help="replace --output/--events/--timing files fer-edge did not write"
     )
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
@@ -155,16 +167,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     import contextlib
-    from pathlib import Path
 
     from fer_edge.convert import defaults
     from fer_edge.core.config import given
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.core.outputs import check_output
-    from fer_edge.core.runs import run_dir
-    from fer_edge.runtime import EngineConfig, PipelineConfig, run_video
+    from fer_edge.runtime import EngineConfig, PipelineConfig
     from fer_edge.runtime.stream import StreamPolicy
-    from fer_edge.runtime.timers import format_table
     from fer_edge.runtime.video.source import camera_index
 
     # Before any model loads: a bad stream option or output is found in a second, not a minute.
@@ -189,9 +197,43 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
     if threads < 1:
         raise FerEdgeError(f"--threads must be >= 1, got {threads}")
-    if len(sources) > 1:
-        return _run_many(sources, bundle, config, engine, stream, args)
-    source = sources[0]
+    if args.serve_token is not None and args.serve is None:
+        raise FerEdgeError("--serve-token goes with --serve [HOST:]PORT")
+    with contextlib.ExitStack() as stack:
+        sinks = [stack.enter_context(_live_view(args.serve, args.serve_token, sources, args.fps))] if args.serve else []
+        if len(sources) > 1:
+            return _run_many(sources, bundle, config, engine, stream, args, sinks)
+        return _run_one(sources[0], bundle, config, engine, stream, args, threads, sinks, label)
+
+
+def _live_view(address: str, token: str | None, sources: list, fps: float | None):
+    """The live view's server for ``--serve``; file sources play at their own frame rate."""
+    from fer_edge.runtime.live import LiveServer, parse_address
+    from fer_edge.runtime.multi import stream_names
+    from fer_edge.runtime.stream import is_live
+    from fer_edge.runtime.video import open_source
+
+    pace = {}
+    for name, src in zip(stream_names(sources), sources):
+        if not is_live(src):
+            with open_source(src) as opened:
+                pace[name] = fps or (opened.info.fps if opened.info.fps and opened.info.fps > 0 else 30.0)
+    host, port = parse_address(address)
+    live = LiveServer(host, port, token=token, pace=pace, streams=stream_names(sources))
+    print(f"live view: {live.url}", flush=True)
+    return live
+
+
+def _run_one(source, bundle, config, engine, stream, args: argparse.Namespace, threads: int, sinks, label) -> int:
+    import contextlib
+    from pathlib import Path
+
+    from fer_edge.core.errors import FerEdgeError
+    from fer_edge.core.outputs import check_output
+    from fer_edge.core.runs import run_dir
+    from fer_edge.runtime import run_video
+    from fer_edge.runtime.timers import format_table
+
     output, events, timing = args.output, args.events, args.timing
     inputs = [source, bundle.path]
     with contextlib.ExitStack() as stack:
@@ -222,6 +264,7 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
             stream=stream,
             fps=args.fps,
             threads=threads,
+            sinks=sinks,
         )
     state = " (interrupted)" if report.interrupted else ""
     print(
@@ -238,7 +281,7 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     return 130 if report.interrupted else 0
 
 
-def _run_many(sources: list, bundle, config, engine, stream, args: argparse.Namespace) -> int:
+def _run_many(sources: list, bundle, config, engine, stream, args: argparse.Namespace, sinks=()) -> int:
     """Several ``--source``: one pipelined run, outputs per stream under ``--out`` (default runs/demoN)."""
     from fer_edge.core.errors import FerEdgeError
     from fer_edge.core.runs import run_dir
@@ -259,6 +302,7 @@ def _run_many(sources: list, bundle, config, engine, stream, args: argparse.Name
             max_frames=args.max_frames,
             stream=stream,
             fps=args.fps,
+            sinks=sinks,
         )
     for r in reports:
         state = " (interrupted)" if r.interrupted else ""

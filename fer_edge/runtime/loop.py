@@ -18,6 +18,7 @@ from fer_edge.core.atomic import write_json
 from fer_edge.runtime.bundle import Bundle
 from fer_edge.runtime.engine import EngineConfig
 from fer_edge.runtime.events import EventWriter, face_event, note_event
+from fer_edge.runtime.multi import stream_names
 from fer_edge.runtime.overlay import draw_frame
 from fer_edge.runtime.pipeline import Pipeline, PipelineConfig
 from fer_edge.runtime.stream import ResilientSource, StreamPolicy, open_input
@@ -114,6 +115,7 @@ def run_video(
     stream: StreamPolicy | None = None,
     fps: float | None = None,
     threads: int = 1,
+    sinks: tuple = (),
 ) -> RunReport:
     """Process a video file, camera index, frame folder or stream end to end.
 
@@ -148,6 +150,7 @@ def run_video(
             outputs=[StreamOutputs(output and str(output), events and str(events), timing and str(timing))],
             max_frames=max_frames,
             fps=fps,
+            sinks=sinks,
         )[0]
     # Signals only set a flag from here on: the loop stops at a frame boundary, so every
     # counted frame has its events and its video frame (a KeyboardInterrupt could land between).
@@ -159,6 +162,7 @@ def run_video(
         writer = ev = None
         bar = None
         src = open_input(source, policy=stream, fps=fps)
+        name = stream_names([source])[0] if sinks else ""
         info = src.info
         fps_in = info.fps if info.fps and info.fps > 0 else 30.0
         start = time.perf_counter()
@@ -184,6 +188,8 @@ def run_video(
                 index = frames
                 t = index / fps_in
                 faces = pipe.step(frame, index)
+                for sink in sinks:  # observers such as the live view (fer_edge.runtime.live)
+                    sink.publish(name, frame, faces, frames / (time.perf_counter() - start) if frames else None)
                 if ev is not None:
                     if not faces:
                         ev.write(note_event(index, t, "no face"))
@@ -265,6 +271,7 @@ def run_sources(
     video: bool = True,
     fps: float | None = None,
     requests: int = 0,
+    sinks: tuple = (),
 ) -> list[RunReport]:
     """Several sources at once through the pipelined runtime (one set of compiled models).
 
@@ -277,7 +284,7 @@ def run_sources(
         >>> reports = run_sources(["a.mp4", "b.mp4"], load_bundle("runs/fer"), out="runs/multi")  # doctest: +SKIP
         >>> [r.fps for r in reports]  # one per source  # doctest: +SKIP
     """
-    from fer_edge.runtime.multi import run_pipelined, stream_names
+    from fer_edge.runtime.multi import run_pipelined
     from fer_edge.runtime.streamio import StreamOutputs
 
     engine = engine or EngineConfig()
@@ -307,6 +314,7 @@ def run_sources(
             progress=progress,
             fps=fps,
             requests=requests,
+            sinks=sinks,
         )
         reports = []
         for res, outs in zip(results, outputs):

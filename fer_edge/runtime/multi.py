@@ -131,9 +131,9 @@ class _Worker(threading.Thread):
     hand it to the writer. Its model calls go to the shared batchers, so a stream waiting for a
     camera (or for its rows) holds up no other stream."""
 
-    def __init__(self, stream: _Stream, max_frames: int | None) -> None:
+    def __init__(self, stream: _Stream, max_frames: int | None, sinks: Sequence[Any] = ()) -> None:
         super().__init__(name=f"fer-edge-step-{stream.name}", daemon=True)
-        self.stream, self.max_frames = stream, max_frames
+        self.stream, self.max_frames, self.sinks = stream, max_frames, sinks
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -155,6 +155,8 @@ class _Worker(threading.Thread):
                     s.writer.queue.put((s.index, None, [], decoded, notes))
                     continue
                 faces = s.pipe.step(frame, s.index)
+                for sink in self.sinks:  # observers such as the live view (fer_edge.runtime.live)
+                    sink.publish(s.name, frame, faces, None)
                 s.writer.queue.put((s.index, frame, faces, decoded, notes))
                 s.index += 1
         except BaseException as exc:  # noqa: BLE001 - a bug: the main thread stops every stream and raises it
@@ -201,6 +203,7 @@ def run_pipelined(
     progress: bool = False,
     fps: float | None = None,
     requests: int = 0,
+    sinks: Sequence[Any] = (),
 ) -> list[dict[str, Any]]:
     """Run every source through the pipelined runtime; one result dict per stream.
 
@@ -228,7 +231,7 @@ def run_pipelined(
             from fer_edge.core.progress import progress as progress_bar
 
             bar = progress_bar(unit="frame", desc="demo")  # a bar on a terminal, log lines elsewhere
-        workers = [_Worker(s, max_frames) for s in streams]
+        workers = [_Worker(s, max_frames, sinks) for s in streams]
         for s, w in zip(streams, workers):
             s.begin()
             w.start()
