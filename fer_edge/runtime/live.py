@@ -101,7 +101,7 @@ class _Channel:
     encoded_at: float = 0.0
     viewers: int = 0
     watch_until: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
+    started: float = 0.0  # when its first frame was published (the pace's clock)
     times: collections.deque = field(default_factory=lambda: collections.deque(maxlen=60))
 
 
@@ -118,9 +118,10 @@ class LiveServer:
         pace: stream name -> frames per second: ``publish`` holds that stream to its rate (a video
             file then plays as a camera would, not in a blink).
 
-    Example:
-        >>> with LiveServer(port=0) as live:  # doctest: +SKIP
-        ...     run_video("clip.mp4", bundle, sinks=[live])
+    Example (a run that is watched at ``live.url`` while it goes)::
+
+        with LiveServer(port=8080) as live:
+            run_video("clip.mp4", bundle, sinks=[live])
     """
 
     def __init__(
@@ -195,6 +196,8 @@ class LiveServer:
             ch = self._channel(stream)
             index = ch.frames
             ch.frames += 1
+            if index == 0:
+                ch.started = now
             ch.times.append(now)
             if fps is None and len(ch.times) > 1:
                 fps = (len(ch.times) - 1) / max(ch.times[-1] - ch.times[0], 1e-6)
