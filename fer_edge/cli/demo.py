@@ -78,8 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--detector",
         default=None,
         choices=list(DETECTORS),
-        help="face detector (default blazeface: finds more faces, fewer false ones and is faster than "
-        "haar, the thesis' choice; see the README's detector table)",
+        help="face detector (default blazeface-both: BlazeFace short and full range merged, close-ups and "
+        "small faces in a group alike; haar is the thesis' choice; see the README's detector table)",
     )
     p.add_argument(
         "--align",
@@ -182,18 +182,19 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
         from fer_edge.runtime import ovcompat
         from fer_edge.runtime.faces import blazeface
 
-        args.detector = "blazeface"
-        if not blazeface.available():  # OpenVINO 2022.3 (the NCS2's) cannot convert its .tflite
+        args.detector = "blazeface-both"
+        if not (blazeface.available("short") and blazeface.available("full")):  # OpenVINO 2022.3 (the NCS2's)
             log.warning(
                 "OpenVINO %s cannot convert BlazeFace and no converted copy is cached: using --detector haar",
                 ovcompat.version_text(),
             )
             args.detector = "haar"
-    config = PipelineConfig(**given(PipelineConfig, args))
     sources = [
         s if (i := camera_index(s)) is None else i
         for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]
     ]
+    # Still images (a frame folder, one image): a full detection on every image.
+    config = PipelineConfig(**given(PipelineConfig, args), stills=all(_is_stills(s) for s in sources))
     threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
     if threads < 1:
         raise FerEdgeError(f"--threads must be >= 1, got {threads}")
@@ -204,6 +205,16 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
         if len(sources) > 1:
             return _run_many(sources, bundle, config, engine, stream, args, sinks)
         return _run_one(sources[0], bundle, config, engine, stream, args, threads, sinks, label)
+
+
+def _is_stills(source) -> bool:
+    from pathlib import Path
+
+    from fer_edge.runtime.video import IMAGE_EXTENSIONS
+
+    if not isinstance(source, str) or "://" in source:
+        return False
+    return Path(source).is_dir() or Path(source).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _live_view(address: str, token: str | None, sources: list, fps: float | None):

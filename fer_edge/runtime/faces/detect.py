@@ -200,11 +200,20 @@ def _blazeface_full(**kwargs: object) -> Detector:
     return BlazeFaceDetector("full", **kwargs)  # type: ignore[arg-type]
 
 
+@register_detector("blazeface-both")
+def _blazeface_both(**kwargs: object) -> Detector:
+    # Short + full range merged: close-ups and small faces in a group alike (the demo's default).
+    from fer_edge.runtime.faces.merged import MergedBlazeFace
+
+    return MergedBlazeFace(**kwargs)
+
+
 def create_detector(name: str = "haar", **kwargs: object) -> Detector:
     """Build a registered detector by name.
 
     Args:
-        name: ``"haar"`` (default), ``"haar-alt2"``, ``"blazeface"``, ``"blazeface-full"`` or any name added with
+        name: ``"haar"`` (default), ``"haar-alt2"``, ``"blazeface"``, ``"blazeface-full"``, ``"blazeface-both"``
+            (short + full range merged) or any name added with
             :func:`register_detector`.
         **kwargs: forwarded to the detector, e.g. ``min_size=(60, 60)``.
 
