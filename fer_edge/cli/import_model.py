@@ -1,4 +1,4 @@
-"""``fer-edge import keras``: turn a Keras model into a bundle the runtime can run."""
+"""``fer-edge import keras|onnx``: turn a Keras or ONNX model into a bundle the runtime can run."""
 
 from __future__ import annotations
 
@@ -6,22 +6,26 @@ import argparse
 
 NAME = "import"
 HELP = (
-    "import a per-frame Keras classifier (.keras/.h5) as a frame bundle (OpenVINO IR FP32 + FP16); "
-    "standard layers need no TensorFlow"
+    "import a per-frame Keras (.keras/.h5) or ONNX classifier as a frame bundle (OpenVINO IR FP32 + FP16); "
+    "no TensorFlow needed for ONNX or standard Keras layers"
 )
 EXAMPLES = [
     "fer-edge import keras emotion_model.hdf5 --labels fer2013 --frame 64x64 --gray "
     "--mean 0.5 --std 0.5 --out runs/fer",
     "fer-edge import keras my_model.keras --labels thesis --out runs/mine",
+    "fer-edge import onnx enet_b0_8_best_afew.onnx --labels hsemotion8 --color RGB --size 224 "
+    "--mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --out runs/hse   # see docs/own-model.md",
 ]
 
 
 def _size(text: str) -> tuple[int, int]:
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
+        sides = [int(v) for v in text.lower().split("x")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW like 64x64, got {text!r}") from None
-    return h, w
+        raise argparse.ArgumentTypeError(f"expected HxW like 64x64 (or one side: 224), got {text!r}") from None
+    if len(sides) not in (1, 2) or not all(1 <= v <= 4096 for v in sides):
+        raise argparse.ArgumentTypeError(f"expected HxW like 64x64 (or one side: 224), got {text!r}")
+    return sides[0], sides[-1]
 
 
 def _floats(text: str) -> list[float]:
@@ -37,14 +41,27 @@ def _floats(text: str) -> list[float]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("format", choices=["keras"], help="source format")
+    p.add_argument("format", choices=["keras", "onnx"], help="source format")
     p.add_argument("path", help="model file")
     p.add_argument("--out", required=True, help="bundle directory to write")
-    p.add_argument("--labels", default="fer2013", help="label set (thesis, fer2013) or a comma list")
-    p.add_argument("--frame", type=_size, help="input size HxW (default: the model's)")
+    p.add_argument(
+        "--labels",
+        help="label set in the model's output order (fer2013 (keras default), thesis, affectnet7, affectnet8, "
+        "rafdb, hsemotion7, hsemotion8) or a comma list",
+    )
+    p.add_argument(
+        "--frame", "--size", dest="frame", type=_size, help="input size HxW or one side (default: the model's)"
+    )
     color = p.add_mutually_exclusive_group()
     color.add_argument("--gray", action="store_const", const="GRAY", dest="color", help="grayscale input")
     color.add_argument("--bgr", action="store_const", const="BGR", dest="color", help="BGR input (default RGB)")
+    color.add_argument("--color", type=str.upper, choices=["RGB", "BGR", "GRAY"], help="input colour order")
+    p.add_argument(
+        "--softmax",
+        choices=["auto", "add", "no"],
+        default="auto",
+        help="onnx: append a softmax when the model ends without one (auto), always (add) or never (no)",
+    )
     p.add_argument("--mean", type=_floats, help="normalisation mean(s) of x/255, e.g. 0.5")
     p.add_argument("--std", type=_floats, help="normalisation std(s) of x/255, e.g. 0.5")
     p.add_argument("--window", type=int, default=5, help="frames averaged per prediction (default 5)")
@@ -67,21 +84,47 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.window <= 100_000:
         raise FerEdgeError(f"--window must be in [1, 100000] frames, got {args.window}")
+    window = WindowSpec(length=args.window, stride=1, min_frames=1)
+    if args.format == "onnx":
+        from fer_edge.convert.plainmodel import import_onnx
 
+        if not args.labels:
+            raise FerEdgeError("import onnx needs --labels in the model's output order (e.g. hsemotion8, affectnet8)")
+        if args.converter != "auto":
+            raise FerEdgeError("--converter is for import keras; ONNX is read by OpenVINO")
+        bundle = import_onnx(
+            args.path,
+            args.out,
+            labels=args.labels,
+            size=args.frame,
+            color=args.color,
+            mean=args.mean,
+            std=args.std,
+            softmax={"auto": None, "add": True, "no": False}[args.softmax],
+            name=args.name,
+            fp16=not args.no_fp16,
+            window=window,
+            force=args.force,
+        )
+        return _done(bundle)
     bundle = import_keras(
         args.path,
         args.out,
-        labels=args.labels,
+        labels=args.labels or "fer2013",
         frame_size=args.frame,
         color=args.color,
         mean=args.mean,
         std=args.std,
         name=args.name,
         fp16=not args.no_fp16,
-        window=WindowSpec(length=args.window, stride=1, min_frames=1),
+        window=window,
         converter=args.converter,
         force=args.force,
     )
+    return _done(bundle)
+
+
+def _done(bundle) -> int:
     entry = bundle.models["frame"]
     print(
         f"bundle written: {bundle.path} ({bundle.kind}, {len(bundle.labels)} labels, "
