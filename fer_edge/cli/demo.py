@@ -181,8 +181,9 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     if args.detector is None:
         from fer_edge.runtime import ovcompat
         from fer_edge.runtime.faces import blazeface
+        from fer_edge.runtime.faces.detect import DEMO_DETECTOR
 
-        args.detector = "blazeface-both"
+        args.detector = DEMO_DETECTOR
         if not (blazeface.available("short") and blazeface.available("full")):  # OpenVINO 2022.3 (the NCS2's)
             log.warning(
                 "OpenVINO %s cannot convert BlazeFace and no converted copy is cached: using --detector haar",

@@ -17,7 +17,11 @@ import numpy as np
 
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 
-__all__ = ["DETECTORS", "Box", "Detector", "HaarDetector", "create_detector", "register_detector"]
+__all__ = ["DEMO_DETECTOR", "DETECTORS", "Box", "Detector", "HaarDetector", "create_detector", "register_detector"]
+
+DEMO_DETECTOR = "blazeface-both"
+"""The demo's detector (the runtime's own default, ``PipelineConfig.detector``, is the thesis' Haar);
+the benchmarks that measure the demo use it too."""
 
 Box = tuple[int, int, int, int]
 """A face box ``(x, y, w, h)`` in integer pixels."""

@@ -21,6 +21,7 @@ from fer_edge.runtime.faces.blazeface import BlazeFaceDetector, Detection, weigh
 __all__ = ["MergedBlazeFace"]
 
 _WORK_SIDE = 384
+FULL_THRESHOLD = 0.7
 
 
 class MergedBlazeFace:
@@ -44,7 +45,10 @@ class MergedBlazeFace:
         # min_size is in frame pixels: checked here, after the shared downscale is undone.
         self.min_size = (int(min_size[0]), int(min_size[1]))
         self.short = BlazeFaceDetector("short", **kwargs)  # type: ignore[arg-type]
-        self.full = BlazeFaceDetector("full", **kwargs)  # type: ignore[arg-type]
+        # Full range at the short range's 0.7, not its own 0.6: every call now runs it, and at
+        # 0.6 a cartoon title got a false track (benchmarks/detectors.py); real group faces score 0.8+.
+        full = {"threshold": FULL_THRESHOLD, **kwargs}
+        self.full = BlazeFaceDetector("full", **full)  # type: ignore[arg-type]
         self.full_above = int(full_above)
         self.iou = float(iou)
         self.last: list[Detection] = []
