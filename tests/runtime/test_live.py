@@ -144,6 +144,8 @@ def test_status_reports_label_changes_not_every_frame():
             (20, "changes", "happy"),
             (25, "leaves", None),
         ]
+        live.publish("cam1", _frame(1), [_face(0)], None)  # several streams on one server
+        assert set(json.loads(_get(f"http://127.0.0.1:{live.port}/status.json")[1])["streams"]) == {"cam0", "cam1"}
         later = json.loads(_get(f"http://127.0.0.1:{live.port}/status.json?since={cam['events'][1]['id']}")[1])
         assert [e["frame"] for e in later["streams"]["cam0"]["events"]] == [20, 25]
 
@@ -230,11 +232,23 @@ def test_chromium_watches_a_demo(tmp_path):
     assert chromium, "Debian's chromium is missing: `make test` installs it (apt-get install -y chromium)"
     bundle = frame_bundle(tmp_path / "bundle").path
     video = _demo_video(tmp_path)
-    cmd = [sys.executable, "-m", "fer_edge", "demo", "--source", str(video), "--bundle", str(bundle)]
     # --fps 10: served, the file plays for 20 s, time for a browser to start on a busy machine;
     # the test stops the demo (SIGINT) once it has seen what it needs.
-    cmd += ["--detector", "haar", "--serve", "127.0.0.1:0", "--fps", "10", "--no-show", "--no-save"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    argv = ["demo", "--source", str(video), "--bundle", str(bundle), "--detector", "haar"]
+    argv += ["--serve", "127.0.0.1:0", "--fps", "10", "--no-show", "--no-save"]
+    # A runtime-only install: the demo and its live view never import TensorFlow, Keras or NNCF.
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'nncf'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from fer_edge.cli import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    cmd = [sys.executable, "-c", code]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
     demo = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         url = next((line.split(": ", 1)[1].strip() for line in demo.stdout if line.startswith("live view:")), None)
