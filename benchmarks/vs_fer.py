@@ -127,7 +127,8 @@ def run_ours(video: str, threads: int, write_video: bool, detector: str) -> dict
         "frames": report.frames,
         "seconds": report.seconds,
         "labels": labels,
-        "stages_mean_ms": report.stages_mean_ms,
+        "stages_mean_ms": report.stages_mean_ms,  # per call (detection: per detection)
+        "stages_frame_ms": {k: round(v["frame_mean"], 3) for k, v in report.stages.items() if "frame_mean" in v},
     }
 
 
@@ -135,8 +136,8 @@ def limit(stages: dict[str, float], fps: float) -> dict:
     """The box's limit for this video: decode, crop and one inference per face per frame (the work
     no runtime can skip), spread over every core; detection and tracking come on top of it.
 
-    ``stages`` are the run's mean ms per frame (``stages_mean_ms``); the other stages are listed
-    with their share of the measured frame time.
+    ``stages`` are the run's mean ms per frame (``stages_frame_ms``: detection every 10th frame
+    counts a tenth); every stage is listed beside the measured frame time.
     """
     floor = sum(stages.get(k, 0.0) for k in ("decode", "preprocess", "infer"))
     cores = os.cpu_count() or 1
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     runs = result["runs"]
-    result["limit"] = limit(runs["fer-edge"]["stages_mean_ms"], runs["fer-edge"]["fps"])
+    result["limit"] = limit(runs["fer-edge"]["stages_frame_ms"], runs["fer-edge"]["fps"])
     print(
         f"limit estimate: {result['limit']['floor_ms_per_frame']} ms a frame of unavoidable work "
         f"(decode + crop + inference) over {result['limit']['cores']} cores = {result['limit']['limit_fps']} fps; "
