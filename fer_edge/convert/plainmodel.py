@@ -273,8 +273,10 @@ def import_onnx(
     from fer_edge.runtime.ovcompat import save_ir
 
     path = Path(path)
-    if path.suffix.lower() != ".onnx" or not path.is_file():
+    if path.suffix.lower() != ".onnx":
         raise FerEdgeError(f"{path}: not an .onnx file; export your model to ONNX first (or use import keras)")
+    if not path.is_file():
+        raise FerEdgeError(f"{path} not found; pass the downloaded .onnx file (see docs/own-model.md)")
     names = get_labels(labels)
     model = _read(path)
     layout, h, w, c = _image_input(model, path, size)
