@@ -115,6 +115,14 @@ def test_address_and_token_rules():
         resolve_token("0.0.0.0", "short")
 
 
+def test_a_port_in_use_is_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with pytest.raises(FerEdgeError, match="pick another --serve PORT"):
+            LiveServer(port=taken.getsockname()[1])
+
+
 def test_token_is_required_everywhere():
     with LiveServer(port=0, token="s3cret-token", streams=["cam0"]) as live:
         pub = _Publisher(live, 5)
