@@ -43,7 +43,11 @@ def _inspect(path: Path) -> tuple[tuple[int, int, int], int | None, str]:
     shape = model.inputs[0].get_partial_shape()
     dims = [d.get_length() if d.is_static else None for d in shape]
     if len(dims) != 4 or None in dims[1:] or dims[3] not in (1, 3):
-        hint = " (channels-first NCHW? the runtime feeds NHWC)" if len(dims) == 4 and dims[1] in (1, 3) else ""
+        hint = (
+            " (channels-first NCHW: make it a bundle with `fer-edge import onnx`, which transposes inside the IR)"
+            if len(dims) == 4 and dims[1] in (1, 3)
+            else ""
+        )
         raise FerEdgeError(
             f"{path}: expected one image input (N, H, W, C) with fixed H, W and 1 or 3 channels, got {shape}{hint}"
         )

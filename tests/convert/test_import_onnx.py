@@ -139,6 +139,15 @@ def test_a_dynamic_size_needs_size(tmp_path, capsys):
     assert manifest["frame"]["size"] == [96, 112]
 
 
+def test_demo_on_the_plain_nchw_file_points_to_import(tmp_path, capsys):
+    from fer_edge.cli import main
+
+    _standin(tmp_path / "model.onnx")
+    rc = main(["demo", "--bundle", str(tmp_path / "model.onnx"), "--labels", "hsemotion8", "--no-show", "--no-save"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "fer-edge import onnx" in err and len(err.strip().splitlines()) == 1, err
+
+
 def _doc_commands() -> list[str]:
     text = (ROOT / "docs" / "own-model.md").read_text()
     block = text.split("<!-- the commands below run in tests/convert/test_import_onnx.py", 1)[1]
