@@ -240,10 +240,10 @@ def test_chromium_watches_a_demo(tmp_path):
     assert chromium, "Debian's chromium is missing: `make test` installs it (apt-get install -y chromium)"
     bundle = frame_bundle(tmp_path / "bundle").path
     video = _demo_video(tmp_path)
-    # --fps 10: served, the file plays for 20 s, time for a browser to start on a busy machine;
+    # --fps 5: served, the file plays for 40 s, time for a browser to start on a busy machine;
     # the test stops the demo (SIGINT) once it has seen what it needs.
     argv = ["demo", "--source", str(video), "--bundle", str(bundle), "--detector", "haar"]
-    argv += ["--serve", "127.0.0.1:0", "--fps", "10", "--no-show", "--no-save"]
+    argv += ["--serve", "127.0.0.1:0", "--fps", "5", "--no-show", "--no-save"]
     # A runtime-only install: the demo and its live view never import TensorFlow, Keras or NNCF.
     code = (
         "import sys\n"
