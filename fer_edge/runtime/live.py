@@ -115,6 +115,9 @@ class LiveServer:
         max_clients: HTTP connections served at once; more are refused with 503.
         max_fps: most JPEGs encoded per stream and second.
         quality: JPEG quality 1-100.
+        max_side: frames larger than this many pixels on their long side are sent scaled down
+            (a 1080p frame has 4x the pixels to encode of a 960x540 one, on the device that runs
+            the pipeline; 0 = full size).
         pace: stream name -> frames per second: ``publish`` holds that stream to its rate (a video
             file then plays as a camera would, not in a blink).
 
@@ -133,6 +136,7 @@ class LiveServer:
         max_clients: int = 16,
         max_fps: float = 15.0,
         quality: int = 80,
+        max_side: int = 960,
         pace: dict[str, float] | None = None,
         streams: Sequence[str] = (),
     ) -> None:
@@ -142,6 +146,7 @@ class LiveServer:
             raise FerEdgeError("live view: max_clients >= 1, max_fps > 0 and quality 1-100 are required")
         self.token = resolve_token(host, token)
         self.max_clients, self.max_fps, self.quality = max_clients, max_fps, quality
+        self.max_side = int(max_side)
         self._pace = dict(pace or {})
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)  # notified on every new JPEG and event
@@ -279,6 +284,10 @@ class LiveServer:
                     continue
                 frame, faces, fps = item
                 draw_frame(frame, faces, fps)
+                side = max(frame.shape[:2])
+                if self.max_side and side > self.max_side:
+                    f = self.max_side / side
+                    frame = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
                 ok, buf = cv2.imencode(".jpg", frame, params)
                 if not ok:  # pragma: no cover - OpenCV encodes any BGR uint8 image
                     continue

@@ -115,6 +115,17 @@ def test_address_and_token_rules():
         resolve_token("0.0.0.0", "short")
 
 
+def test_big_frames_are_sent_scaled_down():
+    with LiveServer(port=0, streams=["cam0"]) as live:
+        pub = _Publisher(live, 10**6, size=(1080, 1920), delay=0.02)
+        pub.start()
+        sock = _stream_socket(live)
+        jpeg = _read_parts(sock, 1)[0]
+        sock.close()
+        pub.stop.set()
+        assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (540, 960, 3)
+
+
 def test_a_port_in_use_is_one_line():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -173,7 +184,7 @@ def test_fifty_slow_clients_never_hold_up_the_pipeline():
             assert not pub.is_alive() and pub.done == 400  # never blocked by a client
             assert len(set(jpegs)) == 5  # newest frames, one after the other
             image = cv2.imdecode(np.frombuffer(jpegs[-1], np.uint8), cv2.IMREAD_COLOR)
-            assert image.shape == (480, 640, 3)
+            assert image.shape == (480, 640, 3)  # under max_side: full size
             assert live.status()["clients"] >= 50  # the slow ones are still connected, still waited for
         finally:
             for s in slow:
