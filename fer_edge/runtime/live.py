@@ -102,6 +102,7 @@ class _Channel:
     viewers: int = 0
     watch_until: float = 0.0
     started: float = 0.0  # when its first frame was published (the pace's clock)
+    ready: threading.Condition | None = None  # notified on each new JPEG of this stream only
     times: collections.deque = field(default_factory=lambda: collections.deque(maxlen=60))
 
 
@@ -149,7 +150,7 @@ class LiveServer:
         self.max_side = int(max_side)
         self._pace = dict(pace or {})
         self._lock = threading.Lock()
-        self.changed = threading.Condition(self._lock)  # notified on every new JPEG and event
+        self.lock = self._lock  # livehttp counts its clients under it
         self._channels: dict[str, _Channel] = {}
         for name in streams:
             self._channel(name)
@@ -189,7 +190,7 @@ class LiveServer:
     def _channel(self, name: str) -> _Channel:
         ch = self._channels.get(name)
         if ch is None:
-            ch = self._channels[name] = _Channel(name, pace=self._pace.get(name))
+            ch = self._channels[name] = _Channel(name, pace=self._pace.get(name), ready=threading.Condition(self._lock))
         return ch
 
     # -- the loop's side --------------------------------------------------------------------------
@@ -212,7 +213,6 @@ class LiveServer:
             if ch.viewers > 0 or now < ch.watch_until:
                 ch.pending = (frame.copy(), list(faces), fps)  # the writer draws on `frame` next
                 self._wake.set()
-            self.changed.notify_all()
         if ch.pace:
             delay = ch.started + (index + 1) / ch.pace - time.perf_counter()
             if delay > 0:
@@ -250,7 +250,8 @@ class LiveServer:
             if self._closed:
                 return
             self._closed = True
-            self.changed.notify_all()
+            for ch in self._channels.values():
+                ch.ready.notify_all()
         self._wake.set()
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -272,7 +273,9 @@ class LiveServer:
             self._wake.wait(timeout=0.5)
             self._wake.clear()
             soonest = None
-            for ch in list(self._channels.values()):
+            with self._lock:
+                channels = list(self._channels.values())
+            for ch in channels:
                 with self._lock:
                     due = ch.encoded_at + 1.0 / self.max_fps - time.perf_counter()
                     item = ch.pending if due <= 0 else None
@@ -293,7 +296,7 @@ class LiveServer:
                     continue
                 with self._lock:
                     ch.jpeg, ch.seq, ch.encoded_at = buf.tobytes(), ch.seq + 1, time.perf_counter()
-                    self.changed.notify_all()
+                    ch.ready.notify_all()
             if soonest is not None:
                 time.sleep(min(soonest, 0.5))
                 self._wake.set()
@@ -320,7 +323,7 @@ class LiveServer:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self.changed.wait(left)
+                ch.ready.wait(left)
             return ch.seq, ch.jpeg
 
     def status(self, since: int = 0) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request, client_address) -> None:
         """Serve a connection in its own thread while a slot is free; refuse it (503) otherwise."""
         if not self._slots.acquire(blocking=False):
-            with self.live.changed:
+            with self.live.lock:
                 self.live.refused += 1
             log.warning(
                 "live view: refused %s (%d clients connected, the most --serve allows)",
@@ -47,7 +47,7 @@ class _Server(ThreadingHTTPServer):
             )
             threading.Thread(target=self._refuse, args=(request,), daemon=True).start()
             return
-        with self.live.changed:
+        with self.live.lock:
             self.live.clients += 1
         super().process_request(request, client_address)
 
@@ -67,7 +67,7 @@ class _Server(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            with self.live.changed:
+            with self.live.lock:
                 self.live.clients -= 1
             self._slots.release()
 
