@@ -194,6 +194,24 @@ def one_round(python: Path, video: str, threads: int, detector: str, title: str)
     return result
 
 
+def loops_only(video: str, detector: str, n: int) -> int:
+    """Sequential and pipelined in turn (so load drift hits both alike); medians and each pair's ratio."""
+    fps: dict[int, list[float]] = {1: [], 2: []}
+    ratios = []
+    for i in range(n):
+        before = load()
+        for threads in (1, 2):
+            r = run_ours(video, threads, False, detector)
+            fps[threads].append(round(r["frames"] / r["seconds"], 1))
+        ratios.append(round(fps[2][-1] / fps[1][-1], 3))
+        print(f"pair {i + 1}/{n}: sequential {fps[1][-1]} fps, pipelined {fps[2][-1]} fps; load {before}", flush=True)
+    print(
+        f"median: sequential {statistics.median(fps[1])} fps, pipelined {statistics.median(fps[2])} fps, "
+        f"pipelined / sequential {statistics.median(ratios)}x (goal >= 1); pairs {ratios}; load now {load()}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from fer_edge.runtime.faces.detect import DEMO_DETECTOR
 
@@ -208,11 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="1: the sequential loop (the demo's for one source)")
     parser.add_argument("--detector", default=DEMO_DETECTOR, help="fer-edge's detector (default: the demo's)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median ratio is reported")
+    parser.add_argument(
+        "--loops-only",
+        type=int,
+        metavar="N",
+        help="no fer: the sequential and the pipelined loop in turn, N times each, neither writing video",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from fer_edge.convert import defaults
 
     video = args.video or str(defaults.sample_video())
+    if args.loops_only:
+        return loops_only(video, args.detector, args.loops_only)
     python = Path(args.fer_python) if args.fer_python else ensure_venv(Path(args.venv))
     result = {"video": Path(video).name, "threads": args.threads, "detector": args.detector, "rounds": []}
     for i in range(args.repeat):
