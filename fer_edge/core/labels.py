@@ -2,6 +2,13 @@
 
 The thesis uses BU-4DFE's six basic emotions; FER2013 adds ``neutral`` as its 7th class
 (index 6). Mapping FER2013 -> thesis drops neutral and keeps the order of the other six.
+
+Every set spells a class the same way (``angry``, ``happy`` ...), so :func:`mapping` pairs the
+classes two datasets share. The order is each source's own: AffectNet's (``affectnet7``/``8``:
+neutral, happy, sad, surprise, fear, disgust, angry, contempt), RAF-DB's basic set (``rafdb``:
+surprise, fear, disgust, happy, sad, angry, neutral) and the alphabetical AffectNet order that
+HSEmotion's models output (``hsemotion7``/``8``: angry, [contempt,] disgust, fear, happy,
+neutral, sad, surprise). A model's labels must be given in the order of its outputs.
 """
 
 from __future__ import annotations
@@ -11,10 +18,21 @@ from collections.abc import Sequence
 THESIS = ("angry", "disgust", "fear", "happy", "sad", "surprise")
 FER2013 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
+AFFECTNET8 = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt")
+AFFECTNET7 = AFFECTNET8[:7]
+RAFDB = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
+HSEMOTION8 = ("angry", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+HSEMOTION7 = tuple(n for n in HSEMOTION8 if n != "contempt")
+
 LABEL_SETS: dict[str, tuple[str, ...]] = {
     "thesis": THESIS,
     "bu4dfe": THESIS,
     "fer2013": FER2013,
+    "affectnet7": AFFECTNET7,
+    "affectnet8": AFFECTNET8,
+    "rafdb": RAFDB,
+    "hsemotion7": HSEMOTION7,
+    "hsemotion8": HSEMOTION8,
 }
 
 # Spellings seen in dataset file names -> canonical label.
@@ -80,5 +98,7 @@ def mapping(src: Sequence[str], dst: Sequence[str]) -> dict[int, int]:
     Example:
         >>> mapping(FER2013, THESIS)[5], 6 in mapping(FER2013, THESIS)
         (5, False)
+        >>> mapping(HSEMOTION8, FER2013)  # contempt has no FER2013 class
+        {0: 0, 2: 1, 3: 2, 4: 3, 5: 6, 6: 4, 7: 5}
     """
     return {i: dst.index(name) for i, name in enumerate(src) if name in dst}

@@ -2,8 +2,9 @@
 
 :func:`demo_options` turns settings named as the CLI's options (``detector``, ``tracker``,
 ``infer_precision``, ``stream_timeout``, ``threads`` ...) into one :class:`RunOptions` and fills
-the demo's defaults: the BlazeFace detector (Haar where this OpenVINO cannot convert it), the
-pipelined loop unless a window is shown. :func:`demo` adds the sample video as the default
+the demo's defaults: BlazeFace short and full range merged (Haar where this OpenVINO cannot
+convert BlazeFace), the pipelined loop unless a window is shown, a detection on every image when
+every source is a still (an image or a frame folder). :func:`demo` adds the sample video as the default
 source and the output naming (``runs/demo``, ``runs/demo2`` ... or ``--out``; one source writes
 ``demo.mp4``, ``events.jsonl``, ``timing.json`` there, several ``<stream>/`` folders of them).
 """
@@ -14,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,15 @@ _RUN_FIELDS = {f.name for f in dataclasses.fields(RunOptions)} - set(_GROUPS) - 
 
 
 def default_detector() -> str:
-    """``blazeface`` (more faces, fewer false ones and faster than Haar), or ``haar`` where this
-    OpenVINO cannot convert BlazeFace's .tflite and no converted copy is cached (the NCS2's 2022.3)."""
+    """``blazeface-both`` (short and full range merged: close-ups and small faces in a group alike;
+    more faces, fewer false ones than Haar), or ``haar`` where this OpenVINO cannot convert
+    BlazeFace's .tflite files and no converted copies are cached (the NCS2's 2022.3)."""
     from fer_edge.runtime import ovcompat
     from fer_edge.runtime.faces import blazeface
+    from fer_edge.runtime.faces.detect import DEMO_DETECTOR
 
-    if blazeface.available():
-        return "blazeface"
+    if blazeface.available("short") and blazeface.available("full"):
+        return DEMO_DETECTOR
     log.warning(
         "OpenVINO %s cannot convert BlazeFace and no converted copy is cached: using --detector haar",
         ovcompat.version_text(),
@@ -118,10 +121,14 @@ def demo(
     save: bool = True,
     force: bool = False,
     wheel_dir: str | os.PathLike | None = None,
+    serve: str | None = None,
+    serve_token: str | None = None,
+    announce: Callable[[str], None] | None = print,
 ) -> DemoResult:
     """Run the demo: ``sources`` (default: the sample video) through ``bundle`` with ``options``
     (default :func:`demo_options`), saving into ``out`` or a new ``runs/demoN`` unless ``save`` is
-    False or ``options`` names the files.
+    False or ``options`` names the files. ``serve`` (``[HOST:]PORT``) adds the live view
+    (:mod:`fer_edge.runtime.live`) as a sink; ``announce`` is given its URL.
 
     Raises:
         FerEdgeError: an output fer-edge did not write (without ``force``), the same file twice.
@@ -135,6 +142,10 @@ def demo(
         sources = [str(sample_video(wheel_dir=Path(wheel_dir) if wheel_dir else None))]
     sources = [s if not isinstance(s, (str, int)) or (i := camera_index(s)) is None else i for s in sources]
     options = options or demo_options(sources=len(sources))
+    if all(_is_still(s) for s in sources) and not options.config.stills:
+        options = dataclasses.replace(options, config=dataclasses.replace(options.config, stills=True))
+    if serve_token is not None and serve is None:
+        raise FerEdgeError("--serve-token goes with --serve [HOST:]PORT")
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     inputs = [*(s for s in sources if isinstance(s, (str, os.PathLike))), bundle.path]
     named = [(options.output, "--output"), (options.events, "--events"), (options.timing, "--timing")]
@@ -163,5 +174,21 @@ def demo(
         for path, what in named:
             if path:
                 check_output(path, inputs=inputs, force=force, what=what)
+        if serve:
+            from fer_edge.runtime.live import live_view
+
+            live = stack.enter_context(live_view(serve, serve_token, sources, options.fps))
+            if announce:
+                announce(f"live view: {live.url}")
+            options = dataclasses.replace(options, sinks=[*options.sinks, live])
         reports = run(sources, bundle, options)
     return DemoResult(reports, folder)
+
+
+def _is_still(source: Any) -> bool:
+    """An image file or a frame folder: every frame is a still, detected on its own."""
+    from fer_edge.runtime.video import IMAGE_EXTENSIONS
+
+    if not isinstance(source, (str, os.PathLike)) or "://" in str(source):
+        return False
+    return Path(source).is_dir() or Path(source).suffix.lower() in IMAGE_EXTENSIONS

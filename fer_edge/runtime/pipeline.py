@@ -56,6 +56,9 @@ class PipelineConfig:
             started (training clips are tracked at a steady size, and a re-detected box that is
             20 % smaller would read as an expression change to a temporal head); when the box
             size drifts beyond this factor the crop size is re-locked and the window restarts.
+        stills: the frames are still images (a frame folder, one image): every one gets a
+            full-frame detection and a face not detected in it is gone (``detect_every`` and
+            ``max_missed`` are then 1); the demo sets it for image sources.
     """
 
     detector: str = "haar"
@@ -71,6 +74,7 @@ class PipelineConfig:
     precision: str | None = None
     relock: float = 1.5
     align: bool = False
+    stills: bool = False
 
     def __post_init__(self) -> None:
         coerce_fields(self)
@@ -165,9 +169,10 @@ class Pipeline:
         self.manager = TrackManager(
             detector,
             tracker=config.tracker,
-            detect_every=config.detect_every,
-            max_missed=config.max_missed,
+            detect_every=1 if config.stills else config.detect_every,
+            max_missed=1 if config.stills else config.max_missed,
             max_faces=config.max_faces,
+            full_every=1 if config.stills else 3,
         )
         self.frame_model: CompiledModel | None = None
         self.head: CompiledModel | None = None

@@ -17,7 +17,11 @@ import numpy as np
 
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 
-__all__ = ["DETECTORS", "Box", "Detector", "HaarDetector", "create_detector", "register_detector"]
+__all__ = ["DEMO_DETECTOR", "DETECTORS", "Box", "Detector", "HaarDetector", "create_detector", "register_detector"]
+
+DEMO_DETECTOR = "blazeface-both"
+"""The demo's detector (the runtime's own default, ``PipelineConfig.detector``, is the thesis' Haar);
+the benchmarks that measure the demo use it too."""
 
 Box = tuple[int, int, int, int]
 """A face box ``(x, y, w, h)`` in integer pixels."""
@@ -200,11 +204,20 @@ def _blazeface_full(**kwargs: object) -> Detector:
     return BlazeFaceDetector("full", **kwargs)  # type: ignore[arg-type]
 
 
+@register_detector("blazeface-both")
+def _blazeface_both(**kwargs: object) -> Detector:
+    # Short + full range merged: close-ups and small faces in a group alike (the demo's default).
+    from fer_edge.runtime.faces.merged import MergedBlazeFace
+
+    return MergedBlazeFace(**kwargs)
+
+
 def create_detector(name: str = "haar", **kwargs: object) -> Detector:
     """Build a registered detector by name.
 
     Args:
-        name: ``"haar"`` (default), ``"haar-alt2"``, ``"blazeface"``, ``"blazeface-full"`` or any name added with
+        name: ``"haar"`` (default), ``"haar-alt2"``, ``"blazeface"``, ``"blazeface-full"``, ``"blazeface-both"``
+            (short + full range merged) or any name added with
             :func:`register_detector`.
         **kwargs: forwarded to the detector, e.g. ``min_size=(60, 60)``.
 
