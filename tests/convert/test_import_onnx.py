@@ -105,7 +105,7 @@ def test_import_onnx_makes_an_nhwc_bundle_with_probabilities(tmp_path):
         (["--labels", "fer2013"], "gives 8 scores but 7 labels"),
         (["--labels", "hsemotion8", "--size", "160"], "takes 224x224 faces, not 160x160"),
         (["--labels", "hsemotion8", "--color", "GRAY"], "does not fit colour GRAY"),
-        (["--labels", "hsemotion8", "--mean", "0.5,0.5"], "need 3 value"),
+        (["--labels", "hsemotion8", "--mean", "0.5", "0.5"], "need 3 value"),
         (["--labels", "affectnet9"], "did you mean"),
         ([], "needs --labels"),
     ],
@@ -134,7 +134,7 @@ def test_a_dynamic_size_needs_size(tmp_path, capsys):
     base = ["import", "onnx", str(tmp_path / "dyn.onnx"), "--labels", "hsemotion8", "--out"]
     assert main([*base, str(tmp_path / "a")]) != 0
     assert "dynamic input size" in capsys.readouterr().err
-    assert main([*base, str(tmp_path / "b"), "--size", "96x112"]) == 0
+    assert main([*base, str(tmp_path / "b"), "--size", "112x96"]) == 0
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["frame"]["size"] == [96, 112]
 

@@ -133,7 +133,7 @@ def test_derived_stream_names_never_leave_out(tmp_path, tiny):
 def test_demo_options_own_the_demo_defaults():
     shown = demo_options(show=True, threads=None, infer_precision="f32", stream_timeout=3, tracker="kcf")
     assert shown.threads == 1 and shown.engine.precision == "f32" and shown.stream.read_timeout == 3.0
-    assert shown.config.tracker == "kcf" and shown.config.detector in ("blazeface", "haar")
+    assert shown.config.tracker == "kcf" and shown.config.detector in ("blazeface-both", "haar")
     assert demo_options().threads == 2 and demo_options(sources=2, show=True).threads == 2
     assert demo_options(precision="FP16").config.precision == "FP16"
     with pytest.raises(FerEdgeError, match="did you mean 'tracker'"):
