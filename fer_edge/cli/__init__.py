@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import re
 import sys
 
@@ -215,11 +216,26 @@ def main(argv: list[str] | None = None) -> int:
     except FerEdgeError as exc:
         return _fail(args.verb, f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
-        return _fail(args.verb, "interrupted", 130)
+        code = _fail(args.verb, "interrupted", 130)
+        _exit_now_if_ray(code)
+        return code
     finally:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def _exit_now_if_ray(code: int) -> None:
+    """After Ctrl-C with Ray tasks cancelled, leave at once: Ray's core can abort the driver while it
+    shuts down (a forced cancel racing a task's own finish: "Tried to complete task that was not
+    pending"), which turns exit 130 into 1. The cluster cancels a dead driver's tasks itself."""
+    ray = sys.modules.get("ray")
+    if ray is None or not getattr(ray, "is_initialized", lambda: False)():
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _fail(verb: str | None, text: str, code: int) -> int:

@@ -52,8 +52,6 @@ THREADS_ENV = "FER_EDGE_THREADS"
 INFEASIBLE_S = 60.0
 #: Seconds without a finished task before the driver says what it waits for (then again).
 STALL_S = 120.0
-# How long cancelled tasks get to stop on their own before their workers are killed.
-CANCEL_GRACE_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -314,7 +312,8 @@ class RayExecutor:
         except BaseException:
             # Ctrl-C or a failed task: stop the rest. Their outputs are written under temporary
             # names, so the next run resumes from what finished.
-            _cancel(ray, pending)
+            for ref in pending:
+                ray.cancel(ref, force=True)
             raise
         finally:
             bar.close()
@@ -377,23 +376,3 @@ def executor_for(spec: str | ExecutorSpec | None) -> LocalExecutor | RayExecutor
     if parsed.backend == "local":
         return LocalExecutor()
     return _ray_executor(parsed)
-
-
-def _cancel(ray: Any, pending: Sequence[Any]) -> None:
-    """Stop ``pending`` tasks: interrupt them (they stop at their next Python line), kill what is left.
-
-    A forced cancel first kills a task's worker at once; when the task finishes in the same
-    instant, the driver's Ray core gets a reply for a task it already failed and aborts the
-    process (its "Tried to complete task that was not pending" check). Interrupting first lets
-    each task answer normally; only a task still running after the grace period is killed.
-    """
-    if not pending:
-        return
-    for ref in pending:
-        ray.cancel(ref, force=False)
-    try:
-        _, left = ray.wait(list(pending), num_returns=len(pending), timeout=CANCEL_GRACE_S)
-    except Exception:  # noqa: BLE001 - cancelling is best effort; the run is failing anyway
-        left = list(pending)
-    for ref in left:
-        ray.cancel(ref, force=True)
