@@ -374,22 +374,25 @@ def graph_from_model(model: Any, opset: int) -> Graph:
     for port in [*model.inputs, *model.outputs]:  # the model's own names, reserved before any other
         if port.get_names():
             w.used.add(port.get_any_name())
+    for param in model.get_parameters():
+        port = param.output(0)
+        name = port.get_any_name() if port.get_names() else w.unique(param.get_friendly_name())
+        w.names[w.key(port)] = name
+        w.graph.inputs.append(value_info(name, _elem(port), _dims(port, name)))
+    outputs: dict[str, bytes] = {}
     for node in model.get_ordered_ops():
         kind = node.get_type_name()
         if kind == "Constant":
             w.consts[(node.get_name(), 0)] = np.asarray(node.get_data()).copy()
         elif kind == "Parameter":
-            port = node.output(0)
-            name = port.get_any_name() if port.get_names() else w.unique(node.get_friendly_name())
-            w.names[w.key(port)] = name
-            w.graph.inputs.append(value_info(name, _elem(port), _dims(port, name)))
+            pass  # declared above, in the model's input order (the runtime feeds inputs by position)
         elif kind == "Result":
             port = node.input_value(0)
             name = port.get_any_name() if port.get_names() else w.unique(node.get_friendly_name())
             source = w.input(node, 0)
             if source != name:
                 w.add("Identity", [source], [name])
-            w.graph.outputs.append(value_info(name, _elem(port), _dims(port, name)))
+            outputs[node.get_name()] = value_info(name, _elem(port), _dims(port, name))
         elif kind in HANDLERS:
             HANDLERS[kind](w, node)
         else:
@@ -397,4 +400,5 @@ def graph_from_model(model: Any, opset: int) -> Graph:
                 f"ONNX export: OpenVINO operation {kind} ('{node.get_friendly_name()}') has no ONNX form in "
                 "fer-edge's writer (it covers frame models and 1D-CNN temporal heads, not recurrent layers)"
             )
+    w.graph.outputs = [outputs[r.get_name()] for r in model.get_results()]
     return w.graph
