@@ -142,13 +142,26 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def test_readme_import_then_export_chain_in_a_runtime_only_install(tmp_path):
+    """The README's `import keras ... --out runs/fer` then `export runs/fer --format onnx`, without TensorFlow."""
+    mini_xception().save(tmp_path / "model.h5")
+    readme = (ROOT / "README.md").read_text()
+    steps = [
+        "import keras model.h5 --labels fer2013 --gray --mean 0.5 --std 0.5 --out runs/fer",
+        "export runs/fer --format onnx --batch 1 --out runs/fer_onnx",
+    ]
+    for step in steps:
+        assert f"fer-edge {step}" in readme, step
+        proc = _cli(step.split(), tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    assert "frame.onnx" in proc.stdout and "fer-edge demo --bundle runs/fer_onnx" in proc.stdout
+    made = load_bundle(tmp_path / "runs/fer_onnx")
+    assert made.models["frame"].file == "frame.onnx" and made.provenance["export"]["parity"]["frame"]["samples"] > 0
+
+
 def test_export_in_a_runtime_only_install(tmp_path):
-    """ONNX from any bundle without TensorFlow; IR export (Keras) names the extra in one line."""
+    """IR export (Keras) and bad options name the fix in one line without TensorFlow."""
     bundle = frame_bundle(tmp_path / "b").path
-    proc = _cli(["export", str(bundle), "--format", "onnx", "--batch", "1", "--out", "b_onnx"], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "frame.onnx" in proc.stdout and "fer-edge demo --bundle" in proc.stdout
-    assert load_bundle(tmp_path / "b_onnx").models["frame"].file == "frame.onnx"
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["models"]["frame"]["keras"] = "frame.keras"
     (bundle / "manifest.json").write_text(json.dumps(manifest))
