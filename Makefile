@@ -38,10 +38,14 @@ test-fast: $(VENV)/.test-installed
 # Lint rules and the layer contracts live in pyproject.toml; CONTRIBUTING.md says what they mean.
 # Every Python file of the repository (ruff skips what .gitignore names).
 LINTED := .
+# The NCS2's code path (the CLI, core and runtime wings) runs on Python 3.7 (OpenVINO 2021.4.2 for
+# Raspbian); tests/project/test_python37.py checks exactly the modules the CLI loads.
+PY37 := fer_edge/__init__.py fer_edge/__main__.py fer_edge/cli fer_edge/core fer_edge/runtime
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/vermin -q -t=3.7- --no-tips --violations $(PY37)
 
 fmt: $(VENV)/.test-installed
 	$(BIN)/ruff format $(LINTED)

@@ -182,10 +182,9 @@ def _run(args: argparse.Namespace, bundle, wheel_dir, label: str | None) -> int:
             )
             args.detector = "haar"
     config = PipelineConfig(**given(PipelineConfig, args))
-    sources = [
-        s if (i := camera_index(s)) is None else i
-        for s in args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]
-    ]
+    given_sources = args.source or [str(defaults.sample_video(wheel_dir=wheel_dir))]
+    indices = [camera_index(s) for s in given_sources]  # no `:=`: the NCS2 kit runs on Python 3.7
+    sources = [s if i is None else i for s, i in zip(given_sources, indices)]
     threads = args.threads if args.threads is not None else (1 if not args.no_show and len(sources) == 1 else 2)
     if threads < 1:
         raise FerEdgeError(f"--threads must be >= 1, got {threads}")
