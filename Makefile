@@ -62,6 +62,7 @@ soak: $(VENV)/.test-installed
 pi-check: $(VENV)/.demo-installed
 	deploy/checks/pi_check.sh --python $(BIN)/python
 
+# The cascade it queries on MYRIAD is built with Keras (train extra); the ONNX export needs no TensorFlow.
 ncs2-check: $(VENV)/.test-installed
 	deploy/checks/ncs2_check.sh --python $(BIN)/python
 

@@ -80,6 +80,24 @@ def test_every_covered_op_is_exact_and_valid_onnx(tmp_path, opset):
     assert agreement.max_abs_diff <= 1e-5 and agreement.samples == 8, agreement.as_dict()
 
 
+@pytest.mark.parametrize("batch", [None, 2])
+def test_shape_arithmetic_is_written_or_folded(tmp_path, batch):
+    """Keras' RGB -> BGR as OpenVINO converts it (ShapeOf, Gather, Broadcast, ReverseSequence)."""
+    x = ops.parameter([-1, 4, 5, 3], np.float32, name="image")
+    first = ops.transpose(x, _c([0, 3, 1, 2], np.int64))
+    shape = ops.shape_of(first, "i32")
+    lengths = ops.broadcast(
+        ops.gather(shape, _c([1], np.int64), _c(0, np.int64)), ops.gather(shape, _c([0], np.int64), _c(0, np.int64))
+    )
+    flipped = ops.reverse_sequence(first, lengths, 0, 1)
+    xml = save_ir(ov.Model([ops.relu(flipped)], [x], "bgr"), tmp_path / "bgr.xml")
+    path = to_onnx(xml, tmp_path / "bgr.onnx", batch=batch)
+    kinds = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert ("Shape" in kinds) is (batch is None) and "ReverseSequence" in kinds  # folded when static
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    assert onnx_parity(xml, path).max_abs_diff == 0.0
+
+
 def test_default_model_architecture_is_exact_at_static_batch(tmp_path):
     mini_xception().save(tmp_path / "m.h5")
     model, _ = convert_keras_file(tmp_path / "m.h5")
@@ -108,9 +126,9 @@ def test_bundles_of_each_kind_export_and_run(tmp_path):
 
 def test_unsupported_op_and_bad_options_are_one_line(tmp_path):
     x = ops.parameter([-1, 4, 4, 3], np.float32, name="x")
-    shape = ops.shape_of(x)  # a computed shape: no ONNX form in the writer
-    xml = save_ir(ov.Model([ops.reshape(x, shape, False)], [x], "dyn"), tmp_path / "dyn.xml")
-    with pytest.raises(FerEdgeError, match="operation ShapeOf") as err:
+    summed = ops.cumsum(x, _c(1, np.int64))  # no ONNX form in the writer
+    xml = save_ir(ov.Model([summed], [x], "dyn"), tmp_path / "dyn.xml")
+    with pytest.raises(FerEdgeError, match="operation CumSum") as err:
         to_onnx(xml, tmp_path / "dyn.onnx")
     assert "\n" not in str(err.value) and not (tmp_path / "dyn.onnx").exists()
     ok = frame_bundle(tmp_path / "b").path / "frame.xml"

@@ -47,6 +47,17 @@ def _read(model: Any) -> Any:
     return read_checked(model) if isinstance(model, (str, os.PathLike)) else model.clone()
 
 
+def _fold_constants(ov_model: Any) -> None:
+    """OpenVINO's own constant folding, in place (what the plugins do when they compile)."""
+    try:
+        from openvino.passes import ConstantFolding, Manager
+    except ImportError:  # 2022.x
+        from openvino.runtime.passes import ConstantFolding, Manager
+    manager = Manager()
+    manager.register_pass(ConstantFolding())
+    manager.run_passes(ov_model)
+
+
 def to_onnx(model: Any, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET, batch: int | None = None) -> Path:
     """Write an IR file (or ``openvino.Model``) as ONNX at ``path``, atomically.
 
@@ -71,6 +82,7 @@ def to_onnx(model: Any, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET, 
         except Exception as exc:  # noqa: BLE001 - a model whose graph fixes its batch
             why = str(exc).strip().splitlines()[-1][:200]
             raise FerEdgeError(f"cannot fix the batch of {model} to {batch}: {why}") from None
+    _fold_constants(ov_model)  # with a static batch, shape arithmetic (ShapeOf, Broadcast...) becomes constants
     graph = graph_from_model(ov_model, opset)
     return write_bytes(Path(path), model_bytes(graph, opset, version=__version__))
 

@@ -317,6 +317,33 @@ def _gated(w: Writer, node: Any) -> None:
     w.emit(node, "Mul", [x, gate])
 
 
+def _shape_of(w: Writer, node: Any) -> None:
+    target = node.get_attributes().get("output_type", "i64")
+    shape = w.add("Shape", [w.input(node, 0)])
+    if target == "i64":
+        w.emit(node, "Identity", [shape])
+    else:
+        w.emit(node, "Cast", [shape], to=DTYPES[np.dtype(_OV_TYPES[target])])
+
+
+def _broadcast(w: Writer, node: Any) -> None:
+    mode = node.get_attributes().get("mode", "numpy")
+    if mode not in ("numpy", "bidirectional"):
+        raise UnsupportedOp(f"ONNX export: Broadcast '{node.get_friendly_name()}' in {mode} mode")
+    shape = w.const(node.input_value(1))
+    target = w.ints(shape) if shape is not None else w.add("Cast", [w.input(node, 1)], to=DTYPES[np.dtype(np.int64)])
+    w.emit(node, "Expand", [w.input(node, 0), target])  # numpy broadcasting to the shape, as ONNX's Expand
+
+
+def _reverse_sequence(w: Writer, node: Any) -> None:
+    a = node.get_attributes()
+    lengths = w.const(node.input_value(1))
+    lens = w.ints(lengths) if lengths is not None else w.add("Cast", [w.input(node, 1)], to=DTYPES[np.dtype(np.int64)])
+    w.emit(
+        node, "ReverseSequence", [w.input(node, 0), lens], batch_axis=int(a["batch_axis"]), time_axis=int(a["seq_axis"])
+    )
+
+
 def _convert(w: Writer, node: Any) -> None:
     target = node.get_attributes()["destination_type"]
     if target not in _OV_TYPES:
@@ -361,6 +388,9 @@ HANDLERS: dict[str, Handler] = {
     "Select": lambda w, n: w.emit(n, "Where", [w.input(n, 0), w.input(n, 1), w.input(n, 2)]),
     **dict.fromkeys(("Swish", "HSwish", "HSigmoid", "Mish", "Gelu"), _gated),
     "Convert": _convert,
+    "ShapeOf": _shape_of,
+    "Broadcast": _broadcast,
+    "ReverseSequence": _reverse_sequence,
 }
 
 
