@@ -161,7 +161,7 @@ printf '%s\n' \
   'SUBSYSTEM=="usb", ATTRS{idProduct}=="2150", ATTRS{idVendor}=="03e7", GROUP="users", MODE="0666", ENV{ID_MM_DEVICE_IGNORE}="1"' \
   'SUBSYSTEM=="usb", ATTRS{idProduct}=="2485", ATTRS{idVendor}=="03e7", GROUP="users", MODE="0666", ENV{ID_MM_DEVICE_IGNORE}="1"' \
   'SUBSYSTEM=="usb", ATTRS{idProduct}=="f63b", ATTRS{idVendor}=="03e7", GROUP="users", MODE="0666", ENV{ID_MM_DEVICE_IGNORE}="1"' \
-  | sudo tee /etc/udev/rules.d/97-myriad-usbboot.rules >/dev/null
+  | { sudo mkdir -p /etc/udev/rules.d && sudo tee /etc/udev/rules.d/97-myriad-usbboot.rules >/dev/null; }
 if command -v udevadm >/dev/null && [ -d /run/udev ]; then
   sudo udevadm control --reload-rules
   sudo udevadm trigger
