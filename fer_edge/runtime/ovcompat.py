@@ -344,7 +344,7 @@ def myriad_hint(core: Any) -> str:
     release = version()
     if release > MYRIAD_LAST:
         return (
-            "MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2021.4.2 (or 2022.3 from "
+            "MYRIAD (Neural Compute Stick 2) was removed in OpenVINO 2023.0: use OpenVINO 2021.4.2 (or 2022.3 LTS from "
             f"Intel's x86 archive) in a separate environment ({NCS2_KIT}, see deploy/raspberrypi/README.md)"
         )
     error = myriad_plugin_error(core)
