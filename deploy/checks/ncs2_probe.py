@@ -15,13 +15,13 @@ from fer_edge.runtime.ovcompat import Core, version_text
 
 
 def _ops(model):
-    """Names of a read model's operations, for 2021.4 (via nGraph) and later releases."""
+    """Name -> type of a read model's operations, for 2021.4 (via nGraph) and later releases."""
     net = getattr(model, "net", None)
     if net is not None:  # 2021.4: an IENetwork behind ovcompat's LegacyCore
         import ngraph
 
-        return {op.get_friendly_name() for op in ngraph.function_from_cnn(net).get_ordered_ops()}
-    return {op.get_friendly_name() for op in model.get_ordered_ops()}
+        return {op.get_friendly_name(): op.get_type_name() for op in ngraph.function_from_cnn(net).get_ordered_ops()}
+    return {op.get_friendly_name(): op.get_type_name() for op in model.get_ordered_ops()}
 
 
 def main(paths):
@@ -38,7 +38,7 @@ def main(paths):
         if unlisted:
             on_cpu = core.query_model(model, "CPU")
             line += "; not listed: {} ({} of them listed by CPU)".format(
-                ", ".join(unlisted[:5]), sum(1 for op in unlisted if op in on_cpu)
+                ", ".join(f"{ops[op]} {op}" for op in unlisted[:5]), sum(1 for op in unlisted if op in on_cpu)
             )
         if elsewhere:
             line += "; on another device: " + ", ".join(elsewhere[:5])
