@@ -14,120 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.convert.toonnx.proto import DTYPES, Graph, Node, tensor, value_info
-from fer_edge.core.errors import FerEdgeError
+from fer_edge.convert.toonnx.proto import DTYPES, Graph, value_info
+from fer_edge.convert.toonnx.writer import MAX_OPSET, MIN_OPSET, OV_TYPES, UnsupportedOp, Writer, dims, elem
 
 __all__ = ["MAX_OPSET", "MIN_OPSET", "UnsupportedOp", "graph_from_model"]
-
-MIN_OPSET, MAX_OPSET = 11, 17  # Pad/Clip take inputs from 11; ReduceMean keeps its axes attribute to 17
-
-# OpenVINO element type names -> numpy
-_OV_TYPES = {
-    "f32": np.float32,
-    "f16": np.float16,
-    "i64": np.int64,
-    "i32": np.int32,
-    "u8": np.uint8,
-    "i8": np.int8,
-    "boolean": np.bool_,
-}
-
-
-class UnsupportedOp(FerEdgeError):
-    """An OpenVINO operation this writer has no ONNX form for."""
-
-
-def _elem(output: Any) -> int:
-    name = output.get_element_type().get_type_name()
-    if name not in _OV_TYPES:
-        raise UnsupportedOp(f"ONNX export: tensor type {name} of '{output.get_node().get_friendly_name()}'")
-    return DTYPES[np.dtype(_OV_TYPES[name])]
-
-
-def _dims(output: Any, prefix: str) -> list[int | str]:
-    shape = output.get_partial_shape()
-    if shape.rank.is_dynamic:
-        raise UnsupportedOp(f"ONNX export: '{output.get_node().get_friendly_name()}' has a dynamic rank")
-    return [d.get_length() if d.is_static else ("batch" if i == 0 else f"{prefix}_{i}") for i, d in enumerate(shape)]
-
-
-class Writer:
-    """State of one conversion: tensor names, constant values, the graph being filled."""
-
-    def __init__(self, model: Any, opset: int) -> None:
-        self.opset = opset
-        self.graph = Graph(model.get_friendly_name() or "model")
-        self.names: dict[tuple[str, int], str] = {}
-        self.consts: dict[tuple[str, int], np.ndarray] = {}
-        self.used: set[str] = set()
-
-    # --- names and constants
-    def unique(self, base: str) -> str:
-        name, i = base or "t", 1
-        while name in self.used:
-            name, i = f"{base}_{i}", i + 1
-        self.used.add(name)
-        return name
-
-    @staticmethod
-    def key(output: Any) -> tuple[str, int]:
-        return output.get_node().get_name(), output.get_index()
-
-    def const(self, output: Any) -> np.ndarray | None:
-        """The value of an input's producer when it is a constant (folded through Convert)."""
-        return self.consts.get(self.key(output))
-
-    def need_const(self, node: Any, i: int, what: str) -> np.ndarray:
-        value = self.const(node.input_value(i))
-        if value is None:
-            kind, name = node.get_type_name(), node.get_friendly_name()
-            raise UnsupportedOp(f"ONNX export: {kind} '{name}' with a computed {what}")
-        return value
-
-    def initializer(self, value: np.ndarray, base: str) -> str:
-        name = self.unique(base)
-        self.graph.initializers.append(tensor(name, np.asarray(value)))
-        return name
-
-    def ints(self, values: Any, base: str = "shape") -> str:
-        return self.initializer(np.asarray(values, np.int64).reshape(-1), base)
-
-    def scalar(self, value: float, base: str = "c") -> str:
-        return self.initializer(np.asarray(value, np.float32), base)
-
-    def input(self, node: Any, i: int) -> str:
-        output = node.input_value(i)
-        key = self.key(output)
-        if key not in self.names:  # a constant used as a tensor: an initializer on first use
-            self.names[key] = self.initializer(self.consts[key], output.get_node().get_friendly_name())
-        return self.names[key]
-
-    # --- nodes
-    def tmp(self, base: str) -> str:
-        return self.unique(base)
-
-    def add(self, op_type: str, inputs: list[str], outputs: list[str] | None = None, **attrs: Any) -> str:
-        outputs = outputs or [self.tmp(op_type.lower())]
-        name = self.unique(f"{op_type}_{len(self.graph.nodes)}")
-        self.graph.nodes.append(Node(op_type, inputs, outputs, name, attrs))
-        return outputs[0]
-
-    def out(self, node: Any, port: int = 0) -> str:
-        """The ONNX name of ``node``'s output ``port``, registered for its consumers."""
-        name = self.unique(node.get_friendly_name() if port == 0 else f"{node.get_friendly_name()}:{port}")
-        self.names[(node.get_name(), port)] = name
-        return name
-
-    def emit(self, node: Any, op_type: str, inputs: list[str], **attrs: Any) -> None:
-        self.add(op_type, inputs, [self.out(node)], **attrs)
-
-    def axes(self, op_type: str, node: Any, data: str, axes: Any, input_from: int, **attrs: Any) -> None:
-        """Ops whose axes moved from an attribute to an input at opset ``input_from``."""
-        axes = [int(a) for a in np.asarray(axes).reshape(-1)]
-        if self.opset >= input_from:
-            self.emit(node, op_type, [data, self.ints(axes, "axes")], **attrs)
-        else:
-            self.emit(node, op_type, [data], axes=axes, **attrs)
 
 
 Handler = Callable[[Writer, Any], None]
@@ -323,7 +213,7 @@ def _shape_of(w: Writer, node: Any) -> None:
     if target == "i64":
         w.emit(node, "Identity", [shape])
     else:
-        w.emit(node, "Cast", [shape], to=DTYPES[np.dtype(_OV_TYPES[target])])
+        w.emit(node, "Cast", [shape], to=DTYPES[np.dtype(OV_TYPES[target])])
 
 
 def _broadcast(w: Writer, node: Any) -> None:
@@ -346,13 +236,13 @@ def _reverse_sequence(w: Writer, node: Any) -> None:
 
 def _convert(w: Writer, node: Any) -> None:
     target = node.get_attributes()["destination_type"]
-    if target not in _OV_TYPES:
+    if target not in OV_TYPES:
         raise UnsupportedOp(f"ONNX export: Convert '{node.get_friendly_name()}' to {target}")
     value = w.const(node.input_value(0))
     if value is not None:  # FP16-compressed weights: fold into the constant
-        w.consts[(node.get_name(), 0)] = value.astype(_OV_TYPES[target])
+        w.consts[(node.get_name(), 0)] = value.astype(OV_TYPES[target])
         return
-    w.emit(node, "Cast", [w.input(node, 0)], to=DTYPES[np.dtype(_OV_TYPES[target])])
+    w.emit(node, "Cast", [w.input(node, 0)], to=DTYPES[np.dtype(OV_TYPES[target])])
 
 
 HANDLERS: dict[str, Handler] = {
@@ -408,7 +298,7 @@ def graph_from_model(model: Any, opset: int) -> Graph:
         port = param.output(0)
         name = port.get_any_name() if port.get_names() else w.unique(param.get_friendly_name())
         w.names[w.key(port)] = name
-        w.graph.inputs.append(value_info(name, _elem(port), _dims(port, name)))
+        w.graph.inputs.append(value_info(name, elem(port), dims(port, name)))
     outputs: dict[str, bytes] = {}
     for node in model.get_ordered_ops():
         kind = node.get_type_name()
@@ -422,7 +312,7 @@ def graph_from_model(model: Any, opset: int) -> Graph:
             source = w.input(node, 0)
             if source != name:
                 w.add("Identity", [source], [name])
-            outputs[node.get_name()] = value_info(name, _elem(port), _dims(port, name))
+            outputs[node.get_name()] = value_info(name, elem(port), dims(port, name))
         elif kind in HANDLERS:
             HANDLERS[kind](w, node)
         else:
