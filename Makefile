@@ -50,10 +50,14 @@ test-fast: $(VENV)/.test-installed test-tools
 # Lint rules and the layer contracts live in pyproject.toml; CONTRIBUTING.md says what they mean.
 # Every Python file of the repository (ruff skips what .gitignore names).
 LINTED := .
+# The NCS2's code path (the CLI, core and runtime wings) runs on Python 3.7 (OpenVINO 2021.4.2 for
+# Raspbian); tests/project/test_python37.py checks exactly the modules the CLI loads.
+PY37 := fer_edge/__init__.py fer_edge/__main__.py fer_edge/cli fer_edge/core fer_edge/runtime
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/vermin -q -t=3.7- --no-tips --violations $(PY37)
 
 fmt: $(VENV)/.test-installed
 	$(BIN)/ruff format $(LINTED)
@@ -86,6 +90,7 @@ stress: $(VENV)/.demo-installed
 pi-check: $(VENV)/.demo-installed
 	deploy/checks/pi_check.sh --python $(BIN)/python
 
+# The cascade it queries on MYRIAD is built with Keras (train extra); the ONNX export needs no TensorFlow.
 ncs2-check: $(VENV)/.test-installed
 	deploy/checks/ncs2_check.sh --python $(BIN)/python
 

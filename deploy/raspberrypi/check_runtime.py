@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Which OpenVINO runtime and device combination does this machine have?
 
-Runs under any Python >= 3.7 and any OpenVINO (2022.3 LTS with MYRIAD, or a current release
-with the ARM/x86 CPU plugin), imports nothing from fer-edge, and prints one verdict with the
-next command. Exit status: 0 = a usable combination, 1 = something to fix.
+Runs under any Python >= 3.7 and any OpenVINO (2021.4 and 2022.3 with MYRIAD, or a current
+release with the ARM/x86 CPU plugin), imports nothing from fer-edge, and prints one verdict with
+the next command. Exit status: 0 = a usable combination, 1 = something to fix.
 
     python3 check_runtime.py            # human-readable
     python3 check_runtime.py --json     # the facts and the verdict as JSON
@@ -53,19 +53,26 @@ def openvino_facts():
         try:
             from openvino.runtime import Core, get_version  # 2022.1 .. 2025
         except ImportError:
-            from openvino import Core, get_version  # 2026+
+            try:
+                from openvino import Core, get_version  # 2026+
+            except ImportError:  # 2021.4: the Inference Engine API (the Pi's last MYRIAD build)
+                from openvino.inference_engine import IECore as Core
+                from openvino.inference_engine import get_version
         facts["openvino"] = get_version().split("-")[0]
         core = Core()
         for dev in core.available_devices:
             try:
-                facts["devices"][dev] = str(core.get_property(dev, "FULL_DEVICE_NAME"))
+                ask = getattr(core, "get_property", None) or core.get_metric  # 2021.4: get_metric
+                facts["devices"][dev] = str(ask(dev, "FULL_DEVICE_NAME"))
             except Exception:  # noqa: BLE001 - a device that cannot say its name is still there
                 facts["devices"][dev] = dev
-        try:  # loads the plugin library: present in Intel's 2022.3 archives, absent from the pip wheels
+        try:  # loads the plugin library: in 2021.4.2 (pip, Raspbian) and Intel's 2022.3 x86 archive
             found = core.get_versions("MYRIAD")
             facts["myriad_plugin"] = " ".join(str(v.build_number) for v in found.values()) or "yes"
-        except Exception:  # noqa: BLE001 - "not registered" / cannot load
+        except Exception as exc:  # noqa: BLE001 - "not registered" / cannot load (libusb missing)
             facts["myriad_plugin"] = None
+            if "libusb" in str(exc):
+                facts["error"] = "the MYRIAD plugin cannot load: libusb-1.0 is missing (sudo apt install libusb-1.0-0)"
     except ImportError as exc:
         facts["error"] = f"OpenVINO is not installed in this Python ({exc})"
     except Exception as exc:  # noqa: BLE001 - a broken install is a finding, not a crash
@@ -97,8 +104,8 @@ def gather():
     return facts
 
 
-NCS2_KIT = "install-ncs2.sh (Python 3.9, OpenVINO 2022.3.2 archive)"
-EXPORT = "fer-edge export BUNDLE --format onnx --out BUNDLE_ONNX (on the PC with fer-edge)"
+NCS2_KIT = "install-ncs2.sh (OpenVINO 2021.4.2: pip on x86, the Raspbian archive or a container on a Pi)"
+EXPORT = "fer-edge export BUNDLE --batch 1 --format onnx --out BUNDLE_ONNX (on the PC with fer-edge)"
 
 
 def diagnose(facts):
@@ -129,6 +136,8 @@ def diagnose(facts):
             f"OpenVINO {ov} with MYRIAD (Neural Compute Stick 2): {devices[myriad[0]]}",
             f"{step}; BUNDLE_ONNX from: {EXPORT}",
         )
+    if old and not facts.get("myriad_plugin") and "libusb" in (facts.get("error") or ""):
+        return (False, facts["error"], "then: " + run_ncs2)
     if old and not facts.get("myriad_plugin"):
         verdict = "OpenVINO {} has no MYRIAD plugin (the openvino pip wheels lack it){}".format(
             ov, "; an NCS2 is on USB" if plugged else ""
@@ -136,7 +145,7 @@ def diagnose(facts):
         return (
             not plugged,
             verdict + ("" if plugged else ": CPU only ({})".format(", ".join(devices))),
-            "for the stick use Intel's 2022.3.2 archive: " + NCS2_KIT,
+            "for the stick: " + NCS2_KIT,
         )
     if old and plugged:
         return (
@@ -148,16 +157,14 @@ def diagnose(facts):
     if old:
         return (
             True,
-            "OpenVINO {} (2022.3 LTS) with the MYRIAD plugin, no NCS2 plugged in: CPU only ({})".format(
-                ov, ", ".join(devices)
-            ),
+            "OpenVINO {} with the MYRIAD plugin, no NCS2 plugged in: CPU only ({})".format(ov, ", ".join(devices)),
             "plug the Neural Compute Stick 2 in, then: " + run_ncs2,
         )
     if plugged:
         return (
             False,
             f"an NCS2 is plugged in but OpenVINO {ov} has no MYRIAD plugin (removed in 2023.0)",
-            "use the OpenVINO 2022.3 LTS environment: "
+            "use the OpenVINO 2021.4.2 environment: "
             + NCS2_KIT
             + ", then ~/fer-edge-ncs2/run.sh "
             + run_ncs2.replace(cmd, "fer-edge", 1),

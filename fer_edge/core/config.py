@@ -42,7 +42,7 @@ def check(cond: bool, message: str) -> None:
         raise FerEdgeError(message)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)  # noqa: UP033 - functools.cache is 3.9+; the NCS2 kit runs on 3.7
 def _hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
@@ -62,8 +62,55 @@ def _evaluate(annotation: Any, namespace: dict[str, Any]) -> Any:
             parts.append(annotation[start:i])
             start = i + 1
     parts.append(annotation[start:])
-    evaluated = [eval(p.strip(), namespace) for p in parts]  # noqa: S307 - our own annotations
+    scope = {**namespace, "typing": typing, **_GENERICS}
+    evaluated = [eval(_old_python(p.strip()), scope) for p in parts]  # noqa: S307 - our own annotations
     return evaluated[0] if len(evaluated) == 1 else typing.Union[tuple(evaluated)]
+
+
+# Python 3.7/3.8 (the NCS2 kit's 3.7) cannot subscript builtins: typing's aliases evaluate the same hints.
+_GENERICS: dict[str, Any] = (
+    {"list": typing.List, "tuple": typing.Tuple, "dict": typing.Dict, "set": typing.Set, "type": typing.Type}  # noqa: UP006
+    if sys.version_info < (3, 9)
+    else {}
+)
+
+
+def _old_python(text: str) -> str:
+    """``a | b`` nested inside brackets as ``typing.Union[a, b]`` (no ``|`` between types before 3.10)."""
+    if "|" not in text or sys.version_info >= (3, 10):
+        return text
+    out: list[str] = []
+    levels: list[tuple[int, list[int]]] = []  # per open bracket: where its current item starts, its bars
+    for char in text:
+        if char in ",]" and levels:
+            start, bars = levels.pop()
+            if bars:  # this item is "x | y": typing.Union[x, y]
+                for at in bars:
+                    out[at] = ","
+                out.insert(start, "typing.Union[")
+                out.append("]")
+            if char == ",":
+                levels.append((len(out) + 1, []))
+        elif char == "|" and levels:
+            levels[-1][1].append(len(out))
+        out.append(char)
+        if char == "[":
+            levels.append((len(out), []))
+    return "".join(out)
+
+
+def _origin(hint: Any) -> Any:
+    """``typing.get_origin`` (3.8+), also on 3.7."""
+    if hasattr(typing, "get_origin"):
+        return typing.get_origin(hint)  # novermin - guarded
+    return getattr(hint, "__origin__", None)
+
+
+def _args(hint: Any) -> tuple:
+    """``typing.get_args`` (3.8+), also on 3.7."""
+    if hasattr(typing, "get_args"):
+        return typing.get_args(hint)  # novermin - guarded
+    return tuple(getattr(hint, "__args__", ()) or ())
 
 
 # "X | None" is types.UnionType from Python 3.10 on; 3.9 (the Pi's OpenVINO 2022.3) has only
@@ -79,7 +126,7 @@ def coerce(value: Any, hint: Any, where: str, source: str, *, finite: bool = Tru
         >>> coerce("300", int, "subset_size", "int8.yaml")
         300
     """
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    origin, args = _origin(hint), _args(hint)
     if origin is not None and origin in _UNIONS:
         return _union(value, args, where, source, finite)
     if dataclasses.is_dataclass(hint):

@@ -347,7 +347,8 @@ def _check(value: Any, schema: Any, key: str) -> _Bad | None:
             size = f" of {schema.min_len} to {schema.max_len} items" if schema.max_len < 1_000_000 else ""
             size = (size or f" of at least {schema.min_len} item(s)") if isinstance(value, list) else ""
             return key, f"{_describe(schema)}{size}", value
-        return next((bad for i, v in enumerate(value) if (bad := _check(v, schema.item, f"{key}[{i}]"))), None)
+        found = (_check(v, schema.item, f"{key}[{i}]") for i, v in enumerate(value))  # no `:=`: Python 3.7
+        return next((bad for bad in found if bad), None)
     elif isinstance(schema, Obj):
         if not isinstance(value, dict):
             return key, "an object", value
@@ -358,7 +359,8 @@ def _check(value: Any, schema: Any, key: str) -> _Bad | None:
         checks = [(k, schema.optional[k]) for k in schema.optional if k in value] + list(schema.required.items())
         if schema.values is not None:
             checks += [(k, schema.values) for k in value]
-        return next((bad for k, want in checks if (bad := _check(value[k], want, f"{prefix}{k}"))), None)
+        found = (_check(value[k], want, f"{prefix}{k}") for k, want in checks)
+        return next((bad for bad in found if bad), None)
     else:
         ok = (value is None) if schema is None else isinstance(value, schema)
     return None if ok else (key, _describe(schema), value)

@@ -1,10 +1,14 @@
-"""Keras -> OpenVINO IR (FP32 / FP16) or ONNX, with a parity check against Keras.
+"""A bundle re-exported as OpenVINO IR (FP32 / FP16, from Keras) or ONNX (from its IR), with a parity check.
 
-``openvino.convert_model(keras_model)`` converts Conv, LSTM with masking and 1D-CNN models
+IR: ``openvino.convert_model(keras_model)`` converts Conv, LSTM with masking and 1D-CNN models
 exactly (f32 hint: max diff ~1e-7); the SavedModel route is the fallback for models the direct
-route rejects. ONNX (for OpenVINO 2022.3 + NCS2 on a Raspberry Pi, which cannot read current
-IR) goes through Keras' ``model.export(format="onnx")`` at opset 15, which needs ``tf2onnx`` and
-``onnx`` (the ``optimize`` extra).
+route rejects. This needs the ``.keras`` models and TensorFlow (the ``train`` extra).
+
+ONNX (for the Neural Compute Stick 2: OpenVINO 2021.4/2022.3 cannot read current IR) is written
+from the bundle's IR by :mod:`fer_edge.convert.toonnx`, without TensorFlow: any bundle, the
+TensorFlow-free-imported default model included. Recurrent heads (LSTM/BiLSTM compile to a Loop)
+have no ONNX form there; for those, where the bundle keeps its ``.keras`` models and the
+``optimize`` extra is installed, Keras' own exporter (``tf2onnx``) writes the ONNX instead.
 
 Example:
     >>> result = export_bundle("runs/synthetic/bundle", format="openvino")  # doctest: +SKIP
@@ -32,9 +36,8 @@ from fer_edge.runtime.ovcompat import save_ir
 log = logging.getLogger(__name__)
 
 
-# OpenVINO 2022.3 LTS, the last release with the NCS2 (MYRIAD) plugin, reads ONNX up to opset 15;
-# the exporter's default follows tf2onnx's newest, which that runtime refuses.
-ONNX_OPSET = 15
+# The opset the Neural Compute Stick's OpenVINO 2021.4 reads without a fallback (2022.3 reads <= 15).
+ONNX_OPSET = 13
 
 
 def onnx_opset(path: str | os.PathLike) -> int:
@@ -45,8 +48,8 @@ def onnx_opset(path: str | os.PathLike) -> int:
     return max(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
-    """Write ``keras_model`` as ONNX opset :data:`ONNX_OPSET` (atomically) via Keras' exporter.
+def export_onnx(keras_model: Any, path: str | os.PathLike, opset: int = ONNX_OPSET) -> Path:
+    """Write ``keras_model`` as ONNX at ``opset`` (atomically) via Keras' exporter (TensorFlow, tf2onnx).
 
     Raises:
         FerEdgeError: ``tf2onnx``/``onnx`` missing (names the extra), or a failed conversion.
@@ -62,17 +65,17 @@ def export_onnx(keras_model: Any, path: str | os.PathLike) -> Path:
             # Keras' exporter refuses a loaded model that has never been called ("never called").
             dummy = [np.zeros([1 if d is None else d for d in t.shape], np.float32) for t in keras_model.inputs]
             keras_model(dummy if len(dummy) > 1 else dummy[0], training=False)
-            keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=ONNX_OPSET)
+            keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=opset)
         except Exception as exc:  # noqa: BLE001 - converter failures are about the model
             first = str(exc).strip().splitlines()
             raise FerEdgeError(
                 f"ONNX export of '{keras_model.name}' failed: {first[-1][:200] if first else exc}"
                 f"{culprits(keras_model, str(exc))}"
             ) from None
-        if onnx_opset(tmp) > ONNX_OPSET:
+        if onnx_opset(tmp) > opset:
             raise FerEdgeError(
-                f"ONNX export of '{keras_model.name}' wrote an opset above {ONNX_OPSET}, which "
-                "OpenVINO 2022.3 (NCS2) cannot read; upgrade tf2onnx/keras (optimize extra)"
+                f"ONNX export of '{keras_model.name}' wrote an opset above {opset}, which OpenVINO for the "
+                "Neural Compute Stick 2 cannot read; upgrade tf2onnx/keras (optimize extra)"
             )
 
     return save_via(path, save, keep_suffix=True)
@@ -133,6 +136,31 @@ def _parity_inputs(bundle: Any, model: Any, role: str, data: Any) -> tuple[list[
     return arrays, "random"
 
 
+def _onnx_from_ir(
+    bundle: Any,
+    out: str | os.PathLike | None,
+    *,
+    opset: int,
+    batch: int | None,
+    calibration: str | os.PathLike | None,
+    force: bool,
+) -> ExportResult:
+    """ONNX written from the bundle's IR (no TensorFlow), checked on the bundle's face crops when it has data."""
+    from fer_edge.convert.toonnx.bundle import export_onnx_bundle
+    from fer_edge.optimize.calibration import load_calibration
+
+    frames = None
+    try:
+        frames = load_calibration(bundle, calibration).frames(16)
+    except FerEdgeError as exc:
+        if calibration:
+            raise
+        log.info("parity checked on random inputs (the bundle records no face data: %s)", str(exc).split(";")[0])
+    made, parity, inputs = export_onnx_bundle(bundle.path, out, opset=opset, batch=batch, frames=frames, force=force)
+    files = {role: [entry.file] for role, entry in made.models.items()}
+    return ExportResult(str(made.path), "onnx", files, parity, inputs)
+
+
 def export_bundle(
     bundle_path: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -142,20 +170,25 @@ def export_bundle(
     calibration: str | os.PathLike | None = None,
     tolerance: float = 1e-3,
     force: bool = False,
+    opset: int = ONNX_OPSET,
+    batch: int | None = None,
 ) -> ExportResult:
     """Re-export every Keras model of a bundle as IR FP32 (+FP16) or ONNX into a new bundle.
 
     The check after export compares the exported model (OpenVINO, f32 hint; ONNX files are read
-    by OpenVINO too) with Keras on real inputs from the bundle's data (random ones otherwise).
+    by OpenVINO too) with its source (Keras for IR, the IR for ONNX) on real inputs from the
+    bundle's data (random ones otherwise).
 
     Args:
-        bundle_path: bundle whose models have ``keras`` files.
+        bundle_path: a bundle; IR export needs its ``keras`` files, ONNX export any bundle.
         out: output bundle; default ``<bundle>_<format>``.
         format: ``openvino`` or ``onnx``.
         fp16: IR only: also write an FP16 variant (``compress_to_fp16``).
         calibration: data for the parity inputs (see :mod:`fer_edge.optimize.calibration`).
         tolerance: largest max-abs difference accepted.
         force: replace an existing ``out`` that is not a fer-edge bundle.
+        opset: ONNX only: the opset (13 for the Neural Compute Stick's OpenVINO 2021.4).
+        batch: ONNX only: a static batch size (1 for the stick), None for a dynamic one.
 
     Raises:
         FerEdgeError: unknown format, a model without a Keras file, a conversion that fails
@@ -168,12 +201,24 @@ def export_bundle(
     if format not in FORMATS:
         raise unknown_choice("export format", format, FORMATS)
     bundle = load_bundle(bundle_path)
+    if format == "onnx":
+        from fer_edge.convert.toonnx import UnsupportedOp
+
+        try:
+            return _onnx_from_ir(bundle, out, opset=opset, batch=batch, calibration=calibration, force=force)
+        except UnsupportedOp as exc:
+            if batch is not None or not all(e.keras for e in bundle.models.values()):
+                raise
+            log.info("%s; writing the ONNX from the bundle's Keras models instead", exc)
+    elif batch is not None:
+        raise FerEdgeError("--batch sets a static batch for --format onnx; IR keeps a dynamic batch")
     missing = [r for r, e in bundle.models.items() if not e.keras]
     if missing:
         raise FerEdgeError(
-            f"bundle {bundle.path} has no Keras file for {', '.join(missing)}; export needs the "
-            ".keras models (fer-edge optimize works on the IR directly)"
+            f"bundle {bundle.path} has no Keras file for {', '.join(missing)} (an imported bundle keeps "
+            "only OpenVINO IR): it is IR already; for ONNX use --format onnx, which works from the IR"
         )
+    require("keras", "train", purpose=f"exporting the Keras models of {bundle.path}")
     out = Path(out) if out else bundle.path.with_name(f"{bundle.path.name}_{format}")
     out = check_output(out, inputs=[bundle.path, calibration], force=force, folder=True)
     from fer_edge.models import load_keras_model
@@ -198,7 +243,7 @@ def export_bundle(
             kinds.add(kind)
             variants = {}
             if format == "onnx":
-                main = export_onnx(model, tmp / f"{role}.onnx")
+                main = export_onnx(model, tmp / f"{role}.onnx", opset)
             else:
                 ov_model = to_openvino(model)
                 main = save_ir(ov_model, tmp / f"{role}.xml")

@@ -42,6 +42,7 @@ MAX_BYTES = 8 << 30  # no edge bundle comes near this; a larger archive is refus
 MAX_MEMBERS = 10_000
 _DISK_MARGIN = 64 << 20  # leave the device this much free space
 _BLOCK = 1 << 20
+_BAD_GZIP = getattr(gzip, "BadGzipFile", OSError)  # Python 3.8+; 3.7's gzip raises OSError
 _LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")  # sha256sum's text and binary forms
 
 
@@ -173,20 +174,18 @@ def pack_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None, *
 
     def write(tmp: Path) -> None:
         nonlocal total
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
-            tar.addfile(_info(f"{top}/{SUMS}", len(listing)), io.BytesIO(listing))
-            for rel in files:
-                size = (root / rel).stat().st_size
-                with open(root / rel, "rb") as fh:
-                    reader = _Hashing(fh)
-                    tar.addfile(_info(f"{top}/{rel}", size), io.BufferedReader(reader, _BLOCK))
-                if reader.digest.hexdigest() != sums[rel]:
-                    raise FerEdgeError(f"{root / rel} changed while packing; pack again when it is complete")
-                total += size
+        # Nested, not one parenthesised `with` (Python 3.9+): unpack runs on the NCS2's Python 3.7.
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                tar.addfile(_info(f"{top}/{SUMS}", len(listing)), io.BytesIO(listing))
+                for rel in files:
+                    size = (root / rel).stat().st_size
+                    with open(root / rel, "rb") as fh:
+                        reader = _Hashing(fh)
+                        tar.addfile(_info(f"{top}/{rel}", size), io.BufferedReader(reader, _BLOCK))
+                    if reader.digest.hexdigest() != sums[rel]:
+                        raise FerEdgeError(f"{root / rel} changed while packing; pack again when it is complete")
+                    total += size
 
     save_via(out, write)
     return PackResult(out, len(files), total, sha256(out))
@@ -264,7 +263,7 @@ def unpack_bundle(
     try:
         with tarfile.open(archive, mode="r|gz") as tar:
             return _unpack(tar, archive, out, force, max_bytes)
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, _BAD_GZIP) as exc:
         raise FerEdgeError(
             f"{archive} is not a complete .tar.gz ({type(exc).__name__}: {str(exc)[:120]}); copy it again"
         ) from None

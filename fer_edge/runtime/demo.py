@@ -140,7 +140,8 @@ def demo(
 
     if sources is None:
         sources = [str(sample_video(wheel_dir=Path(wheel_dir) if wheel_dir else None))]
-    sources = [s if not isinstance(s, (str, int)) or (i := camera_index(s)) is None else i for s in sources]
+    indices = [camera_index(s) if isinstance(s, (str, int)) else None for s in sources]  # no `:=`: Python 3.7
+    sources = [s if i is None else i for s, i in zip(sources, indices)]
     options = options or demo_options(sources=len(sources))
     if all(_is_still(s) for s in sources) and not options.config.stills:
         options = dataclasses.replace(options, config=dataclasses.replace(options.config, stills=True))

@@ -108,9 +108,13 @@ def check_device(device: str) -> str:
     present = available_devices()
     base = name.split(".")[0].split(":")[0]
     if base == "MYRIAD" and not any(p.split(".")[0] == "MYRIAD" for p in present):
-        from fer_edge.runtime.ovcompat import myriad_hint
+        from fer_edge.runtime.ovcompat import MYRIAD_LAST, myriad_hint, myriad_plugin_error, version
 
-        raise FerEdgeError(f"device MYRIAD is not available: {myriad_hint(core())}")
+        # A plugin that loads searches USB itself when compiling (a stick still booting is not
+        # listed yet); its own no-device error is then answered with the hint by compile_checked.
+        if version() > MYRIAD_LAST or myriad_plugin_error(core()):
+            raise FerEdgeError(f"device MYRIAD is not available: {myriad_hint(core())}")
+        return name
     if base in ("AUTO", "MULTI", "HETERO"):
         return name
     if base not in DEVICES:
@@ -186,6 +190,11 @@ class CompiledModel:
         """Run one synchronous inference; returns the first output as a new array."""
         if len(inputs) != self.num_inputs:
             raise ValueError(f"{self.path.name} takes {self.num_inputs} inputs, got {len(inputs)}")
+        step = self.input_shape[0] if self.input_shape else -1
+        if 0 < step < len(inputs[0]):  # a static batch (the stick's): run the rows in slices of it
+            if len(inputs[0]) % step:
+                raise ValueError(f"{self.path.name} has a static batch of {step}; got {len(inputs[0])} rows")
+            return np.concatenate([self(*(x[i : i + step] for x in inputs)) for i in range(0, len(inputs[0]), step)])
         result = self._request.infer([np.ascontiguousarray(x) for x in inputs])
         return np.array(result[self._compiled.outputs[0]], copy=True)
 
@@ -298,6 +307,11 @@ def compile_checked(model: Any, device: str, properties: dict[str, Any], path: s
     try:
         return core().compile_model(model, device, supported_properties(core(), device, properties))
     except Exception as exc:  # noqa: BLE001 - the plugin's error names the problem
+        if device.upper().startswith("MYRIAD"):
+            from fer_edge.runtime.ovcompat import myriad_hint
+
+            hint = myriad_hint(core())
+            raise FerEdgeError(f"cannot compile {path} for device MYRIAD: {reason(exc)}; {hint}") from None
         raise FerEdgeError(
             f"cannot compile {path} for device {device}: {reason(exc)}; try --device CPU or re-export the model"
         ) from None

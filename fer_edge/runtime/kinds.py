@@ -19,14 +19,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+from typing import Callable as _Callable  # noqa: UP035 - Model is subscripted at import, on Python 3.7 too
 
 import numpy as np
 
 from fer_edge.runtime.windows import RingBuffer, pad_window, windows
 
-Model = Callable[..., np.ndarray]  # arrays with a leading batch axis -> the first output
+# typing's Callable: evaluated at import, on Python 3.7 too (collections.abc's subscripts from 3.9).
+Model = _Callable[..., np.ndarray]  # arrays with a leading batch axis -> the first output
 
 
 def run_batched(model: Model, *inputs: np.ndarray, batch: int = 64) -> np.ndarray:

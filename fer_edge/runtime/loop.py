@@ -14,7 +14,7 @@ import os
 import signal
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from fer_edge.core.atomic import write_json
 from fer_edge.core.errors import FerEdgeError
@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 __all__ = ["RunOptions", "RunReport", "Sink", "run", "run_sources", "run_video"]
 
 
-class Sink(Protocol):
+class Sink:
     """An observer of a run: gets every annotated frame of every stream, in frame order per stream.
+
+    Any object with these two methods is a sink (this plain class documents them: Python 3.7,
+    the NCS2's, has no ``typing.Protocol``).
 
     ``publish`` is called by the stream's writer (the calling thread with ``threads=1``, the
     stream's writer thread when pipelined: streams call it concurrently) after the overlay is
@@ -40,9 +43,11 @@ class Sink(Protocol):
     ``close`` is called once when the run ends (finished, interrupted or failed).
     """
 
-    def publish(self, stream: str, frame: Any, faces: list, fps: float | None) -> None: ...
+    def publish(self, stream: str, frame: Any, faces: list, fps: float | None) -> None:
+        raise NotImplementedError
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 @dataclass

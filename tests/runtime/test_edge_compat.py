@@ -90,8 +90,8 @@ def test_supported_properties_drops_plugin_hints_the_device_lacks():
     "release, plugin, message",
     [
         ((2026, 4), False, "removed in OpenVINO 2023.0"),
-        ((2022, 3), False, "has no MYRIAD plugin (the openvino pip wheels lack it)"),
-        ((2022, 3), True, "sees no Neural Compute Stick 2"),
+        ((2022, 3), False, "has no MYRIAD plugin (the 2022.3 pip wheels and Raspberry Pi archives lack it)"),
+        ((2022, 3), True, "loaded but found no Neural Compute Stick 2"),
     ],
 )
 def test_myriad_hint_names_the_case(monkeypatch, release, plugin, message):

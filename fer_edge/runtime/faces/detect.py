@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Tuple  # noqa: UP035 - Box is subscripted at import, on Python 3.7 too
+
+try:
+    from typing import Protocol, runtime_checkable  # novermin - guarded: 3.8+
+except ImportError:  # Python 3.7 (the NCS2's OpenVINO 2021.4 on a Pi): a plain base; nothing checks it
+    Protocol = object  # type: ignore[assignment]
+
+    def runtime_checkable(cls):  # type: ignore[no-redef]
+        return cls
+
 
 import cv2
 import numpy as np
@@ -23,7 +32,7 @@ DEMO_DETECTOR = "blazeface-both"
 """The demo's detector (the runtime's own default, ``PipelineConfig.detector``, is the thesis' Haar);
 the benchmarks that measure the demo use it too."""
 
-Box = tuple[int, int, int, int]
+Box = Tuple[int, int, int, int]  # noqa: UP006
 """A face box ``(x, y, w, h)`` in integer pixels."""
 
 _OPENCV_FIX = 'pip install "opencv-contrib-python-headless>=4.12,<5"'
