@@ -323,7 +323,7 @@ def _shown(value: Any) -> str:
 
 
 _MISSING = object()
-_Bad = tuple[str, str, Any]  # (key, what it must be, what is there)
+_Bad = "tuple[str, str, Any]"  # a string: Python 3.7 has no tuple[...]  # (key, what it must be, what is there)
 
 
 def _check(value: Any, schema: Any, key: str) -> _Bad | None:

@@ -82,8 +82,11 @@ def _build_numpy_tables() -> None:
     """
     try:
         from openvino import Tensor, Type
-    except ImportError:  # OpenVINO 2022.3 (the NCS2's)
-        from openvino.runtime import Tensor, Type  # type: ignore[no-redef]
+    except ImportError:
+        try:  # OpenVINO 2022.3
+            from openvino.runtime import Tensor, Type  # type: ignore[no-redef]
+        except ImportError:  # OpenVINO 2021.4 (IECore, the NCS2's on a Pi): other bindings, no such tables
+            return
 
     Tensor(np.zeros((1,), np.float32)).data  # noqa: B018 - the dtype -> element type table and back
     Type.f32.to_dtype()
