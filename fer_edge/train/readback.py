@@ -13,8 +13,8 @@ __all__ = ["read_final_record", "read_fold_result", "read_spatial_result", "read
 
 _EPOCHS = Num(0, 1_000_000, integer=True)
 _ACCURACY = Num(0, 1)
-_EPOCH_LIST = ListOf(ANY, max_len=100_000)  # per-epoch values; checked by _check_history (Keras writes NaN losses)
-_HISTORY = Obj(values=_EPOCH_LIST)
+_HISTORY = Obj(values=ANY)  # curves: checked by _check_history (Keras writes NaN losses)
+_MAX_EPOCHS = 100_000
 
 FOLD_RESULT = Obj(
     required={
@@ -51,6 +51,10 @@ SPATIAL_RESULT = Obj(
 def _check_history(data: dict, where: str) -> None:
     """Every curve a list of numbers (NaN and infinity allowed: a diverged loss is what Keras recorded)."""
     for key, values in data.get("history", {}).items():
+        if not isinstance(values, list) or len(values) > _MAX_EPOCHS:
+            shown = f"a list of {len(values)}" if isinstance(values, list) else repr(values)[:40]
+            want = f"a list of numbers of 0 to {_MAX_EPOCHS} items"
+            raise FerEdgeError(f"{where}: 'history.{key}' must be {want}, got {shown}; fix the file")
         for i, v in enumerate(values):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 shown = "a list" if isinstance(v, list) else repr(v)[:40]
