@@ -115,10 +115,10 @@ def check_seconds(seconds: float | None) -> None:
         raise FerEdgeError(f"-t must be seconds in (0, 3600], got {seconds}")
 
 
-def check_per_layer(top: int) -> None:
-    """``--per-layer N``: a count of layers in 0..10000 (0: no per-layer counters)."""
-    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 10_000:
-        raise FerEdgeError(f"--per-layer must be a count of layers in 0..10000, got {top!r}")
+def check_per_layer(top: int, asked: bool = True) -> None:
+    """Layers per model for ``--per-layer`` (``--top-layers N``): 1..10000; 0 (off) when not ``asked``."""
+    if isinstance(top, bool) or not isinstance(top, int) or not (0 if not asked else 1) <= top <= 10_000:
+        raise FerEdgeError(f"--per-layer: --top-layers must be a count of layers in 1..10000, got {top!r}")
 
 
 def iterations_for(seconds: float, ms_each: float) -> int:
@@ -285,7 +285,7 @@ def benchmark(
     from fer_edge.runtime.engine import check_device
 
     check_seconds(seconds)
-    check_per_layer(per_layer)
+    check_per_layer(per_layer, asked=per_layer != 0)
     if iterations < 1 or warmup < 0 or frames < 1:
         raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")
     if baseline in ("none", ""):
