@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
     for note in report.settings.get("notes") or []:
         print(f"note: {note}")
     print()
-    print("\n".join(line for line in report.to_markdown().splitlines() if line.startswith("|")))
+    print("\n".join(line for line in report.to_markdown().splitlines() if line.startswith(("|", "### "))))
     for kind, path in report.outputs.items():
         print(f"{kind}: {path}")
     print(f"results saved to {out}/")
