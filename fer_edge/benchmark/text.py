@@ -70,7 +70,7 @@ def run_lines(settings: dict[str, Any]) -> list[str]:
 def layer_tables(profiles: list[dict[str, Any]]) -> list[str]:
     """Markdown: per model and precision, its slowest layers (``--per-layer``); nothing when none.
 
-    ``exec`` is the kernel the plugin ran: an ``I8`` or ``U8`` in it means INT8 kernels ran.
+    ``exec`` is the kernel the plugin ran: an ``I8``/``U8`` in it (any case) means an INT8 kernel ran.
     """
     if not profiles:
         return []
@@ -79,7 +79,7 @@ def layer_tables(profiles: list[dict[str, Any]]) -> list[str]:
         "",
         "Slowest layers per model and precision: mean real time per sync inference from the plugin's "
         "counters (PERF_COUNT, as benchmark_app -pc), measured apart from the timed rows. `exec` is the "
-        "kernel that ran (`I8` or `U8` in it: INT8 kernels).",
+        "kernel that ran (`I8` or `U8` in it, any case: an INT8 kernel).",
     ]
     for p in profiles:
         shown = sum(layer["ms"] for layer in p["layers"])
