@@ -219,3 +219,34 @@ def test_a_good_index_and_an_error_record_load(tmp_path):
     error = {"name": "F003_sad", "status": "error", "error": "the video has no frames"}
     (tmp_path / "index.jsonl").write_text(json.dumps(_record()) + "\n" + json.dumps(error) + "\n")
     assert [r["status"] for r in read_index(tmp_path)] == ["ok", "error"]
+
+
+# --- run files the thesis tables read (fer-edge fuse --thesis-tables): a damaged one is "-" and a warning ---
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("fusion.json", {"subset": ["LSTM + BiLSTM"]}, r"fusion\.json: 'subset' must be null or a string"),
+        ("fusion.json", {"subset": "LSTM + BiLSTM", "accuracy": {"max": "high"}}, r"'accuracy\.max' must be a number"),
+        ("bundle/manifest.json", {"provenance": [1]}, r"manifest\.json: 'provenance' must be null or an object"),
+        ("bundle/manifest.json", {"provenance": {"metrics": {"test_accuracy": 7}}}, r"'provenance\.metrics\.test_acc"),
+        ("evaluation/metrics.json", {"accuracy": "high"}, r"metrics\.json: 'accuracy' must be a number in \[0, 1\]"),
+        ("recipe.yaml", "thesis: [1, 2]\n", r"recipe\.yaml: 'thesis' must be null or an object"),
+    ],
+)
+def test_damaged_run_files_in_the_thesis_tables(tmp_path, capsys, caplog, name, content, message):
+    run = tmp_path / "runs" / "r"
+    (run / "evaluation").mkdir(parents=True)
+    if name != "recipe.yaml":
+        (run / "recipe.yaml").write_text("thesis:\n  row: VGG16\n")
+    if name != "evaluation/metrics.json":
+        _write(run / "evaluation" / "metrics.json", {"accuracy": 0.5})
+    path = run / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    assert main(["fuse", "--thesis-tables", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "Table 3.7" in out.out
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and re.search(message, warnings[0]) and "shows '-'" in warnings[0], warnings
