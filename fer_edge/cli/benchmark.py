@@ -206,6 +206,7 @@ def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], sourc
             detector=args.detector,
             baseline_device=args.baseline_device,
             seconds=args.time,
+            per_layer=args.top_layers if args.per_layer else 0,
         )
     print(f"{len(fleet.columns)} column(s): {', '.join(c.name for c in fleet.columns)}")
     for path, reason in fleet.skipped:
