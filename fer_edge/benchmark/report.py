@@ -10,6 +10,10 @@ Schema (docs/architecture.md, "Benchmark report")::
                "mode": "latency", "hint": "default", "inference_precision": "bf16",
                "requests": 1, "iterations": 500, "engine": "OpenVINO 2026.4.1"}]}
 
+With ``--per-layer`` an additive ``"layers"`` array: per model and precision ``{"stage", "model",
+"precision", "device", "hint", "iterations", "total_ms", "layers": [{"name", "type", "exec_type",
+"ms"}]}``, the slowest layers first (a report without it loads with none).
+
 ``stage`` is a model role (``frame``, ``spatial``, ``temporal``, ``clip``) or a runtime stage
 on a video (``video`` = a whole frame end to end, ``video:detect``, ``video:infer`` ...).
 Rows from two machines are matched by (stage, model, format, precision, device, batch, mode,
