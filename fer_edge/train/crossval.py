@@ -167,7 +167,7 @@ def run_fold(
     folder = Path(folder)
     done = _result_path(folder)
     if done.is_file():
-        data = read_fold_result(done)
+        data = read_fold_result(done, fold)
         if data.get("epochs_requested") == epochs:
             data.pop("epochs_requested")
             log.info("fold %d already done (%s); skipping", fold, done)
@@ -255,7 +255,7 @@ def collect(folder: str | os.PathLike, num_folds: int) -> tuple[list[FoldResult]
     for i in range(num_folds):
         path = _result_path(folder / f"fold-{i}")
         if path.is_file():
-            data = read_fold_result(path)
+            data = read_fold_result(path, i)
             data.pop("epochs_requested", None)
             have.append(FoldResult(**data))
         else:

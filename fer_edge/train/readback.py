@@ -72,9 +72,12 @@ def _read(path: str | os.PathLike, what: str, schema: Any, hint: str) -> dict:
     return data
 
 
-def read_fold_result(path: str | os.PathLike) -> dict:
-    """A finished fold's ``result.json`` (:class:`~fer_edge.train.crossval.FoldResult` fields only)."""
-    data = _read(path, "fold result", FOLD_RESULT, f"delete {Path(path).parent} to train this fold again")
+def read_fold_result(path: str | os.PathLike, fold: int) -> dict:
+    """Fold ``fold``'s ``result.json`` (:class:`~fer_edge.train.crossval.FoldResult` fields only)."""
+    hint = f"delete {Path(path).parent} to train this fold again"
+    data = _read(path, "fold result", FOLD_RESULT, hint)
+    if data["fold"] != fold:
+        raise FerEdgeError(f"fold result {path}: 'fold' is {data['fold']}, but it is fold {fold}'s file; {hint}")
     return {k: data[k] for k in (*FOLD_RESULT.required, *FOLD_RESULT.optional) if k in data}
 
 
@@ -83,9 +86,13 @@ def read_final_record(path: str | os.PathLike) -> dict:
     return _read(path, "final model record", FINAL_RECORD, f"delete {path} to train the final model again")
 
 
-def read_trial(path: str | os.PathLike) -> dict:
-    """A finished tuner trial ``trial-<id>.json``."""
-    return _read(path, "tuner trial", TRIAL, f"delete {path} to run this trial again")
+def read_trial(path: str | os.PathLike, trial_id: str) -> dict:
+    """Trial ``trial_id``'s finished ``trial-<id>.json``."""
+    hint = f"delete {path} to run this trial again"
+    data = _read(path, "tuner trial", TRIAL, hint)
+    if data["trial"] != trial_id:
+        raise FerEdgeError(f"tuner trial {path}: 'trial' is {data['trial'][:40]!r}, not {trial_id!r}; {hint}")
+    return data
 
 
 def read_spatial_result(path: str | os.PathLike) -> dict:

@@ -77,7 +77,7 @@ def _finished(folder: str | os.PathLike, trial_id: str, values: dict) -> dict | 
     path = _trial_file(folder, trial_id)
     if not path.is_file():
         return None
-    done = read_trial(path)
+    done = read_trial(path, trial_id)
     if done.get("values") != values:
         raise FerEdgeError(
             f"{path} holds another search's trial (the recipe's spatial.tune or seed changed); "

@@ -81,6 +81,14 @@ def test_damaged_fold_results(tmp_path, change, message):
         assert str(info.value).endswith(f"delete {path.parent} to train this fold again")
 
 
+def test_a_fold_result_of_another_fold(tmp_path):
+    path = _write(tmp_path / "fold-1" / "result.json", _fold())
+    with pytest.raises(FerEdgeError, match=r"'fold' is 0, but it is fold 1's file; delete .*fold-1"):
+        crossval.collect(tmp_path, 2)
+    with pytest.raises(FerEdgeError, match=r"'fold' is 0, but it is fold 1's file"):
+        crossval.run_fold(None, 1, path.parent, epochs=2)
+
+
 def test_a_fold_result_holding_a_list(tmp_path):
     _write(tmp_path / "fold-0" / "result.json", [1, 2])
     with pytest.raises(FerEdgeError, match=r"fold result .* must hold a JSON object, got array"):
@@ -111,6 +119,7 @@ def test_damaged_final_records(tmp_path, record, message):
         ({"trial": "0", "values": {"units": 64}, "val_accuracy": float("inf")}, r"'val_accuracy' must be a number"),
         ({"trial": 0, "values": {"units": 64}, "val_accuracy": 0.5}, r"'trial' must be a string, got 0"),
         ({"trial": "0", "values": [64], "val_accuracy": 0.5}, r"'values' must be an object, got a list of 1"),
+        ({"trial": "7", "values": {"units": 64}, "val_accuracy": 0.5}, r"'trial' is '7', not '0'"),
     ],
 )
 def test_damaged_tuner_trials(tmp_path, trial, message):
