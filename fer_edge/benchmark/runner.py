@@ -115,6 +115,10 @@ def check_seconds(seconds: float | None) -> None:
         raise FerEdgeError(f"-t must be seconds in (0, 3600], got {seconds}")
 
 
+#: Most inferences a per-layer profile averages (counters slow each one; 50 give stable means).
+PROFILED = 50
+
+
 def check_per_layer(top: int, asked: bool = True) -> None:
     """Layers per model for ``--per-layer`` (``--top-layers N``): 1..10000; 0 (off) when not ``asked``."""
     if isinstance(top, bool) or not isinstance(top, int) or not (0 if not asked else 1) <= top <= 10_000:
@@ -202,11 +206,12 @@ def _profile(
     """One model's per-layer profile (``--per-layer``): compiled apart with PERF_COUNT, so the
     counters' overhead never reaches the timed rows; its ``top`` slowest layers."""
     compiled = compile_model(path, device=common["device"], hint="latency", precision=pin, dims=dims, perf_count=True)
-    layers = layer_profile(compiled, warmup=min(warmup, 5), iterations=max(1, min(iterations, 50)))
+    n = max(1, min(iterations, PROFILED))
+    layers = layer_profile(compiled, warmup=min(warmup, 5), iterations=n)
     keys = ("stage", "model", "precision", "device", "hint")
     return {
         **{k: common[k] for k in keys},
-        "iterations": max(1, min(iterations, 50)),
+        "iterations": n,
         "total_ms": round(sum(layer.ms for layer in layers), 4),
         "layers": [layer.as_dict() for layer in layers[:top]],
     }
