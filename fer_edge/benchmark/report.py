@@ -10,6 +10,10 @@ Schema (docs/architecture.md, "Benchmark report")::
                "mode": "latency", "hint": "default", "inference_precision": "bf16",
                "requests": 1, "iterations": 500, "engine": "OpenVINO 2026.4.1"}]}
 
+With ``--per-layer`` an additive ``"layers"`` array: per model and precision ``{"stage", "model",
+"precision", "device", "hint", "iterations", "total_ms", "layers": [{"name", "type", "exec_type",
+"ms"}]}``, the slowest layers first (a report without it loads with none).
+
 ``stage`` is a model role (``frame``, ``spatial``, ``temporal``, ``clip``) or a runtime stage
 on a video (``video`` = a whole frame end to end, ``video:detect``, ``video:infer`` ...).
 Rows from two machines are matched by (stage, model, format, precision, device, batch, mode,
@@ -29,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from fer_edge.benchmark.jsonout import dumps
 from fer_edge.benchmark.matching import KEY, match_rows
-from fer_edge.benchmark.schema import MAX_ROWS, check_machine, check_row, check_settings
-from fer_edge.benchmark.text import FOOTNOTE, machine_lines, run_lines
+from fer_edge.benchmark.schema import MAX_ROWS, check_layers, check_machine, check_row, check_settings
+from fer_edge.benchmark.text import FOOTNOTE, layer_tables, machine_lines, run_lines
 from fer_edge.core.atomic import write_text
 
 if TYPE_CHECKING:
@@ -94,15 +98,19 @@ class BenchmarkReport:
     settings: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     outputs: dict[str, str] = field(default_factory=dict)
+    layers: list[dict[str, Any]] = field(default_factory=list)  # per-layer profiles (--per-layer)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "schema": SCHEMA,
             "created": self.created,
             "settings": self.settings,
             "machine": self.machine,
             "rows": [asdict(r) for r in self.rows],
         }
+        if self.layers:  # additive: a report without --per-layer is what it always was
+            data["layers"] = self.layers
+        return data
 
     def to_markdown(self) -> str:
         return to_markdown(self)
@@ -160,7 +168,8 @@ def load_report(path: str | os.PathLike) -> BenchmarkReport:
     if not isinstance(created, str):
         raise FerEdgeError(f"{path}: 'created' must be a date string, got {created!r}"[:200])
     rows = [row_from_dict(r, f"{path} row {i}") for i, r in enumerate(data["rows"])]
-    return BenchmarkReport(machine, rows, settings, created)
+    layers = check_layers(data.get("layers"), str(path))
+    return BenchmarkReport(machine, rows, settings, created, layers=layers)
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -193,6 +202,8 @@ def to_markdown(report: BenchmarkReport) -> str:
             f"| {_num(r.accuracy, 4)} |"
         )
     out += ["", FOOTNOTE, ""]
+    tables = layer_tables(report.layers)
+    out += [*tables, ""] if tables else []
     return "\n".join(out)
 
 

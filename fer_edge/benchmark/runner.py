@@ -24,7 +24,14 @@ from fer_edge.benchmark.writer import save_report
 from fer_edge.core.errors import FerEdgeError, unknown_choice
 from fer_edge.runtime.bundle import PRECISIONS, Bundle, load_bundle
 from fer_edge.runtime.kinds import kind_of
-from fer_edge.runtime.latency import compile_model, make_inputs, measure_latency, measure_throughput, model_size_mb
+from fer_edge.runtime.latency import (
+    compile_model,
+    layer_profile,
+    make_inputs,
+    measure_latency,
+    measure_throughput,
+    model_size_mb,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +115,16 @@ def check_seconds(seconds: float | None) -> None:
         raise FerEdgeError(f"-t must be seconds in (0, 3600], got {seconds}")
 
 
+#: Most inferences a per-layer profile averages (counters slow each one; 50 give stable means).
+PROFILED = 50
+
+
+def check_per_layer(top: int, asked: bool = True) -> None:
+    """Layers per model for ``--per-layer`` (``--top-layers N``): 1..10000; 0 (off) when not ``asked``."""
+    if isinstance(top, bool) or not isinstance(top, int) or not (0 if not asked else 1) <= top <= 10_000:
+        raise FerEdgeError(f"--per-layer: --top-layers must be a count of layers in 1..10000, got {top!r}")
+
+
 def iterations_for(seconds: float, ms_each: float) -> int:
     """Iterations that take about ``seconds`` at ``ms_each`` per iteration (``benchmark -t``).
 
@@ -130,6 +147,8 @@ def _model_rows(
     requests: int | None,
     engine: str,
     seconds: float | None = None,
+    per_layer: int = 0,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> list[Row]:
     rows = []
     accuracy = recorded_accuracy(bundle) if precision == next(iter(bundle.models.values())).precision else None
@@ -167,6 +186,8 @@ def _model_rows(
             t.median_ms,
             t.inference_precision,
         )
+        if per_layer and profiles is not None:
+            profiles.append(_profile(path, entry.input, pin, per_layer, common, warmup=warmup, iterations=iterations))
         if throughput:
             compiled = compile_model(path, device=device, hint="throughput", precision=pin, dims=entry.input)
             inputs = make_inputs(compiled)
@@ -177,6 +198,23 @@ def _model_rows(
             t = measure_throughput(compiled, inputs, requests=requests, warmup=first, iterations=n)
             rows.append(Row.timed(t, **common))
     return rows
+
+
+def _profile(
+    path: Any, dims: Any, pin: str | None, top: int, common: dict[str, Any], *, warmup: int, iterations: int
+) -> dict[str, Any]:
+    """One model's per-layer profile (``--per-layer``): compiled apart with PERF_COUNT, so the
+    counters' overhead never reaches the timed rows; its ``top`` slowest layers."""
+    compiled = compile_model(path, device=common["device"], hint="latency", precision=pin, dims=dims, perf_count=True)
+    n = max(1, min(iterations, PROFILED))
+    layers = layer_profile(compiled, warmup=min(warmup, 5), iterations=n)
+    keys = ("stage", "model", "precision", "device", "hint")
+    return {
+        **{k: common[k] for k in keys},
+        "iterations": n,
+        "total_ms": round(sum(layer.ms for layer in layers), 4),
+        "layers": [layer.as_dict() for layer in layers[:top]],
+    }
 
 
 def _baseline_device(wanted: str, notes: list[str]) -> str:
@@ -215,6 +253,7 @@ def benchmark(
     label: str | None = None,
     baseline_device: str = "auto",
     seconds: float | None = None,
+    per_layer: int = 0,
 ) -> BenchmarkReport:
     """Benchmark bundles and write ``benchmark.json/.md/.html`` into ``out``.
 
@@ -237,6 +276,9 @@ def benchmark(
         seconds: time-based runs (``-t``, as benchmark_app): each model configuration runs for about
             this long instead of ``iterations`` (a short probe sizes it), video rows stop after
             it or ``frames``, whichever comes first; the TensorFlow rows keep ``iterations``.
+        per_layer: when > 0, per model and precision the ``per_layer`` slowest layers from the
+            plugin's counters (benchmark_app's ``-pc``): name, type, the kernel that ran and ms,
+            in the report's ``layers`` and a Markdown table per model.
         baseline_device: where the TensorFlow baseline runs: ``auto`` (the GPU when TensorFlow
             sees one), ``CPU`` or ``GPU`` (the CPU, with a note, when TensorFlow sees none).
 
@@ -248,6 +290,7 @@ def benchmark(
     from fer_edge.runtime.engine import check_device
 
     check_seconds(seconds)
+    check_per_layer(per_layer, asked=per_layer != 0)
     if iterations < 1 or warmup < 0 or frames < 1:
         raise FerEdgeError(f"need iterations >= 1, warmup >= 0, frames >= 1; got {iterations}, {warmup}, {frames}")
     if baseline in ("none", ""):
@@ -299,6 +342,7 @@ def benchmark(
 
         bar = progress_bar(total=len(jobs), desc="benchmark", unit="config")
     rows: list[Row] = []
+    profiles: list[dict[str, Any]] = []
     tf_device: str | None = None
     try:
         for what, job in jobs:
@@ -315,6 +359,8 @@ def benchmark(
                     requests=requests,
                     engine=engine,
                     seconds=seconds,
+                    per_layer=per_layer,
+                    profiles=profiles,
                 )
             elif what == "video":
                 b, precision, device, hint = job
@@ -363,12 +409,13 @@ def benchmark(
         "throughput": throughput,
         "requests": requests,
         "frames": frames,
+        "per_layer": per_layer,
         "detector": detector if source is not None else None,
         "label": machine.host,
         "bundle_info": [bundle_fingerprint(b) for b in loaded],
         "notes": notes,
     }
-    report = BenchmarkReport(machine.as_dict(), rows, settings)
+    report = BenchmarkReport(machine.as_dict(), rows, settings, layers=profiles)
     if out is not None:
         save_report(report, out)
     return report

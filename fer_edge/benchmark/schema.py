@@ -13,7 +13,7 @@ from typing import Any
 
 from fer_edge.core.errors import FerEdgeError
 
-__all__ = ["MAX_ROWS", "check_machine", "check_row", "check_settings", "finite"]
+__all__ = ["MAX_ROWS", "check_layers", "check_machine", "check_row", "check_settings", "finite"]
 
 #: More rows than any real benchmark writes (bundles x precisions x devices x hints x stages).
 MAX_ROWS = 100_000
@@ -39,6 +39,10 @@ _MACHINE: dict[str, tuple[type, ...]] = {
 _ROW_TEXT = ("stage", "model", "format", "precision", "device", "mode", "hint", "inference_precision", "engine")
 _ROW_INT = ("batch", "requests", "iterations")
 _ROW_OPTIONAL = ("size_mb", "accuracy")
+#: Per-layer profiles (``--per-layer``): at most this many profiles, layers per profile.
+MAX_PROFILES, MAX_LAYERS = 10_000, 10_000
+_PROFILE_TEXT = ("stage", "model", "precision", "device", "hint")
+_LAYER_TEXT = ("name", "type", "exec_type")
 
 
 def _is_number(value: Any) -> bool:
@@ -127,3 +131,45 @@ def check_row(data: Any, where: str) -> dict[str, Any]:
             shape = "{'median': number, 'p90': number} of finite numbers >= 0"
             raise FerEdgeError(f"{where}: 'latency_ms' must be {shape}, got {lat!r}"[:300])
     return data
+
+
+def check_layers(profiles: Any, where: str) -> list[dict[str, Any]]:
+    """The ``layers`` array of per-layer profiles (``[]`` when absent: reports before ``--per-layer``).
+
+    Each profile: ``stage``, ``model``, ``precision``, ``device``, ``hint`` strings, ``iterations``
+    an integer, ``total_ms`` a finite number, ``layers`` an array of ``{name, type, exec_type, ms}``.
+
+    Raises:
+        FerEdgeError: naming the profile, the layer and the field.
+    """
+    if profiles is None:
+        return []
+    if not isinstance(profiles, list) or len(profiles) > MAX_PROFILES:
+        raise FerEdgeError(f"{where}: 'layers' must be an array of at most {MAX_PROFILES} profiles")
+    for i, prof in enumerate(profiles):
+        at = f"{where}: 'layers[{i}]"
+        if not isinstance(prof, dict):
+            raise FerEdgeError(f"{at}' must be an object, got {_type_name(prof)}")
+        for key in _PROFILE_TEXT:
+            if not isinstance(prof.get(key), str):
+                raise FerEdgeError(f"{at}.{key}' must be a string, got {_type_name(prof.get(key))}")
+        if isinstance(prof.get("iterations"), bool) or not isinstance(prof.get("iterations"), int):
+            raise FerEdgeError(f"{at}.iterations' must be an integer, got {_type_name(prof.get('iterations'))}")
+        if not (finite(prof.get("total_ms")) and prof["total_ms"] >= 0):
+            raise FerEdgeError(f"{at}.total_ms' must be a finite number >= 0, got {prof.get('total_ms')!r}"[:200])
+        layers = prof.get("layers")
+        if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+            raise FerEdgeError(f"{at}.layers' must be an array of at most {MAX_LAYERS} layers")
+        for j, layer in enumerate(layers):
+            _check_layer(layer, f"{at}.layers[{j}]")
+    return profiles
+
+
+def _check_layer(layer: Any, at: str) -> None:
+    if not isinstance(layer, dict):
+        raise FerEdgeError(f"{at}' must be an object, got {_type_name(layer)}")
+    for key in _LAYER_TEXT:
+        if not isinstance(layer.get(key), str):
+            raise FerEdgeError(f"{at}.{key}' must be a string, got {_type_name(layer.get(key))}")
+    if not (finite(layer.get("ms")) and layer["ms"] >= 0):
+        raise FerEdgeError(f"{at}.ms' must be a finite number >= 0, got {layer.get('ms')!r}"[:200])

@@ -1,5 +1,5 @@
-"""The words every benchmark report repeats: the machine lines and the footnote on what the
-columns mean (Markdown, HTML and the terminal print the same text)."""
+"""The words every benchmark report repeats: the machine lines, the footnote on what the
+columns mean (Markdown, HTML and the terminal print the same text) and the per-layer tables."""
 
 from __future__ import annotations
 
@@ -65,3 +65,36 @@ def run_lines(settings: dict[str, Any]) -> list[str]:
     if settings.get("source") is not None or "detector" in settings:
         lines.append(f"Face detector (video rows): {settings.get('detector') or missing}")
     return lines
+
+
+def layer_tables(profiles: list[dict[str, Any]]) -> list[str]:
+    """Markdown: per model and precision, its slowest layers (``--per-layer``); nothing when none.
+
+    ``exec`` is the kernel the plugin ran: an ``I8``/``U8`` in it (any case) means an INT8 kernel ran.
+    """
+    if not profiles:
+        return []
+    out = [
+        "## Per-layer counters",
+        "",
+        "Slowest layers per model and precision: mean real time per sync inference from the plugin's "
+        "counters (PERF_COUNT, as benchmark_app -pc), measured apart from the timed rows. `exec` is the "
+        "kernel that ran (`I8` or `U8` in it, any case: an INT8 kernel).",
+    ]
+    for p in profiles:
+        shown = sum(layer["ms"] for layer in p["layers"])
+        out += [
+            "",
+            f"### {p['model']} {p['stage']} {p['precision']} {p['device']} (hint {p['hint']}): "
+            f"{p['total_ms']:.3f} ms over all layers, {p['iterations']} inferences",
+            "",
+            "| layer | type | exec | ms | share |",
+            "| --- | --- | --- | ---: | ---: |",
+        ]
+        for layer in p["layers"]:
+            share = 100.0 * layer["ms"] / p["total_ms"] if p["total_ms"] else 0.0
+            name = str(layer["name"]).replace("|", "\\|")
+            out.append(f"| {name} | {layer['type']} | {layer['exec_type']} | {layer['ms']:.4f} | {share:.1f}% |")
+        if p["total_ms"]:
+            out.append(f"| (shown) | | | {shown:.4f} | {100.0 * shown / p['total_ms']:.1f}% |")
+    return out

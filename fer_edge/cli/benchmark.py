@@ -12,6 +12,7 @@ EXAMPLES = [
     "fer-edge benchmark runs/fer/frame.xml --labels fer2013 --source none   # a plain OpenVINO IR or ONNX model",
     "fer-edge benchmark runs/fer_int8 --precision fp32,int8 --device cpu --source none --baseline none",
     "fer-edge benchmark -t 10 --source none      # each configuration for ~10 s, as benchmark_app -t",
+    "fer-edge benchmark runs/fer_int8 --per-layer --top-layers 5 --source none --baseline none  # as -pc",
     "fer-edge benchmark compare laptop/benchmark.json pi/benchmark.json --out runs/compare",
     "fer-edge benchmark merge nuc/benchmark.json pi/benchmark.json --reference nuc --out runs/fleet",
     "fer-edge benchmark --executor ray=127.0.0.1:6379 --nodes all --source none --out runs/fleet",
@@ -90,6 +91,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="time-based, as benchmark_app: run each configuration about SECONDS instead of --iterations",
     )
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+    p.add_argument(
+        "--per-layer",
+        action="store_true",
+        help="per model and precision, the slowest layers with the kernel that ran (benchmark_app -pc) "
+        "into benchmark.json and benchmark.md",
+    )
+    p.add_argument(
+        "--top-layers", type=int, default=10, metavar="N", help="layers per model that --per-layer lists (default 10)"
+    )
     p.add_argument("--no-throughput", action="store_true", help="skip the async throughput rows")
     p.add_argument("--requests", type=int, help="parallel requests in throughput mode (default: the plugin's optimum)")
     p.add_argument(
@@ -196,6 +206,7 @@ def _fleet(args: argparse.Namespace, devices: list[str], hints: list[str], sourc
             detector=args.detector,
             baseline_device=args.baseline_device,
             seconds=args.time,
+            per_layer=args.top_layers if args.per_layer else 0,
         )
     print(f"{len(fleet.columns)} column(s): {', '.join(c.name for c in fleet.columns)}")
     for path, reason in fleet.skipped:
@@ -231,9 +242,11 @@ def run(args: argparse.Namespace) -> int:
         index = camera_index(source)
         source = index if index is not None else source
     devices, hints = _split(args.device), _split(args.infer_precision, "--infer-precision")
-    from fer_edge.benchmark.runner import check_seconds
+    from fer_edge.benchmark.runner import check_per_layer, check_seconds
 
     check_seconds(args.time)  # before --out exists: a refused run leaves nothing behind
+    per_layer = args.top_layers if args.per_layer else 0
+    check_per_layer(per_layer, args.per_layer)
     if args.nodes or args.executor:
         return _fleet(args, devices, hints, source, wheel_dir)
     with contextlib.ExitStack() as stack:
@@ -261,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
             label=args.label,
             baseline_device=args.baseline_device,
             seconds=args.time,
+            per_layer=per_layer,
             out=out,
             progress=True,
         )
@@ -268,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
     for note in report.settings.get("notes") or []:
         print(f"note: {note}")
     print()
-    print("\n".join(line for line in report.to_markdown().splitlines() if line.startswith("|")))
+    print("\n".join(line for line in report.to_markdown().splitlines() if line.startswith(("|", "### "))))
     for kind, path in report.outputs.items():
         print(f"{kind}: {path}")
     print(f"results saved to {out}/")

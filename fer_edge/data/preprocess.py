@@ -51,12 +51,12 @@ from fer_edge.core.labels import THESIS
 from fer_edge.core.outputs import mark
 from fer_edge.data.bu4dfe import ClipEntry, DatasetIndex, index_bu4dfe, list_frames
 from fer_edge.data.clipwork import marker_path, safe_name, source_stamp
+from fer_edge.data.indexcheck import check_record
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 DATASETS = ("bu4dfe",)
-_OK_KEYS = ("emotion", "subject", "folder", "span", "frames")  # what readers of an "ok" record use
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ class PreprocessReport:
 def _reusable(out: Path, entry: ClipEntry, params: dict) -> dict | None:
     path = marker_path(out, entry.name)
     try:
-        record = read_json(path, "clip record", expect=dict)
+        record = check_record(read_json(path, "clip record", expect=dict), f"clip record {path}")
     except FerEdgeError:
         return None  # a damaged record: redo the clip
     if record.get("params") != params or record.get("source") != entry.path:
@@ -328,12 +328,11 @@ def read_index(out: str | os.PathLike) -> list[dict]:
         raise FerEdgeError(f"{path} does not exist; run: fer-edge preprocess --root DATA --out {out}")
     records = read_jsonl(path, "preprocess index", required=("name", "status"))
     for number, record in enumerate(records, start=1):
-        missing = [k for k in _OK_KEYS if k not in record] if record["status"] == "ok" else []
-        if missing:
-            raise FerEdgeError(
-                f"preprocess index {path}: record {number} lacks {', '.join(missing)}; "
-                f"rerun: fer-edge preprocess --root DATA --out {out}"
-            )
+        try:
+            check_record(record, f"preprocess index {path}: record {number}")
+        except FerEdgeError as exc:
+            problem = str(exc).removesuffix("; fix the file")
+            raise FerEdgeError(f"{problem}; rerun: fer-edge preprocess --root DATA --out {out}") from None
     return records
 
 

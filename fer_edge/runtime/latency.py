@@ -111,6 +111,7 @@ def compile_model(
     batch: int = 1,
     dims: Sequence[int] | None = None,
     cache_dir: str | None = None,
+    perf_count: bool = False,
 ) -> Any:
     """Read ``path`` (IR or ONNX), make its shapes static, compile it for benchmarking.
 
@@ -124,6 +125,8 @@ def compile_model(
         batch: batch size to reshape to.
         dims: per-sample input shape for dynamic non-batch dimensions.
         cache_dir: OpenVINO model cache.
+        perf_count: collect per-layer counters (``PERF_COUNT``, benchmark_app's ``-pc``) for
+            :func:`layer_profile`; they cost time, so timed runs compile without them.
 
     Example:
         >>> compiled = compile_model("bundle/frame.xml", precision="f32")  # doctest: +SKIP
@@ -144,6 +147,8 @@ def compile_model(
         props["INFERENCE_PRECISION_HINT"] = PRECISIONS[precision.lower()]
     if cache_dir:
         props["CACHE_DIR"] = str(cache_dir)
+    if perf_count:
+        props["PERF_COUNT"] = True
     return compile_checked(model, device, props, path)
 
 
@@ -283,3 +288,62 @@ def model_size_mb(path: str | os.PathLike) -> float:
         if os.path.exists(weights):
             total += os.path.getsize(weights)
     return round(total / 1e6, 4)
+
+
+@dataclass
+class LayerTime:
+    """One layer's mean time per inference from the plugin's counters.
+
+    Attributes:
+        name: the layer (node) name in the compiled model.
+        type: its operation type (``Convolution``, ``MatMul`` ...).
+        exec_type: the kernel that ran (e.g. ``brgconv_avx512_amx_I8``: ``I8`` = an INT8 kernel).
+        ms: mean real time per inference in milliseconds.
+    """
+
+    name: str
+    type: str
+    exec_type: str
+    ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _profiling_info(request: Any) -> list[Any]:
+    """The request's per-layer counters: ``profiling_info`` (2022.1+) or ``get_profiling_info()``."""
+    info = getattr(request, "profiling_info", None)
+    return list(info if info is not None else request.get_profiling_info())
+
+
+def layer_profile(
+    compiled: Any, inputs: Sequence[np.ndarray] | None = None, *, warmup: int = 5, iterations: int = 20
+) -> list[LayerTime]:
+    """Per-layer time of a model compiled with ``perf_count=True``: each executed layer's real time
+    averaged over ``iterations`` sync inferences after ``warmup``, slowest first.
+
+    Raises:
+        FerEdgeError: the plugin reports no counters (compiled without ``perf_count``).
+
+    Example:
+        >>> layers = layer_profile(compile_model("frame.xml", perf_count=True))  # doctest: +SKIP
+        >>> layers[0].name, layers[0].exec_type, layers[0].ms  # doctest: +SKIP
+    """
+    _check_counts(warmup, iterations)
+    inputs = list(inputs) if inputs is not None else make_inputs(compiled)
+    request = compiled.create_infer_request()
+    for _ in range(warmup):
+        request.infer(inputs)
+    total: dict[str, float] = {}
+    kinds: dict[str, tuple[str, str]] = {}
+    for _ in range(iterations):
+        request.infer(inputs)
+        for p in _profiling_info(request):
+            if "EXECUTED" not in str(p.status) or "NOT_RUN" in str(p.status):
+                continue
+            total[p.node_name] = total.get(p.node_name, 0.0) + p.real_time.total_seconds() * 1000.0
+            kinds[p.node_name] = (str(p.node_type), str(p.exec_type))
+    if not kinds:
+        raise FerEdgeError("the plugin reported no per-layer counters; compile the model with perf_count=True")
+    layers = [LayerTime(n, *kinds[n], round(t / iterations, 4)) for n, t in total.items()]
+    return sorted(layers, key=lambda layer: (-layer.ms, layer.name))

@@ -38,7 +38,7 @@ import numpy as np
 
 from fer_edge.core.atomic import open_atomic, write_json, write_text
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.core.fileio import read_json
+from fer_edge.train.readback import read_final_record, read_fold_result
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def run_fold(
     folder = Path(folder)
     done = _result_path(folder)
     if done.is_file():
-        data = read_json(done, "fold result", expect=dict)
+        data = read_fold_result(done, fold)
         if data.get("epochs_requested") == epochs:
             data.pop("epochs_requested")
             log.info("fold %d already done (%s); skipping", fold, done)
@@ -255,7 +255,7 @@ def collect(folder: str | os.PathLike, num_folds: int) -> tuple[list[FoldResult]
     for i in range(num_folds):
         path = _result_path(folder / f"fold-{i}")
         if path.is_file():
-            data = read_json(path, "fold result", expect=dict)
+            data = read_fold_result(path, i)
             data.pop("epochs_requested", None)
             have.append(FoldResult(**data))
         else:
@@ -384,7 +384,7 @@ def train_final(
     meta = folder / "final.json"
     schedule = list(reduce_lr) if reduce_lr else None
     if path.is_file() and meta.is_file():
-        done = read_json(meta, "final model record", expect=dict)
+        done = read_final_record(meta)
         if done.get("epochs") == epochs and done.get("reduce_lr") == schedule:
             log.info("final model already trained: %s", path)
             return load_keras_model(path)

@@ -27,8 +27,8 @@ import numpy as np
 
 from fer_edge.core.atomic import write_json
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.core.fileio import read_json
 from fer_edge.train.kerasutil import FrameBatches, set_trainable
+from fer_edge.train.readback import read_spatial_result
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def train_spatial(recipe, data, folder: str | Path, *, progress: bool = True) ->
     folder = Path(folder)
     done = folder / "result.json"
     if done.is_file() and (folder / "model.keras").is_file():
-        result = SpatialResult(**read_json(done, "spatial result", expect=dict))
+        result = SpatialResult(**read_spatial_result(done))
         result.reused = True
         log.info("spatial model already trained: %s", result.model_path)
         return result

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.core.atomic import open_atomic, write_text
-from fer_edge.core.errors import FerEdgeError
+from fer_edge.core.errors import FerEdgeError, shorten
 from fer_edge.core.fileio import file_in, read_csv
 from fer_edge.core.outputs import mark
 
@@ -80,13 +81,32 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
     if not rows or rows[0][:3] != ["name", "true", "predicted"] or len(rows[0]) < 5:
         raise FerEdgeError(f"{path} is not a fer-edge predictions file (header name,true,predicted,<labels>)")
     labels = tuple(rows[0][3:])
-    try:
-        names = [r[0] for r in rows[1:]]
-        y = [labels.index(r[1]) for r in rows[1:]]
-        scores = np.array([[float(v) for v in r[3:]] for r in rows[1:]], np.float64).reshape(-1, len(labels))
-    except (ValueError, IndexError):
-        raise FerEdgeError(f"{path}: a row has an unknown label or a non-numeric score; rewrite it") from None
+    if len(set(labels)) != len(labels) or len(labels) > 1000:
+        raise FerEdgeError(f"{path}: the header's labels must be distinct and at most 1000; rewrite it")
+    for number, row in enumerate(rows[1:], start=2):
+        _check_row(path, number, row, labels)
+    names = [r[0] for r in rows[1:]]
+    y = [labels.index(r[1]) for r in rows[1:]]
+    scores = np.array([[float(v) for v in r[3:]] for r in rows[1:]], np.float64).reshape(-1, len(labels))
     return Predictions(names, labels, np.asarray(y), scores)
+
+
+def _check_row(path: Path, number: int, row: list[str], labels: tuple[str, ...]) -> None:
+    """One line naming the file, the line and the column of a predictions row that cannot be used."""
+    where = f"predictions file {path} line {number}"
+    if len(row) != 3 + len(labels):
+        raise FerEdgeError(f"{where} has {len(row)} cells, the header {3 + len(labels)}; rewrite it")
+    for column, cell in (("true", row[1]), ("predicted", row[2])):
+        if cell not in labels:
+            raise FerEdgeError(f"{where}: '{column}' is {shorten(repr(cell), 40)}, not one of the header's labels")
+    for label, cell in zip(labels, row[3:]):
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            got = shorten(repr(cell), 40)
+            raise FerEdgeError(f"{where}: score '{shorten(label, 40)}' must be a finite number, got {got}")
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:

@@ -58,10 +58,12 @@ def _weights_match(model: str, weights: str | None) -> bool | None:
 
 def _started_from(model_path: str) -> tuple[str, str | None]:
     """What ``fer-edge train spatial`` recorded next to the model about its starting weights."""
-    try:
-        result = json.loads((Path(model_path).parent / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    from fer_edge.train.readback import read_spatial_result
+
+    path = Path(model_path).parent / "result.json"
+    if not path.is_file():
         return "unknown (no result.json next to the model)", None
+    result = read_spatial_result(path)
     backbone = result.get("backbone") or {}
     if not backbone:
         return "unknown (made before fer-edge recorded it)", None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TABLE_3_4",
@@ -124,15 +127,31 @@ def side_by_side_3_7(measured: Mapping[str, Mapping[str, float]]) -> str:
     return markdown_table(["subset (thesis / measured)", *methods], rows)
 
 
-def _json(path: Path) -> dict:
+def _schemas() -> dict[str, object]:
+    """What :func:`measured` reads of each run file (other keys are not looked at)."""
+    from fer_edge.core.fileio import Num, Obj
+
+    row = {"row": (None, str)}
+    thesis = (None, Obj(optional={"thesis": (None, Obj(optional=row))}))
+    metrics = (None, Obj(optional={"test_accuracy": (None, Num(0, 1))}))
+    return {
+        "manifest": Obj(optional={"provenance": (None, Obj(optional={"recipe": thesis, "metrics": metrics}))}),
+        "fusion": Obj(optional={"subset": (None, str), "accuracy": (None, Obj(values=Num(0, 1)))}),
+        "metrics": Obj(optional={"accuracy": Num(0, 1)}),
+        "recipe": thesis,
+    }
+
+
+def _json(path: Path, kind: str) -> dict:
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.core.fileio import read_json
+    from fer_edge.core.fileio import check_schema, read_json
 
     if not path.is_file():
         return {}
     try:
-        return read_json(path, "run file", expect=dict)
-    except FerEdgeError:  # a broken file in a run folder is reported as "-", not fatal
+        return check_schema(read_json(path, "run file", expect=dict), _schemas()[kind], f"run file {path}")
+    except FerEdgeError as exc:  # a broken file in a run folder is reported as "-", not fatal: said, not hidden
+        log.warning("%s; its table cell shows '-'", str(exc).removesuffix("; fix the file"))
         return {}
 
 
@@ -144,30 +163,33 @@ def measured(runs: str | os.PathLike) -> dict[str, dict]:
     from ``<run>/fusion.json`` (written by ``fer-edge fuse``).
     """
     from fer_edge.core.errors import FerEdgeError
-    from fer_edge.core.fileio import read_yaml
+    from fer_edge.core.fileio import check_schema, read_yaml
 
     root = Path(runs)
     if not root.is_dir():
         raise FerEdgeError(f"{root} is not a folder of runs; pass the folder holding runs/<recipe>/ (e.g. runs)")
     out: dict[str, dict] = {"3.4": {}, "3.6": {}, "3.7": {}}
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
-        manifest = _json(run / "bundle" / "manifest.json")
+        manifest = _json(run / "bundle" / "manifest.json", "manifest")
         prov = manifest.get("provenance") or {}
         row = ((prov.get("recipe") or {}).get("thesis") or {}).get("row")
         acc = (prov.get("metrics") or {}).get("test_accuracy")
         if row in TABLE_3_6 and acc is not None:
             out["3.6"][row] = float(acc)
-        fusion = _json(run / "fusion.json")
+        fusion = _json(run / "fusion.json", "fusion")
         if fusion.get("subset") in TABLE_3_7:
             out["3.7"][fusion["subset"]] = {k: float(v) for k, v in (fusion.get("accuracy") or {}).items()}
         if (run / "recipe.yaml").is_file() and (run / "evaluation" / "metrics.json").is_file():
             try:
-                recipe = read_yaml(run / "recipe.yaml", "recipe")
-            except FerEdgeError:  # as above
+                recipe = check_schema(
+                    read_yaml(run / "recipe.yaml", "recipe"), _schemas()["recipe"], f"recipe {run / 'recipe.yaml'}"
+                )
+            except FerEdgeError as exc:  # as above
+                log.warning("%s; its table cell shows '-'", str(exc).removesuffix("; fix the file"))
                 continue
             row = ((recipe or {}).get("thesis") or {}).get("row")
             if row in TABLE_3_4:
-                out["3.4"][row] = float(_json(run / "evaluation" / "metrics.json").get("accuracy", "nan"))
+                out["3.4"][row] = float(_json(run / "evaluation" / "metrics.json", "metrics").get("accuracy", "nan"))
     return out
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from fer_edge.core.atomic import write_json
 from fer_edge.core.errors import FerEdgeError
-from fer_edge.core.fileio import read_json
+from fer_edge.train.readback import read_trial
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _finished(folder: str | os.PathLike, trial_id: str, values: dict) -> dict | 
     path = _trial_file(folder, trial_id)
     if not path.is_file():
         return None
-    done = read_json(path, "tuner trial", expect=dict)
+    done = read_trial(path, trial_id)
     if done.get("values") != values:
         raise FerEdgeError(
             f"{path} holds another search's trial (the recipe's spatial.tune or seed changed); "
