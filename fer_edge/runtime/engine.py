@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,17 +242,73 @@ def inference_precision(compiled: Any) -> str:
     """The precision an OpenVINO compiled model's compute layers actually run in.
 
     ``int8`` for a quantized model, ``bf16`` on AVX512_BF16 CPUs by default, and ``f32``
-    where an ``f16`` hint is not supported (Raspberry Pi 4's Cortex-A72 ignores it silently);
-    the plugin's hint where it exposes no runtime model, ``unknown`` where it reports neither.
+    where an ``f16`` hint is not supported: the plugin may still say ``f16`` on a 64-bit ARM
+    core without FP16 arithmetic (Raspberry Pi 4's Cortex-A72), which computes in f32
+    (:func:`arm_fp16_arithmetic`). The plugin's hint where it exposes no runtime model,
+    ``unknown`` where it reports neither.
     """
     ran = executed_precision(compiled)
-    if ran:
-        return ran
+    if not ran:
+        try:
+            value = compiled.get_property("INFERENCE_PRECISION_HINT")
+            ran = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+        except Exception:  # noqa: BLE001 - not every plugin reports it
+            return "unknown"
+    if ran == "f16" and _on_cpu(compiled) and arm_fp16_arithmetic() is False:
+        return "f32"
+    return ran
+
+
+def _on_cpu(compiled: Any) -> bool:
+    """True when every device the compiled model runs on is the CPU (MYRIAD computes f16 itself)."""
     try:
-        value = compiled.get_property("INFERENCE_PRECISION_HINT")
-        return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-    except Exception:  # noqa: BLE001 - not every plugin reports it
-        return "unknown"
+        devices = [_text(d) for d in compiled.get_property("EXECUTION_DEVICES")]
+    except Exception:  # noqa: BLE001 - older plugins do not report it
+        return False
+    return bool(devices) and all(d.upper().startswith("CPU") for d in devices)
+
+
+_FP16_FLAGS = ("fphp", "asimdhp")  # ARMv8.2-A FP16 arithmetic: scalar, vector
+_HWCAP_FP16 = (1 << 9) | (1 << 10)  # the same two bits of the aarch64 Linux AT_HWCAP
+
+
+def _hwcap() -> int | None:
+    """This process's aarch64 ``AT_HWCAP`` (what the kernel, or QEMU, says the core has)."""
+    try:
+        import ctypes
+
+        getauxval = ctypes.CDLL(None).getauxval
+        getauxval.restype = ctypes.c_ulong
+        return int(getauxval(16))  # AT_HWCAP
+    except (OSError, AttributeError):
+        return None
+
+
+_CPUINFO = "/proc/cpuinfo"
+
+
+def arm_fp16_arithmetic(cpuinfo: str | os.PathLike | None = None) -> bool | None:
+    """Whether this 64-bit ARM CPU has FP16 arithmetic (``fphp`` and ``asimdhp``); None off aarch64.
+
+    The ``Features`` line of ``/proc/cpuinfo`` says so (Cortex-A76/Pi 5: yes; Cortex-A72/Pi 4,
+    ARMv8.0: no); where it has none (QEMU user emulation shows the host's), ``AT_HWCAP`` does.
+
+    Example:
+        >>> arm_fp16_arithmetic() in (True, False, None)
+        True
+    """
+    if platform.machine().lower() not in ("aarch64", "arm64"):
+        return None
+    try:
+        with open(cpuinfo or _CPUINFO, encoding="utf-8", errors="replace") as f:
+            lines = [x for x in f if x.lower().startswith("features")]
+    except OSError:
+        lines = []
+    if lines:
+        flags = lines[0].partition(":")[2].split()
+        return all(flag in flags for flag in _FP16_FLAGS)
+    hwcap = _hwcap()
+    return None if hwcap is None else hwcap & _HWCAP_FP16 == _HWCAP_FP16
 
 
 def load_model(
