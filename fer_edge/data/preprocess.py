@@ -331,7 +331,8 @@ def read_index(out: str | os.PathLike) -> list[dict]:
         try:
             check_record(record, f"preprocess index {path}: record {number}")
         except FerEdgeError as exc:
-            problem = str(exc).removesuffix("; fix the file")
+            problem = str(exc)
+            problem = problem[: -len("; fix the file")] if problem.endswith("; fix the file") else problem
             raise FerEdgeError(f"{problem}; rerun: fer-edge preprocess --root DATA --out {out}") from None
     return records
 
