@@ -32,7 +32,7 @@ if [ ! -d "$ROOT" ]; then
   rm -rf "$ROOT.tmp"
   nice -n 5 debootstrap --variant=minbase \
     --include=python3,python3-venv,ca-certificates,sudo,passwd,curl,libusb-1.0-0,libpython3.9 \
-    bullseye "$ROOT.tmp" http://deb.debian.org/debian > "$WORK/debootstrap.log" 2>&1 \
+    bullseye "$ROOT.tmp" "$(debian_mirror)" > "$WORK/debootstrap.log" 2>&1 \
     || { tail -n 20 "$WORK/debootstrap.log" >&2; exit 1; }
   mv "$ROOT.tmp" "$ROOT"
 fi

@@ -50,7 +50,7 @@ if [ ! -d "$ROOT" ]; then
   say "mmdebstrap Debian 12 (bookworm) arm64 -> $ROOT (once; 10-20 minutes under emulation)"
   rm -rf "$ROOT.tmp"
   nice -n 5 mmdebstrap --arch=arm64 --variant=apt --include=sudo,ca-certificates,python3,passwd,curl \
-    bookworm "$ROOT.tmp" http://deb.debian.org/debian > "$WORK/mmdebstrap.log" 2>&1 \
+    bookworm "$ROOT.tmp" "$(debian_mirror)" > "$WORK/mmdebstrap.log" 2>&1 \
     || { tail -n 20 "$WORK/mmdebstrap.log" >&2; exit 1; }
   mv "$ROOT.tmp" "$ROOT"
 fi

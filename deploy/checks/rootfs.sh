@@ -126,3 +126,12 @@ rootfs_ensure() {  # rootfs_ensure ROOT PACKAGE...: install what a cached root l
 as_user() {  # as_user ROOT NAME COMMAND: a login shell of NAME inside ROOT (HOME, USER, PATH set)
   chroot "$1" runuser -l "$2" -c "$3"
 }
+
+debian_mirror() {  # the Debian mirror this host's apt uses (FER_EDGE_DEBIAN_MIRROR overrides)
+  if [ -n "${FER_EDGE_DEBIAN_MIRROR:-}" ]; then echo "$FER_EDGE_DEBIAN_MIRROR"; return; fi
+  local found
+  found="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    | sed -nE 's#^(deb|URIs:)[[:space:]]+(\[[^]]*\][[:space:]]+)?([a-z]+://[^[:space:]]*/debian)/?([[:space:]].*)?$#\3#p' \
+    | head -n 1)"
+  echo "${found:-http://deb.debian.org/debian}"
+}
